@@ -1,0 +1,88 @@
+/**
+ * The HTTP API (Fastify). Every route has a schema, which is both its validation and its
+ * OpenAPI documentation; every error leaves as RFC 9457 problem+json; every route except
+ * login and the docs goes through audited(authorized(handler)).
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { Logger } from 'pino'
+import type { Home } from '../home/index.ts'
+import type { Store } from '../store/index.ts'
+import type { AuditLog } from '../audit/index.ts'
+import type { Arbiter } from '../arbiter/index.ts'
+import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
+import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
+import { sourceRoutes } from './sources.ts'
+import { adminRoutes } from './admin.ts'
+
+export interface ApiDeps {
+  home: Home
+  store: Store
+  audit: AuditLog
+  arbiter: Arbiter
+  logger: Logger
+}
+
+export const BODY_LIMIT = 16 * 1024 * 1024
+export const PROBLEM_JSON = 'application/problem+json'
+
+export function createApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    disableRequestLogging: true,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  })
+
+  for (const type of [SENML_JSON, SENML_CBOR]) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+  }
+
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Coffer box API', version: '1', description: 'A personal data box: sources, SenML ingest, queries, catalogue, capability tokens and audit.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Coffer macaroon token' } } },
+      security: [{ bearer: [] }],
+    },
+  })
+  app.register(swaggerUi, { routePrefix: '/api/v1/docs' })
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const problem = toCofferError(err)
+    if (problem.status >= 500) req.log.error({ err }, 'request failed')
+    reply.status(problem.status).type(PROBLEM_JSON).send(problem.toProblem())
+  })
+  app.setNotFoundHandler((req, reply) => {
+    const problem = new NotFound(`No route ${req.method} ${req.url.split('?')[0]}. The API is described at /api/v1/openapi.json.`)
+    reply.status(404).type(PROBLEM_JSON).send(problem.toProblem())
+  })
+
+  app.register(async (api) => {
+    api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+    sourceRoutes(api, deps)
+    adminRoutes(api, deps)
+  }, { prefix: '/api/v1' })
+
+  return app
+}
+
+/** Maps Fastify's own errors (validation, body size, media type) onto Coffer's typed errors. */
+function toCofferError(err: FastifyError): CofferError {
+  if (err instanceof CofferError) return err
+  if (err.validation) {
+    const first = err.validation[0]
+    const field = first?.instancePath?.replace(/^\//, '') || (first?.params as { missingProperty?: string } | undefined)?.missingProperty || err.validationContext
+    return new InvalidInput(`${err.validationContext ?? 'request'}${field ? ` ${field}` : ''}: ${first?.message ?? err.message}`, { field })
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PayloadTooLarge(`The body is larger than ${BODY_LIMIT / 1024 / 1024} MiB: send smaller batches.`)
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) {
+    return new UnsupportedMediaType(`This route does not accept that content type: ${err.message.replace(/^Unsupported Media Type: ?/, '')}. SenML goes in as ${SENML_JSON} or ${SENML_CBOR}; other bodies as application/json.`)
+  }
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
+    return new InvalidInput(`The body is not valid JSON: ${err.message}`)
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new CofferError(err.statusCode, 'bad-request', 'Bad request', err.message)
+  return new CofferError(500, 'internal', 'Internal error', 'The box hit an unexpected error and logged it. Try again; if it persists, look at the box log.')
+}

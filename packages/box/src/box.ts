@@ -1,0 +1,73 @@
+/**
+ * createBox wires the capabilities together, in one readable place: home → store, audit,
+ * arbiter → HTTP API. Everything that opens files or sockets has open()/close().
+ */
+import fs from 'node:fs'
+import Database from 'better-sqlite3'
+import pino from 'pino'
+import type { FastifyInstance } from 'fastify'
+import { openHome, writeFileAtomic, type Home } from './home/index.ts'
+import { Store } from './store/index.ts'
+import { AuditLog } from './audit/index.ts'
+import { Arbiter } from './arbiter/index.ts'
+import { createApi } from './api/index.ts'
+
+export interface BoxConfig {
+  home: string
+  /** 0 picks a free port. */
+  port?: number
+  host?: string
+  logLevel?: pino.Level | 'silent'
+}
+
+export interface Box {
+  home: Home
+  store: Store
+  audit: AuditLog
+  arbiter: Arbiter
+  api: FastifyInstance
+  url: string | undefined
+  open(): Promise<void>
+  listen(): Promise<string>
+  close(): Promise<void>
+}
+
+export function openMetaDb(home: Home): Database.Database {
+  const db = new Database(home.paths.meta)
+  db.pragma('journal_mode = WAL')
+  db.pragma('busy_timeout = 5000')
+  return db
+}
+
+export function createBox(config: BoxConfig): Box {
+  const home = openHome(config.home)
+  const logger = pino({ level: config.logLevel ?? 'info', redact: ['req.headers.authorization', 'passphrase', 'token'] })
+  const db = openMetaDb(home)
+  const store = new Store({ db, keys: home.keys, logsDir: home.paths.logs, viewsDir: home.paths.views })
+  const audit = new AuditLog(home.paths.audit, home.keys)
+  const arbiter = new Arbiter(db, home.keys.macaroonRootKey)
+  const api = createApi({ home, store, audit, arbiter, logger })
+
+  const box: Box = {
+    home, store, audit, arbiter, api,
+    url: undefined,
+    async open() {
+      await audit.open()
+      await store.open()
+    },
+    async listen() {
+      const address = await api.listen({ port: config.port ?? 7780, host: config.host ?? '127.0.0.1' })
+      box.url = address.replace('[::1]', 'localhost')
+      writeFileAtomic(home.paths.runtime, JSON.stringify({ url: box.url, pid: process.pid }))
+      return box.url
+    },
+    async close() {
+      if (box.url) fs.rmSync(home.paths.runtime, { force: true })
+      await api.close()
+      await store.close()
+      await audit.close()
+      db.close()
+    },
+  }
+  return box
+}

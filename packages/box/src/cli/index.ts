@@ -1,0 +1,297 @@
+/**
+ * The `coffer` command. `init`, `start` and `demo` work on the box home directly; every other
+ * command goes through the running box's HTTP API, so it is checked and audited like any client.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { Command, CommanderError, Option } from 'commander'
+import { initHome, openHome, resolveHomeDir, type Home } from '../home/index.ts'
+import { createBox } from '../box.ts'
+import { AuditLog } from '../audit/index.ts'
+import { loadDemo } from '../demo/index.ts'
+import { CofferError, InvalidInput } from '../errors/index.ts'
+import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
+import { Client, NotRunning, mintOwnerToken } from './client.ts'
+import { readSecret } from './prompt.ts'
+import { bytes, isoTime, table } from './format.ts'
+
+const DEMO_PASSPHRASE = 'coffer-demo-passphrase'
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode
+    if (err instanceof CofferError) {
+      process.stderr.write(`error: ${err.title}: ${err.message}\n`)
+      return 1
+    }
+    process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`)
+    return 2
+  }
+}
+
+function out(text: string): void {
+  process.stdout.write(text + '\n')
+}
+
+function json(value: unknown): void {
+  out(JSON.stringify(value, null, 2))
+}
+
+function buildProgram(): Command {
+  const program = new Command('coffer')
+    .description('Coffer: a personal data box you control.')
+    .option('--home <dir>', 'box home (default: $COFFER_HOME, else ~/.coffer)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+  const home = () => resolveHomeDir(program.opts().home as string | undefined)
+  const client = () => Client.forHome(home())
+
+  program.command('init')
+    .description('create a box: a new root seed shown once as 24 words, and the owner passphrase')
+    .option('--recover', 'rebuild the same keys from a recovery phrase (read from COFFER_RECOVERY_WORDS or the terminal)')
+    .action(async (opts: { recover?: boolean }) => {
+      const dir = home()
+      const words = opts.recover ? await readSecret('Recovery phrase (24 words): ', 'COFFER_RECOVERY_WORDS') : undefined
+      const passphrase = await readSecret('Owner passphrase: ', 'COFFER_PASSPHRASE')
+      const { home: h, words: phrase } = initHome(dir, { passphrase, words })
+      out(`Created a box in ${dir}`)
+      out(`Identity: ${h.config.identity}`)
+      if (!opts.recover) {
+        out('\nRecovery phrase — write these 24 words down and keep them offline. They are shown only now,')
+        out('and with them alone `coffer init --recover` rebuilds every key of this box:\n')
+        out(phrase.split(' ').map((w, i) => `${String(i + 1).padStart(2)}. ${w}`).join('\n'))
+      }
+      out(`\nNext: coffer start --home ${dir}`)
+    })
+
+  program.command('start')
+    .description('serve the box over HTTP')
+    .option('--port <port>', 'port to listen on', '7780')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (opts: { port: string; host: string }) => {
+      await serve(home(), opts)
+    })
+
+  program.command('demo')
+    .description('create a box with three weeks of demo data (if there is none yet) and serve it')
+    .option('--port <port>', 'port to listen on', '7780')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (opts: { port: string; host: string }) => {
+      const dir = program.opts().home ? home() : path.resolve(process.env.COFFER_HOME ?? '.coffer-demo')
+      const passphrase = process.env.COFFER_PASSPHRASE ?? DEMO_PASSPHRASE
+      if (!fs.existsSync(path.join(dir, 'config.json'))) {
+        initHome(dir, { passphrase })
+        out(`Created a demo box in ${dir} (owner passphrase: ${passphrase})`)
+      }
+      await serve(dir, opts, async (box) => {
+        const n = await loadDemo(box.store, Date.now() / 1000, (source, count) => out(`  loaded ${count} demo records into ${source}`))
+        if (n > 0) await box.audit.record({ time: Date.now() / 1000, subject: 'owner', grant: 'owner', source: null, operation: 'write', action: 'demo data', records: n, bytes: 0, outcome: 'allow', status: 201 })
+      })
+    })
+
+  program.command('status')
+    .description('show whether the box is running, and what it holds')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const status = await client().request<Record<string, unknown>>('GET', '/status')
+      if (opts.json) return json(status)
+      out(`Box ${String(status.identity).slice(0, 16)}… running at ${client().url}`)
+      out(`Sources: ${status.sources}   audit entries: ${status.auditEntries}   up ${status.uptimeSeconds}s   memory ${bytes(Number(status.rssBytes))}`)
+    })
+
+  const sources = program.command('sources').description('list, add, show and delete sources')
+  sources.command('list').option('--json', 'machine-readable output').action(async (opts: { json?: boolean }) => {
+    const list = await client().request<Record<string, unknown>[]>('GET', '/sources')
+    if (opts.json) return json(list)
+    out(table(list.map((s) => ({ ...s, size: bytes(Number(s.bytes)), last: isoTime(s.last as number | null) })), ['id', 'kind', 'logicalType', 'points', 'keys', 'size', 'last']))
+  })
+  sources.command('add <id>')
+    .description('add a source')
+    .addOption(new Option('--kind <kind>', 'timeseries or kv').choices(['timeseries', 'kv']).default('timeseries'))
+    .option('--type <logicalType>', 'logical type: location, health, activity, environment, energy, communication, finance, identity, other', 'other')
+    .option('--description <text>', 'what this source holds', '')
+    .option('--attribute <name:type[:unit]...>', 'declare an attribute (type: number, string, boolean, bytes); repeatable')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { kind: string; type: string; description: string; attribute?: string[]; json?: boolean }) => {
+      const attributes = (opts.attribute ?? []).map((a) => {
+        const [name, technicalType, unit] = a.split(':')
+        if (!name || !technicalType) throw new InvalidInput(`--attribute ${a}: write it as name:type or name:type:unit, e.g. temperature:number:Cel.`)
+        return { name, technicalType, ...(unit ? { unit } : {}) }
+      })
+      const meta = await client().request('POST', '/sources', { body: { id, kind: opts.kind, logicalType: opts.type, description: opts.description, attributes } })
+      if (opts.json) return json(meta)
+      out(`Added source ${id}. Write to it with: coffer ingest FILE --source ${id}`)
+    })
+  sources.command('show <id>').option('--json', 'machine-readable output').action(async (id: string, opts: { json?: boolean }) => {
+    const s = await client().request<Record<string, unknown> & { series: Record<string, unknown>[] }>('GET', `/sources/${encodeURIComponent(id)}`)
+    if (opts.json) return json(s)
+    out(`${s.id} (${s.kind}, ${s.logicalType}) ${s.description ? `— ${s.description}` : ''}`)
+    out(`points ${s.points}, keys ${s.keys}, view ${bytes(Number(s.bytes))}, log blocks ${s.logLength}`)
+    out(`from ${isoTime(s.first as number | null)} to ${isoTime(s.last as number | null)}`)
+    out(table(s.series, ['name', 'type', 'unit']))
+  })
+  sources.command('delete <id>')
+    .description('delete a source: its view, and its blocks from the local log')
+    .option('--yes', 'do not ask for confirmation')
+    .action(async (id: string, opts: { yes?: boolean }) => {
+      if (!opts.yes) throw new InvalidInput(`Deleting "${id}" removes all its data from this box. Run again with --yes to confirm.`)
+      const r = await client().request<{ records: number }>('DELETE', `/sources/${encodeURIComponent(id)}`)
+      out(`Deleted source ${id} (${r.records} records).`)
+    })
+
+  program.command('ingest <file>')
+    .description('append a SenML pack (JSON or CBOR; "-" reads standard input) to a source')
+    .requiredOption('--source <id>', 'source to write to')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, opts: { source: string; json?: boolean }) => {
+      const body = file === '-' ? await readStdin() : readFile(file)
+      // Sniffed, not guessed from the name: a SenML JSON pack starts with '[' (after any whitespace).
+      const text = body.subarray(0, 64).toString('utf8').replace(/^\uFEFF/, '').trimStart()
+      const contentType = text.startsWith('[') ? SENML_JSON : SENML_CBOR
+      const r = await client().request<{ stored: number }>('POST', `/sources/${encodeURIComponent(opts.source)}/records`, { raw: body, contentType })
+      if (opts.json) return json(r)
+      out(`Stored ${r.stored} records in ${opts.source}.`)
+    })
+
+  program.command('query <source>')
+    .description('read records: raw (default), --latest, or --aggregate FN with --bucket')
+    .option('--latest', 'the newest record of each name')
+    .option('--from <time>', 'start, inclusive (ISO 8601 or epoch seconds)')
+    .option('--to <time>', 'end, exclusive')
+    .option('--limit <n>', 'at most this many records', '1000')
+    .addOption(new Option('--order <order>', 'asc or desc').choices(['asc', 'desc']).default('asc'))
+    .option('--name <names>', 'record names, comma-separated')
+    .addOption(new Option('--aggregate <fn>', 'bucketed statistic').choices(['count', 'sum', 'min', 'max', 'mean', 'median', 'sd']))
+    .option('--bucket <size>', 'bucket size for --aggregate: 5m, 1h, 1d …', '1h')
+    .option('--tz <zone>', 'time zone for day buckets', 'UTC')
+    .option('--json', 'machine-readable output')
+    .action(async (source: string, o: { latest?: boolean; from?: string; to?: string; limit: string; order: string; name?: string; aggregate?: string; bucket: string; tz: string; json?: boolean }) => {
+      const c = client()
+      const base = `/sources/${encodeURIComponent(source)}`
+      if (o.aggregate) {
+        if (!o.from || !o.to) throw new InvalidInput('--aggregate needs --from and --to.')
+        const r = await c.request<{ unit: string | null; buckets: { start: number; count: number; value: number | null }[] }>('GET', `${base}/aggregate`, { query: { fn: o.aggregate, bucket: o.bucket, from: o.from, to: o.to, tz: o.tz, name: o.name } })
+        if (o.json) return json(r)
+        return out(table(r.buckets.map((b) => ({ start: isoTime(b.start), count: b.count, [o.aggregate!]: b.value })), ['start', 'count', o.aggregate]))
+      }
+      const records = o.latest
+        ? await c.request<Record<string, unknown>[]>('GET', `${base}/latest`, { query: { name: o.name } })
+        : await c.request<Record<string, unknown>[]>('GET', `${base}/records`, { query: { from: o.from, to: o.to, limit: o.limit, order: o.order, name: o.name } })
+      const parsed = typeof records === 'string' ? (JSON.parse(records) as Record<string, unknown>[]) : records
+      if (o.json) return json(parsed)
+      out(table(parsed.map((r) => ({ time: isoTime(r.t as number), name: r.n, value: r.v ?? r.vs ?? r.vb ?? r.vd ?? null, unit: r.u, sum: r.s })), ['time', 'name', 'value', 'unit', 'sum']))
+    })
+
+  const token = program.command('token').description('mint, list and revoke tokens')
+  token.command('owner')
+    .description('print an owner API token for scripts')
+    .option('--expires <duration>', 'lifetime: 12h, 30d …', '30d')
+    .action(async (opts: { expires: string }) => {
+      const { parseBucket } = await import('../store/index.ts')
+      out(mintOwnerToken(openHome(home()), parseBucket(opts.expires).seconds).token)
+    })
+  token.command('device <source>')
+    .description('print a token that can only write to one source')
+    .option('--name <name>', 'device name (default: the source id)')
+    .option('--expires <duration>', 'lifetime: 30d, 52w …', '52w')
+    .option('--json', 'machine-readable output')
+    .action(async (source: string, opts: { name?: string; expires: string; json?: boolean }) => {
+      const r = await client().request<{ token: string; expires: number; grant: { id: string } }>('POST', '/tokens', { body: { subject: 'device', name: opts.name, sources: [source], ops: ['write'], expiresIn: opts.expires } })
+      if (opts.json) return json(r)
+      out(r.token)
+      process.stderr.write(`(grant ${r.grant.id}; expires ${isoTime(r.expires)}; revoke with: coffer token revoke ${r.grant.id})\n`)
+    })
+  token.command('list').description('list grants').option('--json', 'machine-readable output').action(async (opts: { json?: boolean }) => {
+    const grants = await client().request<Record<string, unknown>[]>('GET', '/grants')
+    if (opts.json) return json(grants)
+    out(table(grants.map((g) => ({ ...g, sources: Array.isArray(g.sources) ? (g.sources as string[]).join(',') : g.sources, ops: (g.ops as string[]).join(',') })), ['id', 'subject', 'sources', 'ops', 'epoch', 'revoked']))
+  })
+  token.command('revoke <grant>').description('revoke a grant: its tokens stop working at once').action(async (grant: string) => {
+    await client().request('DELETE', `/grants/${encodeURIComponent(grant)}`)
+    out(`Revoked ${grant}.`)
+  })
+
+  const audit = program.command('audit').description('read and verify the audit log')
+  audit.command('list')
+    .option('--subject <subject>').option('--source <id>').option('--operation <op>')
+    .addOption(new Option('--outcome <outcome>').choices(['allow', 'deny']))
+    .option('--from <time>').option('--to <time>').option('--limit <n>', 'at most this many entries', '50')
+    .option('--json', 'machine-readable output')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const { json: asJson, ...filter } = o
+      const entries = await client().request<Record<string, unknown>[]>('GET', '/audit', { query: filter as Record<string, string> })
+      if (asJson) return json(entries)
+      out(table(entries.map((e) => ({ ...e, time: isoTime(e.time as number) })), ['seq', 'time', 'subject', 'operation', 'source', 'action', 'records', 'bytes', 'outcome', 'status']))
+    })
+  audit.command('verify')
+    .description('verify every entry against the signed Merkle tree; exits non-zero if anything was altered')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const report = await verifyAudit(home(), client)
+      if (opts.json) json(report)
+      else if (report.ok) out(`Audit log intact: ${report.length} entries verified against the signed tree.`)
+      else out(`AUDIT LOG DAMAGED:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`)
+      if (!report.ok) throw new CommanderError(3, 'coffer.audit', 'audit verification failed')
+    })
+
+  return program
+}
+
+/** Verifies through the running box, or straight from the home when the box is stopped. */
+async function verifyAudit(dir: string, client: () => Client) {
+  try {
+    return await client().request<{ ok: boolean; length: number; problems: string[] }>('POST', '/audit/verify')
+  } catch (err) {
+    if (!(err instanceof NotRunning) && !(err instanceof CofferError && err.slug === 'unreachable')) throw err
+  }
+  const home = openHome(dir)
+  const log = new AuditLog(home.paths.audit, home.keys)
+  try {
+    await log.open()
+    return await log.verify()
+  } catch (err) {
+    return { ok: false, length: 0, problems: [`The audit log cannot be opened: ${(err as Error).message}`] }
+  } finally {
+    await log.close().catch(() => undefined)
+  }
+}
+
+async function serve(dir: string, opts: { port: string; host: string }, beforeListen?: (box: ReturnType<typeof createBox>) => Promise<void>): Promise<void> {
+  const box = createBox({ home: dir, port: Number(opts.port), host: opts.host, logLevel: (process.env.COFFER_LOG_LEVEL as 'info') ?? 'warn' })
+  await box.open()
+  await beforeListen?.(box)
+  const url = await box.listen()
+  out(`Coffer box listening on ${url}`)
+  out(`  API docs:     ${url}/api/v1/docs`)
+  out(`  owner token:  coffer token owner --home ${dir}`)
+  let closing = false
+  const stop = async () => {
+    if (closing) return
+    closing = true
+    await box.close()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop())
+  process.on('SIGTERM', () => void stop())
+  await new Promise(() => undefined)
+}
+
+function readFile(file: string): Buffer {
+  try {
+    return fs.readFileSync(file)
+  } catch (err) {
+    throw new InvalidInput(`Cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}.`)
+  }
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+export type { Home }

@@ -1,0 +1,27 @@
+/** Reading secrets: from the environment for scripts, else from the terminal without echo. */
+import readline from 'node:readline'
+import { Writable } from 'node:stream'
+import { InvalidInput } from '../errors/index.ts'
+
+export async function readSecret(prompt: string, envName: string): Promise<string> {
+  const fromEnv = process.env[envName]
+  if (fromEnv !== undefined) return fromEnv
+  if (!process.stdin.isTTY) throw new InvalidInput(`No terminal to ask on: set ${envName} for non-interactive use.`)
+  let muted = false
+  const output = new Writable({
+    write(chunk, _enc, done) {
+      if (!muted) process.stderr.write(chunk)
+      done()
+    },
+  })
+  const rl = readline.createInterface({ input: process.stdin, output, terminal: true })
+  try {
+    const answer = new Promise<string>((resolve) => rl.question(prompt, resolve))
+    muted = true
+    const value = await answer
+    process.stderr.write('\n')
+    return value
+  } finally {
+    rl.close()
+  }
+}

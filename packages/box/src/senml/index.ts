@@ -1,0 +1,10 @@
+/**
+ * Sensor Measurement Lists (SenML, RFC 8428): reads JSON and CBOR packs into resolved
+ * records, and writes resolved records back out. This file is the module's only entry point.
+ */
+export { resolvePack, type SenmlRecord } from './resolve.ts'
+export { parseSenmlJson, toSenmlJson } from './json.ts'
+export { parseSenmlCbor, toSenmlCbor } from './cbor.ts'
+
+export const SENML_JSON = 'application/senml+json'
+export const SENML_CBOR = 'application/senml+cbor'

@@ -1,0 +1,114 @@
+/**
+ * Bucket boundaries for aggregates. Buckets shorter than a day are fixed lengths aligned to
+ * the time zone's wall clock at the start of the range; day and week buckets follow local
+ * calendar days, so a day in a DST change is 23 or 25 hours long. Weeks start on Monday.
+ */
+import { InvalidInput } from '../errors/index.ts'
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 } as const
+export type BucketUnit = keyof typeof UNIT_SECONDS
+
+export interface Bucket {
+  spec: string
+  count: number
+  unit: BucketUnit
+  /** Nominal length in seconds (a local day may differ by an hour). */
+  seconds: number
+}
+
+export const MAX_BUCKETS = 100_000
+
+export function parseBucket(spec: string): Bucket {
+  const match = /^([1-9]\d{0,5})(s|m|h|d|w)$/.exec(spec)
+  if (!match) throw new InvalidInput(`"${spec}" is not a bucket size: use a number and a unit, like 5m, 1h, 1d or 1w.`, { field: 'bucket' })
+  const count = Number(match[1])
+  const unit = match[2] as BucketUnit
+  return { spec, count, unit, seconds: count * UNIT_SECONDS[unit] }
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function formatter(tz: string): Intl.DateTimeFormat {
+  let f = formatters.get(tz)
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat('en-US', {
+        timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+      })
+    } catch {
+      throw new InvalidInput(`"${tz}" is not a known time zone: use an IANA name such as Europe/Berlin or UTC.`, { field: 'tz' })
+    }
+    formatters.set(tz, f)
+  }
+  return f
+}
+
+export function assertTimeZone(tz: string): void {
+  formatter(tz)
+}
+
+interface LocalTime { year: number; month: number; day: number; hour: number; minute: number; second: number }
+
+function localTime(tz: string, epochSeconds: number): LocalTime {
+  const parts: Record<string, number> = {}
+  for (const p of formatter(tz).formatToParts(new Date(Math.floor(epochSeconds) * 1000))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value)
+  }
+  return { year: parts.year!, month: parts.month!, day: parts.day!, hour: parts.hour!, minute: parts.minute!, second: parts.second! }
+}
+
+/** Seconds to add to UTC to get wall-clock time in `tz` at that instant. */
+export function utcOffset(tz: string, epochSeconds: number): number {
+  const l = localTime(tz, epochSeconds)
+  return Date.UTC(l.year, l.month - 1, l.day, l.hour, l.minute, l.second) / 1000 - Math.floor(epochSeconds)
+}
+
+/** The instant at which clocks in `tz` show `wall` (a wall-clock time written as if it were UTC). */
+export function wallClockToEpoch(tz: string, wall: number): number {
+  const guess = wall - utcOffset(tz, wall)
+  return wall - utcOffset(tz, guess)
+}
+
+/** The instant of local midnight starting the given calendar day (month is 1-based, day may overflow). */
+function localMidnight(tz: string, year: number, month: number, day: number): number {
+  return wallClockToEpoch(tz, Date.UTC(year, month - 1, day) / 1000)
+}
+
+/**
+ * Boundaries b0 < b1 < … < bk with b0 = from and bk = to; bucket i is [b_i, b_{i+1}). The first
+ * and last buckets are clipped to the range, so nothing outside [from, to) is ever counted.
+ */
+export function bucketBoundaries(from: number, to: number, bucket: Bucket, tz: string): number[] {
+  if (!(to > from)) throw new InvalidInput('The time range is empty: `to` must be after `from`.', { field: 'to' })
+  if ((to - from) / bucket.seconds > MAX_BUCKETS) {
+    throw new InvalidInput(`That range holds more than ${MAX_BUCKETS} buckets of ${bucket.spec}: choose a larger bucket or a shorter range.`, { field: 'bucket' })
+  }
+  const bounds: number[] = []
+  if (bucket.unit !== 'd' && bucket.unit !== 'w') {
+    const offset = utcOffset(tz, from)
+    let b = Math.floor((from + offset) / bucket.seconds) * bucket.seconds - offset
+    bounds.push(b)
+    while (b < to) bounds.push((b += bucket.seconds))
+    return clip(bounds, from, to)
+  }
+  const start = localTime(tz, from)
+  let day = start.day
+  if (bucket.unit === 'w') {
+    const weekday = (new Date(Date.UTC(start.year, start.month - 1, start.day)).getUTCDay() + 6) % 7
+    day -= weekday
+  }
+  const step = bucket.unit === 'w' ? 7 * bucket.count : bucket.count
+  for (;;) {
+    const b = localMidnight(tz, start.year, start.month, day)
+    bounds.push(b)
+    if (b >= to) return clip(bounds, from, to)
+    day += step
+  }
+}
+
+function clip(bounds: number[], from: number, to: number): number[] {
+  bounds[0] = from
+  bounds[bounds.length - 1] = to
+  if (bounds.length > 2 && bounds[1]! <= from) bounds.splice(1, 1)
+  return bounds
+}
