@@ -1,0 +1,92 @@
+/** Shared test setup: real homes in temp folders, real boxes on real sockets. */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { createBox, initHome, type Box } from '../src/index.ts'
+
+export const PASSPHRASE = 'correct horse battery staple'
+export const BIN = fileURLToPath(new URL('../bin/coffer.js', import.meta.url))
+
+export function tempDir(prefix = 'coffer-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+export function newHome(): string {
+  const dir = path.join(tempDir(), 'home')
+  initHome(dir, { passphrase: PASSPHRASE })
+  return dir
+}
+
+export interface Running {
+  box: Box
+  url: string
+  token: string
+  api(method: string, route: string, opts?: { body?: unknown; raw?: string | Uint8Array; type?: string; token?: string | null; accept?: string }): Promise<{ status: number; body: any; headers: Headers }>
+  close(): Promise<void>
+}
+
+export async function startBox(home = newHome()): Promise<Running> {
+  const box = createBox({ home, port: 0, logLevel: 'silent' })
+  await box.open()
+  const url = await box.listen()
+  const token = box.arbiter.ownerToken(3600).token
+  const running: Running = {
+    box, url, token,
+    api: (method, route, opts = {}) => call(url, method, route, { ...opts, token: opts.token === undefined ? token : opts.token }),
+    close: () => box.close(),
+  }
+  return running
+}
+
+export async function call(url: string, method: string, route: string, opts: { body?: unknown; raw?: string | Uint8Array; type?: string; token?: string | null; accept?: string } = {}) {
+  const headers: Record<string, string> = {}
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`
+  if (opts.accept) headers.accept = opts.accept
+  let body: string | Uint8Array | undefined
+  if (opts.raw !== undefined) {
+    body = opts.raw
+    headers['content-type'] = opts.type ?? 'application/senml+json'
+  } else if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body)
+    headers['content-type'] = opts.type ?? 'application/json'
+  }
+  const res = await fetch(url + route, { method, headers, body })
+  const text = await res.text()
+  const type = res.headers.get('content-type') ?? ''
+  return { status: res.status, headers: res.headers, body: type.includes('json') && text ? JSON.parse(text) : text }
+}
+
+/** Runs the CLI as a user would, in its own process. */
+export function cli(args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, COFFER_LOG_LEVEL: 'warn', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.stdin.end(input ?? '')
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+  })
+}
+
+/** Starts `coffer start` in a child process and resolves once it listens. */
+export function startProcess(home: string): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--home', home, 'start', '--port', '0'], { env: { ...process.env, COFFER_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout!.on('data', (d) => {
+      out += d
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m) resolve({ child, url: m[1]! })
+    })
+    child.stderr!.on('data', (d) => (err += d))
+    child.on('exit', (code) => reject(new Error(`box exited with ${code}: ${err}`)))
+  })
+}
+
+export function senml(records: unknown[]): string {
+  return JSON.stringify(records)
+}
