@@ -52,7 +52,7 @@ export async function call(url: string, method: string, route: string, opts: { b
     body = JSON.stringify(opts.body)
     headers['content-type'] = opts.type ?? 'application/json'
   }
-  const res = await fetch(url + route, { method, headers, body })
+  const res = await fetch(url + route, { method, headers, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body) })
   const text = await res.text()
   const type = res.headers.get('content-type') ?? ''
   return { status: res.status, headers: res.headers, body: type.includes('json') && text ? JSON.parse(text) : text }

@@ -114,10 +114,10 @@ function buildProgram(): Command {
     .addOption(new Option('--kind <kind>', 'timeseries or kv').choices(['timeseries', 'kv']).default('timeseries'))
     .option('--type <logicalType>', 'logical type: location, health, activity, environment, energy, communication, finance, identity, other', 'other')
     .option('--description <text>', 'what this source holds', '')
-    .option('--attribute <name:type[:unit]...>', 'declare an attribute (type: number, string, boolean, bytes); repeatable')
+    .option('--attribute <name:type[:unit]>', 'declare an attribute (type: number, string, boolean, bytes); repeatable', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { kind: string; type: string; description: string; attribute?: string[]; json?: boolean }) => {
-      const attributes = (opts.attribute ?? []).map((a) => {
+    .action(async (id: string, opts: { kind: string; type: string; description: string; attribute: string[]; json?: boolean }) => {
+      const attributes = opts.attribute.map((a) => {
         const [name, technicalType, unit] = a.split(':')
         if (!name || !technicalType) throw new InvalidInput(`--attribute ${a}: write it as name:type or name:type:unit, e.g. temperature:number:Cel.`)
         return { name, technicalType, ...(unit ? { unit } : {}) }

@@ -74,7 +74,7 @@ export class Store {
   }
 
   list(): SourceMeta[] {
-    return [...this.#sources.values()].map((s) => s.meta)
+    return [...this.#sources.values()].map((s) => s.meta).sort((a, b) => a.id.localeCompare(b.id))
   }
 
   summary(id: string): SourceSummary {

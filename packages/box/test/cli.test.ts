@@ -1,0 +1,127 @@
+/** The `coffer` command, run in its own process as a user would. */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { cli, startProcess, tempDir, PASSPHRASE } from './helpers.ts'
+import { openHome } from '../src/home/index.ts'
+
+const env = { COFFER_PASSPHRASE: PASSPHRASE }
+
+test('init shows 24 words once; init --recover rebuilds identical keys; secrets are 0600', async () => {
+  const dir = tempDir()
+  const a = path.join(dir, 'a')
+  const created = await cli(['--home', a, 'init'], env)
+  assert.equal(created.code, 0, created.stderr)
+  const words = [...created.stdout.matchAll(/^\s*\d+\. (\w+)$/gm)].map((m) => m[1]).join(' ')
+  assert.equal(words.split(' ').length, 24)
+  assert.equal(fs.statSync(path.join(a, 'seed')).mode & 0o777, 0o600)
+  assert.equal(fs.statSync(path.join(a, 'config.json')).mode & 0o777, 0o600)
+
+  const again = await cli(['--home', a, 'init'], env)
+  assert.equal(again.code, 1)
+  assert.match(again.stderr, /already holds a box/)
+
+  const b = path.join(dir, 'b')
+  const recovered = await cli(['--home', b, 'init', '--recover'], { ...env, COFFER_RECOVERY_WORDS: words })
+  assert.equal(recovered.code, 0, recovered.stderr)
+  const ka = openHome(a).keys
+  const kb = openHome(b).keys
+  assert.deepEqual(kb.identity.publicKey, ka.identity.publicKey)
+  assert.deepEqual(kb.auditLog.keyPair.publicKey, ka.auditLog.keyPair.publicKey)
+  assert.deepEqual(kb.sourceLog('location', 1).keyPair.publicKey, ka.sourceLog('location', 1).keyPair.publicKey)
+  assert.deepEqual(kb.macaroonRootKey, ka.macaroonRootKey)
+  assert.notDeepEqual(ka.sourceLog('location', 1).keyPair.publicKey, ka.sourceLog('steps', 1).keyPair.publicKey)
+
+  const wrong = await cli(['--home', path.join(dir, 'c'), 'init', '--recover'], { ...env, COFFER_RECOVERY_WORDS: words.replace(/^\w+/, 'zoo') })
+  assert.equal(wrong.code, 1)
+  assert.match(wrong.stderr, /not valid|checksum/)
+})
+
+test('commands say what to do next when there is no box or it is not running', async () => {
+  const dir = path.join(tempDir(), 'none')
+  const noBox = await cli(['--home', dir, 'status'])
+  assert.equal(noBox.code, 1)
+  assert.match(noBox.stderr, /coffer init --home/)
+  await cli(['--home', dir, 'init'], env)
+  const stopped = await cli(['--home', dir, 'sources', 'list'])
+  assert.equal(stopped.code, 1)
+  assert.match(stopped.stderr, /coffer start --home/)
+})
+
+test('a session with the CLI: sources, ingest, query, tokens, audit; verify catches a flipped byte', { timeout: 120_000 }, async () => {
+  const home = path.join(tempDir(), 'home')
+  assert.equal((await cli(['--home', home, 'init'], env)).code, 0)
+  const { child } = await startProcess(home)
+  const run = (...args: string[]) => cli(['--home', home, ...args])
+  try {
+    const added = await run('sources', 'add', 'temp', '--type', 'environment', '--attribute', 'temperature:number:Cel')
+    assert.equal(added.code, 0, added.stderr)
+    const file = path.join(tempDir(), 'pack.json')
+    fs.writeFileSync(file, '\uFEFF' + JSON.stringify([{ bn: 'temperature', bt: 1767225600, bu: 'Cel', v: 20 }, { t: 60, v: 21 }, { t: 120, v: 22 }]))
+    const ingested = await run('ingest', file, '--source', 'temp')
+    assert.equal(ingested.code, 0, ingested.stderr)
+    assert.match(ingested.stdout, /Stored 3 records/)
+    const fromStdin = await cli(['--home', home, 'ingest', '-', '--source', 'temp'], {}, JSON.stringify([{ n: 'temperature', t: 1767225780, v: 23, u: 'Cel' }]))
+    assert.equal(fromStdin.code, 0, fromStdin.stderr)
+
+    const rejected = await run('ingest', file, '--source', 'nope')
+    assert.equal(rejected.code, 1)
+    assert.match(rejected.stderr, /no source "nope"/)
+    const undeclared = await cli(['--home', home, 'ingest', '-', '--source', 'temp'], {}, JSON.stringify([{ n: 'temperature', v: 1 }, { n: 'humidity', v: 40 }]))
+    assert.equal(undeclared.code, 1)
+    assert.match(undeclared.stderr, /record 1, field n/)
+
+    const list = JSON.parse((await run('sources', 'list', '--json')).stdout)
+    assert.equal(list[0].points, 4)
+    const show = await run('sources', 'show', 'temp')
+    assert.match(show.stdout, /temperature\s+number\s+Cel/)
+    const latest = JSON.parse((await run('query', 'temp', '--latest', '--json')).stdout)
+    assert.deepEqual(latest, [{ n: 'temperature', t: 1767225780, u: 'Cel', v: 23 }])
+    const mean = JSON.parse((await run('query', 'temp', '--aggregate', 'mean', '--bucket', '1h', '--from', '2026-01-01', '--to', '2026-01-01T01:00:00Z', '--json')).stdout)
+    assert.equal(mean.buckets[0].value, 21.5)
+    const table = await run('query', 'temp', '--from', '2026-01-01T00:01:00Z', '--limit', '2')
+    assert.match(table.stdout, /2026-01-01T00:01:00Z\s+temperature\s+21\s+Cel/)
+
+    const device = await run('token', 'device', 'temp', '--name', 'thermo', '--json')
+    const { token, grant } = JSON.parse(device.stdout)
+    const asDevice = await cli(['--home', home, 'sources', 'list'], { COFFER_TOKEN: token })
+    assert.equal(asDevice.code, 1)
+    assert.match(asDevice.stderr, /Forbidden/)
+    assert.equal((await run('token', 'revoke', grant.id)).code, 0)
+    assert.match((await run('token', 'list')).stdout, new RegExp(`${grant.id}\\s+device:thermo\\s+temp\\s+write\\s+2\\s+true`))
+
+    const owner = (await run('token', 'owner', '--expires', '1h')).stdout.trim()
+    const status = JSON.parse((await cli(['--home', home, 'status', '--json'], { COFFER_TOKEN: owner })).stdout)
+    assert.equal(status.sources, 1)
+
+    const audit = JSON.parse((await run('audit', 'list', '--outcome', 'deny', '--json')).stdout)
+    assert.ok(audit.some((e: { subject: string; status: number }) => e.subject === 'device:thermo' && e.status === 403))
+    const verified = await run('audit', 'verify')
+    assert.equal(verified.code, 0, verified.stderr)
+    assert.match(verified.stdout, /intact/)
+
+    const deleted = await run('sources', 'delete', 'temp')
+    assert.equal(deleted.code, 1)
+    assert.match(deleted.stderr, /--yes/)
+    assert.equal((await run('sources', 'delete', 'temp', '--yes')).code, 0)
+    assert.deepEqual(JSON.parse((await run('sources', 'list', '--json')).stdout), [])
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((resolve) => child.once('exit', resolve))
+  }
+  assert.equal(fs.existsSync(path.join(home, 'runtime.json')), false, 'a clean stop removes the runtime file')
+
+  // With the box stopped, verify reads the log directly; then flip one byte of the log's storage.
+  assert.equal((await cli(['--home', home, 'audit', 'verify'])).code, 0)
+  const db = path.join(home, 'audit', 'log', 'db')
+  // Data files only: LOG and OPTIONS are the storage engine's own diagnostics, not the audit log.
+  const largest = fs.readdirSync(db).filter((f) => /^(\d+\.(sst|blob|log)|MANIFEST-\d+)$/.test(f)).map((f) => path.join(db, f))
+    .sort((x, y) => fs.statSync(y).size - fs.statSync(x).size)[0]!
+  const bytes = fs.readFileSync(largest)
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x20
+  fs.writeFileSync(largest, bytes)
+  const tampered = await cli(['--home', home, 'audit', 'verify'])
+  assert.notEqual(tampered.code, 0)
+  assert.match(tampered.stdout + tampered.stderr, /DAMAGED|cannot be opened/)
+})
