@@ -3,8 +3,8 @@
  * hypercore. Entries are group-committed (one append per event-loop turn) so auditing every
  * request costs little; `record()` resolves once its entry is on disk.
  *
- * After each commit a checkpoint (length, Merkle tree hash, identity signature) is written
- * beside the log. `verify()` replays the whole log into a fresh replica, which checks every
+ * Shortly after each commit a checkpoint (length, Merkle tree hash, identity signature) is
+ * written beside the log. `verify()` replays the whole log into a fresh replica, which checks every
  * block against the tree and the tree's signature, and checks the log still matches the
  * last checkpoint, so a truncated or altered log is caught even if storage still opens.
  */
@@ -51,6 +51,8 @@ export interface VerifyReport {
   problems: string[]
 }
 
+const CHECKPOINT_MS = 200
+
 interface Checkpoint {
   length: number
   treeHash: string
@@ -64,6 +66,8 @@ export class AuditLog {
   readonly #core: Hypercore
   #pending: { entry: AuditEntry; resolve: () => void; reject: (e: unknown) => void }[] = []
   #flushing: Promise<void> | null = null
+  #checkpointTimer: NodeJS.Timeout | undefined
+  #checkpointing: Promise<void> = Promise.resolve()
 
   constructor(dir: string, keys: BoxKeys) {
     this.#dir = dir
@@ -83,10 +87,34 @@ export class AuditLog {
 
   async open(): Promise<void> {
     await this.#core.ready()
+    // A log that no longer matches its last signed checkpoint must not have that evidence
+    // overwritten by the next checkpoint: set it aside, and verify() reports it from then on.
+    const problems: string[] = []
+    const checkpoint = this.#readCheckpoint(problems)
+    if (checkpoint) await this.#checkAgainst(checkpoint, problems)
+    if (problems.length > 0) {
+      const evidence = path.join(this.#dir, `damaged-${Date.now()}.json`)
+      writeFileAtomic(evidence, JSON.stringify({ foundAt: new Date().toISOString(), length: this.#core.length, checkpoint, problems }, null, 2))
+      fs.rmSync(this.#checkpointFile, { force: true })
+    }
+  }
+
+  async #checkAgainst(checkpoint: Checkpoint, problems: string[]): Promise<void> {
+    const length = this.#core.length
+    if (!verifySignature(Buffer.from(checkpoint.signature, 'hex'), checkpointMessage(checkpoint.length, Buffer.from(checkpoint.treeHash, 'hex')), this.#identity.publicKey)) {
+      problems.push('The checkpoint signature does not match the box identity.')
+    } else if (length < checkpoint.length) {
+      problems.push(`The log holds ${length} entries but was signed at ${checkpoint.length}: entries are missing.`)
+    } else if (!(await this.#core.treeHash(checkpoint.length)).equals(Buffer.from(checkpoint.treeHash, 'hex'))) {
+      problems.push(`The log's Merkle tree at ${checkpoint.length} entries differs from the signed checkpoint.`)
+    }
   }
 
   async close(): Promise<void> {
     await this.flush()
+    clearTimeout(this.#checkpointTimer)
+    await this.#checkpointing
+    if (this.#core.length > 0) await this.#writeCheckpoint()
     await this.#corestore.close()
   }
 
@@ -106,8 +134,8 @@ export class AuditLog {
     this.#flushing = (async () => {
       try {
         await this.#core.append(batch.map((p) => Buffer.from(JSON.stringify(p.entry))))
-        await this.#writeCheckpoint()
         for (const p of batch) p.resolve()
+        this.#scheduleCheckpoint()
       } catch (err) {
         for (const p of batch) p.reject(err)
       }
@@ -115,6 +143,15 @@ export class AuditLog {
     await this.#flushing
     this.#flushing = null
     if (this.#pending.length > 0) await this.flush()
+  }
+
+  /** Checkpoints trail the log by at most CHECKPOINT_MS, so a busy box signs once, not per batch. */
+  #scheduleCheckpoint(): void {
+    if (this.#checkpointTimer) return
+    this.#checkpointTimer = setTimeout(() => {
+      this.#checkpointTimer = undefined
+      this.#checkpointing = this.#writeCheckpoint().catch(() => undefined)
+    }, CHECKPOINT_MS)
   }
 
   async #writeCheckpoint(): Promise<void> {
@@ -148,18 +185,17 @@ export class AuditLog {
   /** Checks every block against the signed Merkle tree by replicating into a fresh replica. */
   async verify(opts: { timeoutMs?: number } = {}): Promise<VerifyReport> {
     await this.flush()
+    clearTimeout(this.#checkpointTimer)
+    this.#checkpointTimer = undefined
+    await this.#checkpointing
     const problems: string[] = []
     const length = this.#core.length
-    const checkpoint = this.#readCheckpoint(problems)
-    if (checkpoint) {
-      if (!verifySignature(Buffer.from(checkpoint.signature, 'hex'), checkpointMessage(checkpoint.length, Buffer.from(checkpoint.treeHash, 'hex')), this.#identity.publicKey)) {
-        problems.push('The checkpoint signature does not match the box identity.')
-      } else if (length < checkpoint.length) {
-        problems.push(`The log holds ${length} entries but was signed at ${checkpoint.length}: entries are missing.`)
-      } else if (!(await this.#core.treeHash(checkpoint.length)).equals(Buffer.from(checkpoint.treeHash, 'hex'))) {
-        problems.push(`The log's Merkle tree at ${checkpoint.length} entries differs from the signed checkpoint.`)
-      }
+    for (const file of fs.readdirSync(this.#dir).filter((f) => f.startsWith('damaged-')).sort()) {
+      const evidence = JSON.parse(fs.readFileSync(path.join(this.#dir, file), 'utf8')) as { foundAt: string; problems: string[] }
+      problems.push(`When the box opened at ${evidence.foundAt} the log did not match its signed checkpoint: ${evidence.problems.join(' ')} (kept in audit/${file})`)
     }
+    const checkpoint = this.#readCheckpoint(problems)
+    if (checkpoint) await this.#checkAgainst(checkpoint, problems)
     if (length > 0) {
       const replicaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-audit-verify-'))
       // The replica gets no decryption key: verification needs only the signed tree, like a blind replicator.

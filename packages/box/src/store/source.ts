@@ -8,16 +8,10 @@ import { EventEmitter } from 'node:events'
 import type Hypercore from 'hypercore'
 import type { SenmlRecord } from '../senml/index.ts'
 import { InvalidInput } from '../errors/index.ts'
-import { View } from './view.ts'
+import { MAX_TIME, View } from './view.ts'
+import { decodeEntry as decode, encodeEntry as encode, type LogEntry } from './codec.ts'
 import type { SourceMeta } from './meta.ts'
 
-/** What a log block holds. Block 0 always describes the source, so a log is self-describing. */
-export type LogEntry =
-  | { op: 'create'; meta: SourceMeta }
-  | { op: 'records'; records: SenmlRecord[] }
-  | { op: 'delete'; from: number; to: number; drop: number[] }
-  | { op: 'put'; key: string; value: unknown; t: number }
-  | { op: 'del'; key: string; t: number }
 
 export interface WriteResult {
   count: number
@@ -154,14 +148,6 @@ function openView(file: string): View {
   }
 }
 
-function encode(entry: LogEntry): Buffer {
-  return Buffer.from(JSON.stringify(entry))
-}
-
-function decode(block: Buffer): LogEntry {
-  return JSON.parse(block.toString('utf8')) as LogEntry
-}
-
 const TYPE_FIELD = { number: 'v', string: 'vs', boolean: 'vb', bytes: 'vd' } as const
 
 /** A source that declares its attributes accepts only those names, with their declared value types. */
@@ -169,7 +155,7 @@ function checkAttributes(meta: SourceMeta, records: SenmlRecord[]): void {
   const declared = meta.attributes
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!
-    if (r.t < 0) throw new InvalidInput(`Record ${i} resolves to a time before 1970, which Coffer does not store.`, { index: i, field: 't' })
+    if (!(r.t >= 0 && r.t <= MAX_TIME)) throw new InvalidInput(`Record ${i} resolves to a time outside 1970–2286, which Coffer does not store.`, { index: i, field: 't' })
     if (declared.length === 0) continue
     const attribute = declared.find((a) => a.name === r.n)
     if (!attribute) {

@@ -1,13 +1,19 @@
 /**
  * A source's SQLite view: raw points, 5-minute and hourly rollups kept on ingest (the way
- * Home Assistant keeps long-term statistics), the latest value per series, and the
- * key-value items. It is a cache of the log: `applied` says how many log blocks it holds,
- * and it commits that number in the same transaction as the rows.
+ * Home Assistant keeps long-term statistics), the latest point per series, and key-value
+ * items. It is a cache of the log: `applied` says how many log blocks it holds, committed in
+ * the same transaction as the rows.
+ *
+ * Points are clustered by time: the row id is the time in hundredths of a second times 2^13
+ * plus a sequence number, so time ranges are primary-key ranges and ingest maintains one
+ * b-tree, not a table and an index. Ids stay below 2^53, exact in JavaScript, for times up to
+ * MAX_TIME. The sequence number derives from the block and position, so a view rebuilt from
+ * the log gets the very same ids.
  */
 import Database from 'better-sqlite3'
 import type { SenmlRecord } from '../senml/index.ts'
-
-export type TechnicalType = 'number' | 'string' | 'boolean' | 'bytes'
+import type { TechnicalType } from './meta.ts'
+import { InvalidInput } from '../errors/index.ts'
 
 /** One series: a record name with one unit and one value type. Points refer to it by id. */
 export interface Series {
@@ -17,15 +23,24 @@ export interface Series {
   type: TechnicalType
 }
 
+export type AggregateFn = 'count' | 'sum' | 'min' | 'max' | 'mean' | 'median' | 'sd'
+export const AGGREGATE_FNS: AggregateFn[] = ['count', 'sum', 'min', 'max', 'mean', 'median', 'sd']
 export const ROLLUP_RESOLUTIONS = [3600, 300] as const
+
+const SEQ_SPACE = 2 ** 13
+/** The latest time a point may carry, in epoch seconds (the year 2286). */
+export const MAX_TIME = 1e10
+
+/** The smallest point id at or after time t (seconds). */
+function keyOf(t: number): number {
+  return Math.floor(Math.min(t, MAX_TIME) * 100) * SEQ_SPACE
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, unit TEXT, type TEXT NOT NULL, UNIQUE (name, unit, type));
-CREATE TABLE IF NOT EXISTS points (t REAL NOT NULL, series INTEGER NOT NULL, val, s REAL);
-CREATE INDEX IF NOT EXISTS points_t ON points (t);
-CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, first INTEGER NOT NULL, last INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS blocks_first ON blocks (first);
+CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, t REAL NOT NULL, series INTEGER NOT NULL, val, s REAL, block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, tmin REAL NOT NULL, tmax REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS rollups (res INTEGER NOT NULL, series INTEGER NOT NULL, bucket INTEGER NOT NULL,
   n INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sumsq REAL NOT NULL,
   PRIMARY KEY (res, series, bucket)) WITHOUT ROWID;
@@ -33,18 +48,16 @@ CREATE TABLE IF NOT EXISTS latest (series INTEGER PRIMARY KEY, t REAL NOT NULL, 
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, t REAL NOT NULL) WITHOUT ROWID;
 `
 
-export interface PointRow { t: number; series: number; val: number | string | null; s: number | null }
+interface PointRow { t: number; series: number; val: number | string | null; s: number | null }
+interface Rollup { res: number; series: number; bucket: number; n: number; sum: number; min: number; max: number; sumsq: number }
+export interface BucketValue { start: number; end: number; count: number; value: number | null }
 
 export class View {
   readonly db: Database.Database
   readonly series = new Map<string, Series>()
   readonly seriesById = new Map<number, Series>()
-  readonly #insertPoint: Database.Statement
-  readonly #insertSeries: Database.Statement
-  readonly #upsertRollup: Database.Statement
-  readonly #upsertLatest: Database.Statement
-  readonly #setState: Database.Statement
-  readonly #insertBlock: Database.Statement
+  #points: number
+  readonly #stmts: ReturnType<typeof prepare>
 
   constructor(file: string) {
     this.db = new Database(file)
@@ -52,16 +65,9 @@ export class View {
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = OFF')
     this.db.exec(SCHEMA)
-    this.#insertPoint = this.db.prepare('INSERT INTO points (t, series, val, s) VALUES (?, ?, ?, ?)')
-    this.#insertSeries = this.db.prepare('INSERT INTO series (name, unit, type) VALUES (?, ?, ?)')
-    this.#upsertRollup = this.db.prepare(`INSERT INTO rollups (res, series, bucket, n, sum, min, max, sumsq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min),
-      max = max(max, excluded.max), sumsq = sumsq + excluded.sumsq`)
-    this.#upsertLatest = this.db.prepare(`INSERT INTO latest (series, t, val, s) VALUES (?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET t = excluded.t, val = excluded.val, s = excluded.s WHERE excluded.t >= latest.t`)
-    this.#setState = this.db.prepare('INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)')
-    this.#insertBlock = this.db.prepare('INSERT OR REPLACE INTO blocks (block, first, last) VALUES (?, ?, ?)')
+    this.#stmts = prepare(this.db)
     for (const s of this.db.prepare('SELECT id, name, unit, type FROM series').all() as Series[]) this.#remember(s)
+    this.#points = (this.#stmts.getState.get('points') as { value: number } | undefined)?.value ?? 0
   }
 
   close(): void {
@@ -69,12 +75,13 @@ export class View {
   }
 
   get applied(): number {
-    const row = this.db.prepare("SELECT value FROM state WHERE key = 'applied'").get() as { value: number } | undefined
-    return row?.value ?? 0
+    return (this.#stmts.getState.get('applied') as { value: number } | undefined)?.value ?? 0
   }
 
+  /** Records that `length` log blocks are applied. Call inside the transaction that applied them. */
   setApplied(length: number): void {
-    this.#setState.run('applied', length)
+    this.#stmts.setState.run('applied', length)
+    this.#stmts.setState.run('points', this.#points)
   }
 
   #remember(s: Series): void {
@@ -82,12 +89,11 @@ export class View {
     this.seriesById.set(s.id, s)
   }
 
-  seriesFor(name: string, unit: string | null, type: TechnicalType): Series {
+  #seriesFor(name: string, unit: string | null, type: TechnicalType): Series {
     const key = seriesKey(name, unit, type)
     let s = this.series.get(key)
     if (!s) {
-      const id = Number(this.#insertSeries.run(name, unit, type).lastInsertRowid)
-      s = { id, name, unit, type }
+      s = { id: Number(this.#stmts.insertSeries.run(name, unit, type).lastInsertRowid), name, unit, type }
       this.#remember(s)
     }
     return s
@@ -95,70 +101,95 @@ export class View {
 
   /** Inserts one log block's records, keeping rollups and latest values in step. Call inside a transaction. */
   insertRecords(block: number, records: SenmlRecord[]): void {
-    const rollups = new Map<string, Rollup>()
+    if (records.length === 0) return
+    const rollups = ROLLUP_RESOLUTIONS.map(() => new Map<number, Rollup>())
     const latest = new Map<number, PointRow>()
-    let first = 0
-    let last = 0
+    let last: { n: string; u: string | undefined; type: TechnicalType; series: Series } | undefined
+    let tmin = Infinity
+    let tmax = -Infinity
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!
       const [type, val] = valueOf(r)
-      const series = this.seriesFor(r.n, r.u ?? null, type)
-      const rowid = Number(this.#insertPoint.run(r.t, series.id, val, r.s ?? null).lastInsertRowid)
-      if (i === 0) first = rowid
-      last = rowid
-      const prev = latest.get(series.id)
-      if (!prev || r.t >= prev.t) latest.set(series.id, { t: r.t, series: series.id, val, s: r.s ?? null })
-      if (type === 'number' && val !== null) addToRollups(rollups, series.id, r.t, val as number)
+      // Consecutive records usually share a series: skip the map lookup then.
+      if (!last || last.n !== r.n || last.u !== r.u || last.type !== type) last = { n: r.n, u: r.u, type, series: this.#seriesFor(r.n, r.u ?? null, type) }
+      const series = last.series.id
+      this.#insertPoint(keyOf(r.t) + ((block * 1000 + i) % SEQ_SPACE), r.t, series, val, r.s ?? null, block)
+      if (r.t < tmin) tmin = r.t
+      if (r.t > tmax) tmax = r.t
+      const prev = latest.get(series)
+      if (!prev || r.t >= prev.t) latest.set(series, { t: r.t, series, val, s: r.s ?? null })
+      if (type === 'number' && val !== null) addToRollups(rollups, series, r.t, val as number)
     }
-    for (const a of rollups.values()) this.#upsertRollup.run(a.res, a.series, a.bucket, a.n, a.sum, a.min, a.max, a.sumsq)
-    for (const p of latest.values()) this.#upsertLatest.run(p.series, p.t, p.val, p.s)
-    if (records.length > 0) this.#insertBlock.run(block, first, last)
+    for (const map of rollups) for (const a of map.values()) this.#stmts.upsertRollup.run(a.res, a.series, a.bucket, a.n, a.sum, a.min, a.max, a.sumsq)
+    for (const p of latest.values()) this.#stmts.upsertLatest.run(p.series, p.t, p.val, p.s)
+    this.#stmts.insertBlock.run(block, tmin, tmax)
+    this.#points += records.length
+  }
+
+  #insertPoint(id: number, t: number, series: number, val: number | string | null, s: number | null, block: number): void {
+    const insert = this.#stmts.insertPoint
+    if (insert.run(id, t, series, val, s, block).changes === 1) return
+    // Another point in the same hundredth of a second holds this id: take the next one above
+    // the highest there, or failing that any free one.
+    const base = id - (id % SEQ_SPACE)
+    const { top } = this.#stmts.topId.get(base, base + SEQ_SPACE) as { top: number }
+    if (top + 1 < base + SEQ_SPACE && insert.run(top + 1, t, series, val, s, block).changes === 1) return
+    for (let at = base; at < base + SEQ_SPACE; at++) if (insert.run(at, t, series, val, s, block).changes === 1) return
+    throw new InvalidInput(`More than ${SEQ_SPACE} points fall in the same hundredth of a second at t=${t}.`)
   }
 
   /** Log blocks holding any point in [from, to). */
   blocksInRange(from: number, to: number): number[] {
-    const rows = this.db.prepare(`SELECT DISTINCT (SELECT block FROM blocks WHERE first <= p.rowid ORDER BY first DESC LIMIT 1) AS block
-      FROM points p WHERE p.t >= ? AND p.t < ?`).all(from, to) as { block: number }[]
-    return rows.map((r) => r.block).sort((a, b) => a - b)
+    const rows = this.db.prepare('SELECT DISTINCT block FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? ORDER BY block')
+      .all(keyOf(from), keyOf(to) + SEQ_SPACE, from, to) as { block: number }[]
+    return rows.map((r) => r.block)
   }
 
-  /** The points of these blocks that fall outside [from, to), in log order. */
+  /** The points of these blocks that fall outside [from, to), in time order. */
   survivors(blocks: number[], from: number, to: number): SenmlRecord[] {
     const out: SenmlRecord[] = []
-    const stmt = this.db.prepare('SELECT p.t, p.series, p.val, p.s FROM blocks b JOIN points p ON p.rowid BETWEEN b.first AND b.last WHERE b.block = ? AND NOT (p.t >= ? AND p.t < ?) ORDER BY p.rowid')
-    for (const block of blocks) {
-      for (const row of stmt.iterate(block, from, to) as Iterable<PointRow>) out.push(toRecord(this.seriesById.get(row.series)!, row.t, row.val, row.s))
+    for (const row of this.#blockPoints(blocks, 'p.t, p.series, p.val, p.s', 'AND NOT (p.t >= ? AND p.t < ?)', [from, to]) as PointRow[]) {
+      out.push(toRecord(this.seriesById.get(row.series)!, row.t, row.val, row.s))
     }
-    return out
+    return out.sort((a, b) => a.t - b.t)
+  }
+
+  #blockPoints(blocks: number[], columns: string, filter = '', params: number[] = []): unknown[] {
+    const span = this.db.prepare('SELECT tmin, tmax FROM blocks WHERE block = ?')
+    const rows: unknown[] = []
+    for (const block of blocks) {
+      const b = span.get(block) as { tmin: number; tmax: number } | undefined
+      if (!b) continue
+      rows.push(...this.db.prepare(`SELECT ${columns} FROM points p WHERE p.id >= ? AND p.id < ? AND p.block = ? ${filter}`).all(keyOf(b.tmin), keyOf(b.tmax) + SEQ_SPACE, block, ...params))
+    }
+    return rows
   }
 
   /** Removes whole blocks' points, then recomputes the rollups and latest values they touched. Call inside a transaction. */
   dropBlocks(blocks: number[]): void {
-    const range = this.db.prepare('SELECT first, last FROM blocks WHERE block = ?')
-    const touched = this.db.prepare('SELECT series, min(t) AS lo, max(t) AS hi FROM points WHERE rowid BETWEEN ? AND ? GROUP BY series')
     const spans = new Map<number, { lo: number; hi: number }>()
+    for (const t of this.#blockPoints(blocks, 'p.series, min(p.t) AS lo, max(p.t) AS hi', 'GROUP BY p.series') as { series: number; lo: number; hi: number }[]) {
+      const span = spans.get(t.series)
+      spans.set(t.series, span ? { lo: Math.min(span.lo, t.lo), hi: Math.max(span.hi, t.hi) } : { lo: t.lo, hi: t.hi })
+    }
     for (const block of blocks) {
-      const r = range.get(block) as { first: number; last: number } | undefined
-      if (!r) continue
-      for (const t of touched.all(r.first, r.last) as { series: number; lo: number; hi: number }[]) {
-        const span = spans.get(t.series)
-        spans.set(t.series, span ? { lo: Math.min(span.lo, t.lo), hi: Math.max(span.hi, t.hi) } : { lo: t.lo, hi: t.hi })
-      }
-      this.db.prepare('DELETE FROM points WHERE rowid BETWEEN ? AND ?').run(r.first, r.last)
+      const b = this.db.prepare('SELECT tmin, tmax FROM blocks WHERE block = ?').get(block) as { tmin: number; tmax: number } | undefined
+      if (!b) continue
+      this.#points -= this.db.prepare('DELETE FROM points WHERE id >= ? AND id < ? AND block = ?').run(keyOf(b.tmin), keyOf(b.tmax) + SEQ_SPACE, block).changes
       this.db.prepare('DELETE FROM blocks WHERE block = ?').run(block)
     }
     const coarsest = ROLLUP_RESOLUTIONS[0]
     for (const [series, span] of spans) {
       const lo = Math.floor(span.lo / coarsest) * coarsest
       const hi = (Math.floor(span.hi / coarsest) + 1) * coarsest
-      this.db.prepare('DELETE FROM rollups WHERE series = ? AND bucket >= ? AND bucket < ?').run(series, lo, hi)
+      this.db.prepare('DELETE FROM rollups WHERE res IN (300, 3600) AND series = ? AND bucket >= ? AND bucket < ?').run(series, lo, hi)
       for (const res of ROLLUP_RESOLUTIONS) {
         this.db.prepare(`INSERT INTO rollups (res, series, bucket, n, sum, min, max, sumsq)
           SELECT ?, series, CAST(t / ? AS INTEGER) * ?, count(val), sum(val), min(val), max(val), sum(val * val)
-          FROM points WHERE series = ? AND t >= ? AND t < ? AND val IS NOT NULL GROUP BY 3`).run(res, res, res, series, lo, hi)
+          FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL GROUP BY 3`).run(res, res, res, keyOf(lo), keyOf(hi), series)
       }
       this.db.prepare('DELETE FROM latest WHERE series = ?').run(series)
-      this.db.prepare('INSERT INTO latest (series, t, val, s) SELECT series, t, val, s FROM points WHERE series = ? ORDER BY t DESC LIMIT 1').run(series)
+      this.db.prepare('INSERT INTO latest (series, t, val, s) SELECT series, t, val, s FROM points WHERE series = ? ORDER BY id DESC LIMIT 1').run(series)
     }
   }
 
@@ -170,11 +201,10 @@ export class View {
   /** The newest point of each series, optionally only among points in [from, to). */
   latest(series: Series[], window?: { from: number; to: number }): SenmlRecord[] {
     const out: SenmlRecord[] = []
-    const stmt = window
-      ? this.db.prepare('SELECT t, val, s FROM points WHERE series = ? AND t >= ? AND t < ? ORDER BY t DESC LIMIT 1')
-      : this.db.prepare('SELECT t, val, s FROM latest WHERE series = ?')
     for (const s of series) {
-      const row = (window ? stmt.get(s.id, window.from, window.to) : stmt.get(s.id)) as PointRow | undefined
+      const row = (window
+        ? this.#stmts.latestIn.get(s.id, keyOf(window.from), keyOf(window.to) + SEQ_SPACE, window.from, window.to)
+        : this.#stmts.latest.get(s.id)) as PointRow | undefined
       if (row) out.push(toRecord(s, row.t, row.val, row.s))
     }
     return out.sort((a, b) => a.t - b.t)
@@ -183,56 +213,56 @@ export class View {
   records(q: { from: number; to: number; limit: number; order: 'asc' | 'desc'; series?: Series[] }): SenmlRecord[] {
     const filter = q.series ? `AND series IN (${q.series.map(() => '?').join(',')})` : ''
     const dir = q.order === 'desc' ? 'DESC' : 'ASC'
-    const stmt = this.db.prepare(`SELECT t, series, val, s FROM points WHERE t >= ? AND t < ? ${filter} ORDER BY t ${dir}, rowid ${dir} LIMIT ?`)
-    const params = [q.from, q.to, ...(q.series ?? []).map((s) => s.id), q.limit]
+    const stmt = this.db.prepare(`SELECT t, series, val, s FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? ${filter} ORDER BY id ${dir} LIMIT ?`)
+    const params = [keyOf(q.from), keyOf(q.to) + SEQ_SPACE, q.from, q.to, ...(q.series ?? []).map((s) => s.id), q.limit]
     return (stmt.all(...params) as PointRow[]).map((row) => toRecord(this.seriesById.get(row.series)!, row.t, row.val, row.s))
   }
 
   /**
-   * Per-bucket statistics of numeric points in [bounds[0], bounds[last]). Reads the coarsest
-   * rollup whose grid every boundary sits on; otherwise, or for a median, the raw points.
+   * Per-bucket statistics of numeric points. Reads the coarsest rollup whose grid every
+   * boundary sits on; otherwise, or for a median, the raw points.
    */
-  aggregate(series: Series[], bounds: number[], fn: AggregateFn): { start: number; end: number; count: number; value: number | null }[] {
+  aggregate(series: Series[], bounds: number[], fn: AggregateFn): BucketValue[] {
     const ids = series.map((s) => s.id)
     const inIds = ids.map(() => '?').join(',')
     const res = fn === 'median' ? undefined : ROLLUP_RESOLUTIONS.find((r) => bounds.every((b) => b % r === 0))
-    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS bounds (i INTEGER PRIMARY KEY, lo REAL NOT NULL, hi REAL NOT NULL)')
-    this.db.exec('DELETE FROM temp.bounds')
-    const insert = this.db.prepare('INSERT INTO temp.bounds (i, lo, hi) VALUES (?, ?, ?)')
+    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS bounds (i INTEGER PRIMARY KEY, lo REAL NOT NULL, hi REAL NOT NULL, klo INTEGER NOT NULL, khi INTEGER NOT NULL)')
+    const insert = this.db.prepare('INSERT INTO temp.bounds (i, lo, hi, klo, khi) VALUES (?, ?, ?, ?, ?)')
     this.db.transaction(() => {
-      for (let i = 0; i + 1 < bounds.length; i++) insert.run(i, bounds[i], bounds[i + 1])
+      this.db.exec('DELETE FROM temp.bounds')
+      for (let i = 0; i + 1 < bounds.length; i++) insert.run(i, bounds[i], bounds[i + 1], keyOf(bounds[i]!), keyOf(bounds[i + 1]!) + SEQ_SPACE)
     })()
-    const rows = (res !== undefined
+    const rows = (ids.length === 0 ? [] : res !== undefined
       ? this.db.prepare(`SELECT b.i, sum(r.n) AS n, sum(r.sum) AS sum, min(r.min) AS min, max(r.max) AS max, sum(r.sumsq) AS sumsq
           FROM temp.bounds b JOIN rollups r ON r.res = ? AND r.series IN (${inIds}) AND r.bucket >= b.lo AND r.bucket < b.hi GROUP BY b.i`).all(res, ...ids)
       : this.db.prepare(`SELECT b.i, count(p.val) AS n, sum(p.val) AS sum, min(p.val) AS min, max(p.val) AS max, sum(p.val * p.val) AS sumsq
-          FROM temp.bounds b JOIN points p ON p.t >= b.lo AND p.t < b.hi WHERE p.series IN (${inIds}) AND p.val IS NOT NULL GROUP BY b.i`).all(...ids)
+          FROM temp.bounds b JOIN points p ON p.id >= b.klo AND p.id < b.khi AND p.t >= b.lo AND p.t < b.hi
+          WHERE p.series IN (${inIds}) AND p.val IS NOT NULL GROUP BY b.i`).all(...ids)
     ) as { i: number; n: number; sum: number; min: number; max: number; sumsq: number }[]
     const stats = new Map(rows.map((r) => [r.i, r]))
-    const out = []
+    const out: BucketValue[] = []
     for (let i = 0; i + 1 < bounds.length; i++) {
+      const lo = bounds[i]!
+      const hi = bounds[i + 1]!
       const st = stats.get(i)
       const count = st?.n ?? 0
-      let value: number | null = null
+      let value: number | null = fn === 'count' ? count : null
       if (st && count > 0) {
-        if (fn === 'count') value = count
-        else if (fn === 'sum') value = st.sum
+        if (fn === 'sum') value = st.sum
         else if (fn === 'min') value = st.min
         else if (fn === 'max') value = st.max
         else if (fn === 'mean') value = st.sum / count
         else if (fn === 'sd') value = count > 1 ? Math.sqrt(Math.max(0, (st.sumsq - (st.sum * st.sum) / count) / (count - 1))) : null
-        else value = this.#median(ids, inIds, bounds[i]!, bounds[i + 1]!, count)
-      } else if (fn === 'count') {
-        value = 0
+        else if (fn === 'median') value = this.#median(ids, inIds, lo, hi, count)
       }
-      out.push({ start: bounds[i]!, end: bounds[i + 1]!, count, value })
+      out.push({ start: lo, end: hi, count, value })
     }
     return out
   }
 
   #median(ids: number[], inIds: string, lo: number, hi: number, count: number): number {
-    const stmt = this.db.prepare(`SELECT val FROM points WHERE t >= ? AND t < ? AND series IN (${inIds}) AND val IS NOT NULL ORDER BY val LIMIT ? OFFSET ?`)
-    const values = (stmt.all(lo, hi, ...ids, 2 - (count % 2), Math.floor((count - 1) / 2)) as { val: number }[]).map((r) => r.val)
+    const stmt = this.db.prepare(`SELECT val FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? AND series IN (${inIds}) AND val IS NOT NULL ORDER BY val LIMIT ? OFFSET ?`)
+    const values = (stmt.all(keyOf(lo), keyOf(hi) + SEQ_SPACE, lo, hi, ...ids, 2 - (count % 2), Math.floor((count - 1) / 2)) as { val: number }[]).map((r) => r.val)
     return values.length === 2 ? (values[0]! + values[1]!) / 2 : values[0]!
   }
 
@@ -242,7 +272,7 @@ export class View {
   }
 
   kvKeys(prefix: string, limit: number): string[] {
-    return (this.db.prepare("SELECT key FROM kv WHERE key >= ? AND key < ? || char(1114111) ORDER BY key LIMIT ?").all(prefix, prefix, limit) as { key: string }[]).map((r) => r.key)
+    return (this.db.prepare('SELECT key FROM kv WHERE key >= ? AND key < ? || char(1114111) ORDER BY key LIMIT ?').all(prefix, prefix, limit) as { key: string }[]).map((r) => r.key)
   }
 
   kvPut(key: string, value: unknown, t: number): void {
@@ -254,28 +284,44 @@ export class View {
   }
 
   counts(): { points: number; keys: number; bytes: number } {
-    const points = (this.db.prepare('SELECT count(*) AS n FROM points').get() as { n: number }).n
     const keys = (this.db.prepare('SELECT count(*) AS n FROM kv').get() as { n: number }).n
     const pages = this.db.pragma('page_count', { simple: true }) as number
     const size = this.db.pragma('page_size', { simple: true }) as number
-    return { points, keys, bytes: pages * size }
+    return { points: this.#points, keys, bytes: pages * size }
   }
 
   timeSpan(): { first: number | null; last: number | null } {
-    return this.db.prepare('SELECT min(t) AS first, max(t) AS last FROM points').get() as { first: number | null; last: number | null }
+    const first = this.db.prepare('SELECT t FROM points ORDER BY id LIMIT 1').get() as { t: number } | undefined
+    const last = this.db.prepare('SELECT t FROM points ORDER BY id DESC LIMIT 1').get() as { t: number } | undefined
+    return { first: first?.t ?? null, last: last?.t ?? null }
   }
 }
 
-export type AggregateFn = 'count' | 'sum' | 'min' | 'max' | 'mean' | 'median' | 'sd'
-export const AGGREGATE_FNS: AggregateFn[] = ['count', 'sum', 'min', 'max', 'mean', 'median', 'sd']
+function prepare(db: Database.Database) {
+  return {
+    getState: db.prepare('SELECT value FROM state WHERE key = ?'),
+    setState: db.prepare('INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)'),
+    insertSeries: db.prepare('INSERT INTO series (name, unit, type) VALUES (?, ?, ?)'),
+    insertPoint: db.prepare('INSERT OR IGNORE INTO points (id, t, series, val, s, block) VALUES (?, ?, ?, ?, ?, ?)'),
+    topId: db.prepare('SELECT max(id) AS top FROM points WHERE id >= ? AND id < ?'),
+    insertBlock: db.prepare('INSERT OR REPLACE INTO blocks (block, tmin, tmax) VALUES (?, ?, ?)'),
+    upsertRollup: db.prepare(`INSERT INTO rollups (res, series, bucket, n, sum, min, max, sumsq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min),
+      max = max(max, excluded.max), sumsq = sumsq + excluded.sumsq`),
+    upsertLatest: db.prepare(`INSERT INTO latest (series, t, val, s) VALUES (?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET t = excluded.t, val = excluded.val, s = excluded.s WHERE excluded.t >= latest.t`),
+    latest: db.prepare('SELECT t, val, s FROM latest WHERE series = ?'),
+    latestIn: db.prepare('SELECT t, val, s FROM points WHERE series = ? AND id >= ? AND id < ? AND t >= ? AND t < ? ORDER BY id DESC LIMIT 1'),
+  }
+}
 
-interface Rollup { res: number; series: number; bucket: number; n: number; sum: number; min: number; max: number; sumsq: number }
-
-function addToRollups(rollups: Map<string, Rollup>, series: number, t: number, v: number): void {
-  for (const res of ROLLUP_RESOLUTIONS) {
-    const bucket = Math.floor(t / res) * res
-    const key = `${res}:${series}:${bucket}`
-    const a = rollups.get(key)
+function addToRollups(rollups: Map<number, Rollup>[], series: number, t: number, v: number): void {
+  for (let r = 0; r < ROLLUP_RESOLUTIONS.length; r++) {
+    const res = ROLLUP_RESOLUTIONS[r]!
+    const slot = Math.floor(t / res)
+    // Series ids stay far below 2^20, so this numeric key is unique per (series, bucket).
+    const key = slot * 2 ** 20 + series
+    const a = rollups[r]!.get(key)
     if (a) {
       a.n++
       a.sum += v
@@ -283,7 +329,7 @@ function addToRollups(rollups: Map<string, Rollup>, series: number, t: number, v
       if (v < a.min) a.min = v
       if (v > a.max) a.max = v
     } else {
-      rollups.set(key, { res, series, bucket, n: 1, sum: v, min: v, max: v, sumsq: v * v })
+      rollups[r]!.set(key, { res, series, bucket: slot * res, n: 1, sum: v, min: v, max: v, sumsq: v * v })
     }
   }
 }

@@ -1,0 +1,150 @@
+/**
+ * npm run bench — Coffer's performance against baselines measured in the same run, on the
+ * same machine: raw better-sqlite3 inserts, raw SQL scans, and a bare Fastify route.
+ * Prints a Markdown table for BENCHMARKS.md. Set BENCH_POINTS to shrink the big series.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import Fastify from 'fastify'
+import autocannon from 'autocannon'
+import { createBox, initHome } from '../src/index.ts'
+import type { SenmlRecord } from '../src/senml/index.ts'
+
+const BIG = Number(process.env.BENCH_POINTS ?? 10_000_000)
+const YEAR = 365 * 86400
+const T0 = 1_735_689_600 // 2025-01-01T00:00:00Z
+const rows: string[][] = []
+
+function row(name: string, ours: string, baseline: string, ratio: number | null, target: string) {
+  rows.push([name, ours, baseline, ratio === null ? '-' : ratio.toFixed(2), target])
+  console.error(`  ${name}: ${ours} (baseline ${baseline}${ratio === null ? '' : `, ratio ${ratio.toFixed(2)}`}; target ${target})`)
+}
+
+function batch(first: number, size: number, step: number): SenmlRecord[] {
+  return Array.from({ length: size }, (_, i) => ({ n: 'temperature', u: 'Cel', t: T0 + (first + i) * step, v: 20 + Math.sin((first + i) / 500) * 3 }))
+}
+
+function p50(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!
+}
+
+function time(fn: () => void, runs: number): number {
+  const samples: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now()
+    fn()
+    samples.push(performance.now() - t)
+  }
+  return p50(samples)
+}
+
+async function cannon(url: string, opts: { method?: string; body?: string; headers?: Record<string, string>; duration?: number; connections?: number }) {
+  const result = await autocannon({ url, duration: opts.duration ?? 8, connections: opts.connections ?? 10, method: (opts.method ?? 'GET') as 'GET', body: opts.body, headers: opts.headers })
+  return { rps: result.requests.average, errors: result.errors + result.non2xx, p50: result.latency.p50 }
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-'))
+const home = path.join(dir, 'home')
+initHome(home, { passphrase: 'benchmark passphrase' })
+const box = createBox({ home, port: 0, logLevel: 'silent' })
+await box.open()
+const url = await box.listen()
+const token = box.arbiter.ownerToken(3600).token
+const rssIdle = process.memoryUsage().rss
+
+// 1. In-process ingest vs raw better-sqlite3 batched inserts of the same rows into a bare table.
+{
+  console.error('in-process ingest')
+  const batches = Array.from({ length: 300 }, (_, b) => batch(b * 1000, 1000, 1))
+  const raw = new Database(path.join(dir, 'raw.sqlite'))
+  raw.pragma('journal_mode = WAL')
+  raw.pragma('synchronous = OFF')
+  raw.exec('CREATE TABLE points (t REAL NOT NULL, name TEXT NOT NULL, unit TEXT, v REAL)')
+  const insert = raw.prepare('INSERT INTO points (t, name, unit, v) VALUES (?, ?, ?, ?)')
+  let t = performance.now()
+  for (const b of batches) raw.transaction(() => { for (const r of b) insert.run(r.t, r.n, r.u, r.v) })()
+  const rawRate = (batches.length * 1000) / ((performance.now() - t) / 1000)
+  raw.close()
+  await box.store.add({ id: 'inproc' })
+  const source = box.store.get('inproc')
+  t = performance.now()
+  for (const b of batches) await source.appendRecords(b)
+  const rate = (batches.length * 1000) / ((performance.now() - t) / 1000)
+  row('ingest in-process, batches of 1,000 (log + view + rollups)', `${Math.round(rate).toLocaleString('en')} rec/s`, `${Math.round(rawRate).toLocaleString('en')} rec/s raw SQLite`, rate / rawRate, '≥ 0.5')
+}
+
+// 2. HTTP ingest end to end (parse + token + log + view + rollups + audit) vs a bare Fastify route that only parses.
+{
+  console.error('HTTP ingest')
+  await box.store.add({ id: 'http' })
+  const body = JSON.stringify(batch(0, 1000, 1))
+  const headers = { 'content-type': 'application/senml+json', authorization: `Bearer ${token}` }
+  const ours = await cannon(`${url}/api/v1/sources/http/records`, { method: 'POST', body, headers, connections: 4 })
+  const bare = Fastify()
+  bare.addContentTypeParser('application/senml+json', { parseAs: 'string' }, (_req, b, done) => done(null, JSON.parse(b as string)))
+  bare.post('/records', async (_req, reply) => reply.status(201).send({ stored: 1000 }))
+  const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' })
+  const base = await cannon(`${bareUrl}/records`, { method: 'POST', body, headers, connections: 4 })
+  await bare.close()
+  row('ingest over HTTP, SenML JSON batches of 1,000, end to end', `${Math.round(ours.rps * 1000).toLocaleString('en')} rec/s (${ours.errors} errors)`, `${Math.round(base.rps * 1000).toLocaleString('en')} rec/s parse-only Fastify`, ours.rps / base.rps, '≥ 200,000 rec/s')
+}
+
+// 3. Token-checked `latest` over HTTP vs a bare Fastify route returning the same JSON.
+{
+  console.error('latest over HTTP')
+  await box.store.get('http').appendRecords(batch(0, 10, 1))
+  const headers = { authorization: `Bearer ${token}` }
+  const json = (await (await fetch(`${url}/api/v1/sources/http/latest`, { headers })).text())
+  const ours = await cannon(`${url}/api/v1/sources/http/latest`, { headers })
+  const bare = Fastify()
+  bare.get('/latest', async (_req, reply) => reply.type('application/senml+json').send(json))
+  const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' })
+  const base = await cannon(`${bareUrl}/latest`, {})
+  await bare.close()
+  row('token-checked, audited `latest` over HTTP', `${Math.round(ours.rps).toLocaleString('en')} req/s, p50 ${ours.p50} ms`, `${Math.round(base.rps).toLocaleString('en')} req/s bare Fastify`, ours.rps / base.rps, '≥ 0.5')
+}
+
+// 4. A year of BIG points: peak RSS while ingesting, then aggregates and latest.
+{
+  console.error(`ingesting ${BIG.toLocaleString('en')} points`)
+  await box.store.add({ id: 'big' })
+  const source = box.store.get('big')
+  const step = YEAR / BIG
+  let peak = process.memoryUsage().rss
+  const t = performance.now()
+  for (let i = 0; i < BIG; i += 1000) {
+    await source.appendRecords(batch(i, Math.min(1000, BIG - i), step))
+    if (i % 100_000 === 0) {
+      peak = Math.max(peak, process.memoryUsage().rss)
+      if (i % 1_000_000 === 0) console.error(`  ${i.toLocaleString('en')} points, ${Math.round((i / (performance.now() - t)) * 1000).toLocaleString('en')} rec/s`)
+    }
+  }
+  const rate = BIG / ((performance.now() - t) / 1000)
+  row(`ingest ${BIG.toLocaleString('en')} points in-process`, `${Math.round(rate).toLocaleString('en')} rec/s, peak RSS ${Math.round(peak / 2 ** 20)} MiB`, '-', null, 'peak RSS reported')
+
+  const view = source.view
+  const series = view.seriesNamed(['temperature'])
+  const bounds: number[] = []
+  for (let b = T0; b <= T0 + YEAR; b += 3600) bounds.push(b)
+  const ours = time(() => view.aggregate(series, bounds, 'mean'), 15)
+  // Baseline: the same hourly means computed by one GROUP BY over the raw points.
+  const scan = view.db.prepare('SELECT CAST((t - ?) / 3600 AS INTEGER) AS h, avg(val) FROM points WHERE series = ? GROUP BY h')
+  const base = time(() => scan.all(T0, series[0]!.id), 3)
+  row(`1-year hourly mean over ${BIG.toLocaleString('en')} points (p50, rollups)`, `${ours.toFixed(1)} ms`, `${base.toFixed(0)} ms raw GROUP BY scan`, base / ours, '≤ 50 ms')
+
+  const latest = time(() => view.latest(series), 2000)
+  const rawLatest = view.db.prepare('SELECT t, val FROM points ORDER BY id DESC LIMIT 1')
+  const baseLatest = time(() => rawLatest.get(), 2000)
+  row('`latest` in-process (p50)', `${(latest * 1000).toFixed(1)} µs`, `${(baseLatest * 1000).toFixed(1)} µs raw SELECT`, baseLatest / latest, '≤ 1 ms')
+  row('RSS', `idle ${Math.round(rssIdle / 2 ** 20)} MiB at start; ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB after`, '-', null, 'reported')
+}
+
+await box.close()
+fs.rmSync(dir, { recursive: true, force: true })
+console.log(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`)
+console.log('| benchmark | Coffer | baseline (same run) | ratio | target |')
+console.log('|---|---|---|---|---|')
+for (const r of rows) console.log(`| ${r.join(' | ')} |`)

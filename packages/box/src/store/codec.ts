@@ -1,0 +1,131 @@
+/**
+ * How log entries are written into hypercore blocks. Record batches — nearly every block —
+ * use a compact binary layout (declared once, with compact-encoding, the way hypercore
+ * declares its own): names and units are listed once per block and records refer to them
+ * by index. Other entries are rare and small, so they are JSON after their tag byte.
+ */
+import c from 'compact-encoding'
+import type { SenmlRecord } from '../senml/index.ts'
+import type { SourceMeta } from './meta.ts'
+import { InvalidInput } from '../errors/index.ts'
+
+export type LogEntry =
+  | { op: 'create'; meta: SourceMeta }
+  | { op: 'records'; records: SenmlRecord[] }
+  | { op: 'delete'; from: number; to: number; drop: number[] }
+  | { op: 'put'; key: string; value: unknown; t: number }
+  | { op: 'del'; key: string; t: number }
+
+const RECORDS = 1
+const JSON_ENTRY = 2
+
+// Per-record flags: which value field is present, and whether a sum and an update time follow.
+const V = 1
+const VS = 2
+const VB_TRUE = 3
+const VB_FALSE = 4
+const VD = 5
+const HAS_SUM = 8
+const HAS_UT = 16
+
+const strings = c.array(c.string)
+
+export function encodeEntry(entry: LogEntry): Buffer {
+  if (entry.op !== 'records') return Buffer.concat([Buffer.of(JSON_ENTRY), Buffer.from(JSON.stringify(entry))])
+  const { records } = entry
+  const names: string[] = []
+  const units: string[] = []
+  const nameIndex = new Map<string, number>()
+  const unitIndex = new Map<string, number>()
+  const refs = new Uint32Array(records.length * 2)
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!
+    let n = nameIndex.get(r.n)
+    if (n === undefined) nameIndex.set(r.n, (n = names.push(r.n) - 1))
+    let u = 0
+    if (r.u !== undefined) {
+      u = unitIndex.get(r.u) ?? 0
+      if (u === 0) unitIndex.set(r.u, (u = units.push(r.u)))
+    }
+    refs[2 * i] = n
+    refs[2 * i + 1] = u
+  }
+  const state = c.state()
+  c.uint8.preencode(state, RECORDS)
+  strings.preencode(state, names)
+  strings.preencode(state, units)
+  c.uint.preencode(state, records.length)
+  for (let i = 0; i < records.length; i++) preencodeRecord(state, records[i]!, refs[2 * i]!, refs[2 * i + 1]!)
+  state.buffer = Buffer.allocUnsafe(state.end)
+  c.uint8.encode(state, RECORDS)
+  strings.encode(state, names)
+  strings.encode(state, units)
+  c.uint.encode(state, records.length)
+  for (let i = 0; i < records.length; i++) encodeRecord(state, records[i]!, refs[2 * i]!, refs[2 * i + 1]!)
+  return state.buffer as Buffer
+}
+
+function flagsOf(r: SenmlRecord): number {
+  let flags = r.v !== undefined ? V : r.vs !== undefined ? VS : r.vb !== undefined ? (r.vb ? VB_TRUE : VB_FALSE) : r.vd !== undefined ? VD : 0
+  if (r.s !== undefined) flags |= HAS_SUM
+  if (r.ut !== undefined) flags |= HAS_UT
+  return flags
+}
+
+type State = ReturnType<typeof c.state>
+
+function preencodeRecord(state: State, r: SenmlRecord, name: number, unit: number): void {
+  const flags = flagsOf(r)
+  c.uint.preencode(state, name)
+  c.uint.preencode(state, unit)
+  c.uint8.preencode(state, flags)
+  c.float64.preencode(state, r.t)
+  const kind = flags & 7
+  if (kind === V) c.float64.preencode(state, r.v!)
+  else if (kind === VS) c.string.preencode(state, r.vs!)
+  else if (kind === VD) c.string.preencode(state, r.vd!)
+  if (flags & HAS_SUM) c.float64.preencode(state, r.s!)
+  if (flags & HAS_UT) c.float64.preencode(state, r.ut!)
+}
+
+function encodeRecord(state: State, r: SenmlRecord, name: number, unit: number): void {
+  const flags = flagsOf(r)
+  c.uint.encode(state, name)
+  c.uint.encode(state, unit)
+  c.uint8.encode(state, flags)
+  c.float64.encode(state, r.t)
+  const kind = flags & 7
+  if (kind === V) c.float64.encode(state, r.v!)
+  else if (kind === VS) c.string.encode(state, r.vs!)
+  else if (kind === VD) c.string.encode(state, r.vd!)
+  if (flags & HAS_SUM) c.float64.encode(state, r.s!)
+  if (flags & HAS_UT) c.float64.encode(state, r.ut!)
+}
+
+export function decodeEntry(block: Buffer): LogEntry {
+  const tag = block[0]
+  if (tag === JSON_ENTRY) return JSON.parse(block.subarray(1).toString('utf8')) as LogEntry
+  if (tag !== RECORDS) throw new InvalidInput(`Unknown log entry tag ${tag}: this log was written by a newer Coffer.`)
+  const state = c.state(1, block.length, block)
+  const names = strings.decode(state)
+  const units = strings.decode(state)
+  const count = c.uint.decode(state)
+  const records: SenmlRecord[] = new Array(count)
+  for (let i = 0; i < count; i++) {
+    const r: SenmlRecord = { n: names[c.uint.decode(state)]!, t: 0 }
+    const unit = c.uint.decode(state)
+    const flags = c.uint8.decode(state)
+    r.t = c.float64.decode(state)
+    if (unit > 0) r.u = units[unit - 1]
+    const kind = flags & 7
+    if (kind === V) r.v = c.float64.decode(state)
+    else if (kind === VS) r.vs = c.string.decode(state)
+    else if (kind === VB_TRUE) r.vb = true
+    else if (kind === VB_FALSE) r.vb = false
+    else if (kind === VD) r.vd = c.string.decode(state)
+    if (flags & HAS_SUM) r.s = c.float64.decode(state)
+    if (flags & HAS_UT) r.ut = c.float64.decode(state)
+    records[i] = r
+  }
+  return { op: 'records', records }
+}
