@@ -26,6 +26,17 @@ function batch(first: number, size: number, step: number): SenmlRecord[] {
   return Array.from({ length: size }, (_, i) => ({ n: 'temperature', u: 'Cel', t: T0 + (first + i) * step, v: 20 + Math.sin((first + i) / 500) * 3 }))
 }
 
+/** Feeds batches to a source with a few in flight, as an importer does, so log I/O overlaps view work. */
+async function ingest(source: { appendRecords(r: SenmlRecord[]): Promise<unknown> }, batches: Iterable<SenmlRecord[]>, inFlight = 4): Promise<void> {
+  const running = new Set<Promise<unknown>>()
+  for (const b of batches) {
+    const p = source.appendRecords(b).finally(() => running.delete(p))
+    running.add(p)
+    if (running.size >= inFlight) await Promise.race(running)
+  }
+  await Promise.all(running)
+}
+
 function p50(samples: number[]): number {
   const s = [...samples].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)]!
@@ -41,8 +52,11 @@ function time(fn: () => void, runs: number): number {
   return p50(samples)
 }
 
-async function cannon(url: string, opts: { method?: string; body?: string; headers?: Record<string, string>; duration?: number; connections?: number }) {
-  const result = await autocannon({ url, duration: opts.duration ?? 8, connections: opts.connections ?? 10, method: (opts.method ?? 'GET') as 'GET', body: opts.body, headers: opts.headers })
+async function cannon(url: string, opts: { method?: string; bodies?: string[]; headers?: Record<string, string>; duration?: number; connections?: number }) {
+  let next = 0
+  // Each request carries the next body, so ingest sees new times, as from a device uploading its history.
+  const requests = opts.bodies ? [{ setupRequest: (req: object) => ({ ...req, body: opts.bodies![next++ % opts.bodies!.length] }) }] : undefined
+  const result = await autocannon({ url, duration: opts.duration ?? 8, connections: opts.connections ?? 10, method: (opts.method ?? 'GET') as 'GET', headers: opts.headers, requests })
   return { rps: result.requests.average, errors: result.errors + result.non2xx, p50: result.latency.p50 }
 }
 
@@ -71,23 +85,23 @@ const rssIdle = process.memoryUsage().rss
   await box.store.add({ id: 'inproc' })
   const source = box.store.get('inproc')
   t = performance.now()
-  for (const b of batches) await source.appendRecords(b)
+  await ingest(source, batches)
   const rate = (batches.length * 1000) / ((performance.now() - t) / 1000)
-  row('ingest in-process, batches of 1,000 (log + view + rollups)', `${Math.round(rate).toLocaleString('en')} rec/s`, `${Math.round(rawRate).toLocaleString('en')} rec/s raw SQLite`, rate / rawRate, '≥ 0.5')
+  row('ingest in-process, batches of 1,000, 4 in flight (log + view + rollups)', `${Math.round(rate).toLocaleString('en')} rec/s`, `${Math.round(rawRate).toLocaleString('en')} rec/s raw SQLite`, rate / rawRate, '≥ 0.5')
 }
 
 // 2. HTTP ingest end to end (parse + token + log + view + rollups + audit) vs a bare Fastify route that only parses.
 {
   console.error('HTTP ingest')
   await box.store.add({ id: 'http' })
-  const body = JSON.stringify(batch(0, 1000, 1))
+  const bodies = Array.from({ length: 4000 }, (_, k) => JSON.stringify(batch(k * 1000, 1000, 1)))
   const headers = { 'content-type': 'application/senml+json', authorization: `Bearer ${token}` }
-  const ours = await cannon(`${url}/api/v1/sources/http/records`, { method: 'POST', body, headers, connections: 4 })
+  const ours = await cannon(`${url}/api/v1/sources/http/records`, { method: 'POST', bodies, headers, connections: 4 })
   const bare = Fastify()
   bare.addContentTypeParser('application/senml+json', { parseAs: 'string' }, (_req, b, done) => done(null, JSON.parse(b as string)))
   bare.post('/records', async (_req, reply) => reply.status(201).send({ stored: 1000 }))
   const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' })
-  const base = await cannon(`${bareUrl}/records`, { method: 'POST', body, headers, connections: 4 })
+  const base = await cannon(`${bareUrl}/records`, { method: 'POST', bodies, headers, connections: 4 })
   await bare.close()
   row('ingest over HTTP, SenML JSON batches of 1,000, end to end', `${Math.round(ours.rps * 1000).toLocaleString('en')} rec/s (${ours.errors} errors)`, `${Math.round(base.rps * 1000).toLocaleString('en')} rec/s parse-only Fastify`, ours.rps / base.rps, '≥ 200,000 rec/s')
 }
@@ -115,13 +129,16 @@ const rssIdle = process.memoryUsage().rss
   const step = YEAR / BIG
   let peak = process.memoryUsage().rss
   const t = performance.now()
-  for (let i = 0; i < BIG; i += 1000) {
-    await source.appendRecords(batch(i, Math.min(1000, BIG - i), step))
-    if (i % 100_000 === 0) {
-      peak = Math.max(peak, process.memoryUsage().rss)
-      if (i % 1_000_000 === 0) console.error(`  ${i.toLocaleString('en')} points, ${Math.round((i / (performance.now() - t)) * 1000).toLocaleString('en')} rec/s`)
+  function* batches() {
+    for (let i = 0; i < BIG; i += 1000) {
+      yield batch(i, Math.min(1000, BIG - i), step)
+      if (i % 100_000 === 0) {
+        peak = Math.max(peak, process.memoryUsage().rss)
+        if (i % 1_000_000 === 0) console.error(`  ${i.toLocaleString('en')} points, ${Math.round((i / (performance.now() - t)) * 1000).toLocaleString('en')} rec/s`)
+      }
     }
   }
+  await ingest(source, batches())
   const rate = BIG / ((performance.now() - t) / 1000)
   row(`ingest ${BIG.toLocaleString('en')} points in-process`, `${Math.round(rate).toLocaleString('en')} rec/s, peak RSS ${Math.round(peak / 2 ** 20)} MiB`, '-', null, 'peak RSS reported')
 

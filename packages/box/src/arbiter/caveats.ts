@@ -7,11 +7,11 @@
  *   grant = GRANT-ID@EPOCH                 checked against the grant table on every request
  *   sources = * | ID[,ID…]
  *   ops = OP[,OP…]                         read, write, observe, delete, admin
- *   window = FROM..TO                      data time window; each side epoch seconds, now-DURATION, or empty
+ *   window = FROM..TO                      data time window; each side epoch seconds, now-DURATION (s m h d w), or empty
  *   granularity = raw | BUCKET             finest detail readable: raw points, or aggregates of at least BUCKET
  *   expires = EPOCH-SECONDS
  */
-import { parseBucket } from '../store/index.ts'
+import { InvalidInput } from '../errors/index.ts'
 
 export const OPERATIONS = ['read', 'write', 'observe', 'delete', 'admin'] as const
 export type Op = (typeof OPERATIONS)[number]
@@ -35,17 +35,21 @@ export interface Window { from?: TimeBound; to?: TimeBound }
 const SUBJECT = /^(owner|(device|driver|app):[a-z0-9][a-z0-9._-]{0,62})$/
 const GRANT = /^([a-z0-9][a-z0-9._:-]{0,127})@(\d{1,15})$/
 const SOURCE_LIST = /^[a-z0-9][a-z0-9._-]{0,62}(,[a-z0-9][a-z0-9._-]{0,62})*$/
-const BOUND = /^(\d{1,12}(\.\d+)?|now-[1-9]\d{0,5}[smhdw])?$/
+const BOUND = /^(\d{1,12}(\.\d+)?|now-\d{1,10}[smhdw])?$/
+const UNITS: [string, number][] = [['w', 604800], ['d', 86400], ['h', 3600], ['m', 60], ['s', 1]]
 
 export function parseBound(text: string): TimeBound | undefined {
   if (text === '') return undefined
-  if (text.startsWith('now-')) return { ago: parseBucket(text.slice(4)).seconds }
+  if (!BOUND.test(text)) throw new InvalidInput(`"${text}" is not a window edge: use epoch seconds or now-DURATION, like now-30d.`, { field: 'window' })
+  if (text.startsWith('now-')) return { ago: Number(text.slice(4, -1)) * UNITS.find(([u]) => u === text.at(-1))![1] }
   return { at: Number(text) }
 }
 
 export function formatBound(bound: TimeBound | undefined): string {
   if (!bound) return ''
-  return 'at' in bound ? String(bound.at) : `now-${bound.ago}s`
+  if ('at' in bound) return String(bound.at)
+  const [unit, size] = UNITS.find(([, size]) => bound.ago % size === 0)!
+  return `now-${bound.ago / size}${unit}`
 }
 
 export function resolveBound(bound: TimeBound, now: number): number {

@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import { EventEmitter } from 'node:events'
 import type Hypercore from 'hypercore'
 import type { SenmlRecord } from '../senml/index.ts'
-import { InvalidInput } from '../errors/index.ts'
+import { CofferError, InvalidInput } from '../errors/index.ts'
 import { MAX_TIME, View } from './view.ts'
 import { decodeEntry as decode, encodeEntry as encode, type LogEntry } from './codec.ts'
 import type { SourceMeta } from './meta.ts'
@@ -25,7 +25,11 @@ export class Source {
   readonly viewFile: string
   /** Emits 'records' with each newly applied batch, for live subscribers. */
   readonly events = new EventEmitter()
-  #queue: Promise<unknown> = Promise.resolve()
+  #pending = new Map<number, { entry: LogEntry; done: () => void; fail: (err: Error) => void }>()
+  #inflight = new Set<Promise<void>>()
+  #gate: Promise<void> = Promise.resolve()
+  #clearing: Promise<void> = Promise.resolve()
+  #broken: CofferError | undefined
 
   constructor(meta: SourceMeta, core: Hypercore, viewFile: string) {
     this.meta = meta
@@ -38,32 +42,71 @@ export class Source {
   async open(): Promise<void> {
     await this.core.ready()
     if (this.core.length === 0) await this.core.append(encode({ op: 'create', meta: this.meta }))
-    await this.#catchUp()
-  }
-
-  async close(): Promise<void> {
-    await this.#queue.catch(() => undefined)
-    this.view.close()
-    await this.core.close()
-  }
-
-  /** Serialises writers: the view must apply blocks in log order. */
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn)
-    this.#queue = run.catch(() => undefined)
-    return run
-  }
-
-  async #catchUp(): Promise<void> {
     for (let i = this.view.applied; i < this.core.length; i++) {
       const block = await this.core.get(i, { wait: false })
       // A cleared block is a deletion already recorded later in the log: nothing to apply.
       if (block === null) this.view.db.transaction(() => this.view.setApplied(i + 1))()
-      else await this.#apply(i, decode(block))
+      else this.#apply(i, decode(block))
     }
   }
 
-  async #apply(index: number, entry: LogEntry): Promise<void> {
+  async close(): Promise<void> {
+    await this.#gate
+    await Promise.allSettled(this.#inflight)
+    await this.#clearing
+    this.view.close()
+    await this.core.close()
+  }
+
+  /**
+   * Appends entries as one atomic log write, then applies them to the view. Resolves once they
+   * are on disk and in the view. Appends may overlap — the log's I/O for one batch runs while
+   * the view takes the previous one — but the view applies blocks strictly in log order.
+   */
+  async #write(entries: LogEntry[]): Promise<number> {
+    await this.#gate
+    return this.#writeUngated(entries)
+  }
+
+  async #writeUngated(entries: LogEntry[]): Promise<number> {
+    if (this.#broken) throw this.#broken
+    const blocks = entries.map(encode)
+    const write = (async () => {
+      const { length } = await this.core.append(blocks)
+      const start = length - blocks.length
+      const applied = entries.map((entry, i) => new Promise<void>((done, fail) => this.#pending.set(start + i, { entry, done, fail })))
+      this.#drain()
+      await Promise.all(applied)
+    })()
+    this.#inflight.add(write)
+    try {
+      await write
+    } finally {
+      this.#inflight.delete(write)
+    }
+    return blocks.reduce((n, b) => n + b.length, 0)
+  }
+
+  #drain(): void {
+    for (let next = this.view.applied; this.#pending.has(next); next = this.view.applied) {
+      const { entry, done, fail } = this.#pending.get(next)!
+      this.#pending.delete(next)
+      try {
+        this.#apply(next, entry)
+        done()
+      } catch (err) {
+        // The block is in the log but not in the view, so later blocks cannot be applied either.
+        // Fail everything waiting; a restart replays the log into the view.
+        this.#broken = new CofferError(503, 'view-unavailable', 'Source unavailable', `Source "${this.meta.id}" could not update its view (${(err as Error).message}). Restart the box; its log is intact.`)
+        fail(this.#broken)
+        for (const p of this.#pending.values()) p.fail(this.#broken)
+        this.#pending.clear()
+        return
+      }
+    }
+  }
+
+  #apply(index: number, entry: LogEntry): void {
     const view = this.view
     view.db.transaction(() => {
       if (entry.op === 'records') view.insertRecords(index, entry.records)
@@ -72,22 +115,28 @@ export class Source {
       else if (entry.op === 'del') view.kvDelete(entry.key)
       view.setApplied(index + 1)
     })()
-    // Clearing after the view commits keeps a crash in between harmless: the replay clears again.
-    if (entry.op === 'delete') for (const b of entry.drop) await this.core.clear(b, b + 1)
+    if (entry.op === 'delete') {
+      // Clearing after the view commits keeps a crash in between harmless: the replay clears again.
+      const drop = entry.drop
+      this.#clearing = this.#clearing.then(async () => {
+        for (const b of drop) await this.core.clear(b, b + 1)
+      })
+    }
     if (entry.op === 'records' && entry.records.length > 0) this.events.emit('records', entry.records)
   }
 
-  /** Appends entries as one atomic log write, then applies them. Resolves once they are on disk. */
-  async #appendAndApply(entries: LogEntry[]): Promise<number> {
-    const blocks = entries.map(encode)
-    const { length } = await this.core.append(blocks)
-    const start = length - blocks.length
-    for (let i = 0; i < entries.length; i++) await this.#apply(start + i, entries[i]!)
-    return blocks.reduce((n, b) => n + b.length, 0)
-  }
-
-  #write(entries: LogEntry[]): Promise<number> {
-    return this.#exclusive(() => this.#appendAndApply(entries))
+  /** Runs `fn` with no write in flight and none starting: deletes read the view to decide what to drop. */
+  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const previous = this.#gate
+    let release!: () => void
+    this.#gate = new Promise((resolve) => (release = resolve))
+    await previous
+    await Promise.allSettled(this.#inflight)
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
   }
 
   async appendRecords(records: SenmlRecord[]): Promise<WriteResult> {
@@ -107,7 +156,7 @@ export class Source {
       const survivors = this.view.survivors(drop, from, to)
       const entries: LogEntry[] = [{ op: 'delete', from, to, drop }]
       if (survivors.length > 0) entries.push({ op: 'records', records: survivors })
-      const bytes = await this.#appendAndApply(entries)
+      const bytes = await this.#writeUngated(entries)
       return { count: before - this.view.counts().points, bytes }
     })
   }
@@ -127,6 +176,7 @@ export class Source {
   /** Clears every block from the local log, for deleting the whole source. */
   async clearLog(): Promise<void> {
     await this.#exclusive(async () => {
+      await this.#clearing
       if (this.core.length > 0) await this.core.clear(0, this.core.length)
     })
   }

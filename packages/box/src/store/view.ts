@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, t REAL
 interface PointRow { t: number; series: number; val: number | string | null; s: number | null }
 interface Rollup { res: number; series: number; bucket: number; n: number; sum: number; min: number; max: number; sumsq: number }
 export interface BucketValue { start: number; end: number; count: number; value: number | null }
+interface Stats { n: number; sum: number; min: number; max: number; sumsq: number }
 
 export class View {
   readonly db: Database.Database
@@ -226,25 +227,12 @@ export class View {
     const ids = series.map((s) => s.id)
     const inIds = ids.map(() => '?').join(',')
     const res = fn === 'median' ? undefined : ROLLUP_RESOLUTIONS.find((r) => bounds.every((b) => b % r === 0))
-    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS bounds (i INTEGER PRIMARY KEY, lo REAL NOT NULL, hi REAL NOT NULL, klo INTEGER NOT NULL, khi INTEGER NOT NULL)')
-    const insert = this.db.prepare('INSERT INTO temp.bounds (i, lo, hi, klo, khi) VALUES (?, ?, ?, ?, ?)')
-    this.db.transaction(() => {
-      this.db.exec('DELETE FROM temp.bounds')
-      for (let i = 0; i + 1 < bounds.length; i++) insert.run(i, bounds[i], bounds[i + 1], keyOf(bounds[i]!), keyOf(bounds[i + 1]!) + SEQ_SPACE)
-    })()
-    const rows = (ids.length === 0 ? [] : res !== undefined
-      ? this.db.prepare(`SELECT b.i, sum(r.n) AS n, sum(r.sum) AS sum, min(r.min) AS min, max(r.max) AS max, sum(r.sumsq) AS sumsq
-          FROM temp.bounds b JOIN rollups r ON r.res = ? AND r.series IN (${inIds}) AND r.bucket >= b.lo AND r.bucket < b.hi GROUP BY b.i`).all(res, ...ids)
-      : this.db.prepare(`SELECT b.i, count(p.val) AS n, sum(p.val) AS sum, min(p.val) AS min, max(p.val) AS max, sum(p.val * p.val) AS sumsq
-          FROM temp.bounds b JOIN points p ON p.id >= b.klo AND p.id < b.khi AND p.t >= b.lo AND p.t < b.hi
-          WHERE p.series IN (${inIds}) AND p.val IS NOT NULL GROUP BY b.i`).all(...ids)
-    ) as { i: number; n: number; sum: number; min: number; max: number; sumsq: number }[]
-    const stats = new Map(rows.map((r) => [r.i, r]))
+    const stats = res === undefined ? this.#rawStats(ids, inIds, bounds) : this.#rollupStats(ids, inIds, bounds, res)
     const out: BucketValue[] = []
     for (let i = 0; i + 1 < bounds.length; i++) {
       const lo = bounds[i]!
       const hi = bounds[i + 1]!
-      const st = stats.get(i)
+      const st = stats[i]
       const count = st?.n ?? 0
       let value: number | null = fn === 'count' ? count : null
       if (st && count > 0) {
@@ -258,6 +246,42 @@ export class View {
       out.push({ start: lo, end: hi, count, value })
     }
     return out
+  }
+
+  /** Merges rollup rows, in time order, into the buckets they fall in: one pass over each. */
+  #rollupStats(ids: number[], inIds: string, bounds: number[], res: number): Stats[] {
+    const stats: Stats[] = []
+    if (ids.length === 0) return stats
+    const rows = this.db.prepare(`SELECT bucket, n, sum, min, max, sumsq FROM rollups WHERE res = ? AND series IN (${inIds}) AND bucket >= ? AND bucket < ? ORDER BY bucket`)
+      .raw().all(res, ...ids, bounds[0], bounds.at(-1)) as [number, number, number, number, number, number][]
+    let i = 0
+    for (const [bucket, n, sum, min, max, sumsq] of rows) {
+      while (bucket >= bounds[i + 1]!) i++
+      const st = stats[i]
+      if (!st) stats[i] = { n, sum, min, max, sumsq }
+      else {
+        st.n += n
+        st.sum += sum
+        st.sumsq += sumsq
+        if (min < st.min) st.min = min
+        if (max > st.max) st.max = max
+      }
+    }
+    return stats
+  }
+
+  /** Statistics straight from raw points, one indexed range scan per bucket. */
+  #rawStats(ids: number[], inIds: string, bounds: number[]): Stats[] {
+    const stats: Stats[] = []
+    if (ids.length === 0) return stats
+    const stmt = this.db.prepare(`SELECT count(val) AS n, sum(val) AS sum, min(val) AS min, max(val) AS max, sum(val * val) AS sumsq
+      FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? AND series IN (${inIds}) AND val IS NOT NULL`)
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const lo = bounds[i]!
+      const hi = bounds[i + 1]!
+      stats[i] = stmt.get(keyOf(lo), keyOf(hi) + SEQ_SPACE, lo, hi, ...ids) as Stats
+    }
+    return stats
   }
 
   #median(ids: number[], inIds: string, lo: number, hi: number, count: number): number {

@@ -1,0 +1,26 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { decodeEntry, encodeEntry, type LogEntry } from './codec.ts'
+
+test('record batches round-trip through the binary block layout', () => {
+  const entry: LogEntry = {
+    op: 'records',
+    records: [
+      { n: 'urn:dev:ow:10e2073a01080063:temp', t: 1276020076.001, u: 'Cel', v: 23.5 },
+      { n: 'switch', t: 1, vb: false }, { n: 'switch', t: 2, vb: true },
+      { n: 'label', t: 3, vs: 'kitchen ☕' }, { n: 'blob', t: 4, vd: 'aGk' },
+      { n: 'energy', t: 5, u: 'J', s: 1234.5 }, { n: 'x', t: 6, v: -0, s: 2, ut: 60 },
+    ],
+  }
+  assert.deepEqual(decodeEntry(encodeEntry(entry)), entry)
+})
+
+test('other entries round-trip as JSON', () => {
+  for (const entry of [{ op: 'delete', from: 1, to: 2, drop: [3, 4] }, { op: 'put', key: 'k', value: { a: [1] }, t: 9 }, { op: 'del', key: 'k', t: 10 }] as LogEntry[]) {
+    assert.deepEqual(decodeEntry(encodeEntry(entry)), entry)
+  }
+})
+
+test('a block from an unknown future format is refused', () => {
+  assert.throws(() => decodeEntry(Buffer.from([99, 1, 2])), /newer Coffer/)
+})
