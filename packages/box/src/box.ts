@@ -41,7 +41,15 @@ export function openMetaDb(home: Home): Database.Database {
 
 export function createBox(config: BoxConfig): Box {
   const home = openHome(config.home)
-  const logger = pino({ level: config.logLevel ?? 'info', redact: ['req.headers.authorization', 'passphrase', 'token'] })
+  const logger = pino({
+    level: config.logLevel ?? 'info',
+    // Requests are logged without their query string (an event stream may carry its token there) or headers.
+    serializers: {
+      req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: req.url.split('?')[0], remoteAddress: req.ip }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      err: pino.stdSerializers.err,
+    },
+  })
   const db = openMetaDb(home)
   const store = new Store({ db, keys: home.keys, logsDir: home.paths.logs, viewsDir: home.paths.views })
   const audit = new AuditLog(home.paths.audit, home.keys)

@@ -274,4 +274,7 @@ test('OpenAPI 3 document describes the routes', async () => {
   assert.match(res.body.openapi, /^3\./)
   assert.ok(res.body.paths['/api/v1/sources/{source}/records'])
   assert.ok(res.body.paths['/api/v1/sources/{source}/aggregate'].get.parameters.some((p: { name: string }) => p.name === 'bucket'))
+  const docs = await fetch(`${r.url}/api/v1/docs/`)
+  assert.equal(docs.status, 200)
+  assert.match(await docs.text(), /swagger-ui/i)
 })

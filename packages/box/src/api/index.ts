@@ -31,7 +31,6 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
-    disableRequestLogging: true,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   })
 
