@@ -52,4 +52,14 @@ test('a deleted view is rebuilt from the log and answers identically', { timeout
   } finally {
     await r.close()
   }
+
+  // A view file overwritten with garbage is thrown away and rebuilt too.
+  const location = fs.readdirSync(views).find((f) => f.startsWith('location.') && f.endsWith('.sqlite'))!
+  fs.writeFileSync(`${views}/${location}`, Buffer.alloc(8192, 0x5a))
+  r = await startBox(home)
+  try {
+    assert.deepEqual(await answers(r), before)
+  } finally {
+    await r.close()
+  }
 })

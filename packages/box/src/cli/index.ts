@@ -5,12 +5,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
-import { initHome, openHome, resolveHomeDir, type Home } from '../home/index.ts'
+import { initHome, openHome, resolveHomeDir } from '../home/index.ts'
 import { createBox } from '../box.ts'
 import { AuditLog } from '../audit/index.ts'
 import { loadDemo } from '../demo/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
+import { parseBucket } from '../store/index.ts'
 import { Client, NotRunning, mintOwnerToken } from './client.ts'
 import { readSecret } from './prompt.ts'
 import { bytes, isoTime, table } from './format.ts'
@@ -191,7 +192,6 @@ function buildProgram(): Command {
     .description('print an owner API token for scripts')
     .option('--expires <duration>', 'lifetime: 12h, 30d …', '30d')
     .action(async (opts: { expires: string }) => {
-      const { parseBucket } = await import('../store/index.ts')
       out(mintOwnerToken(openHome(home()), parseBucket(opts.expires).seconds).token)
     })
   token.command('device <source>')
@@ -294,4 +294,3 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
-export type { Home }

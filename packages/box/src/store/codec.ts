@@ -55,13 +55,13 @@ export function encodeEntry(entry: LogEntry): Buffer {
   strings.preencode(state, names)
   strings.preencode(state, units)
   c.uint.preencode(state, records.length)
-  for (let i = 0; i < records.length; i++) preencodeRecord(state, records[i]!, refs[2 * i]!, refs[2 * i + 1]!)
+  for (let i = 0; i < records.length; i++) record('preencode', state, records[i]!, refs[2 * i]!, refs[2 * i + 1]!)
   state.buffer = Buffer.allocUnsafe(state.end)
   c.uint8.encode(state, RECORDS)
   strings.encode(state, names)
   strings.encode(state, units)
   c.uint.encode(state, records.length)
-  for (let i = 0; i < records.length; i++) encodeRecord(state, records[i]!, refs[2 * i]!, refs[2 * i + 1]!)
+  for (let i = 0; i < records.length; i++) record('encode', state, records[i]!, refs[2 * i]!, refs[2 * i + 1]!)
   return state.buffer as Buffer
 }
 
@@ -74,32 +74,19 @@ function flagsOf(r: SenmlRecord): number {
 
 type State = ReturnType<typeof c.state>
 
-function preencodeRecord(state: State, r: SenmlRecord, name: number, unit: number): void {
+/** One record's fields, in order; run once to size the buffer (`preencode`) and once to fill it (`encode`). */
+function record(pass: 'preencode' | 'encode', state: State, r: SenmlRecord, name: number, unit: number): void {
   const flags = flagsOf(r)
-  c.uint.preencode(state, name)
-  c.uint.preencode(state, unit)
-  c.uint8.preencode(state, flags)
-  c.float64.preencode(state, r.t)
+  c.uint[pass](state, name)
+  c.uint[pass](state, unit)
+  c.uint8[pass](state, flags)
+  c.float64[pass](state, r.t)
   const kind = flags & 7
-  if (kind === V) c.float64.preencode(state, r.v!)
-  else if (kind === VS) c.string.preencode(state, r.vs!)
-  else if (kind === VD) c.string.preencode(state, r.vd!)
-  if (flags & HAS_SUM) c.float64.preencode(state, r.s!)
-  if (flags & HAS_UT) c.float64.preencode(state, r.ut!)
-}
-
-function encodeRecord(state: State, r: SenmlRecord, name: number, unit: number): void {
-  const flags = flagsOf(r)
-  c.uint.encode(state, name)
-  c.uint.encode(state, unit)
-  c.uint8.encode(state, flags)
-  c.float64.encode(state, r.t)
-  const kind = flags & 7
-  if (kind === V) c.float64.encode(state, r.v!)
-  else if (kind === VS) c.string.encode(state, r.vs!)
-  else if (kind === VD) c.string.encode(state, r.vd!)
-  if (flags & HAS_SUM) c.float64.encode(state, r.s!)
-  if (flags & HAS_UT) c.float64.encode(state, r.ut!)
+  if (kind === V) c.float64[pass](state, r.v!)
+  else if (kind === VS) c.string[pass](state, r.vs!)
+  else if (kind === VD) c.string[pass](state, r.vd!)
+  if (flags & HAS_SUM) c.float64[pass](state, r.s!)
+  if (flags & HAS_UT) c.float64[pass](state, r.ut!)
 }
 
 export function decodeEntry(block: Buffer): LogEntry {

@@ -12,7 +12,6 @@ import { MAX_TIME, View } from './view.ts'
 import { decodeEntry as decode, encodeEntry as encode, type LogEntry } from './codec.ts'
 import type { SourceMeta } from './meta.ts'
 
-
 export interface WriteResult {
   count: number
   bytes: number
@@ -21,7 +20,7 @@ export interface WriteResult {
 export class Source {
   readonly meta: SourceMeta
   readonly core: Hypercore
-  readonly view: View
+  view: View
   readonly viewFile: string
   /** Emits 'records' with each newly applied batch, for live subscribers. */
   readonly events = new EventEmitter()
@@ -42,6 +41,18 @@ export class Source {
   async open(): Promise<void> {
     await this.core.ready()
     if (this.core.length === 0) await this.core.append(encode({ op: 'create', meta: this.meta }))
+    try {
+      await this.#replay()
+    } catch {
+      // The view is only a cache: if it cannot take the log, throw it away and rebuild it whole.
+      this.view.close()
+      this.view = openView(this.viewFile, { fresh: true })
+      await this.#replay()
+    }
+  }
+
+  /** Applies the log blocks the view has not seen yet. */
+  async #replay(): Promise<void> {
     for (let i = this.view.applied; i < this.core.length; i++) {
       const block = await this.core.get(i, { wait: false })
       // A cleared block is a deletion already recorded later in the log: nothing to apply.
@@ -188,12 +199,16 @@ export class Source {
   }
 }
 
-function openView(file: string): View {
+function openView(file: string, opts: { fresh?: boolean } = {}): View {
+  const remove = () => {
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true })
+  }
+  if (opts.fresh) remove()
   try {
     return new View(file)
   } catch {
     // A view that cannot be opened is only a cache: start it afresh and let the log refill it.
-    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true })
+    remove()
     return new View(file)
   }
 }
