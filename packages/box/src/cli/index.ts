@@ -216,7 +216,7 @@ function buildProgram(): Command {
   })
 
   const audit = program.command('audit').description('read and verify the audit log')
-  audit.command('list')
+  audit.command('list', { isDefault: true })
     .option('--subject <subject>').option('--source <id>').option('--operation <op>')
     .addOption(new Option('--outcome <outcome>').choices(['allow', 'deny']))
     .option('--from <time>').option('--to <time>').option('--limit <n>', 'at most this many entries', '50')
