@@ -10,6 +10,7 @@ import { openHome, writeFileAtomic, type Home } from './home/index.ts'
 import { Store } from './store/index.ts'
 import { AuditLog } from './audit/index.ts'
 import { Arbiter } from './arbiter/index.ts'
+import { Drivers } from './drivers/index.ts'
 import { createApi } from './api/index.ts'
 
 export interface BoxConfig {
@@ -25,6 +26,7 @@ export interface Box {
   store: Store
   audit: AuditLog
   arbiter: Arbiter
+  drivers: Drivers
   api: FastifyInstance
   url: string | undefined
   open(): Promise<void>
@@ -54,14 +56,16 @@ export function createBox(config: BoxConfig): Box {
   const store = new Store({ db, keys: home.keys, logsDir: home.paths.logs, viewsDir: home.paths.views })
   const audit = new AuditLog(home.paths.audit, home.keys)
   const arbiter = new Arbiter(db, home.keys.macaroonRootKey)
-  const api = createApi({ home, store, audit, arbiter, logger })
+  const drivers = new Drivers({ db, store, arbiter, audit, logger })
+  const api = createApi({ home, store, audit, arbiter, drivers, logger })
 
   const box: Box = {
-    home, store, audit, arbiter, api,
+    home, store, audit, arbiter, drivers, api,
     url: undefined,
     async open() {
       await audit.open()
       await store.open()
+      await drivers.open()
     },
     async listen() {
       const address = await api.listen({ port: config.port ?? 7780, host: config.host ?? '127.0.0.1' })
@@ -72,6 +76,7 @@ export function createBox(config: BoxConfig): Box {
     async close() {
       if (box.url) fs.rmSync(home.paths.runtime, { force: true })
       await api.close()
+      await drivers.close()
       await store.close()
       await audit.close()
       db.close()

@@ -101,11 +101,23 @@ test('a session with the CLI: sources, ingest, query, tokens, audit; verify catc
     assert.equal(verified.code, 0, verified.stderr)
     assert.match(verified.stdout, /intact/)
 
+    assert.equal((await run('drivers', 'add', 'owntracks', 'phone')).code, 0)
+    const settings = await run('drivers', 'device', 'add', 'phone', 'alice', 'pixel')
+    assert.equal(settings.code, 0, settings.stderr)
+    const url = /URL:\s+(\S+)/.exec(settings.stdout)![1]!
+    const password = /Password:\s+(\S+)/.exec(settings.stdout)![1]!
+    const posted = await fetch(url, { method: 'POST', body: JSON.stringify({ _type: 'location', lat: 52.5, lon: 13.4, tst: 1767225600 }), headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`alice:${password}`).toString('base64')}`, 'x-limit-d': 'pixel' } })
+    assert.equal(posted.status, 200)
+    const drivers = JSON.parse((await run('drivers', 'list', '--json')).stdout)
+    assert.equal(drivers[0].status.records, 2)
+    assert.match((await run('drivers', 'status', 'phone')).stdout, /phone \(owntracks\) running/)
+    assert.equal((await run('drivers', 'remove', 'phone')).code, 0)
+
     const deleted = await run('sources', 'delete', 'temp')
     assert.equal(deleted.code, 1)
     assert.match(deleted.stderr, /--yes/)
     assert.equal((await run('sources', 'delete', 'temp', '--yes')).code, 0)
-    assert.deepEqual(JSON.parse((await run('sources', 'list', '--json')).stdout), [])
+    assert.deepEqual(JSON.parse((await run('sources', 'list', '--json')).stdout).map((x: { id: string }) => x.id), ['location'])
   } finally {
     child.kill('SIGTERM')
     await new Promise((resolve) => child.once('exit', resolve))

@@ -11,16 +11,19 @@ import type { Home } from '../home/index.ts'
 import type { Store } from '../store/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Arbiter } from '../arbiter/index.ts'
+import type { Drivers } from '../drivers/index.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
 import { adminRoutes } from './admin.ts'
+import { driverRoutes } from './drivers.ts'
 
 export interface ApiDeps {
   home: Home
   store: Store
   audit: AuditLog
   arbiter: Arbiter
+  drivers: Drivers
   logger: Logger
 }
 
@@ -42,7 +45,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Coffer box API', version: '1', description: 'A personal data box: sources, SenML ingest, queries, catalogue, capability tokens and audit.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Coffer macaroon token' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Coffer macaroon token' }, basic: { type: 'http', scheme: 'basic', description: 'An OwnTracks device: user and device password' } } },
       security: [{ bearer: [] }],
     },
   })
@@ -62,6 +65,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
     sourceRoutes(api, deps)
     adminRoutes(api, deps)
+    driverRoutes(api, deps)
   }, { prefix: '/api/v1' })
 
   return app

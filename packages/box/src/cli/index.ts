@@ -215,6 +215,63 @@ function buildProgram(): Command {
     out(`Revoked ${grant}.`)
   })
 
+  const drivers = program.command('drivers').description('drivers that bring data in: OwnTracks (HTTP or MQTT) and generic MQTT')
+  drivers.command('list').option('--json', 'machine-readable output').action(async (opts: { json?: boolean }) => {
+    const list = await client().request<DriverView[]>('GET', '/drivers')
+    if (opts.json) return json(list)
+    out(table(list.map(driverRow), ['id', 'kind', 'sources', 'state', 'records', 'lastData', 'lastError']))
+  })
+  drivers.command('status <id>').option('--json', 'machine-readable output').action(async (id: string, opts: { json?: boolean }) => {
+    const d = await client().request<DriverView>('GET', `/drivers/${encodeURIComponent(id)}`)
+    if (opts.json) return json(d)
+    out(`${d.id} (${d.kind}) ${d.status.state} since ${isoTime(d.status.since)}; writes to ${d.sources.join(', ')} with grant ${d.grant}`)
+    out(`records ${d.status.records}, last data ${isoTime(d.status.lastData)}`)
+    if (d.status.lastError) out(`last error at ${isoTime(d.status.lastError.at)}: ${d.status.lastError.message}`)
+  })
+  drivers.command('add <kind> <id>')
+    .description('add a driver: kind is owntracks or mqtt; the configuration comes from --config FILE or, for owntracks, the flags')
+    .option('--config <file>', 'JSON configuration (see the README for both kinds)')
+    .addOption(new Option('--mode <mode>', 'owntracks: http (the app posts to the box) or mqtt').choices(['http', 'mqtt']).default('http'))
+    .option('--broker <url>', 'owntracks mqtt mode: mqtt://host:1883')
+    .option('--source <id>', 'owntracks: the source to write to', 'location')
+    .option('--json', 'machine-readable output')
+    .action(async (kind: string, id: string, o: { config?: string; mode: string; broker?: string; source: string; json?: boolean }) => {
+      const config = o.config ? readJson(o.config) : { mode: o.mode, source: o.source, ...(o.broker ? { broker: o.broker } : {}) }
+      const d = await client().request<DriverView>('POST', '/drivers', { body: { id, kind, config } })
+      if (o.json) return json(d)
+      out(`Added driver ${id}, writing to ${d.sources.join(', ')}; it is ${d.status.state}.`)
+      if (kind === 'owntracks' && o.mode === 'http') out(`Next: coffer drivers device add ${id} USER DEVICE — prints the settings for the phone.`)
+    })
+  drivers.command('configure <id>')
+    .description('replace a driver\'s configuration (from --config FILE) and restart it')
+    .requiredOption('--config <file>', 'JSON configuration')
+    .action(async (id: string, o: { config: string }) => {
+      const d = await client().request<DriverView>('PUT', `/drivers/${encodeURIComponent(id)}`, { body: { config: readJson(o.config) } })
+      out(`Reconfigured ${id}; it is ${d.status.state}.`)
+    })
+  drivers.command('remove <id>').description('remove a driver and revoke its grant (its sources and data stay)').action(async (id: string) => {
+    await client().request('DELETE', `/drivers/${encodeURIComponent(id)}`)
+    out(`Removed driver ${id}.`)
+  })
+  for (const action of ['start', 'stop'] as const) {
+    drivers.command(`${action} <id>`).description(`${action} a driver`).action(async (id: string) => {
+      const d = await client().request<DriverView>('POST', `/drivers/${encodeURIComponent(id)}/${action}`)
+      out(`${id} is ${d.status.state}.`)
+    })
+  }
+  drivers.command('device').description('OwnTracks devices').command('add <driver> <user> <device>')
+    .description('add a phone to an OwnTracks HTTP driver and print the settings for the app (the password is shown once)')
+    .option('--json', 'machine-readable output')
+    .action(async (driver: string, user: string, device: string, o: { json?: boolean }) => {
+      const r = await client().request<{ url: string; user: string; device: string; password: string }>('POST', `/drivers/${encodeURIComponent(driver)}/devices`, { body: { user, device } })
+      if (o.json) return json(r)
+      out('In the OwnTracks app: Settings → Connection → Mode HTTP, then')
+      out(`  URL:       ${r.url}`)
+      out(`  User ID:   ${r.user}`)
+      out(`  Device ID: ${r.device}`)
+      out(`  Password:  ${r.password}    (shown only now)`)
+    })
+
   const audit = program.command('audit').description('read and verify the audit log')
   audit.command('list', { isDefault: true })
     .option('--subject <subject>').option('--source <id>').option('--operation <op>')
@@ -278,6 +335,26 @@ async function serve(dir: string, opts: { port: string; host: string }, beforeLi
   process.on('SIGINT', () => void stop())
   process.on('SIGTERM', () => void stop())
   await new Promise(() => undefined)
+}
+
+interface DriverView {
+  id: string
+  kind: string
+  sources: string[]
+  grant: string
+  status: { state: string; since: number; records: number; lastData: number | null; lastError: { at: number; message: string } | null }
+}
+
+function driverRow(d: DriverView): Record<string, unknown> {
+  return { id: d.id, kind: d.kind, sources: d.sources.join(','), state: d.status.state, records: d.status.records, lastData: isoTime(d.status.lastData), lastError: d.status.lastError?.message ?? '-' }
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFile(file).toString('utf8'))
+  } catch (err) {
+    throw err instanceof CofferError ? err : new InvalidInput(`${file} is not valid JSON: ${(err as Error).message}`)
+  }
 }
 
 function readFile(file: string): Buffer {

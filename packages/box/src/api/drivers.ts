@@ -1,0 +1,63 @@
+/** Drivers: manage them (owner only), and the endpoint the OwnTracks app posts to. */
+import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { DRIVER_KINDS } from '../drivers/index.ts'
+import { audited, authorized } from './guard.ts'
+import type { ApiDeps } from './index.ts'
+
+const Id = Type.Object({ id: Type.String({ maxLength: 63 }) })
+
+export function driverRoutes(api: FastifyInstance, deps: ApiDeps): void {
+  const { drivers } = deps
+  const admin = (handler: Parameters<typeof authorized>[2]) => audited(deps, 'admin', authorized(deps, () => ({ op: 'admin' }), handler))
+
+  api.get('/drivers', { schema: { summary: 'Drivers with their configuration and status', tags: ['drivers'] } }, admin(async () => drivers.list()))
+
+  api.post('/drivers', {
+    schema: {
+      summary: 'Add a driver: creates its sources and a write-only grant, then starts it', tags: ['drivers'],
+      body: Type.Object({ id: Type.String(), kind: Type.Union(DRIVER_KINDS.map((k) => Type.Literal(k))), config: Type.Unknown() }, { additionalProperties: false }),
+    },
+  }, admin(async (req, reply) => {
+    const { id, kind, config } = req.body as { id: string; kind: string; config: unknown }
+    reply.status(201)
+    return drivers.add(id, kind, config)
+  }))
+
+  api.get('/drivers/:id', { schema: { summary: 'One driver', tags: ['drivers'], params: Id } }, admin(async (req) => drivers.get(req.params.id!)))
+
+  api.put('/drivers/:id', { schema: { summary: 'Replace a driver\'s configuration and restart it', tags: ['drivers'], params: Id, body: Type.Object({ config: Type.Unknown() }) } },
+    admin(async (req) => drivers.configure(req.params.id!, (req.body as { config: unknown }).config)))
+
+  api.delete('/drivers/:id', { schema: { summary: 'Remove a driver and revoke its grant (its sources stay)', tags: ['drivers'], params: Id } },
+    admin(async (req) => {
+      await drivers.remove(req.params.id!)
+      return { removed: req.params.id }
+    }))
+
+  api.post('/drivers/:id/start', { schema: { summary: 'Start a driver', tags: ['drivers'], params: Id } }, admin(async (req) => drivers.start(req.params.id!)))
+  api.post('/drivers/:id/stop', { schema: { summary: 'Stop a driver', tags: ['drivers'], params: Id } }, admin(async (req) => drivers.stop(req.params.id!)))
+
+  api.post('/drivers/:id/devices', {
+    schema: { summary: 'Add an OwnTracks device; returns its password once', tags: ['drivers'], params: Id, body: Type.Object({ user: Type.String(), device: Type.String() }, { additionalProperties: false }) },
+  }, admin(async (req, reply) => {
+    const { user, device } = req.body as { user: string; device: string }
+    const { password } = await drivers.addDevice(req.params.id!, { user, device })
+    reply.status(201)
+    return { user, device, password, url: `${req.protocol}://${req.host}/api/v1/owntracks/${req.params.id}` }
+  }))
+
+  api.post('/owntracks/:id', {
+    bodyLimit: 64 * 1024,
+    schema: {
+      summary: 'OwnTracks HTTP mode: the app posts here with HTTP Basic auth (user, device password) and the X-Limit-D header', tags: ['drivers'],
+      params: Id, security: [{ basic: [] }],
+    },
+  }, audited(deps, 'write', async (req, reply, ctx) => {
+    ctx.subject = `driver:${req.params.id}`
+    const device = req.headers['x-limit-d']
+    await drivers.owntracksPost(req.params.id!, req.headers.authorization, typeof device === 'string' ? device : undefined, req.body)
+    reply.type('application/json')
+    return []
+  }))
+}
