@@ -163,6 +163,35 @@ const rssIdle = process.memoryUsage().rss
   row('token-checked, audited `latest` over HTTP', `${Math.round(ours.rps).toLocaleString('en')} req/s, p50 ${ours.p50} ms`, `${Math.round(base.rps).toLocaleString('en')} req/s bare Fastify`, ours.rps / base.rps, '≥ 0.5')
 }
 
+// 5. OwnTracks HTTP: 200 devices posting locations at once, vs a bare Fastify route answering [].
+{
+  console.error('OwnTracks HTTP, 200 devices')
+  await box.drivers.add('phones', 'owntracks', { mode: 'http', source: 'phones' })
+  const devices: string[] = []
+  for (let i = 0; i < 200; i++) {
+    const { password } = await box.drivers.addDevice('phones', { user: `user${i}`, device: 'phone' })
+    devices.push(`Basic ${Buffer.from(`user${i}:${password}`).toString('base64')}`)
+  }
+  let next = 0
+  const post = (req: object) => {
+    const i = next++
+    const body = JSON.stringify({ _type: 'location', lat: 52.52, lon: 13.405, acc: 10, batt: 80, tid: 'ph', t: 'u', tst: T0 + Math.floor(i / 200) })
+    return { ...req, body, headers: { 'content-type': 'application/json', authorization: devices[i % 200]!, 'x-limit-d': 'phone' } }
+  }
+  const run = async (target: string) => {
+    next = 0
+    const result = await autocannon({ url: target, method: 'POST', duration: 8, connections: 200, requests: [{ setupRequest: post }] })
+    return { rps: result.requests.average, errors: result.errors + result.non2xx + result.timeouts }
+  }
+  const ours = await run(`${url}/api/v1/owntracks/phones`)
+  const bare = Fastify()
+  bare.post('/owntracks', async () => [])
+  const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' })
+  const base = await run(`${bareUrl}/owntracks`)
+  await bare.close()
+  row('OwnTracks HTTP location posts, 200 concurrent devices', `${Math.round(ours.rps).toLocaleString('en')} posts/s, ${ours.errors} errors`, `${Math.round(base.rps).toLocaleString('en')} posts/s bare Fastify`, ours.rps / base.rps, '≥ 2,000 posts/s, 0 errors')
+}
+
 await box.close()
 fs.rmSync(dir, { recursive: true, force: true })
 console.log(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`)

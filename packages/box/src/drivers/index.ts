@@ -189,10 +189,7 @@ export class Drivers {
     const previous = d.queues.get(key) ?? Promise.resolve()
     const run = previous.catch(() => undefined).then(async () => {
       const source = (d.info.config as OwntracksConfig).source ?? 'location'
-      const view = this.#store.get(source).view
-      const t = records[0]!.t
-      const already = view.records({ from: t, to: t + 1e-6, limit: 1, order: 'asc', series: view.seriesNamed([records[0]!.n]) })
-      if (already.length > 0) return
+      if (this.#store.get(source).view.hasPointAt(records[0]!.n, records[0]!.t)) return
       await this.#write(d, source, records, `owntracks ${key}`)
     })
     d.queues.set(key, run)

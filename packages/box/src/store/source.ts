@@ -29,6 +29,8 @@ export class Source {
   #gate: Promise<void> = Promise.resolve()
   #clearing: Promise<void> = Promise.resolve()
   #broken: CofferError | undefined
+  #appendQueue: { blocks: Buffer[]; resolve: (start: number) => void; reject: (err: unknown) => void }[] = []
+  #appending = false
 
   constructor(meta: SourceMeta, core: Hypercore, viewFile: string) {
     this.meta = meta
@@ -57,7 +59,7 @@ export class Source {
       const block = await this.core.get(i, { wait: false })
       // A cleared block is a deletion already recorded later in the log: nothing to apply.
       if (block === null) this.view.db.transaction(() => this.view.setApplied(i + 1))()
-      else this.#apply(i, decode(block))
+      else this.#apply([{ index: i, entry: decode(block) }])
     }
   }
 
@@ -71,8 +73,10 @@ export class Source {
 
   /**
    * Appends entries as one atomic log write, then applies them to the view. Resolves once they
-   * are on disk and in the view. Appends may overlap — the log's I/O for one batch runs while
-   * the view takes the previous one — but the view applies blocks strictly in log order.
+   * are on disk and in the view. Writes that arrive while the log is busy are group-committed:
+   * the next append carries all of them (each writer's blocks stay together, all or none), so
+   * many small writers cost one signature and one disk write, and the log's I/O for one group
+   * runs while the view takes the previous one. The view applies blocks strictly in log order.
    */
   async #write(entries: LogEntry[]): Promise<number> {
     await this.#gate
@@ -83,8 +87,7 @@ export class Source {
     if (this.#broken) throw this.#broken
     const blocks = entries.map(encode)
     const write = (async () => {
-      const { length } = await this.core.append(blocks)
-      const start = length - blocks.length
+      const start = await this.#append(blocks)
       const applied = entries.map((entry, i) => new Promise<void>((done, fail) => this.#pending.set(start + i, { entry, done, fail })))
       this.#drain()
       await Promise.all(applied)
@@ -98,42 +101,75 @@ export class Source {
     return blocks.reduce((n, b) => n + b.length, 0)
   }
 
-  #drain(): void {
-    for (let next = this.view.applied; this.#pending.has(next); next = this.view.applied) {
-      const { entry, done, fail } = this.#pending.get(next)!
-      this.#pending.delete(next)
-      try {
-        this.#apply(next, entry)
-        done()
-      } catch (err) {
-        // The block is in the log but not in the view, so later blocks cannot be applied either.
-        // Fail everything waiting; a restart replays the log into the view.
-        this.#broken = new CofferError(503, 'view-unavailable', 'Source unavailable', `Source "${this.meta.id}" could not update its view (${(err as Error).message}). Restart the box; its log is intact.`)
-        fail(this.#broken)
-        for (const p of this.#pending.values()) p.fail(this.#broken)
-        this.#pending.clear()
-        return
-      }
-    }
+  /** Queues blocks for the next group append; resolves with the log index of the first. */
+  #append(blocks: Buffer[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#appendQueue.push({ blocks, resolve, reject })
+      if (!this.#appending) void this.#appendGroups()
+    })
   }
 
-  #apply(index: number, entry: LogEntry): void {
+  async #appendGroups(): Promise<void> {
+    this.#appending = true
+    while (this.#appendQueue.length > 0) {
+      const group = this.#appendQueue.splice(0)
+      try {
+        const blocks = group.flatMap((w) => w.blocks)
+        let start = (await this.core.append(blocks)).length - blocks.length
+        for (const w of group) {
+          w.resolve(start)
+          start += w.blocks.length
+        }
+      } catch (err) {
+        for (const w of group) w.reject(err)
+      }
+    }
+    this.#appending = false
+  }
+
+  /** Applies every contiguous ready block from the view's watermark on, in one transaction. */
+  #drain(): void {
+    const ready: { index: number; entry: LogEntry; done: () => void; fail: (err: Error) => void }[] = []
+    for (let next = this.view.applied; this.#pending.has(next); next++) {
+      ready.push({ index: next, ...this.#pending.get(next)! })
+      this.#pending.delete(next)
+    }
+    if (ready.length === 0) return
+    try {
+      this.#apply(ready)
+    } catch (err) {
+      // These blocks are in the log but not in the view, so later blocks cannot be applied either.
+      // Fail everything waiting; a restart replays the log into the view.
+      this.#broken = new CofferError(503, 'view-unavailable', 'Source unavailable', `Source "${this.meta.id}" could not update its view (${(err as Error).message}). Restart the box; its log is intact.`)
+      for (const p of [...ready, ...this.#pending.values()]) p.fail(this.#broken)
+      this.#pending.clear()
+      return
+    }
+    for (const r of ready) r.done()
+  }
+
+  /** Applies consecutive log blocks to the view in one transaction, then their side effects. */
+  #apply(blocks: { index: number; entry: LogEntry }[]): void {
     const view = this.view
     view.db.transaction(() => {
-      if (entry.op === 'records') view.insertRecords(index, entry.records)
-      else if (entry.op === 'delete') view.dropBlocks(entry.drop)
-      else if (entry.op === 'put') view.kvPut(entry.key, entry.value, entry.t)
-      else if (entry.op === 'del') view.kvDelete(entry.key)
-      view.setApplied(index + 1)
+      for (const { index, entry } of blocks) {
+        if (entry.op === 'records') view.insertRecords(index, entry.records)
+        else if (entry.op === 'delete') view.dropBlocks(entry.drop)
+        else if (entry.op === 'put') view.kvPut(entry.key, entry.value, entry.t)
+        else if (entry.op === 'del') view.kvDelete(entry.key)
+      }
+      view.setApplied(blocks.at(-1)!.index + 1)
     })()
-    if (entry.op === 'delete') {
-      // Clearing after the view commits keeps a crash in between harmless: the replay clears again.
-      const drop = entry.drop
-      this.#clearing = this.#clearing.then(async () => {
-        for (const b of drop) await this.core.clear(b, b + 1)
-      })
+    for (const { entry } of blocks) {
+      if (entry.op === 'delete') {
+        // Clearing after the view commits keeps a crash in between harmless: the replay clears again.
+        const drop = entry.drop
+        this.#clearing = this.#clearing.then(async () => {
+          for (const b of drop) await this.core.clear(b, b + 1)
+        })
+      }
+      if (entry.op === 'records' && entry.records.length > 0) this.events.emit('records', entry.records)
     }
-    if (entry.op === 'records' && entry.records.length > 0) this.events.emit('records', entry.records)
   }
 
   /** Runs `fn` with no write in flight and none starting: deletes read the view to decide what to drop. */

@@ -59,7 +59,9 @@ export class View {
   readonly db: Database.Database
   readonly series = new Map<string, Series>()
   readonly seriesById = new Map<number, Series>()
+  readonly #seriesByName = new Map<string, Series[]>()
   #points: number
+  #applied: number
   readonly #stmts: ReturnType<typeof prepare>
   readonly #chunkStatements = new Map<number, Database.Statement>()
 
@@ -72,25 +74,30 @@ export class View {
     this.#stmts = prepare(this.db)
     for (const s of this.db.prepare('SELECT id, name, unit, type FROM series').all() as Series[]) this.#remember(s)
     this.#points = (this.#stmts.getState.get('points') as { value: number } | undefined)?.value ?? 0
+    this.#applied = (this.#stmts.getState.get('applied') as { value: number } | undefined)?.value ?? 0
   }
 
   close(): void {
     this.db.close()
   }
 
+  /** How many log blocks the view holds. */
   get applied(): number {
-    return (this.#stmts.getState.get('applied') as { value: number } | undefined)?.value ?? 0
+    return this.#applied
   }
 
   /** Records that `length` log blocks are applied. Call inside the transaction that applied them. */
   setApplied(length: number): void {
     this.#stmts.setState.run('applied', length)
     this.#stmts.setState.run('points', this.#points)
+    // Kept in memory too; a transaction that fails after this marks the source broken until a restart reloads the view.
+    this.#applied = length
   }
 
   #remember(s: Series): void {
     this.series.set(seriesKey(s.name, s.unit, s.type), s)
     this.seriesById.set(s.id, s)
+    this.#seriesByName.set(s.name, [...(this.#seriesByName.get(s.name) ?? []), s])
   }
 
   #seriesFor(name: string, unit: string | null, type: TechnicalType): Series {
@@ -222,8 +229,14 @@ export class View {
   }
 
   seriesNamed(names: string[] | undefined): Series[] {
-    const all = [...this.seriesById.values()]
-    return names === undefined ? all : all.filter((s) => names.includes(s.name))
+    if (names === undefined) return [...this.seriesById.values()]
+    return names.flatMap((name) => this.#seriesByName.get(name) ?? [])
+  }
+
+  /** Whether a record with this name already has a point at exactly time t. */
+  hasPointAt(name: string, t: number): boolean {
+    const key = keyOf(t)
+    return (this.#seriesByName.get(name) ?? []).some((s) => this.#stmts.pointAt.get(key, key + SEQ_SPACE, t, s.id) !== undefined)
   }
 
   /** The newest point of each series, optionally only among points in [from, to). */
@@ -362,6 +375,7 @@ function prepare(db: Database.Database) {
     upsertLatest: db.prepare(`INSERT INTO latest (series, t, val, s) VALUES (?, ?, ?, ?)
       ON CONFLICT DO UPDATE SET t = excluded.t, val = excluded.val, s = excluded.s WHERE excluded.t >= latest.t`),
     latest: db.prepare('SELECT t, val, s FROM latest WHERE series = ?'),
+    pointAt: db.prepare('SELECT 1 FROM points WHERE id >= ? AND id < ? AND t = ? AND series = ? LIMIT 1'),
     latestIn: db.prepare('SELECT t, val, s FROM points WHERE series = ? AND id >= ? AND id < ? AND t >= ? AND t < ? ORDER BY id DESC LIMIT 1'),
   }
 }
