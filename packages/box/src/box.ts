@@ -3,6 +3,7 @@
  * arbiter → HTTP API. Everything that opens files or sockets has open()/close().
  */
 import fs from 'node:fs'
+import path from 'node:path'
 import Database from 'better-sqlite3'
 import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
@@ -11,6 +12,7 @@ import { Store } from './store/index.ts'
 import { AuditLog } from './audit/index.ts'
 import { Arbiter } from './arbiter/index.ts'
 import { Drivers } from './drivers/index.ts'
+import { Importers } from './importers/index.ts'
 import { createApi } from './api/index.ts'
 
 export interface BoxConfig {
@@ -27,6 +29,7 @@ export interface Box {
   audit: AuditLog
   arbiter: Arbiter
   drivers: Drivers
+  importers: Importers
   api: FastifyInstance
   url: string | undefined
   open(): Promise<void>
@@ -57,14 +60,16 @@ export function createBox(config: BoxConfig): Box {
   const audit = new AuditLog(home.paths.audit, home.keys)
   const arbiter = new Arbiter(db, home.keys.macaroonRootKey)
   const drivers = new Drivers({ db, store, arbiter, audit, logger })
-  const api = createApi({ home, store, audit, arbiter, drivers, logger })
+  const importers = new Importers({ db, store, arbiter, audit, dir: path.join(home.dir, 'imports') })
+  const api = createApi({ home, store, audit, arbiter, drivers, importers, logger })
 
   const box: Box = {
-    home, store, audit, arbiter, drivers, api,
+    home, store, audit, arbiter, drivers, importers, api,
     url: undefined,
     async open() {
       await audit.open()
       await store.open()
+      await importers.open()
       await drivers.open()
     },
     async listen() {

@@ -101,6 +101,14 @@ test('a session with the CLI: sources, ingest, query, tokens, audit; verify catc
     assert.equal(verified.code, 0, verified.stderr)
     assert.match(verified.stdout, /intact/)
 
+    const gpx = path.join(tempDir(), 'walk.xml')
+    fs.writeFileSync(gpx, '<?xml version="1.0"?><gpx version="1.1" creator="t"><trk><trkseg><trkpt lat="52.5" lon="13.4"><time>2026-01-01T10:00:00Z</time></trkpt></trkseg></trk></gpx>')
+    const imported = await run('import', gpx, '--source', 'walks')
+    assert.equal(imported.code, 0, imported.stderr)
+    assert.match(imported.stdout, /Imported 2 records from walk.xml \(gpx\) into walks/)
+    assert.match((await run('import', gpx, '--source', 'walks')).stdout, /imported into "walks" before/)
+    assert.match((await run('import', path.join(tempDir(), 'missing.gpx'))).stderr, /no such file/)
+
     assert.equal((await run('drivers', 'add', 'owntracks', 'phone')).code, 0)
     const settings = await run('drivers', 'device', 'add', 'phone', 'alice', 'pixel')
     assert.equal(settings.code, 0, settings.stderr)
@@ -117,7 +125,7 @@ test('a session with the CLI: sources, ingest, query, tokens, audit; verify catc
     assert.equal(deleted.code, 1)
     assert.match(deleted.stderr, /--yes/)
     assert.equal((await run('sources', 'delete', 'temp', '--yes')).code, 0)
-    assert.deepEqual(JSON.parse((await run('sources', 'list', '--json')).stdout).map((x: { id: string }) => x.id), ['location'])
+    assert.deepEqual(JSON.parse((await run('sources', 'list', '--json')).stdout).map((x: { id: string }) => x.id), ['location', 'walks'])
   } finally {
     child.kill('SIGTERM')
     await new Promise((resolve) => child.once('exit', resolve))

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { call, newHome, startProcess, senml } from './helpers.ts'
 import { mintOwnerToken } from '../src/cli/client.ts'
@@ -68,3 +69,31 @@ async function verify(url: string, token: string, acknowledged: Set<number>): Pr
   assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged records are missing`)
   assert.ok(acknowledged.size > 0)
 }
+
+test('a box killed mid-import keeps nothing of that import after restart', { timeout: 120_000 }, async () => {
+  const home = newHome()
+  const token = mintOwnerToken(openHome(home), 3600).token
+  const points = Array.from({ length: 150_000 }, (_, i) => `<trkpt lat="52.5" lon="13.4"><ele>${i % 100}</ele><time>${new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString()}</time></trkpt>`)
+  const gpx = `<?xml version="1.0"?>\n<gpx version="1.1" creator="t"><trk><trkseg>\n${points.join('\n')}\n</trkseg></trk></gpx>\n`
+  let { child, url } = await startProcess(home)
+  const id = crypto.randomUUID()
+  const upload = fetch(`${url}/api/v1/imports?id=${id}&source=big`, { method: 'POST', body: gpx, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } }).catch(() => undefined)
+  for (;;) {
+    const job = await call(url, 'GET', `/api/v1/imports/${id}`, { token })
+    if (job.status === 200 && job.body.records > 0) break
+    await sleep(20)
+  }
+  child.kill('SIGKILL')
+  await upload
+  await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))
+  ;({ child, url } = await startProcess(home))
+  try {
+    const source = await call(url, 'GET', '/api/v1/sources/big', { token })
+    assert.equal(source.body.points, 0)
+    const again = await call(url, 'POST', '/api/v1/imports?source=big', { token, raw: gpx, type: 'application/octet-stream' })
+    assert.equal(again.body.state, 'done', 'the same file imports in full afterwards')
+    assert.equal(again.body.records, 450_000)
+  } finally {
+    child.kill('SIGTERM')
+  }
+})

@@ -12,11 +12,13 @@ import type { Store } from '../store/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { Drivers } from '../drivers/index.ts'
+import type { Importers } from '../importers/index.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
 import { adminRoutes } from './admin.ts'
 import { driverRoutes } from './drivers.ts'
+import { importRoutes } from './imports.ts'
 
 export interface ApiDeps {
   home: Home
@@ -24,6 +26,7 @@ export interface ApiDeps {
   audit: AuditLog
   arbiter: Arbiter
   drivers: Drivers
+  importers: Importers
   logger: Logger
 }
 
@@ -66,6 +69,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     sourceRoutes(api, deps)
     adminRoutes(api, deps)
     driverRoutes(api, deps)
+    importRoutes(api, deps)
   }, { prefix: '/api/v1' })
 
   return app

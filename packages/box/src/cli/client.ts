@@ -2,6 +2,7 @@
  * How the CLI talks to a running box: over its HTTP API, with an owner token minted from
  * the box home (whoever can read the home holds the seed anyway) unless COFFER_TOKEN is set.
  */
+import { Readable } from 'node:stream'
 import Database from 'better-sqlite3'
 import { openHome, readRuntime, type Home } from '../home/index.ts'
 import { Arbiter } from '../arbiter/index.ts'
@@ -43,11 +44,11 @@ export class Client {
     return new Client(url, process.env.COFFER_TOKEN ?? mintOwnerToken(home, CLI_TOKEN_SECONDS).token)
   }
 
-  async request<T = unknown>(method: string, path: string, opts: { body?: unknown; raw?: Buffer | string; contentType?: string; query?: Record<string, string | number | undefined> } = {}): Promise<T> {
+  async request<T = unknown>(method: string, path: string, opts: { body?: unknown; raw?: Buffer | string | NodeJS.ReadableStream; contentType?: string; query?: Record<string, string | number | undefined> } = {}): Promise<T> {
     const url = new URL(this.url + '/api/v1' + path)
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v))
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` }
-    let body: string | Buffer | undefined
+    let body: string | Buffer | NodeJS.ReadableStream | undefined
     if (opts.raw !== undefined) {
       body = opts.raw
       headers['content-type'] = opts.contentType ?? 'application/octet-stream'
@@ -57,7 +58,9 @@ export class Client {
     }
     let res: Response
     try {
-      res = await fetch(url, { method, headers, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body) })
+      const payload = typeof body === 'string' || body === undefined ? body : Buffer.isBuffer(body) ? new Uint8Array(body) : Readable.toWeb(body as Readable)
+      // A stream is sent as it is read (duplex: 'half'), so a large file never sits in memory.
+      res = await fetch(url, { method, headers, body: payload as BodyInit, ...(payload instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit)
     } catch {
       throw new CofferError(503, 'unreachable', 'Box unreachable', `Could not reach the box at ${this.url}. Is it running? Start it with \`coffer start\`.`)
     }

@@ -2,6 +2,7 @@
  * The `coffer` command. `init`, `start` and `demo` work on the box home directly; every other
  * command goes through the running box's HTTP API, so it is checked and audited like any client.
  */
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
@@ -156,6 +157,34 @@ function buildProgram(): Command {
       const r = await client().request<{ stored: number }>('POST', `/sources/${encodeURIComponent(opts.source)}/records`, { raw: body, contentType })
       if (opts.json) return json(r)
       out(`Stored ${r.stored} records in ${opts.source}.`)
+    })
+
+  program.command('import <file>')
+    .description('import a file (GPX, Google Records.json); the format is sniffed from the content')
+    .option('--source <id>', 'source to import into (default: gpx, google-location)')
+    .option('--format <format>', 'skip sniffing: gpx or google-records')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, o: { source?: string; format?: string; json?: boolean }) => {
+      const c = client()
+      const size = fileSize(file)
+      const id = crypto.randomUUID()
+      const progress = new Progress(path.basename(file), size)
+      // Follow the import's progress on the box while the upload is under way.
+      const timer = setInterval(() => {
+        c.request<{ state: string; bytesRead: number; records: number }>('GET', `/imports/${id}`).then((job) => progress.show(job), () => undefined)
+      }, 250)
+      try {
+        const job = await c.request<{ state: string; records: number; source: string; format: string; error: string | null }>('POST', '/imports', {
+          raw: fs.createReadStream(file), contentType: 'application/octet-stream', query: { id, name: path.basename(file), source: o.source, format: o.format },
+        })
+        progress.done()
+        if (o.json) return json(job)
+        if (job.state === 'duplicate') out(job.error ?? 'Already imported; nothing was added.')
+        else out(`Imported ${job.records} records from ${path.basename(file)} (${job.format}) into ${job.source}.`)
+      } finally {
+        clearInterval(timer)
+        progress.done()
+      }
     })
 
   program.command('query <source>')
@@ -354,6 +383,42 @@ function readJson(file: string): unknown {
     return JSON.parse(readFile(file).toString('utf8'))
   } catch (err) {
     throw err instanceof CofferError ? err : new InvalidInput(`${file} is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size
+  } catch {
+    throw new InvalidInput(`Cannot read ${file}: no such file.`)
+  }
+}
+
+/** A one-line progress display on the terminal: bytes, records, rate and time left. */
+class Progress {
+  readonly #name: string
+  readonly #size: number
+  readonly #start = Date.now()
+  #shown = false
+
+  constructor(name: string, size: number) {
+    this.#name = name
+    this.#size = size
+  }
+
+  show(job: { state: string; bytesRead: number; records: number }): void {
+    if (!process.stderr.isTTY) return
+    const seconds = (Date.now() - this.#start) / 1000
+    const rate = job.bytesRead / Math.max(seconds, 0.001)
+    const left = rate > 0 ? Math.max(0, (this.#size - job.bytesRead) / rate) : 0
+    const pct = this.#size > 0 ? Math.min(100, Math.floor((job.bytesRead / this.#size) * 100)) : 100
+    process.stderr.write(`\r${this.#name}: ${job.state} ${bytes(job.bytesRead)} / ${bytes(this.#size)} ${pct}%  ${job.records} records  ${bytes(rate)}/s  ETA ${Math.ceil(left)}s   `)
+    this.#shown = true
+  }
+
+  done(): void {
+    if (this.#shown) process.stderr.write('\n')
+    this.#shown = false
   }
 }
 

@@ -10,7 +10,8 @@ import type { Arbiter } from '../arbiter/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Store } from '../store/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
-import { Conflict, CofferError, InvalidInput, NotFound, Unauthorized } from '../errors/index.ts'
+import { Conflict, InvalidInput, NotFound, Unauthorized } from '../errors/index.ts'
+import { writeAs } from '../ingest/index.ts'
 import { checkConfig, sourcesOf, type DriverConfig, type DriverKind, type MqttConfig, type OwntracksConfig } from './config.ts'
 import { connect, mappedRecords, topicMatches, type Connection } from './mqtt.ts'
 import { checkDevice, deviceFromTopic, owntracksRecords, type DeviceId } from './owntracks.ts'
@@ -269,22 +270,8 @@ export class Drivers {
       const { token, expires } = this.#arbiter.mint(d.info.grant, { ttlSeconds: TOKEN_SECONDS })
       d.token = { value: token, expires: expires! }
     }
-    const scope = this.#arbiter.authenticate(d.token.value)
-    const entry = { time: now, subject: scope.subject, grant: scope.grant.id, source, operation: 'write' as const, action }
-    try {
-      this.#arbiter.authorize(scope, { op: 'write', source })
-    } catch (err) {
-      await this.#audit.record({ ...entry, records: 0, bytes: 0, outcome: 'deny', status: 403, reason: (err as Error).message })
-      throw err
-    }
-    try {
-      const result = await this.#store.get(source).appendRecords(records)
-      await this.#audit.record({ ...entry, records: result.count, bytes: result.bytes, outcome: 'allow', status: 201 })
-      d.info.status = { ...d.info.status, lastData: now, records: d.info.status.records + result.count }
-    } catch (err) {
-      await this.#audit.record({ ...entry, records: 0, bytes: 0, outcome: 'allow', status: err instanceof CofferError ? err.status : 500, reason: (err as Error).message })
-      throw err
-    }
+    const result = await writeAs({ store: this.#store, arbiter: this.#arbiter, audit: this.#audit }, d.token.value, source, records, action)
+    d.info.status = { ...d.info.status, lastData: now, records: d.info.status.records + result.count }
   }
 }
 

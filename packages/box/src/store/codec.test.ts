@@ -15,6 +15,11 @@ test('record batches round-trip through the binary block layout', () => {
   assert.deepEqual(decodeEntry(encodeEntry(entry)), entry)
 })
 
+test('a batch marked with the job that wrote it keeps the mark', () => {
+  const entry: LogEntry = { op: 'records', records: [{ n: 'lat', t: 1, u: 'lat', v: 52.5 }], origin: '6f1c0e7e-3f3a-4c55-9a51-2f1f6c1b7a10' }
+  assert.deepEqual(decodeEntry(encodeEntry(entry)), entry)
+})
+
 test('other entries round-trip as JSON', () => {
   for (const entry of [{ op: 'delete', from: 1, to: 2, drop: [3, 4] }, { op: 'put', key: 'k', value: { a: [1] }, t: 9 }, { op: 'del', key: 'k', t: 10 }] as LogEntry[]) {
     assert.deepEqual(decodeEntry(encodeEntry(entry)), entry)

@@ -11,13 +11,15 @@ import { InvalidInput } from '../errors/index.ts'
 
 export type LogEntry =
   | { op: 'create'; meta: SourceMeta }
-  | { op: 'records'; records: SenmlRecord[] }
+  | { op: 'records'; records: SenmlRecord[]; origin?: string }
   | { op: 'delete'; from: number; to: number; drop: number[] }
   | { op: 'put'; key: string; value: unknown; t: number }
   | { op: 'del'; key: string; t: number }
 
 const RECORDS = 1
 const JSON_ENTRY = 2
+/** Records written by a job (an import) that may need taking back: its id precedes the records. */
+const RECORDS_WITH_ORIGIN = 3
 
 // Per-record flags: which value field is present, and whether a sum and an update time follow.
 const V = 1
@@ -52,12 +54,14 @@ export function encodeEntry(entry: LogEntry): Buffer {
   }
   const state = c.state()
   c.uint8.preencode(state, RECORDS)
+  if (entry.origin !== undefined) c.string.preencode(state, entry.origin)
   strings.preencode(state, names)
   strings.preencode(state, units)
   c.uint.preencode(state, records.length)
   for (let i = 0; i < records.length; i++) record('preencode', state, records[i]!, refs[2 * i]!, refs[2 * i + 1]!)
   state.buffer = Buffer.allocUnsafe(state.end)
-  c.uint8.encode(state, RECORDS)
+  c.uint8.encode(state, entry.origin === undefined ? RECORDS : RECORDS_WITH_ORIGIN)
+  if (entry.origin !== undefined) c.string.encode(state, entry.origin)
   strings.encode(state, names)
   strings.encode(state, units)
   c.uint.encode(state, records.length)
@@ -92,8 +96,9 @@ function record(pass: 'preencode' | 'encode', state: State, r: SenmlRecord, name
 export function decodeEntry(block: Buffer): LogEntry {
   const tag = block[0]
   if (tag === JSON_ENTRY) return JSON.parse(block.subarray(1).toString('utf8')) as LogEntry
-  if (tag !== RECORDS) throw new InvalidInput(`Unknown log entry tag ${tag}: this log was written by a newer Coffer.`)
+  if (tag !== RECORDS && tag !== RECORDS_WITH_ORIGIN) throw new InvalidInput(`Unknown log entry tag ${tag}: this log was written by a newer Coffer.`)
   const state = c.state(1, block.length, block)
+  const origin = tag === RECORDS_WITH_ORIGIN ? c.string.decode(state) : undefined
   const names = strings.decode(state)
   const units = strings.decode(state)
   const count = c.uint.decode(state)
@@ -114,5 +119,5 @@ export function decodeEntry(block: Buffer): LogEntry {
     if (flags & HAS_UT) r.ut = c.float64.decode(state)
     records[i] = r
   }
-  return { op: 'records', records }
+  return origin === undefined ? { op: 'records', records } : { op: 'records', records, origin }
 }

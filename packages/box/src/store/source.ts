@@ -15,6 +15,9 @@ import type { SourceMeta } from './meta.ts'
 export interface WriteResult {
   count: number
   bytes: number
+  /** The log blocks written: [first, first + blocks). */
+  first: number
+  blocks: number
 }
 
 export class Source {
@@ -25,7 +28,7 @@ export class Source {
   /** Emits 'records' with each newly applied batch, for live subscribers. */
   readonly events = new EventEmitter()
   #pending = new Map<number, { entry: LogEntry; done: () => void; fail: (err: Error) => void }>()
-  #inflight = new Set<Promise<void>>()
+  #inflight = new Set<Promise<unknown>>()
   #gate: Promise<void> = Promise.resolve()
   #clearing: Promise<void> = Promise.resolve()
   #broken: CofferError | undefined
@@ -78,12 +81,12 @@ export class Source {
    * many small writers cost one signature and one disk write, and the log's I/O for one group
    * runs while the view takes the previous one. The view applies blocks strictly in log order.
    */
-  async #write(entries: LogEntry[]): Promise<number> {
+  async #write(entries: LogEntry[]): Promise<{ bytes: number; first: number; blocks: number }> {
     await this.#gate
     return this.#writeUngated(entries)
   }
 
-  async #writeUngated(entries: LogEntry[]): Promise<number> {
+  async #writeUngated(entries: LogEntry[]): Promise<{ bytes: number; first: number; blocks: number }> {
     if (this.#broken) throw this.#broken
     const blocks = entries.map(encode)
     const write = (async () => {
@@ -91,14 +94,15 @@ export class Source {
       const applied = entries.map((entry, i) => new Promise<void>((done, fail) => this.#pending.set(start + i, { entry, done, fail })))
       this.#drain()
       await Promise.all(applied)
+      return start
     })()
     this.#inflight.add(write)
     try {
-      await write
+      const first = await write
+      return { bytes: blocks.reduce((n, b) => n + b.length, 0), first, blocks: blocks.length }
     } finally {
       this.#inflight.delete(write)
     }
-    return blocks.reduce((n, b) => n + b.length, 0)
   }
 
   /** Queues blocks for the next group append; resolves with the log index of the first. */
@@ -186,11 +190,23 @@ export class Source {
     }
   }
 
-  async appendRecords(records: SenmlRecord[]): Promise<WriteResult> {
+  /** Appends a batch as one log block. `origin` marks the block as a job's, so it can be found and taken back. */
+  async appendRecords(records: SenmlRecord[], opts: { origin?: string } = {}): Promise<WriteResult> {
     this.#expect('timeseries')
     checkAttributes(this.meta, records)
-    const bytes = await this.#write([{ op: 'records', records }])
-    return { count: records.length, bytes }
+    return { count: records.length, ...(await this.#write([{ op: 'records', records, ...(opts.origin ? { origin: opts.origin } : {}) }])) }
+  }
+
+  /** The blocks from `from` on that a job wrote, found by their origin mark. */
+  async blocksOf(origin: string, from: number): Promise<number[]> {
+    const blocks: number[] = []
+    for (let i = from; i < this.core.length; i++) {
+      const block = await this.core.get(i, { wait: false })
+      if (block === null) continue
+      const entry = decode(block)
+      if (entry.op === 'records' && entry.origin === origin) blocks.push(i)
+    }
+    return blocks
   }
 
   /** Deletes [from, to): drops every block holding a point in range, re-appending the points outside it. */
@@ -198,26 +214,34 @@ export class Source {
     this.#expect('timeseries')
     return this.#exclusive(async () => {
       const drop = this.view.blocksInRange(from, to)
-      if (drop.length === 0) return { count: 0, bytes: 0 }
+      if (drop.length === 0) return { count: 0, bytes: 0, first: this.core.length, blocks: 0 }
       const before = this.view.counts().points
       const survivors = this.view.survivors(drop, from, to)
       const entries: LogEntry[] = [{ op: 'delete', from, to, drop }]
       if (survivors.length > 0) entries.push({ op: 'records', records: survivors })
-      const bytes = await this.#writeUngated(entries)
-      return { count: before - this.view.counts().points, bytes }
+      const written = await this.#writeUngated(entries)
+      return { count: before - this.view.counts().points, ...written }
+    })
+  }
+
+  /** Takes back whole blocks written earlier (an import that failed half-way): a logged deletion. */
+  revert(blocks: number[]): Promise<WriteResult> {
+    return this.#exclusive(async () => {
+      if (blocks.length === 0) return { count: 0, bytes: 0, first: this.core.length, blocks: 0 }
+      const before = this.view.counts().points
+      const written = await this.#writeUngated([{ op: 'delete', from: 0, to: 0, drop: blocks }])
+      return { count: before - this.view.counts().points, ...written }
     })
   }
 
   async put(key: string, value: unknown): Promise<WriteResult> {
     this.#expect('kv')
-    const bytes = await this.#write([{ op: 'put', key, value, t: Date.now() / 1000 }])
-    return { count: 1, bytes }
+    return { count: 1, ...(await this.#write([{ op: 'put', key, value, t: Date.now() / 1000 }])) }
   }
 
   async delete(key: string): Promise<WriteResult> {
     this.#expect('kv')
-    const bytes = await this.#write([{ op: 'del', key, t: Date.now() / 1000 }])
-    return { count: 1, bytes }
+    return { count: 1, ...(await this.#write([{ op: 'del', key, t: Date.now() / 1000 }])) }
   }
 
   /** Clears every block from the local log, for deleting the whole source. */

@@ -1,0 +1,42 @@
+/** Imports: upload a file as the request body; watch its progress; list recent imports. */
+import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { FORMATS } from '../importers/index.ts'
+import { audited, authorized } from './guard.ts'
+import type { ApiDeps } from './index.ts'
+
+export const IMPORT_LIMIT = 8 * 1024 ** 3
+
+export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
+  const { importers } = deps
+  const admin = (handler: Parameters<typeof authorized>[2]) => audited(deps, 'admin', authorized(deps, () => ({ op: 'admin' }), handler))
+
+  // The upload is streamed to disk as it arrives, never held in memory.
+  api.register(async (scope) => {
+    scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
+    scope.post('/imports', {
+      bodyLimit: IMPORT_LIMIT,
+      schema: {
+        summary: 'Import a file sent as the body (GPX, Google Records.json); answers when it is done', tags: ['imports'],
+        querystring: Type.Object({
+          id: Type.Optional(Type.String({ description: 'A new UUID chosen by the client, to follow progress at /imports/{id} while uploading' })),
+          name: Type.Optional(Type.String({ maxLength: 256, description: 'The file name, for the record' })),
+          source: Type.Optional(Type.String({ description: 'Source to import into; default by format' })),
+          format: Type.Optional(Type.Union(FORMATS.map((f) => Type.Literal(f)), { description: 'Skip sniffing' })),
+        }),
+      },
+    }, admin(async (req, _reply, ctx) => {
+      const q = req.query
+      const size = Number(req.headers['content-length'] ?? 0)
+      const job = await importers.upload(req.body as NodeJS.ReadableStream, { id: q.id, name: q.name ?? 'upload', size, source: q.source, format: q.format })
+      ctx.records = job.records
+      ctx.bytes = job.size
+      ctx.source = job.source
+      return job
+    }))
+  })
+
+  api.get('/imports', { schema: { summary: 'Recent imports with their progress', tags: ['imports'] } }, admin(async () => importers.jobs()))
+  api.get('/imports/:id', { schema: { summary: 'One import and its progress (bytes read, records)', tags: ['imports'], params: Type.Object({ id: Type.String() }) } },
+    admin(async (req) => importers.job(req.params.id!)))
+}

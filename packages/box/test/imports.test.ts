@@ -1,0 +1,91 @@
+/** Imports through the HTTP upload: real files written from the public format descriptions. */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { startBox, type Running } from './helpers.ts'
+
+let r: Running
+before(async () => {
+  r = await startBox()
+})
+after(() => r.close())
+
+// GPX 1.1 with Garmin's TrackPointExtension, CRLF line ends and a byte-order mark; a leap day;
+// points out of order; a track point without a time (skipped); a route point and a waypoint.
+const GPX = '\uFEFF' + `<?xml version="1.0" encoding="UTF-8"?>
+<gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1"
+     xmlns:gpxtpx="http://www.garmin.com/xmlschemas/TrackPointExtension/v1">
+  <wpt lat="52.5163" lon="13.3777"><time>2024-02-29T07:00:00Z</time><name>Brandenburger Tor</name></wpt>
+  <rte><rtept lat="52.52" lon="13.40"><time>2024-02-29T07:30:00Z</time></rtept></rte>
+  <trk><name>Morning run</name><trkseg>
+    <trkpt lat="52.5200" lon="13.4050"><ele>34.5</ele><time>2024-02-29T08:00:00Z</time>
+      <extensions><gpxtpx:TrackPointExtension><gpxtpx:hr>121</gpxtpx:hr><gpxtpx:cad>84</gpxtpx:cad></gpxtpx:TrackPointExtension></extensions></trkpt>
+    <trkpt lat="52.5210" lon="13.4060"><ele>35.0</ele><time>2024-02-29T08:00:10Z</time>
+      <extensions><gpxtpx:TrackPointExtension><gpxtpx:hr>125</gpxtpx:hr></gpxtpx:TrackPointExtension></extensions></trkpt>
+    <trkpt lat="52.5205" lon="13.4055"><ele>34.8</ele><time>2024-02-29T08:00:05Z</time></trkpt>
+    <trkpt lat="52.5220" lon="13.4070"><ele>36</ele></trkpt>
+  </trkseg></trk>
+</gpx>
+`.replace(/\n/g, '\r\n')
+
+async function upload(body: string, query = '') {
+  const res = await fetch(`${r.url}/api/v1/imports${query}`, { method: 'POST', body, headers: { authorization: `Bearer ${r.token}`, 'content-type': 'application/octet-stream' } })
+  return { status: res.status, body: await res.json() }
+}
+
+test('GPX: tracks, routes and waypoints with elevation, heart rate and cadence; sniffed, not named', async () => {
+  const res = await upload(GPX, '?name=run.txt&source=run')
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  assert.equal(res.body.format, 'gpx')
+  assert.equal(res.body.state, 'done')
+  const records = (await r.api('GET', '/api/v1/sources/run/records?limit=1000')).body as { n: string; t: number; v?: number; vs?: string }[]
+  const hr = records.filter((x) => x.n === 'hr').map((x) => [new Date(x.t * 1000).toISOString(), x.v])
+  assert.deepEqual(hr, [['2024-02-29T08:00:00.000Z', 121], ['2024-02-29T08:00:10.000Z', 125]])
+  assert.deepEqual(records.filter((x) => x.n === 'lat').map((x) => x.v), [52.52, 52.5205, 52.521])
+  assert.equal(records.find((x) => x.n === 'cad')!.v, 84)
+  assert.equal(records.find((x) => x.n === 'waypoint/name')!.vs, 'Brandenburger Tor')
+  assert.equal(records.filter((x) => x.n === 'route/lat').length, 1)
+  assert.equal(res.body.records, records.length)
+})
+
+test('importing the same file twice adds nothing', async () => {
+  const again = await upload(GPX, '?source=run')
+  assert.equal(again.status, 200)
+  assert.equal(again.body.state, 'duplicate')
+  const count = (await r.api('GET', '/api/v1/sources/run')).body.points
+  assert.equal(count, 17)
+})
+
+test('a truncated file gets an error with its line and leaves nothing half-imported', async () => {
+  // More than one batch of points, so some are written before the parser meets the damage.
+  const points = Array.from({ length: 1500 }, (_, i) => `<trkpt lat="52.5" lon="13.4"><time>${new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString()}</time></trkpt>`).join('\n')
+  const whole = `<?xml version="1.0"?>\n<gpx version="1.1" creator="t"><trk><trkseg>\n${points}\n</trkseg></trk></gpx>\n`
+  const truncated = whole.slice(0, whole.length - 200).replace(/<\/trkpt>\n<trkpt lat="52.5" lon="13.4"><time>2025-01-01T00:24:5/, '</trkpt>\n<trkpt lat="52.5" lon=13.4><time>2025-01-01T00:24:5')
+  const res = await upload(truncated, '?source=broken')
+  assert.equal(res.status, 400)
+  assert.match(res.body.detail, /line \d+/)
+  assert.match(res.body.detail, /Nothing was imported/)
+  assert.equal((await r.api('GET', '/api/v1/sources/broken')).body.points, 0)
+  const jobs = (await r.api('GET', '/api/v1/imports')).body
+  assert.equal(jobs[0].state, 'failed')
+})
+
+test('Google Records.json with timestamp and timestampMs', async () => {
+  const json = JSON.stringify({ locations: [
+    { latitudeE7: 525200000, longitudeE7: 134050000, accuracy: 20, timestamp: '2016-02-29T12:00:00.000Z', source: 'WIFI', deviceTag: 12345 },
+    { latitudeE7: 525210000, longitudeE7: 134060000, accuracy: 12, timestampMs: '1456747260000', altitude: 40, velocity: 1, heading: 90 },
+  ] }, null, 1)
+  const res = await upload(json, '?name=Records.json')
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  assert.equal(res.body.source, 'google-location')
+  const lat = (await r.api('GET', '/api/v1/sources/google-location/records?name=lat')).body as { t: number; v: number }[]
+  assert.deepEqual(lat.map((x) => [x.t, x.v]), [[1456747200, 52.52], [1456747260, 52.521]])
+  const bad = await upload(JSON.stringify({ locations: [{ latitudeE7: 1 }] }))
+  assert.equal(bad.status, 400)
+  assert.equal(bad.body.index, 0)
+})
+
+test('a file that is none of the formats is refused with what Coffer does import', async () => {
+  const res = await upload('hello, world')
+  assert.equal(res.status, 400)
+  assert.match(res.body.detail, /GPX/)
+})
