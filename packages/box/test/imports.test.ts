@@ -84,6 +84,50 @@ test('Google Records.json with timestamp and timestampMs', async () => {
   assert.equal(bad.body.index, 0)
 })
 
+test('Google Semantic Location History: place visits and activity segments', async () => {
+  const month = { timelineObjects: [
+    { activitySegment: { startLocation: { latitudeE7: 525200000, longitudeE7: 134050000 }, endLocation: { latitudeE7: 525076000, longitudeE7: 133904000 },
+      duration: { startTimestamp: '2021-03-01T08:30:00.000Z', endTimestamp: '2021-03-01T08:55:00.000Z' }, distance: 1834, activityType: 'CYCLING' } },
+    { placeVisit: { location: { latitudeE7: 525076000, longitudeE7: 133904000, placeId: 'ChIJ-work', name: 'Office' },
+      duration: { startTimestampMs: '1614589200000', endTimestampMs: '1614618000000' } } },
+  ] }
+  const res = await upload(JSON.stringify(month), '?name=2021_MARCH.json')
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  assert.equal(res.body.format, 'google-semantic')
+  const records = (await r.api('GET', '/api/v1/sources/google-timeline/records?limit=100')).body as { n: string; t: number; v?: number; vs?: string }[]
+  const byName = Object.fromEntries(records.map((x) => [x.n, x.v ?? x.vs]))
+  assert.equal(byName['activity/type'], 'CYCLING')
+  assert.equal(byName['activity/distance'], 1834)
+  assert.equal(byName['activity/duration'], 1500)
+  assert.equal(byName['activity/end/lat'], 52.5076)
+  assert.equal(byName['visit/name'], 'Office')
+  assert.equal(byName['visit/duration'], 8 * 3600)
+})
+
+test('Google Timeline.json from the phone: segments, timeline paths and raw signals', async () => {
+  const timeline = {
+    semanticSegments: [
+      { startTime: '2024-05-01T09:00:00.000+02:00', endTime: '2024-05-01T10:00:00.000+02:00', visit: { topCandidate: { placeId: 'p1', semanticType: 'HOME', placeLocation: { latLng: '52.5200000°, 13.4050000°' } } } },
+      { startTime: '2024-05-01T10:00:00.000+02:00', endTime: '2024-05-01T10:20:00.000+02:00', activity: { start: { latLng: '52.52°, 13.405°' }, end: { latLng: '52.5076°, 13.3904°' }, distanceMeters: 2100.5, topCandidate: { type: 'WALKING' } } },
+      { startTime: '2024-05-01T10:00:00.000+02:00', endTime: '2024-05-01T12:00:00.000+02:00', timelinePath: [{ point: '52.515°, 13.40°', time: '2024-05-01T10:05:00.000+02:00' }, { point: '52.51°, 13.395°', time: '2024-05-01T10:10:00.000+02:00' }] },
+    ],
+    rawSignals: [
+      { position: { LatLng: '52.5201°, 13.4049°', accuracyMeters: 9, altitudeMeters: 41.2, source: 'GPS', timestamp: '2024-05-01T08:59:00.000+02:00' } },
+      { wifiScan: { deliveryTime: '2024-05-01T09:00:00.000+02:00', devicesRecords: [] } },
+    ],
+    userLocationProfile: { frequentPlaces: [] },
+  }
+  const res = await upload(JSON.stringify(timeline), '?source=phone-timeline')
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  assert.equal(res.body.format, 'google-timeline')
+  const lat = (await r.api('GET', '/api/v1/sources/phone-timeline/records?name=lat')).body as { t: number; v: number }[]
+  assert.deepEqual(lat.map((x) => [new Date(x.t * 1000).toISOString(), x.v]), [
+    ['2024-05-01T06:59:00.000Z', 52.5201], ['2024-05-01T08:05:00.000Z', 52.515], ['2024-05-01T08:10:00.000Z', 52.51],
+  ])
+  const types = (await r.api('GET', '/api/v1/sources/phone-timeline/records?name=visit/type,activity/type')).body as { vs: string }[]
+  assert.deepEqual(types.map((x) => x.vs), ['HOME', 'WALKING'])
+})
+
 test('a file that is none of the formats is refused with what Coffer does import', async () => {
   const res = await upload('hello, world')
   assert.equal(res.status, 400)

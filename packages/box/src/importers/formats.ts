@@ -6,25 +6,34 @@ import type { Readable } from 'node:stream'
 import { SaxesParser } from 'saxes'
 import { parser as jsonParser } from 'stream-json'
 import { pick } from 'stream-json/filters/pick.js'
-import { streamArray } from 'stream-json/streamers/stream-array.js'
+import { streamValues } from 'stream-json/streamers/stream-values.js'
 import chain from 'stream-chain'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 
-export type Format = 'gpx' | 'google-records'
-export const FORMATS: Format[] = ['gpx', 'google-records']
+export type Format = 'gpx' | 'google-records' | 'google-semantic' | 'google-timeline'
+export const FORMATS: Format[] = ['gpx', 'google-records', 'google-semantic', 'google-timeline']
 export const BATCH = 1000
 
-/** Picks the format from the content, not the name: a GPX root element, or Records.json's `locations` key. */
+/**
+ * Picks the format from the content, not the name: a GPX root element; or the first key of a
+ * Google location history file (Records.json, a monthly Semantic Location History file, or
+ * the phone's own Timeline.json).
+ */
 export function sniff(head: Buffer): Format {
   const text = head.toString('utf8').replace(/^\uFEFF/, '')
   if (/<gpx[\s>]/.test(text)) return 'gpx'
   if (/^\s*\{\s*"locations"\s*:/.test(text)) return 'google-records'
-  throw new InvalidInput('Coffer does not recognise this file: it imports GPX 1.1 and Google location history (Records.json). Name the format with --format if it is one of those.')
+  if (/^\s*\{\s*"timelineObjects"\s*:/.test(text)) return 'google-semantic'
+  if (/^\s*\{\s*"(semanticSegments|rawSignals|userLocationProfile)"\s*:/.test(text)) return 'google-timeline'
+  throw new InvalidInput('Coffer does not recognise this file: it imports GPX 1.1 and Google location history (Records.json, Semantic Location History, Timeline.json). Name the format with --format if it is one of those.')
 }
 
 export function parse(format: Format, input: Readable): AsyncGenerator<SenmlRecord[]> {
-  return format === 'gpx' ? gpx(input) : googleRecords(input)
+  if (format === 'gpx') return gpx(input)
+  if (format === 'google-records') return jsonItems(input, /^locations\.\d+$/, googleLocation)
+  if (format === 'google-semantic') return jsonItems(input, /^timelineObjects\.\d+$/, semanticObject)
+  return jsonItems(input, /^(semanticSegments|rawSignals)\.\d+$/, timelineItem)
 }
 
 /** Where a parser stood when it failed, for an error message a person can act on. */
@@ -93,18 +102,14 @@ async function* gpx(input: Readable): AsyncGenerator<SenmlRecord[]> {
   if (batch.length > 0) yield batch
 }
 
-/**
- * Google's Records.json: `locations[]` with `latitudeE7`/`longitudeE7`, `timestamp` (ISO) or
- * `timestampMs`, `accuracy`, `altitude`, `velocity`, `heading`, `source` and `deviceTag`.
- */
-async function* googleRecords(input: Readable): AsyncGenerator<SenmlRecord[]> {
-  const pipeline = chain([input, jsonParser(), pick({ filter: 'locations' }), streamArray()])
+/** Streams the elements of the arrays a path pattern picks, each turned into records by `convert`. */
+async function* jsonItems(input: Readable, filter: RegExp, convert: (item: Record<string, unknown>, index: number) => SenmlRecord[]): AsyncGenerator<SenmlRecord[]> {
+  const pipeline = chain([input, jsonParser(), pick({ filter }), streamValues()])
   let batch: SenmlRecord[] = []
   let index = 0
   try {
     for await (const { value } of pipeline as AsyncIterable<{ value: Record<string, unknown> }>) {
-      const records = googleLocation(value, index++)
-      batch.push(...records)
+      batch.push(...convert(value, index++))
       if (batch.length >= BATCH) {
         yield batch
         batch = []
@@ -112,13 +117,14 @@ async function* googleRecords(input: Readable): AsyncGenerator<SenmlRecord[]> {
     }
   } catch (err) {
     if (err instanceof InvalidInput) throw err
-    throw at(`after ${index} locations`, err)
+    throw at(`after ${index} items`, err)
   }
   if (batch.length > 0) yield batch
 }
 
+/** Google Records.json: `latitudeE7`/`longitudeE7`, `timestamp` (ISO) or `timestampMs`, `accuracy`, `altitude`, `velocity`, `heading`, `source`, `deviceTag`. */
 function googleLocation(l: Record<string, unknown>, index: number): SenmlRecord[] {
-  const t = typeof l.timestamp === 'string' ? Date.parse(l.timestamp) / 1000 : Number(l.timestampMs) / 1000
+  const t = time(l.timestamp ?? l.timestampMs)
   const lat = Number(l.latitudeE7) / 1e7
   const lon = Number(l.longitudeE7) / 1e7
   if (!Number.isFinite(t) || !Number.isFinite(lat) || !Number.isFinite(lon)) {
@@ -130,5 +136,89 @@ function googleLocation(l: Record<string, unknown>, index: number): SenmlRecord[
     if (typeof v === 'number' && Number.isFinite(v)) records.push(unit ? { n: name, u: unit, t, v } : { n: name, t, v })
   }
   if (typeof l.source === 'string') records.push({ n: 'source', t, vs: l.source.slice(0, 64) })
+  return records
+}
+
+function time(value: unknown): number {
+  if (typeof value === 'string') return /^\d+$/.test(value) ? Number(value) / 1000 : Date.parse(value) / 1000
+  return NaN
+}
+
+function e7(point: unknown): [number, number] | undefined {
+  const p = point as { latitudeE7?: number; longitudeE7?: number } | undefined
+  return typeof p?.latitudeE7 === 'number' && typeof p.longitudeE7 === 'number' ? [p.latitudeE7 / 1e7, p.longitudeE7 / 1e7] : undefined
+}
+
+/** Timeline.json writes points as "40.7128°, -74.0060°" (older ones as "geo:40.7128,-74.0060"). */
+function latLng(text: unknown): [number, number] | undefined {
+  const m = typeof text === 'string' ? /(-?\d+(?:\.\d+)?)°?\s*,\s*(-?\d+(?:\.\d+)?)°?/.exec(text) : null
+  return m ? [Number(m[1]), Number(m[2])] : undefined
+}
+
+function place(prefix: string, t: number, at: [number, number] | undefined): SenmlRecord[] {
+  return at ? [{ n: `${prefix}lat`, u: 'lat', t, v: at[0] }, { n: `${prefix}lon`, u: 'lon', t, v: at[1] }] : []
+}
+
+function span(prefix: string, start: number, end: number, index: number, what: string): SenmlRecord[] {
+  if (!Number.isFinite(start)) throw new InvalidInput(`${what} ${index} has no start time. Nothing was imported.`, { index, field: 'startTime' })
+  return Number.isFinite(end) ? [{ n: `${prefix}duration`, u: 's', t: start, v: end - start }] : []
+}
+
+/** Semantic Location History: `placeVisit` becomes visit/…, `activitySegment` activity/…, each timed by its start. */
+function semanticObject(o: Record<string, unknown>, index: number): SenmlRecord[] {
+  const visit = o.placeVisit as { location?: { name?: string; placeId?: string }; duration?: Record<string, string> } | undefined
+  const activity = o.activitySegment as { startLocation?: unknown; endLocation?: unknown; duration?: Record<string, string>; distance?: number; activityType?: string } | undefined
+  const records: SenmlRecord[] = []
+  if (visit) {
+    const start = time(visit.duration?.startTimestamp ?? visit.duration?.startTimestampMs)
+    records.push(...span('visit/', start, time(visit.duration?.endTimestamp ?? visit.duration?.endTimestampMs), index, 'placeVisit'), ...place('visit/', start, e7(visit.location)))
+    if (visit.location?.name) records.push({ n: 'visit/name', t: start, vs: visit.location.name.slice(0, 256) })
+    if (visit.location?.placeId) records.push({ n: 'visit/place', t: start, vs: visit.location.placeId.slice(0, 256) })
+  }
+  if (activity) {
+    const start = time(activity.duration?.startTimestamp ?? activity.duration?.startTimestampMs)
+    const end = time(activity.duration?.endTimestamp ?? activity.duration?.endTimestampMs)
+    records.push(...span('activity/', start, end, index, 'activitySegment'), ...place('activity/start/', start, e7(activity.startLocation)))
+    if (Number.isFinite(end)) records.push(...place('activity/end/', end, e7(activity.endLocation)))
+    if (typeof activity.distance === 'number') records.push({ n: 'activity/distance', u: 'm', t: start, v: activity.distance })
+    if (activity.activityType) records.push({ n: 'activity/type', t: start, vs: activity.activityType.slice(0, 64) })
+  }
+  return records
+}
+
+/** Timeline.json: segments (visit, activity, timelinePath) and raw position signals. */
+function timelineItem(item: Record<string, unknown>, index: number): SenmlRecord[] {
+  const position = item.position as { LatLng?: string; latLng?: string; accuracyMeters?: number; altitudeMeters?: number; timestamp?: string; source?: string } | undefined
+  if (position) {
+    const t = time(position.timestamp)
+    if (!Number.isFinite(t)) return []
+    const records = place('', t, latLng(position.LatLng ?? position.latLng))
+    if (typeof position.accuracyMeters === 'number') records.push({ n: 'acc', u: 'm', t, v: position.accuracyMeters })
+    if (typeof position.altitudeMeters === 'number') records.push({ n: 'alt', u: 'm', t, v: position.altitudeMeters })
+    if (typeof position.source === 'string') records.push({ n: 'source', t, vs: position.source.slice(0, 64) })
+    return records
+  }
+  if (item.startTime === undefined) return [] // other raw signals (wifi scans, activity records) carry no position
+  const start = time(item.startTime)
+  const end = time(item.endTime)
+  const records: SenmlRecord[] = []
+  const visit = item.visit as { topCandidate?: { placeLocation?: { latLng?: string }; semanticType?: string; placeId?: string } } | undefined
+  const activity = item.activity as { start?: { latLng?: string }; end?: { latLng?: string }; distanceMeters?: number; topCandidate?: { type?: string } } | undefined
+  const path = item.timelinePath as { point?: string; time?: string }[] | undefined
+  if (visit) {
+    records.push(...span('visit/', start, end, index, 'semantic segment'), ...place('visit/', start, latLng(visit.topCandidate?.placeLocation?.latLng)))
+    if (visit.topCandidate?.semanticType) records.push({ n: 'visit/type', t: start, vs: visit.topCandidate.semanticType.slice(0, 64) })
+    if (visit.topCandidate?.placeId) records.push({ n: 'visit/place', t: start, vs: visit.topCandidate.placeId.slice(0, 256) })
+  }
+  if (activity) {
+    records.push(...span('activity/', start, end, index, 'semantic segment'), ...place('activity/start/', start, latLng(activity.start?.latLng)))
+    if (Number.isFinite(end)) records.push(...place('activity/end/', end, latLng(activity.end?.latLng)))
+    if (typeof activity.distanceMeters === 'number') records.push({ n: 'activity/distance', u: 'm', t: start, v: activity.distanceMeters })
+    if (activity.topCandidate?.type) records.push({ n: 'activity/type', t: start, vs: activity.topCandidate.type.slice(0, 64) })
+  }
+  for (const p of path ?? []) {
+    const t = time(p.time)
+    if (Number.isFinite(t)) records.push(...place('', t, latLng(p.point)))
+  }
   return records
 }
