@@ -1,6 +1,7 @@
 /** Imports through the HTTP upload: real files written from the public format descriptions. */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import zlib from 'node:zlib'
 import { startBox, type Running } from './helpers.ts'
 
 let r: Running
@@ -132,4 +133,71 @@ test('a file that is none of the formats is refused with what Coffer does import
   const res = await upload('hello, world')
   assert.equal(res.status, 400)
   assert.match(res.body.detail, /GPX/)
+})
+
+// An Apple Health export.xml as iOS writes it: an internal DTD (here deliberately not
+// well-formed, as some iOS versions wrote it), quantity and category records, the same reading
+// from iPhone and Watch, and a workout.
+const HEALTH = `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE HealthData [
+<!ELEMENT HealthData (ExportDate,Me,(Record|Correlation|Workout|ActivitySummary|ClinicalRecord)*)>
+<!ATTLIST HealthData locale CDATA #REQUIRED>
+<!ATTLIST Record type CDATA #REQUIRED unit CDATA #IMPLIED "broken >
+]>
+<HealthData locale="en_US">
+ <ExportDate value="2024-03-01 09:00:00 +0100"/>
+ <Me HKCharacteristicTypeIdentifierDateOfBirth="1990-01-01"/>
+ <Record type="HKQuantityTypeIdentifierStepCount" sourceName="Alice’s iPhone" unit="count" creationDate="2024-02-29 10:10:00 +0100" startDate="2024-02-29 10:00:00 +0100" endDate="2024-02-29 10:05:00 +0100" value="420"/>
+ <Record type="HKQuantityTypeIdentifierHeartRate" sourceName="Alice’s Apple Watch" unit="count/min" creationDate="2024-02-29 10:01:00 +0100" startDate="2024-02-29 10:01:00 +0100" endDate="2024-02-29 10:01:00 +0100" value="88">
+  <MetadataEntry key="HKMetadataKeyHeartRateMotionContext" value="0"/>
+ </Record>
+ <Record type="HKQuantityTypeIdentifierHeartRate" sourceName="Alice’s iPhone" unit="count/min" creationDate="2024-02-29 10:02:00 +0100" startDate="2024-02-29 10:01:00 +0100" endDate="2024-02-29 10:01:00 +0100" value="88"/>
+ <Record type="HKCategoryTypeIdentifierSleepAnalysis" sourceName="Alice’s Apple Watch" creationDate="2024-02-29 07:00:00 +0100" startDate="2024-02-28 23:30:00 +0100" endDate="2024-02-29 06:45:00 +0100" value="HKCategoryValueSleepAnalysisAsleepCore"/>
+ <Workout workoutActivityType="HKWorkoutActivityTypeRunning" duration="31.5" durationUnit="min" totalDistance="5.2" totalDistanceUnit="km" totalEnergyBurned="320" totalEnergyBurnedUnit="kcal" sourceName="Alice’s Apple Watch" startDate="2024-02-29 18:00:00 +0100" endDate="2024-02-29 18:31:30 +0100"/>
+</HealthData>
+`
+
+/** A zip with one stored (uncompressed) file, written from the ZIP application note. */
+function zip(name: string, data: Buffer): Buffer {
+  const crc = zlib.crc32(data)
+  const local = Buffer.alloc(30)
+  local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14)
+  local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(name.length, 26)
+  const central = Buffer.alloc(46)
+  central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt32LE(crc, 16)
+  central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(name.length, 28)
+  const centralOffset = local.length + name.length + data.length
+  const end = Buffer.alloc(22)
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(1, 8); end.writeUInt16LE(1, 10)
+  end.writeUInt32LE(central.length + name.length, 12); end.writeUInt32LE(centralOffset, 16)
+  return Buffer.concat([local, Buffer.from(name), data, central, Buffer.from(name), end])
+}
+
+test('Apple Health: export.xml with a broken DTD, duplicates across sources stored once, workouts', async () => {
+  const res = await upload(HEALTH, '?name=export.xml&source=health-xml')
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  assert.equal(res.body.format, 'apple-health')
+  const records = (await r.api('GET', '/api/v1/sources/health-xml/records?limit=100')).body as { n: string; t: number; u?: string; v?: number; vs?: string }[]
+  const rows = records.map((x) => [x.n, new Date(x.t * 1000).toISOString(), x.v ?? x.vs, x.u ?? null])
+  assert.deepEqual(rows, [
+    ['SleepAnalysis', '2024-02-28T22:30:00.000Z', 'HKCategoryValueSleepAnalysisAsleepCore', null],
+    ['SleepAnalysis/duration', '2024-02-28T22:30:00.000Z', 7.25 * 3600, 's'],
+    ['StepCount', '2024-02-29T09:00:00.000Z', 420, 'count'],
+    ['HeartRate', '2024-02-29T09:01:00.000Z', 88, 'count/min'],
+    ['workout/type', '2024-02-29T17:00:00.000Z', 'Running', null],
+    ['workout/duration', '2024-02-29T17:00:00.000Z', 1890, 's'],
+    ['workout/distance', '2024-02-29T17:00:00.000Z', 5.2, 'km'],
+    ['workout/energy', '2024-02-29T17:00:00.000Z', 320, 'kcal'],
+  ])
+})
+
+test('Apple Health: the exported zip is read as it is, without unpacking', async () => {
+  const file = zip('apple_health_export/export.xml', Buffer.from(HEALTH))
+  const res = await fetch(`${r.url}/api/v1/imports?name=export.zip&source=health-zip`, { method: 'POST', body: new Uint8Array(file), headers: { authorization: `Bearer ${r.token}`, 'content-type': 'application/zip' } })
+  const body = await res.json()
+  assert.equal(res.status, 200, JSON.stringify(body))
+  assert.equal(body.records, 8)
+  const notHealth = await fetch(`${r.url}/api/v1/imports?source=health-zip`, { method: 'POST', body: new Uint8Array(zip('notes.txt', Buffer.from('hi'))), headers: { authorization: `Bearer ${r.token}` } })
+  assert.equal(notHealth.status, 400)
+  assert.match((await notHealth.json()).detail, /no export\.xml/)
 })

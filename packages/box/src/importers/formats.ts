@@ -10,9 +10,10 @@ import { streamValues } from 'stream-json/streamers/stream-values.js'
 import chain from 'stream-chain'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
+import { appleHealth } from './apple-health.ts'
 
-export type Format = 'gpx' | 'google-records' | 'google-semantic' | 'google-timeline'
-export const FORMATS: Format[] = ['gpx', 'google-records', 'google-semantic', 'google-timeline']
+export type Format = 'gpx' | 'google-records' | 'google-semantic' | 'google-timeline' | 'apple-health'
+export const FORMATS: Format[] = ['gpx', 'google-records', 'google-semantic', 'google-timeline', 'apple-health']
 export const BATCH = 1000
 
 /**
@@ -21,16 +22,23 @@ export const BATCH = 1000
  * the phone's own Timeline.json).
  */
 export function sniff(head: Buffer): Format {
+  if (isZip(head)) return 'apple-health'
   const text = head.toString('utf8').replace(/^\uFEFF/, '')
   if (/<gpx[\s>]/.test(text)) return 'gpx'
+  if (/<(!DOCTYPE )?HealthData[\s>[]/.test(text)) return 'apple-health'
   if (/^\s*\{\s*"locations"\s*:/.test(text)) return 'google-records'
   if (/^\s*\{\s*"timelineObjects"\s*:/.test(text)) return 'google-semantic'
   if (/^\s*\{\s*"(semanticSegments|rawSignals|userLocationProfile)"\s*:/.test(text)) return 'google-timeline'
-  throw new InvalidInput('Coffer does not recognise this file: it imports GPX 1.1 and Google location history (Records.json, Semantic Location History, Timeline.json). Name the format with --format if it is one of those.')
+  throw new InvalidInput('Coffer does not recognise this file: it imports GPX 1.1, Apple Health exports (export.xml or the zip) and Google location history (Records.json, Semantic Location History, Timeline.json). Name the format with --format if it is one of those.')
+}
+
+export function isZip(head: Buffer): boolean {
+  return head.length >= 4 && head.readUInt32LE(0) === 0x04034b50
 }
 
 export function parse(format: Format, input: Readable): AsyncGenerator<SenmlRecord[]> {
   if (format === 'gpx') return gpx(input)
+  if (format === 'apple-health') return appleHealth(input)
   if (format === 'google-records') return jsonItems(input, /^locations\.\d+$/, googleLocation)
   if (format === 'google-semantic') return jsonItems(input, /^timelineObjects\.\d+$/, semanticObject)
   return jsonItems(input, /^(semanticSegments|rawSignals)\.\d+$/, timelineItem)

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { PassThrough } from 'node:stream'
+import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type Database from 'better-sqlite3'
 import type { Arbiter } from '../arbiter/index.ts'
@@ -17,7 +17,8 @@ import type { Store } from '../store/index.ts'
 import { checkSourceId } from '../store/index.ts'
 import { CofferError, InvalidInput, NotFound } from '../errors/index.ts'
 import { writeAs } from '../ingest/index.ts'
-import { FORMATS, parse, sniff, type Format } from './formats.ts'
+import { FORMATS, isZip, parse, sniff, type Format } from './formats.ts'
+import { openExportInZip } from './apple-health.ts'
 
 export { FORMATS, type Format } from './formats.ts'
 
@@ -35,7 +36,7 @@ export interface ImportJob {
   finishedAt: number | null
 }
 
-const DEFAULT_SOURCE: Record<Format, string> = { gpx: 'gpx', 'google-records': 'google-location', 'google-semantic': 'google-timeline', 'google-timeline': 'google-timeline' }
+const DEFAULT_SOURCE: Record<Format, string> = { gpx: 'gpx', 'google-records': 'google-location', 'google-semantic': 'google-timeline', 'google-timeline': 'google-timeline', 'apple-health': 'apple-health' }
 const JOBS_KEPT = 100
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -86,9 +87,7 @@ export class Importers {
     const job = this.#newJob(opts.id ?? crypto.randomUUID(), opts.name, opts.size ?? 0)
     const file = path.join(this.#dir, `${job.id}.upload`)
     try {
-      const counter = new PassThrough()
-      counter.on('data', (chunk: Buffer) => (job.bytesRead += chunk.length))
-      await pipeline(body, counter, fs.createWriteStream(file, { mode: 0o600 }))
+      await pipeline(body, counting((n) => (job.bytesRead += n)), fs.createWriteStream(file, { mode: 0o600 }))
       job.size = fs.statSync(file).size
       return await this.#import(job, file, opts.source, opts.format as Format | undefined)
     } finally {
@@ -119,7 +118,7 @@ export class Importers {
       if (earlier) return finish('duplicate', `This file was imported into "${source}" before (import ${earlier.id}); nothing was added.`)
 
       const { store, arbiter } = this.#deps
-      if (!store.has(source)) await store.add({ id: source, logicalType: 'location', description: `Imported from ${format}` })
+      if (!store.has(source)) await store.add({ id: source, logicalType: format === 'apple-health' ? 'health' : 'location', description: `Imported from ${format}` })
       const token = arbiter.ownerToken(24 * 3600).token
       const blocks: number[] = []
       this.#db.prepare('INSERT INTO imports (id, hash, name, format, source, state, records, first_block, started_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)')
@@ -127,8 +126,7 @@ export class Importers {
       job.state = 'importing'
       job.bytesRead = 0
       try {
-        const input = fs.createReadStream(file)
-        input.on('data', (chunk) => (job.bytesRead += chunk.length))
+        const input = (isZip(head) ? await openExportInZip(file) : fs.createReadStream(file)).pipe(counting((n) => (job.bytesRead += n)))
         for await (const batch of parse(format, input)) {
           const written = await writeAs(this.#deps, token, source, batch, `import ${format} ${job.name}`, job.id)
           for (let b = written.first; b < written.first + written.blocks; b++) blocks.push(b)
@@ -147,6 +145,16 @@ export class Importers {
       throw err
     }
   }
+}
+
+/** Passes bytes through, telling `onBytes` how many went by, for progress. */
+function counting(onBytes: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      onBytes(chunk.length)
+      callback(null, chunk)
+    },
+  })
 }
 
 function sha256(file: string): Promise<string> {

@@ -1,0 +1,135 @@
+/**
+ * Apple Health's export.xml (alone, or inside the exported zip), streamed.
+ *
+ * - `Record`: quantity types (HKQuantityTypeIdentifier…) become a numeric record named after
+ *   the type without its prefix (StepCount, HeartRate, …) with Apple's unit, timed by
+ *   startDate; category types (HKCategoryTypeIdentifier…, e.g. SleepAnalysis) become a string
+ *   record with the category value, plus `<Name>/duration` in seconds.
+ * - `Workout`: workout/type, workout/duration (s), workout/distance and workout/energy with
+ *   their units, timed by startDate.
+ * - Duplicates: the same type, start, end and value reported by more than one source (iPhone
+ *   and Watch both syncing one reading, or a record repeated across exports) is stored once.
+ *   Overlapping intervals with different values (iPhone and Watch each counting the same walk)
+ *   are both kept (the source names are not stored yet).
+ * - Some iOS versions write an internal DTD that is not well-formed; it is skipped unread.
+ */
+import { Transform, type Readable } from 'node:stream'
+import yauzl from 'yauzl'
+import { SaxesParser } from 'saxes'
+import { InvalidInput } from '../errors/index.ts'
+import type { SenmlRecord } from '../senml/index.ts'
+
+const BATCH = 1000
+const SEEN_MAX = 200_000
+
+/** Opens export.xml inside an Apple Health zip. */
+export function openExportInZip(file: string): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
+      if (err || !zip) return reject(new InvalidInput(`The zip cannot be read: ${err?.message ?? 'unknown error'}. Nothing was imported.`))
+      zip.on('entry', (entry: yauzl.Entry) => {
+        if (!/(^|\/)export\.xml$/.test(entry.fileName)) return zip.readEntry()
+        zip.openReadStream(entry, (e, stream) => (e || !stream ? reject(e) : resolve(stream)))
+      })
+      zip.on('end', () => reject(new InvalidInput('This zip holds no export.xml: it is not an Apple Health export. Nothing was imported.')))
+      zip.on('error', reject)
+      zip.readEntry()
+    })
+  })
+}
+
+/** Drops a leading `<!DOCTYPE … ]>` before the XML parser sees it. */
+function skipDoctype(): Transform {
+  let pending = ''
+  let done = false
+  return new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      if (done) return callback(null, chunk)
+      pending += chunk.toString('utf8')
+      const start = pending.indexOf('<!DOCTYPE')
+      const root = pending.indexOf('<HealthData')
+      if (root >= 0 && (start < 0 || start > root)) {
+        done = true
+        return callback(null, pending)
+      }
+      if (start < 0) return callback()
+      const end = pending.lastIndexOf(']>', root >= 0 ? root : undefined)
+      if (root < 0 || end < start) return pending.length > 64 * 1024 * 1024 ? callback(new Error('the DOCTYPE never ends')) : callback()
+      done = true
+      callback(null, pending.slice(0, start) + pending.slice(end + 2))
+      pending = ''
+    },
+    flush(callback) {
+      callback(null, done ? '' : pending)
+    },
+  })
+}
+
+/** "2019-06-01 08:30:00 +0200" → epoch seconds. */
+function appleTime(text: string | undefined): number {
+  const m = text && /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) ([+-]\d{2})(\d{2})$/.exec(text)
+  return m ? Date.parse(`${m[1]}T${m[2]}${m[3]}:${m[4]}`) / 1000 : NaN
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, min: 60, hr: 3600, h: 3600, d: 86400 }
+
+export async function* appleHealth(input: Readable): AsyncGenerator<SenmlRecord[]> {
+  const sax = new SaxesParser({ xmlns: false, position: true })
+  const out: SenmlRecord[][] = []
+  let batch: SenmlRecord[] = []
+  let sawRoot = false
+  const seen = new Set<string>()
+  const push = (...records: SenmlRecord[]) => {
+    batch.push(...records)
+    if (batch.length >= BATCH) {
+      out.push(batch)
+      batch = []
+    }
+  }
+  sax.on('opentag', (tag) => {
+    const a = tag.attributes as Record<string, string>
+    if (tag.name === 'HealthData') sawRoot = true
+    else if (tag.name === 'Record') {
+      const t = appleTime(a.startDate)
+      if (!Number.isFinite(t) || !a.type) throw new Error('a <Record> without a type or a readable startDate')
+      const end = appleTime(a.endDate)
+      // Bounded memory: the duplicate window forgets its oldest half when it fills.
+      const key = `${a.type}|${a.startDate}|${a.endDate}|${a.value}`
+      if (seen.has(key)) return
+      if (seen.size >= SEEN_MAX) for (const k of [...seen].slice(0, SEEN_MAX / 2)) seen.delete(k)
+      seen.add(key)
+      const name = a.type.replace(/^HK(Quantity|Category)TypeIdentifier|^HKDataType/, '')
+      const value = Number(a.value)
+      if (a.type.startsWith('HKCategoryTypeIdentifier') || (a.value !== undefined && !Number.isFinite(value))) {
+        push({ n: name, t, vs: (a.value ?? '').slice(0, 128) })
+        if (Number.isFinite(end)) push({ n: `${name}/duration`, u: 's', t, v: end - t })
+      } else if (Number.isFinite(value)) {
+        push(a.unit ? { n: name, u: a.unit, t, v: value } : { n: name, t, v: value })
+      }
+    } else if (tag.name === 'Workout') {
+      const t = appleTime(a.startDate)
+      if (!Number.isFinite(t)) throw new Error('a <Workout> without a readable startDate')
+      push({ n: 'workout/type', t, vs: (a.workoutActivityType ?? 'unknown').replace(/^HKWorkoutActivityType/, '') })
+      const duration = Number(a.duration) * (DURATION_UNITS[a.durationUnit ?? 'min'] ?? 60)
+      if (Number.isFinite(duration)) push({ n: 'workout/duration', u: 's', t, v: duration })
+      for (const [field, name] of [['totalDistance', 'distance'], ['totalEnergyBurned', 'energy']] as const) {
+        const v = Number(a[field])
+        const unit = a[`${field}Unit`]
+        if (a[field] !== undefined && Number.isFinite(v)) push(unit ? { n: `workout/${name}`, u: unit, t, v } : { n: `workout/${name}`, t, v })
+      }
+    }
+  })
+  const text = input.pipe(skipDoctype())
+  try {
+    for await (const chunk of text) {
+      sax.write(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'))
+      while (out.length > 0) yield out.shift()!
+    }
+    sax.close()
+  } catch (err) {
+    throw new InvalidInput(`The file is malformed at line ${sax.line}, column ${sax.column}: ${(err as Error).message.split('\n')[0]}. Nothing was imported.`)
+  }
+  if (!sawRoot) throw new InvalidInput('This is XML but not an Apple Health export: there is no <HealthData> element. Nothing was imported.')
+  while (out.length > 0) yield out.shift()!
+  if (batch.length > 0) yield batch
+}
