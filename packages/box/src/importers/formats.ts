@@ -46,7 +46,7 @@ export function parse(format: Format, input: Readable): AsyncGenerator<SenmlReco
 
 /** Where a parser stood when it failed, for an error message a person can act on. */
 function at(where: string, err: unknown): InvalidInput {
-  return new InvalidInput(`The file is malformed ${where}: ${(err as Error).message.split('\n')[0]}. Nothing was imported.`)
+  return new InvalidInput(`The file is malformed ${where}: ${(err as Error).message.split('\n')[0]!.replace(/^\d+:\d+: /, '').replace(/\.$/, '')}. Nothing was imported.`)
 }
 
 /**
