@@ -5,6 +5,8 @@
  */
 import fs from 'node:fs'
 import os from 'node:os'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import Fastify from 'fastify'
@@ -190,6 +192,15 @@ const rssIdle = process.memoryUsage().rss
   const base = await run(`${bareUrl}/owntracks`)
   await bare.close()
   row('OwnTracks HTTP location posts, 200 concurrent devices', `${Math.round(ours.rps).toLocaleString('en')} posts/s, ${ours.errors} errors`, `${Math.round(base.rps).toLocaleString('en')} posts/s bare Fastify`, ours.rps / base.rps, '≥ 2,000 posts/s, 0 errors')
+}
+
+// 6. Apple Health import of a generated ~1 GB export.xml, in a process of its own for its peak RSS.
+{
+  console.error('Apple Health import (generating the export first)')
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./health.ts', import.meta.url))], { encoding: 'utf8', env: process.env })
+  const h = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { bytes: number; records: number; seconds: number; peakRss: number; state: string }
+  row(`Apple Health import, ${Math.round(h.bytes / 2 ** 20).toLocaleString('en')} MiB export.xml over HTTP (${h.state})`,
+    `${(h.bytes / 2 ** 20 / h.seconds).toFixed(1)} MiB/s, ${Math.round(h.records / h.seconds).toLocaleString('en')} records/s, peak RSS ${Math.round(h.peakRss / 2 ** 20)} MiB`, '-', null, 'peak RSS ≤ 256 MiB')
 }
 
 await box.close()
