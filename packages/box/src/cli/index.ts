@@ -160,9 +160,9 @@ function buildProgram(): Command {
     })
 
   program.command('import <file>')
-    .description('import a file (GPX, Google Records.json); the format is sniffed from the content')
-    .option('--source <id>', 'source to import into (default: gpx, google-location)')
-    .option('--format <format>', 'skip sniffing: gpx or google-records')
+    .description('import a file (GPX, Apple Health export, Google location history); the format is sniffed from the content')
+    .option('--source <id>', 'source to import into (default by format: gpx, apple-health, google-location, google-timeline)')
+    .option('--format <format>', 'skip sniffing: gpx, apple-health, google-records, google-semantic or google-timeline')
     .option('--json', 'machine-readable output')
     .action(async (file: string, o: { source?: string; format?: string; json?: boolean }) => {
       const c = client()
