@@ -201,3 +201,49 @@ test('Apple Health: the exported zip is read as it is, without unpacking', async
   assert.equal(notHealth.status, 400)
   assert.match((await notHealth.json()).detail, /no export\.xml/)
 })
+
+// A bank-style export: Windows-1252 (ä in the header, € in a cell), semicolons, decimal commas,
+// German dates, CRLF, a BOM-less file; and a sensor log in UTF-8 with a BOM, commas and ISO times.
+const BANK_PROFILE = {
+  time: { column: 'Buchungstag', format: 'DD.MM.YYYY', tz: 'Europe/Berlin' },
+  values: [{ column: 'Betrag', name: 'amount', unit: 'EUR' }, { column: 'Empfänger', name: 'payee', type: 'string' }],
+  logicalType: 'finance', decimal: ',',
+}
+const BANK = Buffer.from(iconvEncode('Buchungstag;Empfänger;Betrag\r\n29.02.2024;"Bäckerei Müller; Filiale 2";-4,50\r\n01.03.2024;Miete €;-1.250,00\r\n'))
+
+function iconvEncode(text: string): Uint8Array {
+  // Windows-1252 by hand for the few characters used here, so the fixture needs no encoder.
+  const map: Record<string, number> = { 'ä': 0xe4, 'ü': 0xfc, '€': 0x80 }
+  return Uint8Array.from([...text].map((ch) => map[ch] ?? ch.charCodeAt(0)))
+}
+
+test('CSV with a saved profile: delimiter and encoding detected, decimal commas, local dates', async () => {
+  const saved = await r.api('PUT', '/api/v1/csv-profiles/bank', { body: BANK_PROFILE })
+  assert.equal(saved.status, 200, JSON.stringify(saved.body))
+  const res = await fetch(`${r.url}/api/v1/imports?profile=bank&source=bank&name=umsatz.csv`, { method: 'POST', body: BANK, headers: { authorization: `Bearer ${r.token}` } })
+  const job = await res.json()
+  assert.equal(res.status, 200, JSON.stringify(job))
+  assert.equal(job.format, 'csv')
+  const records = (await r.api('GET', '/api/v1/sources/bank/records')).body as { n: string; t: number; v?: number; vs?: string }[]
+  assert.deepEqual(records.map((x) => [x.n, new Date(x.t * 1000).toISOString(), x.v ?? x.vs]), [
+    ['amount', '2024-02-28T23:00:00.000Z', -4.5], ['payee', '2024-02-28T23:00:00.000Z', 'Bäckerei Müller; Filiale 2'],
+    ['amount', '2024-02-29T23:00:00.000Z', -1250], ['payee', '2024-02-29T23:00:00.000Z', 'Miete €'],
+  ])
+  assert.equal((await r.api('GET', '/api/v1/sources/bank')).body.logicalType, 'finance')
+})
+
+test('CSV errors name the line and column; a bad profile is refused', async () => {
+  await r.api('PUT', '/api/v1/csv-profiles/sensor', { body: { time: { column: 'time', format: 'iso' }, values: [{ column: 'temp', unit: 'Cel' }] } })
+  const good = '\uFEFFtime,temp\n2024-01-01T00:00:00Z,20.5\n2024-01-01T00:05:00Z,20.7\n'
+  assert.equal((await upload(good, '?profile=sensor&source=sensor')).body.records, 2)
+  const badTime = await upload('time,temp\n2024-01-01T00:00:00Z,20.5\nyesterday,20.7\n', '?profile=sensor&source=sensor2')
+  assert.equal(badTime.status, 400)
+  assert.match(badTime.body.detail, /Line 3/)
+  assert.equal((await r.api('GET', '/api/v1/sources/sensor2')).body.points, 0)
+  const noColumn = await upload('when,temp\n2024-01-01T00:00:00Z,20.5\n', '?profile=sensor&source=sensor3')
+  assert.match(noColumn.body.detail, /no column "time"/)
+  const badProfile = await r.api('PUT', '/api/v1/csv-profiles/bad', { body: { time: { column: 'd', format: 'HH:mm' }, values: [{ column: 'x' }] } })
+  assert.equal(badProfile.status, 400)
+  assert.match(badProfile.body.detail, /YYYY, MM and DD/)
+  assert.equal((await upload('a,b\n1,2\n')).status, 400, 'a CSV without a profile is not guessed at')
+})

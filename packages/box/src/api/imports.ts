@@ -1,7 +1,7 @@
 /** Imports: upload a file as the request body; watch its progress; list recent imports. */
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { FORMATS } from '../importers/index.ts'
+import { CsvProfile, FORMATS } from '../importers/index.ts'
 import { audited, authorized } from './guard.ts'
 import type { ApiDeps } from './index.ts'
 
@@ -23,18 +23,29 @@ export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
           name: Type.Optional(Type.String({ maxLength: 256, description: 'The file name, for the record' })),
           source: Type.Optional(Type.String({ description: 'Source to import into; default by format' })),
           format: Type.Optional(Type.Union(FORMATS.map((f) => Type.Literal(f)), { description: 'Skip sniffing' })),
+          profile: Type.Optional(Type.String({ description: 'A saved CSV profile (column mapping); implies format=csv' })),
         }),
       },
     }, admin(async (req, _reply, ctx) => {
       const q = req.query
       const size = Number(req.headers['content-length'] ?? 0)
-      const job = await importers.upload(req.body as NodeJS.ReadableStream, { id: q.id, name: q.name ?? 'upload', size, source: q.source, format: q.format })
+      const job = await importers.upload(req.body as NodeJS.ReadableStream, { id: q.id, name: q.name ?? 'upload', size, source: q.source, format: q.format, profile: q.profile })
       ctx.records = job.records
       ctx.bytes = job.size
       ctx.source = job.source
       return job
     }))
   })
+
+  const Name = Type.Object({ name: Type.String({ maxLength: 63 }) })
+  api.get('/csv-profiles', { schema: { summary: 'Saved CSV profiles (column mappings)', tags: ['imports'] } }, admin(async () => importers.profiles()))
+  api.get('/csv-profiles/:name', { schema: { summary: 'One CSV profile', tags: ['imports'], params: Name } }, admin(async (req) => importers.profile(req.params.name!)))
+  api.put('/csv-profiles/:name', { schema: { summary: 'Save a CSV profile: time column and format, value columns with names, units and types', tags: ['imports'], params: Name, body: CsvProfile } },
+    admin(async (req) => importers.saveProfile(req.params.name!, req.body)))
+  api.delete('/csv-profiles/:name', { schema: { summary: 'Delete a CSV profile', tags: ['imports'], params: Name } }, admin(async (req) => {
+    importers.deleteProfile(req.params.name!)
+    return { deleted: req.params.name }
+  }))
 
   api.get('/imports', { schema: { summary: 'Recent imports with their progress', tags: ['imports'] } }, admin(async () => importers.jobs()))
   api.get('/imports/:id', { schema: { summary: 'One import and its progress (bytes read, records)', tags: ['imports'], params: Type.Object({ id: Type.String() }) } },

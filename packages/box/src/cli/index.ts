@@ -160,12 +160,21 @@ function buildProgram(): Command {
     })
 
   program.command('import <file>')
-    .description('import a file (GPX, Apple Health export, Google location history); the format is sniffed from the content')
+    .description('import a file (GPX, Apple Health export, Google location history, or CSV with a --profile); the format is sniffed from the content')
     .option('--source <id>', 'source to import into (default by format: gpx, apple-health, google-location, google-timeline)')
-    .option('--format <format>', 'skip sniffing: gpx, apple-health, google-records, google-semantic or google-timeline')
+    .option('--format <format>', 'skip sniffing: gpx, apple-health, google-records, google-semantic, google-timeline or csv')
+    .option('--profile <name|file.json>', 'CSV: a saved column mapping, or a JSON file with one (saved under its file name)')
+    .option('--save-profile <name>', 'CSV: the name to save the --profile file under')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, o: { source?: string; format?: string; json?: boolean }) => {
+    .action(async (file: string, o: { source?: string; format?: string; profile?: string; saveProfile?: string; json?: boolean }) => {
       const c = client()
+      let profile = o.profile
+      if (profile?.endsWith('.json')) {
+        const name = o.saveProfile ?? path.basename(profile, '.json').toLowerCase().replace(/[^a-z0-9._-]/g, '-')
+        await c.request('PUT', `/csv-profiles/${encodeURIComponent(name)}`, { body: readJson(profile) })
+        if (!o.json) out(`Saved CSV profile "${name}"; next time: --profile ${name}`)
+        profile = name
+      }
       const size = fileSize(file)
       const id = crypto.randomUUID()
       const progress = new Progress(path.basename(file), size)
@@ -175,7 +184,7 @@ function buildProgram(): Command {
       }, 250)
       try {
         const job = await c.request<{ state: string; records: number; source: string; format: string; error: string | null }>('POST', '/imports', {
-          raw: fs.createReadStream(file), contentType: 'application/octet-stream', query: { id, name: path.basename(file), source: o.source, format: o.format },
+          raw: fs.createReadStream(file), contentType: 'application/octet-stream', query: { id, name: path.basename(file), source: o.source, format: o.format, profile },
         })
         progress.done()
         if (o.json) return json(job)

@@ -11,9 +11,10 @@ import chain from 'stream-chain'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { appleHealth } from './apple-health.ts'
+import { csv, type CsvProfile } from './csv.ts'
 
-export type Format = 'gpx' | 'google-records' | 'google-semantic' | 'google-timeline' | 'apple-health'
-export const FORMATS: Format[] = ['gpx', 'google-records', 'google-semantic', 'google-timeline', 'apple-health']
+export type Format = 'gpx' | 'google-records' | 'google-semantic' | 'google-timeline' | 'apple-health' | 'csv'
+export const FORMATS: Format[] = ['gpx', 'google-records', 'google-semantic', 'google-timeline', 'apple-health', 'csv']
 export const BATCH = 1000
 
 /**
@@ -29,14 +30,18 @@ export function sniff(head: Buffer): Format {
   if (/^\s*\{\s*"locations"\s*:/.test(text)) return 'google-records'
   if (/^\s*\{\s*"timelineObjects"\s*:/.test(text)) return 'google-semantic'
   if (/^\s*\{\s*"(semanticSegments|rawSignals|userLocationProfile)"\s*:/.test(text)) return 'google-timeline'
-  throw new InvalidInput('Coffer does not recognise this file: it imports GPX 1.1, Apple Health exports (export.xml or the zip) and Google location history (Records.json, Semantic Location History, Timeline.json). Name the format with --format if it is one of those.')
+  throw new InvalidInput('Coffer does not recognise this file: it imports GPX 1.1, Apple Health exports (export.xml or the zip) and Google location history (Records.json, Semantic Location History, Timeline.json), and CSV given a column mapping (--profile). Name the format with --format if it is one of those.')
 }
 
 export function isZip(head: Buffer): boolean {
   return head.length >= 4 && head.readUInt32LE(0) === 0x04034b50
 }
 
-export function parse(format: Format, input: Readable): AsyncGenerator<SenmlRecord[]> {
+export function parse(format: Format, input: Readable, ctx: { head: Buffer; profile?: CsvProfile }): AsyncGenerator<SenmlRecord[]> {
+  if (format === 'csv') {
+    if (!ctx.profile) throw new InvalidInput('A CSV import needs a column mapping: pass a saved profile or a profile file with --profile.', { field: 'profile' })
+    return csv(input, ctx.head, ctx.profile)
+  }
   if (format === 'gpx') return gpx(input)
   if (format === 'apple-health') return appleHealth(input)
   if (format === 'google-records') return jsonItems(input, /^locations\.\d+$/, googleLocation)

@@ -19,8 +19,10 @@ import { CofferError, InvalidInput, NotFound } from '../errors/index.ts'
 import { writeAs } from '../ingest/index.ts'
 import { FORMATS, isZip, parse, sniff, type Format } from './formats.ts'
 import { openExportInZip } from './apple-health.ts'
+import { checkProfile, type CsvProfile } from './csv.ts'
 
 export { FORMATS, type Format } from './formats.ts'
+export { CsvProfile } from './csv.ts'
 
 export interface ImportJob {
   id: string
@@ -36,7 +38,7 @@ export interface ImportJob {
   finishedAt: number | null
 }
 
-const DEFAULT_SOURCE: Record<Format, string> = { gpx: 'gpx', 'google-records': 'google-location', 'google-semantic': 'google-timeline', 'google-timeline': 'google-timeline', 'apple-health': 'apple-health' }
+const DEFAULT_SOURCE: Record<Format, string> = { gpx: 'gpx', 'google-records': 'google-location', 'google-semantic': 'google-timeline', 'google-timeline': 'google-timeline', 'apple-health': 'apple-health', csv: 'csv' }
 const JOBS_KEPT = 100
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -52,6 +54,7 @@ export class Importers {
     this.#dir = deps.dir
     this.#db.exec(`CREATE TABLE IF NOT EXISTS imports (id TEXT PRIMARY KEY, hash TEXT NOT NULL, name TEXT NOT NULL, format TEXT NOT NULL,
       source TEXT NOT NULL, state TEXT NOT NULL, records INTEGER NOT NULL, first_block INTEGER NOT NULL, error TEXT, started_at REAL NOT NULL, finished_at REAL)`)
+    this.#db.exec('CREATE TABLE IF NOT EXISTS csv_profiles (name TEXT PRIMARY KEY, profile TEXT NOT NULL)')
   }
 
   /** Takes back what an import interrupted by a crash had written. */
@@ -69,6 +72,27 @@ export class Importers {
     }
   }
 
+  profiles(): { name: string; profile: CsvProfile }[] {
+    return (this.#db.prepare('SELECT name, profile FROM csv_profiles ORDER BY name').all() as { name: string; profile: string }[]).map((r) => ({ name: r.name, profile: JSON.parse(r.profile) as CsvProfile }))
+  }
+
+  profile(name: string): CsvProfile {
+    const row = this.#db.prepare('SELECT profile FROM csv_profiles WHERE name = ?').get(name) as { profile: string } | undefined
+    if (!row) throw new NotFound(`There is no CSV profile "${name}". Save one with \`coffer import FILE --profile mapping.json --save-profile ${name}\`.`)
+    return JSON.parse(row.profile) as CsvProfile
+  }
+
+  saveProfile(name: string, profile: unknown): CsvProfile {
+    if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) throw new InvalidInput(`"${name}" is not a valid profile name: use lower-case letters, digits, '.', '_' or '-'.`, { field: 'name' })
+    const checked = checkProfile(profile)
+    this.#db.prepare('INSERT OR REPLACE INTO csv_profiles (name, profile) VALUES (?, ?)').run(name, JSON.stringify(checked))
+    return checked
+  }
+
+  deleteProfile(name: string): void {
+    if (this.#db.prepare('DELETE FROM csv_profiles WHERE name = ?').run(name).changes === 0) throw new NotFound(`There is no CSV profile "${name}".`)
+  }
+
   jobs(): ImportJob[] {
     return [...this.#jobs.values()].reverse()
   }
@@ -80,8 +104,9 @@ export class Importers {
   }
 
   /** Receives an upload into a file, then imports it. Resolves with the finished job. */
-  async upload(body: NodeJS.ReadableStream, opts: { id?: string; name: string; size?: number; source?: string; format?: string }): Promise<ImportJob> {
+  async upload(body: NodeJS.ReadableStream, opts: { id?: string; name: string; size?: number; source?: string; format?: string; profile?: string }): Promise<ImportJob> {
     if (opts.source !== undefined) checkSourceId(opts.source)
+    const profile = opts.profile === undefined ? undefined : this.profile(opts.profile)
     if (opts.format !== undefined && !FORMATS.includes(opts.format as Format)) throw new InvalidInput(`Unknown format "${opts.format}": use one of ${FORMATS.join(', ')}.`, { field: 'format' })
     if (opts.id !== undefined && (!UUID.test(opts.id) || this.#jobs.has(opts.id))) throw new InvalidInput('id must be a new UUID, so the import\'s progress can be followed at /api/v1/imports/{id}.', { field: 'id' })
     const job = this.#newJob(opts.id ?? crypto.randomUUID(), opts.name, opts.size ?? 0)
@@ -89,7 +114,7 @@ export class Importers {
     try {
       await pipeline(body, counting((n) => (job.bytesRead += n)), fs.createWriteStream(file, { mode: 0o600 }))
       job.size = fs.statSync(file).size
-      return await this.#import(job, file, opts.source, opts.format as Format | undefined)
+      return await this.#import(job, file, opts.source, (opts.format as Format | undefined) ?? (profile ? 'csv' : undefined), profile)
     } finally {
       fs.rmSync(file, { force: true })
     }
@@ -102,7 +127,7 @@ export class Importers {
     return job
   }
 
-  async #import(job: ImportJob, file: string, sourceOption?: string, formatOption?: Format): Promise<ImportJob> {
+  async #import(job: ImportJob, file: string, sourceOption?: string, formatOption?: Format, profile?: CsvProfile): Promise<ImportJob> {
     const finish = (state: ImportJob['state'], error: string | null = null) => Object.assign(job, { state, error, finishedAt: Date.now() / 1000 })
     try {
       job.state = 'checking'
@@ -113,12 +138,14 @@ export class Importers {
       const format = formatOption ?? sniff(head.subarray(0, headLength))
       const source = sourceOption ?? DEFAULT_SOURCE[format]
       Object.assign(job, { format, source })
-      const hash = await sha256(file)
+      // A CSV read through another mapping gives other records: the mapping is part of its identity.
+      const hash = await sha256(file, format === 'csv' ? JSON.stringify(profile) : '')
       const earlier = this.#db.prepare("SELECT id FROM imports WHERE hash = ? AND source = ? AND state = 'done'").get(hash, source) as { id: string } | undefined
       if (earlier) return finish('duplicate', `This file was imported into "${source}" before (import ${earlier.id}); nothing was added.`)
 
       const { store, arbiter } = this.#deps
-      if (!store.has(source)) await store.add({ id: source, logicalType: format === 'apple-health' ? 'health' : 'location', description: `Imported from ${format}` })
+      const logicalType = format === 'csv' ? (profile?.logicalType ?? 'other') : format === 'apple-health' ? 'health' : 'location'
+      if (!store.has(source)) await store.add({ id: source, logicalType, description: `Imported from ${format}` })
       const token = arbiter.ownerToken(24 * 3600).token
       const blocks: number[] = []
       this.#db.prepare('INSERT INTO imports (id, hash, name, format, source, state, records, first_block, started_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)')
@@ -127,7 +154,7 @@ export class Importers {
       job.bytesRead = 0
       try {
         const input = (isZip(head) ? await openExportInZip(file) : fs.createReadStream(file)).pipe(counting((n) => (job.bytesRead += n)))
-        for await (const batch of parse(format, input)) {
+        for await (const batch of parse(format, input, { head: head.subarray(0, headLength), profile })) {
           const written = await writeAs(this.#deps, token, source, batch, `import ${format} ${job.name}`, job.id)
           for (let b = written.first; b < written.first + written.blocks; b++) blocks.push(b)
           job.records += written.count
@@ -157,9 +184,9 @@ function counting(onBytes: (n: number) => void): Transform {
   })
 }
 
-function sha256(file: string): Promise<string> {
+function sha256(file: string, salt: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const hash = crypto.createHash('sha256')
+    const hash = crypto.createHash('sha256').update(salt)
     fs.createReadStream(file).on('data', (chunk) => hash.update(chunk)).on('end', () => resolve(hash.digest('hex'))).on('error', reject)
   })
 }

@@ -1,0 +1,170 @@
+/**
+ * CSV with a column mapping: which column holds the time and in what format, which columns hold
+ * values, with names, units and types. The delimiter (, ; tab |) and the encoding (UTF-8, UTF-16
+ * with a BOM, else Windows-1252, what many banks export) are detected from the first bytes.
+ * Mappings are saved by name as profiles and reused.
+ */
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { Transform, type Readable } from 'node:stream'
+import { parse as csvParse } from 'csv-parse'
+import iconv from 'iconv-lite'
+import { InvalidInput } from '../errors/index.ts'
+import { LOGICAL_TYPES, wallClockToEpoch, assertTimeZone } from '../store/index.ts'
+import type { SenmlRecord } from '../senml/index.ts'
+
+export const CsvProfile = Type.Object({
+  time: Type.Object({
+    column: Type.String({ minLength: 1, description: 'Header of the time column' }),
+    format: Type.String({ description: 'iso, epoch, epoch-ms, or a pattern of YYYY MM DD HH mm ss, e.g. DD.MM.YYYY HH:mm' }),
+    tz: Type.Optional(Type.String({ description: 'IANA zone for times without an offset; default UTC' })),
+  }, { additionalProperties: false }),
+  values: Type.Array(Type.Object({
+    column: Type.String({ minLength: 1 }),
+    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9:./_-]*$', maxLength: 128 })),
+    unit: Type.Optional(Type.String({ maxLength: 32 })),
+    type: Type.Optional(Type.Union([Type.Literal('number'), Type.Literal('string')])),
+  }, { additionalProperties: false }), { minItems: 1, maxItems: 256 }),
+  logicalType: Type.Optional(Type.Union(LOGICAL_TYPES.map((t) => Type.Literal(t)))),
+  decimal: Type.Optional(Type.Union([Type.Literal('.'), Type.Literal(',')], { description: 'Decimal separator; with "," a "." groups thousands' })),
+  delimiter: Type.Optional(Type.String({ minLength: 1, maxLength: 1, description: 'Overrides detection' })),
+  encoding: Type.Optional(Type.String({ description: 'Overrides detection, e.g. windows-1252' })),
+}, { additionalProperties: false })
+export type CsvProfile = Static<typeof CsvProfile>
+
+export function checkProfile(profile: unknown): CsvProfile {
+  const error = Value.Errors(CsvProfile, profile).First()
+  if (error) throw new InvalidInput(`CSV profile${error.path ? ` ${error.path}` : ''}: ${error.message}.`, { field: error.path.replace(/^\//, '') || 'profile' })
+  const p = profile as CsvProfile
+  if (p.time.tz) assertTimeZone(p.time.tz)
+  if (p.encoding && !iconv.encodingExists(p.encoding)) throw new InvalidInput(`Unknown encoding "${p.encoding}".`, { field: 'encoding' })
+  for (const v of p.values) {
+    if (!v.name && !/^[A-Za-z0-9][A-Za-z0-9:./_-]*$/.test(v.column)) throw new InvalidInput(`Column "${v.column}" cannot be a record name as it is: give it a "name".`, { field: 'values' })
+  }
+  timeParser(p)
+  return p
+}
+
+export function detectEncoding(head: Buffer): string {
+  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return 'utf-8'
+  if (head[0] === 0xff && head[1] === 0xfe) return 'utf-16le'
+  if (head[0] === 0xfe && head[1] === 0xff) return 'utf-16be'
+  try {
+    // A cut at the end of the sample may split a character: only what comes before counts.
+    new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, Math.max(0, head.length - 4)))
+    return 'utf-8'
+  } catch {
+    return 'windows-1252'
+  }
+}
+
+/** The candidate that splits the first lines into the same number (> 1) of fields, most often. */
+export function detectDelimiter(text: string): string {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 20)
+  let best = ','
+  let bestScore = 0
+  for (const d of [',', ';', '\t', '|']) {
+    const counts = lines.map((l) => fieldsIn(l, d))
+    const first = counts[0] ?? 0
+    const consistent = counts.filter((n) => n === first).length
+    const score = first > 1 ? consistent * first : 0
+    if (score > bestScore) {
+      best = d
+      bestScore = score
+    }
+  }
+  return best
+}
+
+function fieldsIn(line: string, delimiter: string): number {
+  let n = 1
+  let quoted = false
+  for (const ch of line) {
+    if (ch === '"') quoted = !quoted
+    else if (ch === delimiter && !quoted) n++
+  }
+  return n
+}
+
+function timeParser(p: CsvProfile): (text: string) => number {
+  const { format, tz = 'UTC' } = p.time
+  if (format === 'iso') {
+    return (text) => {
+      const hasOffset = /(Z|[+-]\d{2}:?\d{2})$/.test(text)
+      const ms = Date.parse(hasOffset ? text : `${text.replace(' ', 'T')}Z`)
+      return hasOffset || tz === 'UTC' ? ms / 1000 : wallClockToEpoch(tz, ms / 1000)
+    }
+  }
+  if (format === 'epoch') return (text) => Number(text)
+  if (format === 'epoch-ms') return (text) => Number(text) / 1000
+  const order: string[] = []
+  const source = format.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/YYYY|MM|DD|HH|mm|ss/g, (token) => {
+    order.push(token)
+    return token === 'YYYY' ? '(\\d{4})' : '(\\d{1,2})'
+  })
+  if (!order.includes('YYYY') || !order.includes('MM') || !order.includes('DD')) {
+    throw new InvalidInput(`Time format "${format}" needs at least YYYY, MM and DD (or use iso, epoch, epoch-ms).`, { field: 'time.format' })
+  }
+  const re = new RegExp(`^${source}$`)
+  return (text) => {
+    const m = re.exec(text)
+    if (!m) return NaN
+    const part = (token: string) => (order.includes(token) ? Number(m[order.indexOf(token) + 1]) : 0)
+    const wall = Date.UTC(part('YYYY'), part('MM') - 1, part('DD'), part('HH'), part('mm'), part('ss')) / 1000
+    return wallClockToEpoch(tz, wall)
+  }
+}
+
+/** Decodes to text, dropping a byte-order mark. */
+function decoder(encoding: string): Transform {
+  const decode = iconv.getDecoder(encoding)
+  return new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      callback(null, decode.write(chunk))
+    },
+    flush(callback) {
+      callback(null, decode.end() ?? '')
+    },
+  })
+}
+
+export async function* csv(input: Readable, head: Buffer, profile: CsvProfile): AsyncGenerator<SenmlRecord[]> {
+  const encoding = profile.encoding ?? detectEncoding(head)
+  const delimiter = profile.delimiter ?? detectDelimiter(iconv.decode(head, encoding))
+  const parseTime = timeParser(profile)
+  const rows = input.pipe(decoder(encoding)).pipe(csvParse({ delimiter, columns: true, bom: true, skip_empty_lines: true, trim: true, relax_column_count: false }))
+  let batch: SenmlRecord[] = []
+  let line = 1
+  try {
+    for await (const row of rows as AsyncIterable<Record<string, string>>) {
+      line++
+      if (line === 2) {
+        for (const column of [profile.time.column, ...profile.values.map((v) => v.column)]) {
+          if (!(column in row)) throw new InvalidInput(`The file has no column "${column}"; its columns are ${Object.keys(row).map((c) => `"${c}"`).join(', ')}. Nothing was imported.`, { field: 'column' })
+        }
+      }
+      const t = parseTime(row[profile.time.column] ?? '')
+      if (!Number.isFinite(t)) throw new InvalidInput(`Line ${line}: "${row[profile.time.column]}" in column "${profile.time.column}" is not a time in the format ${profile.time.format}. Nothing was imported.`, { index: line, field: profile.time.column })
+      for (const v of profile.values) {
+        const cell = row[v.column] ?? ''
+        if (cell === '') continue
+        const name = v.name ?? v.column
+        if (v.type === 'string') {
+          batch.push({ n: name, t, vs: cell.slice(0, 1024) })
+          continue
+        }
+        const number = Number(profile.decimal === ',' ? cell.replace(/\./g, '').replace(',', '.') : cell.replace(/,/g, ''))
+        if (!Number.isFinite(number)) throw new InvalidInput(`Line ${line}: "${cell}" in column "${v.column}" is not a number. Nothing was imported.`, { index: line, field: v.column })
+        batch.push(v.unit ? { n: name, u: v.unit, t, v: number } : { n: name, t, v: number })
+      }
+      if (batch.length >= 1000) {
+        yield batch
+        batch = []
+      }
+    }
+  } catch (err) {
+    if (err instanceof InvalidInput) throw err
+    throw new InvalidInput(`The CSV is malformed near line ${line + 1}: ${(err as Error).message}. Nothing was imported.`)
+  }
+  if (batch.length > 0) yield batch
+}
