@@ -247,3 +247,39 @@ test('CSV errors name the line and column; a bad profile is refused', async () =
   assert.match(badProfile.body.detail, /YYYY, MM and DD/)
   assert.equal((await upload('a,b\n1,2\n')).status, 400, 'a CSV without a profile is not guessed at')
 })
+
+// iCalendar per RFC 5545: a VTIMEZONE, a weekly series with an EXDATE and one moved occurrence,
+// an event in a zone the file does not define, an all-day event, and a folded line.
+const ICS = [
+  'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Coffer test//EN',
+  'BEGIN:VTIMEZONE', 'TZID:Europe/Berlin',
+  'BEGIN:DAYLIGHT', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0200', 'TZNAME:CEST', 'DTSTART:19700329T020000', 'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU', 'END:DAYLIGHT',
+  'BEGIN:STANDARD', 'TZOFFSETFROM:+0200', 'TZOFFSETTO:+0100', 'TZNAME:CET', 'DTSTART:19701025T030000', 'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU', 'END:STANDARD',
+  'END:VTIMEZONE',
+  'BEGIN:VEVENT', 'UID:standup@coffer', 'DTSTAMP:20260101T000000Z', 'DTSTART;TZID=Europe/Berlin:20260318T090000', 'DTEND;TZID=Europe/Berlin:20260318T091500',
+  'RRULE:FREQ=WEEKLY;COUNT=4', 'EXDATE;TZID=Europe/Berlin:20260401T090000', 'SUMMARY:Stand-up with a rather long title that an exporter has fol', ' ded onto a second line', 'LOCATION:Room 1', 'END:VEVENT',
+  'BEGIN:VEVENT', 'UID:standup@coffer', 'DTSTAMP:20260101T000000Z', 'RECURRENCE-ID;TZID=Europe/Berlin:20260325T090000', 'DTSTART;TZID=Europe/Berlin:20260325T100000', 'DTEND;TZID=Europe/Berlin:20260325T101500', 'SUMMARY:Stand-up (moved)', 'END:VEVENT',
+  'BEGIN:VEVENT', 'UID:call@coffer', 'DTSTAMP:20260101T000000Z', 'DTSTART;TZID=America/New_York:20260310T120000', 'DTEND;TZID=America/New_York:20260310T130000', 'SUMMARY:Call', 'END:VEVENT',
+  'BEGIN:VEVENT', 'UID:holiday@coffer', 'DTSTAMP:20260101T000000Z', 'DTSTART;VALUE=DATE:20260406', 'DTEND;VALUE=DATE:20260407', 'SUMMARY:Easter Monday', 'END:VEVENT',
+  'END:VCALENDAR', '',
+].join('\r\n')
+
+test('iCalendar: time zones, a recurring series expanded with its exception and moved occurrence', async () => {
+  const res = await upload(ICS, '?name=work.ics')
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  assert.equal(res.body.format, 'ical')
+  const summaries = (await r.api('GET', '/api/v1/sources/calendar/records?name=summary')).body as { t: number; vs: string }[]
+  assert.deepEqual(summaries.map((x) => [new Date(x.t * 1000).toISOString(), x.vs]), [
+    ['2026-03-10T16:00:00.000Z', 'Call'],
+    ['2026-03-18T08:00:00.000Z', 'Stand-up with a rather long title that an exporter has folded onto a second line'],
+    ['2026-03-25T09:00:00.000Z', 'Stand-up (moved)'],
+    ['2026-04-06T00:00:00.000Z', 'Easter Monday'],
+    ['2026-04-08T07:00:00.000Z', 'Stand-up with a rather long title that an exporter has folded onto a second line'],
+  ])
+  const durations = (await r.api('GET', '/api/v1/sources/calendar/records?name=duration')).body as { v: number }[]
+  assert.deepEqual(durations.map((x) => x.v), [3600, 900, 900, 86400, 900])
+  const truncated = await upload(ICS.slice(0, ICS.indexOf('SUMMARY:Call')), '?source=calendar2')
+  assert.equal(truncated.status, 400)
+  assert.match(truncated.body.detail, /truncated/)
+  assert.equal((await r.api('GET', '/api/v1/sources/calendar2')).body.points, 0)
+})

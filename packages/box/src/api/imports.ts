@@ -17,7 +17,7 @@ export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
     scope.post('/imports', {
       bodyLimit: IMPORT_LIMIT,
       schema: {
-        summary: 'Import a file sent as the body (GPX, Apple Health export.xml or zip, Google location history); answers when it is done', tags: ['imports'],
+        summary: 'Import a file sent as the body (GPX, Apple Health export.xml or zip, Google location history, iCalendar, CSV with a profile); answers when it is done', tags: ['imports'],
         querystring: Type.Object({
           id: Type.Optional(Type.String({ description: 'A new UUID chosen by the client, to follow progress at /imports/{id} while uploading' })),
           name: Type.Optional(Type.String({ maxLength: 256, description: 'The file name, for the record' })),

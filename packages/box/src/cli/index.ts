@@ -160,9 +160,9 @@ function buildProgram(): Command {
     })
 
   program.command('import <file>')
-    .description('import a file (GPX, Apple Health export, Google location history, or CSV with a --profile); the format is sniffed from the content')
+    .description('import a file (GPX, Apple Health export, Google location history, iCalendar, or CSV with a --profile); the format is sniffed from the content')
     .option('--source <id>', 'source to import into (default by format: gpx, apple-health, google-location, google-timeline)')
-    .option('--format <format>', 'skip sniffing: gpx, apple-health, google-records, google-semantic, google-timeline or csv')
+    .option('--format <format>', 'skip sniffing: gpx, apple-health, google-records, google-semantic, google-timeline, ical or csv')
     .option('--profile <name|file.json>', 'CSV: a saved column mapping, or a JSON file with one (saved under its file name)')
     .option('--save-profile <name>', 'CSV: the name to save the --profile file under')
     .option('--json', 'machine-readable output')

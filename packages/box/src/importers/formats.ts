@@ -12,9 +12,10 @@ import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { appleHealth } from './apple-health.ts'
 import { csv, type CsvProfile } from './csv.ts'
+import { ical } from './ical.ts'
 
-export type Format = 'gpx' | 'google-records' | 'google-semantic' | 'google-timeline' | 'apple-health' | 'csv'
-export const FORMATS: Format[] = ['gpx', 'google-records', 'google-semantic', 'google-timeline', 'apple-health', 'csv']
+export type Format = 'gpx' | 'google-records' | 'google-semantic' | 'google-timeline' | 'apple-health' | 'ical' | 'csv'
+export const FORMATS: Format[] = ['gpx', 'google-records', 'google-semantic', 'google-timeline', 'apple-health', 'ical', 'csv']
 export const BATCH = 1000
 
 /**
@@ -25,19 +26,25 @@ export const BATCH = 1000
 export function sniff(head: Buffer): Format {
   if (isZip(head)) return 'apple-health'
   const text = head.toString('utf8').replace(/^\uFEFF/, '')
+  if (/^\s*BEGIN:VCALENDAR\r?\n/i.test(text)) return 'ical'
   if (/<gpx[\s>]/.test(text)) return 'gpx'
   if (/<(!DOCTYPE )?HealthData[\s>[]/.test(text)) return 'apple-health'
   if (/^\s*\{\s*"locations"\s*:/.test(text)) return 'google-records'
   if (/^\s*\{\s*"timelineObjects"\s*:/.test(text)) return 'google-semantic'
   if (/^\s*\{\s*"(semanticSegments|rawSignals|userLocationProfile)"\s*:/.test(text)) return 'google-timeline'
-  throw new InvalidInput('Coffer does not recognise this file: it imports GPX 1.1, Apple Health exports (export.xml or the zip) and Google location history (Records.json, Semantic Location History, Timeline.json), and CSV given a column mapping (--profile). Name the format with --format if it is one of those.')
+  throw new InvalidInput('Coffer does not recognise this file: it imports GPX 1.1, Apple Health exports (export.xml or the zip), Google location history (Records.json, Semantic Location History, Timeline.json), iCalendar, and CSV given a column mapping (--profile). Name the format with --format if it is one of those.')
 }
 
 export function isZip(head: Buffer): boolean {
   return head.length >= 4 && head.readUInt32LE(0) === 0x04034b50
 }
 
-export function parse(format: Format, input: Readable, ctx: { head: Buffer; profile?: CsvProfile }): AsyncGenerator<SenmlRecord[]> {
+export function parse(format: Format, input: Readable, ctx: { file: string; head: Buffer; profile?: CsvProfile }): AsyncGenerator<SenmlRecord[]> {
+  // iCalendar reads the file itself, in two passes, so that overrides are known before expansion.
+  if (format === 'ical') {
+    input.resume()
+    return ical(ctx.file)
+  }
   if (format === 'csv') {
     if (!ctx.profile) throw new InvalidInput('A CSV import needs a column mapping: pass a saved profile or a profile file with --profile.', { field: 'profile' })
     return csv(input, ctx.head, ctx.profile)

@@ -38,7 +38,7 @@ export interface ImportJob {
   finishedAt: number | null
 }
 
-const DEFAULT_SOURCE: Record<Format, string> = { gpx: 'gpx', 'google-records': 'google-location', 'google-semantic': 'google-timeline', 'google-timeline': 'google-timeline', 'apple-health': 'apple-health', csv: 'csv' }
+const DEFAULT_SOURCE: Record<Format, string> = { gpx: 'gpx', 'google-records': 'google-location', 'google-semantic': 'google-timeline', 'google-timeline': 'google-timeline', 'apple-health': 'apple-health', ical: 'calendar', csv: 'csv' }
 const JOBS_KEPT = 100
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -144,7 +144,7 @@ export class Importers {
       if (earlier) return finish('duplicate', `This file was imported into "${source}" before (import ${earlier.id}); nothing was added.`)
 
       const { store, arbiter } = this.#deps
-      const logicalType = format === 'csv' ? (profile?.logicalType ?? 'other') : format === 'apple-health' ? 'health' : 'location'
+      const logicalType = format === 'csv' ? (profile?.logicalType ?? 'other') : format === 'apple-health' ? 'health' : format === 'ical' ? 'communication' : 'location'
       if (!store.has(source)) await store.add({ id: source, logicalType, description: `Imported from ${format}` })
       const token = arbiter.ownerToken(24 * 3600).token
       const blocks: number[] = []
@@ -154,7 +154,7 @@ export class Importers {
       job.bytesRead = 0
       try {
         const input = (isZip(head) ? await openExportInZip(file) : fs.createReadStream(file)).pipe(counting((n) => (job.bytesRead += n)))
-        for await (const batch of parse(format, input, { head: head.subarray(0, headLength), profile })) {
+        for await (const batch of parse(format, input, { file, head: head.subarray(0, headLength), profile })) {
           const written = await writeAs(this.#deps, token, source, batch, `import ${format} ${job.name}`, job.id)
           for (let b = written.first; b < written.first + written.blocks; b++) blocks.push(b)
           job.records += written.count
