@@ -2,6 +2,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import zlib from 'node:zlib'
+import crypto from 'node:crypto'
 import { startBox, type Running } from './helpers.ts'
 
 let r: Running
@@ -282,4 +283,18 @@ test('iCalendar: time zones, a recurring series expanded with its exception and 
   assert.equal(truncated.status, 400)
   assert.match(truncated.body.detail, /truncated/)
   assert.equal((await r.api('GET', '/api/v1/sources/calendar2')).body.points, 0)
+})
+
+test('progress events: an import can be followed as server-sent events until it ends', async () => {
+  const id = crypto.randomUUID()
+  const points = Array.from({ length: 20_000 }, (_, i) => `<trkpt lat="52.5" lon="13.4"><time>${new Date(Date.UTC(2023, 0, 1) + i * 1000).toISOString()}</time></trkpt>`).join('\n')
+  const importing = upload(`<?xml version="1.0"?>\n<gpx version="1.1" creator="t"><trk><trkseg>\n${points}\n</trkseg></trk></gpx>\n`, `?id=${id}&source=followed`)
+  let events: Response | undefined
+  while (!events || events.status === 404) events = await fetch(`${r.url}/api/v1/imports/${id}/events`, { headers: { authorization: `Bearer ${r.token}` } })
+  assert.equal(events.headers.get('content-type'), 'text/event-stream')
+  const text = await events.text()
+  const last = text.trim().split('\n\n').at(-1)!
+  assert.match(last, /^event: end/)
+  assert.equal(JSON.parse(last.split('data: ')[1]!).records, 40_000)
+  assert.equal((await importing).body.records, 40_000)
 })

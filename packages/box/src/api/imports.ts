@@ -48,6 +48,27 @@ export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
   }))
 
   api.get('/imports', { schema: { summary: 'Recent imports with their progress', tags: ['imports'] } }, admin(async () => importers.jobs()))
+  api.get('/imports/:id/events', {
+    schema: { summary: 'Server-sent events: `progress` with the import every quarter second, then `end` when it finishes', tags: ['imports'], params: Type.Object({ id: Type.String() }) },
+  }, admin(async (req, reply) => {
+    const id = req.params.id!
+    importers.job(id) // 404 before the stream starts
+    reply.hijack()
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+    const send = () => {
+      const job = importers.job(id)
+      const finished = ['done', 'duplicate', 'failed'].includes(job.state)
+      reply.raw.write(`event: ${finished ? 'end' : 'progress'}\ndata: ${JSON.stringify(job)}\n\n`)
+      if (finished) {
+        clearInterval(timer)
+        reply.raw.end()
+      }
+    }
+    const timer = setInterval(send, 250)
+    reply.raw.on('close', () => clearInterval(timer))
+    send()
+  }))
+
   api.get('/imports/:id', { schema: { summary: 'One import and its progress (bytes read, records)', tags: ['imports'], params: Type.Object({ id: Type.String() }) } },
     admin(async (req) => importers.job(req.params.id!)))
 }
