@@ -65,6 +65,9 @@ test('OwnTracks HTTP: the app posts with Basic auth, gets [] back, retries are s
   assert.equal(first10.find((x) => x.n.endsWith('/tid'))!.vs, 'al')
 
   assert.equal((await post(LOCATION, 'wrong-password')).status, 401)
+  await r.api('POST', '/api/v1/drivers/phone/stop')
+  assert.equal((await post({ ...LOCATION, tst: LOCATION.tst + 120 })).status, 503, 'a stopped driver takes nothing')
+  await r.api('POST', '/api/v1/drivers/phone/start')
   assert.equal((await post({ _type: 'location', lat: 1 })).status, 400)
   const listed = (await r.api('GET', '/api/v1/drivers/phone')).body
   assert.equal(listed.status.state, 'running')

@@ -10,7 +10,7 @@ import type { Arbiter } from '../arbiter/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Store } from '../store/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
-import { Conflict, InvalidInput, NotFound, Unauthorized } from '../errors/index.ts'
+import { Conflict, CofferError, InvalidInput, NotFound, Unauthorized } from '../errors/index.ts'
 import { writeAs } from '../ingest/index.ts'
 import { checkConfig, sourcesOf, type DriverConfig, type DriverKind, type MqttConfig, type OwntracksConfig } from './config.ts'
 import { connect, mappedRecords, topicMatches, type Connection } from './mqtt.ts'
@@ -175,6 +175,7 @@ export class Drivers {
     const d = this.#drivers.get(id)
     const config = d?.info.config as OwntracksConfig | undefined
     if (!d || d.info.kind !== 'owntracks' || config?.mode !== 'http') throw new NotFound(`There is no OwnTracks HTTP driver "${id}".`)
+    if (d.info.status.state !== 'running') throw new CofferError(503, 'driver-stopped', 'Driver stopped', `Driver "${id}" is stopped; start it with \`coffer drivers start ${id}\`. The app will retry.`)
     const credentials = parseBasic(authorization)
     const device = config.devices?.find((x) => x.user === credentials?.user && (deviceHeader === undefined || x.device === deviceHeader))
     if (!credentials || !device?.secretHash || !safeEqual(device.secretHash, hash(credentials.password))) {
