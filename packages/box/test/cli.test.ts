@@ -119,6 +119,7 @@ test('a session with the CLI: sources, ingest, query, tokens, audit; verify catc
     const drivers = JSON.parse((await run('drivers', 'list', '--json')).stdout)
     assert.equal(drivers[0].status.records, 2)
     assert.match((await run('drivers', 'status', 'phone')).stdout, /phone \(owntracks\) running/)
+    assert.match((await run('status')).stdout, /Drivers: phone running/)
     assert.equal((await run('drivers', 'remove', 'phone')).code, 0)
 
     const deleted = await run('sources', 'delete', 'temp')

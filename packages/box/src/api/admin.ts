@@ -64,6 +64,8 @@ export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
       auditEntries: audit.length,
       uptimeSeconds: Math.round(process.uptime()),
       rssBytes: process.memoryUsage().rss,
+      drivers: deps.drivers.list().map((d) => ({ id: d.id, kind: d.kind, state: d.status.state, lastError: d.status.lastError?.message ?? null })),
+      importsRunning: deps.importers.jobs().filter((j) => !['done', 'duplicate', 'failed'].includes(j.state)).length,
     }))))
 
   api.post('/tokens', { schema: { summary: 'Create a grant and mint a token from it', tags: ['auth'], body: TokenBody } },

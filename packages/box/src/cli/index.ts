@@ -103,6 +103,9 @@ function buildProgram(): Command {
       if (opts.json) return json(status)
       out(`Box ${String(status.identity).slice(0, 16)}… running at ${client().url}`)
       out(`Sources: ${status.sources}   audit entries: ${status.auditEntries}   up ${status.uptimeSeconds}s   memory ${bytes(Number(status.rssBytes))}`)
+      const drivers = status.drivers as { id: string; state: string; lastError: string | null }[]
+      if (drivers.length > 0) out(`Drivers: ${drivers.map((d) => `${d.id} ${d.state}${d.lastError ? ` (last error: ${d.lastError})` : ''}`).join(', ')}`)
+      if (Number(status.importsRunning) > 0) out(`Imports running: ${status.importsRunning}`)
     })
 
   const sources = program.command('sources').description('list, add, show and delete sources')
