@@ -5,8 +5,9 @@ import { checkPassphrase } from '../keys/index.ts'
 import { OPERATIONS, parseBound, type Op, type Window } from '../arbiter/index.ts'
 import { parseBucket } from '../store/index.ts'
 import { CofferError, InvalidInput, Unauthorized } from '../errors/index.ts'
-import { audited, authorized } from './guard.ts'
+import { audited, authorized, ownerOnly } from './guard.ts'
 import { parseTime } from './params.ts'
+import { finished } from '../importers/index.ts'
 import type { ApiDeps } from './index.ts'
 
 export const SESSION_SECONDS = 12 * 3600
@@ -36,8 +37,6 @@ type TokenRequest = {
 
 export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
   const { arbiter, audit, store } = deps
-  const admin = (operation: Parameters<typeof audited>[1], handler: Parameters<typeof authorized>[2]) =>
-    audited(deps, operation, authorized(deps, () => ({ op: 'admin' }), handler))
   let failures = 0
 
   api.post('/login', {
@@ -65,11 +64,11 @@ export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
       uptimeSeconds: Math.round(process.uptime()),
       rssBytes: process.memoryUsage().rss,
       drivers: deps.drivers.list().map((d) => ({ id: d.id, kind: d.kind, state: d.status.state, lastError: d.status.lastError?.message ?? null })),
-      importsRunning: deps.importers.jobs().filter((j) => !['done', 'duplicate', 'failed'].includes(j.state)).length,
+      importsRunning: deps.importers.jobs().filter((j) => !finished(j)).length,
     }))))
 
   api.post('/tokens', { schema: { summary: 'Create a grant and mint a token from it', tags: ['auth'], body: TokenBody } },
-    admin('admin', async (req, reply) => {
+    ownerOnly(deps, async (req, reply) => {
       const body = req.body as TokenRequest
       const ttlSeconds = body.expiresIn === undefined ? undefined : parseBucket(body.expiresIn).seconds
       let grant = arbiter.grant('owner')
@@ -83,10 +82,10 @@ export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
       return { token, expires, grant }
     }))
 
-  api.get('/grants', { schema: { summary: 'List grants', tags: ['auth'] } }, admin('admin', async () => arbiter.grants()))
+  api.get('/grants', { schema: { summary: 'List grants', tags: ['auth'] } }, ownerOnly(deps, async () => arbiter.grants()))
 
   api.delete('/grants/:id', { schema: { summary: 'Revoke a grant: its tokens fail from the next request', tags: ['auth'], params: Type.Object({ id: Type.String({ maxLength: 128 }) }) } },
-    admin('admin', async (req) => arbiter.revoke(req.params.id!)))
+    ownerOnly(deps, async (req) => arbiter.revoke(req.params.id!)))
 
   api.get('/audit', {
     schema: {
@@ -98,7 +97,7 @@ export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 100 })),
       }),
     },
-  }, admin('admin', async (req, _reply, ctx) => {
+  }, ownerOnly(deps, async (req, _reply, ctx) => {
     const q = req.query
     const entries = await audit.list({
       subject: q.subject, source: q.source, operation: q.operation, outcome: q.outcome as 'allow' | 'deny' | undefined,
@@ -109,7 +108,7 @@ export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
   }))
 
   api.post('/audit/verify', { schema: { summary: 'Verify the whole audit log against its signed Merkle tree', tags: ['audit'] } },
-    admin('admin', async () => audit.verify()))
+    ownerOnly(deps, async () => audit.verify()))
 }
 
 const SUBJECT_OPS: Record<TokenRequest['subject'], Op[]> = { device: ['write'], driver: ['write'], app: ['read'], owner: [] }

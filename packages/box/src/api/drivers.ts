@@ -2,14 +2,14 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { DRIVER_KINDS } from '../drivers/index.ts'
-import { audited, authorized } from './guard.ts'
+import { audited, ownerOnly } from './guard.ts'
 import type { ApiDeps } from './index.ts'
 
 const Id = Type.Object({ id: Type.String({ maxLength: 63 }) })
 
 export function driverRoutes(api: FastifyInstance, deps: ApiDeps): void {
   const { drivers } = deps
-  const admin = (handler: Parameters<typeof authorized>[2]) => audited(deps, 'admin', authorized(deps, () => ({ op: 'admin' }), handler))
+  const admin = (handler: Parameters<typeof ownerOnly>[1]) => ownerOnly(deps, handler)
 
   api.get('/drivers', { schema: { summary: 'Drivers with their configuration and status', tags: ['drivers'] } }, admin(async () => drivers.list()))
 

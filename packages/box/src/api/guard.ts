@@ -4,6 +4,7 @@
  * audited() appends the decision — allowed or denied, with record and byte counts — to the
  * audit log before the response leaves.
  */
+import type { ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditLog, Operation } from '../audit/index.ts'
 import type { Access, Arbiter, Scope } from '../arbiter/index.ts'
@@ -79,4 +80,16 @@ export function audited(deps: GuardDeps, operation: Operation, handler: Handler<
       throw err
     }
   }
+}
+
+/** Owner-only routes: the token must allow `admin`; the decision is audited as an admin action. */
+export function ownerOnly(deps: GuardDeps, handler: Handler<Ctx>): (req: Req, reply: FastifyReply) => Promise<unknown> {
+  return audited(deps, 'admin', authorized(deps, () => ({ op: 'admin' }), handler))
+}
+
+/** Takes the response over for server-sent events. */
+export function eventStream(reply: FastifyReply): ServerResponse {
+  reply.hijack()
+  reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+  return reply.raw
 }

@@ -1,15 +1,15 @@
 /** Imports: upload a file as the request body; watch its progress; list recent imports. */
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { CsvProfile, FORMATS } from '../importers/index.ts'
-import { audited, authorized } from './guard.ts'
+import { CsvProfile, FORMATS, finished } from '../importers/index.ts'
+import { eventStream, ownerOnly } from './guard.ts'
 import type { ApiDeps } from './index.ts'
 
 export const IMPORT_LIMIT = 8 * 1024 ** 3
 
 export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
   const { importers } = deps
-  const admin = (handler: Parameters<typeof authorized>[2]) => audited(deps, 'admin', authorized(deps, () => ({ op: 'admin' }), handler))
+  const admin = (handler: Parameters<typeof ownerOnly>[1]) => ownerOnly(deps, handler)
 
   // The upload is streamed to disk as it arrives, never held in memory.
   api.register(async (scope) => {
@@ -53,19 +53,17 @@ export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
   }, admin(async (req, reply) => {
     const id = req.params.id!
     importers.job(id) // 404 before the stream starts
-    reply.hijack()
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+    const stream = eventStream(reply)
     const send = () => {
       const job = importers.job(id)
-      const finished = ['done', 'duplicate', 'failed'].includes(job.state)
-      reply.raw.write(`event: ${finished ? 'end' : 'progress'}\ndata: ${JSON.stringify(job)}\n\n`)
-      if (finished) {
+      stream.write(`event: ${finished(job) ? 'end' : 'progress'}\ndata: ${JSON.stringify(job)}\n\n`)
+      if (finished(job)) {
         clearInterval(timer)
-        reply.raw.end()
+        stream.end()
       }
     }
     const timer = setInterval(send, 250)
-    reply.raw.on('close', () => clearInterval(timer))
+    stream.on('close', () => clearInterval(timer))
     send()
   }))
 

@@ -6,7 +6,7 @@ import { allowsSource, windowOf } from '../arbiter/index.ts'
 import { catalogue, HYPERCAT_CONTENT_TYPE } from '../catalogue/index.ts'
 import { parseSenmlCbor, parseSenmlJson, toSenmlCbor, toSenmlJson, SENML_CBOR, SENML_JSON, type SenmlRecord } from '../senml/index.ts'
 import { InvalidInput, NotFound, UnsupportedMediaType } from '../errors/index.ts'
-import { audited, authorized, bearer, type Ctx } from './guard.ts'
+import { audited, authorized, bearer, eventStream, type Ctx } from './guard.ts'
 import { parseNames, parseRange, parseTime } from './params.ts'
 import type { ApiDeps } from './index.ts'
 
@@ -151,24 +151,23 @@ export function sourceRoutes(api: FastifyInstance, deps: ApiDeps): void {
   }, guard('observe', (req) => ({ op: 'observe', source: req.params.source, granularity: 0 }), async (req, reply, ctx) => {
     const source = store.get(req.params.source!)
     const names = parseNames((req.query as Record<string, string>).name)
-    reply.hijack()
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
-    reply.raw.write(': subscribed\n\n')
+    const stream = eventStream(reply)
+    stream.write(': subscribed\n\n')
     const onRecords = (records: SenmlRecord[]) => {
       // Each event re-checks the token, so a revocation ends the stream.
       try {
         deps.arbiter.authorize(deps.arbiter.authenticate(bearer(req)), { op: 'observe', source: source.meta.id, granularity: 0 })
       } catch {
-        reply.raw.end('event: revoked\ndata: {}\n\n')
+        stream.end('event: revoked\ndata: {}\n\n')
         return
       }
       const window = windowOf(ctx.scope)
       const visible = records.filter((r) => (!names || names.includes(r.n)) && r.t >= window.from && r.t < window.to)
-      if (visible.length > 0) reply.raw.write(`event: records\ndata: ${toSenmlJson(visible)}\n\n`)
+      if (visible.length > 0) stream.write(`event: records\ndata: ${toSenmlJson(visible)}\n\n`)
     }
-    const heartbeat = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000)
+    const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), 15_000)
     source.events.on('records', onRecords)
-    reply.raw.on('close', () => {
+    stream.on('close', () => {
       clearInterval(heartbeat)
       source.events.off('records', onRecords)
     })

@@ -38,6 +38,11 @@ export interface ImportJob {
   finishedAt: number | null
 }
 
+/** Whether an import has come to an end, one way or another. */
+export function finished(job: ImportJob): boolean {
+  return job.state === 'done' || job.state === 'duplicate' || job.state === 'failed'
+}
+
 const DEFAULT_SOURCE: Record<Format, string> = { gpx: 'gpx', 'google-records': 'google-location', 'google-semantic': 'google-timeline', 'google-timeline': 'google-timeline', 'apple-health': 'apple-health', ical: 'calendar', csv: 'csv' }
 const JOBS_KEPT = 100
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
