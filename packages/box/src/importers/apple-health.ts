@@ -18,8 +18,8 @@ import yauzl from 'yauzl'
 import { SaxesParser } from 'saxes'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
+import { BATCH, malformed } from './common.ts'
 
-const BATCH = 1000
 /** Readings remembered for spotting duplicates: enough for a day of dense Watch data, ~10 MB. */
 const SEEN_MAX = 400_000
 
@@ -137,7 +137,7 @@ export async function* appleHealth(input: Readable): AsyncGenerator<SenmlRecord[
     }
     sax.close()
   } catch (err) {
-    throw new InvalidInput(`The file is malformed at line ${sax.line}, column ${sax.column}: ${(err as Error).message.split('\n')[0]!.replace(/^\d+:\d+: /, '').replace(/\.$/, '')}. Nothing was imported.`)
+    throw malformed(`at line ${sax.line}, column ${sax.column}`, err)
   }
   if (!sawRoot) throw new InvalidInput('This is XML but not an Apple Health export: there is no <HealthData> element. Nothing was imported.')
   while (out.length > 0) yield out.shift()!

@@ -12,6 +12,7 @@ import iconv from 'iconv-lite'
 import { InvalidInput } from '../errors/index.ts'
 import { LOGICAL_TYPES, wallClockToEpoch, assertTimeZone } from '../store/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
+import { BATCH } from './common.ts'
 
 export const CsvProfile = Type.Object({
   time: Type.Object({
@@ -157,7 +158,7 @@ export async function* csv(input: Readable, head: Buffer, profile: CsvProfile): 
         if (!Number.isFinite(number)) throw new InvalidInput(`Line ${line}: "${cell}" in column "${v.column}" is not a number. Nothing was imported.`, { index: line, field: v.column })
         batch.push(v.unit ? { n: name, u: v.unit, t, v: number } : { n: name, t, v: number })
       }
-      if (batch.length >= 1000) {
+      if (batch.length >= BATCH) {
         yield batch
         batch = []
       }

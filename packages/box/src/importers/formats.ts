@@ -11,12 +11,12 @@ import chain from 'stream-chain'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { appleHealth } from './apple-health.ts'
+import { BATCH, malformed } from './common.ts'
 import { csv, type CsvProfile } from './csv.ts'
 import { ical } from './ical.ts'
 
 export type Format = 'gpx' | 'google-records' | 'google-semantic' | 'google-timeline' | 'apple-health' | 'ical' | 'csv'
 export const FORMATS: Format[] = ['gpx', 'google-records', 'google-semantic', 'google-timeline', 'apple-health', 'ical', 'csv']
-export const BATCH = 1000
 
 /**
  * Picks the format from the content, not the name: a GPX root element; or the first key of a
@@ -54,11 +54,6 @@ export function parse(format: Format, input: Readable, ctx: { file: string; head
   if (format === 'google-records') return jsonItems(input, /^locations\.\d+$/, googleLocation)
   if (format === 'google-semantic') return jsonItems(input, /^timelineObjects\.\d+$/, semanticObject)
   return jsonItems(input, /^(semanticSegments|rawSignals)\.\d+$/, timelineItem)
-}
-
-/** Where a parser stood when it failed, for an error message a person can act on. */
-function at(where: string, err: unknown): InvalidInput {
-  return new InvalidInput(`The file is malformed ${where}: ${(err as Error).message.split('\n')[0]!.replace(/^\d+:\d+: /, '').replace(/\.$/, '')}. Nothing was imported.`)
 }
 
 /**
@@ -115,7 +110,7 @@ async function* gpx(input: Readable): AsyncGenerator<SenmlRecord[]> {
     }
     sax.close()
   } catch (err) {
-    throw at(`at line ${sax.line}, column ${sax.column}`, err)
+    throw malformed(`at line ${sax.line}, column ${sax.column}`, err)
   }
   if (!sawGpx) throw new InvalidInput('This is XML but not GPX: there is no <gpx> element. Nothing was imported.')
   while (out.length > 0) yield out.shift()!
@@ -137,7 +132,7 @@ async function* jsonItems(input: Readable, filter: RegExp, convert: (item: Recor
     }
   } catch (err) {
     if (err instanceof InvalidInput) throw err
-    throw at(`after ${index} items`, err)
+    throw malformed(`after ${index} items`, err)
   }
   if (batch.length > 0) yield batch
 }

@@ -12,6 +12,7 @@ import ICAL from 'ical.js'
 import { InvalidInput } from '../errors/index.ts'
 import { wallClockToEpoch } from '../store/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
+import { BATCH } from './common.ts'
 
 export const WINDOW_YEARS = 2
 export const MAX_OCCURRENCES = 5000
@@ -106,7 +107,7 @@ export async function* ical(file: string): AsyncGenerator<SenmlRecord[]> {
         emit(details.startDate, details.endDate)
       }
     }
-    if (batch.length >= 1000) {
+    if (batch.length >= BATCH) {
       yield batch
       batch = []
     }
