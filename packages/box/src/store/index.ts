@@ -98,7 +98,8 @@ export class Store {
   /** Deletes a source: clears its log blocks from local storage and removes its view. */
   async remove(id: string): Promise<{ count: number }> {
     const source = this.get(id)
-    const count = source.view.counts().points + source.view.counts().keys
+    const { points, keys } = source.view.counts()
+    const count = points + keys
     await source.clearLog()
     this.#sources.delete(id)
     await source.close()

@@ -214,24 +214,23 @@ export class Source {
     this.#expect('timeseries')
     return this.#exclusive(async () => {
       const drop = this.view.blocksInRange(from, to)
-      if (drop.length === 0) return { count: 0, bytes: 0, first: this.core.length, blocks: 0 }
-      const before = this.view.counts().points
       const survivors = this.view.survivors(drop, from, to)
-      const entries: LogEntry[] = [{ op: 'delete', from, to, drop }]
-      if (survivors.length > 0) entries.push({ op: 'records', records: survivors })
-      const written = await this.#writeUngated(entries)
-      return { count: before - this.view.counts().points, ...written }
+      return this.#dropBlocks({ op: 'delete', from, to, drop }, survivors)
     })
   }
 
   /** Takes back whole blocks written earlier (an import that failed half-way): a logged deletion. */
   revert(blocks: number[]): Promise<WriteResult> {
-    return this.#exclusive(async () => {
-      if (blocks.length === 0) return { count: 0, bytes: 0, first: this.core.length, blocks: 0 }
-      const before = this.view.counts().points
-      const written = await this.#writeUngated([{ op: 'delete', from: 0, to: 0, drop: blocks }])
-      return { count: before - this.view.counts().points, ...written }
-    })
+    return this.#exclusive(() => this.#dropBlocks({ op: 'delete', from: 0, to: 0, drop: blocks }, []))
+  }
+
+  /** Writes a deletion (and the points it keeps) under the exclusive gate; counts the points gone. */
+  async #dropBlocks(deletion: LogEntry & { op: 'delete' }, survivors: SenmlRecord[]): Promise<WriteResult> {
+    if (deletion.drop.length === 0) return { count: 0, bytes: 0, first: this.core.length, blocks: 0 }
+    const before = this.view.points
+    const entries: LogEntry[] = survivors.length > 0 ? [deletion, { op: 'records', records: survivors }] : [deletion]
+    const written = await this.#writeUngated(entries)
+    return { count: before - this.view.points, ...written }
   }
 
   async put(key: string, value: unknown): Promise<WriteResult> {

@@ -81,6 +81,11 @@ export class View {
     this.db.close()
   }
 
+  /** How many points the view holds. */
+  get points(): number {
+    return this.#points
+  }
+
   /** How many log blocks the view holds. */
   get applied(): number {
     return this.#applied
@@ -190,12 +195,11 @@ export class View {
   }
 
   #blockPoints(blocks: number[], columns: string, filter = '', params: number[] = []): unknown[] {
-    const span = this.db.prepare('SELECT tmin, tmax FROM blocks WHERE block = ?')
+    const select = this.db.prepare(`SELECT ${columns} FROM points p WHERE p.id >= ? AND p.id < ? AND p.block = ? ${filter}`)
     const rows: unknown[] = []
     for (const block of blocks) {
-      const b = span.get(block) as { tmin: number; tmax: number } | undefined
-      if (!b) continue
-      rows.push(...this.db.prepare(`SELECT ${columns} FROM points p WHERE p.id >= ? AND p.id < ? AND p.block = ? ${filter}`).all(keyOf(b.tmin), keyOf(b.tmax) + SEQ_SPACE, block, ...params))
+      const b = this.#stmts.blockSpan.get(block) as { tmin: number; tmax: number } | undefined
+      if (b) rows.push(...select.all(keyOf(b.tmin), keyOf(b.tmax) + SEQ_SPACE, block, ...params))
     }
     return rows
   }
@@ -207,24 +211,28 @@ export class View {
       const span = spans.get(t.series)
       spans.set(t.series, span ? { lo: Math.min(span.lo, t.lo), hi: Math.max(span.hi, t.hi) } : { lo: t.lo, hi: t.hi })
     }
+    const deletePoints = this.db.prepare('DELETE FROM points WHERE id >= ? AND id < ? AND block = ?')
+    const deleteBlock = this.db.prepare('DELETE FROM blocks WHERE block = ?')
     for (const block of blocks) {
-      const b = this.db.prepare('SELECT tmin, tmax FROM blocks WHERE block = ?').get(block) as { tmin: number; tmax: number } | undefined
+      const b = this.#stmts.blockSpan.get(block) as { tmin: number; tmax: number } | undefined
       if (!b) continue
-      this.#points -= this.db.prepare('DELETE FROM points WHERE id >= ? AND id < ? AND block = ?').run(keyOf(b.tmin), keyOf(b.tmax) + SEQ_SPACE, block).changes
-      this.db.prepare('DELETE FROM blocks WHERE block = ?').run(block)
+      this.#points -= deletePoints.run(keyOf(b.tmin), keyOf(b.tmax) + SEQ_SPACE, block).changes
+      deleteBlock.run(block)
     }
+    const clearRollups = this.db.prepare(`DELETE FROM rollups WHERE res IN (${ROLLUP_RESOLUTIONS.join(', ')}) AND series = ? AND bucket >= ? AND bucket < ?`)
+    const rebuildRollups = this.db.prepare(`INSERT INTO rollups (res, series, bucket, n, sum, min, max, sumsq)
+      SELECT ?, series, CAST(t / ? AS INTEGER) * ?, count(val), sum(val), min(val), max(val), sum(val * val)
+      FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL GROUP BY 3`)
+    const clearLatest = this.db.prepare('DELETE FROM latest WHERE series = ?')
+    const rebuildLatest = this.db.prepare('INSERT INTO latest (series, t, val, s) SELECT series, t, val, s FROM points WHERE series = ? ORDER BY id DESC LIMIT 1')
     const coarsest = ROLLUP_RESOLUTIONS[0]
     for (const [series, span] of spans) {
       const lo = Math.floor(span.lo / coarsest) * coarsest
       const hi = (Math.floor(span.hi / coarsest) + 1) * coarsest
-      this.db.prepare('DELETE FROM rollups WHERE res IN (300, 3600) AND series = ? AND bucket >= ? AND bucket < ?').run(series, lo, hi)
-      for (const res of ROLLUP_RESOLUTIONS) {
-        this.db.prepare(`INSERT INTO rollups (res, series, bucket, n, sum, min, max, sumsq)
-          SELECT ?, series, CAST(t / ? AS INTEGER) * ?, count(val), sum(val), min(val), max(val), sum(val * val)
-          FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL GROUP BY 3`).run(res, res, res, keyOf(lo), keyOf(hi), series)
-      }
-      this.db.prepare('DELETE FROM latest WHERE series = ?').run(series)
-      this.db.prepare('INSERT INTO latest (series, t, val, s) SELECT series, t, val, s FROM points WHERE series = ? ORDER BY id DESC LIMIT 1').run(series)
+      clearRollups.run(series, lo, hi)
+      for (const res of ROLLUP_RESOLUTIONS) rebuildRollups.run(res, res, res, keyOf(lo), keyOf(hi), series)
+      clearLatest.run(series)
+      rebuildLatest.run(series)
     }
   }
 
@@ -268,6 +276,9 @@ export class View {
     const inIds = ids.map(() => '?').join(',')
     const res = fn === 'median' ? undefined : ROLLUP_RESOLUTIONS.find((r) => bounds.every((b) => b % r === 0))
     const stats = res === undefined ? this.#rawStats(ids, inIds, bounds) : this.#rollupStats(ids, inIds, bounds, res)
+    const medianStmt = fn === 'median' && ids.length > 0
+      ? this.db.prepare(`SELECT val FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? AND series IN (${inIds}) AND val IS NOT NULL ORDER BY val LIMIT ? OFFSET ?`)
+      : undefined
     const out: BucketValue[] = []
     for (let i = 0; i + 1 < bounds.length; i++) {
       const lo = bounds[i]!
@@ -281,7 +292,7 @@ export class View {
         else if (fn === 'max') value = st.max
         else if (fn === 'mean') value = st.sum / count
         else if (fn === 'sd') value = count > 1 ? Math.sqrt(Math.max(0, (st.sumsq - (st.sum * st.sum) / count) / (count - 1))) : null
-        else if (fn === 'median') value = this.#median(ids, inIds, lo, hi, count)
+        else if (fn === 'median') value = median(medianStmt!, ids, lo, hi, count)
       }
       out.push({ start: lo, end: hi, count, value })
     }
@@ -324,14 +335,8 @@ export class View {
     return stats
   }
 
-  #median(ids: number[], inIds: string, lo: number, hi: number, count: number): number {
-    const stmt = this.db.prepare(`SELECT val FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? AND series IN (${inIds}) AND val IS NOT NULL ORDER BY val LIMIT ? OFFSET ?`)
-    const values = (stmt.all(keyOf(lo), keyOf(hi) + SEQ_SPACE, lo, hi, ...ids, 2 - (count % 2), Math.floor((count - 1) / 2)) as { val: number }[]).map((r) => r.val)
-    return values.length === 2 ? (values[0]! + values[1]!) / 2 : values[0]!
-  }
-
   kvGet(key: string): { value: unknown; t: number } | undefined {
-    const row = this.db.prepare('SELECT value, t FROM kv WHERE key = ?').get(key) as { value: string; t: number } | undefined
+    const row = this.#stmts.kvGet.get(key) as { value: string; t: number } | undefined
     return row && { value: JSON.parse(row.value), t: row.t }
   }
 
@@ -340,11 +345,11 @@ export class View {
   }
 
   kvPut(key: string, value: unknown, t: number): void {
-    this.db.prepare('INSERT OR REPLACE INTO kv (key, value, t) VALUES (?, ?, ?)').run(key, JSON.stringify(value), t)
+    this.#stmts.kvPut.run(key, JSON.stringify(value), t)
   }
 
   kvDelete(key: string): void {
-    this.db.prepare('DELETE FROM kv WHERE key = ?').run(key)
+    this.#stmts.kvDelete.run(key)
   }
 
   counts(): { points: number; keys: number; bytes: number } {
@@ -375,9 +380,19 @@ function prepare(db: Database.Database) {
     upsertLatest: db.prepare(`INSERT INTO latest (series, t, val, s) VALUES (?, ?, ?, ?)
       ON CONFLICT DO UPDATE SET t = excluded.t, val = excluded.val, s = excluded.s WHERE excluded.t >= latest.t`),
     latest: db.prepare('SELECT t, val, s FROM latest WHERE series = ?'),
+    blockSpan: db.prepare('SELECT tmin, tmax FROM blocks WHERE block = ?'),
+    kvGet: db.prepare('SELECT value, t FROM kv WHERE key = ?'),
+    kvPut: db.prepare('INSERT OR REPLACE INTO kv (key, value, t) VALUES (?, ?, ?)'),
+    kvDelete: db.prepare('DELETE FROM kv WHERE key = ?'),
     pointAt: db.prepare('SELECT 1 FROM points WHERE id >= ? AND id < ? AND t = ? AND series = ? LIMIT 1'),
     latestIn: db.prepare('SELECT t, val, s FROM points WHERE series = ? AND id >= ? AND id < ? AND t >= ? AND t < ? ORDER BY id DESC LIMIT 1'),
   }
+}
+
+/** The middle value (or the mean of the middle two) of a bucket's `count` points, read in value order. */
+function median(stmt: Database.Statement, ids: number[], lo: number, hi: number, count: number): number {
+  const values = (stmt.all(keyOf(lo), keyOf(hi) + SEQ_SPACE, lo, hi, ...ids, 2 - (count % 2), Math.floor((count - 1) / 2)) as { val: number }[]).map((r) => r.val)
+  return values.length === 2 ? (values[0]! + values[1]!) / 2 : values[0]!
 }
 
 function addToRollups(rollups: Map<number, Rollup>[], series: number, t: number, v: number): void {
