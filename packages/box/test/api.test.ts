@@ -45,6 +45,10 @@ test('the RFC 8428 multiple-datapoints example goes in and comes back resolved',
     ['urn:dev:ow:10e2073a01080063:voltage', 1320067464, 120.1, 'V'],
     ['urn:dev:ow:10e2073a01080063:current', 1320067464, 1.7, 'A'],
   ])
+  // The same pack sent as plain application/json resolves the same way.
+  await r.api('POST', '/api/v1/sources', { body: { id: 'rfc-json' } })
+  assert.equal((await r.api('POST', '/api/v1/sources/rfc-json/records', { body: pack })).status, 201)
+  assert.deepEqual((await r.api('GET', '/api/v1/sources/rfc-json/records?from=0&limit=100')).body, records)
 })
 
 test('SenML CBOR goes in with integer labels and comes out as CBOR on request', async () => {

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { AGGREGATE_FNS, LOGICAL_TYPES, SOURCE_KINDS, TECHNICAL_TYPES, assertTimeZone, bucketBoundaries, parseBucket, type AggregateFn, type NewSource, type Series } from '../store/index.ts'
 import { allowsSource, windowOf } from '../arbiter/index.ts'
 import { catalogue, HYPERCAT_CONTENT_TYPE } from '../catalogue/index.ts'
-import { parseSenmlCbor, parseSenmlJson, toSenmlCbor, toSenmlJson, SENML_CBOR, SENML_JSON, type SenmlRecord } from '../senml/index.ts'
+import { parseSenmlCbor, parseSenmlJson, resolvePack, toSenmlCbor, toSenmlJson, SENML_CBOR, SENML_JSON, type SenmlRecord } from '../senml/index.ts'
 import { InvalidInput, NotFound, UnsupportedMediaType } from '../errors/index.ts'
 import { audited, authorized, bearer, eventStream, type Ctx } from './guard.ts'
 import { parseNames, parseRange, parseTime } from './params.ts'
@@ -217,7 +217,8 @@ function parsePack(req: FastifyRequest): SenmlRecord[] {
   const now = Date.now() / 1000
   if (type === SENML_CBOR) return parseSenmlCbor(req.body as Buffer, now)
   if (type === SENML_JSON) return parseSenmlJson(req.body as Buffer, now)
-  if (type === 'application/json') return parseSenmlJson(JSON.stringify(req.body), now)
+  // Fastify has already parsed a plain JSON body: resolve it as it is.
+  if (type === 'application/json') return resolvePack(req.body, now)
   throw new UnsupportedMediaType(`Records must be ${SENML_JSON} or ${SENML_CBOR}, not "${type || 'none'}".`)
 }
 

@@ -99,13 +99,18 @@ export class Drivers {
     const config = checkConfig(kind, rawConfig)
     const sources = sourcesOf(kind as DriverKind, config)
     for (const source of sources) if (!this.#store.has(source)) await this.#store.add({ id: source, logicalType: kind === 'owntracks' ? 'location' : 'other', description: `Written by driver ${id}` })
-    const grant = this.#arbiter.createGrant({ subject: `driver:${id}`, description: `${kind} driver ${id}`, sources, ops: ['write'], windows: [], granularity: 0 })
+    const grant = this.#grantFor(id, kind, sources)
     const createdAt = new Date().toISOString()
     this.#db.prepare('INSERT INTO drivers (id, kind, config, grant_id, created_at) VALUES (?, ?, ?, ?, ?)').run(id, kind, JSON.stringify(config), grant.id, createdAt)
     const info: DriverInfo = { id, kind: kind as DriverKind, config, grant: grant.id, sources, createdAt, status: stopped() }
     this.#drivers.set(id, { info, token: { value: '', expires: 0 }, queues: new Map() })
     await this.#start(id)
     return this.get(id)
+  }
+
+  /** A driver may write to its own sources and do nothing else. */
+  #grantFor(id: string, kind: string, sources: string[]) {
+    return this.#arbiter.createGrant({ subject: `driver:${id}`, description: `${kind} driver ${id}`, sources, ops: ['write'], windows: [], granularity: 0 })
   }
 
   /** Replaces a driver's configuration, keeping its device passwords, and restarts it. */
@@ -126,7 +131,7 @@ export class Drivers {
     if (added.length > 0) {
       // A wider grant is a new grant: the old one is revoked so no token outlives the change.
       this.#arbiter.revoke(d.info.grant)
-      d.info.grant = this.#arbiter.createGrant({ subject: `driver:${id}`, description: `${d.info.kind} driver ${id}`, sources, ops: ['write'], windows: [], granularity: 0 }).id
+      d.info.grant = this.#grantFor(id, d.info.kind, sources).id
     }
     d.info.config = config
     d.info.sources = sources
