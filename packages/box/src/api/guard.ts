@@ -16,6 +16,7 @@ export interface Ctx {
   records: number
   bytes: number
   source: string | null
+  granularity?: number
 }
 
 export interface AnonCtx extends Omit<Ctx, 'scope'> {
@@ -43,7 +44,9 @@ export function bearer(req: FastifyRequest): string | undefined {
 export function authorized(deps: GuardDeps, access: (req: Req) => Access, handler: Handler<Ctx>): Handler<AnonCtx> {
   return async (req, reply, ctx) => {
     ctx.scope = deps.arbiter.authenticate(bearer(req))
-    deps.arbiter.authorize(ctx.scope, access(req))
+    const wanted = access(req)
+    if (wanted.op === 'read') ctx.granularity = wanted.granularity
+    deps.arbiter.authorize(ctx.scope, wanted)
     return handler(req, reply, ctx as Ctx)
   }
 }
@@ -64,6 +67,7 @@ export function audited(deps: GuardDeps, operation: Operation, handler: Handler<
         outcome: status === 401 || status === 403 ? 'deny' : 'allow',
         status,
         ...(reason ? { reason } : {}),
+        ...(ctx.granularity !== undefined ? { granularity: ctx.granularity } : {}),
       })
     try {
       const result = await handler(req, reply, ctx)

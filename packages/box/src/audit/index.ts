@@ -17,7 +17,7 @@ import type { BoxKeys, KeyPair } from '../keys/index.ts'
 import { sign, verifySignature } from '../keys/index.ts'
 import { writeFileAtomic } from '../home/index.ts'
 
-export type Operation = 'read' | 'write' | 'observe' | 'delete' | 'admin' | 'login'
+export type Operation = 'read' | 'write' | 'observe' | 'delete' | 'admin' | 'login' | 'export'
 
 export interface AuditEntry {
   /** Seconds since the epoch. */
@@ -32,6 +32,12 @@ export interface AuditEntry {
   outcome: 'allow' | 'deny'
   status: number
   reason?: string
+  /** Reads: the finest detail asked for, in seconds (0 = raw points). */
+  granularity?: number
+  /** Exports: where the data went (or was to go), its SHA-256 and the start of its content. */
+  destination?: string
+  sha256?: string
+  preview?: string
 }
 
 export interface AuditFilter {
