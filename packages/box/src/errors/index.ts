@@ -74,3 +74,16 @@ export class UnsupportedMediaType extends CofferError {
     super(415, 'unsupported-media-type', 'Unsupported media type', detail)
   }
 }
+
+export class TooManyRequests extends CofferError {
+  constructor(detail: string) {
+    super(429, 'too-many-requests', 'Too many requests', detail)
+  }
+}
+
+/** Something outside the box, such as an export destination, failed to take what was sent. */
+export class BadGateway extends CofferError {
+  constructor(detail: string) {
+    super(502, 'bad-gateway', 'Destination failed', detail)
+  }
+}
