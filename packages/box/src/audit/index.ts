@@ -188,6 +188,34 @@ export class AuditLog {
     return out
   }
 
+  /**
+   * Every entry with `from <= time < to`, oldest first. Entries are appended in time order (list()
+   * relies on that too), so the first one is found by bisection: a month long past costs a few
+   * dozen reads to find, not a walk back from the newest entry.
+   */
+  async *between(from: number, to: number): AsyncGenerator<AuditEntry & { seq: number }> {
+    await this.flush()
+    const length = this.#core.length
+    const entryAt = async (i: number): Promise<AuditEntry | null> => {
+      const block = await this.#core.get(i, { wait: false })
+      return block ? (JSON.parse(block.toString('utf8')) as AuditEntry) : null
+    }
+    let low = 0
+    let high = length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      const entry = await entryAt(mid)
+      if (entry === null || entry.time < from) low = mid + 1
+      else high = mid
+    }
+    for (let i = low; i < length; i++) {
+      const entry = await entryAt(i)
+      if (entry === null || entry.time < from) continue
+      if (entry.time >= to) break
+      yield { seq: i, ...entry }
+    }
+  }
+
   /** Checks every block against the signed Merkle tree by replicating into a fresh replica. */
   async verify(opts: { timeoutMs?: number } = {}): Promise<VerifyReport> {
     await this.flush()
