@@ -1,0 +1,19 @@
+import type { AuditLog } from '../audit/index.ts'
+import { MonthTally, monthOf, type Statement } from './build.ts'
+
+export interface FromLogOptions {
+  /** YYYY-MM; the current month in `timeZone` when absent. */
+  month?: string
+  timeZone: string
+  names?: Record<string, string>
+  /** Epoch seconds; also what "the current month" is judged by. */
+  now: number
+}
+
+/** Streams one month of the audit log into a statement, and verifies the whole log for its banner. */
+export async function statementFromLog(audit: AuditLog, opts: FromLogOptions): Promise<Statement> {
+  const tally = new MonthTally(opts.month ?? monthOf(opts.now, opts.timeZone), opts.timeZone)
+  const verify = await audit.verify()
+  for await (const entry of audit.between(tally.from, tally.to)) tally.add(entry)
+  return tally.finish({ verify, names: opts.names, generatedAt: opts.now })
+}
