@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditLog, Operation } from '../audit/index.ts'
 import type { Access, Arbiter, Scope } from '../arbiter/index.ts'
-import { CofferError } from '../errors/index.ts'
+import { CofferError, Unauthorized } from '../errors/index.ts'
 
 export interface Ctx {
   scope: Scope
@@ -43,7 +43,13 @@ export function bearer(req: FastifyRequest): string | undefined {
 /** Checks the token, then asks `access(req)` what the request does and checks the token allows it. */
 export function authorized(deps: GuardDeps, access: (req: Req) => Access, handler: Handler<Ctx>): Handler<AnonCtx> {
   return async (req, reply, ctx) => {
-    ctx.scope = deps.arbiter.authenticate(bearer(req))
+    try {
+      ctx.scope = deps.arbiter.authenticate(bearer(req))
+    } catch (err) {
+      // A revoked or expired token is still genuine: its holder is named in the audit entry.
+      if (err instanceof Unauthorized) ctx.subject = err.subject
+      throw err
+    }
     const wanted = access(req)
     if (wanted.op === 'read') ctx.granularity = wanted.granularity
     deps.arbiter.authorize(ctx.scope, wanted)

@@ -1,11 +1,11 @@
 /** Sources, ingest, queries, key-value items, live updates and the catalogue. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { AGGREGATE_FNS, LOGICAL_TYPES, SOURCE_KINDS, TECHNICAL_TYPES, assertTimeZone, bucketBoundaries, parseBucket, type AggregateFn, type NewSource, type Series } from '../store/index.ts'
+import { AGGREGATE_FNS, LOGICAL_TYPES, SOURCE_KINDS, TECHNICAL_TYPES, assertTimeZone, bucketBoundaries, onGrid, parseBucket, type AggregateFn, type NewSource, type Series } from '../store/index.ts'
 import { allowsSource, windowOf } from '../arbiter/index.ts'
 import { catalogue, HYPERCAT_CONTENT_TYPE } from '../catalogue/index.ts'
 import { parseSenmlCbor, parseSenmlJson, resolvePack, toSenmlCbor, toSenmlJson, SENML_CBOR, SENML_JSON, type SenmlRecord } from '../senml/index.ts'
-import { InvalidInput, NotFound, UnsupportedMediaType } from '../errors/index.ts'
+import { Forbidden, InvalidInput, NotFound, UnsupportedMediaType } from '../errors/index.ts'
 import { audited, authorized, bearer, eventStream, type Ctx } from './guard.ts'
 import { parseNames, parseRange, parseTime } from './params.ts'
 import type { ApiDeps } from './index.ts'
@@ -140,6 +140,7 @@ export function sourceRoutes(api: FastifyInstance, deps: ApiDeps): void {
       const bucket = parseBucket(req.query.bucket!)
       const from = parseTime(req.query.from, 'from', tz)!
       const to = parseTime(req.query.to, 'to', tz)!
+      if (ctx.scope.granularity > 0) assertOnGrid(ctx.scope.granularity, bucket.seconds, from, to, tz, deps.home.config.timeZone ?? 'UTC')
       const series = numericSeries(source.view.seriesNamed(undefined), req.query.name, source.meta.id)
       const buckets = source.view.aggregate(series, bucketBoundaries(from, to, bucket, tz), req.query.fn as AggregateFn)
       ctx.records = buckets.length
@@ -205,6 +206,24 @@ export function sourceRoutes(api: FastifyInstance, deps: ApiDeps): void {
       ctx.records = result.count
       return { key: req.params.key, deleted: true }
     }))
+}
+
+/**
+ * A token limited to coarse detail may only ask for whole cells of its grid, in the box's own
+ * time zone: buckets clipped at an arbitrary edge, or days in another zone, would let two
+ * answers be subtracted into finer detail than the grant allows.
+ */
+function assertOnGrid(granularity: number, bucketSeconds: number, from: number, to: number, tz: string, boxZone: string): void {
+  const cell = describeCell(granularity)
+  if (tz !== boxZone) throw new Forbidden(`This token allows ${cell} buckets in the box's time zone (${boxZone}) only; ${tz} was asked for.`)
+  if (bucketSeconds % granularity !== 0) throw new Forbidden(`This token allows buckets made of whole ${cell} cells; ${bucketSeconds}s buckets are not.`)
+  if (!onGrid(from, granularity, tz) || !onGrid(to, granularity, tz)) {
+    throw new Forbidden(`This token allows whole ${cell} cells only: \`from\` and \`to\` must fall on ${granularity % 86400 === 0 ? 'local midnights' : `multiples of ${granularity}s in local time`} (${boxZone}).`)
+  }
+}
+
+function describeCell(seconds: number): string {
+  return seconds % 86400 === 0 ? `${seconds / 86400}-day` : `${seconds}s`
 }
 
 function zone(tz: string | undefined): string {

@@ -49,10 +49,12 @@ export class Conflict extends CofferError {
   }
 }
 
-/** No token, or a token that does not verify. */
+/** No token, or a token that does not verify. `subject` is whose it was, when a genuine token has expired or been revoked. */
 export class Unauthorized extends CofferError {
-  constructor(detail: string) {
+  readonly subject?: string
+  constructor(detail: string, subject?: string) {
     super(401, 'unauthorized', 'Unauthorized', detail)
+    this.subject = subject
   }
 }
 
@@ -85,5 +87,59 @@ export class TooManyRequests extends CofferError {
 export class BadGateway extends CofferError {
   constructor(detail: string) {
     super(502, 'bad-gateway', 'Destination failed', detail)
+  }
+}
+
+/**
+ * Sandboxed app runs. `app` names the app and `limit` the SandboxLimits field it ran into, so a
+ * cockpit can say which knob to turn. An app's own faults are 4xx-like (422/413); 504 and 502 say
+ * the box acted as a gateway to the app and got no, or no sane, answer from it.
+ */
+interface AppFault { app: string; limit?: string }
+
+/** The app threw, rejected, overflowed its stack, or its code did not compile. */
+export class AppFailed extends CofferError {
+  constructor(detail: string, where: AppFault) {
+    super(422, 'app-failed', 'App failed', detail, { ...where })
+  }
+}
+
+/** Ran past its CPU or wall-clock limit. Not 408: clients resend a 408 unasked, which would run the runaway app again. */
+export class AppTimeout extends CofferError {
+  constructor(detail: string, where: AppFault) {
+    super(504, 'app-timeout', 'App timed out', detail, { ...where })
+  }
+}
+
+export class AppMemoryExceeded extends CofferError {
+  constructor(detail: string, where: AppFault) {
+    super(422, 'app-memory-exceeded', 'App memory limit exceeded', detail, { ...where })
+  }
+}
+
+/** A result, or one host call's arguments or answer, bigger than the run allows. */
+export class AppOutputTooLarge extends CofferError {
+  constructor(detail: string, where: AppFault) {
+    super(413, 'app-output-too-large', 'App output too large', detail, { ...where })
+  }
+}
+
+export class AppTooManyCalls extends CofferError {
+  constructor(detail: string, where: AppFault) {
+    super(422, 'app-too-many-calls', 'App made too many calls', detail, { ...where })
+  }
+}
+
+/** The process running the app died under it; the next run starts a new one. */
+export class AppCrashed extends CofferError {
+  constructor(detail: string, where: AppFault) {
+    super(502, 'app-crashed', 'App crashed', detail, { ...where })
+  }
+}
+
+/** The app was stopped (its grant revoked, or the box closing) while this run was pending. */
+export class AppStopped extends CofferError {
+  constructor(detail: string, where: AppFault) {
+    super(409, 'app-stopped', 'App stopped', detail, { ...where })
   }
 }

@@ -13,6 +13,11 @@ export interface HomeConfig {
   createdAt: string
   passphraseHash: string
   identity: string
+  /**
+   * The owner's time zone, fixed when the box is made: apps granted daily or hourly detail
+   * get buckets on this zone's grid only, so two zones' days cannot be subtracted into hours.
+   */
+  timeZone?: string
 }
 
 export interface Home {
@@ -57,7 +62,7 @@ export function homePaths(dir: string): HomePaths {
 export const MIN_PASSPHRASE_LENGTH = 8
 
 /** Creates a box home. With `words`, recovers the seed (and so every key) from a recovery phrase. */
-export function initHome(dir: string, opts: { passphrase: string; words?: string }): { home: Home; words: string } {
+export function initHome(dir: string, opts: { passphrase: string; words?: string; timeZone?: string }): { home: Home; words: string } {
   const paths = homePaths(dir)
   if (fs.existsSync(paths.config)) throw new Conflict(`${dir} already holds a box. Use another --home, or remove that folder if you really mean to start over.`)
   if (opts.passphrase.length < MIN_PASSPHRASE_LENGTH) throw new InvalidInput(`The owner passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters.`)
@@ -71,6 +76,7 @@ export function initHome(dir: string, opts: { passphrase: string; words?: string
     createdAt: new Date().toISOString(),
     passphraseHash: hashPassphrase(opts.passphrase),
     identity: keys.identity.publicKey.toString('hex'),
+    timeZone: opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
   }
   // The config is written last: its presence is what marks a complete box.
   writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n', 0o600)

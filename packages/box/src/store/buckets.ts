@@ -112,3 +112,11 @@ function clip(bounds: number[], from: number, to: number): number[] {
   if (bounds.length > 2 && bounds[1]! <= from) bounds.splice(1, 1)
   return bounds
 }
+
+/** Whether `t` is an edge of the grid of `seconds`-long cells in `tz`: local midnights for days, Monday midnights for weeks. */
+export function onGrid(t: number, seconds: number, tz: string): boolean {
+  if (seconds % 86400 !== 0) return (t + utcOffset(tz, t)) % seconds === 0
+  const local = localTime(tz, t)
+  if (local.hour !== 0 || local.minute !== 0 || local.second !== 0 || !Number.isInteger(t)) return false
+  return seconds % 604800 !== 0 || new Date(Date.UTC(local.year, local.month - 1, local.day)).getUTCDay() === 1
+}
