@@ -13,6 +13,9 @@ import { AuditLog } from './audit/index.ts'
 import { Arbiter } from './arbiter/index.ts'
 import { Drivers } from './drivers/index.ts'
 import { Importers } from './importers/index.ts'
+import { Gateway } from './gateway/index.ts'
+import { Sandbox } from './sandbox/index.ts'
+import { Apps } from './apps/index.ts'
 import { createApi } from './api/index.ts'
 
 export interface BoxConfig {
@@ -30,6 +33,9 @@ export interface Box {
   arbiter: Arbiter
   drivers: Drivers
   importers: Importers
+  gateway: Gateway
+  sandbox: Sandbox
+  apps: Apps
   api: FastifyInstance
   url: string | undefined
   open(): Promise<void>
@@ -61,16 +67,24 @@ export function createBox(config: BoxConfig): Box {
   const arbiter = new Arbiter(db, home.keys.macaroonRootKey)
   const drivers = new Drivers({ db, store, arbiter, audit, logger })
   const importers = new Importers({ db, store, arbiter, audit, dir: path.join(home.dir, 'imports') })
-  const api = createApi({ home, store, audit, arbiter, drivers, importers, logger })
+  const gateway: Gateway = new Gateway({ db, audit, destinationsOf: (app) => apps.destinations(app) })
+  const sandbox = new Sandbox()
+  const apps: Apps = new Apps({
+    db, dir: path.join(home.dir, 'apps'), store, arbiter, audit, gateway, sandbox, logger,
+    inject: () => (request) => api.inject(request), timeZone: home.config.timeZone ?? 'UTC',
+  })
+  const api = createApi({ home, store, audit, arbiter, drivers, importers, apps, gateway, logger })
 
   const box: Box = {
-    home, store, audit, arbiter, drivers, importers, api,
+    home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, api,
     url: undefined,
     async open() {
       await audit.open()
       await store.open()
       await importers.open()
       await drivers.open()
+      await sandbox.open()
+      await apps.open()
     },
     async listen() {
       const address = await api.listen({ port: config.port ?? 7780, host: config.host ?? '127.0.0.1' })
@@ -81,6 +95,8 @@ export function createBox(config: BoxConfig): Box {
     async close() {
       if (box.url) fs.rmSync(home.paths.runtime, { force: true })
       await api.close()
+      await apps.close()
+      await sandbox.close()
       await drivers.close()
       await store.close()
       await audit.close()

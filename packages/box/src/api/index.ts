@@ -13,12 +13,16 @@ import type { AuditLog } from '../audit/index.ts'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { Drivers } from '../drivers/index.ts'
 import type { Importers } from '../importers/index.ts'
+import type { Apps } from '../apps/index.ts'
+import type { Gateway } from '../gateway/index.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
 import { adminRoutes } from './admin.ts'
 import { driverRoutes } from './drivers.ts'
 import { importRoutes } from './imports.ts'
+import { statementRoutes } from './statement.ts'
+import { appRoutes } from './apps.ts'
 
 export interface ApiDeps {
   home: Home
@@ -27,6 +31,8 @@ export interface ApiDeps {
   arbiter: Arbiter
   drivers: Drivers
   importers: Importers
+  apps: Apps
+  gateway: Gateway
   logger: Logger
 }
 
@@ -70,6 +76,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     adminRoutes(api, deps)
     driverRoutes(api, deps)
     importRoutes(api, deps)
+    statementRoutes(api, deps)
+    appRoutes(api, deps)
   }, { prefix: '/api/v1' })
 
   return app

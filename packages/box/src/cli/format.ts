@@ -1,4 +1,4 @@
-/** Plain-text tables and times for terminal output. */
+/** Plain-text output: tables, times and sizes for terminal output. */
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   if (rows.length === 0) return '(none)'
   const cells = rows.map((r) => columns.map((c) => cell(r[c])))
@@ -25,4 +25,12 @@ export function bytes(n: number): string {
     i++
   }
   return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`
+}
+
+export function out(text: string): void {
+  process.stdout.write(text + '\n')
+}
+
+export function json(value: unknown): void {
+  out(JSON.stringify(value, null, 2))
 }

@@ -25,3 +25,15 @@ export async function readSecret(prompt: string, envName: string): Promise<strin
     rl.close()
   }
 }
+
+/** A yes/no question on the terminal; no terminal means no. */
+export async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true })
+  try {
+    const answer = await new Promise<string>((resolve) => rl.question(`${question} [y/N] `, resolve))
+    return /^y(es)?$/i.test(answer.trim())
+  } finally {
+    rl.close()
+  }
+}

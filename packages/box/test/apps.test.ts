@@ -1,0 +1,280 @@
+/**
+ * Apps end to end over HTTP: manifests refused for hostile fields, consent that only narrows,
+ * grants the box enforces (detail, window, sources, operations), the export gateway against a
+ * real receiver on loopback, revocation of a running app, updates, views and uninstall.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import zlib from 'node:zlib'
+import type { AddressInfo } from 'node:net'
+import tar from 'tar-stream'
+import { startBox, type Running } from './helpers.ts'
+
+/** A probe app: runs the calls its event lists, one after another, and reports each outcome. */
+const PROBE = `
+async function main(event) {
+  const out = []
+  for (const c of event.calls) {
+    try { out.push({ ok: true, value: JSON.parse(await coffer.call(c.method, JSON.stringify(c.args))) }) }
+    catch (e) { out.push({ ok: false, status: e.status, message: e.message }) }
+  }
+  return out
+}`
+
+const DAY = 86400
+let box: Running
+let receiver: http.Server
+let received: { url: string; body: string }[] = []
+let destination = ''
+let edges: number[] = []
+
+function manifest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    manifestVersion: 1, id: 'probe', name: 'Probe', version: '1.0.0', author: 'Tests', description: 'Asks for things.',
+    purposes: ['testing'], main: 'app.js',
+    sources: [
+      { id: 'steps', logicalType: 'activity', ops: ['read'], granularity: '1d', window: '30d', required: true, justification: 'Daily totals.' },
+      { id: 'temperature', source: 'living-room', ops: ['read'], granularity: '1h', window: '30d', required: false, justification: 'Hourly means.' },
+    ],
+    ownSources: [{ id: 'out', description: 'Results', attributes: [{ name: 'total', technicalType: 'number' }] }],
+    exports: [{ id: 'report', url: destination, purpose: 'A report', sends: 'totals', frequency: 'on-demand', maxBytes: 2048 }],
+    views: [{ id: 'chart', title: 'A chart' }],
+    schedule: { on: 'demand' },
+    ...overrides,
+  }
+}
+
+async function install(m: Record<string, unknown>, code = PROBE) {
+  return box.api('POST', '/api/v1/apps', { body: { manifest: m, code } })
+}
+
+async function probe(calls: { method: string; args: unknown }[], app = 'probe') {
+  const res = await box.api('POST', `/api/v1/apps/${app}/run`, { body: { event: { calls } } })
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  return res.body.value as { ok: boolean; value?: any; status?: number; message?: string }[]
+}
+
+async function auditOf(subject: string, outcome?: string) {
+  const res = await box.api('GET', `/api/v1/audit?subject=${encodeURIComponent(subject)}${outcome ? `&outcome=${outcome}` : ''}&limit=500`)
+  return res.body as { action: string; outcome: string; status: number; source: string | null; operation: string; destination?: string; sha256?: string; preview?: string; granularity?: number }[]
+}
+
+before(async () => {
+  receiver = http.createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      received.push({ url: req.url!, body })
+      res.writeHead(req.url === '/broken' ? 500 : 201).end('{}')
+    })
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+  destination = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/reports`
+  box = await startBox()
+  const now = Math.floor(Date.now() / 1000)
+  for (const [id, logicalType, name, unit] of [['steps', 'activity', 'steps', 'count'], ['living-room', 'environment', 'temperature', 'Cel'], ['diary', 'other', 'words', 'count']]) {
+    assert.equal((await box.api('POST', '/api/v1/sources', { body: { id, logicalType, attributes: [{ name, technicalType: 'number', unit }] } })).status, 201)
+    const records = Array.from({ length: 20 * 24 }, (_, h) => ({ n: name, u: unit, v: 10 + (h % 24), t: now - h * 3600 }))
+    assert.equal((await box.api('POST', `/api/v1/sources/${id}/records`, { raw: JSON.stringify(records) })).status, 201)
+  }
+})
+
+after(async () => {
+  await box.close()
+  receiver.close()
+})
+
+test('manifests with hostile or malformed fields are refused with the field named, and nothing is installed', async () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [manifest({ id: '../../etc' }), /manifest id/],
+    [manifest({ id: 'a"b' }), /manifest id/],
+    [manifest({ main: '../app.js' }), /manifest main/],
+    [manifest({ name: 'Nice\u0000app' }), /manifest name/],
+    [manifest({ name: 'Line\nbreak' }), /manifest name/],
+    [manifest({ version: '1.0' }), /manifest version/],
+    [manifest({ extra: true }), /manifest/],
+    [manifest({ sources: [{ id: 'xx', ops: ['read'], granularity: '1d', window: '30d', required: true, justification: 'x' }] }), /name a source or a logicalType/],
+    [manifest({ exports: [{ id: 'rr', url: 'https://EXAMPLE.org/a', purpose: 'p', sends: 's', frequency: 'daily' }] }), /canonical form/],
+    [manifest({ exports: [{ id: 'rr', url: 'https://example.org/a/../b', purpose: 'p', sends: 's', frequency: 'daily' }] }), /canonical form/],
+    [manifest({ exports: [{ id: 'rr', url: 'https://exаmple.org/', purpose: 'p', sends: 's', frequency: 'daily' }] }), /canonical form/],
+    [manifest({ exports: [{ id: 'rr', url: 'https://user@example.org/', purpose: 'p', sends: 's', frequency: 'daily' }] }), /user name/],
+    [manifest({ exports: [{ id: 'rr', url: 'ftp://example.org/', purpose: 'p', sends: 's', frequency: 'daily' }] }), /http and https/],
+    [manifest({ views: [{ id: 'vv', title: 't' }, { id: 'vv', title: 't' }] }), /appears twice/],
+  ]
+  for (const [m, message] of cases) {
+    const res = await install(m)
+    assert.equal(res.status, 400, JSON.stringify(m))
+    assert.match(res.body.detail, message)
+  }
+  assert.deepEqual((await box.api('GET', '/api/v1/apps')).body, [])
+  const schema = await box.api('GET', '/api/v1/apps/manifest-schema', { token: null })
+  assert.equal(schema.body.title, 'Coffer app manifest')
+})
+
+test('a new app waits for consent; consent only narrows; the box enforces detail, window, sources and operations', async () => {
+  const installed = await install(manifest())
+  assert.equal(installed.status, 202)
+  assert.equal(installed.body.needsConsent, true)
+  assert.deepEqual(installed.body.review.reads.map((r: { matches: string[] }) => r.matches), [['steps'], ['living-room']])
+  assert.ok(installed.body.review.text.some((line: string) => /daily totals and averages, from the last 30 days/.test(line)))
+  assert.equal((await box.api('POST', '/api/v1/apps/probe/run', { body: {} })).status, 409)
+
+  const wider = await box.api('POST', '/api/v1/apps/probe/grant', { body: { sources: { steps: { granularity: '1h' } } } })
+  assert.equal(wider.status, 400)
+  assert.match(wider.body.detail, /finer than the app asked/)
+  assert.equal((await box.api('POST', '/api/v1/apps/probe/grant', { body: { sources: { steps: { sources: ['diary'] } } } })).status, 400)
+  assert.equal((await box.api('POST', '/api/v1/apps/probe/grant', { body: { sources: { steps: { refuse: true } } } })).status, 400)
+
+  const granted = await box.api('POST', '/api/v1/apps/probe/grant', { body: { sources: { steps: { window: '7d' }, temperature: { refuse: true } }, exports: { report: 'auto' } } })
+  assert.equal(granted.status, 200, JSON.stringify(granted.body))
+  assert.equal(granted.body.state, 'active')
+
+  edges = (await probe([{ method: 'days', args: { count: 5 } }]))[0]!.value
+  assert.equal(edges.length, 6)
+  const from = edges[0]!
+  const to = edges.at(-1)!
+  const results = await probe([
+    { method: 'aggregate', args: { source: 'steps', fn: 'sum', bucket: '1d', from, to } },
+    { method: 'aggregate', args: { source: 'steps', fn: 'sum', bucket: '1h', from, to } },
+    { method: 'aggregate', args: { source: 'steps', fn: 'sum', bucket: '1d', from: from + 3600, to } },
+    { method: 'aggregate', args: { source: 'steps', fn: 'sum', bucket: '1d', from, to, tz: 'Pacific/Kiritimati' } },
+    { method: 'aggregate', args: { source: 'steps', fn: 'sum', bucket: '1d', from: to - 10 * DAY, to } },
+    { method: 'records', args: { source: 'steps' } },
+    { method: 'latest', args: { source: 'steps' } },
+    { method: 'aggregate', args: { source: 'living-room', fn: 'mean', bucket: '1d', from, to } },
+    { method: 'aggregate', args: { source: 'diary', fn: 'sum', bucket: '1d', from, to } },
+    { method: 'write', args: { source: 'out', records: [{ n: 'total', v: 1, t: from }] } },
+    { method: 'write', args: { source: 'steps', records: [{ n: 'steps', v: 1, t: from }] } },
+  ])
+  assert.equal(results[0]!.ok, true)
+  assert.equal(results[0]!.value.buckets.length, 5)
+  assert.ok(results[0]!.value.buckets.some((b: { value: number }) => b.value > 0))
+  const refusals = results.slice(1, 9)
+  for (const r of refusals) assert.equal(r.ok, false, JSON.stringify(r))
+  assert.match(refusals[0]!.message!, /no finer than 86400s/)
+  assert.match(refusals[1]!.message!, /whole 1-day cells/)
+  assert.match(refusals[2]!.message!, /time zone/)
+  assert.match(refusals[3]!.message!, /allows data from/)
+  assert.match(refusals[4]!.message!, /no finer than/)
+  assert.match(refusals[6]!.message!, /does not cover source "living-room"/)
+  assert.match(refusals[7]!.message!, /does not cover source "diary"/)
+  assert.equal(results[9]!.ok, true)
+  assert.equal(results[10]!.ok, false)
+  assert.match(results[10]!.message!, /declares no own source "steps"/)
+
+  const denied = await auditOf('app:probe', 'deny')
+  assert.ok(denied.length >= 8)
+  assert.ok(denied.some((e) => e.source === 'diary' && e.status === 403))
+  assert.ok(denied.some((e) => e.granularity === 3600 && e.source === 'steps'))
+  assert.ok((await auditOf('app:probe', 'allow')).some((e) => e.source === 'app.probe.out' && e.operation === 'write'))
+})
+
+test('the gateway sends only to the exact granted destination, within its limits, and audits every request', async () => {
+  received = []
+  const [sent, lookAlike, otherHost, tooBig, views] = await probe([
+    { method: 'export', args: { destination, payload: { total: 42 } } },
+    { method: 'export', args: { destination: destination + '/', payload: { total: 42 } } },
+    { method: 'export', args: { destination: 'http://127.0.0.2:9/reports', payload: { total: 42 } } },
+    { method: 'export', args: { destination, payload: 'x'.repeat(5000) } },
+    { method: 'view', args: { id: 'chart', spec: { data: { url: 'https://evil.example/leak?d=1' }, mark: 'point' } } },
+  ])
+  assert.equal(sent!.ok, true)
+  assert.equal(sent!.value.state, 'sent')
+  assert.deepEqual(received, [{ url: '/reports', body: '{"total":42}' }])
+  assert.equal(lookAlike!.status, 403)
+  assert.equal(otherHost!.status, 403)
+  assert.equal(tooBig!.status, 413)
+  assert.equal(views!.ok, false)
+  assert.match(views!.message!, /may not use "url"/)
+
+  const exports = await auditOf('app:probe')
+  const ok = exports.find((e) => e.operation === 'export' && e.status === 200)!
+  assert.equal(ok.destination, destination)
+  assert.equal(ok.preview, '{"total":42}')
+  assert.match(ok.sha256!, /^[0-9a-f]{64}$/)
+  assert.ok(exports.some((e) => e.operation === 'export' && e.outcome === 'deny' && e.destination === 'http://127.0.0.2:9/reports'))
+
+  // Ask each time: nothing leaves until the owner approves; a denied one never leaves.
+  assert.equal((await box.api('POST', '/api/v1/apps/probe/grant', { body: { sources: { steps: { window: '7d' } }, exports: { report: 'ask' } } })).status, 200)
+  const [first, second] = await probe([
+    { method: 'export', args: { destination, payload: { n: 1 } } },
+    { method: 'export', args: { destination, payload: { n: 2 } } },
+  ])
+  assert.equal(first!.value.state, 'pending')
+  assert.equal(received.length, 1)
+  const pending = (await box.api('GET', '/api/v1/exports?state=pending')).body as { id: string; preview: string }[]
+  assert.deepEqual(pending.map((e) => e.preview).sort(), ['{"n":1}', '{"n":2}'])
+  assert.equal((await box.api('POST', `/api/v1/exports/${first!.value.id}/approve`)).status, 200)
+  assert.equal((await box.api('POST', `/api/v1/exports/${second!.value.id}/deny`)).status, 200)
+  assert.equal((await box.api('POST', `/api/v1/exports/${second!.value.id}/approve`)).status, 409)
+  assert.deepEqual(received.map((r) => r.body), ['{"total":42}', '{"n":1}'])
+  const history = (await box.api('GET', '/api/v1/exports')).body as { state: string }[]
+  assert.deepEqual(history.map((e) => e.state).sort(), ['denied', 'sent', 'sent'])
+  assert.deepEqual((await box.api('GET', `/api/v1/exports/${first!.value.id}`)).body.payload, { n: 1 })
+})
+
+test('revoking a running app stops it at once, its next call fails, and the audit log shows both', async () => {
+  const looping = `async function main() {
+    for (;;) await coffer.call('aggregate', JSON.stringify({ source: 'steps', fn: 'sum', bucket: '1d', from: ${edges[0]}, to: ${edges.at(-1)} }))
+  }`
+  await install(manifest({ id: 'looper', exports: [], version: '1.0.0' }), looping)
+  assert.equal((await box.api('POST', '/api/v1/apps/looper/grant', { body: {} })).status, 200)
+  const grant = box.box.arbiter.grants().find((g) => g.subject === 'app:looper' && g.description.endsWith('steps'))!
+  const stolen = box.box.arbiter.mint(grant.id).token
+  const run = box.api('POST', '/api/v1/apps/looper/run', { body: {} })
+  while ((await auditOf('app:looper', 'allow')).length < 3) await new Promise((r) => setTimeout(r, 20))
+  assert.equal((await box.api('POST', '/api/v1/apps/looper/revoke')).status, 200)
+  const stopped = await run
+  assert.equal(stopped.status, 409)
+  const replay = await box.api('GET', `/api/v1/sources/steps/aggregate?fn=sum&bucket=1d&from=${edges[0]}&to=${edges.at(-1)}`, { token: stolen })
+  assert.equal(replay.status, 401)
+  assert.match(replay.body.detail, /revoked/)
+  const owner = await auditOf('owner')
+  assert.ok(owner.some((e) => e.action === 'STOP app:looper'))
+  assert.ok(owner.some((e) => e.action === 'POST /api/v1/apps/:id/revoke'))
+  assert.ok((await auditOf('app:looper', 'deny')).some((e) => e.status === 401))
+  assert.equal((await box.api('POST', '/api/v1/apps/looper/run', { body: {} })).status, 409)
+})
+
+test('an update that asks for more waits for consent; one that asks for less carries the grant over', async () => {
+  const more = await install(manifest({ version: '1.1.0', sources: [{ id: 'steps', logicalType: 'activity', ops: ['read'], granularity: '1h', window: '30d', required: true, justification: 'Hourly now.' }] }))
+  assert.equal(more.status, 202)
+  assert.equal(more.body.app.version, '1.0.0')
+  assert.equal(more.body.app.update.version, '1.1.0')
+  const less = await install(manifest({ version: '1.2.0', exports: [], sources: [{ id: 'steps', logicalType: 'activity', ops: ['read'], granularity: '1w', window: '7d', required: true, justification: 'Weekly.' }] }))
+  assert.equal(less.status, 200)
+  assert.equal(less.body.app.version, '1.2.0')
+  assert.equal(less.body.app.consent.sources[0].granularity, 7 * DAY)
+})
+
+test('bundles come as tarballs too; an entry that climbs out is refused', async () => {
+  const tarball = async (files: Record<string, string>) => {
+    const pack = tar.pack()
+    for (const [name, content] of Object.entries(files)) pack.entry({ name }, content)
+    pack.finalize()
+    const chunks: Buffer[] = []
+    for await (const chunk of pack) chunks.push(chunk as Buffer)
+    return zlib.gzipSync(Buffer.concat(chunks))
+  }
+  const good = await tarball({ 'package/manifest.json': JSON.stringify(manifest({ id: 'packed', exports: [] })), 'package/app.js': PROBE })
+  const res = await box.api('POST', '/api/v1/apps', { raw: good, type: 'application/gzip' })
+  assert.equal(res.status, 202, JSON.stringify(res.body))
+  const evil = await tarball({ '../manifest.json': '{}', 'app.js': PROBE })
+  const refused = await box.api('POST', '/api/v1/apps', { raw: evil, type: 'application/gzip' })
+  assert.equal(refused.status, 400)
+  assert.match(refused.body.detail, /outside/)
+  assert.equal((await box.api('POST', '/api/v1/apps', { raw: Buffer.from('not a tarball at all, just text'), type: 'application/gzip' })).status, 400)
+})
+
+test('uninstall removes the app, its grants and views, and its own data if asked', async () => {
+  await probe([{ method: 'view', args: { id: 'chart', spec: { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', data: { values: [{ a: 1 }] }, mark: 'bar' } } }])
+  assert.equal((await box.api('GET', '/api/v1/apps/probe/views/chart')).body.spec.mark, 'bar')
+  assert.equal((await box.api('GET', '/api/v1/sources/app.probe.out')).status, 200)
+  const res = await box.api('DELETE', '/api/v1/apps/probe?deleteData=true')
+  assert.equal(res.status, 200)
+  assert.deepEqual(res.body.deletedSources, ['app.probe.out'])
+  assert.equal((await box.api('GET', '/api/v1/sources/app.probe.out')).status, 404)
+  assert.equal((await box.api('GET', '/api/v1/apps/probe')).status, 404)
+  assert.ok(box.box.arbiter.grants().filter((g) => g.subject === 'app:probe').every((g) => g.revoked))
+})
