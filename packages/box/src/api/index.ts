@@ -13,6 +13,8 @@ import type { AuditLog } from '../audit/index.ts'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { Drivers } from '../drivers/index.ts'
 import type { Importers } from '../importers/index.ts'
+import type { Apps } from '../apps/index.ts'
+import type { Gateway } from '../gateway/index.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
@@ -20,6 +22,7 @@ import { adminRoutes } from './admin.ts'
 import { driverRoutes } from './drivers.ts'
 import { importRoutes } from './imports.ts'
 import { statementRoutes } from './statement.ts'
+import { appRoutes } from './apps.ts'
 
 export interface ApiDeps {
   home: Home
@@ -28,6 +31,8 @@ export interface ApiDeps {
   arbiter: Arbiter
   drivers: Drivers
   importers: Importers
+  apps: Apps
+  gateway: Gateway
   logger: Logger
 }
 
@@ -72,6 +77,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     driverRoutes(api, deps)
     importRoutes(api, deps)
     statementRoutes(api, deps)
+    appRoutes(api, deps)
   }, { prefix: '/api/v1' })
 
   return app

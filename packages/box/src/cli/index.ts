@@ -16,7 +16,8 @@ import { parseBucket } from '../store/index.ts'
 import { Client, NotRunning, mintOwnerToken } from './client.ts'
 import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
-import { bytes, isoTime, table } from './format.ts'
+import { bytes, isoTime, json, out, table } from './format.ts'
+import { appCommands } from './apps.ts'
 
 const DEMO_PASSPHRASE = 'coffer-demo-passphrase'
 
@@ -34,14 +35,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`)
     return 2
   }
-}
-
-function out(text: string): void {
-  process.stdout.write(text + '\n')
-}
-
-function json(value: unknown): void {
-  out(JSON.stringify(value, null, 2))
 }
 
 function buildProgram(): Command {
@@ -313,6 +306,8 @@ function buildProgram(): Command {
       out(`  Device ID: ${r.device}`)
       out(`  Password:  ${r.password}    (shown only now)`)
     })
+
+  appCommands(program, client)
 
   const audit = program.command('audit').description('read and verify the audit log')
   audit.command('list', { isDefault: true })
