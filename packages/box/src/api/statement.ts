@@ -38,5 +38,5 @@ export function statementRoutes(api: FastifyInstance, deps: ApiDeps): void {
 
 /** Boxes made before the owner's zone was kept in the home's config have none: they read months in UTC. */
 function ownerTimeZone(deps: ApiDeps): string {
-  return (deps.home.config as { timeZone?: string }).timeZone ?? 'UTC'
+  return deps.home.config.timeZone ?? 'UTC'
 }
