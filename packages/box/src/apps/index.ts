@@ -240,6 +240,7 @@ export class Apps {
     const code = fs.readFileSync(path.join(this.#deps.dir, id, manifest.version, manifest.main), 'utf8')
     const summary: RunSummary = { trigger: opts.trigger ?? 'owner', startedAt: Date.now() / 1000, ok: false }
     const logs: string[] = []
+    let status = 200
     this.#running.add(id)
     try {
       const tokens = this.#mintTokens(row)
@@ -252,10 +253,17 @@ export class Apps {
       return { ...summary, value: result.value, logs }
     } catch (err) {
       summary.error = (err as Error).message
+      status = err instanceof CofferError ? err.status : 500
       throw err
     } finally {
       this.#running.delete(id)
       this.#db.prepare('UPDATE apps SET last_run = ? WHERE id = ?').run(JSON.stringify(summary), id)
+      // A run that broke a limit was refused by the box: it is audited as a denial, with the limit in its reason.
+      await this.#deps.audit.record({
+        time: summary.startedAt, subject: `app:${id}`, grant: null, source: null, operation: 'run', action: `RUN ${summary.trigger}`,
+        records: summary.calls ?? 0, bytes: 0, outcome: summary.ok ? 'allow' : 'deny', status,
+        ...(summary.error ? { reason: summary.error } : {}),
+      })
     }
   }
 
