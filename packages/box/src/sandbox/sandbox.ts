@@ -1,0 +1,366 @@
+/**
+ * The box's side of the sandbox: one worker process per app, started on the app's first run and
+ * reused after. The box never runs app code; it answers host calls, counts wall time and kills
+ * a worker that overruns, so a stuck or hungry app costs the box one process, not its event loop.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import {
+  AppCrashed, AppFailed, AppMemoryExceeded, AppOutputTooLarge, AppStopped, AppTimeout, AppTooManyCalls,
+  CofferError, InvalidInput,
+} from '../errors/index.ts'
+import type { CallError, CallReply, Failure, FromWorker, LogLevel, RunRequest } from './protocol.ts'
+
+export interface SandboxLimits {
+  /** QuickJS heap per run. */
+  memoryBytes: number
+  /** QuickJS stack per run; deeper recursion is an app error. */
+  stackBytes: number
+  /** Time spent executing inside QuickJS per run; waiting on host calls does not count. */
+  cpuMs: number
+  /** Wall-clock time per run from dispatch to answer, host calls included; a cold start is not. */
+  wallMs: number
+  /** The result's JSON text, in UTF-8 bytes. */
+  maxResultBytes: number
+  /** One host call's method and arguments, and separately its answer, in UTF-8 bytes. */
+  maxCallBytes: number
+  maxCalls: number
+  /** Console lines per run; later lines are dropped after one notice. */
+  maxLogLines: number
+}
+
+export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
+  memoryBytes: 64 * 2 ** 20,
+  stackBytes: 512 * 2 ** 10,
+  cpuMs: 2000,
+  wallMs: 10_000,
+  maxResultBytes: 2 ** 20,
+  maxCallBytes: 4 * 2 ** 20,
+  maxCalls: 1000,
+  maxLogLines: 200,
+})
+
+/**
+ * The host side of the SDK: the app's calls arrive here (JSON in, JSON out). Throwing a
+ * CofferError rejects the app's call with an Error carrying its name, message, `status` and
+ * `type`; any other throw reaches the app only as "the box could not answer <method>".
+ */
+export type HostCall = (method: string, args: unknown) => Promise<unknown>
+
+export type { LogLevel }
+
+export interface RunInput {
+  appId: string
+  /** A classic script (not a module) that declares a global `main(event)`, sync or async. */
+  code: string
+  /** Handed to main as a JSON copy. */
+  event: unknown
+  /** The run's clock in seconds: what Date.now() and new Date() say inside the app. */
+  now: number
+  host: HostCall
+  log?: (line: string, level: LogLevel) => void
+  /** Overrides the sandbox's limits for this run (memory, stack and CPU apply per run; the worker's V8 stack is sized at its start). */
+  limits?: Partial<SandboxLimits>
+}
+
+export interface RunResult {
+  /** A JSON copy of what main returned; undefined when it returned undefined. */
+  value: unknown
+  cpuMs: number
+  wallMs: number
+  calls: number
+  /** True when this run had to start the app's worker process. */
+  coldStart: boolean
+}
+
+const WORKER_SCRIPT = fileURLToPath(new URL('./worker.ts', import.meta.url))
+const TSX_LOADER = import.meta.resolve('tsx')
+/** A worker that has not loaded QuickJS by then is treated as crashed. */
+const STARTUP_MS = 20_000
+/** QuickJS's own stack check measures only WebAssembly's shadow stack; V8's native stack under it grows up to ~8× faster. */
+const V8_STACK_PER_QUICKJS_STACK = 8
+/** Stays under the usual 8 MiB main-thread stack, where a larger --stack-size would crash the worker instead of throwing. */
+const MAX_V8_STACK_KB = 6144
+
+type StopReason = 'timeout' | 'stop' | 'close'
+
+interface ActiveRun {
+  runId: number
+  input: RunInput
+  limits: SandboxLimits
+  coldStart: boolean
+  started: number
+  logLines: number
+  timer: NodeJS.Timeout
+  resolve(result: RunResult): void
+  reject(error: Error): void
+}
+
+let lastRunId = 0
+
+/** One app's worker process and the run it is serving, if any. */
+class AppWorker {
+  readonly ready: Promise<void>
+  /** Set once the process is gone, or is going: no new run may be sent to it. */
+  retired = false
+  readonly exited: Promise<void>
+  private readonly child: ChildProcess
+  private current: ActiveRun | undefined
+  private stopReason: StopReason | undefined
+  private failStartup: ((error: Error) => void) | undefined
+
+  constructor(private readonly appId: string, limits: SandboxLimits) {
+    const v8StackKb = Math.min(MAX_V8_STACK_KB, Math.ceil((limits.stackBytes * V8_STACK_PER_QUICKJS_STACK) / 1024) + 256)
+    // Node 20's permission model is not used: tsx's loader needs a worker thread and esbuild child
+    // processes, and allowing both would void it. The app's boundary is QuickJS's.
+    this.child = fork(WORKER_SCRIPT, [], {
+      execArgv: ['--import', TSX_LOADER, `--stack-size=${v8StackKb}`],
+      // An empty environment: no token, key or passphrase of the box's can reach the worker through it.
+      env: {},
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      serialization: 'json',
+    })
+    this.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new AppCrashed(`The process for app '${appId}' did not start within ${STARTUP_MS} ms`, { app: appId }))
+        this.kill()
+      }, STARTUP_MS)
+      this.failStartup = (error) => { clearTimeout(timer); reject(error) }
+      this.child.once('message', (message: FromWorker) => {
+        clearTimeout(timer)
+        if (message.type === 'ready') resolve()
+      })
+    })
+    this.ready.catch(() => undefined)
+    this.exited = new Promise<void>((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.retired = true
+        const error = this.exitError(code, signal)
+        this.failStartup?.(error)
+        this.settle((run) => run.reject(error))
+        resolve()
+      })
+    })
+    // Sending to a process that just died emits 'error'; its exit is handled above.
+    this.child.on('error', () => undefined)
+    this.child.on('message', (message: FromWorker) => this.receive(message))
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid
+  }
+
+  run(input: RunInput, limits: SandboxLimits, coldStart: boolean): Promise<RunResult> {
+    return new Promise<RunResult>((resolve, reject) => {
+      const runId = ++lastRunId
+      const timer = setTimeout(() => this.kill('timeout'), limits.wallMs)
+      this.current = { runId, input, limits, coldStart, started: performance.now(), logLines: 0, timer, resolve, reject }
+      const request: RunRequest = {
+        type: 'run', runId, code: input.code, event: JSON.stringify(input.event) ?? 'null', nowMs: input.now * 1000,
+        limits: {
+          memoryBytes: limits.memoryBytes, stackBytes: limits.stackBytes, cpuMs: limits.cpuMs, maxResultBytes: limits.maxResultBytes,
+          maxCallBytes: limits.maxCallBytes, maxCalls: limits.maxCalls, maxLogLines: limits.maxLogLines,
+        },
+      }
+      this.child.send(request)
+    })
+  }
+
+  /** SIGKILL: a worker stuck in a native loop would never read a polite request. */
+  kill(reason?: StopReason): void {
+    this.stopReason ??= reason
+    this.retired = true
+    this.child.kill('SIGKILL')
+  }
+
+  private receive(message: FromWorker): void {
+    const run = this.current
+    if (message.type === 'ready' || !run || message.runId !== run.runId) return
+    if (message.type === 'call') void this.answer(run, message.callId, message.method, message.args)
+    else if (message.type === 'log') this.log(run, message.line, message.level)
+    else {
+      if (message.exiting) this.retired = true
+      const wallMs = performance.now() - run.started
+      if (message.type === 'done') {
+        const value = message.value === null ? undefined : JSON.parse(message.value) as unknown
+        this.settle((r) => r.resolve({ value, cpuMs: message.cpuMs, wallMs, calls: message.calls, coldStart: r.coldStart }))
+      } else {
+        this.settle((r) => r.reject(this.failureError(message.failure)))
+      }
+    }
+  }
+
+  private async answer(run: ActiveRun, callId: number, method: string, args: string): Promise<void> {
+    let reply: CallReply
+    try {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(args)
+      } catch {
+        throw new InvalidInput(`the arguments of ${method} are not JSON text`)
+      }
+      const text = JSON.stringify(await run.input.host(method, parsed)) ?? 'null'
+      const bytes = Buffer.byteLength(text)
+      if (bytes > run.limits.maxCallBytes) {
+        const fatal: Failure = { kind: 'output', limit: 'maxCallBytes', detail: `asked ${method} for ${bytes} bytes in one answer; a call may carry at most ${run.limits.maxCallBytes}` }
+        reply = { type: 'reply', runId: run.runId, callId, ok: false, error: { name: 'Error', message: fatal.detail }, fatal }
+      } else {
+        reply = { type: 'reply', runId: run.runId, callId, ok: true, value: text }
+      }
+    } catch (error) {
+      reply = { type: 'reply', runId: run.runId, callId, ok: false, error: callError(error, method) }
+    }
+    if (this.current === run && !this.retired) this.child.send(reply)
+  }
+
+  private log(run: ActiveRun, line: string, level: LogLevel): void {
+    // The worker bounds lines too; this keeps the bound if it misbehaves.
+    if (++run.logLines > run.limits.maxLogLines + 1 || !run.input.log) return
+    try {
+      run.input.log(line, level)
+    } catch {
+      // A failing log sink must not fail the app's run.
+    }
+  }
+
+  private settle(fn: (run: ActiveRun) => void): void {
+    const run = this.current
+    if (!run) return
+    this.current = undefined
+    clearTimeout(run.timer)
+    fn(run)
+  }
+
+  private exitError(code: number | null, signal: NodeJS.Signals | null): CofferError {
+    const app = this.appId
+    switch (this.stopReason) {
+      case 'timeout': {
+        const wallMs = this.current?.limits.wallMs
+        return new AppTimeout(`App '${app}' ran longer than its ${wallMs} ms of wall-clock time and was stopped`, { app, limit: 'wallMs' })
+      }
+      case 'stop': return new AppStopped(`App '${app}' was stopped while this run was pending`, { app })
+      case 'close': return new AppStopped(`The sandbox closed while app '${app}' was running`, { app })
+      default: return new AppCrashed(`The process running app '${app}' exited (${signal ?? `code ${code}`}) during the run`, { app })
+    }
+  }
+
+  private failureError(failure: Failure): CofferError {
+    const where = { app: this.appId, ...(failure.limit ? { limit: failure.limit } : {}) }
+    const detail = `App '${this.appId}' ${failure.detail}`
+    switch (failure.kind) {
+      case 'timeout': return new AppTimeout(detail, where)
+      case 'memory': return new AppMemoryExceeded(detail, where)
+      case 'output': return new AppOutputTooLarge(detail, where)
+      case 'calls': return new AppTooManyCalls(detail, where)
+      default: return new AppFailed(detail, where)
+    }
+  }
+}
+
+function callError(error: unknown, method: string): CallError {
+  if (error instanceof CofferError) return { name: error.name, message: error.message, status: error.status, type: error.toProblem().type }
+  return { name: 'Error', message: `the box could not answer ${method}` }
+}
+
+interface AppLane {
+  worker: AppWorker | undefined
+  /** The app's runs go one at a time, so a wall-time kill stops only the run that overran. */
+  queue: Promise<unknown>
+  /** Bumped by stop(): runs queued before it must not start. */
+  epoch: number
+}
+
+export class Sandbox {
+  readonly limits: Readonly<SandboxLimits>
+  private readonly lanes = new Map<string, AppLane>()
+  private state: 'new' | 'open' | 'closed' = 'new'
+
+  constructor(opts: { limits?: Partial<SandboxLimits> } = {}) {
+    this.limits = Object.freeze(checkLimits({ ...DEFAULT_LIMITS, ...opts.limits }))
+  }
+
+  async open(): Promise<void> {
+    if (this.state === 'closed') throw new Error('a closed sandbox cannot be opened again')
+    this.state = 'open'
+  }
+
+  /** Stops every app's worker; pending runs reject with AppStopped. */
+  async close(): Promise<void> {
+    this.state = 'closed'
+    const exits = [...this.lanes.values()].map((lane) => {
+      lane.epoch++
+      lane.worker?.kill('close')
+      return lane.worker?.exited
+    })
+    await Promise.all(exits)
+  }
+
+  run(input: RunInput): Promise<RunResult> {
+    if (this.state !== 'open') return Promise.reject(new Error(`the sandbox is ${this.state === 'new' ? 'not open yet' : 'closed'}`))
+    if (typeof input.code !== 'string') return Promise.reject(new InvalidInput('the app code must be a string', { field: 'code' }))
+    if (!Number.isFinite(input.now)) return Promise.reject(new InvalidInput('now must be a finite number of seconds', { field: 'now' }))
+    let limits: SandboxLimits
+    try {
+      limits = checkLimits({ ...this.limits, ...input.limits })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const lane = this.lane(input.appId)
+    const epoch = lane.epoch
+    const result = lane.queue.then(() => this.runNow(lane, epoch, input, limits))
+    lane.queue = result.catch(() => undefined)
+    return result
+  }
+
+  /** Kills the app's worker now (on revocation): its running and queued runs reject with AppStopped. */
+  async stop(appId: string): Promise<void> {
+    const lane = this.lanes.get(appId)
+    if (!lane) return
+    lane.epoch++
+    const worker = lane.worker
+    lane.worker = undefined
+    if (!worker) return
+    worker.kill('stop')
+    await worker.exited
+  }
+
+  /** The process id of the app's worker, if one is running: for operators, and for tests that kill it. */
+  workerPid(appId: string): number | undefined {
+    const worker = this.lanes.get(appId)?.worker
+    return worker && !worker.retired ? worker.pid : undefined
+  }
+
+  private lane(appId: string): AppLane {
+    let lane = this.lanes.get(appId)
+    if (!lane) {
+      lane = { worker: undefined, queue: Promise.resolve(), epoch: 0 }
+      this.lanes.set(appId, lane)
+    }
+    return lane
+  }
+
+  private async runNow(lane: AppLane, epoch: number, input: RunInput, limits: SandboxLimits): Promise<RunResult> {
+    const app = input.appId
+    if (this.state === 'closed') throw new AppStopped(`The sandbox closed before app '${app}' could run`, { app })
+    if (lane.epoch !== epoch) throw new AppStopped(`App '${app}' was stopped before this run started`, { app })
+    let worker = lane.worker
+    let coldStart = false
+    if (!worker || worker.retired) {
+      worker = new AppWorker(app, limits)
+      lane.worker = worker
+      coldStart = true
+    }
+    await worker.ready
+    if (lane.epoch !== epoch) throw new AppStopped(`App '${app}' was stopped before this run started`, { app })
+    if (worker.retired) throw new AppCrashed(`The process for app '${app}' exited before this run started`, { app })
+    return worker.run(input, limits, coldStart)
+  }
+}
+
+function checkLimits(limits: SandboxLimits): SandboxLimits {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!(name in DEFAULT_LIMITS)) throw new InvalidInput(`unknown sandbox limit ${name}`, { field: name })
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new InvalidInput(`the sandbox limit ${name} must be a positive whole number`, { field: name })
+  }
+  return limits
+}
