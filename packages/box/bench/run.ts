@@ -203,6 +203,16 @@ const rssIdle = process.memoryUsage().rss
     `${(h.bytes / 2 ** 20 / h.seconds).toFixed(1)} MiB/s, ${Math.round(h.records / h.seconds).toLocaleString('en')} records/s, peak RSS ${Math.round(h.peakRss / 2 ** 20)} MiB`, '-', null, 'peak RSS ≤ 256 MiB')
 }
 
+// 7. The app sandbox, in a process of its own: cold start, warm run, and one host call against a direct async call.
+{
+  console.error('app sandbox')
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./sandbox.ts', import.meta.url))], { encoding: 'utf8', env: process.env })
+  const s = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { coldStartMs: number; warmRunMs: number; perCallUs: number; directCallUs: number }
+  row('app cold start (new worker process, first run)', `${s.coldStartMs.toFixed(0)} ms`, '-', null, 'reported')
+  row('app warm run (fresh QuickJS runtime + context)', `${s.warmRunMs.toFixed(2)} ms`, '-', null, 'reported')
+  row('one host call from the app (IPC round trip)', `${s.perCallUs.toFixed(1)} µs`, `${s.directCallUs.toFixed(2)} µs direct async call`, s.directCallUs / s.perCallUs, 'reported; batch calls')
+}
+
 await box.close()
 fs.rmSync(dir, { recursive: true, force: true })
 console.log(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`)
