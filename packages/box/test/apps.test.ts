@@ -278,3 +278,21 @@ test('uninstall removes the app, its grants and views, and its own data if asked
   assert.equal((await box.api('GET', '/api/v1/apps/probe')).status, 404)
   assert.ok(box.box.arbiter.grants().filter((g) => g.subject === 'app:probe').every((g) => g.revoked))
 })
+
+test('a hostile app is stopped at its limits, the refusal is audited, and the box keeps answering', async () => {
+  const hostile: [string, string, number][] = [
+    ['spinner', 'function main() { for (;;) {} }', 504],
+    ['hog', 'function main() { const a = []; for (;;) a.push("x".repeat(1 << 20) + a.length) }', 422],
+    ['escaper', 'function main() { return (() => {}).constructor("return process")().pid }', 422],
+  ]
+  for (const [id, code, status] of hostile) {
+    await install(manifest({ id, exports: [], ownSources: [] }), code)
+    assert.equal((await box.api('POST', `/api/v1/apps/${id}/grant`, { body: {} })).status, 200)
+    const run = await box.api('POST', `/api/v1/apps/${id}/run`, { body: {} })
+    assert.equal(run.status, status, `${id}: ${JSON.stringify(run.body)}`)
+    const [entry] = await auditOf(`app:${id}`)
+    assert.equal(entry!.operation, 'run')
+    assert.equal(entry!.outcome, 'deny')
+    assert.equal((await box.api('GET', '/api/v1/sources')).status, 200)
+  }
+})
