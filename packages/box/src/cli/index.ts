@@ -5,11 +5,12 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
 import { initHome, openHome, resolveHomeDir } from '../home/index.ts'
 import { createBox } from '../box.ts'
 import { AuditLog } from '../audit/index.ts'
-import { loadDemo } from '../demo/index.ts'
+import { loadDemo, loadDemoApps } from '../demo/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { parseBucket } from '../store/index.ts'
@@ -20,6 +21,8 @@ import { bytes, isoTime, json, out, table } from './format.ts'
 import { appCommands } from './apps.ts'
 
 const DEMO_PASSPHRASE = 'coffer-demo-passphrase'
+/** The repository's example apps, which the demo installs once they are built. */
+const EXAMPLE_APPS = fileURLToPath(new URL('../../../../apps/', import.meta.url))
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram()
@@ -86,6 +89,7 @@ function buildProgram(): Command {
       await serve(dir, opts, async (box) => {
         const n = await loadDemo(box.store, Date.now() / 1000, (source, count) => out(`  loaded ${count} demo records into ${source}`))
         if (n > 0) await box.audit.record({ time: Date.now() / 1000, subject: 'owner', grant: 'owner', source: null, operation: 'write', action: 'demo data', records: n, bytes: 0, outcome: 'allow', status: 201 })
+        await loadDemoApps(box.apps, EXAMPLE_APPS, (app, ran) => out(`  installed the example app ${app} and granted it; ${ran}`))
       })
     })
 

@@ -3,7 +3,10 @@
  * minutes, steps every fifteen, heart rate every five, living-room temperature every ten.
  * Deterministic (seeded), so demos and tests see the same numbers.
  */
+import fs from 'node:fs'
+import path from 'node:path'
 import type { NewSource, Store } from '../store/index.ts'
+import { readBundle, type Apps } from '../apps/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 
 export const DEMO_DAYS = 21
@@ -84,4 +87,21 @@ export async function loadDemo(store: Store, now = Date.now() / 1000, onProgress
     onProgress?.(meta.id, records.length)
   }
   return total
+}
+
+/**
+ * Installs the example apps that have been built (`npm run build:apps`) and are not installed
+ * yet, granted what they ask with every export asked each time, and runs each once so their
+ * views have something to show.
+ */
+export async function loadDemoApps(apps: Apps, dir: string, onInstalled?: (app: string, ran: string) => void): Promise<void> {
+  if (!fs.existsSync(dir)) return
+  for (const name of fs.readdirSync(dir).sort()) {
+    const appDir = path.join(dir, name)
+    if (!fs.existsSync(path.join(appDir, 'app.js')) || apps.list().some((a) => a.id === name)) continue
+    const { app } = await apps.install(await readBundle(appDir))
+    await apps.grant(app.id)
+    const ran = await apps.run(app.id).then(() => 'ran once', (err: Error) => `its first run failed: ${err.message}`)
+    onInstalled?.(app.id, ran)
+  }
 }
