@@ -21,7 +21,8 @@ export function statementRoutes(api: FastifyInstance, deps: ApiDeps): void {
   }, ownerOnly(deps, async (req, reply, ctx) => {
     const q = req.query as { month?: string; tz?: string; format?: 'html' | 'pdf' | 'json' }
     const timeZone = q.tz ?? ownerTimeZone(deps)
-    const statement = await statementFromLog(deps.audit, { month: q.month, timeZone, now: Math.floor(Date.now() / 1000) })
+    const names = Object.fromEntries(deps.apps.list().map((app) => [`app:${app.id}`, app.name]))
+    const statement = await statementFromLog(deps.audit, { month: q.month, timeZone, now: Math.floor(Date.now() / 1000), names })
     ctx.records = statement.totals.requests
     const format = q.format ?? 'html'
     if (format === 'json') return statement

@@ -65,6 +65,8 @@ export interface SubjectActivity {
   exports: DestinationExports[]
   admin: { requests: number; denials: number }
   logins: { succeeded: number; failed: number }
+  /** App runs in the sandbox: finished, or stopped by the box at a limit (with the distinct reasons). */
+  runs: { completed: number; stopped: number; reasons: string[] }
   totals: SubjectTotals
 }
 
@@ -225,6 +227,7 @@ class Tally {
   readonly #previewAt = new Map<string, [time: number, seq: number]>()
   readonly admin = { requests: 0, denials: 0 }
   readonly logins = { succeeded: 0, failed: 0 }
+  readonly runs = { completed: 0, stopped: 0, reasons: [] as string[] }
   readonly totals = emptyTotals()
 
   constructor(subject: string) {
@@ -294,6 +297,14 @@ class Tally {
         if (denied) this.logins.failed++
         else this.logins.succeeded++
         return
+      case 'run':
+        if (!denied) {
+          this.runs.completed++
+          return
+        }
+        this.runs.stopped++
+        if (e.reason && this.runs.reasons.length < MAX_REASONS && !this.runs.reasons.includes(e.reason)) this.runs.reasons.push(e.reason)
+        return
     }
   }
 
@@ -315,6 +326,7 @@ class Tally {
       exports: [...this.exports.values()].sort((a, b) => compare(a.destination, b.destination)),
       admin: { ...this.admin },
       logins: { ...this.logins },
+      runs: { ...this.runs, reasons: [...this.runs.reasons] },
       totals: { ...this.totals },
     }
   }

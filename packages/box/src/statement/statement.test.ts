@@ -111,6 +111,19 @@ test('the statement adds up each subject by source and destination, within the l
   assert.deepEqual(build({ entries: [...ENTRIES].reverse() }), s)
 })
 
+test('app runs are counted, and runs the box stopped at a limit are named with the limit', () => {
+  const runs = [
+    entry(t(2), { subject: 'app:fitness', operation: 'run', action: 'RUN owner' }),
+    entry(t(3), { subject: 'app:fitness', operation: 'run', action: 'RUN schedule' }),
+    entry(t(4), { subject: 'app:fitness', operation: 'run', action: 'RUN owner', outcome: 'deny', status: 504, reason: 'used more than 2000 ms of CPU time' }),
+  ]
+  const statement = buildStatement({ entries: runs, month: '2026-11', timeZone: BERLIN, verify: VERIFIED, names: NAMES })
+  assert.deepEqual(statement.subjects[0]!.runs, { completed: 2, stopped: 1, reasons: ['used more than 2000 ms of CPU time'] })
+  const html = renderHtml(statement)
+  assert.match(html, /Daily activity ran 2 times in the box\./)
+  assert.match(html, /The box stopped 1 run of Daily activity at a limit \(used more than 2000 ms of CPU time\)\./)
+})
+
 test('HTML: plain sentences, table headers, a verified banner, and every logged string escaped', () => {
   const html = renderHtml(build())
   assert.match(html, /^<!DOCTYPE html>\n<html lang="en">/)

@@ -115,6 +115,8 @@ function refusals(s: SubjectActivity, n: number, what: string): string {
 /** What one subject did, one sentence per source, destination or kind of action. */
 export function sentences(s: SubjectActivity): string[] {
   const lines: string[] = []
+  if (s.runs.completed > 0) lines.push(`${s.name} ran ${count(s.runs.completed, 'time')} in the box.`)
+  if (s.runs.stopped > 0) lines.push(`The box stopped ${count(s.runs.stopped, 'run')} of ${s.name} at a limit (${s.runs.reasons.join('; ')}).`)
   for (const r of s.reads) {
     if (r.requests > 0) lines.push(readSentence(s, r))
     if (r.denials > 0) lines.push(refusals(s, r.denials, `reading ${sourceName(r.source)}`))
