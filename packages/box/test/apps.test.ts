@@ -296,3 +296,27 @@ test('a hostile app is stopped at its limits, the refusal is audited, and the bo
     assert.equal((await box.api('GET', '/api/v1/sources')).status, 200)
   }
 })
+
+test('an app scheduled on new data runs when its source gets records; being woken needs observe', async () => {
+  const request = { id: 'steps', source: 'steps', ops: ['read'], granularity: '1d', window: '30d', required: true, justification: 'Wake me.' }
+  const refused = await install(manifest({ id: 'watcher', exports: [], ownSources: [], schedule: { onNewData: ['steps'] }, sources: [request] }), 'function main() { return 1 }')
+  assert.equal(refused.status, 400)
+  assert.match(refused.body.detail, /observe/)
+  await install(manifest({ id: 'watcher', exports: [], ownSources: [], schedule: { onNewData: ['steps'] }, sources: [{ ...request, ops: ['read', 'observe'] }] }), 'function main() { return 1 }')
+  assert.equal((await box.api('POST', '/api/v1/apps/watcher/grant', { body: {} })).status, 200)
+  assert.equal((await box.api('POST', '/api/v1/sources/steps/records', { raw: JSON.stringify([{ n: 'steps', v: 5 }]) })).status, 201)
+  let app: { lastRun: { trigger: string; ok: boolean } | null } = { lastRun: null }
+  for (let i = 0; i < 200 && !app.lastRun; i++) {
+    await new Promise((r) => setTimeout(r, 50))
+    app = (await box.api('GET', '/api/v1/apps/watcher')).body
+  }
+  assert.deepEqual(app.lastRun && { trigger: app.lastRun.trigger, ok: app.lastRun.ok }, { trigger: 'new-data', ok: true })
+})
+
+test('a destination takes at most twice its declared frequency', async () => {
+  const monthly = [{ id: 'monthly', url: destination, purpose: 'A monthly report', sends: 'totals', frequency: 'monthly' }]
+  await install(manifest({ id: 'rater', exports: monthly, ownSources: [] }))
+  assert.equal((await box.api('POST', '/api/v1/apps/rater/grant', { body: { exports: { monthly: 'auto' } } })).status, 200)
+  const results = await probe([1, 2, 3].map((n) => ({ method: 'export', args: { destination, payload: { n } } })), 'rater')
+  assert.deepEqual(results.map((r) => r.ok ? r.value.state : r.status), ['sent', 'sent', 429])
+})

@@ -416,7 +416,8 @@ export class Apps {
           start('new-data')
         }, NEW_DATA_DELAY_MS)
       }
-      const watched = app.consent.sources.filter((s) => schedule.onNewData.includes(s.request)).flatMap((s) => s.sources).filter((s) => this.#deps.store.has(s))
+      const watched = app.consent.sources.filter((s) => schedule.onNewData.includes(s.request) && s.ops.includes('observe'))
+        .flatMap((s) => s.sources).filter((s) => this.#deps.store.has(s))
       for (const source of watched) this.#deps.store.get(source).events.on('records', onRecords)
       this.#schedules.set(app.id, () => {
         clearTimeout(pending)

@@ -97,7 +97,10 @@ export function parseManifest(input: unknown): Manifest {
   for (const [i, destination] of (manifest.exports ?? []).entries()) checkDestination(destination.url, `exports.${i}.url`)
   if ('onNewData' in manifest.schedule) {
     for (const id of manifest.schedule.onNewData) {
-      if (!manifest.sources.some((s) => s.id === id)) throw new InvalidInput(`manifest schedule.onNewData: "${id}" is not one of the app's source requests.`, { field: 'schedule' })
+      const request = manifest.sources.find((s) => s.id === id)
+      if (!request) throw new InvalidInput(`manifest schedule.onNewData: "${id}" is not one of the app's source requests.`, { field: 'schedule' })
+      // Being woken by new data tells the app when data arrives: that is what `observe` grants.
+      if (!request.ops.includes('observe')) throw new InvalidInput(`manifest schedule.onNewData: "${id}" must ask for the observe operation to be woken by new data.`, { field: 'schedule' })
     }
   }
   return manifest

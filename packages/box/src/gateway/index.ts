@@ -117,7 +117,7 @@ export class Gateway {
   }
 
   async approve(id: string): Promise<ExportRecord> {
-    const row = this.#pending(id)
+    const row = this.#claim(id)
     if (!this.#destinationsOf(row.app).some((d) => d.url === row.destination && d.policy !== 'deny')) {
       this.#decide(id, 'denied', null, 'the app no longer holds this destination')
       throw new Forbidden(`${row.app} no longer holds ${row.destination} (its grant was changed or revoked), so this export cannot be sent.`)
@@ -126,7 +126,7 @@ export class Gateway {
   }
 
   async deny(id: string): Promise<ExportRecord> {
-    const row = this.#pending(id)
+    const row = this.#claim(id)
     this.#decide(id, 'denied', null, 'denied by the owner')
     await this.#audit.record({ ...this.#entry(row.app, row.destination, row.payload), outcome: 'deny', status: 403, reason: 'denied by the owner' })
     return fromRow(this.#row(id))
@@ -185,9 +185,11 @@ export class Gateway {
     return row
   }
 
-  #pending(id: string): ExportRow {
+  /** Takes a waiting export for one decision: a second approve or deny arriving meanwhile gets 409, so nothing is sent twice. */
+  #claim(id: string): ExportRow {
     const row = this.#row(id)
-    if (row.state !== 'pending') throw new Conflict(`Export ${id} is not waiting for approval: it is ${row.state}.`)
+    const claimed = this.#db.prepare(`UPDATE exports SET decided_at = ? WHERE id = ? AND state = 'pending' AND decided_at IS NULL`).run(Date.now() / 1000, id)
+    if (claimed.changes !== 1) throw new Conflict(`Export ${id} is not waiting for approval: it is ${row.state === 'pending' ? 'being decided' : row.state}.`)
     return row
   }
 }
