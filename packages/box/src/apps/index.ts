@@ -392,6 +392,11 @@ export class Apps {
 
   #keepBundle(manifest: Manifest, code: string): void {
     const dir = path.join(this.#deps.dir, manifest.id, manifest.version)
+    const kept = path.join(dir, manifest.main)
+    // Code under a version the owner already saw never changes behind its back: new code needs a new version.
+    if (fs.existsSync(kept) && fs.readFileSync(kept, 'utf8') !== code) {
+      throw new Conflict(`${manifest.id} ${manifest.version} is already installed with different code: give the new code a new version number.`)
+    }
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
     writeFileAtomic(path.join(dir, manifest.main), code, 0o600)
     writeFileAtomic(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', 0o600)
