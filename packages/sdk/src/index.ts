@@ -13,29 +13,13 @@
  *   })
  */
 
-/** A resolved SenML record (RFC 8428): full name, time in epoch seconds, one value. */
-export interface SenmlRecord {
-  n: string
-  t: number
-  u?: string
-  v?: number
-  vs?: string
-  vb?: boolean
-  vd?: string
-  s?: number
-}
+import type { AggregateFn, BucketValue, SenmlRecord } from '@coffer/box'
+
+export type { AggregateFn, SenmlRecord }
+export type Bucket = BucketValue
 
 /** A record to write: the time defaults to the run's clock. */
-export type NewRecord = Omit<SenmlRecord, 't'> & { t?: number }
-
-export type AggregateFn = 'count' | 'sum' | 'min' | 'max' | 'mean' | 'median' | 'sd'
-
-export interface Bucket {
-  start: number
-  end: number
-  count: number
-  value: number | null
-}
+export type NewRecord = Omit<SenmlRecord, 't' | 'ut'> & { t?: number }
 
 export interface Aggregate {
   source: string

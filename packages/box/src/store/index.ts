@@ -14,7 +14,7 @@ import { newSourceMeta, checkSourceId, type NewSource, type SourceMeta } from '.
 
 export { Source, type WriteResult } from './source.ts'
 export * from './meta.ts'
-export { AGGREGATE_FNS, type AggregateFn, type Series } from './view.ts'
+export { AGGREGATE_FNS, type AggregateFn, type BucketValue, type Series } from './view.ts'
 export { bucketBoundaries, parseBucket, assertTimeZone, wallClockToEpoch, utcOffset, onGrid, type Bucket } from './buckets.ts'
 
 export interface SourceSummary extends SourceMeta {
