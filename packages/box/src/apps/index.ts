@@ -275,7 +275,9 @@ export class Apps {
           if (call?.method === 'batch') throw new InvalidInput('Batches do not nest.')
           return { ok: true, value: await this.#call(app, manifest, tokens, String(call?.method), call?.args) }
         } catch (err) {
-          return { ok: false, error: err instanceof CofferError ? err.toProblem() : { status: 500, detail: 'internal error' } }
+          if (err instanceof CofferError) return { ok: false, error: err.toProblem() }
+          this.#deps.logger.error({ err, app }, 'an app call failed')
+          return { ok: false, error: { status: 500, detail: 'The box could not answer this call; its log says why.' } }
         }
       }))
     }
