@@ -49,7 +49,7 @@ test('commands say what to do next when there is no box or it is not running', a
   assert.match(stopped.stderr, /coffer start --home/)
 })
 
-test('a session with the CLI: sources, ingest, query, tokens, audit; verify catches a flipped byte', { timeout: 120_000 }, async () => {
+test('a session with the CLI: sources, ingest, query, tokens, audit; verify catches a flipped byte', { timeout: 300_000 }, async () => {
   const home = path.join(tempDir(), 'home')
   assert.equal((await cli(['--home', home, 'init'], env)).code, 0)
   const { child } = await startProcess(home)

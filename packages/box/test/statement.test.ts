@@ -93,7 +93,7 @@ function coffer(args: string[], cwd: string): Promise<{ code: number; stdout: st
   })
 }
 
-test('coffer statement writes HTML to coffer-statement-YYYY-MM.html here, and PDF or JSON on request', { timeout: 120_000 }, async () => {
+test('coffer statement writes HTML to coffer-statement-YYYY-MM.html here, and PDF or JSON on request', { timeout: 300_000 }, async () => {
   const dir = tempDir()
   const html = await coffer(['statement', '--month', month, '--tz', ZONE], dir)
   assert.equal(html.code, 0, html.stderr)
