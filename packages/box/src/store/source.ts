@@ -32,7 +32,7 @@ export class Source {
   #gate: Promise<void> = Promise.resolve()
   #clearing: Promise<void> = Promise.resolve()
   #broken: CofferError | undefined
-  #appendQueue: { blocks: Buffer[]; resolve: (start: number) => void; reject: (err: unknown) => void }[] = []
+  #appendQueue: { entries: LogEntry[]; blocks: Buffer[]; resolve: (start: number) => void; reject: (err: unknown) => void }[] = []
   #appending = false
 
   constructor(meta: SourceMeta, core: Hypercore, viewFile: string) {
@@ -89,13 +89,7 @@ export class Source {
   async #writeUngated(entries: LogEntry[]): Promise<{ bytes: number; first: number; blocks: number }> {
     if (this.#broken) throw this.#broken
     const blocks = entries.map(encode)
-    const write = (async () => {
-      const start = await this.#append(blocks)
-      const applied = entries.map((entry, i) => new Promise<void>((done, fail) => this.#pending.set(start + i, { entry, done, fail })))
-      this.#drain()
-      await Promise.all(applied)
-      return start
-    })()
+    const write = this.#append(entries, blocks)
     this.#inflight.add(write)
     try {
       const first = await write
@@ -105,10 +99,10 @@ export class Source {
     }
   }
 
-  /** Queues blocks for the next group append; resolves with the log index of the first. */
-  #append(blocks: Buffer[]): Promise<number> {
+  /** Queues a writer's blocks for the next group append; resolves with the log index of the first once they are in the view. */
+  #append(entries: LogEntry[], blocks: Buffer[]): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#appendQueue.push({ blocks, resolve, reject })
+      this.#appendQueue.push({ entries, blocks, resolve, reject })
       if (!this.#appending) void this.#appendGroups()
     })
   }
@@ -117,16 +111,25 @@ export class Source {
     this.#appending = true
     while (this.#appendQueue.length > 0) {
       const group = this.#appendQueue.splice(0)
+      let start: number
       try {
         const blocks = group.flatMap((w) => w.blocks)
-        let start = (await this.core.append(blocks)).length - blocks.length
-        for (const w of group) {
-          w.resolve(start)
-          start += w.blocks.length
-        }
+        start = (await this.core.append(blocks)).length - blocks.length
       } catch (err) {
         for (const w of group) w.reject(err)
+        continue
       }
+      // The whole group becomes ready at once, so the view takes it in one transaction, after the
+      // next group's append has started: the log's I/O for that one overlaps this view work.
+      for (const w of group) {
+        const first = start
+        let waiting = w.entries.length
+        const done = () => {
+          if (--waiting === 0) w.resolve(first)
+        }
+        for (const entry of w.entries) this.#pending.set(start++, { entry, done, fail: w.reject })
+      }
+      queueMicrotask(() => this.#drain())
     }
     this.#appending = false
   }
@@ -156,12 +159,20 @@ export class Source {
   #apply(blocks: { index: number; entry: LogEntry }[]): void {
     const view = this.view
     view.db.transaction(() => {
+      // Consecutive record blocks go in together; anything else is applied between them, in log order.
+      let run: { index: number; records: SenmlRecord[] }[] = []
       for (const { index, entry } of blocks) {
-        if (entry.op === 'records') view.insertRecords(index, entry.records)
-        else if (entry.op === 'delete') view.dropBlocks(entry.drop)
+        if (entry.op === 'records') {
+          run.push({ index, records: entry.records })
+          continue
+        }
+        view.insertBlocks(run)
+        run = []
+        if (entry.op === 'delete') view.dropBlocks(entry.drop)
         else if (entry.op === 'put') view.kvPut(entry.key, entry.value, entry.t)
         else if (entry.op === 'del') view.kvDelete(entry.key)
       }
+      view.insertBlocks(run)
       view.setApplied(blocks.at(-1)!.index + 1)
     })()
     for (const { entry } of blocks) {

@@ -50,6 +50,22 @@ CREATE TABLE IF NOT EXISTS latest (series INTEGER PRIMARY KEY, t REAL NOT NULL, 
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, t REAL NOT NULL) WITHOUT ROWID;
 `
 
+/** Multi-row writes of what ingest keeps beside the points; `sql` takes the VALUES rows. */
+const MULTI_ROW = {
+  rollups: {
+    width: 8,
+    sql: (rows: string) => `INSERT INTO rollups (res, series, bucket, n, sum, min, max, sumsq) VALUES ${rows}
+      ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min),
+      max = max(max, excluded.max), sumsq = sumsq + excluded.sumsq`,
+  },
+  latest: {
+    width: 4,
+    sql: (rows: string) => `INSERT INTO latest (series, t, val, s) VALUES ${rows}
+      ON CONFLICT DO UPDATE SET t = excluded.t, val = excluded.val, s = excluded.s WHERE excluded.t >= latest.t`,
+  },
+  blocks: { width: 3, sql: (rows: string) => `INSERT OR REPLACE INTO blocks (block, tmin, tmax) VALUES ${rows}` },
+} as const
+
 interface PointRow { t: number; series: number; val: number | string | null; s: number | null }
 interface Rollup { res: number; series: number; bucket: number; n: number; sum: number; min: number; max: number; sumsq: number }
 export interface BucketValue { start: number; end: number; count: number; value: number | null }
@@ -64,6 +80,8 @@ export class View {
   #applied: number
   readonly #stmts: ReturnType<typeof prepare>
   readonly #chunkStatements = new Map<number, Database.Statement>()
+  readonly #multiRow = new Map<string, Database.Statement>()
+  readonly #latestTimes = new Map<number, number>()
 
   constructor(file: string) {
     this.db = new Database(file)
@@ -115,34 +133,81 @@ export class View {
     return s
   }
 
-  /** Inserts one log block's records, keeping rollups and latest values in step. Call inside a transaction. */
-  insertRecords(block: number, records: SenmlRecord[]): void {
-    if (records.length === 0) return
-    const rollups = ROLLUP_RESOLUTIONS.map(() => new Map<number, Rollup>())
+  /**
+   * Inserts consecutive log blocks' records, keeping rollups and latest values in step. Call
+   * inside a transaction. Blocks applied together share multi-row statements: a group of small
+   * blocks (one phone location each) costs a few statements, not a few per record.
+   */
+  insertBlocks(blocks: { index: number; records: SenmlRecord[] }[]): void {
+    // A rollup row one block adds to is written once per block that touches it, in block order
+    // (round r holds each row's r-th contribution), so its floating-point sums come out exactly as
+    // a replay of one block at a time computes them.
+    const rounds: Map<number, Rollup>[][] = []
+    const depth = ROLLUP_RESOLUTIONS.map(() => new Map<number, number>())
     const latest = new Map<number, PointRow>()
-    let last: { n: string; u: string | undefined; type: TechnicalType; series: Series } | undefined
-    let tmin = Infinity
-    let tmax = -Infinity
-    const chunk: (number | string | null)[] = []
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!
-      const [type, val] = valueOf(r)
-      // Consecutive records usually share a series: skip the map lookup then.
-      if (!last || last.n !== r.n || last.u !== r.u || last.type !== type) last = { n: r.n, u: r.u, type, series: this.#seriesFor(r.n, r.u ?? null, type) }
-      const series = last.series.id
-      chunk.push(keyOf(r.t) + ((block * 1000 + i) % SEQ_SPACE), r.t, series, val, r.s ?? null, block)
-      if (chunk.length === CHUNK_ROWS * 6) this.#insertChunk(chunk.splice(0))
-      if (r.t < tmin) tmin = r.t
-      if (r.t > tmax) tmax = r.t
-      const prev = latest.get(series)
-      if (!prev || r.t >= prev.t) latest.set(series, { t: r.t, series, val, s: r.s ?? null })
-      if (type === 'number' && val !== null) addToRollups(rollups, series, r.t, val as number)
+    const spans: (number | null)[] = []
+    const points: (number | string | null)[] = []
+    for (const { index: block, records } of blocks) {
+      if (records.length === 0) continue
+      const rollups = ROLLUP_RESOLUTIONS.map(() => new Map<number, Rollup>())
+      let last: { n: string; u: string | undefined; type: TechnicalType; series: Series } | undefined
+      let tmin = Infinity
+      let tmax = -Infinity
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!
+        const [type, val] = valueOf(r)
+        // Consecutive records usually share a series: skip the map lookup then.
+        if (!last || last.n !== r.n || last.u !== r.u || last.type !== type) last = { n: r.n, u: r.u, type, series: this.#seriesFor(r.n, r.u ?? null, type) }
+        const series = last.series.id
+        points.push(keyOf(r.t) + ((block * 1000 + i) % SEQ_SPACE), r.t, series, val, r.s ?? null, block)
+        if (points.length === CHUNK_ROWS * 6) this.#insertChunk(points.splice(0))
+        if (r.t < tmin) tmin = r.t
+        if (r.t > tmax) tmax = r.t
+        const prev = latest.get(series)
+        // Later blocks win ties, as one upsert per block would have it.
+        if (!prev || r.t >= prev.t) latest.set(series, { t: r.t, series, val, s: r.s ?? null })
+        if (type === 'number' && val !== null) addToRollups(rollups, series, r.t, val as number)
+      }
+      for (let res = 0; res < rollups.length; res++) {
+        for (const [key, a] of rollups[res]!) {
+          const d = depth[res]!.get(key) ?? 0
+          depth[res]!.set(key, d + 1)
+          ;(rounds[d] ??= ROLLUP_RESOLUTIONS.map(() => new Map()))[res]!.set(key, a)
+        }
+      }
+      spans.push(block, tmin, tmax)
+      this.#points += records.length
     }
-    this.#insertChunk(chunk)
-    for (const map of rollups) for (const a of map.values()) this.#stmts.upsertRollup.run(a.res, a.series, a.bucket, a.n, a.sum, a.min, a.max, a.sumsq)
-    for (const p of latest.values()) this.#stmts.upsertLatest.run(p.series, p.t, p.val, p.s)
-    this.#stmts.insertBlock.run(block, tmin, tmax)
-    this.#points += records.length
+    this.#insertChunk(points)
+    for (const round of rounds) {
+      const rows: number[] = []
+      for (const map of round) for (const a of map.values()) rows.push(a.res, a.series, a.bucket, a.n, a.sum, a.min, a.max, a.sumsq)
+      this.#runRows('rollups', rows)
+    }
+    const latestRows: (number | string | null)[] = []
+    for (const p of latest.values()) {
+      latestRows.push(p.series, p.t, p.val, p.s)
+      const known = this.#latestTimes.get(p.series)
+      if (known !== undefined && p.t > known) this.#latestTimes.set(p.series, p.t)
+    }
+    this.#runRows('latest', latestRows)
+    this.#runRows('blocks', spans)
+  }
+
+  /** Runs a multi-row statement over `values`, CHUNK_ROWS rows at a time. */
+  #runRows(kind: keyof typeof MULTI_ROW, values: (number | string | null)[]): void {
+    const { width } = MULTI_ROW[kind]
+    for (let at = 0; at < values.length; at += CHUNK_ROWS * width) {
+      const chunk = values.slice(at, at + CHUNK_ROWS * width)
+      const rows = chunk.length / width
+      const key = `${kind}:${rows}`
+      let stmt = this.#multiRow.get(key)
+      if (!stmt) {
+        stmt = this.db.prepare(MULTI_ROW[kind].sql(Array(rows).fill(`(${Array(width).fill('?').join(', ')})`).join(', ')))
+        this.#multiRow.set(key, stmt)
+      }
+      stmt.run(chunk)
+    }
   }
 
   /**
@@ -233,6 +298,7 @@ export class View {
       for (const res of ROLLUP_RESOLUTIONS) rebuildRollups.run(res, res, res, keyOf(lo), keyOf(hi), series)
       clearLatest.run(series)
       rebuildLatest.run(series)
+      this.#latestTimes.delete(series)
     }
   }
 
@@ -244,7 +310,25 @@ export class View {
   /** Whether a record with this name already has a point at exactly time t. */
   hasPointAt(name: string, t: number): boolean {
     const key = keyOf(t)
-    return (this.#seriesByName.get(name) ?? []).some((s) => this.#stmts.pointAt.get(key, key + SEQ_SPACE, t, s.id) !== undefined)
+    return (this.#seriesByName.get(name) ?? []).some((s) => {
+      // A series' latest time is its greatest: a newer reading (nearly every one) needs no search
+      // among the points of its hundredth of a second, which many series may share.
+      const latest = this.#latestTime(s.id)
+      return latest !== undefined && t <= latest && this.#stmts.pointAt.get(key, key + SEQ_SPACE, t, s.id) !== undefined
+    })
+  }
+
+  /**
+   * The time of a series' newest point, remembered after the first look. The memory may run ahead
+   * of the table (a transaction that failed), never behind it, so it never hides a point.
+   */
+  #latestTime(series: number): number | undefined {
+    let t = this.#latestTimes.get(series)
+    if (t === undefined) {
+      t = (this.#stmts.latestTime.get(series) as { t: number } | undefined)?.t
+      if (t !== undefined) this.#latestTimes.set(series, t)
+    }
+    return t
   }
 
   /** The newest point of each series, optionally only among points in [from, to). */
@@ -373,13 +457,8 @@ function prepare(db: Database.Database) {
     insertSeries: db.prepare('INSERT INTO series (name, unit, type) VALUES (?, ?, ?)'),
     insertPoint: db.prepare('INSERT OR IGNORE INTO points (id, t, series, val, s, block) VALUES (?, ?, ?, ?, ?, ?)'),
     topId: db.prepare('SELECT max(id) AS top FROM points WHERE id >= ? AND id < ?'),
-    insertBlock: db.prepare('INSERT OR REPLACE INTO blocks (block, tmin, tmax) VALUES (?, ?, ?)'),
-    upsertRollup: db.prepare(`INSERT INTO rollups (res, series, bucket, n, sum, min, max, sumsq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min),
-      max = max(max, excluded.max), sumsq = sumsq + excluded.sumsq`),
-    upsertLatest: db.prepare(`INSERT INTO latest (series, t, val, s) VALUES (?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET t = excluded.t, val = excluded.val, s = excluded.s WHERE excluded.t >= latest.t`),
     latest: db.prepare('SELECT t, val, s FROM latest WHERE series = ?'),
+    latestTime: db.prepare('SELECT t FROM latest WHERE series = ?'),
     blockSpan: db.prepare('SELECT tmin, tmax FROM blocks WHERE block = ?'),
     kvGet: db.prepare('SELECT value, t FROM kv WHERE key = ?'),
     kvPut: db.prepare('INSERT OR REPLACE INTO kv (key, value, t) VALUES (?, ?, ?)'),
