@@ -182,8 +182,8 @@ export class Drivers {
     if (!d || d.info.kind !== 'owntracks' || config?.mode !== 'http') throw new NotFound(`There is no OwnTracks HTTP driver "${id}".`)
     if (d.info.status.state !== 'running') throw new CofferError(503, 'driver-stopped', 'Driver stopped', `Driver "${id}" is stopped; start it with \`coffer drivers start ${id}\`. The app will retry.`)
     const credentials = parseBasic(authorization)
-    const device = config.devices?.find((x) => x.user === credentials?.user && (deviceHeader === undefined || x.device === deviceHeader))
-    if (!credentials || !device?.secretHash || !safeEqual(device.secretHash, hash(credentials.password))) {
+    const device = credentials && devicesByUser(config).get(credentials.user)?.find((x) => deviceHeader === undefined || x.device === deviceHeader)
+    if (!credentials || !device?.secret || !crypto.timingSafeEqual(device.secret, digest(credentials.password))) {
       throw new Unauthorized('Wrong user, device or password for this OwnTracks endpoint. Add the device with `coffer drivers device add`.')
     }
     await this.#owntracksMessage(d, { user: device.user, device: device.device }, body)
@@ -296,12 +296,35 @@ function publicInfo(info: DriverInfo): DriverInfo {
   return { ...info, config: { ...config, devices: config.devices?.map(({ user, device }) => ({ user, device })) }, status: { ...info.status } }
 }
 
-function hash(secret: string): string {
-  return crypto.createHash('sha256').update(secret).digest('hex')
+function digest(secret: string): Buffer {
+  return crypto.createHash('sha256').update(secret).digest()
 }
 
-function safeEqual(a: string, b: string): boolean {
-  return a.length === b.length && crypto.timingSafeEqual(Buffer.from(a), Buffer.from(b))
+function hash(secret: string): string {
+  return digest(secret).toString('hex')
+}
+
+/**
+ * An HTTP driver's devices by user, with their password digests decoded once per configuration
+ * (a new configuration is a new object), not searched and decoded on every post.
+ */
+const deviceIndexes = new WeakMap<OwntracksConfig, Map<string, DeviceSecret[]>>()
+
+interface DeviceSecret { user: string; device: string; secret: Buffer | undefined }
+
+function devicesByUser(config: OwntracksConfig): Map<string, DeviceSecret[]> {
+  let index = deviceIndexes.get(config)
+  if (!index) {
+    index = new Map()
+    for (const { user, device, secretHash } of config.devices ?? []) {
+      const list = index.get(user) ?? []
+      // A device without a SHA-256 digest (64 hex digits) has no password that could match.
+      list.push({ user, device, secret: secretHash && /^[0-9a-f]{64}$/.test(secretHash) ? Buffer.from(secretHash, 'hex') : undefined })
+      index.set(user, list)
+    }
+    deviceIndexes.set(config, index)
+  }
+  return index
 }
 
 function parseBasic(header: string | undefined): { user: string; password: string } | undefined {
