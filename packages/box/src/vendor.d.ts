@@ -38,6 +38,8 @@ declare module 'hypercore' {
   export interface KeyPair { publicKey: Buffer; secretKey: Buffer }
   export default class Hypercore {
     constructor(storage: unknown, key?: Buffer | null, opts?: Record<string, unknown>)
+    /** Opens hypercore's storage (RocksDB) in a directory; options reach RocksDB's column family. */
+    static defaultStorage(storage: string, opts?: { writeBufferSize?: number }): object
     readonly key: Buffer
     readonly length: number
     readonly byteLength: number
@@ -58,7 +60,7 @@ declare module 'hypercore' {
 declare module 'corestore' {
   import type Hypercore from 'hypercore'
   export default class Corestore {
-    constructor(storage: string, opts?: Record<string, unknown>)
+    constructor(storage: string | object, opts?: Record<string, unknown>)
     get(opts: Record<string, unknown>): Hypercore
     ready(): Promise<void>
     close(): Promise<void>

@@ -16,6 +16,7 @@ import Hypercore from 'hypercore'
 import type { BoxKeys, KeyPair } from '../keys/index.ts'
 import { sign, verifySignature } from '../keys/index.ts'
 import { writeFileAtomic } from '../home/index.ts'
+import { openCorestore } from '../store/index.ts'
 
 export type Operation = 'read' | 'write' | 'observe' | 'delete' | 'admin' | 'login' | 'export' | 'run'
 
@@ -79,7 +80,7 @@ export class AuditLog {
     this.#dir = dir
     const { keyPair, encryptionKey } = keys.auditLog
     this.#identity = keys.identity
-    this.#corestore = new Corestore(path.join(dir, 'log'))
+    this.#corestore = openCorestore(path.join(dir, 'log'))
     this.#core = this.#corestore.get({ keyPair, encryption: { key: encryptionKey } })
   }
 

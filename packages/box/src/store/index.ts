@@ -5,14 +5,16 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import Corestore from 'corestore'
+import type Corestore from 'corestore'
 import type Database from 'better-sqlite3'
 import type { BoxKeys } from '../keys/index.ts'
 import { Conflict, NotFound } from '../errors/index.ts'
 import { Source } from './source.ts'
+import { openCorestore } from './logs.ts'
 import { newSourceMeta, checkSourceId, type NewSource, type SourceMeta } from './meta.ts'
 
 export { Source, type WriteResult } from './source.ts'
+export { openCorestore } from './logs.ts'
 export * from './meta.ts'
 export { AGGREGATE_FNS, type AggregateFn, type BucketValue, type Series } from './view.ts'
 export { bucketBoundaries, parseBucket, assertTimeZone, wallClockToEpoch, utcOffset, onGrid, type Bucket } from './buckets.ts'
@@ -38,7 +40,7 @@ export class Store {
     this.#db = opts.db
     this.#keys = opts.keys
     this.#viewsDir = opts.viewsDir
-    this.#corestore = new Corestore(opts.logsDir)
+    this.#corestore = openCorestore(opts.logsDir)
     this.#db.exec(`CREATE TABLE IF NOT EXISTS sources (id TEXT PRIMARY KEY, meta TEXT NOT NULL, generation INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0)`)
   }
 
