@@ -20,8 +20,44 @@ import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH, malformed } from './common.ts'
 
-/** Readings remembered for spotting duplicates: enough for a day of dense Watch data, ~10 MB. */
-const SEEN_MAX = 400_000
+/** Readings remembered for spotting duplicates, per generation: two generations hold a day of dense Watch data. */
+const GENERATION = 200_000
+/** Slots per generation's table (a power of two), so it stays under 40 % full. */
+const SLOTS = 2 ** 19
+
+/**
+ * Readings seen lately, by 52-bit hash, in two generations of open-addressing tables held in
+ * typed arrays (8 MB, allocated once): no heap object per reading for the garbage collector to
+ * trace, promote and later free. When the young generation fills, the old one is forgotten, so
+ * the last 200,000 to 400,000 readings are remembered.
+ */
+class RecentReadings {
+  #young = new Float64Array(SLOTS)
+  #old = new Float64Array(SLOTS)
+  #count = 0
+
+  /** Remembers `hash`; whether it was already remembered. */
+  seen(hash: number): boolean {
+    const key = hash + 1 // 0 marks an empty slot
+    if (find(this.#young, key) || find(this.#old, key)) return true
+    if (this.#count >= GENERATION) {
+      const old = this.#old
+      this.#old = this.#young
+      this.#young = old.fill(0)
+      this.#count = 0
+    }
+    let i = key % SLOTS
+    while (this.#young[i] !== 0) i = (i + 1) % SLOTS
+    this.#young[i] = key
+    this.#count++
+    return false
+  }
+}
+
+function find(table: Float64Array, key: number): boolean {
+  for (let i = key % SLOTS; table[i] !== 0; i = (i + 1) % SLOTS) if (table[i] === key) return true
+  return false
+}
 
 /** Opens export.xml inside an Apple Health zip. */
 export function openExportInZip(file: string): Promise<Readable> {
@@ -81,7 +117,7 @@ export async function* appleHealth(input: Readable): AsyncGenerator<SenmlRecord[
   const out: SenmlRecord[][] = []
   let batch: SenmlRecord[] = []
   let sawRoot = false
-  const seen = new Set<number>()
+  const recent = new RecentReadings()
   const push = (...records: SenmlRecord[]) => {
     batch.push(...records)
     if (batch.length >= BATCH) {
@@ -96,18 +132,7 @@ export async function* appleHealth(input: Readable): AsyncGenerator<SenmlRecord[
       const t = appleTime(a.startDate)
       if (!Number.isFinite(t) || !a.type) throw new Error('a <Record> without a type or a readable startDate')
       const end = appleTime(a.endDate)
-      // Bounded memory: readings are remembered by a 52-bit hash, and the oldest half is
-      // forgotten when the window fills.
-      const key = hash52(`${a.type}|${a.startDate}|${a.endDate}|${a.value}`)
-      if (seen.has(key)) return
-      if (seen.size >= SEEN_MAX) {
-        let drop = SEEN_MAX / 2
-        for (const k of seen) {
-          if (drop-- <= 0) break
-          seen.delete(k)
-        }
-      }
-      seen.add(key)
+      if (recent.seen(hash52(`${a.type}|${a.startDate}|${a.endDate}|${a.value}`))) return
       const name = a.type.replace(/^HK(Quantity|Category)TypeIdentifier|^HKDataType/, '')
       const value = Number(a.value)
       if (a.type.startsWith('HKCategoryTypeIdentifier') || (a.value !== undefined && !Number.isFinite(value))) {
