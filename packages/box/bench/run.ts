@@ -2,10 +2,13 @@
  * npm run bench — Coffer's performance against baselines measured in the same run, on the
  * same machine: raw better-sqlite3 inserts, raw SQL scans, and a bare Fastify route.
  * Prints a Markdown table for BENCHMARKS.md. Set BENCH_POINTS to shrink the big series.
+ * Name benchmarks to run only those: `npm run bench -- owntracks health`
+ * (big, inproc, http, latest, owntracks, health).
  */
 import fs from 'node:fs'
 import os from 'node:os'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import Database from 'better-sqlite3'
@@ -18,6 +21,10 @@ const BIG = Number(process.env.BENCH_POINTS ?? 10_000_000)
 const YEAR = 365 * 86400
 const T0 = 1_735_689_600 // 2025-01-01T00:00:00Z
 const rows: string[][] = []
+const BENCHMARKS = ['big', 'inproc', 'http', 'latest', 'owntracks', 'health']
+const chosen = process.argv.slice(2)
+for (const name of chosen) if (!BENCHMARKS.includes(name)) throw new Error(`Unknown benchmark "${name}": choose from ${BENCHMARKS.join(', ')}.`)
+const selected = (name: string) => chosen.length === 0 || chosen.includes(name)
 
 function row(name: string, ours: string, baseline: string, ratio: number | null, target: string) {
   rows.push([name, ours, baseline, ratio === null ? '-' : ratio.toFixed(2), target])
@@ -74,7 +81,7 @@ const rssIdle = process.memoryUsage().rss
 
 
 // 1. A year of BIG points, first, so its peak RSS is measured from a fresh process: peak RSS while ingesting, then aggregates and latest.
-{
+if (selected('big')) {
   console.error(`ingesting ${BIG.toLocaleString('en')} points`)
   await box.store.add({ id: 'big' })
   const source = box.store.get('big')
@@ -112,7 +119,7 @@ const rssIdle = process.memoryUsage().rss
 }
 
 // 2. In-process ingest vs raw better-sqlite3 batched inserts of the same rows into a bare table.
-{
+if (selected('inproc')) {
   console.error('in-process ingest')
   const batches = Array.from({ length: 300 }, (_, b) => batch(b * 1000, 1000, 1))
   const raw = new Database(path.join(dir, 'raw.sqlite'))
@@ -133,7 +140,7 @@ const rssIdle = process.memoryUsage().rss
 }
 
 // 3. HTTP ingest end to end (parse + token + log + view + rollups + audit) vs a bare Fastify route that only parses.
-{
+if (selected('http')) {
   console.error('HTTP ingest')
   await box.store.add({ id: 'http' })
   // Only the base time differs between bodies, so making the next one costs the client almost nothing.
@@ -151,8 +158,9 @@ const rssIdle = process.memoryUsage().rss
 }
 
 // 4. Token-checked `latest` over HTTP vs a bare Fastify route returning the same JSON.
-{
+if (selected('latest')) {
   console.error('latest over HTTP')
+  if (!box.store.has('http')) await box.store.add({ id: 'http' })
   await box.store.get('http').appendRecords(batch(0, 10, 1))
   const headers = { authorization: `Bearer ${token}` }
   const json = (await (await fetch(`${url}/api/v1/sources/http/latest`, { headers })).text())
@@ -166,7 +174,7 @@ const rssIdle = process.memoryUsage().rss
 }
 
 // 5. OwnTracks HTTP: 200 devices posting locations at once, vs a bare Fastify route answering [].
-{
+if (selected('owntracks')) {
   console.error('OwnTracks HTTP, 200 devices')
   await box.drivers.add('phones', 'owntracks', { mode: 'http', source: 'phones' })
   const devices: string[] = []
@@ -174,16 +182,16 @@ const rssIdle = process.memoryUsage().rss
     const { password } = await box.drivers.addDevice('phones', { user: `user${i}`, device: 'phone' })
     devices.push(`Basic ${Buffer.from(`user${i}:${password}`).toString('base64')}`)
   }
-  let next = 0
-  const post = (req: object) => {
-    const i = next++
-    const body = JSON.stringify({ _type: 'location', lat: 52.52, lon: 13.405, acc: 10, batt: 80, tid: 'ph', t: 'u', tst: T0 + Math.floor(i / 200) })
-    return { ...req, body, headers: { 'content-type': 'application/json', authorization: devices[i % 200]!, 'x-limit-d': 'phone' } }
-  }
+  // The phones are another process: the load generator must not share the box's event loop.
   const run = async (target: string) => {
-    next = 0
-    const result = await autocannon({ url: target, method: 'POST', duration: 8, connections: 200, requests: [{ setupRequest: post }] })
-    return { rps: result.requests.average, errors: result.errors + result.non2xx + result.timeouts }
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./owntracks-load.ts', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] })
+    child.stdin.end(JSON.stringify({ url: target, devices, duration: 8 }))
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    await once(child, 'exit')
+    const result = JSON.parse(out.trim().split('\n').at(-1)!) as { rps: number; errors: number; statusCodes: object }
+    if (result.errors > 0) console.error('  responses:', JSON.stringify(result.statusCodes))
+    return result
   }
   const ours = await run(`${url}/api/v1/owntracks/phones`)
   const bare = Fastify()
@@ -195,7 +203,7 @@ const rssIdle = process.memoryUsage().rss
 }
 
 // 6. Apple Health import of a generated ~1 GB export.xml, in a process of its own for its peak RSS.
-{
+if (selected('health')) {
   console.error('Apple Health import (generating the export first)')
   const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./health.ts', import.meta.url))], { encoding: 'utf8', env: process.env })
   const h = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { bytes: number; records: number; seconds: number; peakRss: number; state: string }
