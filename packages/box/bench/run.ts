@@ -3,7 +3,7 @@
  * same machine: raw better-sqlite3 inserts, raw SQL scans, and a bare Fastify route.
  * Prints a Markdown table for BENCHMARKS.md. Set BENCH_POINTS to shrink the big series.
  * Name benchmarks to run only those: `npm run bench -- owntracks health`
- * (big, inproc, http, latest, owntracks, health).
+ * (big, inproc, http, latest, owntracks, health, sandbox).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -21,7 +21,7 @@ const BIG = Number(process.env.BENCH_POINTS ?? 10_000_000)
 const YEAR = 365 * 86400
 const T0 = 1_735_689_600 // 2025-01-01T00:00:00Z
 const rows: string[][] = []
-const BENCHMARKS = ['big', 'inproc', 'http', 'latest', 'owntracks', 'health']
+const BENCHMARKS = ['big', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox']
 const chosen = process.argv.slice(2)
 for (const name of chosen) if (!BENCHMARKS.includes(name)) throw new Error(`Unknown benchmark "${name}": choose from ${BENCHMARKS.join(', ')}.`)
 const selected = (name: string) => chosen.length === 0 || chosen.includes(name)
@@ -212,7 +212,7 @@ if (selected('health')) {
 }
 
 // 7. The app sandbox, in a process of its own: cold start, warm run, and one host call against a direct async call.
-{
+if (selected('sandbox')) {
   console.error('app sandbox')
   const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./sandbox.ts', import.meta.url))], { encoding: 'utf8', env: process.env })
   const s = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { coldStartMs: number; warmRunMs: number; perCallUs: number; directCallUs: number }
