@@ -22,6 +22,8 @@ export interface Ctx {
 export interface AnonCtx extends Omit<Ctx, 'scope'> {
   scope?: Scope
   subject?: string
+  /** Whose a revoked or expired token was. */
+  holder?: { subject: string; grant: string }
 }
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string>; Body: unknown }>
@@ -47,7 +49,7 @@ export function authorized(deps: GuardDeps, access: (req: Req) => Access, handle
       ctx.scope = deps.arbiter.authenticate(bearer(req))
     } catch (err) {
       // A revoked or expired token is still genuine: its holder is named in the audit entry.
-      if (err instanceof Unauthorized) ctx.subject = err.subject
+      if (err instanceof Unauthorized) ctx.holder = err.holder
       throw err
     }
     const wanted = access(req)
@@ -63,8 +65,8 @@ export function audited(deps: GuardDeps, operation: Operation, handler: Handler<
     const record = (status: number, reason?: string) =>
       deps.audit.record({
         time: Date.now() / 1000,
-        subject: ctx.scope?.subject ?? ctx.subject ?? 'anonymous',
-        grant: ctx.scope?.grant.id ?? null,
+        subject: ctx.scope?.subject ?? ctx.holder?.subject ?? ctx.subject ?? 'anonymous',
+        grant: ctx.scope?.grant.id ?? ctx.holder?.grant ?? null,
         source: ctx.source,
         operation,
         action: `${req.method} ${req.routeOptions.url ?? req.url}`,

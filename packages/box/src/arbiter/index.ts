@@ -124,9 +124,9 @@ export class Arbiter {
       if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!)
       this.#verified.set(token, scope)
     }
-    if (scope.expires !== undefined && now >= scope.expires) throw new Unauthorized('The token has expired. Ask for a new one.', scope.subject)
+    if (scope.expires !== undefined && now >= scope.expires) throw new Unauthorized('The token has expired. Ask for a new one.', { subject: scope.subject, grant: scope.grant.id })
     const grant = this.#grants.get(scope.grant.id)
-    if (!grant || grant.revoked || grant.epoch !== scope.grant.epoch) throw new Unauthorized('The token has been revoked.', scope.subject)
+    if (!grant || grant.revoked || grant.epoch !== scope.grant.epoch) throw new Unauthorized('The token has been revoked.', { subject: scope.subject, grant: scope.grant.id })
     return scope
   }
 

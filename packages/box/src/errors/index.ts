@@ -49,12 +49,12 @@ export class Conflict extends CofferError {
   }
 }
 
-/** No token, or a token that does not verify. `subject` is whose it was, when a genuine token has expired or been revoked. */
+/** No token, or a token that does not verify. `holder` is whose it was, when a genuine token has expired or been revoked. */
 export class Unauthorized extends CofferError {
-  readonly subject?: string
-  constructor(detail: string, subject?: string) {
+  readonly holder?: { subject: string; grant: string }
+  constructor(detail: string, holder?: { subject: string; grant: string }) {
     super(401, 'unauthorized', 'Unauthorized', detail)
-    this.subject = subject
+    this.holder = holder
   }
 }
 

@@ -441,27 +441,3 @@ test('error: CBOR specifics', () => {
   rejects(() => parseSenmlCbor(encode([new Map<number, unknown>([[0, 'a'], [2, 'one']])]), NOW), 0, 'v', /finite number/)
   rejects(() => parseSenmlCbor(encode([new Map<number, unknown>([[-1, 11], [0, 'a'], [2, 1]])]), NOW), 0, 'bver', /not supported/)
 })
-
-test('speed: a 1,000-record pack parses in well under a few milliseconds', () => {
-  const pack: Record<string, unknown>[] = [{ bn: 'urn:dev:ow:10e2073a01080063:', bt: 1.7e9, bu: 'Cel', n: 'temp', v: 20 }]
-  for (let i = 1; i < 1000; i++) pack.push({ n: 'temp', t: i, v: 20 + i / 100 })
-  const json = JSON.stringify(pack)
-  const labels: Record<string, number> = { bn: -2, bt: -3, bu: -4, n: 0, t: 6, v: 2 }
-  const cbor = encode(pack.map((r) => new Map(Object.entries(r).map(([k, v]) => [labels[k], v]))))
-  const median = (fn: () => unknown): number => {
-    for (let i = 0; i < 20; i++) fn() // warm up the JIT
-    const runs: number[] = []
-    for (let i = 0; i < 21; i++) {
-      const start = performance.now()
-      fn()
-      runs.push(performance.now() - start)
-    }
-    return runs.sort((a, b) => a - b)[10] as number
-  }
-  const jsonMs = median(() => parseSenmlJson(json, NOW))
-  const cborMs = median(() => parseSenmlCbor(cbor, NOW))
-  assert.equal(parseSenmlJson(json, NOW).length, 1000)
-  assert.equal(parseSenmlCbor(cbor, NOW).length, 1000)
-  // Generous bound so a loaded CI machine does not flake; typical runs are far below it.
-  assert.ok(jsonMs < 5 && cborMs < 5, `json ${jsonMs.toFixed(3)} ms, cbor ${cborMs.toFixed(3)} ms`)
-})
