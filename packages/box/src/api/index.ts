@@ -23,6 +23,7 @@ import { driverRoutes } from './drivers.ts'
 import { importRoutes } from './imports.ts'
 import { statementRoutes } from './statement.ts'
 import { appRoutes } from './apps.ts'
+import { cockpitRoutes, isCockpitPath, sendCockpit } from './cockpit.ts'
 
 export interface ApiDeps {
   home: Home
@@ -66,6 +67,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     reply.status(problem.status).type(PROBLEM_JSON).send(problem.toProblem())
   })
   app.setNotFoundHandler((req, reply) => {
+    if (isCockpitPath(req)) return sendCockpit(reply)
     const problem = new NotFound(`No route ${req.method} ${req.url.split('?')[0]}. The API is described at /api/v1/openapi.json.`)
     reply.status(404).type(PROBLEM_JSON).send(problem.toProblem())
   })
@@ -79,6 +81,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     statementRoutes(api, deps)
     appRoutes(api, deps)
   }, { prefix: '/api/v1' })
+  cockpitRoutes(app)
 
   return app
 }

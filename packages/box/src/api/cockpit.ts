@@ -1,0 +1,58 @@
+/**
+ * Serves the cockpit (packages/ui, built to static files) at `/`. Any GET outside /api that
+ * names no file gets index.html, so the cockpit's own paths survive a reload. Without a build
+ * the box still runs; `/` then says how to build it.
+ */
+import fs from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fastifyStatic from '@fastify/static'
+
+export const COCKPIT_DIR = fileURLToPath(new URL('../../../ui/dist/', import.meta.url))
+
+// The cockpit loads nothing from elsewhere, so the browser may refuse anything that tries.
+// Vega compiles view expressions with Function(), hence 'unsafe-eval'; a view still cannot
+// fetch or send anywhere but this box (connect-src) and the box refuses specs that name URLs.
+const CSP = [
+  "default-src 'self'", "script-src 'self' 'unsafe-eval'", "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:", "connect-src 'self'", "frame-src 'self' blob:", "object-src 'none'",
+  "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+].join('; ')
+
+const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Coffer</title></head>
+<body><main><h1>The cockpit is not built</h1><p>The box is running and its API answers under
+<a href="/api/v1/docs">/api/v1</a>. To use the web cockpit, run <code>npm run build</code> in the
+Coffer folder, then reload this page.</p></main></body></html>`
+
+export function cockpitRoutes(app: FastifyInstance, dir = COCKPIT_DIR): void {
+  const built = fs.existsSync(`${dir}index.html`)
+  if (built) {
+    app.register(fastifyStatic, {
+      root: dir,
+      index: ['index.html'],
+      decorateReply: true,
+      cacheControl: false,
+      setHeaders: (res, file) => {
+        res.setHeader('content-security-policy', CSP)
+        res.setHeader('x-content-type-options', 'nosniff')
+        res.setHeader('referrer-policy', 'no-referrer')
+        // Built assets carry a content hash in their name; index.html must always be fresh.
+        res.setHeader('cache-control', file.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache')
+      },
+    })
+  } else {
+    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(NOT_BUILT))
+  }
+}
+
+/** For the not-found handler: a page load outside /api is one of the cockpit's own paths. */
+export function isCockpitPath(req: FastifyRequest): boolean {
+  const path = req.url.split('?')[0]!
+  // A missing file (a name with an extension) stays a 404 rather than turning into the page.
+  return (req.method === 'GET' || req.method === 'HEAD') && !path.startsWith('/api/') && path !== '/api' && !/\.[a-z0-9]+$/i.test(path)
+}
+
+export function sendCockpit(reply: FastifyReply, dir = COCKPIT_DIR): FastifyReply {
+  if (!fs.existsSync(`${dir}index.html`) || typeof reply.sendFile !== 'function') return reply.status(404).type('text/html; charset=utf-8').send(NOT_BUILT)
+  return reply.header('content-security-policy', CSP).header('cache-control', 'no-cache').sendFile('index.html', dir)
+}

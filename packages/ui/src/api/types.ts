@@ -1,0 +1,121 @@
+/** The shapes the box answers with, as far as the cockpit reads them. */
+
+export interface Series { name: string; unit: string | null; type: string }
+
+export interface SourceSummary {
+  id: string
+  kind: 'timeseries' | 'kv'
+  logicalType?: string
+  description?: string
+  points: number
+  keys: number
+  bytes: number
+  first: number | null
+  last: number | null
+  series: Series[]
+}
+
+export interface SenmlRecord { n: string; t: number; u?: string; v?: number; vs?: string; vb?: boolean; vd?: string; s?: number }
+
+export interface Bucket { start: number; end: number; count: number; value: number | null }
+
+export interface Aggregate { source: string; name: string | null; unit: string | null; fn: string; bucket: string; from: number; to: number; buckets: Bucket[] }
+
+export interface Driver {
+  id: string
+  kind: string
+  config: unknown
+  sources: string[]
+  status: { state: string; since: number; lastData: number | null; lastError: { message: string; at: number } | null; records: number }
+}
+
+export interface AuditEntry {
+  time: number
+  subject: string
+  grant: string | null
+  source: string | null
+  operation: string
+  action: string
+  records: number
+  bytes: number
+  outcome: 'allow' | 'deny'
+  status: number
+  reason?: string
+  destination?: string
+}
+
+export interface VerifyReport { ok: boolean; length: number; checkpointLength: number; problems: string[] }
+
+export interface ReviewRead {
+  request: string; required: boolean; justification: string; ops: string[]
+  granularity: number; detail: string; window: number; period: string; matches: string[]; summary: string
+}
+
+export interface ReviewExport { id: string; url: string; host: string; purpose: string; sends: string; frequency: string; maxBytes: number; summary: string }
+
+export interface Review {
+  app: { id: string; name: string; version: string; author: string; description: string; purposes: string[] }
+  reads: ReviewRead[]
+  exports: ReviewExport[]
+  views: { id: string; title: string }[]
+  ownSources: string[]
+  schedule: string
+  text: string[]
+}
+
+export type ExportPolicy = 'auto' | 'ask' | 'deny'
+
+export interface Consent {
+  sources: { request: string; sources: string[]; ops: string[]; granularity: number; window: number }[]
+  exports: Record<string, ExportPolicy>
+}
+
+export interface AppInfo {
+  id: string
+  name: string
+  version: string
+  state: 'pending' | 'active' | 'revoked'
+  consent: Consent | null
+  update: unknown
+  installedAt: number
+  updatedAt: number
+  running: boolean
+  lastRun: { trigger: string; startedAt: number; ok: boolean; error?: string } | null
+}
+
+export interface InstallResult { app: AppInfo; review: Review; needsConsent: boolean }
+
+export interface ConsentInput {
+  sources?: Record<string, { refuse?: boolean; sources?: string[]; granularity?: string; window?: string }>
+  exports?: Record<string, ExportPolicy>
+}
+
+export interface AppView { app: string; view: string; title: string; spec: unknown; updatedAt: number }
+
+export interface ExportRecord {
+  id: string
+  app: string
+  destination: string
+  state: 'pending' | 'sent' | 'denied' | 'failed'
+  bytes: number
+  sha256: string
+  preview: string
+  createdAt: number
+  decidedAt: number | null
+  responseStatus: number | null
+  error: string | null
+}
+
+export interface ImportJob {
+  id: string
+  name: string
+  state: 'receiving' | 'checking' | 'importing' | 'done' | 'duplicate' | 'failed'
+  format: string | null
+  source: string | null
+  size: number
+  bytesRead: number
+  records: number
+  error: string | null
+  startedAt: number
+  finishedAt: number | null
+}

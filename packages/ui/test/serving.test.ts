@@ -1,0 +1,56 @@
+/** How the box serves the cockpit: the page, its paths, its assets, and a clear word when it is not built. */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import Fastify from 'fastify'
+import { startBox, tempDir, type Running } from '../../box/test/helpers.ts'
+import { COCKPIT_DIR, cockpitRoutes } from '../../box/src/api/cockpit.ts'
+
+let box: Running
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(COCKPIT_DIR, 'index.html')), 'The cockpit is not built: run `npm run build` first (npm test does).')
+  box = await startBox()
+})
+after(() => box?.close())
+
+test('/ and any cockpit path answer the page, with a policy that allows nothing from elsewhere', async () => {
+  for (const route of ['/', '/audit', '/sources/living-room']) {
+    const res = await fetch(box.url + route)
+    assert.equal(res.status, 200, route)
+    assert.match(res.headers.get('content-type') ?? '', /text\/html/)
+    assert.match(await res.text(), /<div id="root">/)
+    const csp = res.headers.get('content-security-policy') ?? ''
+    assert.match(csp, /default-src 'self'/, route)
+    assert.match(csp, /connect-src 'self'/, route)
+  }
+})
+
+test('built assets are served and cached; a missing file is a 404, not the page', async () => {
+  const html = await (await fetch(box.url)).text()
+  const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1]
+  assert.ok(script, 'index.html loads a hashed script')
+  const res = await fetch(box.url + script)
+  assert.equal(res.status, 200)
+  assert.match(res.headers.get('cache-control') ?? '', /immutable/)
+  await res.arrayBuffer()
+  const missing = await fetch(`${box.url}/assets/nothing-here.js`)
+  assert.equal(missing.status, 404)
+  await missing.arrayBuffer()
+})
+
+test('unknown API routes stay problem+json', async () => {
+  const res = await box.api('GET', '/api/v1/no-such-route')
+  assert.equal(res.status, 404)
+  assert.match(res.headers.get('content-type') ?? '', /problem\+json/)
+})
+
+test('without a build, / says how to make one', async () => {
+  const app = Fastify()
+  cockpitRoutes(app, path.join(tempDir(), 'dist') + path.sep)
+  const res = await app.inject({ method: 'GET', url: '/' })
+  assert.equal(res.statusCode, 200)
+  assert.match(res.body, /npm run build/)
+  await app.close()
+})
