@@ -167,6 +167,26 @@ test('a source shows a plot that zooms by asking for finer buckets, a table, and
   assert.equal((await box.api('GET', '/api/v1/sources/living-room')).body.points, 2880 - 288)
 })
 
+test('a GPX file dropped on the import page is read with progress and becomes a source with a track and a plot', async () => {
+  await visit('import', 'Import', 'Import a file')
+  await assertAccessible(page, 'import')
+  const start = Math.floor(Date.now() / 1000) - 2 * HOUR
+  const points = Array.from({ length: 120 }, (_, i) =>
+    `<trkpt lat="${(52.52 + i * 0.0005).toFixed(5)}" lon="${(13.40 + Math.sin(i / 10) * 0.002).toFixed(5)}"><ele>${34 + i % 7}</ele><time>${new Date((start + i * 30) * 1000).toISOString()}</time></trkpt>`).join('')
+  const gpx = `<?xml version="1.0"?><gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1"><trk><name>Walk</name><trkseg>${points}</trkseg></trk></gpx>`
+  await page.getByLabel('Choose a file').setInputFiles({ name: 'walk.gpx', mimeType: 'application/gpx+xml', buffer: Buffer.from(gpx) })
+  const done = page.getByText(/Imported 360 records from gpx into/)
+  await done.waitFor()
+  await screenshot(page, 'import')
+  await done.getByRole('link', { name: 'gpx' }).click()
+  await page.getByRole('heading', { level: 1, name: 'gpx' }).waitFor()
+  await page.locator('svg.track polyline').waitFor()
+  await page.getByLabel('Series').selectOption('ele')
+  await page.locator('svg.timeplot path.line[d^="M"]').waitFor()
+  await assertAccessible(page, 'track')
+  await screenshot(page, 'track')
+})
+
 test('an app is installed from its file, its grant narrowed in the review, its view drawn, then revoked', async () => {
   await visit('apps', 'Apps', 'Apps')
   await assertAccessible(page, 'apps')
@@ -192,6 +212,7 @@ test('an app is installed from its file, its grant narrowed in the review, its v
 
   const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'Home climate report' }) })
   await card.getByText('Export “adviser”: never sent').waitFor()
+  await card.getByText('Reads living-room as hourly totals and averages, from the last 31 days').waitFor()
   await card.getByRole('button', { name: 'Run now' }).click()
   await card.getByRole('status').filter({ hasText: 'It ran.' }).waitFor()
   await card.getByRole('button', { name: 'Show views' }).click()
@@ -227,15 +248,32 @@ test('the audit page finds those actions, filters them, and says the log is inta
   await screenshot(page, 'audit')
 })
 
-test('exports and statement pages answer from the box', async () => {
+test('an export waiting for approval is previewed and denied; the history says so', async () => {
   await visit('exports', 'Exports', 'Exports')
   await page.getByText('Nothing is waiting.').waitFor()
+  // Granted again as asked (each export asked each time), the app asks to send its summary.
+  assert.equal((await box.api('POST', '/api/v1/apps/home-climate/grant', { body: {} })).status, 200)
+  const run = await box.api('POST', '/api/v1/apps/home-climate/run', { body: { event: { send: true } } })
+  assert.equal(run.body.value.export.state, 'pending', JSON.stringify(run.body))
+  await page.reload()
+  const item = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: /home-climate wants to send .* to climate-adviser\.example\.org/ }) })
+  await item.getByLabel('Preview of the data').getByText('living-room').waitFor()
   await assertAccessible(page, 'exports')
   await screenshot(page, 'exports')
+  await item.getByRole('button', { name: 'Deny' }).click()
+  await page.getByRole('status').filter({ hasText: 'Denied: nothing was sent' }).waitFor()
+  await page.getByRole('region', { name: 'Export history' }).getByText('denied').waitFor()
+  assert.equal((await box.api('GET', `/api/v1/exports/${run.body.value.export.id}`)).body.state, 'denied')
+})
+
+test('the statement page shows this month and offers the PDF', async () => {
 
   await visit('statement', 'Statement', 'Monthly statement')
   const frame = page.frameLocator('iframe.statement')
   await frame.locator('body').getByText(/home-climate|Home climate report/).first().waitFor()
+  const download = page.waitForEvent('download')
+  await page.getByRole('button', { name: 'Download as PDF' }).click()
+  assert.match((await download).suggestedFilename(), /^coffer-statement-\d{4}-\d{2}\.pdf$/)
   await assertAccessible(page, 'statement')
   await screenshot(page, 'statement')
 })

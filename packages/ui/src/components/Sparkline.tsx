@@ -1,4 +1,5 @@
 import type { Bucket } from '../api/types.ts'
+import { linePath } from './runs.ts'
 
 /** A tiny line of bucket means; gaps where a bucket is empty. Decorative beside its numbers, so described in words. */
 export function Sparkline({ buckets, label, width = 160, height = 36 }: { buckets: Bucket[]; label: string; width?: number; height?: number }) {
@@ -10,16 +11,7 @@ export function Sparkline({ buckets, label, width = 160, height = 36 }: { bucket
   const t1 = buckets[buckets.length - 1]!.end
   const x = (t: number) => ((t - t0) / (t1 - t0 || 1)) * (width - 2) + 1
   const y = (v: number) => height - 2 - ((v - min) / (max - min || 1)) * (height - 4)
-  let d = ''
-  let pen = false
-  for (const b of buckets) {
-    if (b.value === null) {
-      pen = false
-      continue
-    }
-    d += `${pen ? 'L' : 'M'}${x((b.start + b.end) / 2).toFixed(1)},${y(b.value).toFixed(1)}`
-    pen = true
-  }
+  const d = linePath(buckets, (t) => x(t), y)
   return (
     <svg width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${label}: from ${fmt(min)} to ${fmt(max)}`} className="sparkline">
       <path d={d} fill="none" stroke="currentColor" strokeWidth="1.5" />

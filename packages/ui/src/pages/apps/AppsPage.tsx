@@ -7,7 +7,7 @@ import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'
 import { useLoad } from '../../components/useLoad.ts'
 import { useTitle } from '../../components/useTitle.ts'
 import { AppReview } from './AppReview.tsx'
-import { DETAIL, WINDOW } from './options.ts'
+import { DETAIL, WINDOW, describeSeconds } from './options.ts'
 
 const AppViews = lazy(() => import('./AppViews.tsx'))
 
@@ -30,7 +30,7 @@ export default function AppsPage() {
       {news && <StatusNotice>{news}</StatusNotice>}
       {review
         ? <AppReview review={review} onGranted={granted} onCancel={() => { setReview(null); apps.reload() }} />
-        : <Install onInstalled={(r) => { setNews(null); setReview(r) }} />}
+        : <Install onInstalled={(r) => { setNews(null); setReview(r); apps.reload() }} />}
       <section aria-labelledby="installed-heading">
         <h2 id="installed-heading">Installed</h2>
         <ErrorNotice error={apps.error} />
@@ -128,7 +128,7 @@ function AppCard({ app, onReview, onChanged }: { app: AppInfo; onReview: (r: Rev
       {app.state === 'active' && app.consent && (
         <ul className="granted">
           {app.consent.sources.map((s) => (
-            <li key={s.request}>Reads {s.sources.join(', ') || 'nothing yet'} as {label(DETAIL, s.granularity, `${s.granularity}s buckets`)}, from {label(WINDOW, s.window, `the last ${s.window}s`)}</li>
+            <li key={s.request}>Reads {s.sources.join(', ') || 'nothing yet'} as {label(DETAIL, s.granularity, `totals and averages per ${describeSeconds(s.granularity)}`)}, from {label(WINDOW, s.window, `the last ${describeSeconds(s.window)}`)}</li>
           ))}
           {Object.entries(app.consent.exports).map(([id, policy]) => <li key={id}>Export “{id}”: {POLICY[policy]}</li>)}
         </ul>

@@ -31,3 +31,11 @@ export function windowChoices(asked: number) {
 export function askedOption(list: { value: string; seconds: number; label: string }[], seconds: number, label: string) {
   return list.find((o) => o.seconds === seconds) ?? { value: '', seconds, label }
 }
+
+/** Words for a granted detail or window that is not one of the usual choices. */
+export function describeSeconds(seconds: number): string {
+  for (const [unit, size] of [['week', 604800], ['day', 86400], ['hour', 3600], ['minute', 60]] as const) {
+    if (seconds % size === 0) return `${seconds / size} ${unit}${seconds === size ? '' : 's'}`
+  }
+  return `${seconds} seconds`
+}

@@ -9,6 +9,7 @@ import { TableWrap } from '../../components/TableWrap.tsx'
 import { useTitle } from '../../components/useTitle.ts'
 import { Link } from '../../router.tsx'
 import { TimePlot, type Range } from './TimePlot.tsx'
+import { TrackView, trackSeries } from './TrackView.tsx'
 
 const TABLE_ROWS = 20
 
@@ -29,6 +30,7 @@ export default function SourcePage({ id }: { id: string }) {
 
 function SourceDetail({ source, onChanged }: { source: SourceSummary; onChanged: () => void }) {
   const numeric = source.series.filter((s) => s.type === 'number')
+  const track = trackSeries(numeric.map((s) => s.name))
   const [name, setName] = useState(numeric[0]?.name)
   const full: Range | null = source.first !== null && source.last !== null ? { from: Math.floor(source.first), to: Math.floor(source.last) + 1 } : null
   const [range, setRange] = useState<Range | null>(full)
@@ -59,6 +61,13 @@ function SourceDetail({ source, onChanged }: { source: SourceSummary; onChanged:
             )}
             {name ? <TimePlot source={source.id} name={name} range={range} full={full} onRange={setRange} /> : <p>This source has no numeric series to plot.</p>}
           </section>
+          {track && (
+            <section aria-labelledby="track-heading">
+              <h2 id="track-heading">Track</h2>
+              <p className="muted">Positions averaged per bucket over the range shown in the plot; the green dot is the start, the red one the end.</p>
+              <TrackView source={source.id} lat={track.lat} lon={track.lon} range={range} />
+            </section>
+          )}
           <RecordTable source={source.id} range={range} />
           <DeleteRange source={source.id} range={range} onDeleted={onChanged} />
         </>

@@ -10,6 +10,7 @@ import type { Bucket } from '../../api/types.ts'
 import { formatNumber, formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { bucketFor } from './buckets.ts'
+import { linePath, runs } from '../../components/runs.ts'
 
 export interface Range { from: number; to: number }
 
@@ -130,7 +131,7 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
     }
   }
 
-  const meanPath = path(band?.mean ?? [], x, y)
+  const meanPath = linePath(band?.mean ?? [], x, y)
   const area = bandPath(band?.min ?? [], band?.max ?? [], x, y)
   const xTicks = ticks(range.from, range.to, Math.max(2, Math.floor(inner / 120)))
   const yTicks = niceTicks(yDomain.lo, yDomain.hi, 4)
@@ -184,38 +185,14 @@ function clamp(r: Range, full: Range): Range {
   return r
 }
 
-function path(buckets: Bucket[], x: (t: number) => number, y: (v: number) => number): string {
-  let d = ''
-  let pen = false
-  for (const b of buckets) {
-    if (b.value === null) {
-      pen = false
-      continue
-    }
-    d += `${pen ? 'L' : 'M'}${x((b.start + b.end) / 2).toFixed(1)},${y(b.value).toFixed(1)}`
-    pen = true
-  }
-  return d
-}
-
 /** The min–max envelope, one closed shape per run of filled buckets. */
 function bandPath(min: Bucket[], max: Bucket[], x: (t: number) => number, y: (v: number) => number): string {
-  let d = ''
-  let run: { t: number; lo: number; hi: number }[] = []
-  const flush = () => {
-    if (run.length > 0) {
-      d += run.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.t).toFixed(1)},${y(p.hi).toFixed(1)}`).join('')
-      d += run.slice().reverse().map((p) => `L${x(p.t).toFixed(1)},${y(p.lo).toFixed(1)}`).join('') + 'Z'
-    }
-    run = []
-  }
-  min.forEach((b, i) => {
-    const hi = max[i]?.value
-    if (b.value === null || hi === null || hi === undefined) return flush()
-    run.push({ t: (b.start + b.end) / 2, lo: b.value, hi })
-  })
-  flush()
-  return d
+  const both = min.map((b, i) => ({ start: b.start, end: b.end, value: b.value === null || max[i]?.value == null ? null : b.value, hi: max[i]?.value ?? 0 }))
+  return runs(both).map((run) => {
+    const top = run.map((p, i) => `${i === 0 ? 'M' : 'L'}${x((p.start + p.end) / 2).toFixed(1)},${y(p.hi).toFixed(1)}`).join('')
+    const bottom = run.slice().reverse().map((p) => `L${x((p.start + p.end) / 2).toFixed(1)},${y(p.value).toFixed(1)}`).join('')
+    return `${top}${bottom}Z`
+  }).join('')
 }
 
 function ticks(from: number, to: number, count: number): number[] {
