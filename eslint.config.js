@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'scratch/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/.bundle/**', 'scratch/**', 'apps/*/app.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

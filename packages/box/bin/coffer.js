@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The `coffer` command. Sources are TypeScript, run through tsx's loader.
-import { register } from 'tsx/esm/api'
+// The `coffer` command.
+import { entry } from './bundle.js'
 
-register()
-const { main } = await import('../src/cli/index.ts')
+const { main } = await import(await entry('cli/index.ts'))
 process.exitCode = await main(process.argv)

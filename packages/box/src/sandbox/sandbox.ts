@@ -76,10 +76,11 @@ export interface RunResult {
   coldStart: boolean
 }
 
-const WORKER_SOURCE = fileURLToPath(new URL('./worker.ts', import.meta.url))
+// Paths go through the folder's own name, so they hold from the box's bundle (src/.bundle/) as well.
+const WORKER_SOURCE = fileURLToPath(new URL('../sandbox/worker.ts', import.meta.url))
 const TSX_LOADER = import.meta.resolve('tsx')
-/** Beside the package, so the bundle's own imports (quickjs-emscripten) resolve from its node_modules. */
-const BUNDLE_DIR = fileURLToPath(new URL('../../.cache/', import.meta.url))
+/** Inside the package, so the bundle's own imports (quickjs-emscripten) resolve from its node_modules. */
+const BUNDLE_DIR = fileURLToPath(new URL('../.bundle/', import.meta.url))
 
 /** How a worker process is started: the worker as plain JavaScript, or its TypeScript through tsx's loader. */
 interface WorkerEntry {
@@ -93,7 +94,7 @@ interface WorkerEntry {
  * Where the package folder cannot be written, workers run through the loader instead.
  */
 async function workerEntry(): Promise<WorkerEntry> {
-  const sources = ['worker.ts', 'protocol.ts'].map((f) => fs.readFileSync(fileURLToPath(new URL(`./${f}`, import.meta.url))))
+  const sources = ['worker.ts', 'protocol.ts'].map((f) => fs.readFileSync(path.join(path.dirname(WORKER_SOURCE), f)))
   const hash = crypto.createHash('sha256').update(Buffer.concat(sources)).digest('hex').slice(0, 16)
   const script = path.join(BUNDLE_DIR, `sandbox-worker-${hash}.mjs`)
   try {
