@@ -1,14 +1,15 @@
 /**
- * Apple Health import at scale, in a process of its own so its peak RSS is its own: generates an
- * export.xml of BENCH_HEALTH_MB megabytes (default 1024), imports it through the HTTP upload,
- * and prints one JSON line with the figures.
+ * Apple Health import at scale, measured on the process a user runs: generates an export.xml of
+ * BENCH_HEALTH_MB megabytes (default 1024), starts the box with `coffer start`, uploads the file
+ * from another process as `coffer import` would, and reads the box process's peak resident set
+ * (VmHWM) from the kernel. Prints one JSON line with the figures.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { once } from 'node:events'
-import { spawn } from 'node:child_process'
-import { createBox, initHome } from '../src/index.ts'
+import { spawn, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 
 const TARGET = Number(process.env.BENCH_HEALTH_MB ?? 1024) * 1024 * 1024
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-health-'))
@@ -40,24 +41,35 @@ out.end('</HealthData>\n')
 await once(out, 'finish')
 const size = fs.statSync(file).size
 
-initHome(path.join(dir, 'home'), { passphrase: 'benchmark passphrase' })
-const box = createBox({ home: path.join(dir, 'home'), port: 0, logLevel: 'silent' })
-await box.open()
-const url = await box.listen()
-let peak = process.memoryUsage().rss
-let at = {}
-const sampler = setInterval(() => { const m = process.memoryUsage(); if (m.rss > peak) { peak = m.rss; at = { heap: m.heapUsed >> 20, ext: m.external >> 20, ab: m.arrayBuffers >> 20, t: Math.round(performance.now() - start) } } }, 100)
+const home = path.join(dir, 'home')
+const bin = fileURLToPath(new URL('../bin/coffer.js', import.meta.url))
+const env = { ...process.env, COFFER_PASSPHRASE: 'benchmark passphrase', COFFER_LOG_LEVEL: 'warn' }
+spawnSync(process.execPath, [bin, '--home', home, 'init'], { env, stdio: 'ignore' })
+const box = spawn(process.execPath, [bin, '--home', home, 'start', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+let banner = ''
+const url = await new Promise<string>((resolve) => box.stdout.on('data', (d) => {
+  banner += d
+  const m = /listening on (http:\/\/\S+)/.exec(banner)
+  if (m) resolve(m[1]!)
+}))
+const token = spawnSync(process.execPath, [bin, '--home', home, 'token', 'owner'], { env, encoding: 'utf8' }).stdout.trim()
+const idleRss = status('VmRSS')
 const start = performance.now()
-// The upload comes from another process, as from the CLI on the same machine.
-const curl = spawn('curl', ['-sS', '-X', 'POST', '-T', file, '-H', `authorization: Bearer ${box.arbiter.ownerToken(3600).token}`, '-H', 'content-type: application/xml', '-w', '\\n%{http_code}', `${url}/api/v1/imports?name=export.xml`])
+const curl = spawn('curl', ['-sS', '-X', 'POST', '-T', file, '-H', `authorization: Bearer ${token}`, '-H', 'content-type: application/xml', '-w', '\\n%{http_code}', `${url}/api/v1/imports?name=export.xml`])
 let reply = ''
 curl.stdout.on('data', (d) => (reply += d))
 await once(curl, 'exit')
-const [body, code] = reply.trim().split('\n')
-const res = { status: Number(code) }
-const job = JSON.parse(body!) as { records: number; state: string }
 const seconds = (performance.now() - start) / 1000
-clearInterval(sampler)
-await box.close()
+const peakRss = status('VmHWM')
+const [body, code] = reply.trim().split('\n')
+const job = JSON.parse(body!) as { records: number; state: string }
+box.kill('SIGTERM')
+await once(box, 'exit')
 fs.rmSync(dir, { recursive: true, force: true })
-console.log(JSON.stringify({ status: res.status, state: job.state, bytes: size, sourceRecords: records, records: job.records, seconds, peakRss: peak, at }))
+console.log(JSON.stringify({ status: Number(code), state: job.state, bytes: size, sourceRecords: records, records: job.records, seconds, idleRss, peakRss }))
+
+/** A figure from the box process's /proc status, in bytes. */
+function status(field: 'VmRSS' | 'VmHWM'): number {
+  const line = fs.readFileSync(`/proc/${box.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!
+  return Number(/(\d+) kB/.exec(line)![1]) * 1024
+}
