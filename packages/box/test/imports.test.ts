@@ -49,6 +49,26 @@ test('GPX: tracks, routes and waypoints with elevation, heart rate and cadence; 
   assert.equal(res.body.records, records.length)
 })
 
+test('a character split across two read chunks arrives whole (GPX and Apple Health)', async () => {
+  // Files are read 64 KiB at a time: put the two bytes of an "é" on either side of that edge.
+  const edge = 64 * 1024
+  const gpxHead = `<?xml version="1.0"?>\n<gpx version="1.1" creator="t">\n<!--`
+  const gpxTail = `-->\n<wpt lat="52.5" lon="13.4"><time>2024-03-01T10:00:00Z</time><name>Caf`
+  const gpx = gpxHead + 'x'.repeat(edge - 1 - Buffer.byteLength(gpxHead + gpxTail)) + gpxTail + 'é Zoë</name></wpt></gpx>\n'
+  assert.equal(Buffer.from(gpx).subarray(edge - 1, edge + 1).toString(), 'é')
+  assert.equal((await upload(gpx, '?source=split-gpx')).status, 200)
+  const waypoint = (await r.api('GET', '/api/v1/sources/split-gpx/records')).body as { n: string; vs?: string }[]
+  assert.deepEqual(waypoint.filter((x) => x.n === 'waypoint/name').map((x) => x.vs), ['Café Zoë'])
+
+  const healthHead = `<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE HealthData [\n<!ELEMENT HealthData (Record)*>\n]>\n<HealthData locale="en_US">\n<!--`
+  const healthTail = `-->\n <Record type="HKCategoryTypeIdentifierMindfulSession" sourceName="Zoë" creationDate="2024-03-01 10:00:00 +0000" startDate="2024-03-01 10:00:00 +0000" endDate="2024-03-01 10:10:00 +0000" value="Caf`
+  const health = healthHead + 'x'.repeat(edge - 1 - Buffer.byteLength(healthHead + healthTail)) + healthTail + 'é"/>\n</HealthData>\n'
+  assert.equal(Buffer.from(health).subarray(edge - 1, edge + 1).toString(), 'é')
+  assert.equal((await upload(health, '?source=split-health')).status, 200)
+  const values = ((await r.api('GET', '/api/v1/sources/split-health/records')).body as { vs?: string }[]).map((x) => x.vs).filter(Boolean)
+  assert.deepEqual(values, ['Café'])
+})
+
 test('importing the same file twice adds nothing', async () => {
   const again = await upload(GPX, '?source=run')
   assert.equal(again.status, 200)

@@ -19,6 +19,7 @@ import { SaxesParser } from 'saxes'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH, malformed } from './common.ts'
+import { StringDecoder } from 'node:string_decoder'
 
 /** Readings remembered for spotting duplicates, per generation: two generations hold a day of dense Watch data. */
 const GENERATION = 200_000
@@ -79,15 +80,20 @@ export function openExportInZip(file: string): Promise<Readable> {
 function skipDoctype(): Transform {
   let pending = ''
   let done = false
+  // A character's bytes may straddle two chunks: the decoder holds the first part back.
+  const utf8 = new StringDecoder('utf8')
   return new Transform({
+    readableObjectMode: true,
     transform(chunk: Buffer, _enc, callback) {
-      if (done) return callback(null, chunk)
-      pending += chunk.toString('utf8')
+      if (done) return callback(null, utf8.write(chunk))
+      pending += utf8.write(chunk)
       const start = pending.indexOf('<!DOCTYPE')
       const root = pending.indexOf('<HealthData')
       if (root >= 0 && (start < 0 || start > root)) {
         done = true
-        return callback(null, pending)
+        const text = pending
+        pending = ''
+        return callback(null, text)
       }
       if (start < 0) return callback()
       const end = pending.lastIndexOf(']>', root >= 0 ? root : undefined)
@@ -99,7 +105,7 @@ function skipDoctype(): Transform {
       pending = ''
     },
     flush(callback) {
-      callback(null, done ? '' : pending)
+      callback(null, pending + utf8.end())
     },
   })
 }
@@ -157,7 +163,7 @@ export async function* appleHealth(input: Readable): AsyncGenerator<SenmlRecord[
   const text = input.pipe(skipDoctype())
   try {
     for await (const chunk of text) {
-      sax.write(typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8'))
+      sax.write(chunk as string)
       while (out.length > 0) yield out.shift()!
     }
     sax.close()

@@ -14,6 +14,7 @@ import { appleHealth } from './apple-health.ts'
 import { BATCH, malformed } from './common.ts'
 import { csv, type CsvProfile } from './csv.ts'
 import { ical } from './ical.ts'
+import { StringDecoder } from 'node:string_decoder'
 
 export type Format = 'gpx' | 'google-records' | 'google-semantic' | 'google-timeline' | 'apple-health' | 'ical' | 'csv'
 export const FORMATS: Format[] = ['gpx', 'google-records', 'google-semantic', 'google-timeline', 'apple-health', 'ical', 'csv']
@@ -103,11 +104,14 @@ async function* gpx(input: Readable): AsyncGenerator<SenmlRecord[]> {
     }
     point = undefined
   })
+  // A character's bytes may straddle two chunks: the decoder holds the first part back.
+  const utf8 = new StringDecoder('utf8')
   try {
     for await (const chunk of input) {
-      sax.write((chunk as Buffer).toString('utf8'))
+      sax.write(utf8.write(chunk as Buffer))
       while (out.length > 0) yield out.shift()!
     }
+    sax.write(utf8.end())
     sax.close()
   } catch (err) {
     throw malformed(`at line ${sax.line}, column ${sax.column}`, err)
