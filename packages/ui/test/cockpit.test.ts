@@ -220,6 +220,21 @@ test('an app is installed from its file, its grant narrowed in the review, its v
   await assertAccessible(page, 'app view')
   await screenshot(page, 'app-view')
 
+  // Change the grant in force: the form starts from what was granted, not from what was asked.
+  await card.getByRole('button', { name: 'Change what it may do' }).click()
+  const change = page.getByRole('form', { name: 'Change what Home climate report may do' })
+  await change.waitFor()
+  assert.equal(await change.getByRole('checkbox', { name: 'bedroom' }).isChecked(), false)
+  assert.equal(await change.getByRole('radio', { name: 'Never send' }).isChecked(), true)
+  await change.getByLabel('How far back').selectOption({ label: 'the last 7 days' })
+  await change.getByRole('radio', { name: 'Ask me each time' }).check()
+  await change.getByRole('button', { name: 'Grant as chosen' }).click()
+  await page.getByRole('status').filter({ hasText: 'may now run with what you granted' }).waitFor()
+  const changed = (await box.api('GET', '/api/v1/apps/home-climate')).body
+  assert.deepEqual(changed.consent.sources.map((s: any) => [s.sources, s.window]), [[['living-room'], 7 * 86400]])
+  assert.deepEqual(changed.consent.exports, { adviser: 'ask' })
+  await card.getByText('Export “adviser”: asks you each time').waitFor()
+
   await card.getByRole('button', { name: 'Revoke…' }).click()
   const dialog = page.getByRole('dialog', { name: 'Revoke Home climate report?' })
   await dialog.getByRole('button', { name: 'Revoke' }).click()
@@ -231,7 +246,7 @@ test('the audit page finds those actions, filters them, and says the log is inta
   await visit('audit', 'Audit', 'Audit log')
   const table = page.locator('table.audit')
   await table.getByText('POST /api/v1/apps/:id/revoke').waitFor()
-  await table.getByText('POST /api/v1/apps/:id/grant').waitFor()
+  await table.getByText('POST /api/v1/apps/:id/grant').first().waitFor()
   await table.getByText('DELETE /api/v1/sources/:source/records').waitFor()
 
   await page.getByLabel('Who').fill('app:home-climate')

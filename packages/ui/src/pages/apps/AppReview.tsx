@@ -5,7 +5,7 @@
  */
 import { useState, type FormEvent } from 'react'
 import { api, message } from '../../api/client.ts'
-import type { ConsentInput, ExportPolicy, Review } from '../../api/types.ts'
+import type { Consent, ConsentInput, ExportPolicy, Review } from '../../api/types.ts'
 import { askedOption, detailChoices, windowChoices, DETAIL, WINDOW } from './options.ts'
 
 interface ReadAnswer { refuse: boolean; granularity: string; window: string; sources: string[] }
@@ -16,14 +16,18 @@ const POLICIES: { value: ExportPolicy; label: string }[] = [
   { value: 'deny', label: 'Never send' },
 ]
 
-export function AppReview({ review, onGranted, onCancel }: { review: Review; onGranted: () => void; onCancel: () => void }) {
-  const [reads, setReads] = useState<Record<string, ReadAnswer>>(() => Object.fromEntries(review.reads.map((r) => [r.request, {
-    refuse: false,
-    granularity: askedOption(DETAIL, r.granularity, r.detail).value,
-    window: askedOption(WINDOW, r.window, r.period).value,
-    sources: r.matches,
-  }])))
-  const [exports, setExports] = useState<Record<string, ExportPolicy>>(() => Object.fromEntries(review.exports.map((e) => [e.id, 'ask'])))
+/** `current`: the grant in force, when the owner is changing it rather than answering for the first time. */
+export function AppReview({ review, current, onGranted, onCancel }: { review: Review; current?: Consent; onGranted: () => void; onCancel: () => void }) {
+  const [reads, setReads] = useState<Record<string, ReadAnswer>>(() => Object.fromEntries(review.reads.map((r) => {
+    const given = current?.sources.find((s) => s.request === r.request)
+    return [r.request, {
+      refuse: current !== undefined && given === undefined,
+      granularity: (given && DETAIL.find((d) => d.seconds === given.granularity)?.value) ?? askedOption(DETAIL, r.granularity, r.detail).value,
+      window: (given && WINDOW.find((w) => w.seconds === given.window)?.value) ?? askedOption(WINDOW, r.window, r.period).value,
+      sources: given?.sources ?? r.matches,
+    }]
+  })))
+  const [exports, setExports] = useState<Record<string, ExportPolicy>>(() => Object.fromEntries(review.exports.map((e) => [e.id, current?.exports[e.id] ?? 'ask'])))
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const app = review.app
@@ -53,7 +57,7 @@ export function AppReview({ review, onGranted, onCancel }: { review: Review; onG
 
   return (
     <form className="review" onSubmit={grant} aria-labelledby="review-heading">
-      <h2 id="review-heading">{app.name} asks for your permission</h2>
+      <h2 id="review-heading">{current ? `Change what ${app.name} may do` : `${app.name} asks for your permission`}</h2>
       <p className="muted">Version {app.version}, by {app.author}.</p>
       <div className="review-text">{review.text.map((line, i) => <p key={i}>{line}</p>)}</div>
 

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useState, type FormEvent } from 'react'
 import { api, message } from '../../api/client.ts'
-import type { AppInfo, Review } from '../../api/types.ts'
+import type { AppInfo, Consent, Review } from '../../api/types.ts'
 import { ConfirmDialog } from '../../components/ConfirmDialog.tsx'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'
@@ -14,11 +14,11 @@ const AppViews = lazy(() => import('./AppViews.tsx'))
 export default function AppsPage() {
   useTitle('Apps')
   const apps = useLoad((signal) => api.apps(signal), [])
-  const [review, setReview] = useState<Review | null>(null)
+  const [review, setReview] = useState<{ review: Review; current?: Consent } | null>(null)
   const [news, setNews] = useState<string | null>(null)
 
   const granted = () => {
-    setNews(`${review?.app.name ?? 'The app'} may now run with what you granted.`)
+    setNews(`${review?.review.app.name ?? 'The app'} may now run with what you granted.`)
     setReview(null)
     apps.reload()
   }
@@ -29,8 +29,8 @@ export default function AppsPage() {
       <p>Apps run inside the box. They read only what you grant, at the detail you grant, and send data out only where you allow.</p>
       {news && <StatusNotice>{news}</StatusNotice>}
       {review
-        ? <AppReview review={review} onGranted={granted} onCancel={() => { setReview(null); apps.reload() }} />
-        : <Install onInstalled={(r) => { setNews(null); setReview(r); apps.reload() }} />}
+        ? <AppReview key={review.review.app.id} review={review.review} current={review.current} onGranted={granted} onCancel={() => { setReview(null); apps.reload() }} />
+        : <Install onInstalled={(r) => { setNews(null); setReview({ review: r }); apps.reload() }} />}
       <section aria-labelledby="installed-heading">
         <h2 id="installed-heading">Installed</h2>
         <ErrorNotice error={apps.error} />
@@ -84,7 +84,7 @@ function label(list: { seconds: number; label: string }[], seconds: number, fall
   return list.find((o) => o.seconds === seconds)?.label ?? fallback
 }
 
-function AppCard({ app, onReview, onChanged }: { app: AppInfo; onReview: (r: Review) => void; onChanged: () => void }) {
+function AppCard({ app, onReview, onChanged }: { app: AppInfo; onReview: (r: { review: Review; current?: Consent }) => void; onChanged: () => void }) {
   const [showViews, setShowViews] = useState(false)
   const [confirmRevoke, setConfirmRevoke] = useState(false)
   const [busy, setBusy] = useState(false)
@@ -117,7 +117,11 @@ function AppCard({ app, onReview, onChanged }: { app: AppInfo; onReview: (r: Rev
     return `${app.name} can no longer read anything or send anything out.`
   })
   const review = () => act(async () => {
-    onReview(await api.review(app.id))
+    onReview({ review: await api.review(app.id) })
+    return ''
+  })
+  const change = () => act(async () => {
+    onReview({ review: await api.review(app.id), current: app.consent ?? undefined })
     return ''
   })
 
@@ -137,6 +141,7 @@ function AppCard({ app, onReview, onChanged }: { app: AppInfo; onReview: (r: Rev
       <div className="actions">
         {(app.state !== 'active' || app.update !== null) && <button type="button" onClick={review} disabled={busy}>Review and grant</button>}
         {app.state === 'active' && <button type="button" onClick={run} disabled={busy}>Run now</button>}
+        {app.state === 'active' && app.update === null && <button type="button" onClick={change} disabled={busy}>Change what it may do</button>}
         {app.state === 'active' && <button type="button" onClick={() => setShowViews(!showViews)} aria-expanded={showViews}>{showViews ? 'Hide views' : 'Show views'}</button>}
         {app.state === 'active' && <button type="button" className="danger" onClick={() => setConfirmRevoke(true)} disabled={busy}>Revoke…</button>}
       </div>
