@@ -10,11 +10,13 @@ const AuditPage = lazy(() => import('./pages/audit/AuditPage.tsx'))
 const AppsPage = lazy(() => import('./pages/apps/AppsPage.tsx'))
 const ExportsPage = lazy(() => import('./pages/exports/ExportsPage.tsx'))
 const ImportPage = lazy(() => import('./pages/imports/ImportPage.tsx'))
+const DriversPage = lazy(() => import('./pages/drivers/DriversPage.tsx'))
 const StatementPage = lazy(() => import('./pages/statement/StatementPage.tsx'))
 
 const NAV = [
   { to: '/', label: 'Overview' },
   { to: '/import', label: 'Import' },
+  { to: '/drivers', label: 'Drivers' },
   { to: '/apps', label: 'Apps' },
   { to: '/exports', label: 'Exports' },
   { to: '/audit', label: 'Audit' },
@@ -88,6 +90,7 @@ function page(path: string) {
     case '/apps': return <AppsPage />
     case '/exports': return <ExportsPage />
     case '/import': return <ImportPage />
+    case '/drivers': return <DriversPage />
     case '/statement': return <StatementPage />
     default: return <NotFound />
   }

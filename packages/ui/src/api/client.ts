@@ -5,7 +5,7 @@
 import { currentSession, endSession } from '../auth/session.ts'
 import type {
   Aggregate, AppInfo, AppView, AuditEntry, ConsentInput, Driver, ExportRecord, ImportJob, InstallResult,
-  Review, SenmlRecord, SourceSummary, VerifyReport,
+  MqttConfig, NewDevice, OwntracksConfig, Review, SenmlRecord, SourceSummary, VerifyReport,
 } from './types.ts'
 
 export const API = '/api/v1'
@@ -67,6 +67,13 @@ export const api = {
     json<{ deleted: number }>('DELETE', `/sources/${id(source)}/records`, { query: { from, to } }),
 
   drivers: (signal?: AbortSignal) => json<Driver[]>('GET', '/drivers', { signal }),
+  addDriver: (driver: { id: string } & ({ kind: 'owntracks'; config: OwntracksConfig } | { kind: 'mqtt'; config: MqttConfig })) =>
+    json<Driver>('POST', '/drivers', { json: driver }),
+  configureDriver: (driver: string, config: OwntracksConfig | MqttConfig) => json<Driver>('PUT', `/drivers/${id(driver)}`, { json: { config } }),
+  removeDriver: (driver: string) => json<{ removed: string }>('DELETE', `/drivers/${id(driver)}`),
+  startDriver: (driver: string) => json<Driver>('POST', `/drivers/${id(driver)}/start`),
+  stopDriver: (driver: string) => json<Driver>('POST', `/drivers/${id(driver)}/stop`),
+  addDevice: (driver: string, device: { user: string; device: string }) => json<NewDevice>('POST', `/drivers/${id(driver)}/devices`, { json: device }),
 
   audit: (q: { subject?: string; source?: string; operation?: string; outcome?: string; limit?: number }, signal?: AbortSignal) =>
     json<AuditEntry[]>('GET', '/audit', { query: q, signal }),

@@ -21,13 +21,26 @@ export interface Bucket { start: number; end: number; count: number; value: numb
 
 export interface Aggregate { source: string; name: string | null; unit: string | null; fn: string; bucket: string; from: number; to: number; buckets: Bucket[] }
 
-export interface Driver {
-  id: string
-  kind: string
-  config: unknown
-  sources: string[]
-  status: { state: string; since: number; lastData: number | null; lastError: { message: string; at: number } | null; records: number }
+export interface OwntracksConfig {
+  mode: 'http' | 'mqtt'
+  source?: string
+  broker?: string
+  topic?: string
+  devices?: { user: string; device: string }[]
 }
+
+export interface MqttFieldMapping { field: string; name?: string; unit?: string }
+export interface MqttMapping { topic: string; source: string; time?: string; fields: MqttFieldMapping[] }
+
+/** A password the box holds comes back as "(set)"; sending "(set)" back keeps it. */
+export interface MqttConfig { broker: string; username?: string; password?: string; mappings: MqttMapping[] }
+
+export type DriverStatus = { state: string; since: number; lastData: number | null; lastError: { message: string; at: number } | null; records: number }
+
+export type Driver = { id: string; sources: string[]; status: DriverStatus; createdAt?: string }
+  & ({ kind: 'owntracks'; config: OwntracksConfig } | { kind: 'mqtt'; config: MqttConfig })
+
+export interface NewDevice { url: string; user: string; device: string; password: string }
 
 export interface AuditEntry {
   time: number

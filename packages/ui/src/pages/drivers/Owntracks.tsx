@@ -1,0 +1,135 @@
+/** OwnTracks: add a driver, add a phone to it, and hand the phone its settings once. */
+import { useId, useState, type FormEvent } from 'react'
+import { api, message } from '../../api/client.ts'
+import type { NewDevice, OwntracksConfig } from '../../api/types.ts'
+import { appConfig, configUrl, onlyThisMachine } from './owntracks.ts'
+import { QrCode } from './QrCode.tsx'
+
+export function AddOwntracks({ onAdded }: { onAdded: (id: string) => void }) {
+  const form = useId()
+  const [id, setId] = useState('phone')
+  const [source, setSource] = useState('location')
+  const [mode, setMode] = useState<OwntracksConfig['mode']>('http')
+  const [broker, setBroker] = useState('mqtt://127.0.0.1:1883')
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+
+  async function add(e: FormEvent) {
+    e.preventDefault()
+    setBusy(true)
+    setError(null)
+    try {
+      const config: OwntracksConfig = { mode, source: source.trim() || undefined, broker: mode === 'mqtt' ? broker.trim() : undefined }
+      await api.addDriver({ id: id.trim(), kind: 'owntracks', config })
+      onAdded(id.trim())
+    } catch (err) {
+      setError(message(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <form className="driver-form" onSubmit={add} aria-labelledby={`${form}-heading`} noValidate>
+      <h3 id={`${form}-heading`}>Add OwnTracks</h3>
+      <p className="muted">The OwnTracks phone app records where you are. In HTTP mode it sends each location straight to this box; in MQTT mode the box reads it from your broker.</p>
+      <div className="inline-form">
+        <div>
+          <label htmlFor={`${form}-id`}>Driver name</label>
+          <input id={`${form}-id`} value={id} onChange={(e) => setId(e.target.value)} aria-describedby={`${form}-id-hint`} autoComplete="off" spellCheck={false} required />
+          <span id={`${form}-id-hint`} className="hint">lower-case letters, digits, . _ -</span>
+        </div>
+        <div>
+          <label htmlFor={`${form}-source`}>Source</label>
+          <input id={`${form}-source`} value={source} onChange={(e) => setSource(e.target.value)} spellCheck={false} />
+        </div>
+        <fieldset className="radios">
+          <legend>The phone sends</legend>
+          <label><input type="radio" name={`${form}-mode`} checked={mode === 'http'} onChange={() => setMode('http')} /> to this box (HTTP)</label>
+          <label><input type="radio" name={`${form}-mode`} checked={mode === 'mqtt'} onChange={() => setMode('mqtt')} /> to an MQTT broker</label>
+        </fieldset>
+        {mode === 'mqtt' && (
+          <div>
+            <label htmlFor={`${form}-broker`}>Broker URL</label>
+            <input id={`${form}-broker`} type="url" value={broker} onChange={(e) => setBroker(e.target.value)} spellCheck={false} required />
+          </div>
+        )}
+      </div>
+      <div className="actions"><button type="submit" disabled={busy}>{busy ? 'Adding…' : 'Add OwnTracks'}</button></div>
+      {error && <p role="alert" className="notice error">{error}</p>}
+    </form>
+  )
+}
+
+export function AddPhone({ driver, onAdded }: { driver: string; onAdded: (device: NewDevice) => void }) {
+  const form = useId()
+  const [user, setUser] = useState('')
+  const [device, setDevice] = useState('')
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+
+  async function add(e: FormEvent) {
+    e.preventDefault()
+    setBusy(true)
+    setError(null)
+    try {
+      onAdded(await api.addDevice(driver, { user: user.trim(), device: device.trim() }))
+      setUser('')
+      setDevice('')
+    } catch (err) {
+      setError(message(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <form className="add-phone" onSubmit={add} aria-label={`Add a phone to ${driver}`} noValidate>
+      <div className="inline-form">
+        <div>
+          <label htmlFor={`${form}-user`}>User</label>
+          <input id={`${form}-user`} value={user} onChange={(e) => setUser(e.target.value)} placeholder="alice" autoComplete="off" spellCheck={false} required />
+        </div>
+        <div>
+          <label htmlFor={`${form}-device`}>Device</label>
+          <input id={`${form}-device`} value={device} onChange={(e) => setDevice(e.target.value)} placeholder="pixel" autoComplete="off" spellCheck={false} required />
+        </div>
+        <button type="submit" disabled={busy}>{busy ? 'Adding…' : 'Add a phone'}</button>
+      </div>
+      {error && <p role="alert" className="notice error">{error}</p>}
+    </form>
+  )
+}
+
+/** The settings for a phone just added. The box keeps only a hash of the password, so this is the one time it can be shown. */
+export function PhoneSettings({ device, onDone }: { device: NewDevice; onDone: () => void }) {
+  const heading = useId()
+  const config = appConfig(device)
+  const link = configUrl(config)
+  const who = `${device.user}/${device.device}`
+  return (
+    <section className="phone-settings" aria-labelledby={heading}>
+      <h4 id={heading}>Settings for {who}</h4>
+      <p className="notice">The password is shown only now. Scan the code with the OwnTracks app (or type the settings in), then close this.</p>
+      {onlyThisMachine(device.url) && (
+        <p className="notice">This address, {new URL(device.url).host}, reaches the box only from this computer. For a phone, open the cockpit at an address the phone can reach (start the box with <code>--host</code> set to one) and add the phone again.</p>
+      )}
+      <div className="qr-settings">
+        <figure>
+          <QrCode text={link} label={`QR code of the OwnTracks configuration for ${who}: the same settings as listed beside it`} />
+          <figcaption>In OwnTracks, scan this to import the settings. On this phone, <a href={link}>open them in OwnTracks</a>.</figcaption>
+        </figure>
+        <dl className="settings" aria-label={`OwnTracks settings for ${who}`}>
+          <div><dt>Mode</dt><dd>HTTP</dd></div>
+          <div><dt>URL</dt><dd><code>{device.url}</code></dd></div>
+          <div><dt>Authentication</dt><dd>on</dd></div>
+          <div><dt>User ID</dt><dd><code>{device.user}</code></dd></div>
+          <div><dt>Password</dt><dd><code>{device.password}</code></dd></div>
+          <div><dt>Device ID</dt><dd><code>{device.device}</code></dd></div>
+          <div><dt>Tracker ID</dt><dd><code>{config.tid}</code></dd></div>
+        </dl>
+      </div>
+      <div className="actions"><button type="button" onClick={onDone}>I have set up the phone</button></div>
+    </section>
+  )
+}
