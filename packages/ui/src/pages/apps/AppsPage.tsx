@@ -1,9 +1,10 @@
 import { lazy, Suspense, useState, type FormEvent } from 'react'
-import { api, message } from '../../api/client.ts'
+import { api } from '../../api/client.ts'
 import type { AppInfo, Consent, Review } from '../../api/types.ts'
 import { ConfirmDialog } from '../../components/ConfirmDialog.tsx'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'
+import { useAction } from '../../components/useAction.ts'
 import { useLoad } from '../../components/useLoad.ts'
 import { useTitle } from '../../components/useTitle.ts'
 import { AppReview } from './AppReview.tsx'
@@ -45,24 +46,14 @@ export default function AppsPage() {
 
 function Install({ onInstalled }: { onInstalled: (review: Review) => void }) {
   const [file, setFile] = useState<File | null>(null)
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-  async function install(e: FormEvent) {
+  const { busy, error, setError, run } = useAction()
+  function install(e: FormEvent) {
     e.preventDefault()
     if (!file) {
       setError('Choose the app file first (a .tar.gz).')
       return
     }
-    setBusy(true)
-    setError(null)
-    try {
-      const result = await api.installApp(file)
-      onInstalled(result.review)
-    } catch (err) {
-      setError(message(err))
-    } finally {
-      setBusy(false)
-    }
+    void run(async () => onInstalled((await api.installApp(file)).review))
   }
   return (
     <section aria-labelledby="install-heading">
@@ -87,24 +78,16 @@ function label(list: { seconds: number; label: string }[], seconds: number, fall
 function AppCard({ app, onReview, onChanged }: { app: AppInfo; onReview: (r: { review: Review; current?: Consent }) => void; onChanged: () => void }) {
   const [showViews, setShowViews] = useState(false)
   const [confirmRevoke, setConfirmRevoke] = useState(false)
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | null>(null)
+  const action = useAction()
+  const { busy, error } = action
   const [news, setNews] = useState<string | null>(null)
   const headingId = `app-${app.id}`
 
-  async function act(what: () => Promise<string>) {
-    setBusy(true)
-    setError(null)
+  const act = (what: () => Promise<string>) => action.run(async () => {
     setNews(null)
-    try {
-      setNews(await what())
-      onChanged()
-    } catch (err) {
-      setError(message(err))
-    } finally {
-      setBusy(false)
-    }
-  }
+    setNews(await what())
+    onChanged()
+  })
   const run = () => act(async () => {
     const result = await api.run(app.id)
     setShowViews(false)

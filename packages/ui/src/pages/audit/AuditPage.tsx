@@ -1,8 +1,9 @@
 import { useState, type FormEvent } from 'react'
-import { api, message } from '../../api/client.ts'
+import { api } from '../../api/client.ts'
 import type { VerifyReport } from '../../api/types.ts'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
+import { useAction } from '../../components/useAction.ts'
 import { useLoad } from '../../components/useLoad.ts'
 import { TableWrap } from '../../components/TableWrap.tsx'
 import { useTitle } from '../../components/useTitle.ts'
@@ -80,20 +81,11 @@ export default function AuditPage() {
 
 function Verify() {
   const [report, setReport] = useState<VerifyReport | null>(null)
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-  async function verify() {
-    setBusy(true)
-    setError(null)
+  const { busy, error, run } = useAction()
+  const verify = () => run(async () => {
     setReport(null)
-    try {
-      setReport(await api.verifyAudit())
-    } catch (err) {
-      setError(message(err))
-    } finally {
-      setBusy(false)
-    }
-  }
+    setReport(await api.verifyAudit())
+  })
   return (
     <section aria-labelledby="verify-heading">
       <h2 id="verify-heading">Is the log intact?</h2>

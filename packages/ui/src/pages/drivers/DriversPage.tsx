@@ -5,6 +5,7 @@ import type { Driver, MqttConfig, NewDevice } from '../../api/types.ts'
 import { ConfirmDialog } from '../../components/ConfirmDialog.tsx'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'
+import { useAction } from '../../components/useAction.ts'
 import { useLoad } from '../../components/useLoad.ts'
 import { useTitle } from '../../components/useTitle.ts'
 import { Link } from '../../router.tsx'
@@ -94,26 +95,17 @@ export default function DriversPage() {
 }
 
 function DriverCard({ driver, onChanged, onRemove }: { driver: Driver; onChanged: () => void; onRemove: () => void }) {
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | null>(null)
+  const { busy, error, run } = useAction()
   const [phone, setPhone] = useState<NewDevice | null>(null)
   const [editing, setEditing] = useState(false)
   const headingId = `driver-${driver.id}`
   const { status } = driver
   const running = status.state !== 'stopped' && status.state !== 'error'
 
-  async function act(what: () => Promise<unknown>) {
-    setBusy(true)
-    setError(null)
-    try {
-      await what()
-      onChanged()
-    } catch (err) {
-      setError(message(err))
-    } finally {
-      setBusy(false)
-    }
-  }
+  const act = (what: () => Promise<unknown>) => run(async () => {
+    await what()
+    onChanged()
+  })
 
   return (
     <li className="card" aria-labelledby={headingId}>

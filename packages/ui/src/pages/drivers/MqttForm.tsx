@@ -4,8 +4,8 @@
  * answer is shown beside the form, so the rules live in one place.
  */
 import { useId, useState, type FormEvent } from 'react'
-import { message } from '../../api/client.ts'
 import type { MqttConfig } from '../../api/types.ts'
+import { useAction } from '../../components/useAction.ts'
 
 interface FieldRow { key: number; field: string; name: string; unit: string }
 interface MappingRow { key: number; topic: string; source: string; time: string; fields: FieldRow[] }
@@ -40,14 +40,13 @@ export function MqttForm({ heading, initial, withId, submitLabel, onSubmit, onCa
   const [username, setUsername] = useState(initial?.username ?? '')
   const [password, setPassword] = useState('')
   const [mappings, setMappings] = useState<MappingRow[]>(() => rowsOf(initial))
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
+  const { busy, error, run } = useAction()
   const keepsPassword = initial?.password !== undefined
 
   const setMapping = (k: number, change: Partial<MappingRow>) => setMappings((all) => all.map((m) => m.key === k ? { ...m, ...change } : m))
   const setField = (m: MappingRow, k: number, change: Partial<FieldRow>) => setMapping(m.key, { fields: m.fields.map((f) => f.key === k ? { ...f, ...change } : f) })
 
-  async function submit(e: FormEvent) {
+  function submit(e: FormEvent) {
     e.preventDefault()
     const config: MqttConfig = {
       broker: broker.trim(),
@@ -58,15 +57,7 @@ export function MqttForm({ heading, initial, withId, submitLabel, onSubmit, onCa
         fields: m.fields.map((f) => ({ field: f.field.trim(), name: optional(f.name), unit: optional(f.unit) })),
       })),
     }
-    setBusy(true)
-    setError(null)
-    try {
-      await onSubmit(id.trim(), config)
-    } catch (err) {
-      setError(message(err))
-    } finally {
-      setBusy(false)
-    }
+    void run(() => onSubmit(id.trim(), config))
   }
 
   return (

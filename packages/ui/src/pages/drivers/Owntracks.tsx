@@ -1,7 +1,8 @@
 /** OwnTracks: add a driver, add a phone to it, and hand the phone its settings once. */
 import { useId, useState, type FormEvent } from 'react'
-import { api, message } from '../../api/client.ts'
+import { api } from '../../api/client.ts'
 import type { NewDevice, OwntracksConfig } from '../../api/types.ts'
+import { useAction } from '../../components/useAction.ts'
 import { appConfig, configUrl, onlyThisMachine } from './owntracks.ts'
 import { QrCode } from './QrCode.tsx'
 
@@ -11,22 +12,15 @@ export function AddOwntracks({ onAdded }: { onAdded: (id: string) => void }) {
   const [source, setSource] = useState('location')
   const [mode, setMode] = useState<OwntracksConfig['mode']>('http')
   const [broker, setBroker] = useState('mqtt://127.0.0.1:1883')
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
+  const { busy, error, run } = useAction()
 
-  async function add(e: FormEvent) {
+  function add(e: FormEvent) {
     e.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
+    void run(async () => {
       const config: OwntracksConfig = { mode, source: source.trim() || undefined, broker: mode === 'mqtt' ? broker.trim() : undefined }
       await api.addDriver({ id: id.trim(), kind: 'owntracks', config })
       onAdded(id.trim())
-    } catch (err) {
-      setError(message(err))
-    } finally {
-      setBusy(false)
-    }
+    })
   }
 
   return (
@@ -65,22 +59,15 @@ export function AddPhone({ driver, onAdded }: { driver: string; onAdded: (device
   const form = useId()
   const [user, setUser] = useState('')
   const [device, setDevice] = useState('')
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
+  const { busy, error, run } = useAction()
 
-  async function add(e: FormEvent) {
+  function add(e: FormEvent) {
     e.preventDefault()
-    setBusy(true)
-    setError(null)
-    try {
+    void run(async () => {
       onAdded(await api.addDevice(driver, { user: user.trim(), device: device.trim() }))
       setUser('')
       setDevice('')
-    } catch (err) {
-      setError(message(err))
-    } finally {
-      setBusy(false)
-    }
+    })
   }
 
   return (
