@@ -293,6 +293,28 @@ test('the statement page shows this month and offers the PDF', async () => {
   await screenshot(page, 'statement')
 })
 
+test('at a phone\'s width every page is reached by keyboard alone, reads without sideways scrolling, and passes axe', async () => {
+  await page.setViewportSize({ width: 390, height: 844 })
+  const pages: [string, string][] = [['Overview', 'Overview'], ['Import', 'Import a file'], ['Drivers', 'Drivers'], ['Apps', 'Apps'], ['Exports', 'Exports'], ['Audit', 'Audit log'], ['Statement', 'Monthly statement']]
+  for (const [link, heading] of pages) {
+    // From the top of the page, Tab until the link has focus, then Enter: no mouse anywhere.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
+    let focused = ''
+    for (let presses = 0; presses < 40 && focused !== link; presses++) {
+      await page.keyboard.press('Tab')
+      focused = await page.evaluate(() => (document.activeElement?.closest('nav') ? document.activeElement.textContent ?? '' : ''))
+    }
+    assert.equal(focused, link, `Tab never reached the ${link} link`)
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { level: 1, name: heading }).waitFor()
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    assert.ok(overflow <= 0, `${link} scrolls sideways by ${overflow}px at 390px`)
+    await assertAccessible(page, `${link} at 390px`)
+    await screenshot(page, `${link.toLowerCase()}-390`)
+  }
+  await page.setViewportSize({ width: 1280, height: 900 })
+})
+
 test('logging out forgets the session; an ended session goes back to login', async () => {
   await page.getByRole('button', { name: 'Log out' }).click()
   await page.getByLabel('Passphrase').waitFor()
