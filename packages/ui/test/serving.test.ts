@@ -24,6 +24,7 @@ test('/ and any cockpit path answer the page, with a policy that allows nothing 
     const csp = res.headers.get('content-security-policy') ?? ''
     assert.match(csp, /default-src 'self'/, route)
     assert.match(csp, /connect-src 'self'/, route)
+    assert.match(csp, /script-src 'self'(;|$)/, `${route}: scripts from the box only, and no eval`)
   }
 })
 

@@ -1,6 +1,7 @@
 /** An app's views, drawn from their Vega-Lite specs. Vega is large, so this module (and it) load only here. */
 import { useEffect, useRef } from 'react'
 import embed from 'vega-embed'
+import { expressionInterpreter } from 'vega-interpreter'
 import { api } from '../../api/client.ts'
 import type { AppView } from '../../api/types.ts'
 import { formatTime } from '../../components/format.ts'
@@ -24,8 +25,9 @@ function View({ view }: { view: AppView }) {
   useEffect(() => {
     const el = ref.current
     if (!el) return
-    // No actions menu: its "open in editor" link would send the data to a website.
-    const result = embed(el, view.spec as Parameters<typeof embed>[1], { actions: false, renderer: 'svg' })
+    // No actions menu: its "open in editor" link would send the data to a website. Expressions are
+    // interpreted, not compiled with Function(), so the page's policy need not allow eval.
+    const result = embed(el, view.spec as Parameters<typeof embed>[1], { actions: false, renderer: 'svg', ast: true, expr: expressionInterpreter })
     result.catch((err: unknown) => {
       el.textContent = `This view could not be drawn: ${String(err)}`
     })
