@@ -221,10 +221,35 @@ test('a worker that dies mid-run is AppCrashed, and the next run starts a new on
   assert.equal(next.value, 2)
 })
 
+test('a worker left idle is stopped, and the next run starts cold', { timeout: 60_000 }, async () => {
+  const quick = new Sandbox({ idleMs: 50 })
+  await quick.open()
+  try {
+    const first = await quick.run({ appId: 'idle', code: 'function main() { return 1 }', event: null, now: NOW, host: echo })
+    assert.equal(first.coldStart, true)
+    const pid = quick.workerPid('idle')!
+    await waitFor(() => quick.workerPid('idle') === undefined)
+    await waitFor(() => !processExists(pid))
+    const next = await quick.run({ appId: 'idle', code: 'function main() { return 2 }', event: null, now: NOW, host: echo })
+    assert.deepEqual([next.coldStart, next.value], [true, 2])
+  } finally {
+    await quick.close()
+  }
+})
+
 test('limits are checked up front', async () => {
   await rejectsWith(run('limits', 'function main() {}', { limits: { cpuMs: -1 } }), 'InvalidInput', 400)
   await rejectsWith(run('limits', 'function main() {}', { now: Number.NaN }), 'InvalidInput', 400)
 })
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
 
 async function waitFor(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10))

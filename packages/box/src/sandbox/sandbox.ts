@@ -302,16 +302,24 @@ interface AppLane {
   queue: Promise<unknown>
   /** Bumped by stop(): runs queued before it must not start. */
   epoch: number
+  /** Runs queued or running; the worker is reaped once this has stayed 0 for idleMs. */
+  active: number
+  idle: NodeJS.Timeout | undefined
 }
+
+/** An app's worker holds tens of MiB: one that has not run for this long is stopped, and starts cold next time. */
+export const DEFAULT_IDLE_MS = 10 * 60_000
 
 export class Sandbox {
   readonly limits: Readonly<SandboxLimits>
   private readonly lanes = new Map<string, AppLane>()
   private state: 'new' | 'open' | 'closed' = 'new'
   private entry: WorkerEntry | undefined
+  private readonly idleMs: number
 
-  constructor(opts: { limits?: Partial<SandboxLimits> } = {}) {
+  constructor(opts: { limits?: Partial<SandboxLimits>; idleMs?: number } = {}) {
     this.limits = Object.freeze(checkLimits({ ...DEFAULT_LIMITS, ...opts.limits }))
+    this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS
   }
 
   async open(): Promise<void> {
@@ -324,6 +332,7 @@ export class Sandbox {
   async close(): Promise<void> {
     this.state = 'closed'
     const exits = [...this.lanes.values()].map((lane) => {
+      clearTimeout(lane.idle)
       lane.epoch++
       lane.worker?.kill('close')
       return lane.worker?.exited
@@ -343,9 +352,22 @@ export class Sandbox {
     }
     const lane = this.lane(input.appId)
     const epoch = lane.epoch
+    clearTimeout(lane.idle)
+    lane.active++
     const result = lane.queue.then(() => this.runNow(lane, epoch, input, limits))
-    lane.queue = result.catch(() => undefined)
+    lane.queue = result.catch(() => undefined).then(() => this.settled(lane))
     return result
+  }
+
+  private settled(lane: AppLane): void {
+    if (--lane.active > 0 || !lane.worker || this.state === 'closed') return
+    lane.idle = setTimeout(() => {
+      const worker = lane.worker
+      if (lane.active > 0 || !worker) return
+      lane.worker = undefined
+      worker.kill('stop')
+    }, this.idleMs)
+    lane.idle.unref()
   }
 
   /** Kills the app's worker now (on revocation): its running and queued runs reject with AppStopped. */
@@ -369,7 +391,7 @@ export class Sandbox {
   private lane(appId: string): AppLane {
     let lane = this.lanes.get(appId)
     if (!lane) {
-      lane = { worker: undefined, queue: Promise.resolve(), epoch: 0 }
+      lane = { worker: undefined, queue: Promise.resolve(), epoch: 0, active: 0, idle: undefined }
       this.lanes.set(appId, lane)
     }
     return lane
