@@ -4,14 +4,12 @@
  * a worker that overruns, so a stuck or hungry app costs the box one process, not its event loop.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import crypto from 'node:crypto'
-import fs from 'node:fs'
-import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   AppCrashed, AppFailed, AppMemoryExceeded, AppOutputTooLarge, AppStopped, AppTimeout, AppTooManyCalls,
   CofferError, InvalidInput,
 } from '../errors/index.ts'
+import { bundle } from '../../bin/bundle.js'
 import type { CallError, CallReply, Failure, FromWorker, LogLevel, RunRequest } from './protocol.ts'
 
 export interface SandboxLimits {
@@ -76,11 +74,9 @@ export interface RunResult {
   coldStart: boolean
 }
 
-// Paths go through the folder's own name, so they hold from the box's bundle (src/.bundle/) as well.
+// Through the folder's own name, so the path holds from the box's bundle (src/.bundle/) as well.
 const WORKER_SOURCE = fileURLToPath(new URL('../sandbox/worker.ts', import.meta.url))
 const TSX_LOADER = import.meta.resolve('tsx')
-/** Inside the package, so the bundle's own imports (quickjs-emscripten) resolve from its node_modules. */
-const BUNDLE_DIR = fileURLToPath(new URL('../.bundle/', import.meta.url))
 
 /** How a worker process is started: the worker as plain JavaScript, or its TypeScript through tsx's loader. */
 interface WorkerEntry {
@@ -88,26 +84,10 @@ interface WorkerEntry {
   execArgv: string[]
 }
 
-/**
- * The worker bundled to one plain JavaScript file, named by a hash of its sources and built once:
- * Node then starts a worker in about a quarter of the time it takes with the TypeScript loader.
- * Where the package folder cannot be written, workers run through the loader instead.
- */
+/** Node starts the bundled worker in about a quarter of the time it takes through the TypeScript loader. */
 async function workerEntry(): Promise<WorkerEntry> {
-  const sources = ['worker.ts', 'protocol.ts'].map((f) => fs.readFileSync(path.join(path.dirname(WORKER_SOURCE), f)))
-  const hash = crypto.createHash('sha256').update(Buffer.concat(sources)).digest('hex').slice(0, 16)
-  const script = path.join(BUNDLE_DIR, `sandbox-worker-${hash}.mjs`)
-  try {
-    if (!fs.existsSync(script)) {
-      const { build } = await import('esbuild')
-      const partial = `${script}.${process.pid}.tmp`
-      await build({ entryPoints: [WORKER_SOURCE], outfile: partial, bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node20', logLevel: 'silent' })
-      fs.renameSync(partial, script)
-    }
-    return { script, execArgv: [] }
-  } catch {
-    return { script: WORKER_SOURCE, execArgv: ['--import', TSX_LOADER] }
-  }
+  const script = await bundle('sandbox/worker.ts')
+  return script ? { script, execArgv: [] } : { script: WORKER_SOURCE, execArgv: ['--import', TSX_LOADER] }
 }
 /** A worker that has not loaded QuickJS by then is treated as crashed. */
 const STARTUP_MS = 20_000
