@@ -135,7 +135,7 @@ export class Apps {
   async install(bundle: { manifest: unknown; code: string }): Promise<InstallResult> {
     const manifest = parseManifest(bundle.manifest)
     if (Buffer.byteLength(bundle.code) > MAX_CODE_BYTES) throw new PayloadTooLarge(`The app's code is larger than ${MAX_CODE_BYTES / 1024 / 1024} MiB.`)
-    const existing = this.#db.prepare('SELECT * FROM apps WHERE id = ?').get(manifest.id) as AppRow | undefined
+    const existing = this.#find(manifest.id)
     this.#keepBundle(manifest, bundle.code)
     const now = Date.now() / 1000
     const appReview = review(manifest, this.#deps.store.list())
@@ -223,7 +223,7 @@ export class Apps {
 
   /** What the gateway may send for an app: its granted destinations with the owner's policy. */
   destinations(id: string): GrantedDestination[] {
-    const row = this.#db.prepare('SELECT * FROM apps WHERE id = ?').get(id) as AppRow | undefined
+    const row = this.#find(id)
     if (!row || row.state !== 'active' || !row.consent) return []
     const consent = JSON.parse(row.consent) as Consent
     return ((JSON.parse(row.manifest) as Manifest).exports ?? []).map((e) => ({
@@ -357,7 +357,7 @@ export class Apps {
   }
 
   async #apply(manifest: Manifest, consent: Consent): Promise<void> {
-    const existing = this.#db.prepare('SELECT * FROM apps WHERE id = ?').get(manifest.id) as AppRow | undefined
+    const existing = this.#find(manifest.id)
     if (existing) this.#revokeGrants(existing)
     const { store, arbiter } = this.#deps
     for (const own of manifest.ownSources ?? []) {
@@ -433,8 +433,12 @@ export class Apps {
     }
   }
 
+  #find(id: string): AppRow | undefined {
+    return this.#db.prepare('SELECT * FROM apps WHERE id = ?').get(id) as AppRow | undefined
+  }
+
   #row(id: string): AppRow {
-    const row = this.#db.prepare('SELECT * FROM apps WHERE id = ?').get(id) as AppRow | undefined
+    const row = this.#find(id)
     if (!row) throw new NotFound(`There is no app "${id}". List apps with \`coffer apps list\`.`)
     return row
   }
