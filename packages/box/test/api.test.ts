@@ -140,6 +140,15 @@ test('aggregates: every function per bucket, from raw points and from rollups al
     const raw = (await r.api('GET', `/api/v1/sources/agg/aggregate?fn=${fn}&bucket=1d&from=${T0 - 60}&to=${T0 + 2 * 86400}`)).body
     assert.ok(Math.abs(raw.buckets[1].value - want!) < 1e-9, `${fn} raw: ${raw.buckets[1].value} vs ${want}`)
   }
+  // Several functions in one call: each bucket carries them all, from the same pass.
+  for (const start of [T0, T0 - 60]) {
+    const all = (await r.api('GET', `/api/v1/sources/agg/aggregate?fn=${Object.keys(expected).join(',')}&bucket=1d&from=${start}&to=${T0 + 2 * 86400}`)).body
+    const day = all.buckets.find((b: { start: number }) => b.start === T0) ?? all.buckets[1]
+    for (const [fn, want] of Object.entries(expected)) assert.ok(Math.abs(day.values[fn] - want!) < 1e-9, `${fn} in a list: ${day.values[fn]} vs ${want}`)
+    assert.equal(day.value, day.values.count)
+  }
+  const bad = await r.api('GET', `/api/v1/sources/agg/aggregate?fn=mean,avg&bucket=1d&from=${T0}&to=${T0 + 86400}`)
+  assert.equal(bad.status, 400)
   const hourly = (await r.api('GET', `/api/v1/sources/agg/aggregate?fn=count&bucket=1h&from=${T0}&to=${T0 + 86400}`)).body
   assert.equal(hourly.buckets.length, 24)
   assert.ok(hourly.buckets.every((b: { value: number }) => b.value === 12))

@@ -25,7 +25,8 @@ export interface Aggregate {
   source: string
   name: string | null
   unit: string | null
-  fn: AggregateFn
+  /** The function(s) asked for, comma-separated. */
+  fn: string
   bucket: string
   tz: string
   from: number
@@ -147,9 +148,12 @@ export function records(source: string, opts: { from?: Time; to?: Time; name?: s
   return call('records', { source, ...opts })
 }
 
-/** Bucketed statistics; buckets no finer than the grant allows, on the owner's time-zone grid. */
-export function aggregate(source: string, opts: { fn: AggregateFn; bucket: string; from: Time; to: Time; name?: string }): Promise<Aggregate> {
-  return call('aggregate', { source, ...opts })
+/**
+ * Bucketed statistics; buckets no finer than the grant allows, on the owner's time-zone grid.
+ * Several functions (`fn: ['mean', 'min', 'max']`) come from one pass: each bucket's `values`.
+ */
+export function aggregate(source: string, opts: { fn: AggregateFn | AggregateFn[]; bucket: string; from: Time; to: Time; name?: string }): Promise<Aggregate> {
+  return call('aggregate', { source, ...opts, fn: [opts.fn].flat().join(',') })
 }
 
 /** The newest record of each name (raw detail). */

@@ -28,6 +28,34 @@ test('/ and any cockpit path answer the page, with a policy that allows nothing 
   }
 })
 
+test('a map tile server the owner sets is the one other origin the page may load images from', async () => {
+  for (const [tiles, why] of [
+    ['https://tiles.example.org/{z}/{x}.png', /\{y\}/],
+    ['ftp://tiles.example.org/{z}/{x}/{y}.png', /http or https/],
+    ['https://me:secret@tiles.example.org/{z}/{x}/{y}.png', /user name or password/],
+    ["https://tiles.example.org/{z}/{x}/{y}.png' data:", /characters/],
+  ] as const) {
+    const res = await box.api('PUT', '/api/v1/settings/map', { body: { tiles } })
+    assert.equal(res.status, 400, tiles)
+    assert.match(res.body.detail, why)
+  }
+  assert.equal((await box.api('GET', '/api/v1/settings')).body.map, null, 'a refused setting changes nothing')
+  const policy = async () => (await fetch(box.url + '/sources/x')).headers.get('content-security-policy') ?? ''
+  assert.match(await policy(), /img-src 'self' data: blob:;/)
+
+  const set = await box.api('PUT', '/api/v1/settings/map', { body: { tiles: 'https://tiles.example.org/{z}/{x}/{y}.png', attribution: '© Example contributors' } })
+  assert.equal(set.status, 200)
+  assert.deepEqual(set.body.map, { tiles: 'https://tiles.example.org/{z}/{x}/{y}.png', attribution: '© Example contributors' })
+  assert.match(await policy(), /img-src 'self' data: blob: https:\/\/tiles\.example\.org;/)
+  assert.match(await policy(), /connect-src 'self';/, 'tiles are images only: nothing may be sent there')
+  const saved = JSON.parse(fs.readFileSync(box.box.home.paths.config, 'utf8'))
+  assert.equal(saved.map.tiles, 'https://tiles.example.org/{z}/{x}/{y}.png', 'kept across restarts')
+
+  assert.equal((await box.api('DELETE', '/api/v1/settings/map')).body.map, null)
+  assert.match(await policy(), /img-src 'self' data: blob:;/)
+  assert.equal((await box.api('PUT', '/api/v1/settings/map', { body: { tiles: 'https://tiles.example.org/{z}/{x}/{y}.png' }, token: null })).status, 401)
+})
+
 test('built assets are served and cached; a missing file is a 404, not the page', async () => {
   const html = await (await fetch(box.url)).text()
   const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1]
@@ -49,7 +77,7 @@ test('unknown API routes stay problem+json', async () => {
 
 test('without a build, / says how to make one', async () => {
   const app = Fastify()
-  cockpitRoutes(app, path.join(tempDir(), 'dist') + path.sep)
+  cockpitRoutes(app, () => undefined, path.join(tempDir(), 'dist') + path.sep)
   const res = await app.inject({ method: 'GET', url: '/' })
   assert.equal(res.statusCode, 200)
   assert.match(res.body, /npm run build/)

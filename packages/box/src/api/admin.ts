@@ -1,4 +1,4 @@
-/** Owner login, status, tokens and grants, and the audit log. */
+/** Owner login, status, settings, tokens and grants, and the audit log. */
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { checkPassphrase } from '../keys/index.ts'
@@ -8,6 +8,7 @@ import { CofferError, InvalidInput, Unauthorized } from '../errors/index.ts'
 import { audited, authorized, ownerOnly } from './guard.ts'
 import { parseTime } from './params.ts'
 import { finished } from '../importers/index.ts'
+import { checkMapTiles, updateConfig } from '../home/index.ts'
 import type { ApiDeps } from './index.ts'
 
 export const SESSION_SECONDS = 12 * 3600
@@ -66,6 +67,26 @@ export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
       drivers: deps.drivers.list().map((d) => ({ id: d.id, kind: d.kind, state: d.status.state, lastError: d.status.lastError?.message ?? null })),
       importsRunning: deps.importers.jobs().filter((j) => !finished(j)).length,
     }))))
+
+  const settings = () => ({ timeZone: deps.home.config.timeZone ?? 'UTC', map: deps.home.config.map ?? null })
+  api.get('/settings', { schema: { summary: 'The box\'s settings: its time zone and the map tile server, if any', tags: ['box'] } }, ownerOnly(deps, async () => settings()))
+  api.put('/settings/map', {
+    schema: {
+      summary: 'Draw location tracks over map tiles from this server (the browser fetches them, so the server sees which areas are viewed)', tags: ['box'],
+      body: Type.Object({
+        tiles: Type.String({ maxLength: 512, description: 'URL template with {z}, {x} and {y}' }),
+        attribution: Type.Optional(Type.String({ maxLength: 200, description: 'Credit the tile server asks for, shown under the map' })),
+      }, { additionalProperties: false }),
+    },
+  }, ownerOnly(deps, async (req) => {
+    const { origin: _origin, ...map } = checkMapTiles(req.body as { tiles: string; attribution?: string })
+    updateConfig(deps.home, { map })
+    return settings()
+  }))
+  api.delete('/settings/map', { schema: { summary: 'Stop using a tile server: tracks are drawn on their own again', tags: ['box'] } }, ownerOnly(deps, async () => {
+    updateConfig(deps.home, { map: undefined })
+    return settings()
+  }))
 
   api.post('/tokens', { schema: { summary: 'Create a grant and mint a token from it', tags: ['auth'], body: TokenBody } },
     ownerOnly(deps, async (req, reply) => {

@@ -13,18 +13,24 @@ export const COCKPIT_DIR = fileURLToPath(new URL('../../../ui/dist/', import.met
 // The cockpit loads nothing from elsewhere, so the browser may refuse anything that tries. App
 // views are drawn with Vega's expression interpreter, so no eval is allowed either; a view cannot
 // fetch or send anywhere but this box (connect-src), and the box refuses specs that name URLs.
-const CSP = [
-  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:", "connect-src 'self'", "frame-src 'self' blob:", "object-src 'none'",
-  "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
-].join('; ')
+// The one exception is images from a map tile server the owner chose (GET /settings).
+function csp(tileOrigin?: string): string {
+  return [
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+    `img-src 'self' data: blob:${tileOrigin ? ` ${tileOrigin}` : ''}`, "connect-src 'self'", "frame-src 'self' blob:", "object-src 'none'",
+    "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+  ].join('; ')
+}
+
+/** The origin map tiles come from, if the owner set a tile server. */
+export type TileOrigin = () => string | undefined
 
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Coffer</title></head>
 <body><main><h1>The cockpit is not built</h1><p>The box is running and its API answers under
 <a href="/api/v1/docs">/api/v1</a>. To use the web cockpit, run <code>npm run build</code> in the
 Coffer folder, then reload this page.</p></main></body></html>`
 
-export function cockpitRoutes(app: FastifyInstance, dir = COCKPIT_DIR): void {
+export function cockpitRoutes(app: FastifyInstance, tiles: TileOrigin, dir = COCKPIT_DIR): void {
   const built = fs.existsSync(`${dir}index.html`)
   if (built) {
     app.register(fastifyStatic, {
@@ -33,7 +39,7 @@ export function cockpitRoutes(app: FastifyInstance, dir = COCKPIT_DIR): void {
       decorateReply: true,
       cacheControl: false,
       setHeaders: (res, file) => {
-        res.setHeader('content-security-policy', CSP)
+        res.setHeader('content-security-policy', csp(tiles()))
         res.setHeader('x-content-type-options', 'nosniff')
         res.setHeader('referrer-policy', 'no-referrer')
         // Built assets carry a content hash in their name; index.html must always be fresh.
@@ -52,7 +58,7 @@ export function isCockpitPath(req: FastifyRequest): boolean {
   return (req.method === 'GET' || req.method === 'HEAD') && !path.startsWith('/api/') && path !== '/api' && !/\.[a-z0-9]+$/i.test(path)
 }
 
-export function sendCockpit(reply: FastifyReply, dir = COCKPIT_DIR): FastifyReply {
+export function sendCockpit(reply: FastifyReply, tiles: TileOrigin, dir = COCKPIT_DIR): FastifyReply {
   if (!fs.existsSync(`${dir}index.html`) || typeof reply.sendFile !== 'function') return reply.status(404).type('text/html; charset=utf-8').send(NOT_BUILT)
-  return reply.header('content-security-policy', CSP).header('cache-control', 'no-cache').sendFile('index.html', dir)
+  return reply.header('content-security-policy', csp(tiles())).header('cache-control', 'no-cache').sendFile('index.html', dir)
 }

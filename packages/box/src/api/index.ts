@@ -7,7 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { Logger } from 'pino'
-import type { Home } from '../home/index.ts'
+import { checkMapTiles, type Home } from '../home/index.ts'
 import type { Store } from '../store/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Arbiter } from '../arbiter/index.ts'
@@ -41,6 +41,14 @@ export const BODY_LIMIT = 16 * 1024 * 1024
 export const PROBLEM_JSON = 'application/problem+json'
 
 export function createApi(deps: ApiDeps): FastifyInstance {
+  // A tile server set by hand in config.json is checked like one set through the API.
+  const tileOrigin = () => {
+    try {
+      return deps.home.config.map && checkMapTiles(deps.home.config.map).origin
+    } catch {
+      return undefined
+    }
+  }
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
@@ -67,7 +75,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     reply.status(problem.status).type(PROBLEM_JSON).send(problem.toProblem())
   })
   app.setNotFoundHandler((req, reply) => {
-    if (isCockpitPath(req)) return sendCockpit(reply)
+    if (isCockpitPath(req)) return sendCockpit(reply, tileOrigin)
     const problem = new NotFound(`No route ${req.method} ${req.url.split('?')[0]}. The API is described at /api/v1/openapi.json.`)
     reply.status(404).type(PROBLEM_JSON).send(problem.toProblem())
   })
@@ -81,7 +89,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     statementRoutes(api, deps)
     appRoutes(api, deps)
   }, { prefix: '/api/v1' })
-  cockpitRoutes(app)
+  cockpitRoutes(app, tileOrigin)
 
   return app
 }

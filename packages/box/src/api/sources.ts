@@ -40,7 +40,10 @@ const RecordsQuery = Type.Object({
 })
 
 const AggregateQuery = Type.Object({
-  fn: Type.Union(AGGREGATE_FNS.map((f) => Type.Literal(f))),
+  fn: Type.String({
+    pattern: `^(${AGGREGATE_FNS.join('|')})(,(${AGGREGATE_FNS.join('|')}))*$`,
+    description: `One of ${AGGREGATE_FNS.join(', ')}; or several, comma-separated (mean,min,max), computed in one pass: each bucket then also carries \`values\` by function`,
+  }),
   bucket: Type.String({ description: 'Bucket size: 1m, 5m, 1h, 1d, 1w …' }),
   from: Time, to: Time,
   tz: Type.Optional(Type.String({ default: 'UTC', description: 'IANA time zone for day and week buckets' })),
@@ -142,7 +145,8 @@ export function sourceRoutes(api: FastifyInstance, deps: ApiDeps): void {
       const to = parseTime(req.query.to, 'to', tz)!
       if (ctx.scope.granularity > 0) assertOnGrid(ctx.scope.granularity, bucket.seconds, from, to, tz, deps.home.config.timeZone ?? 'UTC')
       const series = numericSeries(source.view.seriesNamed(undefined), req.query.name, source.meta.id)
-      const buckets = source.view.aggregate(series, bucketBoundaries(from, to, bucket, tz), req.query.fn as AggregateFn)
+      const fns = [...new Set(req.query.fn!.split(','))] as AggregateFn[]
+      const buckets = source.view.aggregate(series, bucketBoundaries(from, to, bucket, tz), fns)
       ctx.records = buckets.length
       return { source: source.meta.id, name: series[0]?.name ?? req.query.name ?? null, unit: series[0]?.unit ?? null, fn: req.query.fn, bucket: bucket.spec, tz, from, to, buckets }
     }))

@@ -13,7 +13,7 @@ import { AuditLog } from '../audit/index.ts'
 import { loadDemo, loadDemoApps } from '../demo/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
-import { parseBucket } from '../store/index.ts'
+import { parseBucket, type BucketValue } from '../store/index.ts'
 import { Client, NotRunning, mintOwnerToken } from './client.ts'
 import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
@@ -205,7 +205,7 @@ function buildProgram(): Command {
     .option('--limit <n>', 'at most this many records', '1000')
     .addOption(new Option('--order <order>', 'asc or desc').choices(['asc', 'desc']).default('asc'))
     .option('--name <names>', 'record names, comma-separated')
-    .addOption(new Option('--aggregate <fn>', 'bucketed statistic').choices(['count', 'sum', 'min', 'max', 'mean', 'median', 'sd']))
+    .option('--aggregate <fn>', 'bucketed statistic: count, sum, min, max, mean, median or sd; or several, comma-separated')
     .option('--bucket <size>', 'bucket size for --aggregate: 5m, 1h, 1d …', '1h')
     .option('--tz <zone>', 'time zone for day buckets', 'UTC')
     .option('--json', 'machine-readable output')
@@ -214,9 +214,10 @@ function buildProgram(): Command {
       const base = `/sources/${encodeURIComponent(source)}`
       if (o.aggregate) {
         if (!o.from || !o.to) throw new InvalidInput('--aggregate needs --from and --to.')
-        const r = await c.request<{ unit: string | null; buckets: { start: number; count: number; value: number | null }[] }>('GET', `${base}/aggregate`, { query: { fn: o.aggregate, bucket: o.bucket, from: o.from, to: o.to, tz: o.tz, name: o.name } })
+        const r = await c.request<{ unit: string | null; buckets: BucketValue[] }>('GET', `${base}/aggregate`, { query: { fn: o.aggregate, bucket: o.bucket, from: o.from, to: o.to, tz: o.tz, name: o.name } })
         if (o.json) return json(r)
-        return out(table(r.buckets.map((b) => ({ start: isoTime(b.start), count: b.count, [o.aggregate!]: b.value })), ['start', 'count', o.aggregate]))
+        const fns = o.aggregate!.split(',')
+        return out(table(r.buckets.map((b) => ({ start: isoTime(b.start), count: b.count, ...(b.values ?? { [fns[0]!]: b.value }) })), ['start', 'count', ...fns.filter((f) => f !== 'count')]))
       }
       const records = o.latest
         ? await c.request<Record<string, unknown>[]>('GET', `${base}/latest`, { query: { name: o.name } })
@@ -253,6 +254,16 @@ function buildProgram(): Command {
     await client().request('DELETE', `/grants/${encodeURIComponent(grant)}`)
     out(`Revoked ${grant}.`)
   })
+
+  const map = program.command('map').description('map tiles under location tracks in the cockpit (none unless you choose a tile server)')
+  type Settings = { map: { tiles: string; attribution?: string } | null }
+  const showMap = (s: Settings) => out(s.map ? `Tracks are drawn over tiles from ${s.map.tiles}${s.map.attribution ? ` (${s.map.attribution})` : ''}.` : 'No tile server: tracks are drawn on their own.')
+  map.command('show', { isDefault: true }).description('the tile server in use, if any').action(async () => showMap(await client().request<Settings>('GET', '/settings')))
+  map.command('set <tiles>')
+    .description('use a tile server: a URL template with {z}, {x} and {y}; your browser will fetch tiles from it, so it sees which areas you look at')
+    .option('--attribution <text>', 'the credit the tile server asks you to show')
+    .action(async (tiles: string, o: { attribution?: string }) => showMap(await client().request<Settings>('PUT', '/settings/map', { body: { tiles, attribution: o.attribution } })))
+  map.command('clear').description('stop using the tile server').action(async () => showMap(await client().request<Settings>('DELETE', '/settings/map')))
 
   const drivers = program.command('drivers').description('drivers that bring data in: OwnTracks (HTTP or MQTT) and generic MQTT')
   drivers.command('list').option('--json', 'machine-readable output').action(async (opts: { json?: boolean }) => {

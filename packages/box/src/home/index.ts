@@ -18,6 +18,17 @@ export interface HomeConfig {
    * get buckets on this zone's grid only, so two zones' days cannot be subtracted into hours.
    */
   timeZone?: string
+  /** A tile server the owner chose for maps under location tracks; none by default. */
+  map?: MapTiles
+}
+
+/**
+ * A slippy-map tile server: `tiles` is a URL template with {z}, {x} and {y}. The owner's browser
+ * fetches the tiles itself, so the server learns which areas are looked at; hence opt-in.
+ */
+export interface MapTiles {
+  tiles: string
+  attribution?: string
 }
 
 export interface Home {
@@ -96,6 +107,31 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   const tmp = `${file}.${process.pid}.tmp`
   fs.writeFileSync(tmp, data, { mode })
   fs.renameSync(tmp, file)
+}
+
+/** Rewrites the config with a change, on disk first, then in memory. */
+export function updateConfig(home: Home, change: Partial<HomeConfig>): void {
+  const config = { ...home.config, ...change }
+  writeFileAtomic(home.paths.config, JSON.stringify(config, null, 2) + '\n', 0o600)
+  home.config = config
+}
+
+/** Checks a tile server setting; answers it in canonical form with the origin it loads from. */
+export function checkMapTiles(input: MapTiles): MapTiles & { origin: string } {
+  const { tiles, attribution } = input
+  const example = 'https://tiles.example.org/{z}/{x}/{y}.png'
+  if (!['{z}', '{x}', '{y}'].every((p) => tiles.includes(p))) throw new InvalidInput(`The tile URL must hold {z}, {x} and {y}, like ${example}.`, { field: 'tiles' })
+  let url: URL
+  try {
+    url = new URL(tiles.replace(/\{([xyz])\}/g, '0'))
+  } catch {
+    throw new InvalidInput(`That is not a URL. A tile URL looks like ${example}.`, { field: 'tiles' })
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidInput('The tile URL must be http or https.', { field: 'tiles' })
+  if (url.username || url.password) throw new InvalidInput('The tile URL must not carry a user name or password.', { field: 'tiles' })
+  if (/[\s"'<>\\]/.test(tiles)) throw new InvalidInput('The tile URL holds characters a URL cannot.', { field: 'tiles' })
+  if (attribution !== undefined && /[\u0000-\u001f\u007f]/.test(attribution)) throw new InvalidInput('The attribution must be plain text on one line.', { field: 'attribution' })
+  return { tiles, ...(attribution ? { attribution } : {}), origin: url.origin }
 }
 
 /** Where a running box listens, so the CLI can find it. */

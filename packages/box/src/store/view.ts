@@ -68,7 +68,8 @@ const MULTI_ROW = {
 
 interface PointRow { t: number; series: number; val: number | string | null; s: number | null }
 interface Rollup { res: number; series: number; bucket: number; n: number; sum: number; min: number; max: number; sumsq: number }
-export interface BucketValue { start: number; end: number; count: number; value: number | null }
+/** One bucket: `value` is the first function asked for; `values` holds each, when several were. */
+export interface BucketValue { start: number; end: number; count: number; value: number | null; values?: Partial<Record<AggregateFn, number | null>> }
 interface Stats { n: number; sum: number; min: number; max: number; sumsq: number }
 
 export class View {
@@ -352,15 +353,17 @@ export class View {
   }
 
   /**
-   * Per-bucket statistics of numeric points. Reads the coarsest rollup whose grid every
-   * boundary sits on; otherwise, or for a median, the raw points.
+   * Per-bucket statistics of numeric points, one or several functions from one pass. Reads the
+   * coarsest rollup whose grid every boundary sits on; otherwise, or for a median, the raw points.
    */
-  aggregate(series: Series[], bounds: number[], fn: AggregateFn): BucketValue[] {
+  aggregate(series: Series[], bounds: number[], fns: AggregateFn | AggregateFn[]): BucketValue[] {
+    const list = Array.isArray(fns) ? fns : [fns]
     const ids = series.map((s) => s.id)
     const inIds = ids.map(() => '?').join(',')
-    const res = fn === 'median' ? undefined : ROLLUP_RESOLUTIONS.find((r) => bounds.every((b) => b % r === 0))
+    const wantsMedian = list.includes('median')
+    const res = wantsMedian ? undefined : ROLLUP_RESOLUTIONS.find((r) => bounds.every((b) => b % r === 0))
     const stats = res === undefined ? this.#rawStats(ids, inIds, bounds) : this.#rollupStats(ids, inIds, bounds, res)
-    const medianStmt = fn === 'median' && ids.length > 0
+    const medianStmt = wantsMedian && ids.length > 0
       ? this.db.prepare(`SELECT val FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? AND series IN (${inIds}) AND val IS NOT NULL ORDER BY val LIMIT ? OFFSET ?`)
       : undefined
     const out: BucketValue[] = []
@@ -369,16 +372,21 @@ export class View {
       const hi = bounds[i + 1]!
       const st = stats[i]
       const count = st?.n ?? 0
-      let value: number | null = fn === 'count' ? count : null
-      if (st && count > 0) {
-        if (fn === 'sum') value = st.sum
-        else if (fn === 'min') value = st.min
-        else if (fn === 'max') value = st.max
-        else if (fn === 'mean') value = st.sum / count
-        else if (fn === 'sd') value = count > 1 ? Math.sqrt(Math.max(0, (st.sumsq - (st.sum * st.sum) / count) / (count - 1))) : null
-        else if (fn === 'median') value = median(medianStmt!, ids, lo, hi, count)
+      const valueOf = (fn: AggregateFn): number | null => {
+        if (fn === 'count') return count
+        if (!st || count === 0) return null
+        switch (fn) {
+          case 'sum': return st.sum
+          case 'min': return st.min
+          case 'max': return st.max
+          case 'mean': return st.sum / count
+          case 'sd': return count > 1 ? Math.sqrt(Math.max(0, (st.sumsq - (st.sum * st.sum) / count) / (count - 1))) : null
+          case 'median': return median(medianStmt!, ids, lo, hi, count)
+        }
       }
-      out.push({ start: lo, end: hi, count, value })
+      const bucket: BucketValue = { start: lo, end: hi, count, value: valueOf(list[0]!) }
+      if (list.length > 1) bucket.values = Object.fromEntries(list.map((fn) => [fn, fn === list[0] ? bucket.value : valueOf(fn)]))
+      out.push(bucket)
     }
     return out
   }

@@ -17,7 +17,7 @@ export interface SourceSummary {
 
 export interface SenmlRecord { n: string; t: number; u?: string; v?: number; vs?: string; vb?: boolean; vd?: string; s?: number }
 
-export interface Bucket { start: number; end: number; count: number; value: number | null }
+export interface Bucket { start: number; end: number; count: number; value: number | null; values?: Record<string, number | null> }
 
 export interface Aggregate { source: string; name: string | null; unit: string | null; fn: string; bucket: string; from: number; to: number; buckets: Bucket[] }
 

@@ -14,7 +14,7 @@ import { linePath, runs } from '../../components/runs.ts'
 
 export interface Range { from: number; to: number }
 
-interface Band { mean: Bucket[]; min: Bucket[]; max: Bucket[]; bucket: string; unit: string | null }
+interface Band { buckets: Bucket[]; bucket: string; unit: string | null }
 
 const HEIGHT = 260
 const PAD = { left: 56, right: 12, top: 12, bottom: 28 }
@@ -49,9 +49,9 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
     const timer = setTimeout(() => {
       setLoading(true)
       const q = { bucket: bucket.spec, from, to: to > from ? to : from + bucket.seconds, name, tz: ZONE }
-      Promise.all(['mean', 'min', 'max'].map((fn) => api.aggregate(source, { ...q, fn }, controller.signal))).then(
-        ([mean, min, max]) => {
-          setBand({ mean: mean!.buckets, min: min!.buckets, max: max!.buckets, bucket: bucket.spec, unit: mean!.unit })
+      api.aggregate(source, { ...q, fn: 'mean,min,max' }, controller.signal).then(
+        (answer) => {
+          setBand({ buckets: answer.buckets, bucket: bucket.spec, unit: answer.unit })
           setError(undefined)
           setLoading(false)
         },
@@ -71,8 +71,9 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
   const x = (t: number) => PAD.left + ((t - range.from) / (range.to - range.from)) * inner
   const yDomain = useMemo(() => {
     const values: number[] = []
-    band?.min.forEach((b) => { if (b.value !== null && b.end > range.from && b.start < range.to) values.push(b.value) })
-    band?.max.forEach((b) => { if (b.value !== null && b.end > range.from && b.start < range.to) values.push(b.value) })
+    band?.buckets.forEach((b) => {
+      if (b.value !== null && b.end > range.from && b.start < range.to) values.push(b.values!.min!, b.values!.max!)
+    })
     if (values.length === 0) return { lo: 0, hi: 1 }
     const lo = Math.min(...values)
     const hi = Math.max(...values)
@@ -131,11 +132,11 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
     }
   }
 
-  const meanPath = linePath(band?.mean ?? [], x, y)
-  const area = bandPath(band?.min ?? [], band?.max ?? [], x, y)
+  const meanPath = linePath(band?.buckets ?? [], x, y)
+  const area = bandPath(band?.buckets ?? [], x, y)
   const xTicks = ticks(range.from, range.to, Math.max(2, Math.floor(inner / 120)))
   const yTicks = niceTicks(yDomain.lo, yDomain.hi, 4)
-  const empty = band !== null && band.mean.every((b) => b.value === null)
+  const empty = band !== null && band.buckets.every((b) => b.value === null)
 
   return (
     <div className="plot" ref={box}>
@@ -186,11 +187,10 @@ function clamp(r: Range, full: Range): Range {
 }
 
 /** The min–max envelope, one closed shape per run of filled buckets. */
-function bandPath(min: Bucket[], max: Bucket[], x: (t: number) => number, y: (v: number) => number): string {
-  const both = min.map((b, i) => ({ start: b.start, end: b.end, value: b.value === null || max[i]?.value == null ? null : b.value, hi: max[i]?.value ?? 0 }))
-  return runs(both).map((run) => {
-    const top = run.map((p, i) => `${i === 0 ? 'M' : 'L'}${x((p.start + p.end) / 2).toFixed(1)},${y(p.hi).toFixed(1)}`).join('')
-    const bottom = run.slice().reverse().map((p) => `L${x((p.start + p.end) / 2).toFixed(1)},${y(p.value).toFixed(1)}`).join('')
+function bandPath(buckets: Bucket[], x: (t: number) => number, y: (v: number) => number): string {
+  return runs(buckets).map((run) => {
+    const top = run.map((p, i) => `${i === 0 ? 'M' : 'L'}${x((p.start + p.end) / 2).toFixed(1)},${y(p.values!.max!).toFixed(1)}`).join('')
+    const bottom = run.slice().reverse().map((p) => `L${x((p.start + p.end) / 2).toFixed(1)},${y(p.values!.min!).toFixed(1)}`).join('')
     return `${top}${bottom}Z`
   }).join('')
 }
