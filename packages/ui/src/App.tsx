@@ -12,6 +12,7 @@ const ExportsPage = lazy(() => import('./pages/exports/ExportsPage.tsx'))
 const ImportPage = lazy(() => import('./pages/imports/ImportPage.tsx'))
 const DriversPage = lazy(() => import('./pages/drivers/DriversPage.tsx'))
 const StatementPage = lazy(() => import('./pages/statement/StatementPage.tsx'))
+const SettingsPage = lazy(() => import('./pages/settings/SettingsPage.tsx'))
 
 const NAV = [
   { to: '/', label: 'Overview' },
@@ -21,6 +22,7 @@ const NAV = [
   { to: '/exports', label: 'Exports' },
   { to: '/audit', label: 'Audit' },
   { to: '/statement', label: 'Statement' },
+  { to: '/settings', label: 'Settings' },
 ]
 
 function useSignedIn(): boolean {
@@ -92,6 +94,7 @@ function page(path: string) {
     case '/import': return <ImportPage />
     case '/drivers': return <DriversPage />
     case '/statement': return <StatementPage />
+    case '/settings': return <SettingsPage />
     default: return <NotFound />
   }
 }

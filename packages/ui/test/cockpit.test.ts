@@ -295,7 +295,7 @@ test('the statement page shows this month and offers the PDF', async () => {
 
 test('at a phone\'s width every page is reached by keyboard alone, reads without sideways scrolling, and passes axe', async () => {
   await page.setViewportSize({ width: 390, height: 844 })
-  const pages: [string, string][] = [['Overview', 'Overview'], ['Import', 'Import a file'], ['Drivers', 'Drivers'], ['Apps', 'Apps'], ['Exports', 'Exports'], ['Audit', 'Audit log'], ['Statement', 'Monthly statement']]
+  const pages: [string, string][] = [['Overview', 'Overview'], ['Import', 'Import a file'], ['Drivers', 'Drivers'], ['Apps', 'Apps'], ['Exports', 'Exports'], ['Audit', 'Audit log'], ['Statement', 'Monthly statement'], ['Settings', 'Settings']]
   for (const [link, heading] of pages) {
     // From the top of the page, Tab until the link has focus, then Enter: no mouse anywhere.
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())

@@ -75,12 +75,11 @@ export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
       summary: 'Draw location tracks over map tiles from this server (the browser fetches them, so the server sees which areas are viewed)', tags: ['box'],
       body: Type.Object({
         tiles: Type.String({ maxLength: 512, description: 'URL template with {z}, {x} and {y}' }),
-        attribution: Type.Optional(Type.String({ maxLength: 200, description: 'Credit the tile server asks for, shown under the map' })),
+        attribution: Type.Optional(Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'Credit the tile server asks for, shown under the map: one line of text' })),
       }, { additionalProperties: false }),
     },
   }, ownerOnly(deps, async (req) => {
-    const { origin: _origin, ...map } = checkMapTiles(req.body as { tiles: string; attribution?: string })
-    updateConfig(deps.home, { map })
+    updateConfig(deps.home, { map: checkMapTiles(req.body as { tiles: string; attribution?: string }).map })
     return settings()
   }))
   api.delete('/settings/map', { schema: { summary: 'Stop using a tile server: tracks are drawn on their own again', tags: ['box'] } }, ownerOnly(deps, async () => {

@@ -116,8 +116,8 @@ export function updateConfig(home: Home, change: Partial<HomeConfig>): void {
   home.config = config
 }
 
-/** Checks a tile server setting; answers it in canonical form with the origin it loads from. */
-export function checkMapTiles(input: MapTiles): MapTiles & { origin: string } {
+/** Checks a tile server setting; answers it with the origin tiles load from. */
+export function checkMapTiles(input: MapTiles): { map: MapTiles; origin: string } {
   const { tiles, attribution } = input
   const example = 'https://tiles.example.org/{z}/{x}/{y}.png'
   if (!['{z}', '{x}', '{y}'].every((p) => tiles.includes(p))) throw new InvalidInput(`The tile URL must hold {z}, {x} and {y}, like ${example}.`, { field: 'tiles' })
@@ -130,8 +130,7 @@ export function checkMapTiles(input: MapTiles): MapTiles & { origin: string } {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidInput('The tile URL must be http or https.', { field: 'tiles' })
   if (url.username || url.password) throw new InvalidInput('The tile URL must not carry a user name or password.', { field: 'tiles' })
   if (/[\s"'<>\\]/.test(tiles)) throw new InvalidInput('The tile URL holds characters a URL cannot.', { field: 'tiles' })
-  if (attribution !== undefined && /[\u0000-\u001f\u007f]/.test(attribution)) throw new InvalidInput('The attribution must be plain text on one line.', { field: 'attribution' })
-  return { tiles, ...(attribution ? { attribution } : {}), origin: url.origin }
+  return { map: { tiles, ...(attribution ? { attribution } : {}) }, origin: url.origin }
 }
 
 /** Where a running box listens, so the CLI can find it. */

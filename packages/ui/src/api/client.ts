@@ -5,7 +5,7 @@
 import { currentSession, endSession } from '../auth/session.ts'
 import type {
   Aggregate, AppInfo, AppView, AuditEntry, ConsentInput, Driver, ExportRecord, ImportJob, InstallResult,
-  MqttConfig, NewDevice, OwntracksConfig, Review, SenmlRecord, SourceSummary, VerifyReport,
+  MapTiles, MqttConfig, NewDevice, OwntracksConfig, Review, SenmlRecord, Settings, SourceSummary, VerifyReport,
 } from './types.ts'
 
 export const API = '/api/v1'
@@ -55,6 +55,10 @@ const id = encodeURIComponent
 
 export const api = {
   login: (passphrase: string) => json<{ token: string; expires?: number }>('POST', '/login', { json: { passphrase } }),
+
+  settings: (signal?: AbortSignal) => json<Settings>('GET', '/settings', { signal }),
+  setMap: (map: MapTiles) => json<Settings>('PUT', '/settings/map', { json: map }),
+  clearMap: () => json<Settings>('DELETE', '/settings/map'),
 
   sources: (signal?: AbortSignal) => json<SourceSummary[]>('GET', '/sources', { signal }),
   source: (source: string, signal?: AbortSignal) => json<SourceSummary>('GET', `/sources/${id(source)}`, { signal }),

@@ -132,3 +132,7 @@ export interface ImportJob {
   startedAt: number
   finishedAt: number | null
 }
+
+export interface MapTiles { tiles: string; attribution?: string }
+
+export interface Settings { timeZone: string; map: MapTiles | null }

@@ -19,7 +19,8 @@ export function formatBytes(bytes: number): string {
 export function formatNumber(n: number | null | undefined, unit?: string | null): string {
   if (n === null || n === undefined || Number.isNaN(n)) return '—'
   const abs = Math.abs(n)
-  const text = abs !== 0 && (abs >= 1e6 || abs < 1e-3) ? n.toExponential(3) : n.toLocaleString(undefined, { maximumFractionDigits: abs < 10 ? 3 : 1 })
+  // Seven significant digits keep a reading as precise as it was taken (a latitude to about 10 cm).
+  const text = abs !== 0 && (abs >= 1e7 || abs < 1e-3) ? n.toExponential(3) : n.toLocaleString(undefined, { maximumSignificantDigits: 7 })
   return unit ? `${text} ${unit}` : text
 }
 

@@ -34,6 +34,7 @@ function SourceDetail({ source, onChanged }: { source: SourceSummary; onChanged:
   const [name, setName] = useState(numeric[0]?.name)
   const full: Range | null = source.first !== null && source.last !== null ? { from: Math.floor(source.first), to: Math.floor(source.last) + 1 } : null
   const [range, setRange] = useState<Range | null>(full)
+  const settings = useLoad((signal) => api.settings(signal), [])
   useEffect(() => { if (!range && full) setRange(full) }, [range, full])
 
   return (
@@ -64,8 +65,12 @@ function SourceDetail({ source, onChanged }: { source: SourceSummary; onChanged:
           {track && (
             <section aria-labelledby="track-heading">
               <h2 id="track-heading">Track</h2>
-              <p className="muted">Positions averaged per bucket over the range shown in the plot; the green dot is the start, the red one the end.</p>
-              <TrackView source={source.id} lat={track.lat} lon={track.lon} range={range} />
+              <p className="muted">
+                Positions averaged per bucket over the range shown in the plot; the green dot is the start, the red one the end, and numbered circles are places.
+                {settings.data && !settings.data.map && <> To draw a map underneath, choose a tile server in <Link to="/settings">Settings</Link>.</>}
+              </p>
+              {settings.data && <TrackView source={source.id} lat={track.lat} lon={track.lon} range={range} map={settings.data.map} />}
+              <ErrorNotice error={settings.error} />
             </section>
           )}
           <RecordTable source={source.id} range={range} />

@@ -7,7 +7,7 @@
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react'
 import { api } from '../../api/client.ts'
 import type { Bucket } from '../../api/types.ts'
-import { formatNumber, formatTime } from '../../components/format.ts'
+import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { bucketFor } from './buckets.ts'
 import { linePath, runs } from '../../components/runs.ts'
@@ -136,6 +136,8 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
   const area = bandPath(band?.buckets ?? [], x, y)
   const xTicks = ticks(range.from, range.to, Math.max(2, Math.floor(inner / 120)))
   const yTicks = niceTicks(yDomain.lo, yDomain.hi, 4)
+  // As many decimals as the step between ticks needs, so neighbouring labels never read the same.
+  const tickDecimals = yTicks.length > 1 ? Math.max(0, -Math.floor(Math.log10(yTicks[1]! - yTicks[0]!) + 1e-9)) : 0
   const empty = band !== null && band.buckets.every((b) => b.value === null)
 
   return (
@@ -160,7 +162,7 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
         {yTicks.map((v) => (
           <g key={v}>
             <line x1={PAD.left} x2={width - PAD.right} y1={y(v)} y2={y(v)} className="grid" />
-            <text x={PAD.left - 6} y={y(v) + 4} textAnchor="end" className="tick">{formatNumber(v)}</text>
+            <text x={PAD.left - 6} y={y(v) + 4} textAnchor="end" className="tick">{v.toLocaleString(undefined, { minimumFractionDigits: tickDecimals, maximumFractionDigits: tickDecimals })}</text>
           </g>
         ))}
         {xTicks.map((t) => (

@@ -1,15 +1,24 @@
 /**
- * A location source drawn as a track: bucketed mean latitude and longitude over the visible
- * range, joined in time order, on a plain SVG with no map tiles (which would need a tile server).
+ * A location source drawn as a track and places: bucketed mean positions over the visible range,
+ * joined in time order, and the places where hours were spent, on a plain SVG that needs nothing
+ * from elsewhere. Only if the owner set a tile server are map tiles drawn underneath.
  */
 import { useEffect, useState } from 'react'
 import { api } from '../../api/client.ts'
+import type { Aggregate, MapTiles } from '../../api/types.ts'
+import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
+import { TableWrap } from '../../components/TableWrap.tsx'
 import { bucketFor } from './buckets.ts'
+import { STAY_METRES, fit, places, tilesFor, type LatLon, type Place } from './geo.ts'
 import type { Range } from './TimePlot.tsx'
 
-const SIZE = { width: 640, height: 360, pad: 16 }
+const SIZE = { width: 640, height: 360, pad: 24 }
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone
+const HOUR = 3600
+/** Places are worked out from hourly buckets over at most this much of the range shown (its end). */
+const PLACES_SPAN = 366 * 86400
+const MAX_ZOOM = 18
 
 /** Pairs of latitude and longitude series, by the name they share before `lat`/`lon`. */
 export function trackSeries(names: string[]): { lat: string; lon: string } | null {
@@ -19,22 +28,25 @@ export function trackSeries(names: string[]): { lat: string; lon: string } | nul
   return names.includes(lon) ? { lat, lon } : null
 }
 
-export function TrackView({ source, lat, lon, range }: { source: string; lat: string; lon: string; range: Range }) {
-  const [points, setPoints] = useState<[number, number][] | null>(null)
+interface Drawn { track: LatLon[]; places: Place[]; placesFrom: number }
+
+export function TrackView({ source, lat, lon, range, map }: { source: string; lat: string; lon: string; range: Range; map: MapTiles | null }) {
+  const [drawn, setDrawn] = useState<Drawn | null>(null)
   const [error, setError] = useState<unknown>()
   useEffect(() => {
     const controller = new AbortController()
     const bucket = bucketFor(range.to - range.from, 500)
-    const q = { fn: 'mean', bucket: bucket.spec, from: Math.floor(range.from), to: Math.ceil(range.to), tz: ZONE }
+    const to = Math.ceil(range.to / HOUR) * HOUR
+    const placesFrom = Math.max(Math.floor(range.from / HOUR) * HOUR, to - PLACES_SPAN)
+    const ask = (name: string, q: { fn: string; bucket: string; from: number; to: number }) => api.aggregate(source, { ...q, name, tz: ZONE }, controller.signal)
+    const both = (q: { fn: string; bucket: string; from: number; to: number }) => Promise.all([ask(lat, q), ask(lon, q)])
     const timer = setTimeout(() => {
-      Promise.all([api.aggregate(source, { ...q, name: lat }, controller.signal), api.aggregate(source, { ...q, name: lon }, controller.signal)]).then(
-        ([la, lo]) => {
-          const pts: [number, number][] = []
-          la.buckets.forEach((b, i) => {
-            const x = lo.buckets[i]?.value
-            if (b.value !== null && x !== null && x !== undefined) pts.push([b.value, x])
-          })
-          setPoints(pts)
+      Promise.all([
+        both({ fn: 'mean', bucket: bucket.spec, from: Math.floor(range.from), to: Math.ceil(range.to) }),
+        both({ fn: 'mean,min,max', bucket: '1h', from: placesFrom, to }),
+      ]).then(
+        ([track, hourly]) => {
+          setDrawn({ track: pairs(track[0], track[1]), places: places(hourly[0].buckets, hourly[1].buckets), placesFrom })
           setError(undefined)
         },
         (err: unknown) => { if (!controller.signal.aborted) setError(err) },
@@ -47,25 +59,76 @@ export function TrackView({ source, lat, lon, range }: { source: string; lat: st
   }, [source, lat, lon, range.from, range.to])
 
   if (error) return <ErrorNotice error={error} />
-  if (!points) return <p role="status">Loading the track…</p>
-  if (points.length === 0) return <p>No positions in this range.</p>
-  // Equirectangular, with longitude shrunk by the cosine of the latitude so shapes keep their proportions.
-  const lats = points.map((p) => p[0])
-  const lons = points.map((p) => p[1])
-  const midLat = (Math.min(...lats) + Math.max(...lats)) / 2
-  const k = Math.cos((midLat * Math.PI) / 180)
-  const xs = lons.map((l) => l * k)
-  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...lats), Math.max(...lats)]
-  const scale = Math.min((SIZE.width - 2 * SIZE.pad) / (x1 - x0 || 1e-9), (SIZE.height - 2 * SIZE.pad) / (y1 - y0 || 1e-9))
-  const px = (p: [number, number]) => `${(SIZE.pad + (p[1] * k - x0) * scale).toFixed(1)},${(SIZE.height - SIZE.pad - (p[0] - y0) * scale).toFixed(1)}`
-  const first = points[0]!
-  const last = points[points.length - 1]!
+  if (!drawn) return <p role="status">Loading the track…</p>
+  if (drawn.track.length === 0) return <p>No positions in this range.</p>
   return (
-    <svg className="track" viewBox={`0 0 ${SIZE.width} ${SIZE.height}`} role="img"
-      aria-label={`Track of ${points.length} averaged positions, from ${first[0].toFixed(4)}, ${first[1].toFixed(4)} to ${last[0].toFixed(4)}, ${last[1].toFixed(4)}`}>
-      <polyline points={points.map(px).join(' ')} />
-      <circle cx={px(first).split(',')[0]} cy={px(first).split(',')[1]} r="5" className="start" />
-      <circle cx={px(last).split(',')[0]} cy={px(last).split(',')[1]} r="5" className="end" />
-    </svg>
+    <>
+      <TrackMap track={drawn.track} places={drawn.places} map={map} />
+      <PlaceTable places={drawn.places} from={drawn.placesFrom} cut={drawn.placesFrom > range.from} />
+    </>
+  )
+}
+
+function pairs(la: Aggregate, lo: Aggregate): LatLon[] {
+  const out: LatLon[] = []
+  la.buckets.forEach((b, i) => {
+    const x = lo.buckets[i]?.value
+    if (b.value !== null && x !== null && x !== undefined) out.push([b.value, x])
+  })
+  return out
+}
+
+function TrackMap({ track, places, map }: { track: LatLon[]; places: Place[]; map: MapTiles | null }) {
+  const frame = fit([...track, ...places.map((p): LatLon => [p.lat, p.lon])], SIZE, { wholeZoom: map !== null, maxZoom: MAX_ZOOM })
+  const at = (p: LatLon) => frame.toScreen(p).map((v) => Number(v.toFixed(1))) as [number, number]
+  const [start, end] = [at(track[0]!), at(track[track.length - 1]!)]
+  const most = places[0]?.hours ?? 1
+  const label = `Track of ${track.length} averaged positions, from ${track[0]![0].toFixed(4)}, ${track[0]![1].toFixed(4)} to ${track.at(-1)![0].toFixed(4)}, ${track.at(-1)![1].toFixed(4)}`
+    + (places.length > 0 ? `, with ${places.length} places marked by number as in the table below` : '')
+  return (
+    <figure className="track-figure">
+      <svg className={`track${map ? ' tiled' : ''}`} viewBox={`0 0 ${SIZE.width} ${SIZE.height}`} role="img" aria-label={label}>
+        {map && tilesFor(frame, SIZE, map.tiles).map((t) => <image key={t.href} href={t.href} x={t.x} y={t.y} width="256" height="256" />)}
+        <polyline points={track.map((p) => at(p).join(',')).join(' ')} />
+        <circle cx={start[0]} cy={start[1]} r="5" className="start" />
+        <circle cx={end[0]} cy={end[1]} r="5" className="end" />
+        {places.map((p, i) => {
+          const [x, y] = at([p.lat, p.lon])
+          const r = 7 + 9 * Math.sqrt(p.hours / most)
+          // A ring, so the track and its ends stay visible inside; the number sits beside it.
+          return (
+            <g key={`${p.lat},${p.lon}`} className="place">
+              <circle cx={x} cy={y} r={r} />
+              <text x={x + r * 0.75 + 2} y={y - r * 0.75 - 2}>{i + 1}</text>
+            </g>
+          )
+        })}
+      </svg>
+      {map && <figcaption className="muted">Map tiles: {map.attribution || new URL(map.tiles.replace(/\{[xyz]\}/g, '0')).host}</figcaption>}
+    </figure>
+  )
+}
+
+function PlaceTable({ places, from, cut }: { places: Place[]; from: number; cut: boolean }) {
+  const scope = cut ? ` since ${formatTime(from)}` : ''
+  if (places.length === 0) return <p className="muted">No places yet{scope}: a place is where positions stayed within {STAY_METRES} m for an hour.</p>
+  return (
+    <TableWrap label="Places">
+      <table>
+        <caption>Places, by hours spent there{scope}</caption>
+        <thead><tr><th scope="col">Place</th><th scope="col">Position</th><th scope="col">Hours</th><th scope="col">First</th><th scope="col">Last</th></tr></thead>
+        <tbody>
+          {places.slice(0, 20).map((p, i) => (
+            <tr key={`${p.lat},${p.lon}`}>
+              <th scope="row">{i + 1}</th>
+              <td>{p.lat.toFixed(4)}, {p.lon.toFixed(4)}</td>
+              <td>{p.hours}</td>
+              <td>{formatTime(p.first)}</td>
+              <td>{formatTime(p.last)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableWrap>
   )
 }
