@@ -3,7 +3,7 @@
  * same machine: raw better-sqlite3 inserts, raw SQL scans, and a bare Fastify route.
  * Prints a Markdown table for BENCHMARKS.md. Set BENCH_POINTS to shrink the big series.
  * Name benchmarks to run only those: `npm run bench -- owntracks health`
- * (big, inproc, http, latest, owntracks, health, sandbox, apps).
+ * (big, plot, inproc, http, latest, owntracks, health, sandbox, apps; plot ingests the big series too).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -15,13 +15,14 @@ import Database from 'better-sqlite3'
 import Fastify from 'fastify'
 import autocannon from 'autocannon'
 import { createBox, initHome } from '../src/index.ts'
+import { bucketFor } from '../../ui/src/pages/source/buckets.ts'
 import type { SenmlRecord } from '../src/senml/index.ts'
 
 const BIG = Number(process.env.BENCH_POINTS ?? 10_000_000)
 const YEAR = 365 * 86400
 const T0 = 1_735_689_600 // 2025-01-01T00:00:00Z
 const rows: string[][] = []
-const BENCHMARKS = ['big', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps']
+const BENCHMARKS = ['big', 'plot', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps']
 const chosen = process.argv.slice(2)
 for (const name of chosen) if (!BENCHMARKS.includes(name)) throw new Error(`Unknown benchmark "${name}": choose from ${BENCHMARKS.join(', ')}.`)
 const selected = (name: string) => chosen.length === 0 || chosen.includes(name)
@@ -81,7 +82,7 @@ const rssIdle = process.memoryUsage().rss
 
 
 // 1. A year of BIG points, first, so its peak RSS is measured from a fresh process: peak RSS while ingesting, then aggregates and latest.
-if (selected('big')) {
+if (selected('big') || selected('plot')) {
   console.error(`ingesting ${BIG.toLocaleString('en')} points`)
   await box.store.add({ id: 'big' })
   const source = box.store.get('big')
@@ -100,6 +101,9 @@ if (selected('big')) {
   await ingest(source, batches())
   const rate = BIG / ((performance.now() - t) / 1000)
   row(`ingest ${BIG.toLocaleString('en')} points in-process`, `${Math.round(rate).toLocaleString('en')} rec/s, peak RSS ${Math.round(peak / 2 ** 20)} MiB`, '-', null, 'peak RSS reported')
+}
+if (selected('big')) {
+  const source = box.store.get('big')
 
   const view = source.view
   const series = view.seriesNamed(['temperature'])
@@ -116,6 +120,45 @@ if (selected('big')) {
   const baseLatest = time(() => rawLatest.get(), 2000)
   row('`latest` in-process (p50)', `${(latest * 1000).toFixed(1)} µs`, `${(baseLatest * 1000).toFixed(1)} µs raw SELECT`, baseLatest / latest, '≤ 1 ms')
   row('RSS', `idle ${Math.round(rssIdle / 2 ** 20)} MiB at start; ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB after`, '-', null, 'reported')
+}
+
+// 1b. The cockpit's plot over the big series, as an owner zooms from the whole year down to minutes and pans: every
+// view is one HTTP request for mean, min and max in buckets sized to the view. The baseline is the same walk over a
+// series of 10,000 points spanning the same year: if the plot stays smooth at ten million, the two cost about the same.
+if (selected('plot')) {
+  console.error('the cockpit plot over the big series')
+  await box.store.add({ id: 'small' })
+  await ingest(box.store.get('small'), [batch(0, 10_000, YEAR / 10_000)])
+  const views: { from: number; to: number }[] = []
+  const middle = T0 + YEAR / 2
+  for (let span = YEAR; span >= 600; span /= 2) views.push({ from: middle - span / 2, to: middle + span / 2 })
+  for (const span of [30 * 86400, 3600]) for (let k = 1; k <= 10; k++) views.push({ from: middle + (k * span) / 5, to: middle + (k * span) / 5 + span })
+  // The plot on a 640-pixel-wide page asks for a bucket per three pixels of its 572-pixel drawing area.
+  const walk = async (id: string, fn: string) => {
+    const samples: number[] = []
+    for (const v of views) {
+      const bucket = bucketFor(v.to - v.from, 190)
+      const from = Math.floor(v.from / bucket.seconds) * bucket.seconds
+      const to = Math.ceil(v.to / bucket.seconds) * bucket.seconds
+      const t = performance.now()
+      for (const f of fn.split('|')) {
+        const res = await fetch(`${url}/api/v1/sources/${id}/aggregate?fn=${f}&bucket=${bucket.spec}&from=${from}&to=${to}&tz=UTC`, { headers: { authorization: `Bearer ${token}` } })
+        if (!res.ok) throw new Error(`${res.status} ${await res.text()}`)
+        await res.arrayBuffer()
+      }
+      samples.push(performance.now() - t)
+    }
+    const sorted = [...samples].sort((a, b) => a - b)
+    return { p50: p50(samples), p95: sorted[Math.floor(sorted.length * 0.95)]!, max: sorted.at(-1)! }
+  }
+  await walk('big', 'mean,min,max') // warm up
+  const big = await walk('big', 'mean,min,max')
+  const small = await walk('small', 'mean,min,max')
+  const threeCalls = await walk('big', 'mean|min|max')
+  const ms = (x: number) => `${x.toFixed(1)} ms`
+  row(`cockpit plot walk over ${BIG.toLocaleString('en')} points: ${views.length} views, year to 10 minutes and pans, one mean,min,max request each (p50 / p95 / max)`,
+    `${ms(big.p50)} / ${ms(big.p95)} / ${ms(big.max)}`, `${ms(small.p50)} / ${ms(small.p95)} / ${ms(small.max)} same walk over 10,000 points`, small.p95 / big.p95, 'p95 ratio ≥ 0.5; p95 ≤ 120 ms (the plot\'s re-query pause)')
+  row('the same walk asking mean, min and max in three requests, as the plot did before (p50 / p95)', `${ms(threeCalls.p50)} / ${ms(threeCalls.p95)}`, `${ms(big.p50)} / ${ms(big.p95)} one request`, big.p95 / threeCalls.p95, 'reported')
 }
 
 // 2. In-process ingest vs raw better-sqlite3 batched inserts of the same rows into a bare table.
