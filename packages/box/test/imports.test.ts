@@ -253,6 +253,28 @@ test('CSV with a saved profile: delimiter and encoding detected, decimal commas,
   assert.equal((await r.api('GET', '/api/v1/sources/bank')).body.logicalType, 'finance')
 })
 
+test('a CSV preview reads the start of a file as the import will, and guesses a mapping to start from', async () => {
+  const preview = async (body: Uint8Array | string) => fetch(`${r.url}/api/v1/imports/csv-preview`, { method: 'POST', body, headers: { authorization: `Bearer ${r.token}` } })
+  const bank = await (await preview(BANK)).json()
+  assert.equal(bank.encoding, 'windows-1252')
+  assert.equal(bank.delimiter, ';')
+  assert.deepEqual(bank.columns, ['Buchungstag', 'Empfänger', 'Betrag'])
+  assert.deepEqual(bank.rows[0], ['29.02.2024', 'Bäckerei Müller; Filiale 2', '-4,50'])
+  assert.deepEqual(bank.guess, { time: { column: 'Buchungstag', format: 'DD.MM.YYYY' }, values: [{ column: 'Empfänger', type: 'string' }, { column: 'Betrag', type: 'number' }], decimal: ',' })
+
+  const sensor = await (await preview('\uFEFFtime,temp,room\n2024-01-01T00:00:00Z,20.5,hall\n2024-01-01T00:05:00Z,20.7,hall\n')).json()
+  assert.deepEqual(sensor.guess, { time: { column: 'time', format: 'iso' }, values: [{ column: 'temp', type: 'number' }, { column: 'room', type: 'string' }], decimal: '.' })
+  const epoch = await (await preview('ts;kWh\n1735689600;1,5\n1735693200;2\n')).json()
+  assert.deepEqual(epoch.guess.time, { column: 'ts', format: 'epoch' })
+
+  // Past the first 64 KiB the box does not read on: the preview is for the start of a file.
+  const big = await preview('time,temp\n' + '2024-01-01T00:00:00Z,20.5\n'.repeat(3000))
+  assert.equal(big.status, 413)
+  const notCsv = await preview('just one line of words\n')
+  assert.equal(notCsv.status, 400)
+  assert.match((await notCsv.json()).detail, /header line/)
+})
+
 test('CSV errors name the line and column; a bad profile is refused', async () => {
   await r.api('PUT', '/api/v1/csv-profiles/sensor', { body: { time: { column: 'time', format: 'iso' }, values: [{ column: 'temp', unit: 'Cel' }] } })
   const good = '\uFEFFtime,temp\n2024-01-01T00:00:00Z,20.5\n2024-01-01T00:05:00Z,20.7\n'
@@ -267,6 +289,9 @@ test('CSV errors name the line and column; a bad profile is refused', async () =
   assert.equal(badProfile.status, 400)
   assert.match(badProfile.body.detail, /YYYY, MM and DD/)
   assert.equal((await upload('a,b\n1,2\n')).status, 400, 'a CSV without a profile is not guessed at')
+  // Whatever the body says it is, it is read as bytes.
+  const asText = await fetch(`${r.url}/api/v1/imports?profile=sensor&source=sensor4`, { method: 'POST', body: good, headers: { authorization: `Bearer ${r.token}`, 'content-type': 'text/plain' } })
+  assert.equal((await asText.json()).records, 2)
 })
 
 // iCalendar per RFC 5545: a VTIMEZONE, a weekly series with an EXDATE and one moved occurrence,

@@ -1,7 +1,7 @@
 /** Imports: upload a file as the request body; watch its progress; list recent imports. */
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { CsvProfile, FORMATS, finished } from '../importers/index.ts'
+import { CsvProfile, FORMATS, PREVIEW_BYTES, finished, previewCsv } from '../importers/index.ts'
 import { eventStream, ownerOnly } from './guard.ts'
 import type { ApiDeps } from './index.ts'
 
@@ -11,8 +11,9 @@ export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
   const { importers } = deps
   const admin = (handler: Parameters<typeof ownerOnly>[1]) => ownerOnly(deps, handler)
 
-  // The upload is streamed to disk as it arrives, never held in memory.
+  // The upload is streamed to disk as it arrives, never held in memory, whatever its content type says.
   api.register(async (scope) => {
+    scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
     scope.post('/imports', {
       bodyLimit: IMPORT_LIMIT,
@@ -35,6 +36,15 @@ export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
       ctx.source = job.source
       return job
     }))
+  })
+
+  api.register(async (scope) => {
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+    scope.post('/imports/csv-preview', {
+      bodyLimit: PREVIEW_BYTES,
+      schema: { summary: `How the start of a CSV file (up to ${PREVIEW_BYTES / 1024} KiB, as the body) reads: encoding, delimiter, columns, a few rows, and a guessed mapping`, tags: ['imports'] },
+    }, admin(async (req) => previewCsv(req.body as Buffer)))
   })
 
   const Name = Type.Object({ name: Type.String({ maxLength: 63 }) })

@@ -8,6 +8,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { Transform, type Readable } from 'node:stream'
 import { parse as csvParse } from 'csv-parse'
+import { parse as csvParseSync } from 'csv-parse/sync'
 import iconv from 'iconv-lite'
 import { InvalidInput } from '../errors/index.ts'
 import { LOGICAL_TYPES, wallClockToEpoch, assertTimeZone } from '../store/index.ts'
@@ -114,6 +115,60 @@ function timeParser(p: CsvProfile): (text: string) => number {
     const wall = Date.UTC(part('YYYY'), part('MM') - 1, part('DD'), part('HH'), part('mm'), part('ss')) / 1000
     return wallClockToEpoch(tz, wall)
   }
+}
+
+/** What the start of a CSV file looks like to the importer, and a first guess at its mapping. */
+export interface CsvPreview {
+  encoding: string
+  delimiter: string
+  columns: string[]
+  /** Up to five rows after the header, as text. */
+  rows: string[][]
+  /** A mapping to start from: the time column and format if one is recognised, every numeric column as a value. */
+  guess: { time: { column: string; format: string } | null; values: { column: string; type: 'number' | 'string' }[]; decimal: '.' | ',' }
+}
+
+/** How much of a file a preview reads: enough for the header and a few rows. */
+export const PREVIEW_BYTES = 64 * 1024
+
+/** Reads the first bytes of a CSV file as the import will: same encoding and delimiter detection. */
+export function previewCsv(head: Buffer): CsvPreview {
+  const encoding = detectEncoding(head)
+  const text = iconv.decode(head, encoding).replace(/^\uFEFF/, '')
+  // A full sample may end inside a line: then only whole lines count.
+  const cut = text.lastIndexOf('\n')
+  const whole = head.length >= PREVIEW_BYTES && cut > 0 ? text.slice(0, cut + 1) : text
+  const delimiter = detectDelimiter(whole)
+  let table: string[][]
+  try {
+    table = (csvParseSync(whole, { delimiter, skip_empty_lines: true, trim: true, relax_column_count: true, to: 6 }) as string[][])
+  } catch (err) {
+    throw new InvalidInput(`This does not read as CSV: ${(err as Error).message}.`)
+  }
+  const [columns = [], ...rows] = table
+  if (columns.length < 2) throw new InvalidInput('This does not read as CSV with a header line: it needs at least a time column and a value column, separated by , ; tab or |.')
+  const cells = (i: number) => rows.map((r) => r[i] ?? '').filter((c) => c !== '')
+  const time = columns.map((column, i) => ({ column, format: timeFormatOf(cells(i)) })).find((c) => c.format !== null) as { column: string; format: string } | undefined
+  const numeric = (sample: string[]) => sample.length > 0 && sample.every((c) => /^[-+]?[\d.,]*\d([eE][-+]?\d+)?$/.test(c))
+  const values = columns.filter((c) => c !== time?.column).map((column) => ({ column, type: numeric(cells(columns.indexOf(column))) ? 'number' as const : 'string' as const }))
+  // 1.250,00 and -4,50 are decimal commas; 1,250.00 and 4.5 are not.
+  const numbers = values.filter((v) => v.type === 'number').flatMap((v) => cells(columns.indexOf(v.column)))
+  const decimal = numbers.some((c) => /\d,\d{1,2}$/.test(c)) && !numbers.some((c) => /\.\d{1,2}$/.test(c)) ? ',' : '.'
+  return { encoding, delimiter, columns, rows, guess: { time: time ?? null, values, decimal } }
+}
+
+/** The time format every sample cell is in, if any is recognised. */
+function timeFormatOf(sample: string[]): string | null {
+  if (sample.length === 0) return null
+  const all = (re: RegExp) => sample.every((c) => re.test(c))
+  if (all(/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/)) return 'iso'
+  if (all(/^1\d{9}(\.\d+)?$/)) return 'epoch'
+  if (all(/^1\d{12}$/)) return 'epoch-ms'
+  for (const format of ['DD.MM.YYYY HH:mm:ss', 'DD.MM.YYYY HH:mm', 'DD.MM.YYYY', 'DD/MM/YYYY HH:mm:ss', 'DD/MM/YYYY HH:mm', 'DD/MM/YYYY']) {
+    const re = new RegExp(`^${format.replace(/[./]/g, (c) => `\\${c}`).replace(/YYYY/, '\\d{4}').replace(/DD|MM|HH|mm|ss/g, '\\d{1,2}')}$`)
+    if (all(re)) return format
+  }
+  return null
 }
 
 /** Decodes to text, dropping a byte-order mark. */

@@ -22,7 +22,7 @@ import { openExportInZip } from './apple-health.ts'
 import { checkProfile, type CsvProfile } from './csv.ts'
 
 export { FORMATS, type Format } from './formats.ts'
-export { CsvProfile } from './csv.ts'
+export { CsvProfile, PREVIEW_BYTES, previewCsv, type CsvPreview } from './csv.ts'
 
 export interface ImportJob {
   id: string
