@@ -4,7 +4,7 @@
  */
 import { currentSession, endSession } from '../auth/session.ts'
 import type {
-  Aggregate, AppInfo, AppView, AuditEntry, ConsentInput, Driver, ExportRecord, ImportJob, InstallResult,
+  Aggregate, AppInfo, AppView, AuditEntry, ConsentInput, CsvPreview, CsvProfile, Driver, ExportRecord, ImportJob, InstallResult,
   MapTiles, MqttConfig, NewDevice, OwntracksConfig, Review, SenmlRecord, Settings, SourceSummary, VerifyReport,
 } from './types.ts'
 
@@ -95,8 +95,11 @@ export const api = {
   approveExport: (exportId: string) => json<ExportRecord>('POST', `/exports/${id(exportId)}/approve`),
   denyExport: (exportId: string) => json<ExportRecord>('POST', `/exports/${id(exportId)}/deny`),
 
-  importFile: (importId: string, file: File, signal?: AbortSignal) =>
-    json<ImportJob>('POST', '/imports', { query: { id: importId, name: file.name }, body: file, type: 'application/octet-stream', signal }),
+  importFile: (importId: string, file: File, opts: { profile?: string; source?: string } = {}) =>
+    json<ImportJob>('POST', '/imports', { query: { id: importId, name: file.name, ...opts }, body: file, type: 'application/octet-stream' }),
+  csvPreview: (head: Blob, signal?: AbortSignal) => json<CsvPreview>('POST', '/imports/csv-preview', { body: head, type: 'application/octet-stream', signal }),
+  csvProfiles: (signal?: AbortSignal) => json<{ name: string; profile: CsvProfile }[]>('GET', '/csv-profiles', { signal }),
+  saveCsvProfile: (name: string, profile: CsvProfile) => json<CsvProfile>('PUT', `/csv-profiles/${id(name)}`, { json: profile }),
   statement: async (month: string | undefined, format: 'html' | 'pdf') => request('GET', '/statement', { query: { month, format } }),
 }
 

@@ -136,3 +136,20 @@ export interface ImportJob {
 export interface MapTiles { tiles: string; attribution?: string }
 
 export interface Settings { timeZone: string; map: MapTiles | null }
+
+export interface CsvProfile {
+  time: { column: string; format: string; tz?: string }
+  values: { column: string; name?: string; unit?: string; type?: 'number' | 'string' }[]
+  logicalType?: string
+  decimal?: '.' | ','
+  delimiter?: string
+  encoding?: string
+}
+
+export interface CsvPreview {
+  encoding: string
+  delimiter: string
+  columns: string[]
+  rows: string[][]
+  guess: { time: { column: string; format: string } | null; values: { column: string; type: 'number' | 'string' }[]; decimal: '.' | ',' }
+}

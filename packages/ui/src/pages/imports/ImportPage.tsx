@@ -5,8 +5,10 @@ import type { ImportJob } from '../../api/types.ts'
 import { formatBytes } from '../../components/format.ts'
 import { useTitle } from '../../components/useTitle.ts'
 import { Link } from '../../router.tsx'
+import { CsvMapping } from './CsvMapping.tsx'
 
 const DONE = new Set(['done', 'duplicate', 'failed'])
+const isCsv = (file: File) => /\.(csv|tsv)$/i.test(file.name) || file.type === 'text/csv'
 
 export default function ImportPage() {
   useTitle('Import')
@@ -36,13 +38,24 @@ export default function ImportPage() {
     }
   }, [importId])
 
-  async function upload(file: File) {
+  const [csv, setCsv] = useState<File | null>(null)
+
+  // A CSV file is mapped first; every other format is recognised by the box from its content.
+  function choose(file: File) {
+    setError(null)
+    setJob(null)
+    if (isCsv(file)) setCsv(file)
+    else void upload(file)
+  }
+
+  async function upload(file: File, opts: { profile?: string; source?: string } = {}) {
     const id = crypto.randomUUID()
+    setCsv(null)
     setError(null)
     setJob(null)
     setImportId(id)
     try {
-      setJob(await api.importFile(id, file))
+      setJob(await api.importFile(id, file, opts))
     } catch (err) {
       setError(message(err))
     } finally {
@@ -54,19 +67,23 @@ export default function ImportPage() {
     e.preventDefault()
     setOver(false)
     const file = e.dataTransfer.files[0]
-    if (file) void upload(file)
+    if (file) choose(file)
   }
 
   const busy = importId !== null
   return (
     <>
       <h1>Import a file</h1>
-      <p>GPX tracks, an Apple Health export (export.xml or the zip), Google location history, iCalendar (.ics). The format is recognised from the content.</p>
+      <p>
+        GPX tracks, an Apple Health export (export.xml or the zip), Google location history, iCalendar (.ics): the format is
+        recognised from the content. A CSV file (.csv) first shows its columns, to say which holds the time and which the values.
+      </p>
       <div className={`dropzone${over ? ' over' : ''}`} onDragOver={(e) => { e.preventDefault(); setOver(true) }} onDragLeave={() => setOver(false)} onDrop={onDrop}>
         <p>Drop a file here, or</p>
         <label htmlFor="import-file" className="button">Choose a file</label>
-        <input id="import-file" className="visually-hidden" type="file" disabled={busy} onChange={(e) => { const f = e.target.files?.[0]; if (f) void upload(f); e.target.value = '' }} />
+        <input id="import-file" className="visually-hidden" type="file" disabled={busy} onChange={(e) => { const f = e.target.files?.[0]; if (f) choose(f); e.target.value = '' }} />
       </div>
+      {csv && <CsvMapping file={csv} onImport={(profile, source) => void upload(csv, { profile, source })} onCancel={() => setCsv(null)} />}
       <div aria-live="polite">
         {job && <Progress job={job} />}
       </div>
