@@ -1,7 +1,8 @@
 /**
  * The Drivers page in a real browser against a real box and the real Mosquitto broker: an owner
  * adds OwnTracks, adds a phone and gets its settings with a QR code, a location posted with those
- * settings shows up in the driver's count; an MQTT driver with one mapping runs and counts a
+ * settings shows up in the driver's count; in MQTT mode a phone's broker settings become a code, and a
+ * location published with them arrives; an MQTT driver with one mapping runs and counts a
  * reading published to the broker; the box's refusal of a bad mapping is shown beside the form;
  * a driver is removed after a confirmation. Checked with axe-core and photographed into test-artifacts/.
  */
@@ -150,6 +151,50 @@ test('an MQTT mapping the box refuses is explained beside the form; a good one r
   assert.equal(await fact(card(MQTT_DRIVER), 'Records written').textContent(), '2')
   await assertAccessible(page, 'drivers with an MQTT driver')
   await screenshot(page, 'drivers')
+})
+
+test('OwnTracks over MQTT gives a phone its broker settings as a code; a location published with exactly those settings arrives', async () => {
+  const id = `phones-${run}`
+  const form = page.getByRole('form', { name: 'Add OwnTracks' })
+  await form.getByLabel('Driver name').fill(id)
+  await form.getByLabel('Source').fill(`location-${run}`)
+  await form.getByLabel('to an MQTT broker').check()
+  await form.getByLabel('Broker URL').fill(BROKER)
+  await form.getByRole('button', { name: 'Add OwnTracks' }).click()
+  await page.getByRole('status').filter({ hasText: `OwnTracks driver ${id} is added` }).waitFor()
+  const driver = card(id)
+  await driver.locator('.state', { hasText: 'running' }).waitFor()
+
+  const phone = driver.getByRole('form', { name: 'Set up a phone for MQTT' })
+  await phone.getByLabel('Broker user').fill('bob/x')
+  await phone.getByRole('button', { name: 'Show the phone\'s settings' }).click()
+  await phone.getByRole('alert').filter({ hasText: 'without spaces, /, + or #' }).waitFor()
+  const user = `bob${run}`
+  await phone.getByLabel('Broker user').fill(user)
+  await phone.getByLabel('Device').fill('fairphone')
+  await phone.getByRole('button', { name: 'Show the phone\'s settings' }).click()
+  const settings = driver.getByRole('region', { name: `Settings for ${user}/fairphone` })
+  await settings.getByText(`owntracks/${user}/fairphone`).waitFor()
+  await assertAccessible(page, 'drivers with MQTT phone settings')
+  await screenshot(page, 'drivers-owntracks-mqtt')
+
+  // The phone: configured from the code's own link, it publishes where OwnTracks publishes.
+  const link = await settings.getByRole('link', { name: 'open them in OwnTracks' }).getAttribute('href')
+  const config = JSON.parse(Buffer.from(decodeURIComponent(link!.split('inline=')[1]!), 'base64').toString('utf8'))
+  assert.deepEqual([config.mode, config.host, config.port, config.tls, config.auth, config.username, config.deviceId], [0, '127.0.0.1', 1883, false, false, user, 'fairphone'])
+  const client = await mqtt.connectAsync(`mqtt://${config.host}:${config.port}`, { clientId: `coffer-ui-phone-${run}` })
+  await client.publishAsync(`owntracks/${config.username}/${config.deviceId}`, JSON.stringify({ _type: 'location', lat: 48.2082, lon: 16.3738, tid: config.tid, tst: Math.floor(Date.now() / 1000) }), { qos: 1 })
+  await client.endAsync()
+  for (;;) {
+    const latest = (await box.api('GET', `/api/v1/sources/location-${run}/latest?name=${user}/fairphone/lat`)).body as { v: number }[]
+    if (latest.length > 0) {
+      assert.equal(latest[0]!.v, 48.2082)
+      break
+    }
+    await sleep(50)
+  }
+  await settings.getByRole('button', { name: 'I have set up the phone' }).click()
+  await phone.waitFor()
 })
 
 test('a driver\'s mappings are changed, it is stopped, started and removed after a confirmation; the page reads at 390px', async () => {

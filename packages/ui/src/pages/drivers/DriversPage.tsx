@@ -10,7 +10,7 @@ import { useLoad } from '../../components/useLoad.ts'
 import { useTitle } from '../../components/useTitle.ts'
 import { Link } from '../../router.tsx'
 import { MqttForm } from './MqttForm.tsx'
-import { AddOwntracks, AddPhone, PhoneSettings } from './Owntracks.tsx'
+import { AddOwntracks, AddPhone, HttpPhoneSettings, MqttPhone } from './Owntracks.tsx'
 
 /** States that change by themselves, soon: while a driver is in one, the page asks again. */
 const SETTLING = new Set(['starting', 'reconnecting'])
@@ -121,7 +121,7 @@ function DriverCard({ driver, onChanged, onRemove }: { driver: Driver; onChanged
         <p>Phones: {driver.config.devices?.length ? driver.config.devices.map((d) => `${d.user}/${d.device}`).join(', ') : 'none yet'}</p>
       )}
       {driver.kind === 'owntracks' && driver.config.mode === 'mqtt' && (
-        <p>Reads {driver.config.topic ?? 'owntracks/+/+'} from {driver.config.broker}. Set the phone app to MQTT mode with that broker.</p>
+        <p>Reads {driver.config.topic ?? 'owntracks/+/+'} from {driver.config.broker}. Set each phone to MQTT mode with that broker; the settings below make a code for it to scan.</p>
       )}
       {driver.kind === 'mqtt' && !editing && <Mappings config={driver.config} />}
       <div className="actions">
@@ -143,9 +143,10 @@ function DriverCard({ driver, onChanged, onRemove }: { driver: Driver; onChanged
       )}
       {driver.kind === 'owntracks' && driver.config.mode === 'http' && (
         phone
-          ? <PhoneSettings device={phone} onDone={() => setPhone(null)} />
+          ? <HttpPhoneSettings device={phone} onDone={() => setPhone(null)} />
           : <AddPhone driver={driver.id} onAdded={(device) => { setPhone(device); onChanged() }} />
       )}
+      {driver.kind === 'owntracks' && driver.config.mode === 'mqtt' && driver.config.broker && <MqttPhone broker={driver.config.broker} />}
     </li>
   )
 }

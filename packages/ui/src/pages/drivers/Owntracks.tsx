@@ -1,9 +1,9 @@
-/** OwnTracks: add a driver, add a phone to it, and hand the phone its settings once. */
+/** OwnTracks: add a driver, add a phone to it, and hand the phone its settings once (HTTP or MQTT mode). */
 import { useId, useState, type FormEvent } from 'react'
 import { api } from '../../api/client.ts'
 import type { NewDevice, OwntracksConfig } from '../../api/types.ts'
 import { useAction } from '../../components/useAction.ts'
-import { appConfig, configUrl, onlyThisMachine } from './owntracks.ts'
+import { appConfig, configUrl, mqttAppConfig, onlyThisMachine, type OwntracksAppConfig } from './owntracks.ts'
 import { QrCode } from './QrCode.tsx'
 
 export function AddOwntracks({ onAdded }: { onAdded: (id: string) => void }) {
@@ -88,32 +88,88 @@ export function AddPhone({ driver, onAdded }: { driver: string; onAdded: (device
   )
 }
 
-/** The settings for a phone just added. The box keeps only a hash of the password, so this is the one time it can be shown. */
-export function PhoneSettings({ device, onDone }: { device: NewDevice; onDone: () => void }) {
-  const heading = useId()
+/** HTTP mode: the settings for a phone just added. The box keeps only a hash of the password, so this is the one time it can be shown. */
+export function HttpPhoneSettings({ device, onDone }: { device: NewDevice; onDone: () => void }) {
   const config = appConfig(device)
+  return (
+    <PhoneSettings who={`${device.user}/${device.device}`} config={config} onDone={onDone}
+      note="The password is shown only now. Scan the code with the OwnTracks app (or type the settings in), then close this."
+      warning={onlyThisMachine(device.url) && <>This address, {new URL(device.url).host}, reaches the box only from this computer. For a phone, open the cockpit at an address the phone can reach (start the box with <code>--host</code> set to one) and add the phone again.</>}
+      rows={[['Mode', 'HTTP'], ['URL', device.url], ['Authentication', 'on'], ['User ID', device.user], ['Password', device.password], ['Device ID', device.device], ['Tracker ID', config.tid]]} />
+  )
+}
+
+/**
+ * MQTT mode: the phone publishes to the broker the driver reads. Nothing is sent to the box; the
+ * settings, broker password included, are put together here in the page for the phone to scan.
+ */
+export function MqttPhone({ broker }: { broker: string }) {
+  const form = useId()
+  const [user, setUser] = useState('')
+  const [device, setDevice] = useState('')
+  const [password, setPassword] = useState('')
+  const [shown, setShown] = useState<{ who: string; config: OwntracksAppConfig } | null>(null)
+  const [error, setError] = useState<string | null>(null)
+
+  function show(e: FormEvent) {
+    e.preventDefault()
+    if (!/^[^/+#\s]+$/.test(user.trim()) || !/^[^/+#\s]+$/.test(device.trim())) {
+      setError('Give a broker user and a device name, without spaces, /, + or #: they become the topic the phone publishes to.')
+      return
+    }
+    setError(null)
+    setShown({ who: `${user.trim()}/${device.trim()}`, config: mqttAppConfig({ broker, user: user.trim(), device: device.trim(), password }) })
+  }
+
+  if (shown) {
+    const c = shown.config
+    return (
+      <PhoneSettings who={shown.who} config={c} onDone={() => { setShown(null); setPassword('') }}
+        note="Scan the code with the OwnTracks app (or type the settings in). The box does not keep the broker password; it is only in this code."
+        rows={[['Mode', 'MQTT'], ['Host', c.host!], ['Port', String(c.port)], ['TLS', c.tls ? 'on' : 'off'], ['Authentication', c.auth ? 'on' : 'off'],
+          ['User ID', c.username], ...(c.password ? [['Password', c.password] as [string, string]] : []), ['Device ID', c.deviceId], ['Tracker ID', c.tid],
+          ['Publishes to', `owntracks/${c.username}/${c.deviceId}`]]} />
+    )
+  }
+  return (
+    <form className="add-phone" onSubmit={show} aria-label="Set up a phone for MQTT" noValidate>
+      <div className="inline-form">
+        <div>
+          <label htmlFor={`${form}-user`}>Broker user</label>
+          <input id={`${form}-user`} value={user} onChange={(e) => setUser(e.target.value)} placeholder="alice" autoComplete="off" spellCheck={false} required />
+        </div>
+        <div>
+          <label htmlFor={`${form}-device`}>Device</label>
+          <input id={`${form}-device`} value={device} onChange={(e) => setDevice(e.target.value)} placeholder="pixel" autoComplete="off" spellCheck={false} required />
+        </div>
+        <div>
+          <label htmlFor={`${form}-password`}>Broker password (if it has one)</label>
+          <input id={`${form}-password`} type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="off" />
+        </div>
+        <button type="submit">Show the phone's settings</button>
+      </div>
+      {error && <p role="alert" className="notice error">{error}</p>}
+    </form>
+  )
+}
+
+function PhoneSettings({ who, config, rows, note, warning, onDone }: {
+  who: string; config: OwntracksAppConfig; rows: [string, string][]; note: string; warning?: React.ReactNode; onDone: () => void
+}) {
+  const heading = useId()
   const link = configUrl(config)
-  const who = `${device.user}/${device.device}`
   return (
     <section className="phone-settings" aria-labelledby={heading}>
       <h4 id={heading}>Settings for {who}</h4>
-      <p className="notice">The password is shown only now. Scan the code with the OwnTracks app (or type the settings in), then close this.</p>
-      {onlyThisMachine(device.url) && (
-        <p className="notice">This address, {new URL(device.url).host}, reaches the box only from this computer. For a phone, open the cockpit at an address the phone can reach (start the box with <code>--host</code> set to one) and add the phone again.</p>
-      )}
+      <p className="notice">{note}</p>
+      {warning && <p className="notice">{warning}</p>}
       <div className="qr-settings">
         <figure>
           <QrCode text={link} label={`QR code of the OwnTracks configuration for ${who}: the same settings as listed beside it`} />
           <figcaption>In OwnTracks, scan this to import the settings. On this phone, <a href={link}>open them in OwnTracks</a>.</figcaption>
         </figure>
         <dl className="settings" aria-label={`OwnTracks settings for ${who}`}>
-          <div><dt>Mode</dt><dd>HTTP</dd></div>
-          <div><dt>URL</dt><dd><code>{device.url}</code></dd></div>
-          <div><dt>Authentication</dt><dd>on</dd></div>
-          <div><dt>User ID</dt><dd><code>{device.user}</code></dd></div>
-          <div><dt>Password</dt><dd><code>{device.password}</code></dd></div>
-          <div><dt>Device ID</dt><dd><code>{device.device}</code></dd></div>
-          <div><dt>Tracker ID</dt><dd><code>{config.tid}</code></dd></div>
+          {rows.map(([label, value]) => <div key={label}><dt>{label}</dt><dd>{label === 'Mode' || label === 'Authentication' || label === 'TLS' ? value : <code>{value}</code>}</dd></div>)}
         </dl>
       </div>
       <div className="actions"><button type="button" onClick={onDone}>I have set up the phone</button></div>

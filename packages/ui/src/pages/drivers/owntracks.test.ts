@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { appConfig, configUrl, onlyThisMachine, trackerId } from './owntracks.ts'
+import { appConfig, configUrl, mqttAppConfig, onlyThisMachine, trackerId } from './owntracks.ts'
 
 const device = { url: 'http://box.example:7780/api/v1/owntracks/phone', user: 'alice', device: 'pixel', password: 'a+b/c==ü' }
 
@@ -14,6 +14,14 @@ test('the QR URL carries the OwnTracks HTTP configuration as base64 the app deco
     _type: 'configuration', mode: 3, url: device.url, auth: true,
     username: 'alice', password: 'a+b/c==ü', deviceId: 'pixel', tid: 'EL',
   })
+})
+
+test('in MQTT mode the phone gets the broker\'s host, port and TLS, and a password only if there is one', () => {
+  assert.deepEqual(mqttAppConfig({ broker: 'mqtts://broker.example:8884', user: 'alice', device: 'pixel', password: 's3cret' }), {
+    _type: 'configuration', mode: 0, host: 'broker.example', port: 8884, tls: true, auth: true, username: 'alice', password: 's3cret', deviceId: 'pixel', tid: 'EL',
+  })
+  const open = mqttAppConfig({ broker: 'mqtt://192.168.1.5', user: 'alice', device: 'pixel', password: '' })
+  assert.deepEqual([open.host, open.port, open.tls, open.auth, 'password' in open], ['192.168.1.5', 1883, false, false, false])
 })
 
 test('the tracker id is two characters taken from the device id', () => {

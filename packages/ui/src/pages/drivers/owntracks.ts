@@ -1,20 +1,25 @@
 /**
- * What the OwnTracks app needs to post to the box in HTTP mode, as the configuration object the
- * app imports (https://owntracks.org/booklet/features/remoteconfig/) and as the
+ * What the OwnTracks app needs to post to the box in HTTP mode, or to publish to a broker in MQTT
+ * mode, as the configuration object the app imports
+ * (https://owntracks.org/booklet/features/remoteconfig/) and as the
  * `owntracks:///config?inline=` URL that a QR code or a tap on the phone hands to it.
  */
 import type { NewDevice } from '../../api/types.ts'
 
-/** OwnTracks numbers its connection modes; 3 is HTTP. */
+/** OwnTracks numbers its connection modes: 0 is MQTT, 3 is HTTP. */
+const MQTT_MODE = 0
 const HTTP_MODE = 3
 
 export interface OwntracksAppConfig {
   _type: 'configuration'
   mode: number
-  url: string
+  url?: string
+  host?: string
+  port?: number
+  tls?: boolean
   auth: boolean
   username: string
-  password: string
+  password?: string
   deviceId: string
   tid: string
 }
@@ -29,6 +34,27 @@ export function appConfig(device: NewDevice): OwntracksAppConfig {
     password: device.password,
     deviceId: device.device,
     tid: trackerId(device.device),
+  }
+}
+
+/**
+ * MQTT mode: the phone publishes to the broker the driver reads, on owntracks/USER/DEVICE, where
+ * USER is its broker user name. The broker password is the broker's; the box never stores it.
+ */
+export function mqttAppConfig(phone: { broker: string; user: string; device: string; password: string }): OwntracksAppConfig {
+  const broker = new URL(phone.broker)
+  const tls = broker.protocol === 'mqtts:'
+  return {
+    _type: 'configuration',
+    mode: MQTT_MODE,
+    host: broker.hostname,
+    port: Number(broker.port) || (tls ? 8883 : 1883),
+    tls,
+    auth: phone.password !== '',
+    username: phone.user,
+    ...(phone.password !== '' ? { password: phone.password } : {}),
+    deviceId: phone.device,
+    tid: trackerId(phone.device),
   }
 }
 
