@@ -175,6 +175,7 @@ test('OwnTracks over MQTT gives a phone its broker settings as a code; a locatio
   await phone.getByRole('button', { name: 'Show the phone\'s settings' }).click()
   const settings = driver.getByRole('region', { name: `Settings for ${user}/fairphone` })
   await settings.getByText(`owntracks/${user}/fairphone`).waitFor()
+  await settings.getByText('a phone cannot reach it there').waitFor()
   await assertAccessible(page, 'drivers with MQTT phone settings')
   await screenshot(page, 'drivers-owntracks-mqtt')
 

@@ -126,6 +126,7 @@ export function MqttPhone({ broker }: { broker: string }) {
     return (
       <PhoneSettings who={shown.who} config={c} onDone={() => { setShown(null); setPassword('') }}
         note="Scan the code with the OwnTracks app (or type the settings in). The box does not keep the broker password; it is only in this code."
+        warning={onlyThisMachine(broker) && <>The broker address, {c.host}, is this computer&apos;s own: a phone cannot reach it there. Change the driver to the broker&apos;s address on your network, then set up the phone again.</>}
         rows={[['Mode', 'MQTT'], ['Host', c.host!], ['Port', String(c.port)], ['TLS', c.tls ? 'on' : 'off'], ['Authentication', c.auth ? 'on' : 'off'],
           ['User ID', c.username], ...(c.password ? [['Password', c.password] as [string, string]] : []), ['Device ID', c.deviceId], ['Tracker ID', c.tid],
           ['Publishes to', `owntracks/${c.username}/${c.deviceId}`]]} />
