@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
+import zlib from 'node:zlib'
 import Fastify from 'fastify'
 import { startBox, tempDir, type Running } from '../../box/test/helpers.ts'
 import { COCKPIT_DIR, cockpitRoutes } from '../../box/src/api/cockpit.ts'
@@ -54,6 +55,18 @@ test('a map tile server the owner sets is the one other origin the page may load
   assert.equal((await box.api('DELETE', '/api/v1/settings/map')).body.map, null)
   assert.match(await policy(), /img-src 'self' data: blob:;/)
   assert.equal((await box.api('PUT', '/api/v1/settings/map', { body: { tiles: 'https://tiles.example.org/{z}/{x}/{y}.png' }, token: null })).status, 401)
+})
+
+test('the first load stays within 300 KB of gzipped JavaScript; heavy pages load only when visited', async () => {
+  const html = await (await fetch(box.url)).text()
+  const scripts = [...html.matchAll(/<(?:script[^>]*src|link[^>]*rel="modulepreload"[^>]*href)="([^"]+\.js)"/g)].map((m) => m[1]!)
+  assert.ok(scripts.length > 0)
+  let gzipped = 0
+  for (const src of scripts) gzipped += zlib.gzipSync(Buffer.from(await (await fetch(box.url + src)).arrayBuffer())).length
+  assert.ok(gzipped <= 300 * 1024, `first load is ${Math.round(gzipped / 1024)} KB gzipped`)
+  // Vega, for app views, is the largest thing the cockpit has: it must not be part of the first load.
+  const first = (await Promise.all(scripts.map(async (src) => (await fetch(box.url + src)).text()))).join('')
+  assert.doesNotMatch(first, /vega-lite/i)
 })
 
 test('built assets are served and cached; a missing file is a 404, not the page', async () => {
