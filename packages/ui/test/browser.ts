@@ -44,3 +44,51 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(ARTIFACTS, { recursive: true })
   await page.screenshot({ path: path.join(ARTIFACTS, `cockpit-${name}.png`), fullPage: true })
 }
+
+/**
+ * Keyboard alone: from the top of the page, Tab reaches every control on it, in turn, and each
+ * shows where the focus is (its own ring, or its box's, for a file input hidden inside a drop zone).
+ * Radio buttons count once per group, as Tab enters a group and the arrow keys move within it.
+ */
+export async function assertKeyboardReachable(page: Page, name: string): Promise<void> {
+  const controls = await page.evaluate(() => {
+    const seenGroups = new Set<string>()
+    const all = [...document.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea, summary, [tabindex]')]
+    let n = 0
+    for (const el of all) {
+      el.removeAttribute('data-kb')
+      const disabled = (el as HTMLButtonElement).disabled || el.getAttribute('tabindex') === '-1' || (el as HTMLInputElement).type === 'hidden'
+      if (disabled || el.getClientRects().length === 0 || el.closest('[inert], dialog:not([open])')) continue
+      if ((el as HTMLInputElement).type === 'radio') {
+        const group = (el as HTMLInputElement).name
+        if (seenGroups.has(group)) continue
+        seenGroups.add(group)
+        el.closest('[role=radiogroup], fieldset')?.setAttribute('data-kb-group', group)
+      }
+      el.setAttribute('data-kb', String(n++))
+    }
+    return n
+  })
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
+  const reached = new Set<string>()
+  const unmarked: string[] = []
+  for (let presses = 0; presses < controls * 2 + 10 && reached.size < controls; presses++) {
+    await page.keyboard.press('Tab')
+    const seen = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null
+      if (!el || el === document.body) return null
+      const radio = (el as HTMLInputElement).type === 'radio' ? document.querySelector(`[data-kb-group="${(el as HTMLInputElement).name}"] [data-kb]`) : null
+      const key = radio?.getAttribute('data-kb') ?? el.getAttribute('data-kb')
+      // Written without inner functions: the test's compiler would wrap them in a helper the page lacks.
+      const ring = el.getBoundingClientRect().width <= 1 ? el.closest('.dropzone') : el
+      const style = ring ? getComputedStyle(ring) : null
+      const visible = !!style && style.outlineStyle !== 'none' && style.outlineWidth !== '0px'
+      return { key, visible, what: `${el.tagName.toLowerCase()} "${(el.getAttribute('aria-label') ?? el.textContent ?? '').trim().slice(0, 40)}"` }
+    })
+    if (!seen) continue
+    if (seen.key === null) unmarked.push(seen.what)
+    else reached.add(seen.key)
+    assert.ok(seen.visible, `${name}: ${seen.what} has focus but shows no focus ring`)
+  }
+  assert.equal(reached.size, controls, `${name}: Tab reached ${reached.size} of ${controls} controls${unmarked.length ? `; also focused: ${unmarked.join(', ')}` : ''}`)
+}

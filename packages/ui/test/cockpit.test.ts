@@ -14,7 +14,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { buildApp } from '../../sdk/src/tools.ts'
 import { PASSPHRASE, startBox, tempDir, type Running } from '../../box/test/helpers.ts'
 import { COCKPIT_DIR } from '../../box/src/api/cockpit.ts'
-import { ARTIFACTS, assertAccessible, launch, screenshot, watchErrors } from './browser.ts'
+import { ARTIFACTS, assertAccessible, assertKeyboardReachable, launch, screenshot, watchErrors } from './browser.ts'
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
 const bucketSeconds = (spec: string) => Number(spec.slice(0, -1)) * UNITS[spec.at(-1)!]!
@@ -293,7 +293,7 @@ test('the statement page shows this month and offers the PDF', async () => {
   await screenshot(page, 'statement')
 })
 
-test('at a phone\'s width every page is reached by keyboard alone, reads without sideways scrolling, and passes axe', async () => {
+test('at a phone\'s width every page and each of its controls is reached by keyboard alone, reads without sideways scrolling, and passes axe', async () => {
   await page.setViewportSize({ width: 390, height: 844 })
   const pages: [string, string][] = [['Overview', 'Overview'], ['Import', 'Import a file'], ['Drivers', 'Drivers'], ['Apps', 'Apps'], ['Exports', 'Exports'], ['Audit', 'Audit log'], ['Statement', 'Monthly statement'], ['Settings', 'Settings']]
   for (const [link, heading] of pages) {
@@ -310,6 +310,7 @@ test('at a phone\'s width every page is reached by keyboard alone, reads without
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
     assert.ok(overflow <= 0, `${link} scrolls sideways by ${overflow}px at 390px`)
     await assertAccessible(page, `${link} at 390px`)
+    await assertKeyboardReachable(page, `${link} at 390px`)
     await screenshot(page, `${link.toLowerCase()}-390`)
   }
   await page.setViewportSize({ width: 1280, height: 900 })

@@ -11,7 +11,7 @@ import path from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { PASSPHRASE, startBox, tempDir, type Running } from '../../box/test/helpers.ts'
 import { COCKPIT_DIR } from '../../box/src/api/cockpit.ts'
-import { assertAccessible, launch, screenshot, watchErrors } from './browser.ts'
+import { assertAccessible, assertKeyboardReachable, launch, screenshot, watchErrors } from './browser.ts'
 
 let box: Running
 let context: BrowserContext
@@ -59,6 +59,7 @@ test('a bank export is read by the box, its mapping guessed, corrected, saved an
   assert.ok(!(await page.getByLabel('Empfänger', { exact: true }).isChecked()))
   assert.ok(await page.getByRole('radio', { name: /a comma/ }).isChecked())
   await assertAccessible(page, 'CSV mapping')
+  await assertKeyboardReachable(page, 'CSV mapping')
   await screenshot(page, 'import-csv-mapping')
 
   // The owner names the amount, leaves out the balance, keeps the payee as text, in Berlin time.

@@ -14,7 +14,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { PASSPHRASE, startBox, tempDir, type Running } from '../../box/test/helpers.ts'
 import { COCKPIT_DIR } from '../../box/src/api/cockpit.ts'
 import { mercator } from '../src/pages/source/geo.ts'
-import { assertAccessible, launch, screenshot, watchErrors } from './browser.ts'
+import { assertAccessible, assertKeyboardReachable, launch, screenshot, watchErrors } from './browser.ts'
 
 const HOUR = 3600
 const HOME: [number, number] = [48.8566, 2.3522]
@@ -89,6 +89,7 @@ test('a day with two stays is drawn as a track with two places, and no map while
   assert.equal(tileRequests.length, 0, 'no tile server is asked for anything until the owner chooses one')
   await page.getByText('choose a tile server in').waitFor()
   await assertAccessible(page, 'track with places')
+  await assertKeyboardReachable(page, 'source page')
   await screenshot(page, 'track-places')
 })
 
