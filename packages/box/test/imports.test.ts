@@ -254,7 +254,7 @@ test('CSV with a saved profile: delimiter and encoding detected, decimal commas,
 })
 
 test('a CSV preview reads the start of a file as the import will, and guesses a mapping to start from', async () => {
-  const preview = async (body: Uint8Array | string) => fetch(`${r.url}/api/v1/imports/csv-preview`, { method: 'POST', body, headers: { authorization: `Bearer ${r.token}` } })
+  const preview = async (body: Buffer | string) => fetch(`${r.url}/api/v1/imports/csv-preview`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { authorization: `Bearer ${r.token}` } })
   const bank = await (await preview(BANK)).json()
   assert.equal(bank.encoding, 'windows-1252')
   assert.equal(bank.delimiter, ';')
