@@ -4,6 +4,8 @@ import path from 'node:path'
 import { createRequire } from 'node:module'
 import assert from 'node:assert/strict'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { PASSPHRASE, tempDir } from '../../box/test/helpers.ts'
+import { COCKPIT_DIR } from '../../box/src/api/cockpit.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
 export const ARTIFACTS = path.resolve(import.meta.dirname, '../../../test-artifacts')
@@ -19,6 +21,23 @@ export async function launch(userDataDir: string): Promise<BrowserContext> {
     timezoneId: 'UTC',
     locale: 'en-GB',
   })
+}
+
+export function assertBuilt(): void {
+  assert.ok(fs.existsSync(path.join(COCKPIT_DIR, 'index.html')), 'The cockpit is not built: run `npm run build` first (npm test does).')
+}
+
+/** A fresh Chromium on a box's cockpit, logged in as the owner, its console errors collected. */
+export async function loggedIn(url: string): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  assertBuilt()
+  const context = await launch(tempDir('coffer-chromium-'))
+  const page = context.pages()[0] ?? await context.newPage()
+  const errors = watchErrors(page)
+  await page.goto(url)
+  await page.getByLabel('Passphrase').fill(PASSPHRASE)
+  await page.keyboard.press('Enter')
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
+  return { context, page, errors }
 }
 
 /** Console errors and uncaught exceptions, collected for the whole walk. */

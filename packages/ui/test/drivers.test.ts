@@ -9,14 +9,11 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
-import fs from 'node:fs'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt from 'mqtt'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
-import { PASSPHRASE, startBox, tempDir, type Running } from '../../box/test/helpers.ts'
-import { COCKPIT_DIR } from '../../box/src/api/cockpit.ts'
-import { assertAccessible, launch, screenshot, watchErrors } from './browser.ts'
+import { startBox, type Running } from '../../box/test/helpers.ts'
+import { assertAccessible, loggedIn, screenshot } from './browser.ts'
 
 const BROKER = 'mqtt://127.0.0.1:1883'
 // The broker keeps each driver's session between runs, so every run uses names of its own.
@@ -30,15 +27,11 @@ let page: Page
 let errors: string[]
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(COCKPIT_DIR, 'index.html')), 'The cockpit is not built: run `npm run build` first (npm test does).')
   box = await startBox()
-  context = await launch(tempDir('coffer-chromium-'))
-  page = context.pages()[0] ?? await context.newPage()
-  errors = watchErrors(page)
-  await page.goto(box.url)
-  await page.getByLabel('Passphrase').fill(PASSPHRASE)
-  await page.keyboard.press('Enter')
-  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
+  const cockpit = await loggedIn(box.url)
+  context = cockpit.context
+  page = cockpit.page
+  errors = cockpit.errors
 })
 
 after(async () => {

@@ -6,12 +6,9 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import path from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
-import { PASSPHRASE, startBox, tempDir, type Running } from '../../box/test/helpers.ts'
-import { COCKPIT_DIR } from '../../box/src/api/cockpit.ts'
-import { assertAccessible, assertKeyboardReachable, launch, screenshot, watchErrors } from './browser.ts'
+import { startBox, type Running } from '../../box/test/helpers.ts'
+import { assertAccessible, assertKeyboardReachable, loggedIn, screenshot } from './browser.ts'
 
 let box: Running
 let context: BrowserContext
@@ -27,14 +24,11 @@ const MARCH = cp1252('Buchungstag;Empfänger;Betrag;Saldo\r\n01.03.2026;Bäckere
 const APRIL = cp1252('Buchungstag;Empfänger;Betrag;Saldo\r\n01.04.2026;Bäckerei Müller;-3,80;3.091,70\r\n')
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(COCKPIT_DIR, 'index.html')), 'The cockpit is not built: run `npm run build` first (npm test does).')
   box = await startBox()
-  context = await launch(tempDir('coffer-chromium-'))
-  page = context.pages()[0] ?? await context.newPage()
-  errors = watchErrors(page)
-  await page.goto(box.url)
-  await page.getByLabel('Passphrase').fill(PASSPHRASE)
-  await page.keyboard.press('Enter')
+  const cockpit = await loggedIn(box.url)
+  context = cockpit.context
+  page = cockpit.page
+  errors = cockpit.errors
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Import' }).click()
   await page.getByRole('heading', { level: 1, name: 'Import a file' }).waitFor()
 })

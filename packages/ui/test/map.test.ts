@@ -6,15 +6,12 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
 import http from 'node:http'
-import path from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { BrowserContext, Page } from 'playwright-core'
-import { PASSPHRASE, startBox, tempDir, type Running } from '../../box/test/helpers.ts'
-import { COCKPIT_DIR } from '../../box/src/api/cockpit.ts'
+import { startBox, type Running } from '../../box/test/helpers.ts'
 import { mercator } from '../src/pages/source/geo.ts'
-import { assertAccessible, assertKeyboardReachable, launch, screenshot, watchErrors } from './browser.ts'
+import { assertAccessible, assertKeyboardReachable, loggedIn, screenshot } from './browser.ts'
 
 const HOUR = 3600
 const HOME: [number, number] = [48.8566, 2.3522]
@@ -40,7 +37,6 @@ function dayGpx(start: number): string {
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(COCKPIT_DIR, 'index.html')), 'The cockpit is not built: run `npm run build` first (npm test does).')
   box = await startBox()
   const start = Math.floor(Date.now() / 1000 / HOUR) * HOUR - 8 * HOUR
   const imported = await box.api('POST', '/api/v1/imports?name=day.gpx', { raw: dayGpx(start), type: 'application/octet-stream' })
@@ -55,13 +51,10 @@ before(async () => {
   await new Promise<void>((resolve) => tileServer.listen(0, '127.0.0.1', resolve))
   tileUrl = `http://127.0.0.1:${(tileServer.address() as AddressInfo).port}/{z}/{x}/{y}.svg`
 
-  context = await launch(tempDir('coffer-chromium-'))
-  page = context.pages()[0] ?? await context.newPage()
-  errors = watchErrors(page)
-  await page.goto(box.url)
-  await page.getByLabel('Passphrase').fill(PASSPHRASE)
-  await page.keyboard.press('Enter')
-  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
+  const cockpit = await loggedIn(box.url)
+  context = cockpit.context
+  page = cockpit.page
+  errors = cockpit.errors
 })
 
 after(async () => {
