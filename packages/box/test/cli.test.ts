@@ -80,8 +80,18 @@ test('a session with the CLI: sources, ingest, query, tokens, audit; verify catc
     assert.deepEqual(latest, [{ n: 'temperature', t: 1767225780, u: 'Cel', v: 23 }])
     const mean = JSON.parse((await run('query', 'temp', '--aggregate', 'mean', '--bucket', '1h', '--from', '2026-01-01', '--to', '2026-01-01T01:00:00Z', '--json')).stdout)
     assert.equal(mean.buckets[0].value, 21.5)
+    const band = await run('query', 'temp', '--aggregate', 'mean,min,max', '--bucket', '1h', '--from', '2026-01-01', '--to', '2026-01-01T01:00:00Z')
+    assert.match(band.stdout, /START\s+COUNT\s+MEAN\s+MIN\s+MAX/)
+    assert.match(band.stdout, /2026-01-01T00:00:00Z\s+4\s+21\.5\s+20\s+23/)
     const table = await run('query', 'temp', '--from', '2026-01-01T00:01:00Z', '--limit', '2')
     assert.match(table.stdout, /2026-01-01T00:01:00Z\s+temperature\s+21\s+Cel/)
+
+    assert.match((await run('map')).stdout, /No tile server/)
+    const badMap = await run('map', 'set', 'https://tiles.example.org/tile.png')
+    assert.equal(badMap.code, 1)
+    assert.match(badMap.stderr, /\{z\}, \{x\} and \{y\}/)
+    assert.match((await run('map', 'set', 'https://tiles.example.org/{z}/{x}/{y}.png', '--attribution', 'Example')).stdout, /over tiles from https:\/\/tiles\.example\.org\/\{z\}\/\{x\}\/\{y\}\.png \(Example\)/)
+    assert.match((await run('map', 'clear')).stdout, /No tile server/)
 
     const device = await run('token', 'device', 'temp', '--name', 'thermo', '--json')
     const { token, grant } = JSON.parse(device.stdout)
