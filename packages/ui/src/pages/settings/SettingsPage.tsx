@@ -38,6 +38,8 @@ function MapSettings({ settings, onSaved }: { settings: Settings; onSaved: (s: S
 
   const save = () => action.run(async () => {
     setDone(null)
+    // A page served over https may not show images fetched over plain http.
+    if (window.location.protocol === 'https:' && tiles.trim().startsWith('http:')) throw new Error('This cockpit is open over https, so the browser would block tiles fetched over plain http: use the tile server\'s https address.')
     onSaved(await api.setMap({ tiles: tiles.trim(), ...(attribution.trim() ? { attribution: attribution.trim() } : {}) }))
     reloadWith('Saved. Location tracks are now drawn over these tiles.')
   })
