@@ -180,7 +180,9 @@ export function view(id: string, spec: Record<string, unknown>): Promise<{ view:
 /**
  * Local midnights in the owner's time zone: `count` + 1 edges, from the start of the day
  * `count - 1` days ago to the end of today — the edges of the last `count` days, today included.
- * (The sandbox has no time-zone database; the box answers this.)
+ * (The sandbox has no time-zone database; the box answers this.) Across a change of clocks those
+ * days can reach back more than `count` × 24 hours, so a manifest reading them asks for a window
+ * one day longer: `"window": "31d"` for 30 days.
  */
 export function dayEdges(count: number): Promise<number[]> {
   return call('days', { count })
