@@ -154,10 +154,11 @@ test('a tile server set in Settings, by keyboard, draws the map under the track;
 })
 
 test('an idle session ends by itself when its time is up', async () => {
-  // The same session, told it ends a second from now: no request is made, the page just goes back to login.
+  // The same session, told it ends five seconds from now (time enough to load the page first): no request
+  // is made, the page just goes back to login when the time is up.
   await page.evaluate(() => {
     const session = JSON.parse(sessionStorage.getItem('coffer.session')!) as { token: string; expires: number }
-    sessionStorage.setItem('coffer.session', JSON.stringify({ ...session, expires: Date.now() / 1000 + 1 }))
+    sessionStorage.setItem('coffer.session', JSON.stringify({ ...session, expires: Date.now() / 1000 + 5 }))
   })
   await page.reload()
   await page.getByRole('heading', { level: 1, name: 'gpx' }).waitFor()
