@@ -86,6 +86,20 @@ test('a session with the CLI: sources, ingest, query, tokens, audit; verify catc
     const table = await run('query', 'temp', '--from', '2026-01-01T00:01:00Z', '--limit', '2')
     assert.match(table.stdout, /2026-01-01T00:01:00Z\s+temperature\s+21\s+Cel/)
 
+    // A CSV without a mapping: the box's guess is printed, to be saved and passed back.
+    const dir = path.dirname(home)
+    const csv = path.join(dir, 'meter.csv')
+    fs.writeFileSync(csv, 'time,kWh,note\n2026-01-02T00:00:00Z,1.5,ok\n2026-01-02T01:00:00Z,2.25,ok\n')
+    const unmapped = await run('import', csv, '--source', 'meter')
+    assert.equal(unmapped.code, 1)
+    assert.match(unmapped.stderr, /Its columns are "time", "kWh", "note"/)
+    const guessed = JSON.parse(unmapped.stderr.slice(unmapped.stderr.indexOf('{'), unmapped.stderr.lastIndexOf('}') + 1))
+    assert.deepEqual(guessed, { time: { column: 'time', format: 'iso' }, values: [{ column: 'kWh' }] })
+    fs.writeFileSync(path.join(dir, 'meter-mapping.json'), JSON.stringify(guessed))
+    const mapped = await run('import', csv, '--source', 'meter', '--profile', path.join(dir, 'meter-mapping.json'))
+    assert.match(mapped.stdout, /Imported 2 records from meter\.csv \(csv\) into meter/)
+    assert.equal((await run('sources', 'delete', 'meter', '--yes')).code, 0)
+
     assert.match((await run('map')).stdout, /No tile server/)
     const badMap = await run('map', 'set', 'https://tiles.example.org/tile.png')
     assert.equal(badMap.code, 1)

@@ -14,6 +14,7 @@ import { loadDemo, loadDemoApps } from '../demo/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { parseBucket, type BucketValue } from '../store/index.ts'
+import { PREVIEW_BYTES, type CsvPreview } from '../importers/index.ts'
 import { Client, NotRunning, mintOwnerToken } from './client.ts'
 import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
@@ -177,6 +178,7 @@ function buildProgram(): Command {
         profile = name
       }
       const size = fileSize(file)
+      if (!profile && (o.format === 'csv' || /\.(csv|tsv)$/i.test(file))) await suggestMapping(c, file)
       const id = crypto.randomUUID()
       const progress = new Progress(path.basename(file), size)
       // Follow the import's progress on the box while the upload is under way.
@@ -401,6 +403,21 @@ interface DriverView {
 
 function driverRow(d: DriverView): Record<string, unknown> {
   return { id: d.id, kind: d.kind, sources: d.sources.join(','), state: d.status.state, records: d.status.records, lastData: isoTime(d.status.lastData), lastError: d.status.lastError?.message ?? '-' }
+}
+
+/** A CSV without a mapping: the box reads its first lines and guesses one for the owner to check and pass back. */
+async function suggestMapping(c: Client, file: string): Promise<never> {
+  const head = Buffer.alloc(PREVIEW_BYTES)
+  const fd = fs.openSync(file, 'r')
+  const length = fs.readSync(fd, head, 0, head.length, 0)
+  fs.closeSync(fd)
+  const p = await c.request<CsvPreview>('POST', '/imports/csv-preview', { raw: head.subarray(0, length), contentType: 'application/octet-stream' })
+  const guess = {
+    time: p.guess.time ?? { column: p.columns[0], format: 'iso' },
+    values: p.guess.values.filter((v) => v.type === 'number').map((v) => ({ column: v.column })),
+    ...(p.guess.decimal === ',' ? { decimal: ',' } : {}),
+  }
+  throw new InvalidInput(`A CSV file needs a column mapping. Its columns are ${p.columns.map((col) => `"${col}"`).join(', ')}; from its first lines Coffer guesses:\n${JSON.stringify(guess, null, 2)}\nSave that to a file such as mapping.json, correct it (names, units, a time zone: see the README), then: coffer import ${file} --profile mapping.json`)
 }
 
 function readJson(file: string): unknown {
