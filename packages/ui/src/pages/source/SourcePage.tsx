@@ -83,12 +83,7 @@ function SourceDetail({ source, onChanged }: { source: SourceSummary; onChanged:
 
 function RecordTable({ source, range }: { source: string; range: Range }) {
   // The table follows the plot, but only once it has settled.
-  const [settled, setSettled] = useState(range)
-  useEffect(() => {
-    const timer = setTimeout(() => setSettled(range), 250)
-    return () => clearTimeout(timer)
-  }, [range])
-  const records = useLoad((signal) => api.records(source, { from: settled.from, to: settled.to, limit: TABLE_ROWS, order: 'desc' }, signal), [source, settled.from, settled.to])
+  const records = useLoad((signal) => api.records(source, { from: range.from, to: range.to, limit: TABLE_ROWS, order: 'desc' }, signal), [source, range.from, range.to], { delay: 250 })
   return (
     <section aria-labelledby="table-heading">
       <h2 id="table-heading">Values</h2>

@@ -11,6 +11,7 @@ import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { bucketFor } from './buckets.ts'
 import { linePath, runs } from '../../components/runs.ts'
+import { useLoad } from '../../components/useLoad.ts'
 
 export interface Range { from: number; to: number }
 
@@ -26,9 +27,6 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
   const box = useRef<HTMLDivElement>(null)
   const svg = useRef<SVGSVGElement>(null)
   const [width, setWidth] = useState(640)
-  const [band, setBand] = useState<Band | null>(null)
-  const [error, setError] = useState<unknown>()
-  const [loading, setLoading] = useState(false)
 
   useEffect(() => {
     const el = box.current
@@ -41,32 +39,14 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
   const inner = width - PAD.left - PAD.right
   const bucket = bucketFor(range.to - range.from, Math.max(50, Math.floor(inner / 3)))
 
-  useEffect(() => {
-    const controller = new AbortController()
-    // Align the query to the bucket grid so neighbouring views share bucket edges.
+  const loaded = useLoad(async (signal): Promise<Band> => {
+    // Aligned to the bucket grid, so neighbouring views share bucket edges.
     const from = Math.floor(range.from / bucket.seconds) * bucket.seconds
     const to = Math.ceil(range.to / bucket.seconds) * bucket.seconds
-    const timer = setTimeout(() => {
-      setLoading(true)
-      const q = { bucket: bucket.spec, from, to: to > from ? to : from + bucket.seconds, name, tz: ZONE }
-      api.aggregate(source, { ...q, fn: 'mean,min,max' }, controller.signal).then(
-        (answer) => {
-          setBand({ buckets: answer.buckets, bucket: bucket.spec, unit: answer.unit })
-          setError(undefined)
-          setLoading(false)
-        },
-        (err: unknown) => {
-          if (controller.signal.aborted) return
-          setError(err)
-          setLoading(false)
-        },
-      )
-    }, REQUERY_MS)
-    return () => {
-      clearTimeout(timer)
-      controller.abort()
-    }
-  }, [source, name, range.from, range.to, bucket.spec, bucket.seconds])
+    const answer = await api.aggregate(source, { fn: 'mean,min,max', bucket: bucket.spec, from, to: to > from ? to : from + bucket.seconds, name, tz: ZONE }, signal)
+    return { buckets: answer.buckets, bucket: bucket.spec, unit: answer.unit }
+  }, [source, name, range.from, range.to, bucket.spec, bucket.seconds], { delay: REQUERY_MS })
+  const band = loaded.data ?? null
 
   const x = (t: number) => PAD.left + ((t - range.from) / (range.to - range.from)) * inner
   const yDomain = useMemo(() => {
@@ -150,7 +130,7 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
         <button type="button" onClick={() => onRange(full)}>Show all</button>
       </div>
       <p className="muted" aria-live="polite">
-        {formatTime(range.from)} – {formatTime(range.to)}{band ? `, in buckets of ${band.bucket}` : ''}{loading ? ' (updating…)' : ''}
+        {formatTime(range.from)} – {formatTime(range.to)}{band ? `, in buckets of ${band.bucket}` : ''}{loaded.loading ? ' (updating…)' : ''}
       </p>
       <svg
         ref={svg} width={width} height={HEIGHT} viewBox={`0 0 ${width} ${HEIGHT}`} tabIndex={0} role="img"
@@ -175,7 +155,7 @@ export function TimePlot({ source, name, range, full, onRange }: { source: strin
         {empty && <text x={PAD.left + inner / 2} y={PAD.top + plotHeight / 2} textAnchor="middle" className="tick">No data in this range</text>}
       </svg>
       {band?.unit && <p className="muted">Unit: {band.unit}</p>}
-      <ErrorNotice error={error} />
+      <ErrorNotice error={loaded.error} />
     </div>
   )
 }

@@ -3,12 +3,12 @@
  * joined in time order, and the places where hours were spent, on a plain SVG that needs nothing
  * from elsewhere. Only if the owner set a tile server are map tiles drawn underneath.
  */
-import { useEffect, useState } from 'react'
 import { api } from '../../api/client.ts'
 import type { Aggregate, MapTiles } from '../../api/types.ts'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { TableWrap } from '../../components/TableWrap.tsx'
+import { useLoad } from '../../components/useLoad.ts'
 import { bucketFor } from './buckets.ts'
 import { STAY_METRES, fit, places, tilesFor, type LatLon, type Place } from './geo.ts'
 import type { Range } from './TimePlot.tsx'
@@ -31,34 +31,21 @@ export function trackSeries(names: string[]): { lat: string; lon: string } | nul
 interface Drawn { track: LatLon[]; places: Place[]; placesFrom: number }
 
 export function TrackView({ source, lat, lon, range, map }: { source: string; lat: string; lon: string; range: Range; map: MapTiles | null }) {
-  const [drawn, setDrawn] = useState<Drawn | null>(null)
-  const [error, setError] = useState<unknown>()
-  useEffect(() => {
-    const controller = new AbortController()
+  const loaded = useLoad(async (signal): Promise<Drawn> => {
     const bucket = bucketFor(range.to - range.from, 500)
     const to = Math.ceil(range.to / HOUR) * HOUR
     const placesFrom = Math.max(Math.floor(range.from / HOUR) * HOUR, to - PLACES_SPAN)
-    const ask = (name: string, q: { fn: string; bucket: string; from: number; to: number }) => api.aggregate(source, { ...q, name, tz: ZONE }, controller.signal)
-    const both = (q: { fn: string; bucket: string; from: number; to: number }) => Promise.all([ask(lat, q), ask(lon, q)])
-    const timer = setTimeout(() => {
-      Promise.all([
-        both({ fn: 'mean', bucket: bucket.spec, from: Math.floor(range.from), to: Math.ceil(range.to) }),
-        both({ fn: 'mean,min,max', bucket: '1h', from: placesFrom, to }),
-      ]).then(
-        ([track, hourly]) => {
-          setDrawn({ track: pairs(track[0], track[1]), places: places(hourly[0].buckets, hourly[1].buckets), placesFrom })
-          setError(undefined)
-        },
-        (err: unknown) => { if (!controller.signal.aborted) setError(err) },
-      )
-    }, 150)
-    return () => {
-      clearTimeout(timer)
-      controller.abort()
-    }
-  }, [source, lat, lon, range.from, range.to])
+    const both = (q: { fn: string; bucket: string; from: number; to: number }) =>
+      Promise.all([lat, lon].map((name) => api.aggregate(source, { ...q, name, tz: ZONE }, signal)))
+    const [track, hourly] = await Promise.all([
+      both({ fn: 'mean', bucket: bucket.spec, from: Math.floor(range.from), to: Math.ceil(range.to) }),
+      both({ fn: 'mean,min,max', bucket: '1h', from: placesFrom, to }),
+    ])
+    return { track: pairs(track[0]!, track[1]!), places: places(hourly[0]!.buckets, hourly[1]!.buckets), placesFrom }
+  }, [source, lat, lon, range.from, range.to], { delay: 150 })
+  const drawn = loaded.data
 
-  if (error) return <ErrorNotice error={error} />
+  if (loaded.error) return <ErrorNotice error={loaded.error} />
   if (!drawn) return <p role="status">Loading the track…</p>
   if (drawn.track.length === 0) return <p>No positions in this range.</p>
   return (
