@@ -1,7 +1,7 @@
 /** Imports: upload a file as the request body; watch its progress; list recent imports. */
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { CsvProfile, FORMATS, PREVIEW_BYTES, finished, previewCsv } from '../importers/index.ts'
+import { CsvProfile, FORMATS, HEAD_BYTES, finished, previewCsv } from '../importers/index.ts'
 import { eventStream, ownerOnly } from './guard.ts'
 import type { ApiDeps } from './index.ts'
 
@@ -42,8 +42,8 @@ export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
     scope.post('/imports/csv-preview', {
-      bodyLimit: PREVIEW_BYTES,
-      schema: { summary: `How the start of a CSV file (up to ${PREVIEW_BYTES / 1024} KiB, as the body) reads: encoding, delimiter, columns, a few rows, and a guessed mapping`, tags: ['imports'] },
+      bodyLimit: HEAD_BYTES,
+      schema: { summary: `How the start of a CSV file (up to ${HEAD_BYTES / 1024} KiB, as the body) reads: encoding, delimiter, columns, a few rows, and a guessed mapping`, tags: ['imports'] },
     }, admin(async (req) => previewCsv(req.body as Buffer)))
   })
 

@@ -14,7 +14,7 @@ import { loadDemo, loadDemoApps } from '../demo/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { parseBucket, type BucketValue } from '../store/index.ts'
-import { PREVIEW_BYTES, type CsvPreview } from '../importers/index.ts'
+import { readHead, type CsvPreview } from '../importers/index.ts'
 import { Client, NotRunning, mintOwnerToken } from './client.ts'
 import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
@@ -407,11 +407,7 @@ function driverRow(d: DriverView): Record<string, unknown> {
 
 /** A CSV without a mapping: the box reads its first lines and guesses one for the owner to check and pass back. */
 async function suggestMapping(c: Client, file: string): Promise<never> {
-  const head = Buffer.alloc(PREVIEW_BYTES)
-  const fd = fs.openSync(file, 'r')
-  const length = fs.readSync(fd, head, 0, head.length, 0)
-  fs.closeSync(fd)
-  const p = await c.request<CsvPreview>('POST', '/imports/csv-preview', { raw: head.subarray(0, length), contentType: 'application/octet-stream' })
+  const p = await c.request<CsvPreview>('POST', '/imports/csv-preview', { raw: readHead(file), contentType: 'application/octet-stream' })
   const guess = {
     time: p.guess.time ?? { column: p.columns[0], format: 'iso' },
     values: p.guess.values.filter((v) => v.type === 'number').map((v) => ({ column: v.column })),

@@ -13,7 +13,7 @@ import iconv from 'iconv-lite'
 import { InvalidInput } from '../errors/index.ts'
 import { LOGICAL_TYPES, wallClockToEpoch, assertTimeZone } from '../store/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
-import { BATCH } from './common.ts'
+import { BATCH, HEAD_BYTES } from './common.ts'
 
 export const CsvProfile = Type.Object({
   time: Type.Object({
@@ -128,16 +128,13 @@ export interface CsvPreview {
   guess: { time: { column: string; format: string } | null; values: { column: string; type: 'number' | 'string' }[]; decimal: '.' | ',' }
 }
 
-/** How much of a file a preview reads: enough for the header and a few rows. */
-export const PREVIEW_BYTES = 64 * 1024
-
-/** Reads the first bytes of a CSV file as the import will: same encoding and delimiter detection. */
+/** Reads the head of a CSV file as the import will: the same bytes, encoding and delimiter detection. */
 export function previewCsv(head: Buffer): CsvPreview {
   const encoding = detectEncoding(head)
   const text = iconv.decode(head, encoding).replace(/^\uFEFF/, '')
   // A full sample may end inside a line: then only whole lines count.
   const cut = text.lastIndexOf('\n')
-  const whole = head.length >= PREVIEW_BYTES && cut > 0 ? text.slice(0, cut + 1) : text
+  const whole = head.length >= HEAD_BYTES && cut > 0 ? text.slice(0, cut + 1) : text
   const delimiter = detectDelimiter(whole)
   let table: string[][]
   try {

@@ -22,7 +22,9 @@ import { openExportInZip } from './apple-health.ts'
 import { checkProfile, type CsvProfile } from './csv.ts'
 
 export { FORMATS, type Format } from './formats.ts'
-export { CsvProfile, PREVIEW_BYTES, previewCsv, type CsvPreview } from './csv.ts'
+export { CsvProfile, previewCsv, type CsvPreview } from './csv.ts'
+import { readHead } from './common.ts'
+export { HEAD_BYTES, readHead } from './common.ts'
 
 export interface ImportJob {
   id: string
@@ -136,11 +138,8 @@ export class Importers {
     const finish = (state: ImportJob['state'], error: string | null = null) => Object.assign(job, { state, error, finishedAt: Date.now() / 1000 })
     try {
       job.state = 'checking'
-      const head = Buffer.alloc(64 * 1024)
-      const fd = fs.openSync(file, 'r')
-      const headLength = fs.readSync(fd, head, 0, head.length, 0)
-      fs.closeSync(fd)
-      const format = formatOption ?? sniff(head.subarray(0, headLength))
+      const head = readHead(file)
+      const format = formatOption ?? sniff(head)
       const source = sourceOption ?? DEFAULT_SOURCE[format]
       Object.assign(job, { format, source })
       // A CSV read through another mapping gives other records: the mapping is part of its identity.
@@ -159,7 +158,7 @@ export class Importers {
       job.bytesRead = 0
       try {
         const input = (isZip(head) ? await openExportInZip(file) : fs.createReadStream(file)).pipe(counting((n) => (job.bytesRead += n)))
-        for await (const batch of parse(format, input, { file, head: head.subarray(0, headLength), profile })) {
+        for await (const batch of parse(format, input, { file, head, profile })) {
           const written = await writeAs(this.#deps, token, source, batch, `import ${format} ${job.name}`, job.id)
           for (let b = written.first; b < written.first + written.blocks; b++) blocks.push(b)
           job.records += written.count
