@@ -1,5 +1,5 @@
 /** The box's settings: its time zone, and a map tile server for location tracks (off unless chosen). */
-import { useEffect, useState } from 'react'
+import { useState } from 'react'
 import { api } from '../../api/client.ts'
 import type { Settings } from '../../api/types.ts'
 import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'
@@ -10,8 +10,7 @@ import { useTitle } from '../../components/useTitle.ts'
 export default function SettingsPage() {
   useTitle('Settings')
   const loaded = useLoad((signal) => api.settings(signal), [])
-  const [settings, setSettings] = useState<Settings | null>(null)
-  useEffect(() => { if (loaded.data) setSettings(loaded.data) }, [loaded.data])
+  const settings = loaded.data
   return (
     <>
       <h1>Settings</h1>
@@ -23,14 +22,15 @@ export default function SettingsPage() {
             <div><dt>Time zone</dt><dd>{settings.timeZone}</dd></div>
           </dl>
           <p className="muted">Days and hours given to apps follow this zone; it was set when the box was made.</p>
-          <MapSettings settings={settings} onSaved={setSettings} />
+          <MapSettings settings={settings} />
         </>
       )}
     </>
   )
 }
 
-function MapSettings({ settings, onSaved }: { settings: Settings; onSaved: (s: Settings) => void }) {
+/** Each change reloads the page (see reloadWith), which then shows the settings as the box now has them. */
+function MapSettings({ settings }: { settings: Settings }) {
   const [tiles, setTiles] = useState(settings.map?.tiles ?? '')
   const [attribution, setAttribution] = useState(settings.map?.attribution ?? '')
   const [done, setDone] = useState<string | null>(() => takeNews())
@@ -40,12 +40,12 @@ function MapSettings({ settings, onSaved }: { settings: Settings; onSaved: (s: S
     setDone(null)
     // A page served over https may not show images fetched over plain http.
     if (window.location.protocol === 'https:' && tiles.trim().startsWith('http:')) throw new Error('This cockpit is open over https, so the browser would block tiles fetched over plain http: use the tile server\'s https address.')
-    onSaved(await api.setMap({ tiles: tiles.trim(), ...(attribution.trim() ? { attribution: attribution.trim() } : {}) }))
+    await api.setMap({ tiles: tiles.trim(), ...(attribution.trim() ? { attribution: attribution.trim() } : {}) })
     reloadWith('Saved. Location tracks are now drawn over these tiles.')
   })
   const clear = () => action.run(async () => {
     setDone(null)
-    onSaved(await api.clearMap())
+    await api.clearMap()
     reloadWith('Removed. Tracks are drawn on their own, and your browser asks no tile server for anything.')
   })
 
