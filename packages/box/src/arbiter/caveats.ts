@@ -12,6 +12,7 @@
  *   expires = EPOCH-SECONDS
  */
 import { InvalidInput } from '../errors/index.ts'
+import { UNIT_LETTERS, UNIT_SECONDS, formatDuration, type DurationUnit } from '../duration/index.ts'
 
 export const OPERATIONS = ['read', 'write', 'observe', 'delete', 'admin'] as const
 export type Op = (typeof OPERATIONS)[number]
@@ -35,21 +36,19 @@ export interface Window { from?: TimeBound; to?: TimeBound }
 const SUBJECT = /^(owner|(device|driver|app):[a-z0-9][a-z0-9._-]{0,62})$/
 const GRANT = /^([a-z0-9][a-z0-9._:-]{0,127})@(\d{1,15})$/
 const SOURCE_LIST = /^[a-z0-9][a-z0-9._-]{0,62}(,[a-z0-9][a-z0-9._-]{0,62})*$/
-const BOUND = /^(\d{1,12}(\.\d+)?|now-\d{1,10}[smhdw])?$/
-const UNITS: [string, number][] = [['w', 604800], ['d', 86400], ['h', 3600], ['m', 60], ['s', 1]]
+const BOUND = new RegExp(`^(\\d{1,12}(\\.\\d+)?|now-\\d{1,10}[${UNIT_LETTERS}])?$`)
 
 export function parseBound(text: string): TimeBound | undefined {
   if (text === '') return undefined
   if (!BOUND.test(text)) throw new InvalidInput(`"${text}" is not a window edge: use epoch seconds or now-DURATION, like now-30d.`, { field: 'window' })
-  if (text.startsWith('now-')) return { ago: Number(text.slice(4, -1)) * UNITS.find(([u]) => u === text.at(-1))![1] }
+  if (text.startsWith('now-')) return { ago: Number(text.slice(4, -1)) * UNIT_SECONDS[text.at(-1) as DurationUnit] }
   return { at: Number(text) }
 }
 
 export function formatBound(bound: TimeBound | undefined): string {
   if (!bound) return ''
   if ('at' in bound) return String(bound.at)
-  const [unit, size] = UNITS.find(([, size]) => bound.ago % size === 0)!
-  return `now-${bound.ago / size}${unit}`
+  return `now-${formatDuration(bound.ago)}`
 }
 
 export function resolveBound(bound: TimeBound, now: number): number {

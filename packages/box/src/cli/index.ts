@@ -13,7 +13,8 @@ import { AuditLog } from '../audit/index.ts'
 import { loadDemo, loadDemoApps } from '../demo/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
-import { parseBucket, type BucketValue } from '../store/index.ts'
+import type { BucketValue } from '../store/index.ts'
+import { parseDuration } from '../duration/index.ts'
 import { readHead, type CsvPreview } from '../importers/index.ts'
 import { Client, NotRunning, mintOwnerToken } from './client.ts'
 import { readSecret } from './prompt.ts'
@@ -234,7 +235,7 @@ function buildProgram(): Command {
     .description('print an owner API token for scripts')
     .option('--expires <duration>', 'lifetime: 12h, 30d …', '30d')
     .action(async (opts: { expires: string }) => {
-      out(mintOwnerToken(openHome(home()), parseBucket(opts.expires).seconds).token)
+      out(mintOwnerToken(openHome(home()), parseDuration(opts.expires, 'expires')).token)
     })
   token.command('device <source>')
     .description('print a token that can only write to one source')

@@ -3,9 +3,7 @@
  * here, so the HTML and the PDF say the same thing in the same words.
  */
 import type { DestinationExports, SourceReads, SourceUse, Statement, SubjectActivity } from './build.ts'
-
-const UNITS: [number, string][] = [[604800, 'week'], [86400, 'day'], [3600, 'hour'], [60, 'minute'], [1, 'second']]
-const ADJECTIVES: Record<string, string> = { week: 'weekly', day: 'daily', hour: 'hourly' }
+import { durationAdjective } from '../duration/index.ts'
 
 export function count(n: number, singular: string, plural = `${singular}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? singular : plural}`
@@ -27,12 +25,7 @@ export function byteSize(n: number): string {
 /** 0 → "raw"; 86400 → "daily"; 300 → "5-minute". */
 export function detail(seconds: number): string {
   if (seconds <= 0) return 'raw'
-  for (const [size, unit] of UNITS) {
-    if (seconds % size !== 0) continue
-    const n = seconds / size
-    return n === 1 ? (ADJECTIVES[unit] ?? `${unit}-by-${unit}`) : `${n}-${unit}`
-  }
-  return `${seconds}-second`
+  return durationAdjective(seconds)
 }
 
 export function detailPhrase(seconds: number | null): string {

@@ -4,26 +4,19 @@
  * calendar days, so a day in a DST change is 23 or 25 hours long. Weeks start on Monday.
  */
 import { InvalidInput } from '../errors/index.ts'
+import { DAY, WEEK, readDuration, type Duration } from '../duration/index.ts'
 
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 } as const
-export type BucketUnit = keyof typeof UNIT_SECONDS
-
-export interface Bucket {
+/** A bucket size; its `seconds` are nominal (a local day may differ by an hour). */
+export interface Bucket extends Duration {
   spec: string
-  count: number
-  unit: BucketUnit
-  /** Nominal length in seconds (a local day may differ by an hour). */
-  seconds: number
 }
 
 export const MAX_BUCKETS = 100_000
 
 export function parseBucket(spec: string): Bucket {
-  const match = /^([1-9]\d{0,5})(s|m|h|d|w)$/.exec(spec)
-  if (!match) throw new InvalidInput(`"${spec}" is not a bucket size: use a number and a unit, like 5m, 1h, 1d or 1w.`, { field: 'bucket' })
-  const count = Number(match[1])
-  const unit = match[2] as BucketUnit
-  return { spec, count, unit, seconds: count * UNIT_SECONDS[unit] }
+  const duration = readDuration(spec)
+  if (!duration) throw new InvalidInput(`"${spec}" is not a bucket size: use a number and a unit, like 5m, 1h, 1d or 1w.`, { field: 'bucket' })
+  return { spec, ...duration }
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
@@ -115,8 +108,8 @@ function clip(bounds: number[], from: number, to: number): number[] {
 
 /** Whether `t` is an edge of the grid of `seconds`-long cells in `tz`: local midnights for days, Monday midnights for weeks. */
 export function onGrid(t: number, seconds: number, tz: string): boolean {
-  if (seconds % 86400 !== 0) return (t + utcOffset(tz, t)) % seconds === 0
+  if (seconds % DAY !== 0) return (t + utcOffset(tz, t)) % seconds === 0
   const local = localTime(tz, t)
   if (local.hour !== 0 || local.minute !== 0 || local.second !== 0 || !Number.isInteger(t)) return false
-  return seconds % 604800 !== 0 || new Date(Date.UTC(local.year, local.month - 1, local.day)).getUTCDay() === 1
+  return seconds % WEEK !== 0 || new Date(Date.UTC(local.year, local.month - 1, local.day)).getUTCDay() === 1
 }

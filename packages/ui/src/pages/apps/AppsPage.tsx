@@ -8,7 +8,8 @@ import { useAction } from '../../components/useAction.ts'
 import { useLoad } from '../../components/useLoad.ts'
 import { useTitle } from '../../components/useTitle.ts'
 import { AppReview } from './AppReview.tsx'
-import { DETAIL, WINDOW, describeSeconds } from './options.ts'
+import { DETAIL, WINDOW } from './options.ts'
+import { describeDuration } from '../../../../box/src/duration/index.ts'
 
 const AppViews = lazy(() => import('./AppViews.tsx'))
 
@@ -115,7 +116,7 @@ function AppCard({ app, onReview, onChanged }: { app: AppInfo; onReview: (r: { r
       {app.state === 'active' && app.consent && (
         <ul className="granted">
           {app.consent.sources.map((s) => (
-            <li key={s.request}>Reads {s.sources.join(', ') || 'nothing yet'} as {label(DETAIL, s.granularity, `totals and averages per ${describeSeconds(s.granularity)}`)}, from {label(WINDOW, s.window, `the last ${describeSeconds(s.window)}`)}</li>
+            <li key={s.request}>Reads {s.sources.join(', ') || 'nothing yet'} as {label(DETAIL, s.granularity, `totals and averages per ${describeDuration(s.granularity)}`)}, from {label(WINDOW, s.window, `the last ${describeDuration(s.window)}`)}</li>
           ))}
           {Object.entries(app.consent.exports).map(([id, policy]) => <li key={id}>Export “{id}”: {POLICY[policy]}</li>)}
         </ul>

@@ -1,21 +1,29 @@
 /** The choices the review offers: only ever coarser detail and shorter windows than the app asked for. */
+import { parseDuration } from '../../../../box/src/duration/index.ts'
 
-export const DETAIL: { value: string; seconds: number; label: string }[] = [
-  { value: 'raw', seconds: 0, label: 'every individual reading' },
-  { value: '5m', seconds: 300, label: 'five-minute totals and averages' },
-  { value: '1h', seconds: 3600, label: 'hourly totals and averages' },
-  { value: '1d', seconds: 86400, label: 'daily totals and averages' },
-  { value: '1w', seconds: 604800, label: 'weekly totals and averages' },
+interface Option { value: string; seconds: number; label: string }
+
+/** `raw` detail and `all` of history are 0 seconds, as in a manifest. */
+function option(value: string, label: string): Option {
+  return { value, seconds: value === 'raw' || value === 'all' ? 0 : parseDuration(value), label }
+}
+
+export const DETAIL: Option[] = [
+  option('raw', 'every individual reading'),
+  option('5m', 'five-minute totals and averages'),
+  option('1h', 'hourly totals and averages'),
+  option('1d', 'daily totals and averages'),
+  option('1w', 'weekly totals and averages'),
 ]
 
-export const WINDOW: { value: string; seconds: number; label: string }[] = [
-  { value: '1d', seconds: 86400, label: 'the last day' },
-  { value: '7d', seconds: 7 * 86400, label: 'the last 7 days' },
-  { value: '14d', seconds: 14 * 86400, label: 'the last 14 days' },
-  { value: '30d', seconds: 30 * 86400, label: 'the last 30 days' },
-  { value: '90d', seconds: 90 * 86400, label: 'the last 90 days' },
-  { value: '365d', seconds: 365 * 86400, label: 'the last year' },
-  { value: 'all', seconds: 0, label: 'all of its history' },
+export const WINDOW: Option[] = [
+  option('1d', 'the last day'),
+  option('7d', 'the last 7 days'),
+  option('14d', 'the last 14 days'),
+  option('30d', 'the last 30 days'),
+  option('90d', 'the last 90 days'),
+  option('365d', 'the last year'),
+  option('all', 'all of its history'),
 ]
 
 export function detailChoices(asked: number) {
@@ -28,14 +36,6 @@ export function windowChoices(asked: number) {
 }
 
 /** The option for what was asked, even when it is not one of the usual ones. */
-export function askedOption(list: { value: string; seconds: number; label: string }[], seconds: number, label: string) {
+export function askedOption(list: Option[], seconds: number, label: string) {
   return list.find((o) => o.seconds === seconds) ?? { value: '', seconds, label }
-}
-
-/** Words for a granted detail or window that is not one of the usual choices. */
-export function describeSeconds(seconds: number): string {
-  for (const [unit, size] of [['week', 604800], ['day', 86400], ['hour', 3600], ['minute', 60]] as const) {
-    if (seconds % size === 0) return `${seconds / size} ${unit}${seconds === size ? '' : 's'}`
-  }
-  return `${seconds} seconds`
 }

@@ -7,8 +7,7 @@ import { useLoad } from '../../components/useLoad.ts'
 import { TableWrap } from '../../components/TableWrap.tsx'
 import { useTitle } from '../../components/useTitle.ts'
 import { Link } from '../../router.tsx'
-
-const WEEK = 7 * 86400
+import { DAY, WEEK } from '../../../../box/src/duration/index.ts'
 
 export function OverviewPage() {
   useTitle('Overview')
@@ -47,7 +46,7 @@ function SourceCard({ source }: { source: SourceSummary }) {
     if (!series || source.last === null || source.first === null) return Promise.resolve(null)
     const to = Math.floor(source.last) + 1
     const from = Math.max(Math.floor(source.first), to - WEEK)
-    return api.aggregate(source.id, { fn: 'mean', bucket: to - from > 2 * 86400 ? '1h' : '5m', from, to, name: series.name }, signal)
+    return api.aggregate(source.id, { fn: 'mean', bucket: to - from > 2 * DAY ? '1h' : '5m', from, to, name: series.name }, signal)
   }, [source.id, source.last])
   const latest = useLoad<SenmlRecord[]>((signal) => source.kind === 'timeseries' ? api.latest(source.id, signal) : Promise.resolve([]), [source.id, source.last])
   const newest = latest.data?.find((r) => r.n === series?.name) ?? latest.data?.[0]

@@ -9,6 +9,7 @@ import { api } from '../../api/client.ts'
 import type { Bucket } from '../../api/types.ts'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
+import { DAY } from '../../../../box/src/duration/index.ts'
 import { bucketFor } from './buckets.ts'
 import { linePath, runs } from '../../components/runs.ts'
 import { useLoad } from '../../components/useLoad.ts'
@@ -194,7 +195,7 @@ function niceTicks(lo: number, hi: number, count: number): number[] {
 
 function tickLabel(t: number, span: number): string {
   const d = new Date(t * 1000)
-  if (span > 3 * 86400) return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })
-  if (span > 86400) return d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
+  if (span > 3 * DAY) return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })
+  if (span > DAY) return d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
   return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: span < 600 ? '2-digit' : undefined })
 }

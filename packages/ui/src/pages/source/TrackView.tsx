@@ -9,15 +9,15 @@ import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { TableWrap } from '../../components/TableWrap.tsx'
 import { useLoad } from '../../components/useLoad.ts'
+import { DAY, HOUR } from '../../../../box/src/duration/index.ts'
 import { bucketFor } from './buckets.ts'
 import { STAY_METRES, fit, places, tilesFor, type LatLon, type Place } from './geo.ts'
 import type { Range } from './TimePlot.tsx'
 
 const SIZE = { width: 640, height: 360, pad: 24 }
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone
-const HOUR = 3600
 /** Places are worked out from hourly buckets over at most this much of the range shown (its end). */
-const PLACES_SPAN = 366 * 86400
+const PLACES_SPAN = 366 * DAY
 const MAX_ZOOM = 18
 
 /** Pairs of latitude and longitude series, by the name they share before `lat`/`lon`. */

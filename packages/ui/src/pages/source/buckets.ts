@@ -1,8 +1,8 @@
+import { parseDuration } from '../../../../box/src/duration/index.ts'
+
 /** Bucket sizes the plot asks the box for, finest first. Many sit on the box's 5-minute and hourly rollup grids. */
-const SIZES: [string, number][] = [
-  ['1s', 1], ['5s', 5], ['15s', 15], ['30s', 30], ['1m', 60], ['5m', 300], ['15m', 900], ['30m', 1800],
-  ['1h', 3600], ['3h', 10800], ['6h', 21600], ['12h', 43200], ['1d', 86400], ['1w', 604800], ['4w', 2419200],
-]
+const SIZES: [string, number][] = ['1s', '5s', '15s', '30s', '1m', '5m', '15m', '30m', '1h', '3h', '6h', '12h', '1d', '1w', '4w']
+  .map((spec) => [spec, parseDuration(spec)])
 
 /** The finest bucket that keeps a range to at most `target` buckets, so the answer stays small however many points lie beneath. */
 export function bucketFor(seconds: number, target: number): { spec: string; seconds: number } {
