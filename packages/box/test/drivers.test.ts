@@ -1,26 +1,27 @@
 /**
  * Drivers against real parts: the OwnTracks HTTP endpoint on a real socket, and the MQTT
- * drivers against the real Mosquitto broker on 127.0.0.1:1883 — plus a private Mosquitto
+ * drivers against a real Mosquitto that this file starts on a free port — plus a second one
  * that the test restarts mid-stream to show a persistent session loses nothing.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import net from 'node:net'
-import path from 'node:path'
 import crypto from 'node:crypto'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt from 'mqtt'
-import { startBox, tempDir, type Running } from './helpers.ts'
+import { startBox, type Running } from './helpers.ts'
+import { startMosquitto, type Mosquitto } from './mosquitto.ts'
 
-const BROKER = 'mqtt://127.0.0.1:1883'
 const run = crypto.randomBytes(4).toString('hex')
 let r: Running
+let broker: Mosquitto
 before(async () => {
+  broker = await startMosquitto()
   r = await startBox()
 })
-after(() => r.close())
+after(async () => {
+  await r?.close()
+  await broker?.close()
+})
 
 async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
   const end = Date.now() + ms
@@ -101,14 +102,14 @@ test('bad configurations are refused with the field at fault, and change nothing
 test('OwnTracks over MQTT and a generic Zigbee2MQTT mapping, through the real broker', async () => {
   const user = `u${run}`
   const z2m = `z2m-${run}`
-  assert.equal((await r.api('POST', '/api/v1/drivers', { body: { id: 'ot-mqtt', kind: 'owntracks', config: { mode: 'mqtt', broker: BROKER, topic: `owntracks/${user}/+`, source: 'mqtt-location' } } })).status, 201)
-  const climate = { broker: BROKER, mappings: [{ topic: `${z2m}/+`, source: 'climate', fields: [{ field: 'temperature', unit: 'Cel' }, { field: 'humidity', unit: '%RH' }, { field: 'battery', unit: '%' }] }] }
+  assert.equal((await r.api('POST', '/api/v1/drivers', { body: { id: 'ot-mqtt', kind: 'owntracks', config: { mode: 'mqtt', broker: broker.url, topic: `owntracks/${user}/+`, source: 'mqtt-location' } } })).status, 201)
+  const climate = { broker: broker.url, mappings: [{ topic: `${z2m}/+`, source: 'climate', fields: [{ field: 'temperature', unit: 'Cel' }, { field: 'humidity', unit: '%RH' }, { field: 'battery', unit: '%' }] }] }
   assert.equal((await r.api('POST', '/api/v1/drivers', { body: { id: 'zigbee', kind: 'mqtt', config: climate } })).status, 201)
   await until('drivers to connect', async () => {
     const list = (await r.api('GET', '/api/v1/drivers')).body as { id: string; status: { state: string } }[]
     return list.filter((d) => ['ot-mqtt', 'zigbee'].includes(d.id)).every((d) => d.status.state === 'running') || undefined
   })
-  const client = await mqtt.connectAsync(BROKER)
+  const client = await mqtt.connectAsync(broker.url)
   await client.publishAsync(`owntracks/${user}/phone`, JSON.stringify(LOCATION), { qos: 1 })
   await client.publishAsync(`owntracks/${user}/phone`, JSON.stringify(LOCATION), { qos: 1 })
   await client.publishAsync(`${z2m}/living_room`, JSON.stringify({ temperature: 21.5, humidity: 40, battery: 97, linkquality: 120 }), { qos: 1 })
@@ -126,32 +127,9 @@ test('OwnTracks over MQTT and a generic Zigbee2MQTT mapping, through the real br
   await r.api('DELETE', '/api/v1/drivers/zigbee')
 })
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-function startBroker(dir: string, port: number): Promise<ChildProcess> {
-  const conf = path.join(dir, 'mosquitto.conf')
-  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nuser root\n`)
-  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
-  return until('the private broker', () => new Promise<ChildProcess | undefined>((resolve) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.end()
-      resolve(child)
-    })
-    socket.on('error', () => resolve(undefined))
-  }), 10_000)
-}
-
 test('a broker restart loses nothing: persistent session, QoS 1, reconnect with backoff', { timeout: 90_000 }, async () => {
-  const dir = tempDir('coffer-mosquitto-')
-  const port = await freePort()
-  const url = `mqtt://127.0.0.1:${port}`
-  let broker = await startBroker(dir, port)
+  const restarting = await startMosquitto()
+  const url = restarting.url
   try {
     const config = { broker: url, mappings: [{ topic: 'sensors/+', source: 'restart', time: 't', fields: [{ field: 'seq' }] }] }
     assert.equal((await r.api('POST', '/api/v1/drivers', { body: { id: 'restart', kind: 'mqtt', config } })).status, 201)
@@ -166,10 +144,7 @@ test('a broker restart loses nothing: persistent session, QoS 1, reconnect with 
       }
     })()
     await sleep(1000)
-    broker.kill('SIGTERM')
-    await new Promise((resolve) => broker.once('exit', resolve))
-    await sleep(1500)
-    broker = await startBroker(dir, port)
+    await restarting.restart(1500)
     await sending
     const stored = await until('every message', async () => {
       const rs = await records('restart')
@@ -181,6 +156,6 @@ test('a broker restart loses nothing: persistent session, QoS 1, reconnect with 
     assert.equal(status.state, 'running')
   } finally {
     await r.api('DELETE', '/api/v1/drivers/restart')
-    broker.kill('SIGKILL')
+    await restarting.close()
   }
 })

@@ -1,5 +1,5 @@
 /**
- * The Drivers page in a real browser against a real box and the real Mosquitto broker: an owner
+ * The Drivers page in a real browser against a real box and a real Mosquitto on a free port: an owner
  * adds OwnTracks, adds a phone and gets its settings with a QR code, a location posted with those
  * settings shows up in the driver's count; in MQTT mode a phone's broker settings become a code, and a
  * location published with them arrives; an MQTT driver with one mapping runs and counts a
@@ -13,20 +13,21 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt from 'mqtt'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { startBox, type Running } from '../../box/test/helpers.ts'
+import { startMosquitto, type Mosquitto } from '../../box/test/mosquitto.ts'
 import { assertAccessible, loggedIn, screenshot } from './browser.ts'
 
-const BROKER = 'mqtt://127.0.0.1:1883'
-// The broker keeps each driver's session between runs, so every run uses names of its own.
 const run = crypto.randomBytes(4).toString('hex')
 const MQTT_DRIVER = `climate-${run}`
 const TOPIC = `coffer-ui-test/${run}/+`
 
+let broker: Mosquitto
 let box: Running
 let context: BrowserContext
 let page: Page
 let errors: string[]
 
 before(async () => {
+  broker = await startMosquitto()
   box = await startBox()
   const cockpit = await loggedIn(box.url)
   context = cockpit.context
@@ -37,6 +38,7 @@ before(async () => {
 after(async () => {
   await context?.close()
   await box?.close()
+  await broker?.close()
 })
 
 const card = (id: string): Locator => page.getByRole('listitem').filter({ has: page.getByRole('heading', { level: 3, name: id, exact: true }) })
@@ -108,7 +110,7 @@ test('OwnTracks is added, a phone gets its settings and QR code, and a location 
 test('an MQTT mapping the box refuses is explained beside the form; a good one runs and counts a reading', async () => {
   const form = page.getByRole('form', { name: 'Add an MQTT driver' })
   await form.getByLabel('Driver name').fill(MQTT_DRIVER)
-  await form.getByLabel('Broker URL').fill(BROKER)
+  await form.getByLabel('Broker URL').fill(broker.url)
   await form.getByLabel('Topic filter').fill(TOPIC)
   await form.getByLabel('Source', { exact: true }).fill('Not A Source Id')
   await form.getByLabel('Payload field 1', { exact: true }).fill('temperature')
@@ -132,7 +134,7 @@ test('an MQTT mapping the box refuses is explained beside the form; a good one r
   await climate.locator('.state', { hasText: 'running' }).waitFor()
   await climate.getByText(`temperature (Cel), humidity as rh (%RH)`).waitFor()
 
-  const client = await mqtt.connectAsync(BROKER, { clientId: `coffer-ui-test-${run}` })
+  const client = await mqtt.connectAsync(broker.url, { clientId: `coffer-ui-test-${run}` })
   await client.publishAsync(TOPIC.replace('+', 'bedroom'), JSON.stringify({ temperature: 19.5, humidity: 44 }), { qos: 1 })
   await client.endAsync()
   for (;;) {
@@ -152,7 +154,7 @@ test('OwnTracks over MQTT gives a phone its broker settings as a code; a locatio
   await form.getByLabel('Driver name').fill(id)
   await form.getByLabel('Source').fill(`location-${run}`)
   await form.getByLabel('to an MQTT broker').check()
-  await form.getByLabel('Broker URL').fill(BROKER)
+  await form.getByLabel('Broker URL').fill(broker.url)
   await form.getByRole('button', { name: 'Add OwnTracks' }).click()
   await page.getByRole('status').filter({ hasText: `OwnTracks driver ${id} is added` }).waitFor()
   const driver = card(id)
@@ -175,7 +177,7 @@ test('OwnTracks over MQTT gives a phone its broker settings as a code; a locatio
   // The phone: configured from the code's own link, it publishes where OwnTracks publishes.
   const link = await settings.getByRole('link', { name: 'open them in OwnTracks' }).getAttribute('href')
   const config = JSON.parse(Buffer.from(decodeURIComponent(link!.split('inline=')[1]!), 'base64').toString('utf8'))
-  assert.deepEqual([config.mode, config.host, config.port, config.tls, config.auth, config.username, config.deviceId], [0, '127.0.0.1', 1883, false, false, user, 'fairphone'])
+  assert.deepEqual([config.mode, config.host, config.port, config.tls, config.auth, config.username, config.deviceId], [0, '127.0.0.1', broker.port, false, false, user, 'fairphone'])
   const client = await mqtt.connectAsync(`mqtt://${config.host}:${config.port}`, { clientId: `coffer-ui-phone-${run}` })
   await client.publishAsync(`owntracks/${config.username}/${config.deviceId}`, JSON.stringify({ _type: 'location', lat: 48.2082, lon: 16.3738, tid: config.tid, tst: Math.floor(Date.now() / 1000) }), { qos: 1 })
   await client.endAsync()
