@@ -7,3 +7,14 @@ export { readBundle, parseManifest, type Manifest, type ConsentInput, type RunRe
 export type { ExportRecord } from './gateway/index.ts'
 export type { SenmlRecord } from './senml/index.ts'
 export type { AggregateFn, BucketValue } from './store/index.ts'
+export { createClient, ApiError, Unreachable, type ApiClient, type ClientOptions, type RequestOptions, type ProblemBody } from './client/index.ts'
+
+// The shapes the API answers with, for the cockpit, the SDK and any other client to import rather than copy.
+export type { SourceSummary, SourceMeta, AggregateResult } from './store/index.ts'
+export type { AuditEntry, VerifyReport } from './audit/index.ts'
+export type { IssuedToken } from './arbiter/index.ts'
+export type { Settings, MapTiles } from './home/index.ts'
+export type { ImportJob, CsvProfile, CsvPreview, Format } from './importers/index.ts'
+export type { AppInfo, InstallResult, Consent, Review, Granted, GrantedSource } from './apps/index.ts'
+export type { ExportPolicy, ExportState } from './gateway/index.ts'
+export type { Statement } from './statement/index.ts'

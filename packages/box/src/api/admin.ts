@@ -8,7 +8,7 @@ import { CofferError, InvalidInput, Unauthorized } from '../errors/index.ts'
 import { audited, authorized, ownerOnly } from './guard.ts'
 import { parseTime } from './params.ts'
 import { finished } from '../importers/index.ts'
-import { checkMapTiles, updateConfig } from '../home/index.ts'
+import { checkMapTiles, updateConfig, type Settings } from '../home/index.ts'
 import type { ApiDeps } from './index.ts'
 
 export const SESSION_SECONDS = 12 * 3600
@@ -68,7 +68,7 @@ export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
       importsRunning: deps.importers.jobs().filter((j) => !finished(j)).length,
     }))))
 
-  const settings = () => ({ timeZone: deps.home.config.timeZone ?? 'UTC', map: deps.home.config.map ?? null })
+  const settings = (): Settings => ({ timeZone: deps.home.config.timeZone ?? 'UTC', map: deps.home.config.map ?? null })
   api.get('/settings', { schema: { summary: 'The box\'s settings: its time zone and the map tile server, if any', tags: ['box'] } }, ownerOnly(deps, async () => settings()))
   api.put('/settings/map', {
     schema: {

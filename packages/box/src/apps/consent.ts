@@ -24,6 +24,19 @@ export interface Consent {
   exports: Record<string, ExportPolicy>
 }
 
+/** What an app is told it holds: each granted request with its sources' record names and units. */
+export interface GrantedSource extends SourceConsent {
+  series: Record<string, { name: string; unit: string | null }[]>
+}
+
+/** An app's answer to "what was I granted": its sources, its own sources (by the manifest's ids), and the owner's time zone. */
+export interface Granted {
+  sources: GrantedSource[]
+  own: string[]
+  /** Day buckets are this zone's days. */
+  timeZone: string
+}
+
 /** The owner's answers; anything left out is granted as asked, with exports asked each time. */
 export interface ConsentInput {
   sources?: Record<string, { refuse?: boolean; sources?: string[]; granularity?: string; window?: string }>

@@ -23,7 +23,7 @@ import { carryOver, decide, ownSourceId, review, type Consent, type ConsentInput
 import { checkViewSpec } from './views.ts'
 
 export { Manifest as ManifestSchema, parseManifest, type Manifest } from './manifest.ts'
-export { type Consent, type ConsentInput, type Review } from './consent.ts'
+export { type Consent, type ConsentInput, type Granted, type GrantedSource, type Review } from './consent.ts'
 export { readBundle, readTarball, type Bundle } from './bundle.ts'
 
 export const MAX_CODE_BYTES = 5 * 1024 * 1024

@@ -40,6 +40,12 @@ export interface Access {
   granularity?: number
 }
 
+/** A minted token, and when it expires (epoch seconds) if it does. */
+export interface IssuedToken {
+  token: string
+  expires?: number
+}
+
 const OWNER_GRANT = 'owner'
 const VERIFIED_CACHE_SIZE = 1024
 
@@ -99,7 +105,7 @@ export class Arbiter {
   }
 
   /** Mints a token carrying exactly a grant's scope, expiring after `ttlSeconds` if given. */
-  mint(grantId: string, opts: { ttlSeconds?: number } = {}): { token: string; expires?: number } {
+  mint(grantId: string, opts: { ttlSeconds?: number } = {}): IssuedToken {
     const grant = this.grant(grantId)
     if (grant.revoked) throw new InvalidInput(`Grant "${grantId}" is revoked; create a new one.`)
     const expires = opts.ttlSeconds === undefined ? undefined : Math.floor(Date.now() / 1000 + opts.ttlSeconds)
@@ -111,7 +117,7 @@ export class Arbiter {
     return { token: Buffer.from(JSON.stringify(m.exportJSON())).toString('base64url'), expires }
   }
 
-  ownerToken(ttlSeconds: number): { token: string; expires?: number } {
+  ownerToken(ttlSeconds: number): IssuedToken {
     return this.mint(OWNER_GRANT, { ttlSeconds })
   }
 

@@ -31,6 +31,12 @@ export interface MapTiles {
   attribution?: string
 }
 
+/** The settings the owner sees and changes. */
+export interface Settings {
+  timeZone: string
+  map: MapTiles | null
+}
+
 export interface Home {
   dir: string
   config: HomeConfig

@@ -12,6 +12,7 @@ import { Conflict, NotFound } from '../errors/index.ts'
 import { Source } from './source.ts'
 import { openCorestore } from './logs.ts'
 import { newSourceMeta, checkSourceId, type NewSource, type SourceMeta } from './meta.ts'
+import type { BucketValue } from './view.ts'
 
 export { Source, type WriteResult } from './source.ts'
 export { openCorestore } from './logs.ts'
@@ -27,6 +28,21 @@ export interface SourceSummary extends SourceMeta {
   first: number | null
   last: number | null
   series: { name: string; unit: string | null; type: string }[]
+}
+
+/** A source's bucketed statistics, on the grid of a time zone. */
+export interface AggregateResult {
+  source: string
+  name: string | null
+  unit: string | null
+  /** The function(s) asked for, comma-separated. */
+  fn: string
+  bucket: string
+  /** The IANA zone day and week buckets were cut in. */
+  tz: string
+  from: number
+  to: number
+  buckets: BucketValue[]
 }
 
 export class Store {
