@@ -5,6 +5,7 @@ import path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createBox, initHome, type Box } from '../src/index.ts'
+import { createClient, parse } from '../src/client/index.ts'
 
 export const PASSPHRASE = 'correct horse battery staple'
 export const BIN = fileURLToPath(new URL('../bin/coffer.js', import.meta.url))
@@ -40,22 +41,12 @@ export async function startBox(home = newHome()): Promise<Running> {
   return running
 }
 
+/** One request through the shared API client, answered whatever its status, its body parsed as its content type says. */
 export async function call(url: string, method: string, route: string, opts: { body?: unknown; raw?: string | Uint8Array; type?: string; token?: string | null; accept?: string } = {}) {
-  const headers: Record<string, string> = {}
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`
-  if (opts.accept) headers.accept = opts.accept
-  let body: string | Uint8Array | undefined
-  if (opts.raw !== undefined) {
-    body = opts.raw
-    headers['content-type'] = opts.type ?? 'application/senml+json'
-  } else if (opts.body !== undefined) {
-    body = JSON.stringify(opts.body)
-    headers['content-type'] = opts.type ?? 'application/json'
-  }
-  const res = await fetch(url + route, { method, headers, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body) })
-  const text = await res.text()
-  const type = res.headers.get('content-type') ?? ''
-  return { status: res.status, headers: res.headers, body: type.includes('json') && text ? JSON.parse(text) : text }
+  const client = createClient({ baseUrl: url, token: opts.token })
+  const body = opts.raw === undefined ? { json: opts.body, type: opts.body === undefined ? undefined : opts.type } : { body: typeof opts.raw === 'string' ? opts.raw : new Uint8Array(opts.raw), type: opts.type ?? 'application/senml+json' }
+  const res = await client.send(method, route, { ...body, accept: opts.accept })
+  return { status: res.status, headers: res.headers, body: await parse(res) as any }
 }
 
 /** Runs the CLI as a user would, in its own process. */

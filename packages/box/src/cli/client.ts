@@ -3,10 +3,11 @@
  * the box home (whoever can read the home holds the seed anyway) unless COFFER_TOKEN is set.
  */
 import { Readable } from 'node:stream'
-import Database from 'better-sqlite3'
 import { openHome, readRuntime, type Home } from '../home/index.ts'
-import { Arbiter } from '../arbiter/index.ts'
+import { Arbiter, type IssuedToken } from '../arbiter/index.ts'
+import { openMetaDb } from '../db/index.ts'
 import { CofferError } from '../errors/index.ts'
+import { createClient, Unreachable, type ApiClient, type Query } from '../client/index.ts'
 
 export class NotRunning extends CofferError {
   constructor(home: string) {
@@ -14,27 +15,25 @@ export class NotRunning extends CofferError {
   }
 }
 
-export class ApiError extends CofferError {}
-
 export const CLI_TOKEN_SECONDS = 300
 
-export function mintOwnerToken(home: Home, ttlSeconds: number): { token: string; expires?: number } {
-  const db = new Database(home.paths.meta)
+export function mintOwnerToken(home: Home, ttlSeconds: number): IssuedToken {
+  const db = openMetaDb(home.paths.meta)
   try {
-    db.pragma('busy_timeout = 5000')
     return new Arbiter(db, home.keys.macaroonRootKey).ownerToken(ttlSeconds)
   } finally {
     db.close()
   }
 }
 
+/** The shared API client, taking what a command has at hand: a JSON value, or bytes, text or a file stream. */
 export class Client {
   readonly url: string
-  readonly #token: string
+  readonly #api: ApiClient
 
   constructor(url: string, token: string) {
     this.url = url.replace(/\/$/, '')
-    this.#token = token
+    this.#api = createClient({ baseUrl: `${this.url}/api/v1`, token })
   }
 
   static forHome(dir: string): Client {
@@ -44,34 +43,20 @@ export class Client {
     return new Client(url, process.env.COFFER_TOKEN ?? mintOwnerToken(home, CLI_TOKEN_SECONDS).token)
   }
 
-  async request<T = unknown>(method: string, path: string, opts: { body?: unknown; raw?: Buffer | string | NodeJS.ReadableStream; contentType?: string; query?: Record<string, string | number | undefined> } = {}): Promise<T> {
-    const url = new URL(this.url + '/api/v1' + path)
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v))
-    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` }
-    let body: string | Buffer | NodeJS.ReadableStream | undefined
-    if (opts.raw !== undefined) {
-      body = opts.raw
-      headers['content-type'] = opts.contentType ?? 'application/octet-stream'
-    } else if (opts.body !== undefined) {
-      body = JSON.stringify(opts.body)
-      headers['content-type'] = 'application/json'
-    }
-    let res: Response
+  async request<T = unknown>(method: string, path: string, opts: { body?: unknown; raw?: Buffer | string | NodeJS.ReadableStream; contentType?: string; query?: Query } = {}): Promise<T> {
+    const raw = opts.raw === undefined ? {} : { body: bodyOf(opts.raw), type: opts.contentType ?? 'application/octet-stream' }
     try {
-      const payload = typeof body === 'string' || body === undefined ? body : Buffer.isBuffer(body) ? new Uint8Array(body) : Readable.toWeb(body as Readable)
-      // A stream is sent as it is read (duplex: 'half'), so a large file never sits in memory.
-      res = await fetch(url, { method, headers, body: payload as BodyInit, ...(payload instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit)
-    } catch {
-      throw new CofferError(503, 'unreachable', 'Box unreachable', `Could not reach the box at ${this.url}. Is it running? Start it with \`coffer start\`.`)
+      return await this.#api.request<T>(method, path, { query: opts.query, json: opts.body, ...raw })
+    } catch (err) {
+      if (err instanceof Unreachable) throw new Unreachable(this.url, 'Is it running? Start it with `coffer start`.')
+      throw err
     }
-    const text = await res.text()
-    const type = res.headers.get('content-type') ?? ''
-    const data = type.includes('json') && text ? JSON.parse(text) : text
-    if (!res.ok) {
-      const p = data as { title?: string; detail?: string; type?: string; index?: number; field?: string }
-      const where = p.index !== undefined ? ` (record ${p.index}${p.field ? `, field ${p.field}` : ''})` : ''
-      throw new ApiError(res.status, (p.type ?? '').split('/').pop() || 'error', p.title ?? res.statusText, `${p.detail ?? text}${where}`)
-    }
-    return data as T
   }
+}
+
+/** A file is streamed as it is read, so a large one never sits in memory. */
+function bodyOf(raw: Buffer | string | NodeJS.ReadableStream): BodyInit {
+  if (typeof raw === 'string') return raw
+  if (Buffer.isBuffer(raw)) return new Uint8Array(raw)
+  return Readable.toWeb(raw as Readable) as ReadableStream
 }
