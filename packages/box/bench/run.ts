@@ -222,7 +222,8 @@ if (selected('owntracks')) {
   await box.drivers.add('phones', 'owntracks', { mode: 'http', source: 'phones' })
   const devices: string[] = []
   for (let i = 0; i < 200; i++) {
-    const { password } = await box.drivers.addDevice('phones', { user: `user${i}`, device: 'phone' })
+    const added = await fetch(`${url}/api/v1/drivers/phones/devices`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ user: `user${i}`, device: 'phone' }) })
+    const { password } = await added.json() as { password: string }
     devices.push(`Basic ${Buffer.from(`user${i}:${password}`).toString('base64')}`)
   }
   // The phones are another process: the load generator must not share the box's event loop.

@@ -1,8 +1,8 @@
-/** Drivers: manage them (owner only), and the endpoint the OwnTracks app posts to. */
+/** Drivers: manage them (owner only); each kind adds the routes particular to it. */
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { DRIVER_KINDS } from '../drivers/index.ts'
-import { audited, ownerOnly } from './guard.ts'
+import { kinds } from '../drivers/index.ts'
+import { ownerOnly } from './guard.ts'
 import type { ApiDeps } from './index.ts'
 
 const Id = Type.Object({ id: Type.String({ maxLength: 63 }) })
@@ -16,7 +16,7 @@ export function driverRoutes(api: FastifyInstance, deps: ApiDeps): void {
   api.post('/drivers', {
     schema: {
       summary: 'Add a driver: creates its sources and a write-only grant, then starts it', tags: ['drivers'],
-      body: Type.Object({ id: Type.String(), kind: Type.Union(DRIVER_KINDS.map((k) => Type.Literal(k))), config: Type.Unknown() }, { additionalProperties: false }),
+      body: Type.Object({ id: Type.String(), kind: Type.Union(kinds.map((k) => Type.Literal(k.kind))), config: Type.Unknown() }, { additionalProperties: false }),
     },
   }, admin(async (req, reply) => {
     const { id, kind, config } = req.body as { id: string; kind: string; config: unknown }
@@ -38,26 +38,5 @@ export function driverRoutes(api: FastifyInstance, deps: ApiDeps): void {
   api.post('/drivers/:id/start', { schema: { summary: 'Start a driver', tags: ['drivers'], params: Id } }, admin(async (req) => drivers.start(req.params.id!)))
   api.post('/drivers/:id/stop', { schema: { summary: 'Stop a driver', tags: ['drivers'], params: Id } }, admin(async (req) => drivers.stop(req.params.id!)))
 
-  api.post('/drivers/:id/devices', {
-    schema: { summary: 'Add an OwnTracks device; returns its password once', tags: ['drivers'], params: Id, body: Type.Object({ user: Type.String(), device: Type.String() }, { additionalProperties: false }) },
-  }, admin(async (req, reply) => {
-    const { user, device } = req.body as { user: string; device: string }
-    const { password } = await drivers.addDevice(req.params.id!, { user, device })
-    reply.status(201)
-    return { user, device, password, url: `${req.protocol}://${req.host}/api/v1/owntracks/${req.params.id}` }
-  }))
-
-  api.post('/owntracks/:id', {
-    bodyLimit: 64 * 1024,
-    schema: {
-      summary: 'OwnTracks HTTP mode: the app posts here with HTTP Basic auth (user, device password) and the X-Limit-D header', tags: ['drivers'],
-      params: Id, security: [{ basic: [] }],
-    },
-  }, audited(deps, 'write', async (req, reply, ctx) => {
-    ctx.subject = `driver:${req.params.id}`
-    const device = req.headers['x-limit-d']
-    await drivers.owntracksPost(req.params.id!, req.headers.authorization, typeof device === 'string' ? device : undefined, req.body)
-    reply.type('application/json')
-    return []
-  }))
+  for (const kind of kinds) kind.routes?.(api, drivers.hostFor(kind))
 }

@@ -1,11 +1,11 @@
 /**
- * OwnTracks: the phone app posts JSON messages over HTTP, or publishes them to
+ * OwnTracks messages: the phone app posts JSON messages over HTTP, or publishes them to
  * `owntracks/<user>/<device>` over MQTT. A `_type: "location"` message becomes one SenML
  * record per field, named `<user>/<device>/<field>` and timed by `tst`. Other message types
  * (transition, waypoint, card, lwt, …) are acknowledged and not stored.
  */
-import { InvalidInput } from '../errors/index.ts'
-import type { SenmlRecord } from '../senml/index.ts'
+import { InvalidInput } from '../../errors/index.ts'
+import type { SenmlRecord } from '../../senml/index.ts'
 
 const NUMERIC = [
   ['lat', 'lat'], ['lon', 'lon'], ['acc', 'm'], ['alt', 'm'], ['batt', '%'], ['vel', 'km/h'], ['cog', 'deg'], ['vac', 'm'],
