@@ -48,12 +48,13 @@ export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
   })
 
   const Name = Type.Object({ name: Type.String({ maxLength: 63 }) })
-  api.get('/csv-profiles', { schema: { summary: 'Saved CSV profiles (column mappings)', tags: ['imports'] } }, admin(async () => importers.profiles()))
-  api.get('/csv-profiles/:name', { schema: { summary: 'One CSV profile', tags: ['imports'], params: Name } }, admin(async (req) => importers.profile(req.params.name!)))
+  const { csvProfiles } = importers
+  api.get('/csv-profiles', { schema: { summary: 'Saved CSV profiles (column mappings)', tags: ['imports'] } }, admin(async () => csvProfiles.list()))
+  api.get('/csv-profiles/:name', { schema: { summary: 'One CSV profile', tags: ['imports'], params: Name } }, admin(async (req) => csvProfiles.get(req.params.name!)))
   api.put('/csv-profiles/:name', { schema: { summary: 'Save a CSV profile: time column and format, value columns with names, units and types', tags: ['imports'], params: Name, body: CsvProfile } },
-    admin(async (req) => importers.saveProfile(req.params.name!, req.body)))
+    admin(async (req) => csvProfiles.save(req.params.name!, req.body)))
   api.delete('/csv-profiles/:name', { schema: { summary: 'Delete a CSV profile', tags: ['imports'], params: Name } }, admin(async (req) => {
-    importers.deleteProfile(req.params.name!)
+    csvProfiles.delete(req.params.name!)
     return { deleted: req.params.name }
   }))
 

@@ -13,13 +13,29 @@
  *   are both kept (the source names are not stored yet).
  * - Some iOS versions write an internal DTD that is not well-formed; it is skipped unread.
  */
+import fs from 'node:fs'
 import { Transform, type Readable } from 'node:stream'
 import yauzl from 'yauzl'
 import { SaxesParser } from 'saxes'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH, malformed } from './common.ts'
+import type { ImportFormat } from './format.ts'
 import { StringDecoder } from 'node:string_decoder'
+
+export const appleHealth: ImportFormat = {
+  name: 'apple-health',
+  defaultSource: 'apple-health',
+  logicalType: () => 'health',
+  sniff: (head, text) => isZip(head) || /<(!DOCTYPE )?HealthData[\s>[]/.test(text),
+  // The zip is read as it is, without unpacking it.
+  open: async (file, head) => (isZip(head) ? openExportInZip(file) : fs.createReadStream(file)),
+  parse: (input) => healthRecords(input),
+}
+
+function isZip(head: Buffer): boolean {
+  return head.length >= 4 && head.readUInt32LE(0) === 0x04034b50
+}
 
 /** Readings remembered for spotting duplicates, per generation: two generations hold a day of dense Watch data. */
 const GENERATION = 200_000
@@ -61,7 +77,7 @@ function find(table: Float64Array, key: number): boolean {
 }
 
 /** Opens export.xml inside an Apple Health zip. */
-export function openExportInZip(file: string): Promise<Readable> {
+function openExportInZip(file: string): Promise<Readable> {
   return new Promise((resolve, reject) => {
     yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
       if (err || !zip) return reject(new InvalidInput(`The zip cannot be read: ${err?.message ?? 'unknown error'}. Nothing was imported.`))
@@ -118,7 +134,7 @@ function appleTime(text: string | undefined): number {
 
 const DURATION_UNITS: Record<string, number> = { s: 1, min: 60, hr: 3600, h: 3600, d: 86400 }
 
-export async function* appleHealth(input: Readable): AsyncGenerator<SenmlRecord[]> {
+async function* healthRecords(input: Readable): AsyncGenerator<SenmlRecord[]> {
   const sax = new SaxesParser({ xmlns: false, position: true })
   const out: SenmlRecord[][] = []
   let batch: SenmlRecord[] = []

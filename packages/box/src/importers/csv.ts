@@ -1,53 +1,34 @@
 /**
- * CSV with a column mapping: which column holds the time and in what format, which columns hold
- * values, with names, units and types. The delimiter (, ; tab |) and the encoding (UTF-8, UTF-16
- * with a BOM, else Windows-1252, what many banks export) are detected from the first bytes.
- * Mappings are saved by name as profiles and reused.
+ * CSV read through a column mapping (a profile, csv-profile.ts). The delimiter (, ; tab |) and
+ * the encoding (UTF-8, UTF-16 with a BOM, else Windows-1252, what many banks export) are
+ * detected from the first bytes. A CSV file cannot be recognised by its content: it is read
+ * when named, or when a profile is given.
  */
-import { Type, type Static } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
 import { Transform, type Readable } from 'node:stream'
 import { parse as csvParse } from 'csv-parse'
 import { parse as csvParseSync } from 'csv-parse/sync'
 import iconv from 'iconv-lite'
 import { InvalidInput } from '../errors/index.ts'
-import { LOGICAL_TYPES, wallClockToEpoch, assertTimeZone } from '../store/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH, HEAD_BYTES } from './common.ts'
+import { timeParser, type CsvProfile } from './csv-profile.ts'
+import type { ImportFormat } from './format.ts'
 
-export const CsvProfile = Type.Object({
-  time: Type.Object({
-    column: Type.String({ minLength: 1, description: 'Header of the time column' }),
-    format: Type.String({ description: 'iso, epoch, epoch-ms, or a pattern of YYYY MM DD HH mm ss, e.g. DD.MM.YYYY HH:mm' }),
-    tz: Type.Optional(Type.String({ description: 'IANA zone for times without an offset; default UTC' })),
-  }, { additionalProperties: false }),
-  values: Type.Array(Type.Object({
-    column: Type.String({ minLength: 1 }),
-    name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9:./_-]*$', maxLength: 128 })),
-    unit: Type.Optional(Type.String({ maxLength: 32 })),
-    type: Type.Optional(Type.Union([Type.Literal('number'), Type.Literal('string')])),
-  }, { additionalProperties: false }), { minItems: 1, maxItems: 256 }),
-  logicalType: Type.Optional(Type.Union(LOGICAL_TYPES.map((t) => Type.Literal(t)))),
-  decimal: Type.Optional(Type.Union([Type.Literal('.'), Type.Literal(',')], { description: 'Decimal separator; with "," a "." groups thousands' })),
-  delimiter: Type.Optional(Type.String({ minLength: 1, maxLength: 1, description: 'Overrides detection' })),
-  encoding: Type.Optional(Type.String({ description: 'Overrides detection, e.g. windows-1252' })),
-}, { additionalProperties: false })
-export type CsvProfile = Static<typeof CsvProfile>
-
-export function checkProfile(profile: unknown): CsvProfile {
-  const error = Value.Errors(CsvProfile, profile).First()
-  if (error) throw new InvalidInput(`CSV profile${error.path ? ` ${error.path}` : ''}: ${error.message}.`, { field: error.path.replace(/^\//, '') || 'profile' })
-  const p = profile as CsvProfile
-  if (p.time.tz) assertTimeZone(p.time.tz)
-  if (p.encoding && !iconv.encodingExists(p.encoding)) throw new InvalidInput(`Unknown encoding "${p.encoding}".`, { field: 'encoding' })
-  for (const v of p.values) {
-    if (!v.name && !/^[A-Za-z0-9][A-Za-z0-9:./_-]*$/.test(v.column)) throw new InvalidInput(`Column "${v.column}" cannot be a record name as it is: give it a "name".`, { field: 'values' })
-  }
-  timeParser(p)
-  return p
+export const csv: ImportFormat = {
+  name: 'csv',
+  defaultSource: 'csv',
+  logicalType: ({ profile }) => profile?.logicalType ?? 'other',
+  // A CSV read through another mapping gives other records: the mapping is part of its identity.
+  identity: ({ profile }) => JSON.stringify(mapping(profile)),
+  parse: (input, { head, profile }) => rows(input, head, mapping(profile)),
 }
 
-export function detectEncoding(head: Buffer): string {
+function mapping(profile: CsvProfile | undefined): CsvProfile {
+  if (!profile) throw new InvalidInput('A CSV import needs a column mapping: pass a saved profile or a profile file with --profile.', { field: 'profile' })
+  return profile
+}
+
+function detectEncoding(head: Buffer): string {
   if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return 'utf-8'
   if (head[0] === 0xff && head[1] === 0xfe) return 'utf-16le'
   if (head[0] === 0xfe && head[1] === 0xff) return 'utf-16be'
@@ -61,7 +42,7 @@ export function detectEncoding(head: Buffer): string {
 }
 
 /** The candidate that splits the first lines into the same number (> 1) of fields, most often. */
-export function detectDelimiter(text: string): string {
+function detectDelimiter(text: string): string {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 20)
   let best = ','
   let bestScore = 0
@@ -86,35 +67,6 @@ function fieldsIn(line: string, delimiter: string): number {
     else if (ch === delimiter && !quoted) n++
   }
   return n
-}
-
-function timeParser(p: CsvProfile): (text: string) => number {
-  const { format, tz = 'UTC' } = p.time
-  if (format === 'iso') {
-    return (text) => {
-      const hasOffset = /(Z|[+-]\d{2}:?\d{2})$/.test(text)
-      const ms = Date.parse(hasOffset ? text : `${text.replace(' ', 'T')}Z`)
-      return hasOffset || tz === 'UTC' ? ms / 1000 : wallClockToEpoch(tz, ms / 1000)
-    }
-  }
-  if (format === 'epoch') return (text) => Number(text)
-  if (format === 'epoch-ms') return (text) => Number(text) / 1000
-  const order: string[] = []
-  const source = format.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/YYYY|MM|DD|HH|mm|ss/g, (token) => {
-    order.push(token)
-    return token === 'YYYY' ? '(\\d{4})' : '(\\d{1,2})'
-  })
-  if (!order.includes('YYYY') || !order.includes('MM') || !order.includes('DD')) {
-    throw new InvalidInput(`Time format "${format}" needs at least YYYY, MM and DD (or use iso, epoch, epoch-ms).`, { field: 'time.format' })
-  }
-  const re = new RegExp(`^${source}$`)
-  return (text) => {
-    const m = re.exec(text)
-    if (!m) return NaN
-    const part = (token: string) => (order.includes(token) ? Number(m[order.indexOf(token) + 1]) : 0)
-    const wall = Date.UTC(part('YYYY'), part('MM') - 1, part('DD'), part('HH'), part('mm'), part('ss')) / 1000
-    return wallClockToEpoch(tz, wall)
-  }
 }
 
 /** What the start of a CSV file looks like to the importer, and a first guess at its mapping. */
@@ -181,7 +133,7 @@ function decoder(encoding: string): Transform {
   })
 }
 
-export async function* csv(input: Readable, head: Buffer, profile: CsvProfile): AsyncGenerator<SenmlRecord[]> {
+async function* rows(input: Readable, head: Buffer, profile: CsvProfile): AsyncGenerator<SenmlRecord[]> {
   const encoding = profile.encoding ?? detectEncoding(head)
   const delimiter = profile.delimiter ?? detectDelimiter(iconv.decode(head, encoding))
   const parseTime = timeParser(profile)

@@ -13,9 +13,23 @@ import { InvalidInput } from '../errors/index.ts'
 import { wallClockToEpoch } from '../store/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH } from './common.ts'
+import type { ImportFormat } from './format.ts'
 
-export const WINDOW_YEARS = 2
-export const MAX_OCCURRENCES = 5000
+export const ical: ImportFormat = {
+  name: 'ical',
+  defaultSource: 'calendar',
+  logicalType: () => 'communication',
+  sniff: (_head, text) => /^\s*BEGIN:VCALENDAR\r?\n/i.test(text),
+  // The calendar is read from the file, in two passes, so that overrides are known before
+  // expansion; the upload stream only flows through, for progress.
+  parse: (input, { file }) => {
+    input.resume()
+    return events(file)
+  },
+}
+
+const WINDOW_YEARS = 2
+const MAX_OCCURRENCES = 5000
 
 /** Each VTIMEZONE and VEVENT block, as text, in file order. */
 async function* blocks(file: string): AsyncGenerator<{ kind: 'vtimezone' | 'vevent'; text: string; line: number }> {
@@ -67,7 +81,7 @@ function epoch(time: ICAL.Time, tzid: string | undefined): number {
   return time.toUnixTime()
 }
 
-export async function* ical(file: string): AsyncGenerator<SenmlRecord[]> {
+async function* events(file: string): AsyncGenerator<SenmlRecord[]> {
   // Pass 1: time zones, and which occurrences of which events were moved.
   const overridden = new Set<string>()
   for await (const { kind, text, line } of blocks(file)) {

@@ -16,15 +16,30 @@ import type { AuditLog } from '../audit/index.ts'
 import type { Store } from '../store/index.ts'
 import { checkSourceId } from '../store/index.ts'
 import { CofferError, InvalidInput, NotFound } from '../errors/index.ts'
-import { writeAs } from '../ingest/index.ts'
-import { FORMATS, isZip, parse, sniff, type Format } from './formats.ts'
-import { openExportInZip } from './apple-health.ts'
-import { checkProfile, type CsvProfile } from './csv.ts'
-
-export { FORMATS, type Format } from './formats.ts'
-export { CsvProfile, previewCsv, type CsvPreview } from './csv.ts'
+import { writeAs, type IngestDeps } from '../ingest/index.ts'
+import { appleHealth } from './apple-health.ts'
 import { readHead } from './common.ts'
+import { csv } from './csv.ts'
+import { CsvProfiles } from './csv-profile.ts'
+import type { Format, ImportFormat, ImportOptions } from './format.ts'
+import { googleRecords } from './google-records.ts'
+import { googleSemantic } from './google-semantic.ts'
+import { googleTimeline } from './google-timeline.ts'
+import { gpx } from './gpx.ts'
+import { ical } from './ical.ts'
+
+export type { Format } from './format.ts'
+export { CsvProfile } from './csv-profile.ts'
+export { previewCsv, type CsvPreview } from './csv.ts'
 export { HEAD_BYTES, readHead } from './common.ts'
+
+/**
+ * The formats the box imports, in the order sniffing asks them: those recognised by how a file
+ * starts (BEGIN:VCALENDAR, a zip's signature) before those recognised by an element anywhere in
+ * its head.
+ */
+const formats: ImportFormat[] = [ical, appleHealth, gpx, googleRecords, googleSemantic, googleTimeline, csv]
+export const FORMATS: Format[] = formats.map((f) => f.name)
 
 export interface ImportJob {
   id: string
@@ -45,23 +60,22 @@ export function finished(job: ImportJob): boolean {
   return job.state === 'done' || job.state === 'duplicate' || job.state === 'failed'
 }
 
-const DEFAULT_SOURCE: Record<Format, string> = { gpx: 'gpx', 'google-records': 'google-location', 'google-semantic': 'google-timeline', 'google-timeline': 'google-timeline', 'apple-health': 'apple-health', ical: 'calendar', csv: 'csv' }
 const JOBS_KEPT = 100
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 export class Importers {
+  /** The column mappings CSV files are read through, saved by name. */
+  readonly csvProfiles: CsvProfiles
   readonly #db: Database.Database
-  readonly #deps: { store: Store; arbiter: Arbiter; audit: AuditLog }
+  readonly #deps: { store: Store; arbiter: Arbiter; audit: AuditLog; ingest: IngestDeps }
   readonly #dir: string
   readonly #jobs = new Map<string, ImportJob>()
 
-  constructor(deps: { db: Database.Database; store: Store; arbiter: Arbiter; audit: AuditLog; dir: string }) {
+  constructor(deps: { db: Database.Database; store: Store; arbiter: Arbiter; audit: AuditLog; ingest: IngestDeps; dir: string }) {
     this.#db = deps.db
     this.#deps = deps
     this.#dir = deps.dir
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS imports (id TEXT PRIMARY KEY, hash TEXT NOT NULL, name TEXT NOT NULL, format TEXT NOT NULL,
-      source TEXT NOT NULL, state TEXT NOT NULL, records INTEGER NOT NULL, first_block INTEGER NOT NULL, error TEXT, started_at REAL NOT NULL, finished_at REAL)`)
-    this.#db.exec('CREATE TABLE IF NOT EXISTS csv_profiles (name TEXT PRIMARY KEY, profile TEXT NOT NULL)')
+    this.csvProfiles = new CsvProfiles(deps.db)
   }
 
   /** Takes back what an import interrupted by a crash had written. */
@@ -79,27 +93,6 @@ export class Importers {
     }
   }
 
-  profiles(): { name: string; profile: CsvProfile }[] {
-    return (this.#db.prepare('SELECT name, profile FROM csv_profiles ORDER BY name').all() as { name: string; profile: string }[]).map((r) => ({ name: r.name, profile: JSON.parse(r.profile) as CsvProfile }))
-  }
-
-  profile(name: string): CsvProfile {
-    const row = this.#db.prepare('SELECT profile FROM csv_profiles WHERE name = ?').get(name) as { profile: string } | undefined
-    if (!row) throw new NotFound(`There is no CSV profile "${name}". Save one with \`coffer import FILE --profile mapping.json --save-profile ${name}\`.`)
-    return JSON.parse(row.profile) as CsvProfile
-  }
-
-  saveProfile(name: string, profile: unknown): CsvProfile {
-    if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) throw new InvalidInput(`"${name}" is not a valid profile name: use lower-case letters, digits, '.', '_' or '-'.`, { field: 'name' })
-    const checked = checkProfile(profile)
-    this.#db.prepare('INSERT OR REPLACE INTO csv_profiles (name, profile) VALUES (?, ?)').run(name, JSON.stringify(checked))
-    return checked
-  }
-
-  deleteProfile(name: string): void {
-    if (this.#db.prepare('DELETE FROM csv_profiles WHERE name = ?').run(name).changes === 0) throw new NotFound(`There is no CSV profile "${name}".`)
-  }
-
   jobs(): ImportJob[] {
     return [...this.#jobs.values()].reverse()
   }
@@ -113,15 +106,17 @@ export class Importers {
   /** Receives an upload into a file, then imports it. Resolves with the finished job. */
   async upload(body: NodeJS.ReadableStream, opts: { id?: string; name: string; size?: number; source?: string; format?: string; profile?: string }): Promise<ImportJob> {
     if (opts.source !== undefined) checkSourceId(opts.source)
-    const profile = opts.profile === undefined ? undefined : this.profile(opts.profile)
-    if (opts.format !== undefined && !FORMATS.includes(opts.format as Format)) throw new InvalidInput(`Unknown format "${opts.format}": use one of ${FORMATS.join(', ')}.`, { field: 'format' })
+    const profile = opts.profile === undefined ? undefined : this.csvProfiles.get(opts.profile)
+    const named = opts.format ?? (profile ? csv.name : undefined)
+    const format = named === undefined ? undefined : formats.find((f) => f.name === named)
+    if (named !== undefined && !format) throw new InvalidInput(`Unknown format "${opts.format}": use one of ${FORMATS.join(', ')}.`, { field: 'format' })
     if (opts.id !== undefined && (!UUID.test(opts.id) || this.#jobs.has(opts.id))) throw new InvalidInput('id must be a new UUID, so the import\'s progress can be followed at /api/v1/imports/{id}.', { field: 'id' })
     const job = this.#newJob(opts.id ?? crypto.randomUUID(), opts.name, opts.size ?? 0)
     const file = path.join(this.#dir, `${job.id}.upload`)
     try {
       await pipeline(body, counting((n) => (job.bytesRead += n)), fs.createWriteStream(file, { mode: 0o600 }))
       job.size = fs.statSync(file).size
-      return await this.#import(job, file, opts.source, (opts.format as Format | undefined) ?? (profile ? 'csv' : undefined), profile)
+      return await this.#import(job, file, opts.source, format, { profile })
     } finally {
       fs.rmSync(file, { force: true })
     }
@@ -134,32 +129,30 @@ export class Importers {
     return job
   }
 
-  async #import(job: ImportJob, file: string, sourceOption?: string, formatOption?: Format, profile?: CsvProfile): Promise<ImportJob> {
+  async #import(job: ImportJob, file: string, sourceOption: string | undefined, formatOption: ImportFormat | undefined, options: ImportOptions): Promise<ImportJob> {
     const finish = (state: ImportJob['state'], error: string | null = null) => Object.assign(job, { state, error, finishedAt: Date.now() / 1000 })
     try {
       job.state = 'checking'
       const head = readHead(file)
       const format = formatOption ?? sniff(head)
-      const source = sourceOption ?? DEFAULT_SOURCE[format]
-      Object.assign(job, { format, source })
-      // A CSV read through another mapping gives other records: the mapping is part of its identity.
-      const hash = await sha256(file, format === 'csv' ? JSON.stringify(profile) : '')
+      const source = sourceOption ?? format.defaultSource
+      Object.assign(job, { format: format.name, source })
+      const hash = await sha256(file, format.identity?.(options) ?? '')
       const earlier = this.#db.prepare("SELECT id FROM imports WHERE hash = ? AND source = ? AND state = 'done'").get(hash, source) as { id: string } | undefined
       if (earlier) return finish('duplicate', `This file was imported into "${source}" before (import ${earlier.id}); nothing was added.`)
 
       const { store, arbiter } = this.#deps
-      const logicalType = format === 'csv' ? (profile?.logicalType ?? 'other') : format === 'apple-health' ? 'health' : format === 'ical' ? 'communication' : 'location'
-      if (!store.has(source)) await store.add({ id: source, logicalType, description: `Imported from ${format}` })
+      if (!store.has(source)) await store.add({ id: source, logicalType: format.logicalType(options), description: `Imported from ${format.name}` })
       const token = arbiter.ownerToken(24 * 3600).token
       const blocks: number[] = []
       this.#db.prepare('INSERT INTO imports (id, hash, name, format, source, state, records, first_block, started_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)')
-        .run(job.id, hash, job.name, format, source, 'importing', store.get(source).core.length, job.startedAt)
+        .run(job.id, hash, job.name, format.name, source, 'importing', store.get(source).core.length, job.startedAt)
       job.state = 'importing'
       job.bytesRead = 0
       try {
-        const input = (isZip(head) ? await openExportInZip(file) : fs.createReadStream(file)).pipe(counting((n) => (job.bytesRead += n)))
-        for await (const batch of parse(format, input, { file, head, profile })) {
-          const written = await writeAs(this.#deps, token, source, batch, `import ${format} ${job.name}`, job.id)
+        const input = (format.open ? await format.open(file, head) : fs.createReadStream(file)).pipe(counting((n) => (job.bytesRead += n)))
+        for await (const batch of format.parse(input, { file, head, ...options })) {
+          const written = await writeAs(this.#deps.ingest, token, source, batch, `import ${format.name} ${job.name}`, job.id)
           for (let b = written.first; b < written.first + written.blocks; b++) blocks.push(b)
           job.records += written.count
         }
@@ -176,6 +169,14 @@ export class Importers {
       throw err
     }
   }
+}
+
+/** Picks the format from the content, not the name. */
+function sniff(head: Buffer): ImportFormat {
+  const text = head.toString('utf8').replace(/^\uFEFF/, '')
+  const format = formats.find((f) => f.sniff?.(head, text))
+  if (format) return format
+  throw new InvalidInput('Coffer does not recognise this file: it imports GPX 1.1, Apple Health exports (export.xml or the zip), Google location history (Records.json, Semantic Location History, Timeline.json), iCalendar, and CSV given a column mapping (--profile). Name the format with --format if it is one of those.')
 }
 
 /** Passes bytes through, telling `onBytes` how many went by, for progress. */
