@@ -1,14 +1,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import Database from 'better-sqlite3'
 import { newMacaroon } from 'macaroon'
 import { Arbiter, windowOf } from './index.ts'
 import { Forbidden, Unauthorized } from '../errors/index.ts'
+import { openMetaDb } from '../db/index.ts'
 
 const ROOT = Buffer.alloc(32, 7)
 
 function arbiter() {
-  return new Arbiter(new Database(':memory:'), ROOT)
+  return new Arbiter(openMetaDb(':memory:'), ROOT)
 }
 
 function tokenWith(caveats: string[], rootKey = ROOT): string {
@@ -76,7 +76,7 @@ test('expired tokens are refused', () => {
 })
 
 test('grants persist across restarts', () => {
-  const db = new Database(':memory:')
+  const db = openMetaDb(':memory:')
   const grant = new Arbiter(db, ROOT).createGrant({ subject: 'app:x', description: 'x', sources: '*', ops: ['read'], windows: [], granularity: 0 })
   const again = new Arbiter(db, ROOT)
   assert.deepEqual(again.grant(grant.id), grant)

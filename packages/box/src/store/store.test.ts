@@ -3,14 +3,14 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { Store } from './index.ts'
 import { BoxKeys } from '../keys/index.ts'
+import { openMetaDb } from '../db/index.ts'
 
 async function openStore(dir: string): Promise<Store> {
   fs.mkdirSync(path.join(dir, 'logs'), { recursive: true })
   fs.mkdirSync(path.join(dir, 'views'), { recursive: true })
-  const store = new Store({ db: new Database(path.join(dir, 'box.db')), keys: new BoxKeys(Buffer.alloc(32, 1)), logsDir: path.join(dir, 'logs'), viewsDir: path.join(dir, 'views') })
+  const store = new Store({ db: openMetaDb(path.join(dir, 'box.db')), keys: new BoxKeys(Buffer.alloc(32, 1)), logsDir: path.join(dir, 'logs'), viewsDir: path.join(dir, 'views') })
   await store.open()
   return store
 }

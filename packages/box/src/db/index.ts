@@ -1,0 +1,79 @@
+/**
+ * box.db, the box's own records: sources, grants, drivers, imports, exports and apps. This is
+ * its one door. Opening it brings its tables up to date with the migrations below, numbered by
+ * SQLite's user_version; each runs in its own transaction, so a crash mid-upgrade leaves the
+ * file at the last version that completed, and the next open carries on from there.
+ */
+import Database from 'better-sqlite3'
+import { CofferError } from '../errors/index.ts'
+
+/**
+ * Migration i takes box.db from version i to i + 1. A released migration is never edited,
+ * only followed by a new one: homes in the wild have already run it.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the tables as every release before versioning made them. IF NOT EXISTS, because homes
+  // written by those releases hold them already (at user_version 0) and must open unchanged.
+  `CREATE TABLE IF NOT EXISTS sources (id TEXT PRIMARY KEY, meta TEXT NOT NULL, generation INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
+  CREATE TABLE IF NOT EXISTS grants (id TEXT PRIMARY KEY, subject TEXT NOT NULL, epoch INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, description TEXT NOT NULL, scope TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS drivers (id TEXT PRIMARY KEY, kind TEXT NOT NULL, config TEXT NOT NULL, grant_id TEXT NOT NULL, created_at TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS imports (id TEXT PRIMARY KEY, hash TEXT NOT NULL, name TEXT NOT NULL, format TEXT NOT NULL,
+    source TEXT NOT NULL, state TEXT NOT NULL, records INTEGER NOT NULL, first_block INTEGER NOT NULL, error TEXT, started_at REAL NOT NULL, finished_at REAL);
+  CREATE TABLE IF NOT EXISTS csv_profiles (name TEXT PRIMARY KEY, profile TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS exports (id TEXT PRIMARY KEY, app TEXT NOT NULL, destination TEXT NOT NULL,
+    state TEXT NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, preview TEXT NOT NULL, payload BLOB NOT NULL,
+    created_at REAL NOT NULL, decided_at REAL, response_status INTEGER, error TEXT);
+  CREATE INDEX IF NOT EXISTS exports_by_app ON exports (app, destination, created_at);
+  CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, version TEXT NOT NULL, state TEXT NOT NULL, manifest TEXT NOT NULL,
+    consent TEXT, grants TEXT NOT NULL, update_manifest TEXT, installed_at REAL NOT NULL, updated_at REAL NOT NULL, last_run TEXT);
+  CREATE TABLE IF NOT EXISTS app_views (app TEXT NOT NULL, view TEXT NOT NULL, spec TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (app, view));`,
+]
+
+/** The version this code writes and reads. */
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** box.db was last opened by a newer Coffer, whose tables this one may misread or damage. */
+export class DatabaseTooNew extends CofferError {
+  constructor(file: string, version: number) {
+    super(500, 'database-too-new', 'Box database from a newer Coffer',
+      `${file} is at schema version ${version}, and this Coffer knows versions up to ${SCHEMA_VERSION}. A newer Coffer has opened this home: run that one (or a later one) on it. Nothing has been changed.`)
+  }
+}
+
+/** Opens box.db (or `:memory:`), waiting up to 5 s for another process's write, and brings it to SCHEMA_VERSION. */
+export function openMetaDb(file: string): Database.Database {
+  const db = new Database(file)
+  try {
+    db.pragma('journal_mode = WAL')
+    db.pragma('busy_timeout = 5000')
+    migrate(db, file)
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}
+
+function userVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number
+}
+
+/**
+ * The version is read again inside each write transaction: the CLI minting a token and a box
+ * starting may open the same new file at once, and only one of them should run each step.
+ */
+function migrate(db: Database.Database, file: string): void {
+  const step = db.transaction((): boolean => {
+    const version = userVersion(db)
+    if (version > SCHEMA_VERSION) throw new DatabaseTooNew(file, version)
+    if (version === SCHEMA_VERSION) return false
+    db.exec(MIGRATIONS[version]!)
+    db.pragma(`user_version = ${version + 1}`)
+    return true
+  })
+  const version = userVersion(db)
+  if (version > SCHEMA_VERSION) throw new DatabaseTooNew(file, version)
+  if (version === SCHEMA_VERSION) return
+  while (step.immediate()) { /* one migration per transaction, until none is left */ }
+}
