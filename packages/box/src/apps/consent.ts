@@ -7,7 +7,8 @@
 import { InvalidInput } from '../errors/index.ts'
 import type { SourceMeta } from '../store/index.ts'
 import { EXPORT_POLICIES, type ExportPolicy } from '../gateway/index.ts'
-import { MAX_EXPORT_BYTES, describeDetail, describeDuration, durationSeconds, type Manifest, type SourceRequest } from './manifest.ts'
+import { MANIFEST_DURATION, MAX_EXPORT_BYTES, describeDetail, durationSeconds, type Manifest, type SourceRequest } from './manifest.ts'
+import { describeDuration } from '../duration/index.ts'
 
 export interface SourceConsent {
   request: string
@@ -146,7 +147,7 @@ export function decide(manifest: Manifest, sources: SourceMeta[], input: Consent
 function checkDuration(text: string, request: string, field: string): string {
   if (field === 'granularity' && text === 'raw') return text
   if (field === 'window' && text === 'all') return text
-  if (!/^[1-9][0-9]{0,4}[mhdw]$/.test(text)) throw new InvalidInput(`"${request}": ${field} "${text}" is not a duration like 1h, 1d or 30d.`, { field: `sources.${request}.${field}` })
+  if (!new RegExp(MANIFEST_DURATION).test(text)) throw new InvalidInput(`"${request}": ${field} "${text}" is not a duration like 1h, 1d or 30d.`, { field: `sources.${request}.${field}` })
   return text
 }
 

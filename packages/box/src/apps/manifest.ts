@@ -8,6 +8,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { InvalidInput } from '../errors/index.ts'
 import { LOGICAL_TYPES, SOURCE_ID, TECHNICAL_TYPES } from '../store/index.ts'
+import { DAY, HOUR, WEEK, describeDuration, durationPattern, parseDuration } from '../duration/index.ts'
 
 export const MANIFEST_VERSION = 1
 export const MAX_EXPORT_BYTES = 1024 * 1024
@@ -16,7 +17,9 @@ const Id = Type.String({ pattern: '^[a-z][a-z0-9-]{0,26}[a-z0-9]$', description:
 /** Free text shown to the owner: printable, single-line unless said otherwise, bounded. */
 const Line = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
 const Paragraph = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f]*$' })
-const Duration = Type.String({ pattern: '^[1-9][0-9]{0,4}[mhdw]$', description: 'A number and a unit: m, h, d or w (30d, 1w)' })
+/** Apps ask for nothing finer than minutes. */
+export const MANIFEST_DURATION = durationPattern(['m', 'h', 'd', 'w'], 5)
+const Duration = Type.String({ pattern: MANIFEST_DURATION, description: 'A number and a unit: m, h, d or w (30d, 1w)' })
 const Logical = Type.Union(LOGICAL_TYPES.map((t) => Type.Literal(t)))
 
 export const SourceRequest = Type.Object({
@@ -132,26 +135,17 @@ export function checkDestination(url: string, field: string): void {
   if (parsed.href !== url) throw new InvalidInput(`manifest ${field}: write the destination in its canonical form, "${parsed.href}".`, { field })
 }
 
-const UNIT_SECONDS: Record<string, number> = { m: 60, h: 3600, d: 86400, w: 604800 }
-
 /** Seconds in a manifest duration; `raw` and `all` are 0. */
 export function durationSeconds(text: string): number {
   if (text === 'raw' || text === 'all') return 0
-  return Number(text.slice(0, -1)) * UNIT_SECONDS[text.at(-1)!]!
-}
-
-export function describeDuration(seconds: number): string {
-  for (const [unit, size] of [['week', 604800], ['day', 86400], ['hour', 3600], ['minute', 60]] as const) {
-    if (seconds % size === 0) return `${seconds / size} ${unit}${seconds === size ? '' : 's'}`
-  }
-  return `${seconds} seconds`
+  return parseDuration(text)
 }
 
 /** Plain words for a detail level: what the owner is agreeing to show. */
 export function describeDetail(granularity: number): string {
   if (granularity === 0) return 'every individual reading'
-  if (granularity === 86400) return 'daily totals and averages'
-  if (granularity === 3600) return 'hourly totals and averages'
-  if (granularity === 604800) return 'weekly totals and averages'
+  if (granularity === DAY) return 'daily totals and averages'
+  if (granularity === HOUR) return 'hourly totals and averages'
+  if (granularity === WEEK) return 'weekly totals and averages'
   return `totals and averages per ${describeDuration(granularity)}`
 }
