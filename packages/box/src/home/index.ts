@@ -5,31 +5,37 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
 import { BoxKeys, generateSeed, hashPassphrase, seedToWords, wordsToSeed } from '../keys/index.ts'
 import { Conflict, CofferError, InvalidInput } from '../errors/index.ts'
 
-export interface HomeConfig {
-  version: 1
-  createdAt: string
-  passphraseHash: string
-  identity: string
+/**
+ * A slippy-map tile server: `tiles` is a URL template with {z}, {x} and {y}. The owner's browser
+ * fetches the tiles itself, so the server learns which areas are looked at; hence opt-in. Only
+ * the shape is checked when a home opens: checkMapTiles judges the URL where it is used.
+ */
+export const MapTiles = Type.Object({
+  tiles: Type.String({ description: 'A tile URL template with {z}, {x} and {y}' }),
+  attribution: Type.Optional(Type.String({ description: 'A line of text crediting the map' })),
+}, { additionalProperties: false })
+export type MapTiles = Static<typeof MapTiles>
+
+/** config.json. Unknown fields are refused rather than ignored, so a misspelt setting is noticed. */
+export const HomeConfig = Type.Object({
+  version: Type.Literal(1),
+  createdAt: Type.String({ minLength: 1, description: 'When the box was made, as an ISO 8601 time' }),
+  passphraseHash: Type.String({ pattern: '^\\$argon2', description: 'The owner passphrase, hashed with Argon2 by `coffer init`' }),
+  identity: Type.String({ pattern: '^[0-9a-f]{64}$', description: "The box's public identity key, in hex" }),
   /**
    * The owner's time zone, fixed when the box is made: apps granted daily or hourly detail
    * get buckets on this zone's grid only, so two zones' days cannot be subtracted into hours.
    */
-  timeZone?: string
+  timeZone: Type.Optional(Type.String({ description: 'An IANA time zone, such as Europe/Berlin' })),
   /** A tile server the owner chose for maps under location tracks; none by default. */
-  map?: MapTiles
-}
-
-/**
- * A slippy-map tile server: `tiles` is a URL template with {z}, {x} and {y}. The owner's browser
- * fetches the tiles itself, so the server learns which areas are looked at; hence opt-in.
- */
-export interface MapTiles {
-  tiles: string
-  attribution?: string
-}
+  map: Type.Optional(MapTiles),
+}, { additionalProperties: false })
+export type HomeConfig = Static<typeof HomeConfig>
 
 /** The settings the owner sees and changes. */
 export interface Settings {
@@ -57,6 +63,15 @@ export interface HomePaths {
 export class NoBox extends CofferError {
   constructor(dir: string) {
     super(404, 'no-box', 'No box here', `No box in ${dir}. Create one with \`coffer init --home ${dir}\` or point --home / COFFER_HOME at an existing box.`)
+  }
+}
+
+/** config.json cannot be read, is not JSON, or holds a field the box cannot use. `field` names it when there is one. */
+export class BadConfig extends CofferError {
+  readonly file: string
+  constructor(file: string, problem: string, field?: string) {
+    super(500, 'bad-config', 'Unusable box configuration', `${file}: ${problem}`, field === undefined ? {} : { field })
+    this.file = file
   }
 }
 
@@ -103,10 +118,58 @@ export function initHome(dir: string, opts: { passphrase: string; words?: string
 export function openHome(dir: string): Home {
   const paths = homePaths(dir)
   if (!fs.existsSync(paths.config)) throw new NoBox(dir)
-  const config = JSON.parse(fs.readFileSync(paths.config, 'utf8')) as HomeConfig
+  const config = readConfig(paths.config)
   const keys = new BoxKeys(fs.readFileSync(paths.seed))
   for (const sub of [paths.logs, paths.audit, paths.views]) fs.mkdirSync(sub, { recursive: true, mode: 0o700 })
   return { dir, config, keys, paths }
+}
+
+const FIX = 'Correct it by hand, or put back a copy from a backup; nothing in the box has been changed.'
+
+/** Reads and checks config.json, so a damaged or hand-edited file stops the box at once with the field at fault, not later mid-request. */
+function readConfig(file: string): HomeConfig {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new BadConfig(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Check that it is a file this user may read.`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new BadConfig(file, `is not valid JSON (${(err as Error).message}). ${FIX}`)
+  }
+  const fault = Value.Errors(HomeConfig, value).First()
+  if (fault) {
+    const field = fault.path.slice(1).replaceAll('/', '.')
+    if (field === '') throw new BadConfig(file, `must hold one JSON object of settings. ${FIX}`)
+    if (field === 'version' && typeof fault.value === 'number' && fault.value > 1) {
+      throw new BadConfig(file, `was written by a newer Coffer (config version ${fault.value}; this one reads version 1). Run the newer Coffer on this home.`, field)
+    }
+    const known = Object.keys(fault.path.startsWith('/map/') ? MapTiles.properties : HomeConfig.properties)
+    const expected = fault.schema.description ? fault.schema.description[0]!.toLowerCase() + fault.schema.description.slice(1) : fault.message.replace(/^Expected /, '')
+    // The value is not echoed for the passphrase hash: a passphrase pasted there by mistake stays off the screen.
+    const held = field === 'passphraseHash' ? 'holds something else' : `holds ${String(JSON.stringify(fault.value)).slice(0, 80)}`
+    const problem = fault.value === undefined ? `is missing; expected ${expected}`
+      : fault.message === 'Unexpected property' ? `is not a setting Coffer knows (it knows ${known.join(', ')})`
+      : `${held}; expected ${expected}`
+    throw new BadConfig(file, `the field "${field}" ${problem}. ${FIX}`, field)
+  }
+  const config = value as HomeConfig
+  if (config.timeZone !== undefined && !knownTimeZone(config.timeZone)) {
+    throw new BadConfig(file, `the field "timeZone" holds "${config.timeZone}", which is not a known time zone: use an IANA name such as Europe/Berlin or UTC. ${FIX}`, 'timeZone')
+  }
+  return config
+}
+
+function knownTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz })
+    return true
+  } catch {
+    return false
+  }
 }
 
 export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): void {
