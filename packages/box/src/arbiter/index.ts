@@ -59,8 +59,6 @@ export class Arbiter {
   constructor(db: Database.Database, rootKey: Buffer) {
     this.#db = db
     this.#rootKey = rootKey
-    db.exec(`CREATE TABLE IF NOT EXISTS grants (id TEXT PRIMARY KEY, subject TEXT NOT NULL, epoch INTEGER NOT NULL,
-      revoked INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, description TEXT NOT NULL, scope TEXT NOT NULL)`)
     for (const row of db.prepare('SELECT * FROM grants').all() as GrantRow[]) this.#grants.set(row.id, fromRow(row))
     if (!this.#grants.has(OWNER_GRANT)) {
       this.createGrant({ id: OWNER_GRANT, subject: 'owner', description: 'The owner', sources: '*', ops: ['read', 'write', 'observe', 'delete', 'admin'], windows: [], granularity: 0 })

@@ -57,7 +57,6 @@ export class Store {
     this.#keys = opts.keys
     this.#viewsDir = opts.viewsDir
     this.#corestore = openCorestore(opts.logsDir)
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS sources (id TEXT PRIMARY KEY, meta TEXT NOT NULL, generation INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0)`)
   }
 
   async open(): Promise<void> {
