@@ -1,13 +1,16 @@
 /**
  * An app's daily aggregate over 1M records through the SDK path (sandbox → host call → the box's
  * own API with the app's token → arbiter → rollups) against the same aggregate straight from the
- * store. Prints one JSON line; run alone with `node --import tsx packages/box/bench/apps.ts`.
+ * store. Prints one JSON line; run alone, after `npm run build`, with `node --import tsx packages/box/bench/apps.ts`.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { createBox, initHome } from '../src/index.ts'
-import { bucketBoundaries, parseBucket } from '../src/store/index.ts'
+
+// The built box, as `coffer start` runs it: its sandbox forks the built worker, not the source through tsx.
+const built = (file: string) => new URL(`../dist/${file}`, import.meta.url).href
+const { createBox, initHome } = await import(built('index.js')) as typeof import('../src/index.ts')
+const { bucketBoundaries, parseBucket } = await import(built('store/index.js')) as typeof import('../src/store/index.ts')
 
 const POINTS = Number(process.env.BENCH_APP_POINTS ?? 1_000_000)
 const DAYS = 365

@@ -1,9 +1,12 @@
 /**
  * The app sandbox: cold start (a new worker process), a warm run, and the cost of one host call
  * from inside QuickJS against a direct in-process async call. Prints one JSON line with the figures;
- * run alone with `node --import tsx packages/box/bench/sandbox.ts`.
+ * run alone, after `npm run build`, with `node --import tsx packages/box/bench/sandbox.ts`.
  */
-import { Sandbox, type HostCall } from '../src/sandbox/index.ts'
+import type { HostCall } from '../src/sandbox/index.ts'
+
+// The built sandbox, as `coffer start` runs it: it forks the built worker, not the source through tsx.
+const { Sandbox } = await import(new URL('../dist/sandbox/index.js', import.meta.url).href) as typeof import('../src/sandbox/index.ts')
 
 const CALLS = 2000
 const host: HostCall = async (_method, args) => args
