@@ -10,10 +10,11 @@ export type { AggregateFn, BucketValue } from './store/index.ts'
 export { createClient, ApiError, Unreachable, type ApiClient, type ClientOptions, type RequestOptions, type ProblemBody } from './client/index.ts'
 
 // The shapes the API answers with, for the cockpit, the SDK and any other client to import rather than copy.
-export type { SourceSummary, SourceMeta, AggregateResult } from './store/index.ts'
+export type { SourceSummary, SourceMeta, LogicalType, AggregateResult } from './store/index.ts'
 export type { AuditEntry, VerifyReport } from './audit/index.ts'
 export type { IssuedToken } from './arbiter/index.ts'
 export type { Settings, MapTiles } from './home/index.ts'
+export type { Driver, DriverStatus, NewDevice, OwntracksConfig, MqttConfig } from './drivers/index.ts'
 export type { ImportJob, CsvProfile, CsvPreview, Format } from './importers/index.ts'
 export type { AppInfo, InstallResult, Consent, Review, Granted, GrantedSource } from './apps/index.ts'
 export type { ExportPolicy, ExportState } from './gateway/index.ts'

@@ -1,8 +1,8 @@
-import type { Bucket } from '../api/types.ts'
+import type { BucketValue } from '@coffer/box'
 import { linePath } from './runs.ts'
 
 /** A tiny line of bucket means; gaps where a bucket is empty. Decorative beside its numbers, so described in words. */
-export function Sparkline({ buckets, label, width = 160, height = 36 }: { buckets: Bucket[]; label: string; width?: number; height?: number }) {
+export function Sparkline({ buckets, label, width = 160, height = 36 }: { buckets: BucketValue[]; label: string; width?: number; height?: number }) {
   const values = buckets.map((b) => b.value).filter((v): v is number => v !== null)
   if (values.length === 0 || buckets.length === 0) return <svg width={width} height={height} role="img" aria-label={`${label}: no data in this period`} className="sparkline" />
   const min = Math.min(...values)

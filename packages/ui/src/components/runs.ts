@@ -1,4 +1,4 @@
-import type { Bucket } from '../api/types.ts'
+import type { BucketValue } from '@coffer/box'
 
 /**
  * Filled buckets grouped into runs to draw as connected lines. Buckets finer than the data
@@ -23,6 +23,6 @@ export function runs<T extends { start: number; end: number }>(buckets: (T & { v
   return out
 }
 
-export function linePath(buckets: Bucket[], x: (t: number) => number, y: (v: number) => number): string {
+export function linePath(buckets: BucketValue[], x: (t: number) => number, y: (v: number) => number): string {
   return runs(buckets).map((run) => run.map((b, i) => `${i === 0 ? 'M' : 'L'}${x((b.start + b.end) / 2).toFixed(1)},${y(b.value).toFixed(1)}`).join('')).join('')
 }

@@ -5,7 +5,7 @@
  */
 import { useState, type FormEvent } from 'react'
 import { api, message } from '../../api/client.ts'
-import type { Consent, ConsentInput, ExportPolicy, Review } from '../../api/types.ts'
+import type { Consent, ConsentInput, ExportPolicy, Review } from '@coffer/box'
 import { askedOption, detailChoices, windowChoices, DETAIL, WINDOW } from './options.ts'
 
 interface ReadAnswer { refuse: boolean; granularity: string; window: string; sources: string[] }

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useState, type FormEvent } from 'react'
 import { api } from '../../api/client.ts'
-import type { AppInfo, Consent, Review } from '../../api/types.ts'
+import type { AppInfo, Consent, Review } from '@coffer/box'
 import { ConfirmDialog } from '../../components/ConfirmDialog.tsx'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'

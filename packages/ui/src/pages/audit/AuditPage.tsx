@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react'
 import { api } from '../../api/client.ts'
-import type { VerifyReport } from '../../api/types.ts'
+import type { VerifyReport } from '@coffer/box'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { useAction } from '../../components/useAction.ts'

@@ -1,7 +1,7 @@
 /** Drivers bring data in continuously: see how each is doing, start, stop or remove it, add OwnTracks phones and MQTT mappings. */
 import { useEffect, useState } from 'react'
 import { api, message } from '../../api/client.ts'
-import type { Driver, MqttConfig, NewDevice } from '../../api/types.ts'
+import type { Driver, MqttConfig, NewDevice } from '@coffer/box'
 import { ConfirmDialog } from '../../components/ConfirmDialog.tsx'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'

@@ -4,7 +4,7 @@
  * answer is shown beside the form, so the rules live in one place.
  */
 import { useId, useState, type FormEvent } from 'react'
-import type { MqttConfig } from '../../api/types.ts'
+import type { MqttConfig } from '@coffer/box'
 import { useAction } from '../../components/useAction.ts'
 
 interface FieldRow { key: number; field: string; name: string; unit: string }

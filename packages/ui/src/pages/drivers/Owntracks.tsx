@@ -1,7 +1,7 @@
 /** OwnTracks: add a driver, add a phone to it, and hand the phone its settings once (HTTP or MQTT mode). */
 import { useId, useState, type FormEvent } from 'react'
 import { api } from '../../api/client.ts'
-import type { NewDevice, OwntracksConfig } from '../../api/types.ts'
+import type { NewDevice, OwntracksConfig } from '@coffer/box'
 import { useAction } from '../../components/useAction.ts'
 import { appConfig, configUrl, mqttAppConfig, onlyThisMachine, type OwntracksAppConfig } from './owntracks.ts'
 import { QrCode } from './QrCode.tsx'

@@ -4,7 +4,7 @@
  * (https://owntracks.org/booklet/features/remoteconfig/) and as the
  * `owntracks:///config?inline=` URL that a QR code or a tap on the phone hands to it.
  */
-import type { NewDevice } from '../../api/types.ts'
+import type { NewDevice } from '@coffer/box'
 
 /** OwnTracks numbers its connection modes: 0 is MQTT, 3 is HTTP. */
 const MQTT_MODE = 0

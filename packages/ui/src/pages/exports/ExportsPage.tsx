@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import { api, message } from '../../api/client.ts'
-import type { ExportRecord } from '../../api/types.ts'
+import type { ExportRecord } from '@coffer/box'
 import { formatBytes, formatTime } from '../../components/format.ts'
 import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'
 import { useLoad } from '../../components/useLoad.ts'

@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from 'react'
 import { api } from '../../api/client.ts'
-import type { CsvPreview } from '../../api/types.ts'
+import type { CsvPreview, LogicalType } from '@coffer/box'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { TableWrap } from '../../components/TableWrap.tsx'
 import { useAction } from '../../components/useAction.ts'
@@ -127,7 +127,7 @@ export function CsvMapping({ file, onImport, onCancel }: { file: File; onImport:
         <div className="inline-form">
           <div>
             <label htmlFor="csv-kind">What the data is</label>
-            <select id="csv-kind" value={mapping.logicalType} onChange={(e) => set({ logicalType: e.target.value })}>
+            <select id="csv-kind" value={mapping.logicalType} onChange={(e) => set({ logicalType: e.target.value as LogicalType })}>
               {LOGICAL_TYPES.map((t) => <option key={t} value={t}>{t}</option>)}
             </select>
           </div>

@@ -1,7 +1,7 @@
 /** Import a file: drop it (or choose it), watch its progress as the box reads it, see what came of it. */
 import { useEffect, useState, type DragEvent } from 'react'
 import { api, eventsUrl, message } from '../../api/client.ts'
-import type { ImportJob } from '../../api/types.ts'
+import type { ImportJob } from '@coffer/box'
 import { formatBytes } from '../../components/format.ts'
 import { useTitle } from '../../components/useTitle.ts'
 import { Link } from '../../router.tsx'

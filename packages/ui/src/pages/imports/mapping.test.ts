@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { CsvPreview } from '../../api/types.ts'
+import type { CsvPreview } from '@coffer/box'
 import { idFrom, mappingFrom, mappingFromProfile, profileFrom, recordName } from './mapping.ts'
 
 const BANK: CsvPreview = {
@@ -21,7 +21,7 @@ test('the guessed mapping imports the numeric columns under names the box accept
 })
 
 test('a saved profile comes back into the form as it was saved', () => {
-  const profile = { time: { column: 'Buchungstag', format: 'DD.MM.YYYY', tz: 'Europe/Berlin' }, values: [{ column: 'Betrag', name: 'amount', unit: 'EUR' }], logicalType: 'finance', decimal: ',' as const }
+  const profile = { time: { column: 'Buchungstag', format: 'DD.MM.YYYY', tz: 'Europe/Berlin' }, values: [{ column: 'Betrag', name: 'amount', unit: 'EUR' }], logicalType: 'finance' as const, decimal: ',' as const }
   assert.deepEqual(profileFrom(mappingFromProfile(profile, BANK)), profile)
 })
 

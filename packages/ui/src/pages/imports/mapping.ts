@@ -1,9 +1,10 @@
 /** A CSV column mapping as the owner edits it, and the profile the box stores from it. */
-import type { CsvPreview, CsvProfile } from '../../api/types.ts'
+import type { CsvPreview, CsvProfile, LogicalType } from '@coffer/box'
 
 /** Offered as suggestions; any pattern of YYYY, MM, DD, HH, mm and ss is accepted. */
 export const TIME_FORMATS = ['iso', 'epoch', 'epoch-ms', 'DD.MM.YYYY HH:mm:ss', 'DD.MM.YYYY HH:mm', 'DD.MM.YYYY', 'DD/MM/YYYY HH:mm', 'DD/MM/YYYY', 'MM/DD/YYYY HH:mm', 'MM/DD/YYYY']
-export const LOGICAL_TYPES = ['other', 'finance', 'energy', 'environment', 'health', 'activity', 'location', 'communication', 'identity']
+/** The box's logical types, in the order a CSV file is likely to hold them. */
+export const LOGICAL_TYPES: LogicalType[] = ['other', 'finance', 'energy', 'environment', 'health', 'activity', 'location', 'communication', 'identity']
 
 export interface ColumnChoice { column: string; use: boolean; name: string; unit: string; type: 'number' | 'string' }
 
@@ -12,7 +13,7 @@ export interface Mapping {
   timeFormat: string
   tz: string
   decimal: '.' | ','
-  logicalType: string
+  logicalType: LogicalType
   columns: ColumnChoice[]
 }
 

@@ -1,5 +1,5 @@
 import { api } from '../../api/client.ts'
-import type { Aggregate, Driver, SenmlRecord, SourceSummary } from '../../api/types.ts'
+import type { AggregateResult, Driver, SenmlRecord, SourceSummary } from '@coffer/box'
 import { formatBytes, formatTime, recordValue } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { Sparkline } from '../../components/Sparkline.tsx'
@@ -42,7 +42,7 @@ function plotted(source: SourceSummary) {
 
 function SourceCard({ source }: { source: SourceSummary }) {
   const series = plotted(source)
-  const spark = useLoad<Aggregate | null>((signal) => {
+  const spark = useLoad<AggregateResult | null>((signal) => {
     if (!series || source.last === null || source.first === null) return Promise.resolve(null)
     const to = Math.floor(source.last) + 1
     const from = Math.max(Math.floor(source.first), to - WEEK)

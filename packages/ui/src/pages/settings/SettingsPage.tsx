@@ -1,7 +1,7 @@
 /** The box's settings: its time zone, and a map tile server for location tracks (off unless chosen). */
 import { useState } from 'react'
 import { api } from '../../api/client.ts'
-import type { Settings } from '../../api/types.ts'
+import type { Settings } from '@coffer/box'
 import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { useLoad } from '../../components/useLoad.ts'

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react'
 import { api, message } from '../../api/client.ts'
-import type { SourceSummary } from '../../api/types.ts'
+import type { SourceSummary } from '@coffer/box'
 import { formatBytes, formatTime, fromLocalInput, recordValue, toLocalInput } from '../../components/format.ts'
 import { ConfirmDialog } from '../../components/ConfirmDialog.tsx'
 import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'

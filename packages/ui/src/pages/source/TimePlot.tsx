@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react'
 import { api } from '../../api/client.ts'
-import type { Bucket } from '../../api/types.ts'
+import type { BucketValue } from '@coffer/box'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { DAY } from '../../../../box/src/duration/index.ts'
@@ -16,7 +16,7 @@ import { useLoad } from '../../components/useLoad.ts'
 
 export interface Range { from: number; to: number }
 
-interface Band { buckets: Bucket[]; bucket: string; unit: string | null }
+interface Band { buckets: BucketValue[]; bucket: string; unit: string | null }
 
 const HEIGHT = 260
 const PAD = { left: 56, right: 12, top: 12, bottom: 28 }
@@ -170,7 +170,7 @@ function clamp(r: Range, full: Range): Range {
 }
 
 /** The min–max envelope, one closed shape per run of filled buckets. */
-function bandPath(buckets: Bucket[], x: (t: number) => number, y: (v: number) => number): string {
+function bandPath(buckets: BucketValue[], x: (t: number) => number, y: (v: number) => number): string {
   return runs(buckets).map((run) => {
     const top = run.map((p, i) => `${i === 0 ? 'M' : 'L'}${x((p.start + p.end) / 2).toFixed(1)},${y(p.values!.max!).toFixed(1)}`).join('')
     const bottom = run.slice().reverse().map((p) => `L${x((p.start + p.end) / 2).toFixed(1)},${y(p.values!.min!).toFixed(1)}`).join('')

@@ -4,7 +4,7 @@
  * from elsewhere. Only if the owner set a tile server are map tiles drawn underneath.
  */
 import { api } from '../../api/client.ts'
-import type { Aggregate, MapTiles } from '../../api/types.ts'
+import type { AggregateResult, MapTiles } from '@coffer/box'
 import { formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { TableWrap } from '../../components/TableWrap.tsx'
@@ -56,7 +56,7 @@ export function TrackView({ source, lat, lon, range, map }: { source: string; la
   )
 }
 
-function pairs(la: Aggregate, lo: Aggregate): LatLon[] {
+function pairs(la: AggregateResult, lo: AggregateResult): LatLon[] {
   const out: LatLon[] = []
   la.buckets.forEach((b, i) => {
     const x = lo.buckets[i]?.value

@@ -1,12 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Bucket } from '../../api/types.ts'
+import type { BucketValue } from '@coffer/box'
 import { fit, mercator, metres, places, tilesFor, type LatLon } from './geo.ts'
 
 const HOUR = 3600
 
 /** Hourly buckets of one coordinate, from (mean, min, max) per hour or null for an empty hour. */
-function hourly(values: ([number, number, number] | null)[]): Bucket[] {
+function hourly(values: ([number, number, number] | null)[]): BucketValue[] {
   return values.map((v, i) => ({
     start: i * HOUR, end: (i + 1) * HOUR, count: v ? 60 : 0,
     value: v ? v[0] : null, values: { mean: v ? v[0] : null, min: v ? v[1] : null, max: v ? v[2] : null },

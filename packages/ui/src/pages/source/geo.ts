@@ -1,5 +1,5 @@
 /** Positions on the page (Web Mercator, as map tiles use) and the places someone stayed. */
-import type { Bucket } from '../../api/types.ts'
+import type { BucketValue } from '@coffer/box'
 
 export const TILE = 256
 const EARTH_METRES = 6_371_000
@@ -78,7 +78,7 @@ export interface Place {
  * an hour whose positions stayed within STAY_METRES is a stay at its mean position; stays within
  * PLACE_METRES of a place join it. Most hours first.
  */
-export function places(lat: Bucket[], lon: Bucket[]): Place[] {
+export function places(lat: BucketValue[], lon: BucketValue[]): Place[] {
   const found: Place[] = []
   lat.forEach((la, i) => {
     const lo = lon[i]
