@@ -13,57 +13,13 @@
  *   })
  */
 
-import type { AggregateFn, BucketValue, SenmlRecord } from '@coffer/box'
+import type { AggregateFn, AggregateResult, BucketValue, ExportRecord, Granted, GrantedSource, SenmlRecord } from '@coffer/box'
 
-export type { AggregateFn, SenmlRecord }
-export type Bucket = BucketValue
+/** What the calls below answer: the box's own types. */
+export type { AggregateFn, AggregateResult, BucketValue, ExportRecord, Granted, GrantedSource, SenmlRecord }
 
 /** A record to write: the time defaults to the run's clock. */
 export type NewRecord = Omit<SenmlRecord, 't' | 'ut'> & { t?: number }
-
-export interface Aggregate {
-  source: string
-  name: string | null
-  unit: string | null
-  /** The function(s) asked for, comma-separated. */
-  fn: string
-  bucket: string
-  tz: string
-  from: number
-  to: number
-  buckets: Bucket[]
-}
-
-export interface Grant {
-  /** The manifest's request id. */
-  request: string
-  /** The sources the owner chose for it. */
-  sources: string[]
-  ops: ('read' | 'observe')[]
-  /** The finest detail allowed, in seconds (0: raw points). */
-  granularity: number
-  /** How far back the app may read, in seconds (0: all of it). */
-  window: number
-  /** The record names and units each granted source holds. */
-  series: Record<string, { name: string; unit: string | null }[]>
-}
-
-export interface Granted {
-  sources: Grant[]
-  /** The app's own sources (by the manifest's ids). */
-  own: string[]
-  /** The owner's time zone: day buckets are this zone's days. */
-  timeZone: string
-}
-
-export interface ExportResult {
-  id: string
-  destination: string
-  /** `pending` while the owner decides (ask each time); `sent` once delivered. */
-  state: 'pending' | 'sent' | 'denied' | 'failed'
-  bytes: number
-  sha256: string
-}
 
 /** An error the box answered a call with: `status` is its HTTP status (403 refused, 404 missing …). */
 export class CofferCallError extends Error {
@@ -152,7 +108,7 @@ export function records(source: string, opts: { from?: Time; to?: Time; name?: s
  * Bucketed statistics; buckets no finer than the grant allows, on the owner's time-zone grid.
  * Several functions (`fn: ['mean', 'min', 'max']`) come from one pass: each bucket's `values`.
  */
-export function aggregate(source: string, opts: { fn: AggregateFn | AggregateFn[]; bucket: string; from: Time; to: Time; name?: string }): Promise<Aggregate> {
+export function aggregate(source: string, opts: { fn: AggregateFn | AggregateFn[]; bucket: string; from: Time; to: Time; name?: string }): Promise<AggregateResult> {
   return call('aggregate', { source, ...opts, fn: [opts.fn].flat().join(',') })
 }
 
@@ -168,7 +124,7 @@ export function write(source: string, rows: NewRecord[]): Promise<{ count: numbe
 }
 
 /** Sends a payload out through the box's gateway, to a destination the owner granted — exactly as the manifest wrote it. */
-export function exportTo(destination: string, payload: unknown): Promise<ExportResult> {
+export function exportTo(destination: string, payload: unknown): Promise<ExportRecord> {
   return call('export', { destination, payload })
 }
 

@@ -27,14 +27,16 @@ export interface Consent {
 
 /** What an app is told it holds: each granted request with its sources' record names and units. */
 export interface GrantedSource extends SourceConsent {
+  /** The record names and units each granted source holds. */
   series: Record<string, { name: string; unit: string | null }[]>
 }
 
 /** An app's answer to "what was I granted": its sources, its own sources (by the manifest's ids), and the owner's time zone. */
 export interface Granted {
   sources: GrantedSource[]
+  /** The app's own sources, by the manifest's ids. */
   own: string[]
-  /** Day buckets are this zone's days. */
+  /** The owner's time zone: day buckets are this zone's days. */
   timeZone: string
 }
 
