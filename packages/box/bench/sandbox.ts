@@ -9,7 +9,7 @@ import type { HostCall } from '../src/sandbox/index.ts'
 const { Sandbox } = await import(new URL('../dist/sandbox/index.js', import.meta.url).href) as typeof import('../src/sandbox/index.ts')
 
 const CALLS = 2000
-const host: HostCall = async (_method, args) => args
+const host: HostCall = async (_method, args) => JSON.stringify(args)
 
 function p50(samples: number[]): number {
   const s = [...samples].sort((a, b) => a - b)

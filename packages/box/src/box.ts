@@ -4,10 +4,10 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { openHome, writeFileAtomic, type Home } from './home/index.ts'
+import { openMetaDb } from './db/index.ts'
 import { Store } from './store/index.ts'
 import { AuditLog } from './audit/index.ts'
 import { Arbiter } from './arbiter/index.ts'
@@ -16,6 +16,10 @@ import { Importers } from './importers/index.ts'
 import { Gateway } from './gateway/index.ts'
 import { Sandbox } from './sandbox/index.ts'
 import { Apps } from './apps/index.ts'
+import { appOperations } from './apps/operations.ts'
+import { exportOperations } from './gateway/operations.ts'
+import { Operations } from './operations/index.ts'
+import { sourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
 
 export interface BoxConfig {
@@ -43,13 +47,6 @@ export interface Box {
   close(): Promise<void>
 }
 
-export function openMetaDb(home: Home): Database.Database {
-  const db = new Database(home.paths.meta)
-  db.pragma('journal_mode = WAL')
-  db.pragma('busy_timeout = 5000')
-  return db
-}
-
 export function createBox(config: BoxConfig): Box {
   const home = openHome(config.home)
   const logger = pino({
@@ -61,19 +58,23 @@ export function createBox(config: BoxConfig): Box {
       err: pino.stdSerializers.err,
     },
   })
-  const db = openMetaDb(home)
+  const db = openMetaDb(home.paths.meta)
   const store = new Store({ db, keys: home.keys, logsDir: home.paths.logs, viewsDir: home.paths.views })
   const audit = new AuditLog(home.paths.audit, home.keys)
   const arbiter = new Arbiter(db, home.keys.macaroonRootKey)
-  const drivers = new Drivers({ db, store, arbiter, audit, logger })
-  const importers = new Importers({ db, store, arbiter, audit, dir: path.join(home.dir, 'imports') })
+  const ops = new Operations({ arbiter, audit, logger })
+  const sources = sourceOperations({ home, store })
+  const drivers = new Drivers({ db, store, arbiter, audit, ingest: { ops, sources }, logger })
+  const importers = new Importers({ db, store, arbiter, audit, ingest: { ops, sources }, dir: path.join(home.dir, 'imports') })
   const gateway: Gateway = new Gateway({ db, audit, destinationsOf: (app) => apps.destinations(app) })
   const sandbox = new Sandbox()
   const apps: Apps = new Apps({
     db, dir: path.join(home.dir, 'apps'), store, arbiter, audit, gateway, sandbox, logger,
-    inject: () => (request) => api.inject(request), timeZone: home.config.timeZone ?? 'UTC',
+    ops, sources, timeZone: home.config.timeZone ?? 'UTC',
   })
-  const api = createApi({ home, store, audit, arbiter, drivers, importers, apps, gateway, logger })
+  const appOps = appOperations({ apps })
+  const exportOps = exportOperations({ gateway })
+  const api = createApi({ home, store, audit, arbiter, drivers, importers, apps, gateway, ops, sources, appOps, exportOps, logger })
 
   const box: Box = {
     home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, api,

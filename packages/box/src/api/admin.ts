@@ -4,9 +4,10 @@ import { Type } from '@sinclair/typebox'
 import { checkPassphrase } from '../keys/index.ts'
 import { OPERATIONS, parseBound, type Op, type Window } from '../arbiter/index.ts'
 import { parseBucket } from '../store/index.ts'
+import { parseDuration } from '../duration/index.ts'
 import { CofferError, InvalidInput, Unauthorized } from '../errors/index.ts'
 import { audited, authorized, ownerOnly } from './guard.ts'
-import { parseTime } from './params.ts'
+import { parseTime } from '../sources/index.ts'
 import { finished } from '../importers/index.ts'
 import { checkMapTiles, updateConfig, type Settings } from '../home/index.ts'
 import type { ApiDeps } from './index.ts'
@@ -90,7 +91,7 @@ export function adminRoutes(api: FastifyInstance, deps: ApiDeps): void {
   api.post('/tokens', { schema: { summary: 'Create a grant and mint a token from it', tags: ['auth'], body: TokenBody } },
     ownerOnly(deps, async (req, reply) => {
       const body = req.body as TokenRequest
-      const ttlSeconds = body.expiresIn === undefined ? undefined : parseBucket(body.expiresIn).seconds
+      const ttlSeconds = body.expiresIn === undefined ? undefined : parseDuration(body.expiresIn, 'expiresIn')
       let grant = arbiter.grant('owner')
       if (body.subject !== 'owner') {
         const request = grantRequest(body)

@@ -1,12 +1,12 @@
 /**
- * The cross-cutting steps every route goes through, as wrappers around its handler:
- * `audited(authorized(handler))`. authorized() checks the bearer token and what it allows;
+ * The cross-cutting steps the routes not yet moved onto operations (see routes.ts) go through,
+ * as wrappers around their handler: `audited(authorized(handler))`. authorized() checks the bearer token and what it allows;
  * audited() appends the decision — allowed or denied, with record and byte counts — to the
  * audit log before the response leaves.
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AuditLog, Operation } from '../audit/index.ts'
+import { auditEntry, type AuditLog, type Operation } from '../audit/index.ts'
 import type { Access, Arbiter, Scope } from '../arbiter/index.ts'
 import { CofferError, Unauthorized } from '../errors/index.ts'
 
@@ -63,8 +63,7 @@ export function audited(deps: GuardDeps, operation: Operation, handler: Handler<
   return async (req, reply) => {
     const ctx: AnonCtx = { records: 0, bytes: 0, source: req.params?.source ?? null }
     const record = (status: number, reason?: string) =>
-      deps.audit.record({
-        time: Date.now() / 1000,
+      deps.audit.record(auditEntry({
         subject: ctx.scope?.subject ?? ctx.holder?.subject ?? ctx.subject ?? 'anonymous',
         grant: ctx.scope?.grant.id ?? ctx.holder?.grant ?? null,
         source: ctx.source,
@@ -76,7 +75,7 @@ export function audited(deps: GuardDeps, operation: Operation, handler: Handler<
         status,
         ...(reason ? { reason } : {}),
         ...(ctx.granularity !== undefined ? { granularity: ctx.granularity } : {}),
-      })
+      }))
     try {
       const result = await handler(req, reply, ctx)
       const entry = record(reply.statusCode)

@@ -41,6 +41,11 @@ export interface AuditEntry {
   preview?: string
 }
 
+/** The one way an entry is made: timed now unless given, no grant, source or counts unless named. */
+export function auditEntry(fields: Pick<AuditEntry, 'subject' | 'operation' | 'action' | 'outcome' | 'status'> & Partial<AuditEntry>): AuditEntry {
+  return { time: Date.now() / 1000, grant: null, source: null, records: 0, bytes: 0, ...fields }
+}
+
 export interface AuditFilter {
   subject?: string
   source?: string

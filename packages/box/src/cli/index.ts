@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
 import { initHome, openHome, resolveHomeDir } from '../home/index.ts'
 import { createBox } from '../box.ts'
-import { AuditLog } from '../audit/index.ts'
+import { AuditLog, auditEntry } from '../audit/index.ts'
 import { loadDemo, loadDemoApps } from '../demo/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
@@ -90,7 +90,7 @@ function buildProgram(): Command {
       }
       await serve(dir, opts, async (box) => {
         const n = await loadDemo(box.store, Date.now() / 1000, (source, count) => out(`  loaded ${count} demo records into ${source}`))
-        if (n > 0) await box.audit.record({ time: Date.now() / 1000, subject: 'owner', grant: 'owner', source: null, operation: 'write', action: 'demo data', records: n, bytes: 0, outcome: 'allow', status: 201 })
+        if (n > 0) await box.audit.record(auditEntry({ subject: 'owner', grant: 'owner', operation: 'write', action: 'demo data', records: n, outcome: 'allow', status: 201 }))
         await loadDemoApps(box.apps, EXAMPLE_APPS, (app, ran) => out(`  installed the example app ${app} and granted it; ${ran}`))
       })
     })

@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto'
 import type Database from 'better-sqlite3'
-import type { AuditEntry, AuditLog } from '../audit/index.ts'
+import { auditEntry, type AuditEntry, type AuditLog } from '../audit/index.ts'
 import { BadGateway, Conflict, Forbidden, NotFound, PayloadTooLarge, TooManyRequests } from '../errors/index.ts'
 
 export const EXPORT_POLICIES = ['auto', 'ask', 'deny'] as const
@@ -67,10 +67,6 @@ export class Gateway {
     this.#db = deps.db
     this.#audit = deps.audit
     this.#destinationsOf = deps.destinationsOf
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS exports (id TEXT PRIMARY KEY, app TEXT NOT NULL, destination TEXT NOT NULL,
-      state TEXT NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, preview TEXT NOT NULL, payload BLOB NOT NULL,
-      created_at REAL NOT NULL, decided_at REAL, response_status INTEGER, error TEXT);
-      CREATE INDEX IF NOT EXISTS exports_by_app ON exports (app, destination, created_at)`)
   }
 
   /** An app's request to send `payload` (any JSON value) to `url`. Sends now, queues for approval, or throws. */
@@ -162,14 +158,13 @@ export class Gateway {
       throw new BadGateway(`The export was not delivered: ${reason}.`)
     }
     this.#decide(id, 'sent', status, null)
-    await this.#audit.record({ ...entry, outcome: 'allow', status: 200 })
+    await this.#audit.record(entry)
     return fromRow(this.#row(id))
   }
 
-  #entry(app: string, url: string, body: Buffer): Omit<AuditEntry, 'outcome' | 'status'> & { sha256: string; preview: string } {
+  #entry(app: string, url: string, body: Buffer): AuditEntry & { sha256: string; preview: string } {
     return {
-      time: Date.now() / 1000, subject: `app:${app}`, grant: null, source: null, operation: 'export', action: `EXPORT ${url}`,
-      records: 0, bytes: body.length, destination: url,
+      ...auditEntry({ subject: `app:${app}`, operation: 'export', action: `EXPORT ${url}`, bytes: body.length, destination: url, outcome: 'allow', status: 200 }),
       sha256: crypto.createHash('sha256').update(body).digest('hex'),
       preview: body.subarray(0, PREVIEW_CHARS * 4).toString('utf8').slice(0, PREVIEW_CHARS),
     }

@@ -1,34 +1,25 @@
 /**
- * Writing as someone: every write that does not come through the HTTP API (drivers, imports)
- * still goes through the arbiter with the writer's own token and is audited like a request.
+ * Writing as someone: drivers and importers write records the box itself resolved through the
+ * same `records.append` operation as any HTTP client — with the writer's own token, checked by
+ * the arbiter and audited — without the trip through HTTP.
  */
-import type { Arbiter } from '../arbiter/index.ts'
-import type { AuditLog } from '../audit/index.ts'
-import type { Store, WriteResult } from '../store/index.ts'
+import type { Operations } from '../operations/index.ts'
+import { RESOLVED, type SourceOperations } from '../sources/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
-import { CofferError } from '../errors/index.ts'
 
 export interface IngestDeps {
-  store: Store
-  arbiter: Arbiter
-  audit: AuditLog
+  ops: Operations
+  sources: SourceOperations
 }
 
-export async function writeAs(deps: IngestDeps, token: string, source: string, records: SenmlRecord[], action: string, origin?: string): Promise<WriteResult> {
-  const scope = deps.arbiter.authenticate(token)
-  const entry = { time: Date.now() / 1000, subject: scope.subject, grant: scope.grant.id, source, operation: 'write' as const, action }
-  try {
-    deps.arbiter.authorize(scope, { op: 'write', source })
-  } catch (err) {
-    await deps.audit.record({ ...entry, records: 0, bytes: 0, outcome: 'deny', status: 403, reason: (err as Error).message })
-    throw err
-  }
-  try {
-    const result = await deps.store.get(source).appendRecords(records, { origin })
-    await deps.audit.record({ ...entry, records: result.count, bytes: result.bytes, outcome: 'allow', status: 201 })
-    return result
-  } catch (err) {
-    await deps.audit.record({ ...entry, records: 0, bytes: 0, outcome: 'allow', status: err instanceof CofferError ? err.status : 500, reason: (err as Error).message })
-    throw err
-  }
+export interface Written {
+  count: number
+  /** The log blocks written: [first, first + blocks). */
+  first: number
+  blocks: number
+}
+
+export async function writeAs(deps: IngestDeps, token: string, source: string, records: SenmlRecord[], action: string, origin?: string): Promise<Written> {
+  const { stored, log } = await deps.ops.call(deps.sources.append, { source, pack: records, format: RESOLVED, ...(origin ? { origin } : {}) }, { token, action })
+  return { count: stored, first: log.first, blocks: log.blocks }
 }

@@ -8,7 +8,7 @@ const sandbox = new Sandbox({ limits: { cpuMs: 1000, wallMs: 5000 } })
 await sandbox.open()
 after(() => sandbox.close())
 
-const echo: HostCall = async (method, args) => ({ method, args })
+const echo: HostCall = async (method, args) => JSON.stringify({ method, args })
 
 function run(appId: string, code: string, more: Partial<RunInput> = {}) {
   return sandbox.run({ appId, code, event: null, now: NOW, host: echo, ...more })
@@ -81,7 +81,7 @@ test('nothing of the host is reachable: no process, require, fetch, timers or th
 
 test('polluting prototypes inside touches neither the host nor the app\'s next run', async () => {
   const seen: unknown[] = []
-  const host: HostCall = async (_method, args) => { seen.push(args); return { answer: 1 } }
+  const host: HostCall = async (_method, args) => { seen.push(args); return JSON.stringify({ answer: 1 }) }
   const { value } = await run('pollute', `async function main(event) {
     Object.prototype.polluted = 'yes'
     Array.prototype.push = () => 'hijacked'
@@ -105,7 +105,7 @@ test('polluting prototypes inside touches neither the host nor the app\'s next r
 
 test('host calls: a batched round trip, and box errors the app can catch', async () => {
   const host: HostCall = async (method, args) => {
-    if (method === 'batch') return (args as { method: string; n: number }[]).map((call) => ({ method: call.method, value: call.n * 10 }))
+    if (method === 'batch') return JSON.stringify((args as { method: string; n: number }[]).map((call) => ({ method: call.method, value: call.n * 10 })))
     if (method === 'secret') throw new Forbidden('the grant does not cover this source')
     throw new Error('internal detail that must not reach the app')
   }
@@ -163,7 +163,7 @@ test('memory bombs: array growth and a huge string hit the memory limit', async 
 test('sizes and counts: a huge result, a huge call, a huge answer, too many calls', async () => {
   await rejectsWith(run('big', 'function main() { return "x".repeat(2 ** 20) }', { limits: { maxResultBytes: 2 ** 16 } }), 'AppOutputTooLarge', 413, 'maxResultBytes')
   await rejectsWith(run('big', 'async function main() { try { await coffer.call("put", JSON.stringify("x".repeat(2 ** 17))) } catch { return "swallowed" } }', { limits: { maxCallBytes: 2 ** 16 } }), 'AppOutputTooLarge', 413, 'maxCallBytes')
-  const generous: HostCall = async () => 'y'.repeat(2 ** 17)
+  const generous: HostCall = async () => JSON.stringify('y'.repeat(2 ** 17))
   await rejectsWith(run('big', 'async function main() { return (await coffer.call("get", "{}")).length }', { host: generous, limits: { maxCallBytes: 2 ** 16 } }), 'AppOutputTooLarge', 413, 'maxCallBytes')
   await rejectsWith(run('big', 'async function main() { for (;;) await coffer.call("again", "{}") }', { limits: { maxCalls: 20 } }), 'AppTooManyCalls', 422, 'maxCalls')
   await rejectsWith(run('big', 'function main() { return 10n }'), 'AppFailed', 422)
@@ -188,7 +188,7 @@ test('app errors: a throw, a syntax error, no main', async () => {
 
 test('a stuck app does not hold up another app', async () => {
   let release!: () => void
-  const gate: HostCall = () => new Promise((resolve) => { release = () => resolve(null) })
+  const gate: HostCall = () => new Promise((resolve) => { release = () => resolve('null') })
   const stuck = run('stuck', 'async function main() { await coffer.call("wait", "{}"); while (true) {} }', { host: gate, limits: { cpuMs: 5000, wallMs: 5000 } })
   await waitFor(() => release !== undefined)
   release()

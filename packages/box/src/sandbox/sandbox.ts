@@ -41,11 +41,12 @@ export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
 })
 
 /**
- * The host side of the SDK: the app's calls arrive here (JSON in, JSON out). Throwing a
- * CofferError rejects the app's call with an Error carrying its name, message, `status` and
- * `type`; any other throw reaches the app only as "the box could not answer <method>".
+ * The host side of the SDK: the app's calls arrive here, their arguments parsed, and are
+ * answered with JSON text, which crosses to the app as it is. Throwing a CofferError rejects
+ * the app's call with an Error carrying its name, message, `status` and `type`; any other
+ * throw reaches the app only as "the box could not answer <method>".
  */
-export type HostCall = (method: string, args: unknown) => Promise<unknown>
+export type HostCall = (method: string, args: unknown) => Promise<string>
 
 export type { LogLevel }
 
@@ -214,7 +215,7 @@ class AppWorker {
       } catch {
         throw new InvalidInput(`the arguments of ${method} are not JSON text`)
       }
-      const text = JSON.stringify(await run.input.host(method, parsed)) ?? 'null'
+      const text = await run.input.host(method, parsed)
       const bytes = Buffer.byteLength(text)
       if (bytes > run.limits.maxCallBytes) {
         const fatal: Failure = { kind: 'output', limit: 'maxCallBytes', detail: `asked ${method} for ${bytes} bytes in one answer; a call may carry at most ${run.limits.maxCallBytes}` }

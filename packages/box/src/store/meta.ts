@@ -1,4 +1,5 @@
 /** What a source is: its kind, its attributes and their technical and logical types. */
+import { Type } from '@sinclair/typebox'
 import { InvalidInput } from '../errors/index.ts'
 
 export const LOGICAL_TYPES = ['location', 'health', 'activity', 'environment', 'energy', 'communication', 'finance', 'identity', 'other'] as const
@@ -36,6 +37,8 @@ export interface NewSource {
 }
 
 export const SOURCE_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/
+/** A source id as every schema spells it. */
+export const SourceId = Type.String({ pattern: SOURCE_ID.source, description: 'Source id: 1–63 lower-case letters, digits, ".", "_" or "-"' })
 
 export function checkSourceId(id: string): void {
   if (!SOURCE_ID.test(id)) {

@@ -28,7 +28,7 @@ export interface Range {
 }
 
 /** A [from, to) range, defaulting to the whole of a token's window, or all time. */
-export function parseRange(query: Record<string, string>, window: Range): Range {
+export function parseRange(query: { from?: string; to?: string }, window: Range): Range {
   const from = parseTime(query.from, 'from') ?? (Number.isFinite(window.from) ? window.from : 0)
   const to = parseTime(query.to, 'to') ?? (Number.isFinite(window.to) ? window.to : Number.MAX_SAFE_INTEGER)
   if (!(to > from)) throw new InvalidInput('The time range is empty: `to` must be after `from`.', { field: 'to' })

@@ -1,0 +1,78 @@
+/**
+ * HTTP routes as thin adapters over operations: a route names its method, path and operation,
+ * and how a request becomes the operation's input (by default its path parameters, query
+ * string and JSON body, merged). The operation's schemas document the route in the OpenAPI
+ * document — request and answer — but Fastify does not validate them: Operations.call()
+ * authenticates first and then validates, for HTTP as for every other caller.
+ */
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HTTPMethods } from 'fastify'
+import type { Operation, Operations, Present } from '../operations/index.ts'
+import { bearer } from './guard.ts'
+
+const Problem = Type.Object({ type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String() }, { additionalProperties: true })
+
+export interface RouteOptions<O> {
+  tags: string[]
+  /** The operation's input from the request; by default query, a JSON object body and params, merged (the path's params win). */
+  input?: (req: FastifyRequest) => unknown
+  /** How the result becomes the response; by default it is sent as JSON. */
+  present?: (req: FastifyRequest, reply: FastifyReply) => Present<O, string | Buffer | object>
+  /** The body as documented, when it is not the rest of the input (SenML, a file, any JSON value). */
+  body?: TSchema
+  /** When a success's status depends on its result (202 while an install waits for consent): the statuses it may take, and which one a result gets. */
+  status?: { codes: number[]; of: (result: O) => number }
+  description?: string
+}
+
+/** operationRoute() bound to one Fastify instance and the box's operations. */
+export type RouteFn = <I extends TSchema, O extends TSchema>(method: HTTPMethods, url: string, op: Operation<I, O>, opts: RouteOptions<Static<O>>) => void
+
+export function operationRoute<I extends TSchema, O extends TSchema>(
+  api: FastifyInstance, ops: Operations, method: HTTPMethods, url: string, op: Operation<I, O>, opts: RouteOptions<Static<O>>,
+): void {
+  const status = op.status ?? 200
+  const schema: FastifySchema = {
+    summary: op.summary, tags: opts.tags, ...(opts.description ? { description: opts.description } : {}), ...documented(method, url, op, opts.body),
+    response: { ...Object.fromEntries((opts.status?.codes ?? [status]).map((code) => [code, op.output])), 400: Problem, 401: Problem, 403: Problem, 404: Problem },
+  }
+  api.route({
+    method, url, schema,
+    // Validation is the operation's, after authentication; answers are sent as they are.
+    validatorCompiler: () => (value) => ({ value }),
+    serializerCompiler: () => (data) => JSON.stringify(data),
+    handler: async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+      // The path names what is acted on: neither the query string nor the body can override it.
+      const input = opts.input ? opts.input(req) : { ...(req.query as object), ...(isObject(req.body) ? req.body : {}), ...(req.params as object) }
+      const present = opts.present?.(req, reply)
+      let answered = status
+      const result = await ops.call(op, input, { token: bearer(req), action: `${req.method} ${req.routeOptions.url}` }, (value, ctx) => {
+        if (opts.status) answered = opts.status.of(value)
+        return present ? present(value, ctx) : value
+      })
+      reply.status(answered)
+      return result
+    },
+  })
+}
+
+/** The route's parameters, query string and body, as the OpenAPI document shows them. */
+function documented(method: HTTPMethods, url: string, op: Operation, body: TSchema | undefined): Record<string, TSchema> {
+  const input = op.input as TSchema as TObject
+  const names = [...url.matchAll(/:(\w+)/g)].map((m) => m[1]!)
+  const rest = Object.keys(input.properties ?? {}).filter((k) => !names.includes(k))
+  const doc: Record<string, TSchema> = {}
+  if (names.length > 0) doc.params = Type.Pick(input, names)
+  if (method === 'GET' || method === 'DELETE') {
+    if (rest.length > 0) doc.querystring = Type.Pick(input, rest)
+  } else if (body) {
+    doc.body = body
+  } else if (rest.length > 0) {
+    doc.body = Type.Pick(input, rest)
+  }
+  return doc
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value)
+}

@@ -1,0 +1,136 @@
+/**
+ * An app's host calls: what its SDK asks for during a run, looked up in a table and dispatched
+ * straight to the box's operations with the app's own tokens — the same authentication, arbiter
+ * check and audit entry as any client's request, with no HTTP in between. Tokens stay on this
+ * side: the sandbox never holds one. Each answer is serialised once, as the JSON text the app
+ * receives.
+ */
+import type { Logger } from 'pino'
+import type { Arbiter } from '../arbiter/index.ts'
+import type { Gateway } from '../gateway/index.ts'
+import type { Operation, OperationContext, Operations } from '../operations/index.ts'
+import type { SourceOperations } from '../sources/index.ts'
+import { utcOffset, wallClockToEpoch, type Store } from '../store/index.ts'
+import { CofferError, Forbidden, InvalidInput } from '../errors/index.ts'
+import type { HostCall } from '../sandbox/index.ts'
+import { ownSourceId, type Consent } from './consent.ts'
+import type { Manifest } from './manifest.ts'
+
+const TOKEN_SECONDS = 15 * 60
+const MAX_BATCH = 1000
+const MAX_DAYS = 3660
+
+/** The grants an app holds: one per granted source request, and one for its own sources. */
+export interface AppGrants {
+  requests: Record<string, string>
+  own?: string
+}
+
+export interface HostDeps {
+  ops: Operations
+  sources: SourceOperations
+  store: Store
+  arbiter: Arbiter
+  gateway: Gateway
+  logger: Logger
+  timeZone: string
+  saveView(app: string, manifest: Manifest, view: string, spec: unknown): { view: string }
+}
+
+type Args = Record<string, unknown>
+
+/** The host calls of one run of `app`, with tokens minted for that run from its grants. */
+export function hostCalls(deps: HostDeps, app: string, manifest: Manifest, consent: Consent, grants: AppGrants): HostCall {
+  const tokens = mintTokens(deps.arbiter, consent, grants)
+  const operation = (op: Operation, token: string | undefined, input: Args): Promise<string> =>
+    deps.ops.call(op, input, { token, action: `APP ${op.name}` }, json)
+
+  const table: Record<string, (a: Args) => Promise<string> | string> = {
+    granted: () => JSON.stringify({
+      sources: consent.sources.map(({ request, sources, ops, granularity, window }) => ({ request, sources, ops, granularity, window, series: Object.fromEntries(sources.map((id) => [id, series(deps.store, id)])) })),
+      own: (manifest.ownSources ?? []).map((s) => s.id),
+      timeZone: deps.timeZone,
+    }),
+    days: (a) => JSON.stringify(dayEdges(deps.timeZone, Number(a.count), Date.now() / 1000)),
+    records: (a) => operation(deps.sources.records, tokens.forRead(a.source), a),
+    latest: (a) => operation(deps.sources.latest, tokens.forRead(a.source), a),
+    aggregate: (a) => operation(deps.sources.aggregate, tokens.forRead(a.source), { ...a, tz: a.tz ?? deps.timeZone }),
+    // Any source but the app's own is refused by the arbiter, and so audited; the app is told what it may write.
+    write: async (a) => {
+      const own = String(a.source ?? '')
+      const input = { source: ownSourceId(app, own), pack: a.records ?? [], format: 'application/json' }
+      try {
+        return await operation(deps.sources.append, tokens.own ?? tokens.forRead(undefined), input)
+      } catch (err) {
+        if (!(err instanceof Forbidden) || manifest.ownSources?.some((s) => s.id === own)) throw err
+        throw new Forbidden(`${app} declares no own source "${own}"; it may write only to ${(manifest.ownSources ?? []).map((s) => s.id).join(', ') || 'none'}.`)
+      }
+    },
+    export: async (a) => JSON.stringify(await deps.gateway.request(app, String(a.destination ?? ''), a.payload)),
+    view: (a) => JSON.stringify(deps.saveView(app, manifest, String(a.id ?? ''), a.spec)),
+  }
+
+  const one = async (method: string, args: unknown): Promise<string> => {
+    const handler = Object.hasOwn(table, method) ? table[method] : undefined
+    if (!handler) throw new InvalidInput(`The SDK has no call "${method}".`)
+    return handler(typeof args === 'object' && args !== null ? { ...args } : {})
+  }
+
+  return async (method, args) => {
+    if (method !== 'batch') return one(method, args)
+    if (!Array.isArray(args) || args.length > MAX_BATCH) throw new InvalidInput(`A batch is a list of at most ${MAX_BATCH} calls.`)
+    const answers = await Promise.all(args.map(async (call: { method?: unknown; args?: unknown }) => {
+      try {
+        if (call?.method === 'batch') throw new InvalidInput('Batches do not nest.')
+        return `{"ok":true,"value":${await one(String(call?.method), call?.args)}}`
+      } catch (err) {
+        if (err instanceof CofferError) return JSON.stringify({ ok: false, error: err.toProblem() })
+        deps.logger.error({ err, app }, 'an app call failed')
+        return JSON.stringify({ ok: false, error: { status: 500, detail: 'The box could not answer this call; its log says why.' } })
+      }
+    }))
+    return `[${answers.join(',')}]`
+  }
+}
+
+/** The answer as the JSON text the app receives; its size is what the audit entry counts. */
+function json(result: unknown, ctx: OperationContext): string {
+  const text = JSON.stringify(result)
+  ctx.bytes = Buffer.byteLength(text)
+  return text
+}
+
+interface Tokens {
+  own: string | undefined
+  forRead: (source: unknown) => string | undefined
+}
+
+function mintTokens(arbiter: Arbiter, consent: Consent, grants: AppGrants): Tokens {
+  const mint = (grant: string | undefined) => grant === undefined ? undefined : arbiter.mint(grant, { ttlSeconds: TOKEN_SECONDS }).token
+  const byRequest = new Map(consent.sources.map((s) => [s.request, mint(grants.requests[s.request])]))
+  const own = mint(grants.own)
+  return {
+    own,
+    // A source outside every grant still goes to the box with one of the app's tokens, so the refusal is the arbiter's, and audited.
+    forRead: (source) => {
+      const granted = consent.sources.find((s) => s.sources.includes(String(source)))
+      return (granted && byRequest.get(granted.request)) ?? [...byRequest.values()].find(Boolean) ?? own
+    },
+  }
+}
+
+/** The names and units a granted source holds: what its catalogue entry shows, no data. */
+function series(store: Store, source: string): { name: string; unit: string | null }[] {
+  return store.has(source) ? store.summary(source).series.map(({ name, unit }) => ({ name, unit })) : []
+}
+
+/** Local midnights: the edges of the last `count` days in `tz`, today included. */
+function dayEdges(tz: string, count: number, now: number): number[] {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_DAYS) throw new InvalidInput(`days: count must be a whole number from 1 to ${MAX_DAYS}.`)
+  const today = new Date((now + utcOffset(tz, now)) * 1000)
+  const edges: number[] = []
+  for (let back = count - 1; back >= -1; back--) {
+    edges.push(wallClockToEpoch(tz, Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - back) / 1000))
+  }
+  return edges
+}
