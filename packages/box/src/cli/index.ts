@@ -7,15 +7,16 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
-import { initHome, openHome, resolveHomeDir } from '../home/index.ts'
+import { initHome, openHome, resolveHomeDir, type Settings } from '../home/index.ts'
 import { createBox } from '../box.ts'
-import { AuditLog, auditEntry } from '../audit/index.ts'
+import { AuditLog, auditEntry, type VerifyReport } from '../audit/index.ts'
 import { loadDemo, loadDemoApps } from '../demo/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
-import type { BucketValue } from '../store/index.ts'
+import type { AggregateResult } from '../store/index.ts'
 import { parseDuration } from '../duration/index.ts'
-import { readHead, type CsvPreview } from '../importers/index.ts'
+import { readHead, type CsvPreview, type ImportJob } from '../importers/index.ts'
+import type { Driver, NewDevice } from '../drivers/index.ts'
 import { Client, NotRunning, mintOwnerToken } from './client.ts'
 import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
@@ -184,10 +185,10 @@ function buildProgram(): Command {
       const progress = new Progress(path.basename(file), size)
       // Follow the import's progress on the box while the upload is under way.
       const timer = setInterval(() => {
-        c.request<{ state: string; bytesRead: number; records: number }>('GET', `/imports/${id}`).then((job) => progress.show(job), () => undefined)
+        c.request<ImportJob>('GET', `/imports/${id}`).then((job) => progress.show(job), () => undefined)
       }, 250)
       try {
-        const job = await c.request<{ state: string; records: number; source: string; format: string; error: string | null }>('POST', '/imports', {
+        const job = await c.request<ImportJob>('POST', '/imports', {
           raw: fs.createReadStream(file), contentType: 'application/octet-stream', query: { id, name: path.basename(file), source: o.source, format: o.format, profile },
         })
         progress.done()
@@ -217,7 +218,7 @@ function buildProgram(): Command {
       const base = `/sources/${encodeURIComponent(source)}`
       if (o.aggregate) {
         if (!o.from || !o.to) throw new InvalidInput('--aggregate needs --from and --to.')
-        const r = await c.request<{ unit: string | null; buckets: BucketValue[] }>('GET', `${base}/aggregate`, { query: { fn: o.aggregate, bucket: o.bucket, from: o.from, to: o.to, tz: o.tz, name: o.name } })
+        const r = await c.request<AggregateResult>('GET', `${base}/aggregate`, { query: { fn: o.aggregate, bucket: o.bucket, from: o.from, to: o.to, tz: o.tz, name: o.name } })
         if (o.json) return json(r)
         const fns = o.aggregate!.split(',')
         return out(table(r.buckets.map((b) => ({ start: isoTime(b.start), count: b.count, ...(b.values ?? { [fns[0]!]: b.value }) })), ['start', 'count', ...fns.filter((f) => f !== 'count')]))
@@ -259,7 +260,6 @@ function buildProgram(): Command {
   })
 
   const map = program.command('map').description('map tiles under location tracks in the cockpit (none unless you choose a tile server)')
-  type Settings = { map: { tiles: string; attribution?: string } | null }
   const showMap = (s: Settings) => out(s.map ? `Tracks are drawn over tiles from ${s.map.tiles}${s.map.attribution ? ` (${s.map.attribution})` : ''}.` : 'No tile server: tracks are drawn on their own.')
   map.command('show', { isDefault: true }).description('the tile server in use, if any').action(async () => showMap(await client().request<Settings>('GET', '/settings')))
   map.command('set <tiles>')
@@ -270,12 +270,12 @@ function buildProgram(): Command {
 
   const drivers = program.command('drivers').description('drivers that bring data in: OwnTracks (HTTP or MQTT) and generic MQTT')
   drivers.command('list').option('--json', 'machine-readable output').action(async (opts: { json?: boolean }) => {
-    const list = await client().request<DriverView[]>('GET', '/drivers')
+    const list = await client().request<Driver[]>('GET', '/drivers')
     if (opts.json) return json(list)
     out(table(list.map(driverRow), ['id', 'kind', 'sources', 'state', 'records', 'lastData', 'lastError']))
   })
   drivers.command('status <id>').option('--json', 'machine-readable output').action(async (id: string, opts: { json?: boolean }) => {
-    const d = await client().request<DriverView>('GET', `/drivers/${encodeURIComponent(id)}`)
+    const d = await client().request<Driver>('GET', `/drivers/${encodeURIComponent(id)}`)
     if (opts.json) return json(d)
     out(`${d.id} (${d.kind}) ${d.status.state} since ${isoTime(d.status.since)}; writes to ${d.sources.join(', ')} with grant ${d.grant}`)
     out(`records ${d.status.records}, last data ${isoTime(d.status.lastData)}`)
@@ -290,7 +290,7 @@ function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (kind: string, id: string, o: { config?: string; mode: string; broker?: string; source: string; json?: boolean }) => {
       const config = o.config ? readJson(o.config) : { mode: o.mode, source: o.source, ...(o.broker ? { broker: o.broker } : {}) }
-      const d = await client().request<DriverView>('POST', '/drivers', { body: { id, kind, config } })
+      const d = await client().request<Driver>('POST', '/drivers', { body: { id, kind, config } })
       if (o.json) return json(d)
       out(`Added driver ${id}, writing to ${d.sources.join(', ')}; it is ${d.status.state}.`)
       if (kind === 'owntracks' && o.mode === 'http') out(`Next: coffer drivers device add ${id} USER DEVICE — prints the settings for the phone.`)
@@ -299,7 +299,7 @@ function buildProgram(): Command {
     .description('replace a driver\'s configuration (from --config FILE) and restart it')
     .requiredOption('--config <file>', 'JSON configuration')
     .action(async (id: string, o: { config: string }) => {
-      const d = await client().request<DriverView>('PUT', `/drivers/${encodeURIComponent(id)}`, { body: { config: readJson(o.config) } })
+      const d = await client().request<Driver>('PUT', `/drivers/${encodeURIComponent(id)}`, { body: { config: readJson(o.config) } })
       out(`Reconfigured ${id}; it is ${d.status.state}.`)
     })
   drivers.command('remove <id>').description('remove a driver and revoke its grant (its sources and data stay)').action(async (id: string) => {
@@ -308,7 +308,7 @@ function buildProgram(): Command {
   })
   for (const action of ['start', 'stop'] as const) {
     drivers.command(`${action} <id>`).description(`${action} a driver`).action(async (id: string) => {
-      const d = await client().request<DriverView>('POST', `/drivers/${encodeURIComponent(id)}/${action}`)
+      const d = await client().request<Driver>('POST', `/drivers/${encodeURIComponent(id)}/${action}`)
       out(`${id} is ${d.status.state}.`)
     })
   }
@@ -316,7 +316,7 @@ function buildProgram(): Command {
     .description('add a phone to an OwnTracks HTTP driver and print the settings for the app (the password is shown once)')
     .option('--json', 'machine-readable output')
     .action(async (driver: string, user: string, device: string, o: { json?: boolean }) => {
-      const r = await client().request<{ url: string; user: string; device: string; password: string }>('POST', `/drivers/${encodeURIComponent(driver)}/devices`, { body: { user, device } })
+      const r = await client().request<NewDevice>('POST', `/drivers/${encodeURIComponent(driver)}/devices`, { body: { user, device } })
       if (o.json) return json(r)
       out('In the OwnTracks app: Settings → Connection → Mode HTTP, then')
       out(`  URL:       ${r.url}`)
@@ -358,7 +358,7 @@ function buildProgram(): Command {
 /** Verifies through the running box, or straight from the home when the box is stopped. */
 async function verifyAudit(dir: string, client: () => Client) {
   try {
-    return await client().request<{ ok: boolean; length: number; problems: string[] }>('POST', '/audit/verify')
+    return await client().request<VerifyReport>('POST', '/audit/verify')
   } catch (err) {
     if (!(err instanceof NotRunning) && !(err instanceof CofferError && err.slug === 'unreachable')) throw err
   }
@@ -394,15 +394,7 @@ async function serve(dir: string, opts: { port: string; host: string }, beforeLi
   await new Promise(() => undefined)
 }
 
-interface DriverView {
-  id: string
-  kind: string
-  sources: string[]
-  grant: string
-  status: { state: string; since: number; records: number; lastData: number | null; lastError: { at: number; message: string } | null }
-}
-
-function driverRow(d: DriverView): Record<string, unknown> {
+function driverRow(d: Driver): Record<string, unknown> {
   return { id: d.id, kind: d.kind, sources: d.sources.join(','), state: d.status.state, records: d.status.records, lastData: isoTime(d.status.lastData), lastError: d.status.lastError?.message ?? '-' }
 }
 
