@@ -49,6 +49,35 @@ test('GPX: tracks, routes and waypoints with elevation, heart rate and cadence; 
   assert.equal(res.body.records, records.length)
 })
 
+/** Runs `fn` with the process in another time zone, so a result that leans on the host's zone shows. */
+async function inTimeZone<T>(zone: string, fn: () => Promise<T>): Promise<T> {
+  const before = process.env.TZ
+  process.env.TZ = zone
+  try {
+    return await fn()
+  } finally {
+    if (before === undefined) delete process.env.TZ
+    else process.env.TZ = before
+  }
+}
+
+test('GPX: a time without an offset is UTC, as GPX 1.1 defines it, whatever the host\'s zone', async () => {
+  const gpx = `<?xml version="1.0"?>
+<gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>
+  <trkpt lat="52.52" lon="13.405"><time>2024-02-29T08:00:00</time></trkpt>
+  <trkpt lat="52.53" lon="13.406"><time>2024-02-29T08:00:05.250</time></trkpt>
+  <trkpt lat="52.54" lon="13.407"><time>2024-02-29T10:00:10+02:00</time></trkpt>
+</trkseg></trk></gpx>
+`
+  for (const zone of ['America/Los_Angeles', 'Asia/Kolkata']) {
+    const source = `gpx-${zone.split('/')[1]!.toLowerCase().replace('_', '-')}`
+    const res = await inTimeZone(zone, () => upload(gpx, `?source=${source}`))
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    const lat = (await r.api('GET', `/api/v1/sources/${source}/records?name=lat`)).body as { t: number }[]
+    assert.deepEqual(lat.map((x) => new Date(x.t * 1000).toISOString()), ['2024-02-29T08:00:00.000Z', '2024-02-29T08:00:05.250Z', '2024-02-29T08:00:10.000Z'], zone)
+  }
+})
+
 test('a character split across two read chunks arrives whole (GPX and Apple Health)', async () => {
   // Files are read 64 KiB at a time: put the two bytes of an "é" on either side of that edge.
   const edge = 64 * 1024

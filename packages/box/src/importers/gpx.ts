@@ -2,6 +2,7 @@
  * GPX 1.1: track points become `lat`, `lon`, `ele`, and from Garmin's TrackPointExtension `hr`
  * and `cad`; route and waypoint points the same under `route/` and `waypoint/`, with the
  * waypoint's name. Points without a time cannot be placed in a time series and are skipped.
+ * Times are UTC unless they carry an offset: GPX 1.1 says so, and the host's zone never enters.
  */
 import type { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
@@ -17,6 +18,16 @@ export const gpx: ImportFormat = {
   logicalType: () => 'location',
   sniff: (_head, text) => /<gpx[\s>]/.test(text),
   parse: (input) => points(input),
+}
+
+/**
+ * A GPX time (an xsd:dateTime) in epoch seconds. GPX 1.1 defines its times as UTC, so one written
+ * without an offset is read as UTC; Date.parse would read it in the host's zone. Writers that
+ * leave out the seconds or put a space for the T are read the same way; anything else is NaN.
+ */
+function utcTime(text: string): number {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?(Z|[+-]\d{2}:?\d{2})?$/i.exec(text)
+  return m ? Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`) / 1000 : NaN
 }
 
 async function* points(input: Readable): AsyncGenerator<SenmlRecord[]> {
@@ -45,7 +56,7 @@ async function* points(input: Readable): AsyncGenerator<SenmlRecord[]> {
     if (!point) return
     if (['time', 'ele', 'hr', 'cad', 'name'].includes(name)) point.fields[name] = text.trim()
     if (name !== 'trkpt' && name !== 'rtept' && name !== 'wpt') return
-    const t = point.fields.time ? Date.parse(point.fields.time) / 1000 : NaN
+    const t = point.fields.time ? utcTime(point.fields.time) : NaN
     if (Number.isFinite(t)) {
       const p = point.prefix
       batch.push({ n: `${p}lat`, u: 'lat', t, v: point.lat }, { n: `${p}lon`, u: 'lon', t, v: point.lon })
