@@ -1,74 +1,62 @@
-/** Apps (install, review, grant, run, revoke, uninstall, views) and the export gateway's queue and history. All owner only. */
-import type { FastifyInstance } from 'fastify'
+/** Apps (install, review, grant, run, revoke, uninstall, views) and the export gateway's queue and history, over HTTP. All owner only. */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { ManifestSchema, readTarball, type ConsentInput } from '../apps/index.ts'
-import { EXPORT_POLICIES, EXPORT_STATES, type ExportState } from '../gateway/index.ts'
-import { InvalidInput } from '../errors/index.ts'
-import { ownerOnly } from './guard.ts'
+import { ManifestSchema } from '../apps/index.ts'
+import { BundleJsonSchema, ConsentInputSchema } from '../apps/operations.ts'
+import { operationRoute, type RouteFn } from './routes.ts'
 import type { ApiDeps } from './index.ts'
 
-const Id = Type.Object({ id: Type.String({ maxLength: 64 }) })
-const Duration = Type.String({ maxLength: 8 })
-const Consent = Type.Object({
-  sources: Type.Optional(Type.Record(Type.String(), Type.Object({
-    refuse: Type.Optional(Type.Boolean()),
-    sources: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 256 })),
-    granularity: Type.Optional(Duration),
-    window: Type.Optional(Duration),
-  }, { additionalProperties: false }))),
-  exports: Type.Optional(Type.Record(Type.String(), Type.Union(EXPORT_POLICIES.map((p) => Type.Literal(p))))),
-}, { additionalProperties: false, description: 'What the owner narrows; anything left out is granted as asked, with exports asked each time' })
+const TARBALL_TYPES = ['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream']
 
 export function appRoutes(api: FastifyInstance, deps: ApiDeps): void {
-  const { apps, gateway } = deps
-  const admin = (handler: Parameters<typeof ownerOnly>[1]) => ownerOnly(deps, handler)
+  const { ops, appOps, exportOps } = deps
+  const route: RouteFn = (method, url, op, opts) => operationRoute(api, ops, method, url, op, opts)
 
   api.get('/apps/manifest-schema', { schema: { summary: 'The JSON Schema of app manifests (version 1)', tags: ['apps'] } }, async () => ManifestSchema)
 
-  api.get('/apps', { schema: { summary: 'Installed apps with their consent and last run', tags: ['apps'] } }, admin(async () => apps.list()))
+  route('GET', '/apps', appOps.list, { tags: ['apps'] })
 
-  // A bundle comes as JSON ({ manifest, code }) or as the tarball itself.
+  // A bundle comes as JSON ({ manifest, code }) or as the tarball itself; either is read by the operation, after authentication.
   api.register(async (scope) => {
-    for (const type of ['application/gzip', 'application/x-gzip', 'application/x-tar', 'application/octet-stream']) {
+    for (const type of TARBALL_TYPES) {
       scope.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
     }
-    scope.post('/apps', {
-      schema: { summary: 'Install or update an app from its bundle; answers with the review the owner consents to', tags: ['apps'] },
-    }, admin(async (req, reply) => {
-      const bundle = Buffer.isBuffer(req.body) ? await readTarball(req.body) : bundleFromJson(req.body)
-      const result = await apps.install(bundle)
-      reply.status(result.needsConsent ? 202 : 200)
-      return result
-    }))
+    operationRoute(scope, ops, 'POST', '/apps', appOps.install, {
+      tags: ['apps'],
+      description: 'Answers 202 when the owner must consent before the app runs, 200 when an update carries the consent over.',
+      // Fastify's form for a body whose schema depends on its content type.
+      body: Type.Unsafe({
+        content: {
+          'application/json': { schema: BundleJsonSchema },
+          ...Object.fromEntries(TARBALL_TYPES.map((type) => [type, { schema: Type.String({ format: 'binary', description: 'The bundle\'s tarball (.tar or .tar.gz)' }) }])),
+        },
+      }),
+      input: (req) => ({ bundle: req.body }),
+      status: { codes: [200, 202], of: (result) => result.needsConsent ? 202 : 200 },
+    })
   })
 
-  api.get('/apps/:id', { schema: { summary: 'One app', tags: ['apps'], params: Id } }, admin(async (req) => apps.get(req.params.id!)))
-  api.get('/apps/:id/review', { schema: { summary: 'What the app (or its waiting update) asks for, in plain words', tags: ['apps'], params: Id } },
-    admin(async (req) => apps.review(req.params.id!)))
-  api.post('/apps/:id/grant', { schema: { summary: 'Consent: grant what the app asks, or a narrower part of it', tags: ['apps'], params: Id, body: Type.Optional(Consent) } },
-    admin(async (req) => apps.grant(req.params.id!, (req.body ?? {}) as ConsentInput)))
-  api.post('/apps/:id/revoke', { schema: { summary: 'Revoke every grant of the app and stop it if it runs', tags: ['apps'], params: Id } },
-    admin(async (req) => apps.revoke(req.params.id!)))
-  api.delete('/apps/:id', {
-    schema: { summary: 'Uninstall: tokens, views and code go; its own sources too with deleteData=true', tags: ['apps'], params: Id, querystring: Type.Object({ deleteData: Type.Optional(Type.Boolean()) }) },
-  }, admin(async (req) => apps.uninstall(req.params.id!, { deleteData: String(req.query.deleteData) === 'true' })))
-  api.post('/apps/:id/run', { schema: { summary: 'Run the app now; answers with its result, logs and usage', tags: ['apps'], params: Id, body: Type.Optional(Type.Object({ event: Type.Optional(Type.Unknown()) })) } },
-    admin(async (req) => apps.run(req.params.id!, { event: (req.body as { event?: unknown } | undefined)?.event, trigger: 'owner' })))
-  api.get('/apps/:id/views', { schema: { summary: 'The views the app has shown (Vega-Lite specs with inline data)', tags: ['apps'], params: Id } },
-    admin(async (req) => apps.views(req.params.id!)))
-  api.get('/apps/:id/views/:view', { schema: { summary: 'One view', tags: ['apps'], params: Type.Object({ id: Type.String({ maxLength: 64 }), view: Type.String({ maxLength: 64 }) }) } },
-    admin(async (req) => apps.view(req.params.id!, req.params.view!)))
+  route('GET', '/apps/:id', appOps.get, { tags: ['apps'] })
+  route('GET', '/apps/:id/review', appOps.review, { tags: ['apps'] })
+  route('POST', '/apps/:id/grant', appOps.grant, { tags: ['apps'], body: Type.Optional(ConsentInputSchema), input: paramsOverBody })
+  route('POST', '/apps/:id/revoke', appOps.revoke, { tags: ['apps'] })
+  route('DELETE', '/apps/:id', appOps.uninstall, { tags: ['apps'] })
+  route('POST', '/apps/:id/run', appOps.run, { tags: ['apps'], input: paramsOverBody })
+  route('GET', '/apps/:id/views', appOps.views, { tags: ['apps'] })
+  route('GET', '/apps/:id/views/:view', appOps.view, { tags: ['apps'] })
 
-  api.get('/exports', {
-    schema: { summary: 'Exports: waiting for approval, sent, denied or failed', tags: ['exports'], querystring: Type.Object({ state: Type.Optional(Type.Union(EXPORT_STATES.map((s) => Type.Literal(s)))), app: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }) },
-  }, admin(async (req) => gateway.list({ state: req.query.state as ExportState | undefined, app: req.query.app, limit: req.query.limit ? Number(req.query.limit) : undefined })))
-  api.get('/exports/:id', { schema: { summary: 'One export with the exact payload', tags: ['exports'], params: Id } }, admin(async (req) => gateway.get(req.params.id!)))
-  api.post('/exports/:id/approve', { schema: { summary: 'Approve a waiting export: it is sent now', tags: ['exports'], params: Id } }, admin(async (req) => gateway.approve(req.params.id!)))
-  api.post('/exports/:id/deny', { schema: { summary: 'Deny a waiting export: it never leaves', tags: ['exports'], params: Id } }, admin(async (req) => gateway.deny(req.params.id!)))
+  route('GET', '/exports', exportOps.list, { tags: ['exports'] })
+  route('GET', '/exports/:id', exportOps.get, { tags: ['exports'] })
+  route('POST', '/exports/:id/approve', exportOps.approve, { tags: ['exports'] })
+  route('POST', '/exports/:id/deny', exportOps.deny, { tags: ['exports'] })
 }
 
-function bundleFromJson(body: unknown): { manifest: unknown; code: string } {
-  const { manifest, code } = (body ?? {}) as { manifest?: unknown; code?: unknown }
-  if (manifest === undefined || typeof code !== 'string') throw new InvalidInput('Send the bundle as JSON { "manifest": {…}, "code": "…" } or as its tarball (application/gzip).')
-  return { manifest, code }
+/**
+ * The path's parameters over an optional JSON object body. Any other body (an array, a string)
+ * is handed on whole, so the operation refuses it after authentication instead of acting as if
+ * nothing had been sent.
+ */
+function paramsOverBody(req: FastifyRequest): unknown {
+  const body = req.body ?? {}
+  return typeof body === 'object' && !Array.isArray(body) ? { ...body, ...(req.params as object) } : body
 }
