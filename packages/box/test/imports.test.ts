@@ -209,18 +209,32 @@ const HEALTH = `<?xml version="1.0" encoding="UTF-8"?>
 
 /** A zip with one stored (uncompressed) file, written from the ZIP application note. */
 function zip(name: string, data: Buffer): Buffer {
-  const crc = zlib.crc32(data)
-  const local = Buffer.alloc(30)
-  local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14)
-  local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(name.length, 26)
-  const central = Buffer.alloc(46)
-  central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt32LE(crc, 16)
-  central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(name.length, 28)
-  const centralOffset = local.length + name.length + data.length
+  return zipOf([[name, data]])
+}
+
+/** A zip of stored files, in the order given: local headers and data, then the central directory. */
+function zipOf(files: [name: string, data: Buffer][]): Buffer {
+  const locals: Buffer[] = []
+  const centrals: Buffer[] = []
+  let offset = 0
+  for (const [name, data] of files) {
+    const crc = zlib.crc32(data)
+    const local = Buffer.alloc(30)
+    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt32LE(crc, 14)
+    local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(Buffer.byteLength(name), 26)
+    const central = Buffer.alloc(46)
+    central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt32LE(crc, 16)
+    central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(Buffer.byteLength(name), 28)
+    central.writeUInt32LE(offset, 42)
+    locals.push(local, Buffer.from(name), data)
+    centrals.push(central, Buffer.from(name))
+    offset += local.length + Buffer.byteLength(name) + data.length
+  }
+  const directory = Buffer.concat(centrals)
   const end = Buffer.alloc(22)
-  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(1, 8); end.writeUInt16LE(1, 10)
-  end.writeUInt32LE(central.length + name.length, 12); end.writeUInt32LE(centralOffset, 16)
-  return Buffer.concat([local, Buffer.from(name), data, central, Buffer.from(name), end])
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(files.length, 8); end.writeUInt16LE(files.length, 10)
+  end.writeUInt32LE(directory.length, 12); end.writeUInt32LE(offset, 16)
+  return Buffer.concat([...locals, directory, end])
 }
 
 test('Apple Health: export.xml with a broken DTD, duplicates across sources stored once, workouts', async () => {
@@ -250,6 +264,33 @@ test('Apple Health: the exported zip is read as it is, without unpacking', async
   const notHealth = await fetch(`${r.url}/api/v1/imports?source=health-zip`, { method: 'POST', body: new Uint8Array(zip('notes.txt', Buffer.from('hi'))), headers: { authorization: `Bearer ${r.token}` } })
   assert.equal(notHealth.status, 400)
   assert.match((await notHealth.json()).detail, /no export\.xml/)
+})
+
+// The HL7 CDA document Apple puts beside the export (export_cda.xml): XML too, but not the export.
+const CDA = `<?xml version="1.0" encoding="UTF-8"?>
+<?xml-stylesheet type="text/xsl" href="cda.xsl"?>
+<ClinicalDocument xmlns="urn:hl7-org:v3"><realmCode code="US"/><title>Health Export CDA</title></ClinicalDocument>
+`
+
+test('Apple Health: a zip whose export has a localised name is found by its <HealthData> root; the CDA is not taken for it', async () => {
+  const post = async (file: Buffer, source: string) => {
+    const res = await fetch(`${r.url}/api/v1/imports?name=export.zip&source=${source}`, { method: 'POST', body: new Uint8Array(file), headers: { authorization: `Bearer ${r.token}`, 'content-type': 'application/zip' } })
+    return { status: res.status, body: await res.json() }
+  }
+  for (const name of ['exportar.xml', 'exporter.xml', 'エクスポート.xml']) {
+    const file = zipOf([
+      ['apple_health_export/export_cda.xml', Buffer.from(CDA)],
+      ['apple_health_export/workout-routes/route_2024-02-29_6.00pm.gpx', Buffer.from('<?xml version="1.0"?><gpx version="1.1" creator="Apple Health Export"></gpx>')],
+      [`apple_health_export/${name}`, Buffer.from(HEALTH)],
+    ])
+    const source = `health-${Buffer.from(name).toString('hex').slice(0, 16)}`
+    const res = await post(file, source)
+    assert.equal(res.status, 200, `${name}: ${JSON.stringify(res.body)}`)
+    assert.equal(res.body.records, 8)
+  }
+  const onlyCda = await post(zipOf([['apple_health_export/export_cda.xml', Buffer.from(CDA)]]), 'health-cda')
+  assert.equal(onlyCda.status, 400)
+  assert.match(onlyCda.body.detail, /HealthData/)
 })
 
 // A bank-style export: Windows-1252 (ä in the header, € in a cell), semicolons, decimal commas,

@@ -1,5 +1,6 @@
 /**
- * Apple Health's export.xml (alone, or inside the exported zip), streamed.
+ * Apple Health's export.xml (alone, or inside the exported zip, where it is found by its
+ * <HealthData> root whatever its name), streamed.
  *
  * - `Record`: quantity types (HKQuantityTypeIdentifier…) become a numeric record named after
  *   the type without its prefix (StepCount, HeartRate, …) with Apple's unit, timed by
@@ -19,7 +20,7 @@ import yauzl from 'yauzl'
 import { SaxesParser } from 'saxes'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
-import { BATCH, malformed } from './common.ts'
+import { BATCH, HEAD_BYTES, malformed } from './common.ts'
 import type { ImportFormat } from './format.ts'
 import { StringDecoder } from 'node:string_decoder'
 
@@ -76,20 +77,65 @@ function find(table: Float64Array, key: number): boolean {
   return false
 }
 
-/** Opens export.xml inside an Apple Health zip. */
+/**
+ * Opens the export inside an Apple Health zip. It is found by what it holds, not by its name:
+ * iPhones set to some languages name it `exportar.xml`, `exporter.xml` and the like. It is the
+ * XML whose root element is <HealthData>; `export_cda.xml` beside it (an HL7 CDA document, root
+ * <ClinicalDocument>), the workout routes (GPX) and the rest are passed over.
+ */
 function openExportInZip(file: string): Promise<Readable> {
   return new Promise((resolve, reject) => {
     yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
       if (err || !zip) return reject(new InvalidInput(`The zip cannot be read: ${err?.message ?? 'unknown error'}. Nothing was imported.`))
+      const fail = (e: unknown) => {
+        zip.close()
+        reject(e)
+      }
       zip.on('entry', (entry: yauzl.Entry) => {
-        if (!/(^|\/)export\.xml$/.test(entry.fileName)) return zip.readEntry()
-        zip.openReadStream(entry, (e, stream) => (e || !stream ? reject(e) : resolve(stream)))
+        if (entry.fileName.endsWith('/')) return zip.readEntry()
+        rootElement(zip, entry).then((root) => {
+          if (root !== 'HealthData') return zip.readEntry()
+          zip.openReadStream(entry, (e, stream) => {
+            if (e || !stream) return fail(e)
+            // The stream holds the file open until it ends; the zip's own hold goes now, as no more entries are read.
+            zip.close()
+            resolve(stream)
+          })
+        }, fail)
       })
-      zip.on('end', () => reject(new InvalidInput('This zip holds no export.xml: it is not an Apple Health export. Nothing was imported.')))
+      zip.on('end', () => reject(new InvalidInput('This zip holds no export.xml (an XML file whose root element is <HealthData>, whatever its name): it is not an Apple Health export. Nothing was imported.')))
       zip.on('error', reject)
       zip.readEntry()
     })
   })
+}
+
+/** The root element's name of an entry in a zip, read from as much of its start as tells it; undefined if it is not XML. */
+function rootElement(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    zip.openReadStream(entry, (err, stream) => {
+      if (err || !stream) return reject(err)
+      let head = ''
+      const utf8 = new StringDecoder('utf8')
+      const done = (root: string | undefined) => {
+        stream.destroy()
+        resolve(root)
+      }
+      stream.on('data', (chunk: Buffer) => {
+        head += utf8.write(chunk)
+        const root = xmlRoot(head)
+        // Text that does not start with markup is not XML: no need to read on.
+        if (root !== undefined || head.length >= HEAD_BYTES || /^\uFEFF?\s*[^\s<]/.test(head)) done(root)
+      })
+      stream.on('end', () => done(xmlRoot(head)))
+      stream.on('error', reject)
+    })
+  })
+}
+
+/** The root element an XML text names: the DOCTYPE's name if it has one (XML 1.0 §2.8: it is the root's), else its first element's. */
+function xmlRoot(text: string): string | undefined {
+  return /^\uFEFF?(?:\s+|<\?[\s\S]*?\?>|<!--[\s\S]*?-->)*<(?:!DOCTYPE\s+)?([A-Za-z_][\w.:-]*)[\s>[/]/.exec(text)?.[1]
 }
 
 /** Drops a leading `<!DOCTYPE … ]>` before the XML parser sees it. */
