@@ -18,8 +18,8 @@ const Id = Type.String({ pattern: '^[a-z][a-z0-9-]{0,26}[a-z0-9]$', description:
 const Line = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
 const Paragraph = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f]*$' })
 /** Apps ask for nothing finer than minutes. */
-export const MANIFEST_DURATION = durationPattern(['m', 'h', 'd', 'w'], 5)
-const Duration = Type.String({ pattern: MANIFEST_DURATION, description: 'A number and a unit: m, h, d or w (30d, 1w)' })
+export const MANIFEST_DURATION = durationPattern(['m', 'h', 'd', 'w', 'mo', 'y'], 5)
+const Duration = Type.String({ pattern: MANIFEST_DURATION, description: 'A number and a unit: m, h, d, w, mo (calendar months) or y (calendar years): 30d, 1w, 1mo' })
 const Logical = Type.Union(LOGICAL_TYPES.map((t) => Type.Literal(t)))
 
 export const SourceRequest = Type.Object({

@@ -10,6 +10,7 @@ import type { AppInfo, RunSummary } from './index.ts'
 
 /** New records arriving in a burst wake the app once. */
 const NEW_DATA_DELAY_MS = 1000
+const TICK_MS = 60_000
 
 export interface SchedulesDeps {
   store: Store
@@ -36,7 +37,14 @@ export class Schedules {
       this.#deps.run(app.id, trigger).catch((err: Error) => this.#deps.logger.warn({ app: app.id, err: err.message }, 'scheduled app run failed'))
     }
     if ('every' in schedule) {
-      const timer = setInterval(() => start('schedule'), durationSeconds(schedule.every) * 1000)
+      // Node's timers hold at most 24.8 days, so long periods are counted in ticks of a minute.
+      const period = durationSeconds(schedule.every) * 1000
+      let due = Date.now() + period
+      const timer = setInterval(() => {
+        if (Date.now() < due) return
+        due = Date.now() + period
+        start('schedule')
+      }, Math.min(period, TICK_MS))
       timer.unref()
       this.#cancels.set(app.id, () => clearInterval(timer))
     } else if ('onNewData' in schedule && app.consent) {

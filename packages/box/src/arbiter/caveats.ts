@@ -7,12 +7,12 @@
  *   grant = GRANT-ID@EPOCH                 checked against the grant table on every request
  *   sources = * | ID[,ID…]
  *   ops = OP[,OP…]                         read, write, observe, delete, admin
- *   window = FROM..TO                      data time window; each side epoch seconds, now-DURATION (s m h d w), or empty
+ *   window = FROM..TO                      data time window; each side epoch seconds, now-DURATION (s m h d w mo y), or empty
  *   granularity = raw | BUCKET             finest detail readable: raw points, or aggregates of at least BUCKET
  *   expires = EPOCH-SECONDS
  */
 import { InvalidInput } from '../errors/index.ts'
-import { UNIT_LETTERS, UNIT_SECONDS, formatDuration, type DurationUnit } from '../duration/index.ts'
+import { UNIT_ALTERNATIVES, UNIT_SECONDS, formatDuration, type DurationUnit } from '../duration/index.ts'
 
 export const OPERATIONS = ['read', 'write', 'observe', 'delete', 'admin'] as const
 export type Op = (typeof OPERATIONS)[number]
@@ -36,12 +36,13 @@ export interface Window { from?: TimeBound; to?: TimeBound }
 const SUBJECT = /^(owner|(device|driver|app):[a-z0-9][a-z0-9._-]{0,62})$/
 const GRANT = /^([a-z0-9][a-z0-9._:-]{0,127})@(\d{1,15})$/
 const SOURCE_LIST = /^[a-z0-9][a-z0-9._-]{0,62}(,[a-z0-9][a-z0-9._-]{0,62})*$/
-const BOUND = new RegExp(`^(\\d{1,12}(\\.\\d+)?|now-\\d{1,10}[${UNIT_LETTERS}])?$`)
+const BOUND = new RegExp(`^(\\d{1,12}(\\.\\d+)?|now-(\\d{1,10})(${UNIT_ALTERNATIVES}))?$`)
 
 export function parseBound(text: string): TimeBound | undefined {
   if (text === '') return undefined
-  if (!BOUND.test(text)) throw new InvalidInput(`"${text}" is not a window edge: use epoch seconds or now-DURATION, like now-30d.`, { field: 'window' })
-  if (text.startsWith('now-')) return { ago: Number(text.slice(4, -1)) * UNIT_SECONDS[text.at(-1) as DurationUnit] }
+  const match = BOUND.exec(text)
+  if (!match) throw new InvalidInput(`"${text}" is not a window edge: use epoch seconds or now-DURATION, like now-30d.`, { field: 'window' })
+  if (match[3] !== undefined) return { ago: Number(match[3]) * UNIT_SECONDS[match[4] as DurationUnit] }
   return { at: Number(text) }
 }
 

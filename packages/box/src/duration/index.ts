@@ -1,12 +1,12 @@
 /**
- * Durations, as the box writes them everywhere: a count and one unit letter (90s, 5m, 12h,
- * 30d, 52w). Bucket sizes, token lifetimes, token window edges, manifest detail levels and
+ * Durations, as the box writes them everywhere: a count and a unit (90s, 5m, 12h, 30d, 52w,
+ * 3mo, 1y). Bucket sizes, token lifetimes, token window edges, manifest detail levels and
  * schedules all take their units and words from here. The cockpit imports this file as well,
  * so it stays free of Node: it imports nothing but the (equally plain) error classes.
  */
 import { InvalidInput } from '../errors/index.ts'
 
-export type DurationUnit = 's' | 'm' | 'h' | 'd' | 'w'
+export type DurationUnit = 's' | 'm' | 'h' | 'd' | 'w' | 'mo' | 'y'
 
 interface UnitInfo {
   unit: DurationUnit
@@ -20,9 +20,19 @@ export const MINUTE = 60
 export const HOUR = 60 * MINUTE
 export const DAY = 24 * HOUR
 export const WEEK = 7 * DAY
+/**
+ * Months and years are calendar units: buckets and grant grids follow the owner's calendar
+ * (a month bucket runs from one local first-of-the-month to the next). Measured as a length
+ * they are the average Gregorian month and year, so no whole number of days or weeks below
+ * 133 years is mistaken for one.
+ */
+export const MONTH = 2_629_746
+export const YEAR = 12 * MONTH
 
 /** Largest first, so formatting picks the largest unit that divides a duration evenly. */
 export const DURATION_UNITS: readonly UnitInfo[] = [
+  { unit: 'y', seconds: YEAR, word: 'year', adjective: 'yearly' },
+  { unit: 'mo', seconds: MONTH, word: 'month', adjective: 'monthly' },
   { unit: 'w', seconds: WEEK, word: 'week', adjective: 'weekly' },
   { unit: 'd', seconds: DAY, word: 'day', adjective: 'daily' },
   { unit: 'h', seconds: HOUR, word: 'hour', adjective: 'hourly' },
@@ -33,15 +43,19 @@ export const DURATION_UNITS: readonly UnitInfo[] = [
 export const UNIT_SECONDS = Object.fromEntries(DURATION_UNITS.map((u) => [u.unit, u.seconds])) as Record<DurationUnit, number>
 
 const UNITS = DURATION_UNITS.map((u) => u.unit)
-/** For a character class in a grammar that embeds durations: "wdhms". */
-export const UNIT_LETTERS = UNITS.join('')
+/** For a grammar that embeds durations: "y|mo|w|d|h|m|s" (longer units first, so "mo" is not read as minutes). */
+export const UNIT_ALTERNATIVES = unitAlternatives(UNITS)
+
+function unitAlternatives(units: readonly DurationUnit[]): string {
+  return [...units].sort((a, b) => b.length - a.length).join('|')
+}
 
 /**
  * A regular expression source for durations written with one of `units`: a count of at most
  * `maxDigits` digits without a leading zero, then the unit.
  */
 export function durationPattern(units: readonly DurationUnit[] = UNITS, maxDigits = 6): string {
-  return `^([1-9][0-9]{0,${maxDigits - 1}})([${units.join('')}])$`
+  return `^([1-9][0-9]{0,${maxDigits - 1}})(${unitAlternatives(units)})$`
 }
 
 const DURATION = new RegExp(durationPattern())
@@ -64,7 +78,7 @@ export function readDuration(text: string): Duration | undefined {
 /** Seconds in a duration such as 30m, 12h or 90d. `field` names the input at fault when it is not one. */
 export function parseDuration(text: string, field = 'duration'): number {
   const duration = readDuration(text)
-  if (!duration) throw new InvalidInput(`"${text}" is not a duration: use a number and a unit (s, m, h, d or w), like 30m, 12h or 90d.`, { field })
+  if (!duration) throw new InvalidInput(`"${text}" is not a duration: use a number and a unit (s, m, h, d, w, mo or y), like 30m, 12h, 90d or 1y.`, { field })
   return duration.seconds
 }
 
@@ -88,7 +102,14 @@ export function durationAdjective(seconds: number): string {
   return count === 1 ? (adjective ?? `${word}-by-${word}`) : `${count}-${word}`
 }
 
+/** One cell of a grid of that size: 86400 → "1-day", 7200 → "2-hour". */
+export function durationCell(seconds: number): string {
+  const { word, seconds: size } = largestUnit(seconds)
+  return `${seconds / size}-${word}`
+}
+
 /** Fractions of a second fall back to seconds, so words never fail on an odd value. */
 function largestUnit(seconds: number): UnitInfo {
-  return DURATION_UNITS.find((u) => seconds % u.seconds === 0) ?? DURATION_UNITS[DURATION_UNITS.length - 1]!
+  const smallest = DURATION_UNITS[DURATION_UNITS.length - 1]!
+  return seconds === 0 ? smallest : DURATION_UNITS.find((u) => seconds % u.seconds === 0) ?? smallest
 }

@@ -14,7 +14,7 @@ import { catalogue } from '../catalogue/index.ts'
 import { parseSenmlCbor, parseSenmlJson, resolvePack, SENML_CBOR, SENML_JSON, type SenmlRecord } from '../senml/index.ts'
 import { Forbidden, InvalidInput, NotFound, UnsupportedMediaType } from '../errors/index.ts'
 import { defineOperation, type OperationContext } from '../operations/index.ts'
-import { DAY } from '../duration/index.ts'
+import { durationCell } from '../duration/index.ts'
 import { parseNames, parseRange, parseTime } from './params.ts'
 
 export { parseNames, parseRange, parseTime, type Range } from './params.ts'
@@ -214,7 +214,7 @@ export function sourceOperations({ home, store }: SourcesDeps) {
           pattern: `^(${AGGREGATE_FNS.join('|')})(,(${AGGREGATE_FNS.join('|')}))*$`,
           description: `One of ${AGGREGATE_FNS.join(', ')}; or several, comma-separated (mean,min,max), computed in one pass: each bucket then also carries \`values\` by function`,
         }),
-        bucket: Type.String({ description: 'Bucket size: 1m, 5m, 1h, 1d, 1w …' }),
+        bucket: Type.String({ description: 'Bucket size: 1m, 5m, 1h, 1d, 1w, 1mo, 1y …; days, weeks, months and years follow the local calendar' }),
         from: Time, to: Time,
         tz: Type.String({ default: 'UTC', description: 'IANA time zone for day and week buckets' }),
         name: Type.Optional(Type.String()),
@@ -229,10 +229,11 @@ export function sourceOperations({ home, store }: SourcesDeps) {
         const bucket = parseBucket(input.bucket)
         const from = parseTime(input.from, 'from', tz)!
         const to = parseTime(input.to, 'to', tz)!
-        if (ctx.scope.granularity > 0) assertOnGrid(ctx.scope.granularity, bucket.seconds, from, to, tz, ownerZone())
+        const bounds = bucketBoundaries(from, to, bucket, tz)
+        if (ctx.scope.granularity > 0) assertWholeCells(ctx.scope.granularity, bounds, tz, ownerZone())
         const series = numericSeries(source.view.seriesNamed(undefined), input.name, source.meta.id)
         const fns = [...new Set(input.fn.split(','))] as AggregateFn[]
-        const buckets = source.view.aggregate(series, bucketBoundaries(from, to, bucket, tz), fns)
+        const buckets = source.view.aggregate(series, bounds, fns)
         ctx.records = buckets.length
         return { source: source.meta.id, name: series[0]?.name ?? input.name ?? null, unit: series[0]?.unit ?? null, fn: input.fn, bucket: bucket.spec, tz, from, to, buckets }
       },
@@ -304,21 +305,20 @@ function resolveRecords(pack: unknown, format: string): SenmlRecord[] {
 }
 
 /**
- * A token limited to coarse detail may only ask for whole cells of its grid, in the box's own
- * time zone: buckets clipped at an arbitrary edge, or days in another zone, would let two
- * answers be subtracted into finer detail than the grant allows.
+ * A token limited to coarse detail may only ask for whole cells of its grant's grid, in the
+ * box's own time zone: every bucket edge must be an edge of that anchored grid (see
+ * bucketBoundaries), whatever unit the request spells its buckets in. Buckets clipped at an
+ * arbitrary edge, fixed 24-hour steps drifting off local midnights at a clock change, two
+ * overlapping 2-day grids, or days in another zone would all let answers be subtracted into
+ * finer detail than the grant allows.
  */
-function assertOnGrid(granularity: number, bucketSeconds: number, from: number, to: number, tz: string, boxZone: string): void {
-  const cell = describeCell(granularity)
+function assertWholeCells(granularity: number, bounds: number[], tz: string, boxZone: string): void {
+  const cell = durationCell(granularity)
   if (tz !== boxZone) throw new Forbidden(`This token allows ${cell} buckets in the box's time zone (${boxZone}) only; ${tz} was asked for.`)
-  if (bucketSeconds % granularity !== 0) throw new Forbidden(`This token allows buckets made of whole ${cell} cells; ${bucketSeconds}s buckets are not.`)
-  if (!onGrid(from, granularity, tz) || !onGrid(to, granularity, tz)) {
-    throw new Forbidden(`This token allows whole ${cell} cells only: \`from\` and \`to\` must fall on ${granularity % DAY === 0 ? 'local midnights' : `multiples of ${granularity}s in local time`} (${boxZone}).`)
+  const off = bounds.find((b) => !onGrid(b, granularity, tz))
+  if (off !== undefined) {
+    throw new Forbidden(`This token allows whole ${cell} cells only: every bucket edge must fall on the ${cell} grid in ${boxZone}, and ${new Date(off * 1000).toISOString()} does not.`)
   }
-}
-
-function describeCell(seconds: number): string {
-  return seconds % DAY === 0 ? `${seconds / DAY}-day` : `${seconds}s`
 }
 
 function zone(tz: string): string {

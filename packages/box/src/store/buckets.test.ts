@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { bucketBoundaries, parseBucket, utcOffset, wallClockToEpoch } from './buckets.ts'
+import { bucketBoundaries, onGrid, parseBucket, utcOffset, wallClockToEpoch } from './buckets.ts'
 import { InvalidInput } from '../errors/index.ts'
 
 const iso = (t: number) => new Date(t * 1000).toISOString()
@@ -8,7 +8,9 @@ const iso = (t: number) => new Date(t * 1000).toISOString()
 test('bucket sizes parse; nonsense is refused with a hint', () => {
   assert.equal(parseBucket('5m').seconds, 300)
   assert.equal(parseBucket('1w').seconds, 604800)
-  for (const bad of ['', '0h', '1y', 'h', '1.5h', '-1d']) assert.throws(() => parseBucket(bad), InvalidInput)
+  assert.equal(parseBucket('1mo').unit, 'mo')
+  assert.equal(parseBucket('1y').unit, 'y')
+  for (const bad of ['', '0h', '1x', 'h', '1.5h', '-1d']) assert.throws(() => parseBucket(bad), InvalidInput)
 })
 
 test('day buckets follow local midnights, including 23- and 25-hour days', () => {
@@ -36,4 +38,39 @@ test('offsets and bad zones', () => {
   assert.throws(() => bucketBoundaries(0, 86400, parseBucket('1d'), 'Mars/Olympus'), /time zone/)
   assert.throws(() => bucketBoundaries(0, 1e9, parseBucket('1s'), 'UTC'), /more than/)
   assert.throws(() => bucketBoundaries(10, 10, parseBucket('1h'), 'UTC'), /empty/)
+})
+
+test('grids are anchored: 2-day buckets start on even epoch days, 2-week ones on alternate Mondays, whatever the range', () => {
+  const twoDays = parseBucket('2d')
+  // 2026-11-20 is epoch day 20,777 (odd): its 2-day cell began on the 19th.
+  const from = Date.UTC(2026, 10, 20) / 1000
+  assert.deepEqual(bucketBoundaries(from, from + 4 * 86400, twoDays, 'UTC').map(iso),
+    ['2026-11-20T00:00:00.000Z', '2026-11-21T00:00:00.000Z', '2026-11-23T00:00:00.000Z', '2026-11-24T00:00:00.000Z'])
+  assert.equal(onGrid(Date.UTC(2026, 10, 19) / 1000, 2 * 86400, 'UTC'), true)
+  assert.equal(onGrid(Date.UTC(2026, 10, 20) / 1000, 2 * 86400, 'UTC'), false)
+  const mondays = [Date.UTC(2026, 10, 16), Date.UTC(2026, 10, 23)].map((ms) => onGrid(ms / 1000, 14 * 86400, 'UTC'))
+  assert.notEqual(mondays[0], mondays[1])
+})
+
+test('a whole number of days spelled in hours is cut at local midnights, across a clock change too', () => {
+  const tz = 'Europe/Berlin'
+  const from = wallClockToEpoch(tz, Date.UTC(2026, 9, 24) / 1000)
+  const to = wallClockToEpoch(tz, Date.UTC(2026, 9, 27) / 1000)
+  assert.deepEqual(bucketBoundaries(from, to, parseBucket('24h'), tz), bucketBoundaries(from, to, parseBucket('1d'), tz))
+  // Three fixed days from a local midnight end an hour off the grid once the clocks go back.
+  assert.equal(onGrid(from + 3 * 86400, 86400, tz), false)
+})
+
+test('month and year buckets follow the local calendar', () => {
+  const tz = 'Europe/Berlin'
+  const from = wallClockToEpoch(tz, Date.UTC(2026, 0, 15) / 1000)
+  const to = wallClockToEpoch(tz, Date.UTC(2026, 4, 1) / 1000)
+  const months = bucketBoundaries(from, to, parseBucket('1mo'), tz)
+  assert.deepEqual(months.map(iso), ['2026-01-14T23:00:00.000Z', '2026-01-31T23:00:00.000Z', '2026-02-28T23:00:00.000Z', '2026-03-31T22:00:00.000Z', '2026-04-30T22:00:00.000Z'])
+  const quarters = bucketBoundaries(from, to, parseBucket('3mo'), tz)
+  assert.deepEqual(quarters.map(iso), ['2026-01-14T23:00:00.000Z', '2026-03-31T22:00:00.000Z', '2026-04-30T22:00:00.000Z'])
+  const years = bucketBoundaries(Date.UTC(2024, 5, 1) / 1000, Date.UTC(2026, 5, 1) / 1000, parseBucket('1y'), 'UTC')
+  assert.deepEqual(years.map(iso), ['2024-06-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-06-01T00:00:00.000Z'])
+  assert.equal(onGrid(wallClockToEpoch(tz, Date.UTC(2026, 3, 1) / 1000), 2_629_746, tz), true)
+  assert.equal(onGrid(wallClockToEpoch(tz, Date.UTC(2026, 3, 2) / 1000), 2_629_746, tz), false)
 })

@@ -1,10 +1,10 @@
 /**
  * Bucket boundaries for aggregates. Buckets shorter than a day are fixed lengths aligned to
- * the time zone's wall clock at the start of the range; day and week buckets follow local
- * calendar days, so a day in a DST change is 23 or 25 hours long. Weeks start on Monday.
+ * the time zone's wall clock; day, week, month and year buckets follow the local calendar, so
+ * a day in a DST change is 23 or 25 hours long. Weeks start on Monday.
  */
 import { InvalidInput } from '../errors/index.ts'
-import { DAY, WEEK, readDuration, type Duration } from '../duration/index.ts'
+import { DAY, MONTH, WEEK, readDuration, type Duration } from '../duration/index.ts'
 
 /** A bucket size; its `seconds` are nominal (a local day may differ by an hour). */
 export interface Bucket extends Duration {
@@ -15,7 +15,7 @@ export const MAX_BUCKETS = 100_000
 
 export function parseBucket(spec: string): Bucket {
   const duration = readDuration(spec)
-  if (!duration) throw new InvalidInput(`"${spec}" is not a bucket size: use a number and a unit, like 5m, 1h, 1d or 1w.`, { field: 'bucket' })
+  if (!duration) throw new InvalidInput(`"${spec}" is not a bucket size: use a number and a unit, like 5m, 1h, 1d, 1w, 1mo or 1y.`, { field: 'bucket' })
   return { spec, ...duration }
 }
 
@@ -70,6 +70,11 @@ function localMidnight(tz: string, year: number, month: number, day: number): nu
 /**
  * Boundaries b0 < b1 < … < bk with b0 = from and bk = to; bucket i is [b_i, b_{i+1}). The first
  * and last buckets are clipped to the range, so nothing outside [from, to) is ever counted.
+ * Every grid is anchored, so the same bucket size always cuts time at the same edges whatever
+ * the range: sub-day buckets at multiples of their length on the local wall clock, n-day
+ * buckets every n local days counted from 1970-01-01, n-week buckets every n weeks counted from
+ * Monday 1970-01-05, n-month buckets every n months counted from January 1970 (years are 12
+ * months). A whole number of days or weeks is cut as such however it is spelled (24h is a day).
  */
 export function bucketBoundaries(from: number, to: number, bucket: Bucket, tz: string): number[] {
   if (!(to > from)) throw new InvalidInput('The time range is empty: `to` must be after `from`.', { field: 'to' })
@@ -77,7 +82,8 @@ export function bucketBoundaries(from: number, to: number, bucket: Bucket, tz: s
     throw new InvalidInput(`That range holds more than ${MAX_BUCKETS} buckets of ${bucket.spec}: choose a larger bucket or a shorter range.`, { field: 'bucket' })
   }
   const bounds: number[] = []
-  if (bucket.unit !== 'd' && bucket.unit !== 'w') {
+  const cell = cellOf(bucket.seconds)
+  if (cell.kind === 'fixed') {
     const offset = utcOffset(tz, from)
     let b = Math.floor((from + offset) / bucket.seconds) * bucket.seconds - offset
     bounds.push(b)
@@ -85,17 +91,21 @@ export function bucketBoundaries(from: number, to: number, bucket: Bucket, tz: s
     return clip(bounds, from, to)
   }
   const start = localTime(tz, from)
-  let day = start.day
-  if (bucket.unit === 'w') {
-    const weekday = (new Date(Date.UTC(start.year, start.month - 1, start.day)).getUTCDay() + 6) % 7
-    day -= weekday
+  if (cell.kind === 'months') {
+    let month = Math.floor(monthNumber(start) / cell.count) * cell.count
+    for (;;) {
+      const b = localMidnight(tz, 1970, month + 1, 1)
+      bounds.push(b)
+      if (b >= to) return clip(bounds, from, to)
+      month += cell.count
+    }
   }
-  const step = bucket.unit === 'w' ? 7 * bucket.count : bucket.count
+  let day = Math.floor((dayNumber(start) - cell.anchor) / cell.count) * cell.count + cell.anchor
   for (;;) {
-    const b = localMidnight(tz, start.year, start.month, day)
+    const b = localMidnight(tz, 1970, 1, day + 1)
     bounds.push(b)
     if (b >= to) return clip(bounds, from, to)
-    day += step
+    day += cell.count
   }
 }
 
@@ -106,10 +116,39 @@ function clip(bounds: number[], from: number, to: number): number[] {
   return bounds
 }
 
-/** Whether `t` is an edge of the grid of `seconds`-long cells in `tz`: local midnights for days, Monday midnights for weeks. */
+/** Monday 1970-01-05 is day 4 of the epoch: weeks are counted from it. */
+const FIRST_MONDAY = 4
+
+/** How a grid of `seconds`-long cells is cut: fixed lengths, runs of local days (from an anchor day), or calendar months. */
+type Cell = { kind: 'fixed' } | { kind: 'days'; count: number; anchor: number } | { kind: 'months'; count: number }
+
+function cellOf(seconds: number): Cell {
+  if (seconds % MONTH === 0) return { kind: 'months', count: seconds / MONTH }
+  if (seconds % WEEK === 0) return { kind: 'days', count: seconds / DAY, anchor: FIRST_MONDAY }
+  if (seconds % DAY === 0) return { kind: 'days', count: seconds / DAY, anchor: 0 }
+  return { kind: 'fixed' }
+}
+
+/** Local calendar days since 1970-01-01. */
+function dayNumber(local: LocalTime): number {
+  return Date.UTC(local.year, local.month - 1, local.day) / 1000 / DAY
+}
+
+/** Local calendar months since January 1970. */
+function monthNumber(local: LocalTime): number {
+  return (local.year - 1970) * 12 + local.month - 1
+}
+
+/**
+ * Whether `t` is an edge of the anchored grid of `seconds`-long cells in `tz` (see
+ * bucketBoundaries): for days, weeks and months a local midnight that starts a cell.
+ */
 export function onGrid(t: number, seconds: number, tz: string): boolean {
-  if (seconds % DAY !== 0) return (t + utcOffset(tz, t)) % seconds === 0
+  if (!Number.isInteger(t)) return false
+  const cell = cellOf(seconds)
+  if (cell.kind === 'fixed') return (t + utcOffset(tz, t)) % seconds === 0
   const local = localTime(tz, t)
-  if (local.hour !== 0 || local.minute !== 0 || local.second !== 0 || !Number.isInteger(t)) return false
-  return seconds % WEEK !== 0 || new Date(Date.UTC(local.year, local.month - 1, local.day)).getUTCDay() === 1
+  if (local.hour !== 0 || local.minute !== 0 || local.second !== 0) return false
+  if (cell.kind === 'months') return local.day === 1 && monthNumber(local) % cell.count === 0
+  return (dayNumber(local) - cell.anchor) % cell.count === 0
 }

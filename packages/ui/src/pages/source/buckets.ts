@@ -1,7 +1,10 @@
 import { parseDuration } from '../../../../box/src/duration/index.ts'
 
-/** Bucket sizes the plot asks the box for, finest first. Many sit on the box's 5-minute and hourly rollup grids. */
-const SIZES: [string, number][] = ['1s', '5s', '15s', '30s', '1m', '5m', '15m', '30m', '1h', '3h', '6h', '12h', '1d', '1w', '4w']
+/**
+ * Bucket sizes the plot asks the box for, finest first. Many sit on the box's 5-minute and hourly
+ * rollup grids; months and years are the owner's calendar months and years.
+ */
+const SIZES: [string, number][] = ['1s', '5s', '15s', '30s', '1m', '5m', '15m', '30m', '1h', '3h', '6h', '12h', '1d', '1w', '1mo', '3mo', '1y']
   .map((spec) => [spec, parseDuration(spec)])
 
 /** The finest bucket that keeps a range to at most `target` buckets, so the answer stays small however many points lie beneath. */
