@@ -82,10 +82,11 @@ export class Gateway {
     if (destination.policy === 'deny') throw await refuse(new Forbidden(`The owner does not allow ${app} to send data to ${url}.`))
     if (body.length > destination.maxBytes) throw await refuse(new PayloadTooLarge(`The export is ${body.length} bytes; ${url} takes at most ${destination.maxBytes}.`))
     const rate = RATE[destination.frequency]
-    const recent = this.#db.prepare(`SELECT count(*) AS n FROM exports WHERE app = ? AND destination = ? AND state IN ('pending', 'sent') AND created_at > ?`)
+    // Every attempt counts, delivered or not: a destination that answers 500 or 302 still received the payload.
+    const recent = this.#db.prepare(`SELECT count(*) AS n FROM exports WHERE app = ? AND destination = ? AND state IN ('pending', 'sent', 'failed') AND created_at > ?`)
       .get(app, url, entry.time - rate.seconds) as { n: number }
     if (recent.n >= rate.count) {
-      throw await refuse(new TooManyRequests(`${app} has already sent ${recent.n} exports to ${url} in the last ${rate.seconds / 3600} hours; its ${destination.frequency} destination takes ${rate.count}.`))
+      throw await refuse(new TooManyRequests(`${app} has already sent or tried to send ${recent.n} exports to ${url} in the last ${rate.seconds / 3600} hours; its ${destination.frequency} destination takes ${rate.count}.`))
     }
     const record: ExportRecord = {
       id: crypto.randomUUID(), app, destination: url, state: 'pending', bytes: body.length, sha256: entry.sha256, preview: entry.preview,
