@@ -14,9 +14,16 @@ export const MANIFEST_VERSION = 1
 export const MAX_EXPORT_BYTES = 1024 * 1024
 
 const Id = Type.String({ pattern: '^[a-z][a-z0-9-]{0,26}[a-z0-9]$', description: 'Lower-case letters, digits and dashes' })
+/**
+ * Characters that would make text read differently from what it is: C0 and C1 controls,
+ * direction overrides and isolates, zero-width and other invisible format characters. None may
+ * appear in any manifest string, since the owner reads the manifest to decide.
+ */
+const HIDDEN = '\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb'
+const HIDDEN_CHARACTER = new RegExp(`[${HIDDEN}\\n]`, 'u')
 /** Free text shown to the owner: printable, single-line unless said otherwise, bounded. */
-const Line = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
-const Paragraph = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f]*$' })
+const Line = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: `^[^${HIDDEN}\\n]*$` })
+const Paragraph = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: `^[^${HIDDEN}]*$` })
 /** Apps ask for nothing finer than minutes. */
 export const MANIFEST_DURATION = durationPattern(['m', 'h', 'd', 'w', 'mo', 'y'], 5)
 const Duration = Type.String({ pattern: MANIFEST_DURATION, description: 'A number and a unit: m, h, d, w, mo (calendar months) or y (calendar years): 30d, 1w, 1mo' })
@@ -84,6 +91,7 @@ export type ExportDestination = Static<typeof ExportDestination>
 /** Validates an untrusted manifest; the error names the field at fault. */
 export function parseManifest(input: unknown): Manifest {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInput('The manifest must be a JSON object.')
+  refuseHidden(input, 'manifest')
   const first = Value.Errors(Manifest, input).First()
   if (first) {
     const field = first.path.replace(/^\//, '').replaceAll('/', '.') || 'manifest'
@@ -107,6 +115,25 @@ export function parseManifest(input: unknown): Manifest {
     }
   }
   return manifest
+}
+
+/** Refuses the first hidden character in any string of the manifest, keys included, naming its code point and place. */
+function refuseHidden(value: unknown, path: string): void {
+  if (typeof value === 'string') return refuseHiddenIn(value, path)
+  if (typeof value !== 'object' || value === null) return
+  for (const [key, inner] of Object.entries(value)) {
+    refuseHiddenIn(key, path)
+    refuseHidden(inner, `${path}.${key}`)
+  }
+}
+
+function refuseHiddenIn(text: string, path: string): void {
+  const hidden = HIDDEN_CHARACTER.exec(text)
+  // A line break is fine in paragraphs; the schema refuses it in single lines.
+  if (!hidden || hidden[0] === '\n') return
+  const code = `U+${hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`
+  const field = path.replace(/^manifest\.?/, '') || 'manifest'
+  throw new InvalidInput(`${path}: holds an invisible or direction-changing character (${code}) at position ${hidden.index}; it would make the text read differently from what it is. Remove it.`, { field })
 }
 
 function unique(list: string, ids: string[]): void {
