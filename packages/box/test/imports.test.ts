@@ -179,6 +179,18 @@ test('Google Timeline.json from the phone: segments, timeline paths and raw sign
   assert.deepEqual(types.map((x) => x.vs), ['HOME', 'WALKING'])
 })
 
+test('Google: an all-digit timestamp is seconds or milliseconds by its size; a time without an offset is UTC', async () => {
+  const json = JSON.stringify({ locations: [
+    { latitudeE7: 525200000, longitudeE7: 134050000, timestamp: '1456747200' },
+    { latitudeE7: 525210000, longitudeE7: 134060000, timestampMs: '1456747260000' },
+    { latitudeE7: 525220000, longitudeE7: 134070000, timestamp: '2016-02-29T12:02:00' },
+  ] })
+  const res = await inTimeZone('Asia/Kolkata', () => upload(json, '?source=google-digits'))
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  const lat = (await r.api('GET', '/api/v1/sources/google-digits/records?name=lat')).body as { t: number; v: number }[]
+  assert.deepEqual(lat.map((x) => [x.t, x.v]), [[1456747200, 52.52], [1456747260, 52.521], [1456747320, 52.522]])
+})
+
 test('a file that is none of the formats is refused with what Coffer does import', async () => {
   const res = await upload('hello, world')
   assert.equal(res.status, 400)

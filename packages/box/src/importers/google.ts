@@ -1,7 +1,7 @@
 /**
  * What Google's location history formats share: they are JSON, streamed an array item at a time,
- * with times as ISO strings or epoch-millisecond strings, and places and spans of time written
- * the same way as records.
+ * with times as ISO strings or epoch values, and places and spans of time written the same way
+ * as records.
  */
 import type { Readable } from 'node:stream'
 import { parser as jsonParser } from 'stream-json'
@@ -32,10 +32,24 @@ export async function* jsonItems(input: Readable, filter: RegExp, convert: (item
   if (batch.length > 0) yield batch
 }
 
-/** A Google time: ISO 8601, or epoch milliseconds written as a string. */
+/**
+ * Epoch values below this are seconds, the rest milliseconds. 10^11 seconds is the year 5138;
+ * 10^11 milliseconds is March 1973, years before any location history Google kept — so the two
+ * cannot be confused for any time these files hold.
+ */
+const EPOCH_SECONDS_BELOW = 1e11
+
+/**
+ * A Google time in epoch seconds: ISO 8601, or an epoch value (a number, or digits in a string)
+ * in seconds or milliseconds, told apart by its size (EPOCH_SECONDS_BELOW). Google writes its
+ * ISO times in UTC or with an offset; one without an offset is read as UTC, never in the
+ * host's zone.
+ */
 export function time(value: unknown): number {
-  if (typeof value === 'string') return /^\d+$/.test(value) ? Number(value) / 1000 : Date.parse(value) / 1000
-  return NaN
+  const epoch = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : undefined
+  if (epoch !== undefined) return Number.isFinite(epoch) && epoch >= 0 ? (epoch < EPOCH_SECONDS_BELOW ? epoch : epoch / 1000) : NaN
+  const m = typeof value === 'string' ? /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?(Z|[+-]\d{2}:?\d{2})?$/i.exec(value) : null
+  return m ? Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`) / 1000 : NaN
 }
 
 /** A place as `<prefix>lat` and `<prefix>lon` records, if there is one. */
