@@ -191,6 +191,38 @@ test('Google: an all-digit timestamp is seconds or milliseconds by its size; a t
   assert.deepEqual(lat.map((x) => [x.t, x.v]), [[1456747200, 52.52], [1456747260, 52.521], [1456747320, 52.522]])
 })
 
+// Timeline.json as the phone's Maps app exports it on iOS (and older Android versions): a
+// top-level array of segments, places written "geo:lat,lon", numbers as strings, and path
+// points timed by minutes from the segment's start.
+const PHONE_TIMELINE = [
+  { endTime: '2024-05-01T10:00:00.000+02:00', startTime: '2024-05-01T09:00:00.000+02:00',
+    visit: { hierarchyLevel: '0', probability: '0.91', topCandidate: { probability: '0.85', semanticType: 'Home', placeID: 'ChIJ-home', placeLocation: 'geo:52.520000,13.405000' } } },
+  { endTime: '2024-05-01T10:20:00.000+02:00', startTime: '2024-05-01T10:00:00.000+02:00',
+    activity: { probability: '0.99', start: 'geo:52.520000,13.405000', end: 'geo:52.507600,13.390400', distanceMeters: '2100.5', topCandidate: { type: 'walking', probability: '0.93' } } },
+  { endTime: '2024-05-01T12:00:00.000+02:00', startTime: '2024-05-01T10:00:00.000+02:00',
+    timelinePath: [{ point: 'geo:52.515000,13.400000', durationMinutesOffsetFromStartTime: '5' }, { point: 'geo:52.510000,13.395000', durationMinutesOffsetFromStartTime: '10' }] },
+  { endTime: '2024-05-02T00:00:00.000+02:00', startTime: '2024-05-01T00:00:00.000+02:00', timelineMemory: { destinations: [{ identifier: 'ChIJ-berlin' }], distanceFromOriginKms: '3' } },
+]
+
+test('Google Timeline.json from the phone as a top-level array of segments, named or sniffed', async () => {
+  for (const [query, source] of [['?format=google-timeline&source=phone-array', 'phone-array'], ['?source=phone-array-sniffed', 'phone-array-sniffed']]) {
+    const res = await upload(JSON.stringify(PHONE_TIMELINE, null, 2), query)
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    assert.equal(res.body.format, 'google-timeline')
+    const records = (await r.api('GET', `/api/v1/sources/${source}/records?limit=100`)).body as { n: string; t: number; v?: number; vs?: string }[]
+    const rows = records.map((x) => [x.n, new Date(x.t * 1000).toISOString(), x.v ?? x.vs])
+    assert.deepEqual(rows, [
+      ['visit/duration', '2024-05-01T07:00:00.000Z', 3600], ['visit/lat', '2024-05-01T07:00:00.000Z', 52.52], ['visit/lon', '2024-05-01T07:00:00.000Z', 13.405],
+      ['visit/type', '2024-05-01T07:00:00.000Z', 'Home'], ['visit/place', '2024-05-01T07:00:00.000Z', 'ChIJ-home'],
+      ['activity/duration', '2024-05-01T08:00:00.000Z', 1200], ['activity/start/lat', '2024-05-01T08:00:00.000Z', 52.52], ['activity/start/lon', '2024-05-01T08:00:00.000Z', 13.405],
+      ['activity/distance', '2024-05-01T08:00:00.000Z', 2100.5], ['activity/type', '2024-05-01T08:00:00.000Z', 'walking'],
+      ['lat', '2024-05-01T08:05:00.000Z', 52.515], ['lon', '2024-05-01T08:05:00.000Z', 13.4],
+      ['lat', '2024-05-01T08:10:00.000Z', 52.51], ['lon', '2024-05-01T08:10:00.000Z', 13.395],
+      ['activity/end/lat', '2024-05-01T08:20:00.000Z', 52.5076], ['activity/end/lon', '2024-05-01T08:20:00.000Z', 13.3904],
+    ])
+  }
+})
+
 test('a file that is none of the formats is refused with what Coffer does import', async () => {
   const res = await upload('hello, world')
   assert.equal(res.status, 400)

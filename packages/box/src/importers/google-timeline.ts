@@ -1,4 +1,9 @@
-/** Timeline.json, the timeline as the phone exports it: semantic segments and raw position signals. */
+/**
+ * Timeline.json, the timeline as the phone exports it. Android writes an object of semantic
+ * segments and raw position signals; the Maps app on iOS (and older Android versions) writes a
+ * top-level array of segments, with places as "geo:lat,lon", numbers as strings and path points
+ * timed by minutes from their segment's start. Both are read.
+ */
 import type { SenmlRecord } from '../senml/index.ts'
 import type { ImportFormat } from './format.ts'
 import { jsonItems, place, span, time } from './google.ts'
@@ -7,14 +12,26 @@ export const googleTimeline: ImportFormat = {
   name: 'google-timeline',
   defaultSource: 'google-timeline',
   logicalType: () => 'location',
-  sniff: (_head, text) => /^\s*\{\s*"(semanticSegments|rawSignals|userLocationProfile)"\s*:/.test(text),
-  parse: (input) => jsonItems(input, /^(semanticSegments|rawSignals)\.\d+$/, timelineItem),
+  sniff: (_head, text) => /^\s*\{\s*"(semanticSegments|rawSignals|userLocationProfile)"\s*:/.test(text) || /^\s*\[\s*\{\s*"(startTime|endTime)"\s*:/.test(text),
+  // Numeric paths are the items of a top-level array: the array form's segments.
+  parse: (input) => jsonItems(input, /^((semanticSegments|rawSignals)\.)?\d+$/, timelineItem),
 }
 
-/** Timeline.json writes points as "40.7128°, -74.0060°" (older ones as "geo:40.7128,-74.0060"). */
+/** Timeline.json writes points as "40.7128°, -74.0060°", or in the array form as "geo:40.7128,-74.0060". */
 function latLng(text: unknown): [number, number] | undefined {
   const m = typeof text === 'string' ? /(-?\d+(?:\.\d+)?)°?\s*,\s*(-?\d+(?:\.\d+)?)°?/.exec(text) : null
   return m ? [Number(m[1]), Number(m[2])] : undefined
+}
+
+/** A place given as a string, or as an object holding one in `latLng` (the two forms of the file). */
+function where(p: unknown): [number, number] | undefined {
+  return latLng(typeof p === 'object' && p !== null ? (p as { latLng?: unknown }).latLng : p)
+}
+
+/** A number, or one written as a string (the array form writes them so). */
+function numberOf(x: unknown): number | undefined {
+  const n = typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x) : NaN
+  return Number.isFinite(n) ? n : undefined
 }
 
 /** Timeline.json: segments (visit, activity, timelinePath) and raw position signals. */
@@ -33,22 +50,26 @@ function timelineItem(item: Record<string, unknown>, index: number): SenmlRecord
   const start = time(item.startTime)
   const end = time(item.endTime)
   const records: SenmlRecord[] = []
-  const visit = item.visit as { topCandidate?: { placeLocation?: { latLng?: string }; semanticType?: string; placeId?: string } } | undefined
-  const activity = item.activity as { start?: { latLng?: string }; end?: { latLng?: string }; distanceMeters?: number; topCandidate?: { type?: string } } | undefined
-  const path = item.timelinePath as { point?: string; time?: string }[] | undefined
+  const visit = item.visit as { topCandidate?: { placeLocation?: unknown; semanticType?: string; placeId?: string; placeID?: string } } | undefined
+  const activity = item.activity as { start?: unknown; end?: unknown; distanceMeters?: unknown; topCandidate?: { type?: string } } | undefined
+  const path = item.timelinePath as { point?: string; time?: string; durationMinutesOffsetFromStartTime?: unknown }[] | undefined
   if (visit) {
-    records.push(...span('visit/', start, end, index, 'semantic segment'), ...place('visit/', start, latLng(visit.topCandidate?.placeLocation?.latLng)))
-    if (visit.topCandidate?.semanticType) records.push({ n: 'visit/type', t: start, vs: visit.topCandidate.semanticType.slice(0, 64) })
-    if (visit.topCandidate?.placeId) records.push({ n: 'visit/place', t: start, vs: visit.topCandidate.placeId.slice(0, 256) })
+    const candidate = visit.topCandidate
+    records.push(...span('visit/', start, end, index, 'semantic segment'), ...place('visit/', start, where(candidate?.placeLocation)))
+    if (candidate?.semanticType) records.push({ n: 'visit/type', t: start, vs: candidate.semanticType.slice(0, 64) })
+    const placeId = candidate?.placeId ?? candidate?.placeID
+    if (placeId) records.push({ n: 'visit/place', t: start, vs: placeId.slice(0, 256) })
   }
   if (activity) {
-    records.push(...span('activity/', start, end, index, 'semantic segment'), ...place('activity/start/', start, latLng(activity.start?.latLng)))
-    if (Number.isFinite(end)) records.push(...place('activity/end/', end, latLng(activity.end?.latLng)))
-    if (typeof activity.distanceMeters === 'number') records.push({ n: 'activity/distance', u: 'm', t: start, v: activity.distanceMeters })
+    records.push(...span('activity/', start, end, index, 'semantic segment'), ...place('activity/start/', start, where(activity.start)))
+    if (Number.isFinite(end)) records.push(...place('activity/end/', end, where(activity.end)))
+    const distance = numberOf(activity.distanceMeters)
+    if (distance !== undefined) records.push({ n: 'activity/distance', u: 'm', t: start, v: distance })
     if (activity.topCandidate?.type) records.push({ n: 'activity/type', t: start, vs: activity.topCandidate.type.slice(0, 64) })
   }
   for (const p of path ?? []) {
-    const t = time(p.time)
+    const offset = numberOf(p.durationMinutesOffsetFromStartTime)
+    const t = p.time !== undefined ? time(p.time) : offset !== undefined ? start + offset * 60 : NaN
     if (Number.isFinite(t)) records.push(...place('', t, latLng(p.point)))
   }
   return records
