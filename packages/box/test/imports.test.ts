@@ -223,6 +223,21 @@ test('Google Timeline.json from the phone as a top-level array of segments, name
   }
 })
 
+test('an import that writes no records fails and says so, whatever the format', async () => {
+  for (const [body, query] of [
+    [JSON.stringify({ semanticSegments: [], rawSignals: [] }), '?source=empty-timeline'],
+    [JSON.stringify([{ some: 'thing' }]), '?format=google-timeline&source=empty-array'],
+    ['<?xml version="1.0"?><gpx version="1.1" creator="t"><trk><trkseg><trkpt lat="52.5" lon="13.4"/></trkseg></trk></gpx>', '?source=empty-gpx'],
+  ]) {
+    const res = await upload(body!, query)
+    assert.equal(res.status, 400, `${query}: ${JSON.stringify(res.body)}`)
+    assert.match(res.body.detail, /wrote no records: /)
+    const job = ((await r.api('GET', '/api/v1/imports')).body as { state: string; error: string }[])[0]!
+    assert.equal(job.state, 'failed')
+    assert.match(job.error, /wrote no records: /)
+  }
+})
+
 test('a file that is none of the formats is refused with what Coffer does import', async () => {
   const res = await upload('hello, world')
   assert.equal(res.status, 400)

@@ -156,6 +156,8 @@ export class Importers {
           for (let b = written.first; b < written.first + written.blocks; b++) blocks.push(b)
           job.records += written.count
         }
+        // A file read to its end that gave nothing is not a success: it was most likely in another format, or a shape of it Coffer does not know.
+        if (job.records === 0) throw new InvalidInput(`"${job.name}" (${format.name}) wrote no records: nothing in it is something Coffer reads as ${format.name}. Is it another format, or empty? Nothing was imported.`)
       } catch (err) {
         await store.get(source).revert(blocks)
         job.records = 0
