@@ -12,7 +12,8 @@ export function appRoutes(api: FastifyInstance, deps: ApiDeps): void {
   const { ops, appOps, exportOps } = deps
   const route: RouteFn = (method, url, op, opts) => operationRoute(api, ops, method, url, op, opts)
 
-  api.get('/apps/manifest-schema', { schema: { summary: 'The JSON Schema of app manifests (version 1)', tags: ['apps'] } }, async () => ManifestSchema)
+  // The manifest format is public, for app authors: it needs no token, and the document says so.
+  api.get('/apps/manifest-schema', { schema: { summary: 'The JSON Schema of app manifests (version 1); needs no token', tags: ['apps'], security: [], response: { 200: Type.Unknown({ description: 'A JSON Schema (draft 7)' }) } } }, async () => ManifestSchema)
 
   route('GET', '/apps', appOps.list, { tags: ['apps'] })
 

@@ -40,10 +40,13 @@ export function keepDigests(next: OwntracksConfig, previous: OwntracksConfig): v
 export function authenticate(config: OwntracksConfig, authorization: string | undefined, deviceHeader: string | undefined): DeviceId {
   const credentials = parseBasic(authorization)
   const device = credentials && devicesByUser(config).get(credentials.user)?.find((x) => deviceHeader === undefined || x.device === deviceHeader)
-  if (!credentials || !device?.secret || !crypto.timingSafeEqual(device.secret, digest(credentials.password))) {
-    throw new Unauthorized('Wrong user, device or password for this OwnTracks endpoint. Add the device with `coffer drivers device add`.')
-  }
+  if (!credentials || !device?.secret || !crypto.timingSafeEqual(device.secret, digest(credentials.password))) throw wrongCredentials()
   return { user: device.user, device: device.device }
+}
+
+/** The one refusal for a post that does not authenticate, whether or not the endpoint's driver exists. */
+export function wrongCredentials(): Unauthorized {
+  return new Unauthorized('Wrong user, device or password for this OwnTracks endpoint. Add the device with `coffer drivers device add`.')
 }
 
 function digest(secret: string): Buffer {
