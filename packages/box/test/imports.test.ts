@@ -115,9 +115,25 @@ test('a truncated file gets an error with its line and leaves nothing half-impor
   assert.equal(res.status, 400)
   assert.match(res.body.detail, /line \d+/)
   assert.match(res.body.detail, /Nothing was imported/)
-  assert.equal((await r.api('GET', '/api/v1/sources/broken')).body.points, 0)
+  assert.equal((await r.api('GET', '/api/v1/sources/broken')).status, 404, 'the source the import created went with it')
   const jobs = (await r.api('GET', '/api/v1/imports')).body
   assert.equal(jobs[0].state, 'failed')
+})
+
+test('a failed import takes back the source it created, and leaves a source that was there before', async () => {
+  const broken = '<?xml version="1.0"?><gpx version="1.1" creator="t"><trk><trkseg><trkpt lat="52.5" lon="13.4"><time>2025-01-01T00:00:00Z</time></trkpt><trkpt lat="x"'
+  const empty = '<?xml version="1.0"?><gpx version="1.1" creator="t"></gpx>'
+  for (const [body, source] of [[broken, 'new-broken'], [empty, 'new-empty']]) {
+    assert.equal((await upload(body!, `?source=${source}`)).status, 400)
+    assert.equal((await r.api('GET', `/api/v1/sources/${source}`)).status, 404, source)
+    assert.ok(!((await r.api('GET', '/api/v1/sources')).body as { id: string }[]).some((x) => x.id === source), source)
+  }
+  // A source that was there before keeps what it held.
+  const good = '<?xml version="1.0"?><gpx version="1.1" creator="t"><wpt lat="52.5" lon="13.4"><time>2025-01-01T00:00:00Z</time></wpt></gpx>'
+  assert.equal((await upload(good, '?source=kept')).status, 200)
+  assert.equal((await upload(broken, '?source=kept')).status, 400)
+  assert.equal((await upload(empty, '?source=kept')).status, 400)
+  assert.equal((await r.api('GET', '/api/v1/sources/kept')).body.points, 2)
 })
 
 test('Google Records.json with timestamp and timestampMs', async () => {
@@ -411,7 +427,7 @@ test('CSV errors name the line and column; a bad profile is refused', async () =
   const badTime = await upload('time,temp\n2024-01-01T00:00:00Z,20.5\nyesterday,20.7\n', '?profile=sensor&source=sensor2')
   assert.equal(badTime.status, 400)
   assert.match(badTime.body.detail, /Line 3/)
-  assert.equal((await r.api('GET', '/api/v1/sources/sensor2')).body.points, 0)
+  assert.equal((await r.api('GET', '/api/v1/sources/sensor2')).status, 404, 'the source the import created went with it')
   const noColumn = await upload('when,temp\n2024-01-01T00:00:00Z,20.5\n', '?profile=sensor&source=sensor3')
   assert.match(noColumn.body.detail, /no column "time"/)
   const badProfile = await r.api('PUT', '/api/v1/csv-profiles/bad', { body: { time: { column: 'd', format: 'HH:mm' }, values: [{ column: 'x' }] } })
@@ -456,7 +472,7 @@ test('iCalendar: time zones, a recurring series expanded with its exception and 
   const truncated = await upload(ICS.slice(0, ICS.indexOf('SUMMARY:Call')), '?source=calendar2')
   assert.equal(truncated.status, 400)
   assert.match(truncated.body.detail, /truncated/)
-  assert.equal((await r.api('GET', '/api/v1/sources/calendar2')).body.points, 0)
+  assert.equal((await r.api('GET', '/api/v1/sources/calendar2')).status, 404, 'the source the import created went with it')
 })
 
 test('progress events: an import can be followed as server-sent events until it ends', async () => {

@@ -2,8 +2,8 @@
  * Imports: a file in, records out, streaming with bounded memory whatever its size. The format
  * is sniffed from the content. Importing the same file twice adds nothing (files are known by
  * their SHA-256). A file that turns out malformed half-way leaves nothing behind: the blocks
- * already written are taken back with a logged deletion — and if the box dies mid-import,
- * the next start takes them back the same way.
+ * already written are taken back with a logged deletion, and a source the import created goes
+ * too — and if the box dies mid-import, the next start takes the blocks back the same way.
  */
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -142,7 +142,8 @@ export class Importers {
       if (earlier) return finish('duplicate', `This file was imported into "${source}" before (import ${earlier.id}); nothing was added.`)
 
       const { store, arbiter } = this.#deps
-      if (!store.has(source)) await store.add({ id: source, logicalType: format.logicalType(options), description: `Imported from ${format.name}` })
+      const created = !store.has(source)
+      if (created) await store.add({ id: source, logicalType: format.logicalType(options), description: `Imported from ${format.name}` })
       const token = arbiter.ownerToken(24 * 3600).token
       const blocks: number[] = []
       this.#db.prepare('INSERT INTO imports (id, hash, name, format, source, state, records, first_block, started_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)')
@@ -159,7 +160,9 @@ export class Importers {
         // A file read to its end that gave nothing is not a success: it was most likely in another format, or a shape of it Coffer does not know.
         if (job.records === 0) throw new InvalidInput(`"${job.name}" (${format.name}) wrote no records: nothing in it is something Coffer reads as ${format.name}. Is it another format, or empty? Nothing was imported.`)
       } catch (err) {
-        await store.get(source).revert(blocks)
+        // A source made for this import goes with it, unless another import is writing to it meanwhile.
+        if (created && !this.jobs().some((other) => other !== job && other.source === source && !finished(other))) await store.remove(source)
+        else await store.get(source).revert(blocks)
         job.records = 0
         this.#db.prepare("UPDATE imports SET state = 'failed', error = ?, finished_at = ? WHERE id = ?").run((err as Error).message, Date.now() / 1000, job.id)
         throw err
