@@ -120,6 +120,7 @@ export function resolvePack(pack: unknown, now: number): SenmlRecord[] {
     let vb: boolean | undefined
     let vd: string | undefined
     let valueField: string | undefined
+    let regular = false
 
     // One pass over the keys both validates the known fields and finds must-understand ones.
     for (const key in fields) {
@@ -138,14 +139,15 @@ export function resolvePack(pack: unknown, now: number): SenmlRecord[] {
           version = x
           break
         }
-        case 'n': n = str(x, i, key); break
-        case 'u': u = str(x, i, key); break
-        case 't': t = num(x, i, key); break
-        case 's': s = num(x, i, key); break
-        case 'ut': ut = num(x, i, key); break
+        case 'n': n = str(x, i, key); regular = true; break
+        case 'u': u = str(x, i, key); regular = true; break
+        case 't': t = num(x, i, key); regular = true; break
+        case 's': s = num(x, i, key); regular = true; break
+        case 'ut': ut = num(x, i, key); regular = true; break
         case 'v': case 'vs': case 'vb': case 'vd': {
           if (valueField !== undefined) fail(i, key, `a record carries at most one value, got both ${valueField} and ${key}`)
           valueField = key
+          regular = true
           if (key === 'v') v = num(x, i, key)
           else if (key === 'vs') vs = str(x, i, key)
           else if (key === 'vb') {
@@ -165,7 +167,16 @@ export function resolvePack(pack: unknown, now: number): SenmlRecord[] {
       }
     }
 
-    if (valueField === undefined && s === undefined) fail(i, 'v', 'a record needs a value (v, vs, vb or vd) or a sum (s)')
+    if (valueField === undefined && s === undefined) {
+      // A record of base fields alone only sets bases for the records after it, and resolves to
+      // nothing. §4.2 asks every record for a value or a sum, but §4 lets any record carry base
+      // fields, which apply to the records after it, and the RFC's own §5.1.7 thermostat pack
+      // opens with a record holding only "bn". Read that way, such a record is accepted and
+      // applied, never stored: a resolved record holds no base fields (§4.6), and this one has
+      // nothing else. A record with any regular field (n, u, t, ut) still needs a value or a sum.
+      if (!regular) continue
+      fail(i, 'v', 'a record needs a value (v, vs, vb or vd) or a sum (s)')
+    }
 
     const name = checkName(bn, bnBad, n, i)
     let time = add(bt, t ?? 0, i, 't')
@@ -186,6 +197,7 @@ export function resolvePack(pack: unknown, now: number): SenmlRecord[] {
     out.push(r)
   }
 
+  if (out.length === 0) throw new InvalidInput('a SenML pack needs at least one record with a value (v, vs, vb or vd) or a sum (s); this one holds no record with a value, only base fields')
   // Skip the sort in the common case: devices almost always send in time order.
   if (!ordered) out.sort((a, b) => a.t - b.t)
   return out

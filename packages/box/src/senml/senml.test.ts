@@ -117,6 +117,14 @@ const RFC_COLLECTION = `[
   {"n":"humidity","u":"%RH","v":67}
 ]`
 
+// §5.1.7 setting a thermostat: the first record carries only the base name.
+const RFC_THERMOSTAT = `[
+  {"bn":"urn:dev:ow:10e2073a01080063:"},
+  {"n":"temp","u":"Cel","v":23.1},
+  {"n":"heat","u":"/","v":1},
+  {"n":"fan","u":"/","v":0}
+]`
+
 const RFC_LIGHTS_OFF = `[
   {"bt":1.320078429e+09,"bu":"/","n":"2001:db8::3","v":0.5},
   {"n":"2001:db8::4","v":0.5},
@@ -184,6 +192,41 @@ test('RFC 8428 §5.1.6 collection of resources: a new bn keeps the earlier bt', 
     { n: '2001:db8::1/temperature', u: 'Cel', t, v: 12.3 },
     { n: '2001:db8::1/humidity', u: '%RH', t, v: 67 },
   ])
+})
+
+test('RFC 8428 §5.1.7 thermostat: a record with only a base name sets it for the records after it, and is not a record itself', () => {
+  // The RFC's own resolved form of this pack, with "now" for its time.
+  assert.deepEqual(parseSenmlJson(RFC_THERMOSTAT, NOW), [
+    { n: 'urn:dev:ow:10e2073a01080063:temp', u: 'Cel', t: NOW, v: 23.1 },
+    { n: 'urn:dev:ow:10e2073a01080063:heat', u: '/', t: NOW, v: 1 },
+    { n: 'urn:dev:ow:10e2073a01080063:fan', u: '/', t: NOW, v: 0 },
+  ])
+  assert.deepEqual(parseSenmlCbor(encode([new Map([[-2, 'urn:dev:ow:10e2073a01080063:']]), new Map<number, unknown>([[0, 'temp'], [1, 'Cel'], [2, 23.1]])]), NOW), [
+    { n: 'urn:dev:ow:10e2073a01080063:temp', u: 'Cel', t: NOW, v: 23.1 },
+  ])
+  assert.deepEqual(parseSenmlJson('[{"bn":"urn:dev:ow:10e2073a01080063:","n":"temp","v":23.1}]', NOW), [
+    { n: 'urn:dev:ow:10e2073a01080063:temp', t: NOW, v: 23.1 },
+  ])
+})
+
+test('records of base fields only may stand anywhere in a pack and change the bases after them', () => {
+  assert.deepEqual(resolvePack([
+    { bn: 'a/', bt: 1.6e9, n: 'x', v: 1 },
+    { bn: 'b/', bu: 'Cel', bt: 1.6e9 + 60, bv: 10, bver: 10 },
+    { n: 'y', v: 2 },
+    { bs: 100, future: 'ignored' },
+    { n: 'z', s: 1 },
+  ], NOW), [
+    { n: 'a/x', t: 1.6e9, v: 1 },
+    { n: 'b/y', u: 'Cel', t: 1.6e9 + 60, v: 12 },
+    { n: 'b/z', u: 'Cel', t: 1.6e9 + 60, s: 101 },
+  ])
+  // Any regular field makes it a record, which then needs a value or a sum.
+  rejects(() => resolvePack([{ bn: 'a/', t: 5 }, { n: 'x', v: 1 }], NOW), 0, 'v', /value .* or a sum/)
+  rejects(() => resolvePack([{ bn: 'a/', ut: 60 }, { n: 'x', v: 1 }], NOW), 0, 'v', /value .* or a sum/)
+  rejects(() => resolvePack([{ bn: 'a/', u: 'Cel' }, { n: 'x', v: 1 }], NOW), 0, 'v', /value .* or a sum/)
+  // A pack of nothing but base fields holds no measurement.
+  assert.throws(() => parseSenmlJson('[{"bn":"urn:dev:ow:10e2073a01080063:"}]', NOW), (err: unknown) => err instanceof InvalidInput && /no record with a value/.test(err.message))
 })
 
 test('RFC 8428 §5.1.7 actuation with a fractional time offset', () => {
@@ -423,8 +466,8 @@ test('error: a record needs a value or a sum', () => {
   rejects(() => resolvePack([{ n: 'a' }], NOW), 0, 'v', /value .* or a sum/)
   // bv alone supplies no value: it only offsets a v that is present.
   rejects(() => resolvePack([{ n: 'a', v: 1 }, { bv: 5, n: 'b' }], NOW), 1, 'v', /value .* or a sum/)
-  // §5.1.7's thermostat example opens with a record holding only bn, which §4.2 does not allow.
-  rejects(() => parseSenmlJson('[{"bn":"urn:dev:ow:10e2073a01080063:"},{"n":"temp","u":"Cel","v":23.1}]', NOW), 0, 'v')
+  // A record with a name is a record, even when a base field comes with it.
+  rejects(() => resolvePack([{ bn: 'urn:dev:ow:10e2073a01080063:', n: 'temp' }], NOW), 0, 'v', /value .* or a sum/)
 })
 
 test('error: an unknown field ending in "_" must be understood', () => {
