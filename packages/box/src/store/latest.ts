@@ -23,10 +23,10 @@ export class Latest {
 
   constructor(db: Database.Database) {
     this.#db = db
-    this.#upsert = new MultiRow(db, 4, (rows) => `INSERT INTO latest (series, t, val, s) VALUES ${rows}
-      ON CONFLICT DO UPDATE SET t = excluded.t, val = excluded.val, s = excluded.s WHERE excluded.t >= latest.t`)
-    this.#latest = db.prepare('SELECT t, val, s FROM latest WHERE series = ?')
-    this.#latestIn = db.prepare('SELECT t, val, s FROM points WHERE series = ? AND id >= ? AND id < ? AND t >= ? AND t < ? ORDER BY id DESC LIMIT 1')
+    this.#upsert = new MultiRow(db, 5, (rows) => `INSERT INTO latest (series, t, val, s, ut) VALUES ${rows}
+      ON CONFLICT DO UPDATE SET t = excluded.t, val = excluded.val, s = excluded.s, ut = excluded.ut WHERE excluded.t >= latest.t`)
+    this.#latest = db.prepare('SELECT t, val, s, ut FROM latest WHERE series = ?')
+    this.#latestIn = db.prepare('SELECT t, val, s, ut FROM points WHERE series = ? AND id >= ? AND id < ? AND t >= ? AND t < ? ORDER BY id DESC LIMIT 1')
     this.#latestTime = db.prepare('SELECT t FROM latest WHERE series = ?')
   }
 
@@ -42,7 +42,7 @@ export class Latest {
       const row = (window
         ? this.#latestIn.get(s.id, keyOf(window.from), keyOf(window.to) + SEQ_SPACE, window.from, window.to)
         : this.#latest.get(s.id)) as PointRow | undefined
-      if (row) out.push(toRecord(s, row.t, row.val, row.s))
+      if (row) out.push(toRecord(s, row.t, row.val, row.s, row.ut))
     }
     return out.sort((a, b) => a.t - b.t)
   }
@@ -60,7 +60,7 @@ export class Latest {
   /** Finds these series' newest points again, after points were dropped. Call inside a transaction. */
   rebuild(series: Iterable<number>): void {
     const clearLatest = this.#db.prepare('DELETE FROM latest WHERE series = ?')
-    const rebuildLatest = this.#db.prepare('INSERT INTO latest (series, t, val, s) SELECT series, t, val, s FROM points WHERE series = ? ORDER BY id DESC LIMIT 1')
+    const rebuildLatest = this.#db.prepare('INSERT INTO latest (series, t, val, s, ut) SELECT series, t, val, s, ut FROM points WHERE series = ? ORDER BY id DESC LIMIT 1')
     for (const id of series) {
       clearLatest.run(id)
       rebuildLatest.run(id)
@@ -80,16 +80,16 @@ class LatestBatch {
     this.#times = times
   }
 
-  add(series: number, t: number, val: number | string | null, s: number | null): void {
+  add(series: number, t: number, val: number | string | null, s: number | null, ut: number | null): void {
     const prev = this.#newest.get(series)
     // Later blocks win ties, as one upsert per block would have it.
-    if (!prev || t >= prev.t) this.#newest.set(series, { t, series, val, s })
+    if (!prev || t >= prev.t) this.#newest.set(series, { t, series, val, s, ut })
   }
 
   finish(): void {
     const rows: (number | string | null)[] = []
     for (const p of this.#newest.values()) {
-      rows.push(p.series, p.t, p.val, p.s)
+      rows.push(p.series, p.t, p.val, p.s, p.ut)
       const known = this.#times.get(p.series)
       if (known !== undefined && p.t > known) this.#times.set(p.series, p.t)
     }

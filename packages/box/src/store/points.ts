@@ -23,7 +23,7 @@ export function keyOf(t: number): number {
   return Math.floor(Math.min(t, MAX_TIME) * 100) * SEQ_SPACE
 }
 
-export interface PointRow { t: number; series: number; val: number | string | null; s: number | null }
+export interface PointRow { t: number; series: number; val: number | string | null; s: number | null; ut: number | null }
 
 /** What writing points takes, prepared once per view and shared by every batch. */
 interface PointWrites {
@@ -44,9 +44,9 @@ export class Points {
     this.#db = db
     this.#series = series
     this.#writes = {
-      points: new MultiRow(db, 6, (rows) => `INSERT INTO points (id, t, series, val, s, block) VALUES ${rows}`),
+      points: new MultiRow(db, 7, (rows) => `INSERT INTO points (id, t, series, val, s, ut, block) VALUES ${rows}`),
       blocks: new MultiRow(db, 3, (rows) => `INSERT OR REPLACE INTO blocks (block, tmin, tmax) VALUES ${rows}`),
-      insertPoint: db.prepare('INSERT OR IGNORE INTO points (id, t, series, val, s, block) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertPoint: db.prepare('INSERT OR IGNORE INTO points (id, t, series, val, s, ut, block) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       topId: db.prepare('SELECT max(id) AS top FROM points WHERE id >= ? AND id < ?'),
     }
     this.#blockSpan = db.prepare('SELECT tmin, tmax FROM blocks WHERE block = ?')
@@ -68,8 +68,8 @@ export class Points {
   /** The points of these blocks that fall outside [from, to), in time order. */
   survivors(blocks: number[], from: number, to: number): SenmlRecord[] {
     const out: SenmlRecord[] = []
-    for (const row of this.#blockPoints(blocks, 'p.t, p.series, p.val, p.s', 'AND NOT (p.t >= ? AND p.t < ?)', [from, to]) as PointRow[]) {
-      out.push(toRecord(this.#series.byId.get(row.series)!, row.t, row.val, row.s))
+    for (const row of this.#blockPoints(blocks, 'p.t, p.series, p.val, p.s, p.ut', 'AND NOT (p.t >= ? AND p.t < ?)', [from, to]) as PointRow[]) {
+      out.push(toRecord(this.#series.byId.get(row.series)!, row.t, row.val, row.s, row.ut))
     }
     return out.sort((a, b) => a.t - b.t)
   }
@@ -117,9 +117,9 @@ export class Points {
   records(q: { from: number; to: number; limit: number; order: 'asc' | 'desc'; series?: Series[] }): SenmlRecord[] {
     const filter = q.series ? `AND series IN (${q.series.map(() => '?').join(',')})` : ''
     const dir = q.order === 'desc' ? 'DESC' : 'ASC'
-    const stmt = this.#db.prepare(`SELECT t, series, val, s FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? ${filter} ORDER BY id ${dir} LIMIT ?`)
+    const stmt = this.#db.prepare(`SELECT t, series, val, s, ut FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? ${filter} ORDER BY id ${dir} LIMIT ?`)
     const params = [keyOf(q.from), keyOf(q.to) + SEQ_SPACE, q.from, q.to, ...(q.series ?? []).map((s) => s.id), q.limit]
-    return (stmt.all(...params) as PointRow[]).map((row) => toRecord(this.#series.byId.get(row.series)!, row.t, row.val, row.s))
+    return (stmt.all(...params) as PointRow[]).map((row) => toRecord(this.#series.byId.get(row.series)!, row.t, row.val, row.s, row.ut))
   }
 
   timeSpan(): { first: number | null; last: number | null } {
@@ -145,10 +145,10 @@ class PointBatch {
   }
 
   /** Adds the point at `position` in log block `block`. */
-  add(block: number, position: number, t: number, series: number, val: number | string | null, s: number | null): void {
+  add(block: number, position: number, t: number, series: number, val: number | string | null, s: number | null, ut: number | null): void {
     const values = this.#values
-    values.push(keyOf(t) + ((block * 1000 + position) % SEQ_SPACE), t, series, val, s, block)
-    if (values.length === CHUNK_ROWS * 6) this.#insertChunk(values.splice(0))
+    values.push(keyOf(t) + ((block * 1000 + position) % SEQ_SPACE), t, series, val, s, ut, block)
+    if (values.length === CHUNK_ROWS * 7) this.#insertChunk(values.splice(0))
     if (t < this.#tmin) this.#tmin = t
     if (t > this.#tmax) this.#tmax = t
   }
@@ -167,29 +167,29 @@ class PointBatch {
   }
 
   /**
-   * Inserts rows (six values each) with one multi-row statement. A statement that hits an id
+   * Inserts rows (seven values each) with one multi-row statement. A statement that hits an id
    * already taken is undone whole by SQLite, and its rows then go in one by one.
    */
   #insertChunk(values: (number | string | null)[]): void {
-    const rows = values.length / 6
+    const rows = values.length / 7
     if (rows === 0) return
     try {
       this.#writes.points.statement(rows).run(values)
     } catch (err) {
       if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw err
-      for (let i = 0; i < values.length; i += 6) this.#insertPoint(...(values.slice(i, i + 6) as [number, number, number, number | string | null, number | null, number]))
+      for (let i = 0; i < values.length; i += 7) this.#insertPoint(...(values.slice(i, i + 7) as [number, number, number, number | string | null, number | null, number | null, number]))
     }
   }
 
-  #insertPoint(id: number, t: number, series: number, val: number | string | null, s: number | null, block: number): void {
+  #insertPoint(id: number, t: number, series: number, val: number | string | null, s: number | null, ut: number | null, block: number): void {
     const insert = this.#writes.insertPoint
-    if (insert.run(id, t, series, val, s, block).changes === 1) return
+    if (insert.run(id, t, series, val, s, ut, block).changes === 1) return
     // Another point in the same hundredth of a second holds this id: take the next one above
     // the highest there, or failing that any free one.
     const base = id - (id % SEQ_SPACE)
     const { top } = this.#writes.topId.get(base, base + SEQ_SPACE) as { top: number }
-    if (top + 1 < base + SEQ_SPACE && insert.run(top + 1, t, series, val, s, block).changes === 1) return
-    for (let at = base; at < base + SEQ_SPACE; at++) if (insert.run(at, t, series, val, s, block).changes === 1) return
+    if (top + 1 < base + SEQ_SPACE && insert.run(top + 1, t, series, val, s, ut, block).changes === 1) return
+    for (let at = base; at < base + SEQ_SPACE; at++) if (insert.run(at, t, series, val, s, ut, block).changes === 1) return
     throw new InvalidInput(`More than ${SEQ_SPACE} points fall in the same hundredth of a second at t=${t}.`)
   }
 }

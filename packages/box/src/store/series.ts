@@ -68,7 +68,7 @@ export function valueOf(r: SenmlRecord): [TechnicalType, number | string | null]
   return ['number', null] // a record carrying only a sum
 }
 
-export function toRecord(series: Series, t: number, val: number | string | null, s: number | null): SenmlRecord {
+export function toRecord(series: Series, t: number, val: number | string | null, s: number | null, ut: number | null): SenmlRecord {
   const r: SenmlRecord = { n: series.name, t }
   if (series.unit !== null) r.u = series.unit
   if (val !== null) {
@@ -78,5 +78,6 @@ export function toRecord(series: Series, t: number, val: number | string | null,
     else r.vd = val as string
   }
   if (s !== null) r.s = s
+  if (ut !== null) r.ut = ut
   return r
 }

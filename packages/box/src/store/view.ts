@@ -20,15 +20,18 @@ export { AGGREGATE_FNS, type AggregateFn, type BucketValue } from './aggregate.t
 export { MAX_TIME } from './points.ts'
 export type { Series } from './series.ts'
 
+/** The view's layout; a view of another layout is rebuilt from the log. 2: points and latest values keep ut. */
+const VIEW_SCHEMA = 2
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, unit TEXT, type TEXT NOT NULL, UNIQUE (name, unit, type));
-CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, t REAL NOT NULL, series INTEGER NOT NULL, val, s REAL, block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, t REAL NOT NULL, series INTEGER NOT NULL, val, s REAL, ut REAL, block INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, tmin REAL NOT NULL, tmax REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS rollups (res INTEGER NOT NULL, series INTEGER NOT NULL, bucket INTEGER NOT NULL,
   n INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sumsq REAL NOT NULL,
   PRIMARY KEY (res, series, bucket)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS latest (series INTEGER PRIMARY KEY, t REAL NOT NULL, val, s REAL);
+CREATE TABLE IF NOT EXISTS latest (series INTEGER PRIMARY KEY, t REAL NOT NULL, val, s REAL, ut REAL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, t REAL NOT NULL) WITHOUT ROWID;
 `
 
@@ -51,6 +54,13 @@ export class View {
     // The view is rebuilt from the log after any crash, so it trades durability for speed.
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = OFF')
+    // A view laid out by an older Coffer lacks what this one keeps (ut, say): refuse it, and the
+    // source throws it away and rebuilds it from the log.
+    const laidOut = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").get() !== undefined
+    if (laidOut && (this.db.prepare("SELECT value FROM state WHERE key = 'schema'").get() as { value: number } | undefined)?.value !== VIEW_SCHEMA) {
+      this.db.close()
+      throw new Error(`${file} is laid out for an older Coffer`)
+    }
     this.db.exec(SCHEMA)
     this.#series = new SeriesRegistry(this.db)
     this.series = this.#series.byKey
@@ -61,6 +71,7 @@ export class View {
     this.#kv = new KeyValues(this.db)
     const getState = this.db.prepare('SELECT value FROM state WHERE key = ?')
     this.#setState = this.db.prepare('INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)')
+    this.#setState.run('schema', VIEW_SCHEMA)
     this.#pointCount = (getState.get('points') as { value: number } | undefined)?.value ?? 0
     this.#applied = (getState.get('applied') as { value: number } | undefined)?.value ?? 0
   }
@@ -106,8 +117,9 @@ export class View {
         if (!last || last.n !== r.n || last.u !== r.u || last.type !== type) last = { n: r.n, u: r.u, type, series: this.#series.of(r.n, r.u ?? null, type) }
         const series = last.series.id
         const s = r.s ?? null
-        points.add(block, i, r.t, series, val, s)
-        latest.add(series, r.t, val, s)
+        const ut = r.ut ?? null
+        points.add(block, i, r.t, series, val, s, ut)
+        latest.add(series, r.t, val, s, ut)
         if (type === 'number' && val !== null) rollups.add(series, r.t, val as number)
       }
       points.endBlock(block)
