@@ -60,7 +60,7 @@ export function createBox(config: BoxConfig): Box {
   })
   const db = openMetaDb(home.paths.meta)
   const store = new Store({ db, keys: home.keys, logsDir: home.paths.logs, viewsDir: home.paths.views })
-  const audit = new AuditLog(home.paths.audit, home.keys)
+  const audit = new AuditLog(home.paths.audit, home.keys, db)
   const arbiter = new Arbiter(db, home.keys.macaroonRootKey)
   const ops = new Operations({ arbiter, audit, logger })
   const sources = sourceOperations({ home, store })

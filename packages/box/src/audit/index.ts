@@ -4,13 +4,17 @@
  * request costs little; `record()` resolves once its entry is on disk.
  *
  * Shortly after each commit a checkpoint (length, Merkle tree hash, identity signature) is
- * written beside the log. `verify()` replays the whole log into a fresh replica, which checks every
- * block against the tree and the tree's signature, and checks the log still matches the
- * last checkpoint, so a truncated or altered log is caught even if storage still opens.
+ * written beside the log, and anchored in box.db too: whoever can delete or roll back the audit
+ * folder takes the checkpoint beside it with it, but not the anchor. `verify()` replays the whole
+ * log into a fresh replica, which checks every block against the tree and the tree's signature,
+ * and checks the log still matches both checkpoints, so a truncated, rolled back, deleted or
+ * altered log is caught even if storage still opens.
  */
+import type { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type Database from 'better-sqlite3'
 import Corestore from 'corestore'
 import Hypercore from 'hypercore'
 import type { BoxKeys, KeyPair } from '../keys/index.ts'
@@ -71,8 +75,16 @@ interface Checkpoint {
   signature: string
 }
 
+/** How a report names each copy of the checkpoint. */
+const IN_FOLDER = 'the signed checkpoint'
+const IN_DB = 'the checkpoint anchored in box.db'
+
+/** A block or tree node the replica refused: hypercore's 'verification-error', with the request it answered. */
+type VerificationError = (err: Error & { code?: string }, request: unknown, response: { block?: { index: number } | null } | null) => void
+
 export class AuditLog {
   readonly #dir: string
+  readonly #db: Database.Database
   readonly #identity: KeyPair
   readonly #corestore: Corestore
   readonly #core: Hypercore
@@ -81,8 +93,10 @@ export class AuditLog {
   #checkpointTimer: NodeJS.Timeout | undefined
   #checkpointing: Promise<void> = Promise.resolve()
 
-  constructor(dir: string, keys: BoxKeys) {
+  /** `db` is box.db, where the checkpoint is anchored outside the audit folder. */
+  constructor(dir: string, keys: BoxKeys, db: Database.Database) {
     this.#dir = dir
+    this.#db = db
     const { keyPair, encryptionKey } = keys.auditLog
     this.#identity = keys.identity
     this.#corestore = openCorestore(path.join(dir, 'log'))
@@ -103,22 +117,43 @@ export class AuditLog {
     // overwritten by the next checkpoint: set it aside, and verify() reports it from then on.
     const problems: string[] = []
     const checkpoint = this.#readCheckpoint(problems)
-    if (checkpoint) await this.#checkAgainst(checkpoint, problems)
-    if (problems.length > 0) {
-      const evidence = path.join(this.#dir, `damaged-${Date.now()}.json`)
-      writeFileAtomic(evidence, JSON.stringify({ foundAt: new Date().toISOString(), length: this.#core.length, checkpoint, problems }, null, 2))
-      fs.rmSync(this.#checkpointFile, { force: true })
-    }
+    if (checkpoint) await this.#checkAgainst(checkpoint, IN_FOLDER, problems)
+    const anchor = this.#readAnchor()
+    if (anchor) await this.#checkAgainst(anchor, IN_DB, problems)
+    if (problems.length > 0) this.#setAside({ checkpoint, anchor, problems })
   }
 
-  async #checkAgainst(checkpoint: Checkpoint, problems: string[]): Promise<void> {
+  /**
+   * The evidence goes both beside the log, for the owner to read, and into box.db, so that
+   * deleting the audit folder again does not erase it; the anchor it contradicts goes, so the
+   * next checkpoint can be anchored.
+   */
+  #setAside(found: { checkpoint: Checkpoint | undefined; anchor: Checkpoint | undefined; problems: string[] }): void {
+    const foundAt = new Date().toISOString()
+    const evidence = `damaged-${Date.now()}.json`
+    writeFileAtomic(path.join(this.#dir, evidence), JSON.stringify({ foundAt, length: this.#core.length, ...found }, null, 2))
+    this.#db.transaction(() => {
+      this.#db.prepare('INSERT INTO audit_damage (found_at, length, problems, evidence) VALUES (?, ?, ?, ?)')
+        .run(foundAt, this.#core.length, JSON.stringify(found.problems), evidence)
+      this.#db.prepare('DELETE FROM audit_anchor').run()
+    })()
+    fs.rmSync(this.#checkpointFile, { force: true })
+  }
+
+  /**
+   * A checkpoint older than the log is fine (the box may have stopped before signing its last
+   * entries, or box.db been restored from a backup) as long as the log extends it unchanged.
+   */
+  async #checkAgainst(checkpoint: Checkpoint, where: string, problems: string[]): Promise<void> {
     const length = this.#core.length
     if (!verifySignature(Buffer.from(checkpoint.signature, 'hex'), checkpointMessage(checkpoint.length, Buffer.from(checkpoint.treeHash, 'hex')), this.#identity.publicKey)) {
-      problems.push('The checkpoint signature does not match the box identity.')
+      problems.push(`The signature on ${where} does not match the box identity.`)
+    } else if (length === 0 && checkpoint.length > 0) {
+      problems.push(`The log is empty, but ${where} was made when it held ${checkpoint.length} entries: the log has been deleted or replaced.`)
     } else if (length < checkpoint.length) {
-      problems.push(`The log holds ${length} entries but was signed at ${checkpoint.length}: entries are missing.`)
+      problems.push(`The log holds ${length} entries but ${where} was made at ${checkpoint.length}: entries are missing (the log was truncated or rolled back).`)
     } else if (!(await this.#core.treeHash(checkpoint.length)).equals(Buffer.from(checkpoint.treeHash, 'hex'))) {
-      problems.push(`The log's Merkle tree at ${checkpoint.length} entries differs from the signed checkpoint.`)
+      problems.push(`The log's Merkle tree at ${checkpoint.length} entries differs from ${where}.`)
     }
   }
 
@@ -172,6 +207,8 @@ export class AuditLog {
     const signature = sign(checkpointMessage(length, treeHash), this.#identity)
     const checkpoint: Checkpoint = { length, treeHash: treeHash.toString('hex'), signature: signature.toString('hex') }
     writeFileAtomic(this.#checkpointFile, JSON.stringify(checkpoint))
+    this.#db.prepare('INSERT OR REPLACE INTO audit_anchor (id, length, tree_hash, signature) VALUES (1, ?, ?, ?)')
+      .run(checkpoint.length, checkpoint.treeHash, checkpoint.signature)
   }
 
   /** Newest first. */
@@ -235,12 +272,20 @@ export class AuditLog {
     await this.#checkpointing
     const problems: string[] = []
     const length = this.#core.length
-    for (const file of fs.readdirSync(this.#dir).filter((f) => f.startsWith('damaged-')).sort()) {
+    const recorded = this.#db.prepare('SELECT found_at, problems, evidence FROM audit_damage ORDER BY rowid').all() as { found_at: string; problems: string; evidence: string }[]
+    for (const damage of recorded) {
+      problems.push(`When the box opened at ${damage.found_at} the log did not match its signed checkpoint: ${(JSON.parse(damage.problems) as string[]).join(' ')} (recorded in box.db, and in audit/${damage.evidence})`)
+    }
+    // Evidence from before box.db kept it, or beside a box.db restored from an older backup.
+    const unrecorded = fs.readdirSync(this.#dir).filter((f) => f.startsWith('damaged-') && !recorded.some((d) => d.evidence === f)).sort()
+    for (const file of unrecorded) {
       const evidence = JSON.parse(fs.readFileSync(path.join(this.#dir, file), 'utf8')) as { foundAt: string; problems: string[] }
       problems.push(`When the box opened at ${evidence.foundAt} the log did not match its signed checkpoint: ${evidence.problems.join(' ')} (kept in audit/${file})`)
     }
     const checkpoint = this.#readCheckpoint(problems)
-    if (checkpoint) await this.#checkAgainst(checkpoint, problems)
+    if (checkpoint) await this.#checkAgainst(checkpoint, IN_FOLDER, problems)
+    const anchor = this.#readAnchor()
+    if (anchor) await this.#checkAgainst(anchor, IN_DB, problems)
     if (length > 0) {
       const replicaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-audit-verify-'))
       // The replica gets no decryption key: verification needs only the signed tree, like a blind replicator.
@@ -251,6 +296,9 @@ export class AuditLog {
       a.on('error', () => undefined)
       b.on('error', () => undefined)
       let timer: NodeJS.Timeout | undefined
+      // A refused proof is reported the moment it arrives: the replica would otherwise ask again,
+      // and may get the block through a different proof that skips an altered tree node.
+      let refused: string | undefined
       try {
         await replica.ready()
         const done = (async () => {
@@ -260,10 +308,19 @@ export class AuditLog {
         const timeout = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('timeout')), opts.timeoutMs ?? 15000)
         })
-        await Promise.race([done, timeout])
+        const invalid = new Promise<never>((_, reject) => {
+          // hypercore's sessions are event emitters; its declarations here list only what else is used.
+          const onError: VerificationError = (err, _request, response) => {
+            const what = response?.block ? `Entry ${response.block.index}` : 'The signed length of the log'
+            refused = `${what} does not match the signed Merkle tree (${err.code ?? err.message}): the log's storage has been altered.`
+            reject(err)
+          }
+          ;(replica as unknown as EventEmitter).once('verification-error', onError)
+        })
+        await Promise.race([done, timeout, invalid])
         if (replica.length < length) problems.push(`Only ${replica.length} of ${length} entries verified.`)
       } catch {
-        problems.push(`Entries could not be verified against the signed Merkle tree (${replica.length} of ${length} checked): the log's storage has been altered or damaged.`)
+        problems.push(refused ?? `Entries could not be verified against the signed Merkle tree (${replica.length} of ${length} checked): the log's storage has been altered or damaged.`)
       } finally {
         clearTimeout(timer)
         a.destroy()
@@ -272,7 +329,12 @@ export class AuditLog {
         fs.rmSync(replicaDir, { recursive: true, force: true })
       }
     }
-    return { ok: problems.length === 0, length, checkpointLength: checkpoint?.length ?? 0, problems }
+    return { ok: problems.length === 0, length, checkpointLength: Math.max(checkpoint?.length ?? 0, anchor?.length ?? 0), problems }
+  }
+
+  #readAnchor(): Checkpoint | undefined {
+    const row = this.#db.prepare('SELECT length, tree_hash, signature FROM audit_anchor').get() as { length: number; tree_hash: string; signature: string } | undefined
+    return row && { length: row.length, treeHash: row.tree_hash, signature: row.signature }
   }
 
   #readCheckpoint(problems: string[]): Checkpoint | undefined {

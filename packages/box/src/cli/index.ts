@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
 import { initHome, openHome, resolveHomeDir, type Settings } from '../home/index.ts'
 import { createBox } from '../box.ts'
+import { openMetaDb } from '../db/index.ts'
 import { AuditLog, auditEntry, type VerifyReport } from '../audit/index.ts'
 import { loadDemo, loadDemoApps } from '../demo/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
@@ -363,7 +364,8 @@ async function verifyAudit(dir: string, client: () => Client) {
     if (!(err instanceof NotRunning) && !(err instanceof CofferError && err.slug === 'unreachable')) throw err
   }
   const home = openHome(dir)
-  const log = new AuditLog(home.paths.audit, home.keys)
+  const db = openMetaDb(home.paths.meta)
+  const log = new AuditLog(home.paths.audit, home.keys, db)
   try {
     await log.open()
     return await log.verify()
@@ -371,6 +373,7 @@ async function verifyAudit(dir: string, client: () => Client) {
     return { ok: false, length: 0, problems: [`The audit log cannot be opened: ${(err as Error).message}`] }
   } finally {
     await log.close().catch(() => undefined)
+    db.close()
   }
 }
 

@@ -28,6 +28,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, version TEXT NOT NULL, state TEXT NOT NULL, manifest TEXT NOT NULL,
     consent TEXT, grants TEXT NOT NULL, update_manifest TEXT, installed_at REAL NOT NULL, updated_at REAL NOT NULL, last_run TEXT);
   CREATE TABLE IF NOT EXISTS app_views (app TEXT NOT NULL, view TEXT NOT NULL, spec TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (app, view));`,
+  // 2: the audit log's signed checkpoint, anchored here as well as beside the log, and what was
+  // found whenever the log did not match it: deleting or rolling back the audit folder erases neither.
+  `CREATE TABLE IF NOT EXISTS audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), length INTEGER NOT NULL, tree_hash TEXT NOT NULL, signature TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS audit_damage (found_at TEXT NOT NULL, length INTEGER NOT NULL, problems TEXT NOT NULL, evidence TEXT NOT NULL);`,
 ]
 
 /** The version this code writes and reads. */

@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { AuditLog } from '../audit/index.ts'
+import { openMetaDb } from '../db/index.ts'
 import { initHome } from '../home/index.ts'
 import { buildStatement, monthBounds, monthOf, renderHtml, renderPdf, statementFromLog, type Statement } from './index.ts'
 
@@ -206,7 +207,8 @@ test('PDF: a log that did not verify says so', async () => {
 test('statementFromLog takes exactly the month from a real audit log, and verifies it', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-statement-'))
   const { home } = initHome(path.join(dir, 'home'), { passphrase: 'correct horse battery staple' })
-  let log = new AuditLog(home.paths.audit, home.keys)
+  const db = openMetaDb(home.paths.meta)
+  let log = new AuditLog(home.paths.audit, home.keys, db)
   await log.open()
   try {
     // Three months of hourly reads, so the month's first entry is found well inside the log.
@@ -217,7 +219,7 @@ test('statementFromLog takes exactly the month from a real audit log, and verifi
     await Promise.all(writes)
     // Reopened, as a box restarts: closing signs the checkpoint that verify() checks against.
     await log.close()
-    log = new AuditLog(home.paths.audit, home.keys)
+    log = new AuditLog(home.paths.audit, home.keys, db)
     await log.open()
     const s = await statementFromLog(log, { month: '2026-11', timeZone: BERLIN, now: end })
     assert.equal(s.subjects[0]!.reads[0]!.records, (NOV_END - NOV_START) / 3600)
@@ -226,6 +228,7 @@ test('statementFromLog takes exactly the month from a real audit log, and verifi
     assert.equal((await statementFromLog(log, { timeZone: 'UTC', now: Date.UTC(2026, 9, 15) / 1000 })).totals.recordsRead, 31 * 24)
   } finally {
     await log.close()
+    db.close()
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
