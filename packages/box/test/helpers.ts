@@ -81,3 +81,27 @@ export function startProcess(home: string): Promise<{ child: ChildProcess; url: 
 export function senml(records: unknown[]): string {
   return JSON.stringify(records)
 }
+
+/** Polls `check` until it returns something other than undefined; fails after `ms`, saying what it waited for. */
+export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > end) throw new Error(`Timed out after ${ms} ms waiting for ${what}.`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** Awaits one promise, failing after `ms` with what it waited for. */
+export async function within<T>(what: string, promise: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}.`)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
