@@ -1,8 +1,10 @@
 /** The HTTP API end to end: a real box on a real socket, driven with fetch. */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
 import { encode } from 'cbor-x'
-import { startBox, call, senml, PASSPHRASE, type Running } from './helpers.ts'
+import { newMacaroon } from 'macaroon'
+import { startBox, call, senml, within, PASSPHRASE, type Running } from './helpers.ts'
 
 let r: Running
 before(async () => {
@@ -198,11 +200,11 @@ test('key-value sources: put, get, list and delete', async () => {
   assert.equal(wrongKind.status, 400)
 })
 
-test('tokens: 401 without or with a forged token, 403 outside the grant, revocation on the next request; all audited', async () => {
+test('tokens: 401 without a token or with a made-up one, 403 outside the grant, revocation on the next request; all audited', async () => {
   assert.equal((await r.api('GET', '/api/v1/sources/temp/latest', { token: null })).status, 401)
   assert.equal((await r.api('GET', '/api/v1/sources/temp/latest', { token: 'not-a-token' })).status, 401)
-  const forged = Buffer.from(JSON.stringify({ v: 2, i: 'x', c: [{ i: 'coffer = 1' }], s64: 'AAAA' })).toString('base64url')
-  assert.equal((await r.api('GET', '/api/v1/sources/temp/latest', { token: forged })).status, 401)
+  const madeUp = Buffer.from(JSON.stringify({ v: 2, i: 'x', c: [{ i: 'coffer = 1' }], s64: 'AAAA' })).toString('base64url')
+  assert.equal((await r.api('GET', '/api/v1/sources/temp/latest', { token: madeUp })).status, 401)
 
   const device = (await r.api('POST', '/api/v1/tokens', { body: { subject: 'device', name: 'thermo', sources: ['temp'] } })).body
   const write = await r.api('POST', '/api/v1/sources/temp/records', { raw: senml([{ n: 'temp', t: T0, v: 21 }]), token: device.token })
@@ -222,6 +224,35 @@ test('tokens: 401 without or with a forged token, 403 outside the grant, revocat
   const denied = (await r.api('GET', '/api/v1/audit?outcome=deny&subject=device:thermo')).body
   assert.ok(denied.length >= 3)
   assert.ok(denied.every((e: { grant: string }) => e.grant === device.grant.id))
+})
+
+test('a genuine token with its caveats widened is refused, with its old signature or signed again with another key', async () => {
+  const device = (await r.api('POST', '/api/v1/tokens', { body: { subject: 'device', name: 'widened', sources: ['temp'] } })).body
+  const route = '/api/v1/sources/temp'
+  assert.equal((await r.api('GET', route, { token: device.token })).status, 403, 'the genuine token only writes')
+
+  // Taken apart as the box encodes it: macaroon JSON (v2), base64url.
+  const genuine = JSON.parse(Buffer.from(device.token, 'base64url').toString('utf8')) as { i: string; l: string; c: { i: string }[]; s64: string }
+  const caveats = genuine.c.map((c) => c.i)
+  const widened = caveats.map((c) => (c.startsWith('ops = ') ? 'ops = read,write' : c.startsWith('sources = ') ? 'sources = *' : c))
+  assert.equal(widened.filter((c, i) => c !== caveats[i]).length, 2, `ops and sources caveats in ${caveats.join('; ')}`)
+  const encoded = (json: object) => Buffer.from(JSON.stringify(json)).toString('base64url')
+  const signedWith = (rootKey: Buffer) => {
+    const m = newMacaroon({ identifier: genuine.i, location: genuine.l, rootKey })
+    for (const c of widened) m.addFirstPartyCaveat(c)
+    return encoded(m.exportJSON())
+  }
+  // Signed with the box's own key the widened token is accepted, so all the forgeries below lack is a true signature.
+  assert.equal((await r.api('GET', route, { token: signedWith(r.box.home.keys.macaroonRootKey) })).status, 200)
+  const forgeries: [string, string][] = [
+    ['the old signature kept', encoded({ ...genuine, c: widened.map((i) => ({ i })) })],
+    ['signed again with another key', signedWith(crypto.randomBytes(32))],
+  ]
+  for (const [how, token] of forgeries) {
+    const res = await r.api('GET', route, { token })
+    assert.equal(res.status, 401, how)
+    assert.match(res.body.detail, /was altered/, how)
+  }
 })
 
 test('a token with an unknown caveat fails closed', async () => {
@@ -275,7 +306,11 @@ test('live: a subscriber receives new records as server-sent events', async () =
   await reader.read() // the subscription comment
   await r.api('POST', '/api/v1/sources/temp/records', { raw: senml([{ n: 'temp', t: T0 + 999, v: 23.5 }]) })
   let text = ''
-  while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value)
+  while (!text.includes('\n\n')) {
+    const chunk = await within('a records event on the live stream', reader.read())
+    assert.equal(chunk.done, false, `the live stream ended before a records event: ${JSON.stringify(text)}`)
+    text += new TextDecoder().decode(chunk.value)
+  }
   controller.abort()
   assert.match(text, /event: records/)
   assert.deepEqual(JSON.parse(text.split('data: ')[1]!.trim()), [{ n: 'temp', t: T0 + 999, v: 23.5 }])

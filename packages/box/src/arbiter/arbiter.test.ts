@@ -45,6 +45,19 @@ test('tokens fail closed: missing, malformed, foreign key, unknown or malformed 
   a.authenticate(tokenWith(BASE))
 })
 
+test('a minted token with a caveat widened fails, whether it keeps its signature or is signed with another key', () => {
+  const a = arbiter()
+  const grant = a.createGrant({ subject: 'app:narrow', description: 'narrow', sources: ['temp'], ops: ['read'], windows: [], granularity: 3600 })
+  const genuine = JSON.parse(Buffer.from(a.mint(grant.id).token, 'base64url').toString('utf8')) as { c: { i: string }[] }
+  const widened = genuine.c.map(({ i }) => (i.startsWith('sources = ') ? 'sources = *' : i))
+  assert.notDeepEqual(widened, genuine.c.map(({ i }) => i), 'the token names its sources')
+  // Signed with the root key the widened caveats are accepted, so what the others lack is only a true signature.
+  assert.equal(a.authenticate(tokenWith(widened)).sources, '*')
+  const keptSignature = Buffer.from(JSON.stringify({ ...genuine, c: widened.map((i) => ({ i })) })).toString('base64url')
+  assert.throws(() => a.authenticate(keptSignature), Unauthorized)
+  assert.throws(() => a.authenticate(tokenWith(widened, Buffer.alloc(32, 8))), Unauthorized)
+})
+
 test('appended caveats only narrow a token', () => {
   const a = arbiter()
   const scope = a.authenticate(tokenWith([...BASE, 'sources = b,c', 'ops = read,write', 'granularity = 60s', 'granularity = raw', 'window = 100..200', 'window = 150..']))
