@@ -16,6 +16,11 @@ export interface SourceUse {
   requests: number
   records: number
   bytes: number
+  /**
+   * Of `records`, those whose audit entries did not say their size (a write of records logged
+   * with 0 bytes: the demo's load, say). `bytes` is the size of the others only.
+   */
+  unsizedRecords: number
   denials: number
   /** The distinct reasons given for the refusals, sorted, at most MAX_REASONS. */
   denialReasons: string[]
@@ -46,7 +51,10 @@ export interface SubjectTotals {
   denials: number
   recordsRead: number
   recordsWritten: number
+  /** The size of the records written, those in recordsWrittenUnsized aside. */
   bytesWritten: number
+  /** Records written whose size the log does not say. */
+  recordsWrittenUnsized: number
   recordsDeleted: number
   exportsSent: number
   bytesExported: number
@@ -190,7 +198,7 @@ export class MonthTally {
 }
 
 function emptyTotals(): SubjectTotals {
-  return { requests: 0, denials: 0, recordsRead: 0, recordsWritten: 0, bytesWritten: 0, recordsDeleted: 0, exportsSent: 0, bytesExported: 0, exportsQueued: 0, exportsRefused: 0, exportsFailed: 0 }
+  return { requests: 0, denials: 0, recordsRead: 0, recordsWritten: 0, bytesWritten: 0, recordsWrittenUnsized: 0, recordsDeleted: 0, exportsSent: 0, bytesExported: 0, exportsQueued: 0, exportsRefused: 0, exportsFailed: 0 }
 }
 
 /** Code-point order, so the statement sorts the same whatever the locale of the machine. */
@@ -202,7 +210,7 @@ function compare(a: string | null, b: string | null): number {
 }
 
 function emptyUse(source: string | null): SourceUse {
-  return { source, requests: 0, records: 0, bytes: 0, denials: 0, denialReasons: [] }
+  return { source, requests: 0, records: 0, bytes: 0, unsizedRecords: 0, denials: 0, denialReasons: [] }
 }
 
 function noteDenial(use: SourceUse, reason: string | undefined): void {
@@ -263,6 +271,12 @@ class Tally {
         if (e.operation === 'write') {
           this.totals.recordsWritten += e.records
           this.totals.bytesWritten += e.bytes
+          // Records are never written in 0 bytes: such an entry did not say their size, and
+          // counting them beside the bytes of the others would understate what was written.
+          if (e.records > 0 && e.bytes === 0) {
+            use.unsizedRecords += e.records
+            this.totals.recordsWrittenUnsized += e.records
+          }
         } else {
           this.totals.recordsDeleted += e.records
         }

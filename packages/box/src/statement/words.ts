@@ -22,6 +22,22 @@ export function byteSize(n: number): string {
   return `${value.toFixed(1)} ${units[i]}`
 }
 
+/**
+ * The size of records written, saying which of them it covers: bytes are never added up with
+ * records whose size the log does not say, as if those had taken none.
+ */
+export function writtenSize(records: number, bytes: number, unsized: number): string {
+  if (unsized === 0) return byteSize(bytes)
+  if (unsized >= records) return 'size not recorded'
+  return `${byteSize(bytes)} for ${count(records - unsized, 'record')}; the size of the other ${n(unsized)} was not recorded`
+}
+
+function sizeCell(u: SourceUse): string {
+  if (u.unsizedRecords === 0) return byteSize(u.bytes)
+  if (u.unsizedRecords >= u.records) return 'not recorded'
+  return `${byteSize(u.bytes)} (${n(u.records - u.unsizedRecords)} of ${n(u.records)} records)`
+}
+
 /** 0 → "raw"; 86400 → "daily"; 300 → "5-minute". */
 export function detail(seconds: number): string {
   if (seconds <= 0) return 'raw'
@@ -78,7 +94,7 @@ export function summary(statement: Statement): string[] {
   lines.push(users.length === 0
     ? 'No app, driver or device used your data this month; only you did.'
     : `${count(users.length, 'app, driver or device', 'apps, drivers and devices')} used your data this month.`)
-  lines.push(`In all, ${count(t.recordsRead, 'record')} ${t.recordsRead === 1 ? 'was' : 'were'} read and ${count(t.recordsWritten, 'record')} (${byteSize(t.bytesWritten)}) written${t.recordsDeleted > 0 ? `; ${count(t.recordsDeleted, 'record')} ${t.recordsDeleted === 1 ? 'was' : 'were'} deleted` : ''}.`)
+  lines.push(`In all, ${count(t.recordsRead, 'record')} ${t.recordsRead === 1 ? 'was' : 'were'} read and ${count(t.recordsWritten, 'record')} (${writtenSize(t.recordsWritten, t.bytesWritten, t.recordsWrittenUnsized)}) written${t.recordsDeleted > 0 ? `; ${count(t.recordsDeleted, 'record')} ${t.recordsDeleted === 1 ? 'was' : 'were'} deleted` : ''}.`)
   const exports = t.exportsSent + t.exportsQueued + t.exportsRefused + t.exportsFailed
   lines.push(exports === 0
     ? 'No data left the box.'
@@ -115,7 +131,7 @@ export function sentences(s: SubjectActivity): string[] {
     if (r.denials > 0) lines.push(refusals(s, r.denials, `reading ${sourceName(r.source)}`))
   }
   for (const w of s.writes) {
-    if (w.requests > 0) lines.push(`${s.name} wrote ${count(w.records, 'record')} (${byteSize(w.bytes)}) to ${sourceName(w.source)}, in ${count(w.requests, 'request')}.`)
+    if (w.requests > 0) lines.push(`${s.name} wrote ${count(w.records, 'record')} (${writtenSize(w.records, w.bytes, w.unsizedRecords)}) to ${sourceName(w.source)}, in ${count(w.requests, 'request')}.`)
     if (w.denials > 0) lines.push(refusals(s, w.denials, `writing to ${sourceName(w.source)}`))
   }
   for (const d of s.deletes) {
@@ -171,7 +187,7 @@ export function tables(s: SubjectActivity): TableView[] {
       caption: `What ${inSentence(s)} wrote or deleted`,
       headers: ['Source', 'Change', 'Requests', 'Records', 'Size', 'Refused'],
       columns: ['text', 'text', 'number', 'number', 'number', 'number'],
-      rows: changes.map(([change, u]: readonly [string, SourceUse]) => [sourceName(u.source), change, n(u.requests), n(u.records), byteSize(u.bytes), n(u.denials)]),
+      rows: changes.map(([change, u]: readonly [string, SourceUse]) => [sourceName(u.source), change, n(u.requests), n(u.records), sizeCell(u), n(u.denials)]),
     })
   }
   if (s.exports.length > 0) {
