@@ -65,7 +65,7 @@ export function createBox(config: BoxConfig): Box {
   const ops = new Operations({ arbiter, audit, logger })
   const sources = sourceOperations({ home, store })
   const drivers = new Drivers({ db, store, arbiter, audit, ingest: { ops, sources }, logger })
-  const importers = new Importers({ db, store, arbiter, audit, ingest: { ops, sources }, dir: path.join(home.dir, 'imports') })
+  const importers = new Importers({ db, store, arbiter, audit, ingest: { ops, sources }, dir: path.join(home.dir, 'imports'), timeZone: () => home.config.timeZone ?? 'UTC' })
   const gateway: Gateway = new Gateway({ db, audit, destinationsOf: (app) => apps.destinations(app) })
   const sandbox = new Sandbox()
   const apps: Apps = new Apps({

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import zlib from 'node:zlib'
 import crypto from 'node:crypto'
 import { startBox, type Running } from './helpers.ts'
+import { wallClockToEpoch } from '../src/store/index.ts'
 
 let r: Running
 before(async () => {
@@ -440,7 +441,7 @@ test('CSV errors name the line and column; a bad profile is refused', async () =
 })
 
 // iCalendar per RFC 5545: a VTIMEZONE, a weekly series with an EXDATE and one moved occurrence,
-// an event in a zone the file does not define, an all-day event, and a folded line.
+// an event in a zone the file does not define, an all-day event (in the owner's time zone), and a folded line.
 const ICS = [
   'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Coffer test//EN',
   'BEGIN:VTIMEZONE', 'TZID:Europe/Berlin',
@@ -460,11 +461,12 @@ test('iCalendar: time zones, a recurring series expanded with its exception and 
   assert.equal(res.status, 200, JSON.stringify(res.body))
   assert.equal(res.body.format, 'ical')
   const summaries = (await r.api('GET', '/api/v1/sources/calendar/records?name=summary')).body as { t: number; vs: string }[]
+  const easterMonday = new Date(wallClockToEpoch(r.box.home.config.timeZone ?? 'UTC', Date.UTC(2026, 3, 6) / 1000) * 1000).toISOString()
   assert.deepEqual(summaries.map((x) => [new Date(x.t * 1000).toISOString(), x.vs]), [
     ['2026-03-10T16:00:00.000Z', 'Call'],
     ['2026-03-18T08:00:00.000Z', 'Stand-up with a rather long title that an exporter has folded onto a second line'],
     ['2026-03-25T09:00:00.000Z', 'Stand-up (moved)'],
-    ['2026-04-06T00:00:00.000Z', 'Easter Monday'],
+    [easterMonday, 'Easter Monday'],
     ['2026-04-08T07:00:00.000Z', 'Stand-up with a rather long title that an exporter has folded onto a second line'],
   ])
   const durations = (await r.api('GET', '/api/v1/sources/calendar/records?name=duration')).body as { v: number }[]

@@ -15,10 +15,14 @@ export interface ImportOptions {
   profile?: CsvProfile
 }
 
-/** A file being read: its path, its first bytes, and the owner's options. */
+/** A file being read: its path, its first bytes, the owner's options, and what the box knows of its owner. */
 export interface FileToRead extends ImportOptions {
   file: string
   head: Buffer
+  /** The owner's IANA time zone, for times a file gives without one (an all-day date, a floating time). */
+  timeZone: string
+  /** Tells the owner, in the import's result, of something skipped or read in a particular way. */
+  warn(message: string): void
 }
 
 export interface ImportFormat {

@@ -51,6 +51,8 @@ export interface ImportJob {
   bytesRead: number
   records: number
   error: string | null
+  /** What the import skipped or read in a particular way, one sentence each (an event in an unsupported calendar scale…). */
+  warnings: string[]
   startedAt: number
   finishedAt: number | null
 }
@@ -67,11 +69,12 @@ export class Importers {
   /** The column mappings CSV files are read through, saved by name. */
   readonly csvProfiles: CsvProfiles
   readonly #db: Database.Database
-  readonly #deps: { store: Store; arbiter: Arbiter; audit: AuditLog; ingest: IngestDeps }
+  readonly #deps: { store: Store; arbiter: Arbiter; audit: AuditLog; ingest: IngestDeps; timeZone: () => string }
   readonly #dir: string
   readonly #jobs = new Map<string, ImportJob>()
 
-  constructor(deps: { db: Database.Database; store: Store; arbiter: Arbiter; audit: AuditLog; ingest: IngestDeps; dir: string }) {
+  /** `timeZone` answers the owner's time zone as it is when a file is read. */
+  constructor(deps: { db: Database.Database; store: Store; arbiter: Arbiter; audit: AuditLog; ingest: IngestDeps; dir: string; timeZone: () => string }) {
     this.#db = deps.db
     this.#deps = deps
     this.#dir = deps.dir
@@ -123,7 +126,7 @@ export class Importers {
   }
 
   #newJob(id: string, name: string, size: number): ImportJob {
-    const job: ImportJob = { id, name: path.basename(name).slice(0, 256), format: null, source: null, state: 'receiving', size, bytesRead: 0, records: 0, error: null, startedAt: Date.now() / 1000, finishedAt: null }
+    const job: ImportJob = { id, name: path.basename(name).slice(0, 256), format: null, source: null, state: 'receiving', size, bytesRead: 0, records: 0, error: null, warnings: [], startedAt: Date.now() / 1000, finishedAt: null }
     this.#jobs.set(job.id, job)
     if (this.#jobs.size > JOBS_KEPT) this.#jobs.delete(this.#jobs.keys().next().value!)
     return job
@@ -152,7 +155,8 @@ export class Importers {
       job.bytesRead = 0
       try {
         const input = (format.open ? await format.open(file, head) : fs.createReadStream(file)).pipe(counting((n) => (job.bytesRead += n)))
-        for await (const batch of format.parse(input, { file, head, ...options })) {
+        const warn = (message: string) => job.warnings.push(message)
+        for await (const batch of format.parse(input, { file, head, ...options, timeZone: this.#deps.timeZone(), warn })) {
           const written = await writeAs(this.#deps.ingest, token, source, batch, `import ${format.name} ${job.name}`, job.id)
           for (let b = written.first; b < written.first + written.blocks; b++) blocks.push(b)
           job.records += written.count
