@@ -20,6 +20,12 @@ export interface RouteOptions<O> {
   present?: (req: FastifyRequest, reply: FastifyReply) => Present<O, string | Buffer | object>
   /** The body as documented, when it is not the rest of the input (SenML, a file, any JSON value). */
   body?: TSchema
+  /** The query string as documented, when a route with a body takes the rest of its input there (an upload's options). */
+  querystring?: TSchema
+  /** The success answer as documented, when it is not the output as JSON (a page or a PDF, by format). */
+  response?: TSchema
+  /** The largest body the route takes, when it is not the box's usual limit. */
+  bodyLimit?: number
   /** When a success's status depends on its result (202 while an install waits for consent): the statuses it may take, and which one a result gets. */
   status?: { codes: number[]; of: (result: O) => number }
   description?: string
@@ -33,11 +39,11 @@ export function operationRoute<I extends TSchema, O extends TSchema>(
 ): void {
   const status = op.status ?? 200
   const schema: FastifySchema = {
-    summary: op.summary, tags: opts.tags, ...(opts.description ? { description: opts.description } : {}), ...documented(method, url, op, opts.body),
-    response: { ...Object.fromEntries((opts.status?.codes ?? [status]).map((code) => [code, op.output])), 400: Problem, 401: Problem, 403: Problem, 404: Problem },
+    summary: op.summary, tags: opts.tags, ...(opts.description ? { description: opts.description } : {}), ...documented(method, url, op, opts),
+    response: { ...Object.fromEntries((opts.status?.codes ?? [status]).map((code) => [code, opts.response ?? op.output])), 400: Problem, 401: Problem, 403: Problem, 404: Problem },
   }
   api.route({
-    method, url, schema,
+    method, url, schema, ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
     // Validation is the operation's, after authentication; answers are sent as they are.
     validatorCompiler: () => (value) => ({ value }),
     serializerCompiler: () => (data) => JSON.stringify(data),
@@ -57,20 +63,26 @@ export function operationRoute<I extends TSchema, O extends TSchema>(
 }
 
 /** The route's parameters, query string and body, as the OpenAPI document shows them. */
-function documented(method: HTTPMethods, url: string, op: Operation, body: TSchema | undefined): Record<string, TSchema> {
+function documented(method: HTTPMethods, url: string, op: Operation, { body, querystring }: { body?: TSchema; querystring?: TSchema }): Record<string, TSchema> {
   const input = op.input as TSchema as TObject
   const names = [...url.matchAll(/:(\w+)/g)].map((m) => m[1]!)
   const rest = Object.keys(input.properties ?? {}).filter((k) => !names.includes(k))
   const doc: Record<string, TSchema> = {}
   if (names.length > 0) doc.params = Type.Pick(input, names)
+  if (querystring) doc.querystring = leaveOutDefaults(querystring as TObject)
   if (method === 'GET' || method === 'DELETE') {
-    if (rest.length > 0) doc.querystring = Type.Pick(input, rest)
+    if (rest.length > 0) doc.querystring = leaveOutDefaults(Type.Pick(input, rest))
   } else if (body) {
     doc.body = body
   } else if (rest.length > 0) {
-    doc.body = Type.Pick(input, rest)
+    doc.body = leaveOutDefaults(Type.Pick(input, rest))
   }
   return doc
+}
+
+/** A field with a default may be left out: the operation fills it in before it checks what is required. */
+function leaveOutDefaults(schema: TObject): TObject {
+  return { ...schema, required: (schema.required ?? []).filter((key) => (schema.properties[key] as TSchema | undefined)?.default === undefined) }
 }
 
 function isObject(value: unknown): value is object {
