@@ -18,6 +18,9 @@ import { Sandbox } from './sandbox/index.ts'
 import { Apps } from './apps/index.ts'
 import { appOperations } from './apps/operations.ts'
 import { exportOperations } from './gateway/operations.ts'
+import { homeOperations } from './home/operations.ts'
+import { grantOperations } from './arbiter/operations.ts'
+import { auditOperations } from './audit/operations.ts'
 import { Operations } from './operations/index.ts'
 import { sourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
@@ -74,7 +77,13 @@ export function createBox(config: BoxConfig): Box {
   })
   const appOps = appOperations({ apps })
   const exportOps = exportOperations({ gateway })
-  const api = createApi({ home, store, audit, arbiter, drivers, importers, apps, gateway, ops, sources, appOps, exportOps, logger })
+  const homeOps = homeOperations({ home, store, audit, drivers, importers })
+  const grantOps = grantOperations({ arbiter, store })
+  const auditOps = auditOperations({ audit })
+  const api = createApi({
+    home, store, audit, arbiter, drivers, importers, apps, gateway, logger,
+    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps,
+  })
 
   const box: Box = {
     home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, api,

@@ -20,6 +20,9 @@ import type { Operations } from '../operations/index.ts'
 import type { SourceOperations } from '../sources/index.ts'
 import type { AppOperations } from '../apps/operations.ts'
 import type { ExportOperations } from '../gateway/operations.ts'
+import type { HomeOperations } from '../home/operations.ts'
+import type { GrantOperations } from '../arbiter/operations.ts'
+import type { AuditOperations } from '../audit/operations.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
@@ -43,6 +46,9 @@ export interface ApiDeps {
   sources: SourceOperations
   appOps: AppOperations
   exportOps: ExportOperations
+  homeOps: HomeOperations
+  grantOps: GrantOperations
+  auditOps: AuditOperations
   logger: Logger
 }
 
