@@ -21,6 +21,7 @@ import { exportOperations } from './gateway/operations.ts'
 import { homeOperations } from './home/operations.ts'
 import { grantOperations } from './arbiter/operations.ts'
 import { auditOperations } from './audit/operations.ts'
+import { statementOperations } from './statement/operations.ts'
 import { Operations } from './operations/index.ts'
 import { sourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
@@ -80,9 +81,10 @@ export function createBox(config: BoxConfig): Box {
   const homeOps = homeOperations({ home, store, audit, drivers, importers })
   const grantOps = grantOperations({ arbiter, store })
   const auditOps = auditOperations({ audit })
+  const statementOps = statementOperations({ home, audit, apps })
   const api = createApi({
     home, store, audit, arbiter, drivers, importers, apps, gateway, logger,
-    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps,
+    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps,
   })
 
   const box: Box = {

@@ -23,6 +23,7 @@ import type { ExportOperations } from '../gateway/operations.ts'
 import type { HomeOperations } from '../home/operations.ts'
 import type { GrantOperations } from '../arbiter/operations.ts'
 import type { AuditOperations } from '../audit/operations.ts'
+import type { StatementOperations } from '../statement/operations.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
@@ -49,6 +50,7 @@ export interface ApiDeps {
   homeOps: HomeOperations
   grantOps: GrantOperations
   auditOps: AuditOperations
+  statementOps: StatementOperations
   logger: Logger
 }
 

@@ -1,0 +1,98 @@
+/**
+ * The monthly data-use statement, for the owner: added up from the audit log, and answered as
+ * the statement's data or drawn as a self-contained HTML page or a PDF.
+ */
+import { Type } from '@sinclair/typebox'
+import { defineOperation } from '../operations/index.ts'
+import type { Apps } from '../apps/index.ts'
+import type { AuditLog } from '../audit/index.ts'
+import type { Home } from '../home/index.ts'
+import { renderHtml, renderPdf, statementFromLog } from './index.ts'
+
+const Count = Type.Integer({ minimum: 0 })
+
+const SourceUseFields = {
+  source: Type.Union([Type.String(), Type.Null()], { description: 'null: requests about the box as a whole (status, catalogue, the list of sources)' }),
+  requests: Count, records: Count, bytes: Count, denials: Count,
+  denialReasons: Type.Array(Type.String(), { description: 'The distinct reasons for the refusals, at most five' }),
+}
+const SourceUseSchema = Type.Object(SourceUseFields)
+const SourceReadsSchema = Type.Object({
+  ...SourceUseFields,
+  liveStreams: Count,
+  finestGranularity: Type.Union([Type.Integer(), Type.Null()], { description: 'Seconds of the finest detail handed over; 0 is raw points' }),
+})
+
+const TotalsFields = {
+  requests: Count, denials: Count, recordsRead: Count, recordsWritten: Count, bytesWritten: Count, recordsDeleted: Count,
+  exportsSent: Count, bytesExported: Count, exportsQueued: Count, exportsRefused: Count, exportsFailed: Count,
+}
+
+const SubjectActivitySchema = Type.Object({
+  subject: Type.String(),
+  kind: Type.Union([Type.Literal('app'), Type.Literal('driver'), Type.Literal('device'), Type.Literal('owner'), Type.Literal('other')]),
+  name: Type.String(),
+  reads: Type.Array(SourceReadsSchema),
+  writes: Type.Array(SourceUseSchema),
+  deletes: Type.Array(SourceUseSchema),
+  exports: Type.Array(Type.Object({
+    destination: Type.String(), sent: Count, bytes: Count, queued: Count, refused: Count, failed: Count,
+    lastPreview: Type.Union([Type.String(), Type.Null()]),
+  })),
+  admin: Type.Object({ requests: Count, denials: Count }),
+  logins: Type.Object({ succeeded: Count, failed: Count }),
+  runs: Type.Object({ completed: Count, stopped: Count, reasons: Type.Array(Type.String()) }),
+  totals: Type.Object(TotalsFields),
+})
+
+export const StatementSchema = Type.Object({
+  month: Type.String({ description: 'YYYY-MM' }),
+  timeZone: Type.String(),
+  from: Type.Number({ description: 'Local midnight on the month\'s first day, epoch seconds' }),
+  to: Type.Number({ description: 'Local midnight on the next month\'s first day, epoch seconds' }),
+  generatedAt: Type.Union([Type.Number(), Type.Null()]),
+  audit: Type.Object({ ok: Type.Boolean(), length: Count, problems: Type.Array(Type.String()) }, { description: 'Whether the whole audit log verified' }),
+  subjects: Type.Array(SubjectActivitySchema),
+  totals: Type.Object({ ...TotalsFields, subjects: Count }),
+}, { description: 'The statement as data: every number a rendering shows' })
+
+/** The statement drawn for reading: the page or the PDF, and the month it is for. */
+const DocumentSchema = Type.Object({
+  format: Type.Union([Type.Literal('html'), Type.Literal('pdf')]),
+  month: Type.String({ description: 'YYYY-MM' }),
+  document: Type.Union([Type.String({ description: 'The HTML page' }), Type.Unsafe<Buffer>({ description: 'The PDF\'s bytes' })]),
+})
+
+export interface StatementOperationsDeps {
+  home: Home
+  audit: AuditLog
+  apps: Apps
+}
+
+export function statementOperations({ home, audit, apps }: StatementOperationsDeps) {
+  return {
+    get: defineOperation({
+      name: 'statement.get', summary: 'The monthly statement of who used which data, built from the audit log, with whether the log verified', audit: 'admin',
+      input: Type.Object({
+        month: Type.Optional(Type.String({ description: 'YYYY-MM; default: the current month' })),
+        tz: Type.Optional(Type.String({ description: 'IANA time zone the month is read in; default: the box owner\'s' })),
+        format: Type.Union([Type.Literal('html'), Type.Literal('pdf'), Type.Literal('json')], { default: 'html' }),
+      }),
+      output: Type.Union([StatementSchema, DocumentSchema]),
+      access: () => ({ op: 'admin' }),
+      run: async ({ month, tz, format }, ctx) => {
+        // Boxes made before the owner's zone was kept in the home's config have none: they read months in UTC.
+        const timeZone = tz ?? home.config.timeZone ?? 'UTC'
+        const names = Object.fromEntries(apps.list().map((app) => [`app:${app.id}`, app.name]))
+        const statement = await statementFromLog(audit, { month, timeZone, now: Math.floor(Date.now() / 1000), names })
+        ctx.records = statement.totals.requests
+        if (format === 'json') return statement
+        const document = format === 'pdf' ? await renderPdf(statement) : renderHtml(statement)
+        ctx.bytes = Buffer.byteLength(document)
+        return { format, month: statement.month, document }
+      },
+    }),
+  }
+}
+
+export type StatementOperations = ReturnType<typeof statementOperations>
