@@ -22,6 +22,7 @@ import { homeOperations } from './home/operations.ts'
 import { grantOperations } from './arbiter/operations.ts'
 import { auditOperations } from './audit/operations.ts'
 import { statementOperations } from './statement/operations.ts'
+import { driverOperations } from './drivers/operations.ts'
 import { Operations } from './operations/index.ts'
 import { sourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
@@ -82,9 +83,10 @@ export function createBox(config: BoxConfig): Box {
   const grantOps = grantOperations({ arbiter, store })
   const auditOps = auditOperations({ audit })
   const statementOps = statementOperations({ home, audit, apps })
+  const driverOps = driverOperations({ drivers })
   const api = createApi({
     home, store, audit, arbiter, drivers, importers, apps, gateway, logger,
-    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps,
+    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps,
   })
 
   const box: Box = {

@@ -24,6 +24,7 @@ import type { HomeOperations } from '../home/operations.ts'
 import type { GrantOperations } from '../arbiter/operations.ts'
 import type { AuditOperations } from '../audit/operations.ts'
 import type { StatementOperations } from '../statement/operations.ts'
+import type { DriverOperations } from '../drivers/operations.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
@@ -51,6 +52,7 @@ export interface ApiDeps {
   grantOps: GrantOperations
   auditOps: AuditOperations
   statementOps: StatementOperations
+  driverOps: DriverOperations
   logger: Logger
 }
 
