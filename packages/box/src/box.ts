@@ -23,6 +23,7 @@ import { grantOperations } from './arbiter/operations.ts'
 import { auditOperations } from './audit/operations.ts'
 import { statementOperations } from './statement/operations.ts'
 import { driverOperations } from './drivers/operations.ts'
+import { importOperations } from './importers/operations.ts'
 import { Operations } from './operations/index.ts'
 import { sourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
@@ -84,9 +85,10 @@ export function createBox(config: BoxConfig): Box {
   const auditOps = auditOperations({ audit })
   const statementOps = statementOperations({ home, audit, apps })
   const driverOps = driverOperations({ drivers })
+  const importOps = importOperations({ importers })
   const api = createApi({
     home, store, audit, arbiter, drivers, importers, apps, gateway, logger,
-    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps,
+    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps,
   })
 
   const box: Box = {

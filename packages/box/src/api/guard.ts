@@ -1,8 +1,10 @@
 /**
- * The cross-cutting steps the routes not yet moved onto operations (see routes.ts) go through,
- * as wrappers around their handler: `audited(authorized(handler))`. authorized() checks the bearer token and what it allows;
- * audited() appends the decision — allowed or denied, with record and byte counts — to the
- * audit log before the response leaves.
+ * The cross-cutting steps for the few routes that cannot be operations (see routes.ts), as
+ * wrappers around their handler: `audited(authorized(handler))`. Login has no token yet, the
+ * OwnTracks endpoint authenticates a device by its password, and a server-sent event stream is
+ * not one answer. authorized() checks the bearer token and what it allows; audited() appends
+ * the decision — allowed or denied, with record and byte counts — to the audit log before the
+ * response leaves.
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'

@@ -1,67 +1,59 @@
-/** Imports: upload a file as the request body; watch its progress; list recent imports. */
+/** Imports: upload a file as the request body; watch its progress; list recent imports; CSV profiles and previews. */
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { CsvProfile, FORMATS, HEAD_BYTES, finished, previewCsv } from '../importers/index.ts'
+import { HEAD_BYTES, finished } from '../importers/index.ts'
 import { eventStream, ownerOnly } from './guard.ts'
+import { operationRoute, type RouteFn } from './routes.ts'
 import type { ApiDeps } from './index.ts'
 
 export const IMPORT_LIMIT = 8 * 1024 ** 3
 
-export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
-  const { importers } = deps
-  const admin = (handler: Parameters<typeof ownerOnly>[1]) => ownerOnly(deps, handler)
+const Bytes = (description: string) => Type.Unsafe({ content: { 'application/octet-stream': { schema: Type.String({ format: 'binary', description }) } } })
 
-  // The upload is streamed to disk as it arrives, never held in memory, whatever its content type says.
+export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
+  const { importers, ops, importOps } = deps
+  const route: RouteFn = (method, url, op, opts) => operationRoute(api, ops, method, url, op, opts)
+
+  // The upload is streamed to disk as it arrives, never held in memory, whatever its content type
+  // says: the operation gets the body's stream and reads it only once the token is the owner's.
   api.register(async (scope) => {
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
-    scope.post('/imports', {
-      bodyLimit: IMPORT_LIMIT,
-      schema: {
-        summary: 'Import a file sent as the body (GPX, Apple Health export.xml or zip, Google location history, iCalendar, CSV with a profile); answers when it is done', tags: ['imports'],
-        querystring: Type.Object({
-          id: Type.Optional(Type.String({ description: 'A new UUID chosen by the client, to follow progress at /imports/{id} while uploading' })),
-          name: Type.Optional(Type.String({ maxLength: 256, description: 'The file name, for the record' })),
-          source: Type.Optional(Type.String({ description: 'Source to import into; default by format' })),
-          format: Type.Optional(Type.Union(FORMATS.map((f) => Type.Literal(f)), { description: 'Skip sniffing' })),
-          profile: Type.Optional(Type.String({ description: 'A saved CSV profile (column mapping); implies format=csv' })),
-        }),
-      },
-    }, admin(async (req, _reply, ctx) => {
-      const q = req.query
-      const size = Number(req.headers['content-length'] ?? 0)
-      const job = await importers.upload(req.body as NodeJS.ReadableStream, { id: q.id, name: q.name ?? 'upload', size, source: q.source, format: q.format, profile: q.profile })
-      ctx.records = job.records
-      ctx.bytes = job.size
-      ctx.source = job.source
-      return job
-    }))
+    operationRoute(scope, ops, 'POST', '/imports', importOps.upload, {
+      tags: ['imports'], bodyLimit: IMPORT_LIMIT,
+      body: Bytes('The file, in any content type'),
+      querystring: Type.Omit(importOps.upload.input, ['file', 'size']),
+      input: (req) => ({ ...(req.query as object), file: req.body, size: req.headers['content-length'] }),
+    })
   })
 
   api.register(async (scope) => {
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
-    scope.post('/imports/csv-preview', {
-      bodyLimit: HEAD_BYTES,
-      schema: { summary: `How the start of a CSV file (up to ${HEAD_BYTES / 1024} KiB, as the body) reads: encoding, delimiter, columns, a few rows, and a guessed mapping`, tags: ['imports'] },
-    }, admin(async (req) => previewCsv(req.body as Buffer)))
+    operationRoute(scope, ops, 'POST', '/imports/csv-preview', importOps.preview, {
+      tags: ['imports'], bodyLimit: HEAD_BYTES,
+      description: `The body is the start of the file, up to ${HEAD_BYTES / 1024} KiB.`,
+      body: Bytes('The start of a CSV file'),
+      input: (req) => ({ head: req.body }),
+    })
   })
 
-  const Name = Type.Object({ name: Type.String({ maxLength: 63 }) })
-  const { csvProfiles } = importers
-  api.get('/csv-profiles', { schema: { summary: 'Saved CSV profiles (column mappings)', tags: ['imports'] } }, admin(async () => csvProfiles.list()))
-  api.get('/csv-profiles/:name', { schema: { summary: 'One CSV profile', tags: ['imports'], params: Name } }, admin(async (req) => csvProfiles.get(req.params.name!)))
-  api.put('/csv-profiles/:name', { schema: { summary: 'Save a CSV profile: time column and format, value columns with names, units and types', tags: ['imports'], params: Name, body: CsvProfile } },
-    admin(async (req) => csvProfiles.save(req.params.name!, req.body)))
-  api.delete('/csv-profiles/:name', { schema: { summary: 'Delete a CSV profile', tags: ['imports'], params: Name } }, admin(async (req) => {
-    csvProfiles.delete(req.params.name!)
-    return { deleted: req.params.name }
-  }))
+  route('GET', '/csv-profiles', importOps.profiles, { tags: ['imports'] })
+  route('GET', '/csv-profiles/:name', importOps.profile, { tags: ['imports'] })
+  route('PUT', '/csv-profiles/:name', importOps.saveProfile, {
+    tags: ['imports'], body: importOps.saveProfile.input.properties.profile,
+    input: (req) => ({ profile: req.body, name: (req.params as { name: string }).name }),
+  })
+  route('DELETE', '/csv-profiles/:name', importOps.deleteProfile, { tags: ['imports'] })
 
-  api.get('/imports', { schema: { summary: 'Recent imports with their progress', tags: ['imports'] } }, admin(async () => importers.jobs()))
+  route('GET', '/imports', importOps.list, { tags: ['imports'] })
+  // Server-sent events hold the response open and send as the import goes: not one answer, so not an operation.
   api.get('/imports/:id/events', {
-    schema: { summary: 'Server-sent events: `progress` with the import every quarter second, then `end` when it finishes', tags: ['imports'], params: Type.Object({ id: Type.String() }) },
-  }, admin(async (req, reply) => {
+    schema: {
+      summary: 'Server-sent events: `progress` with the import every quarter second, then `end` when it finishes', tags: ['imports'], params: Type.Object({ id: Type.String() }),
+      response: { 200: Type.Unsafe({ content: { 'text/event-stream': { schema: Type.String({ description: '`progress` and `end` events, each with the import as JSON' }) } } }) },
+    },
+  }, ownerOnly(deps, async (req, reply) => {
     const id = req.params.id!
     importers.job(id) // 404 before the stream starts
     const stream = eventStream(reply)
@@ -77,7 +69,5 @@ export function importRoutes(api: FastifyInstance, deps: ApiDeps): void {
     stream.on('close', () => clearInterval(timer))
     send()
   }))
-
-  api.get('/imports/:id', { schema: { summary: 'One import and its progress (bytes read, records)', tags: ['imports'], params: Type.Object({ id: Type.String() }) } },
-    admin(async (req) => importers.job(req.params.id!)))
+  route('GET', '/imports/:id', importOps.get, { tags: ['imports'] })
 }

@@ -1,8 +1,10 @@
 /**
  * The HTTP API (Fastify). Every route has a schema, which is both its validation and its
- * OpenAPI documentation; every error leaves as RFC 9457 problem+json; every route except
- * login and the docs runs an operation through Operations.call() (see routes.ts), or — for
- * the routes not yet moved onto operations — through audited(authorized(handler)).
+ * OpenAPI documentation; every error leaves as RFC 9457 problem+json; every route runs an
+ * operation through Operations.call() (see routes.ts), except the docs and what cannot be an
+ * operation, which goes through audited(authorized(handler)) (see guard.ts): login, which has
+ * no token yet, the OwnTracks endpoint, which authenticates devices by password, and the
+ * server-sent event streams.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
@@ -25,6 +27,7 @@ import type { GrantOperations } from '../arbiter/operations.ts'
 import type { AuditOperations } from '../audit/operations.ts'
 import type { StatementOperations } from '../statement/operations.ts'
 import type { DriverOperations } from '../drivers/operations.ts'
+import type { ImportOperations } from '../importers/operations.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
@@ -53,6 +56,7 @@ export interface ApiDeps {
   auditOps: AuditOperations
   statementOps: StatementOperations
   driverOps: DriverOperations
+  importOps: ImportOperations
   logger: Logger
 }
 
