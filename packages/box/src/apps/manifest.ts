@@ -135,7 +135,7 @@ function refuseHiddenIn(text: string, path: string): void {
     if (!HIDDEN_RANGES.some(([low, high]) => code >= low && code <= high)) continue
     const field = path.replace(/^manifest\.?/, '') || 'manifest'
     const name = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`
-    throw new InvalidInput(`${path}: holds an invisible or direction-changing character (${name}) at position ${i}; it would make the text read differently from what it is. Remove it.`, { field })
+    throw new InvalidInput(`manifest ${field}: holds an invisible or direction-changing character (${name}) at position ${i}; it would make the text read differently from what it is. Remove it.`, { field })
   }
 }
 

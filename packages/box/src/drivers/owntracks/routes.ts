@@ -6,9 +6,9 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { audited } from '../../api/guard.ts'
-import { CofferError, NotFound } from '../../errors/index.ts'
+import { CofferError } from '../../errors/index.ts'
 import type { KindHost } from '../kind.ts'
-import { authenticate } from './devices.ts'
+import { authenticate, wrongCredentials } from './devices.ts'
 import type { OwntracksConfig, OwntracksHandle } from './index.ts'
 
 const Id = Type.Object({ id: Type.String({ maxLength: 63 }) })
@@ -25,10 +25,11 @@ export function owntracksRoutes(api: FastifyInstance, host: KindHost<OwntracksCo
     const id = req.params.id!
     ctx.subject = `driver:${id}`
     const driver = host.driver(id)
-    if (!driver || driver.config.mode !== 'http') throw new NotFound(`There is no OwnTracks HTTP driver "${id}".`)
-    if (!driver.handle) throw new CofferError(503, 'driver-stopped', 'Driver stopped', `Driver "${id}" is stopped; start it with \`coffer drivers start ${id}\`. The app will retry.`)
+    // Whoever has no device password learns nothing, not even whether the driver exists.
+    if (!driver || driver.config.mode !== 'http') throw wrongCredentials()
     const header = req.headers['x-limit-d']
     const device = authenticate(driver.config, req.headers.authorization, typeof header === 'string' ? header : undefined)
+    if (!driver.handle) throw new CofferError(503, 'driver-stopped', 'Driver stopped', `Driver "${id}" is stopped; start it with \`coffer drivers start ${id}\`. The app will retry.`)
     await driver.handle.receive(device, req.body)
     // The app reads the answer as messages for it: there are none.
     reply.type('application/json')
