@@ -4,7 +4,6 @@
  * so other characters print as "?" rather than as whatever glyph their bytes happen to name.
  * The creation date is the statement's own, which makes the same statement the same bytes.
  */
-import PDFDocument from 'pdfkit'
 import type { Statement } from './build.ts'
 import { auditBanner, generated, heading, period, sentences, summary, tables, title, type TableView } from './words.ts'
 
@@ -29,7 +28,9 @@ export interface PdfOptions {
 
 const COLORS = { text: '#1a1a1a', muted: '#444444', ok: '#0d3b1c', okBackground: '#e7f5ec', bad: '#5c0f0a', badBackground: '#fdecec' }
 
-export function renderPdf(statement: Statement, options: PdfOptions = {}): Promise<Buffer> {
+export async function renderPdf(statement: Statement, options: PdfOptions = {}): Promise<Buffer> {
+  // Loaded on the first PDF, not when the box starts: pdfkit and its font data are large, and most boxes never print one.
+  const { default: PDFDocument } = await import('pdfkit')
   const doc = new PDFDocument({
     size: 'A4',
     margin: 50,
