@@ -75,7 +75,9 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
-    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+    // The schemas are built with TypeBox, so they are not checked against the JSON Schema meta-schema
+    // on every start: compiling the meta-schema was a quarter of the time routes took to get ready.
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false, validateSchema: false } },
   })
 
   for (const type of [SENML_JSON, SENML_CBOR]) {
