@@ -157,7 +157,9 @@ test('a session with the CLI: sources, ingest, query, tokens, audit; verify catc
   }
   assert.equal(fs.existsSync(path.join(home, 'runtime.json')), false, 'a clean stop removes the runtime file')
 
-  // With the box stopped, verify reads the log directly; then flip one byte of the log's storage.
+  // With the box stopped, verify reads the log directly; then flip one byte of the log's storage files.
+  // This checks that verify reports damaged storage at all (here the storage engine's own checksums
+  // may catch it first); test/durability.test.ts alters blocks behind them, for the Merkle check.
   assert.equal((await cli(['--home', home, 'audit', 'verify'])).code, 0)
   const db = path.join(home, 'audit', 'log', 'db')
   // Data files only: LOG and OPTIONS are the storage engine's own diagnostics, not the audit log.

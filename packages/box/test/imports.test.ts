@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import zlib from 'node:zlib'
 import crypto from 'node:crypto'
-import { startBox, type Running } from './helpers.ts'
+import { startBox, until, type Running } from './helpers.ts'
 import { wallClockToEpoch } from '../src/store/index.ts'
 
 let r: Running
@@ -481,8 +481,12 @@ test('progress events: an import can be followed as server-sent events until it 
   const id = crypto.randomUUID()
   const points = Array.from({ length: 20_000 }, (_, i) => `<trkpt lat="52.5" lon="13.4"><time>${new Date(Date.UTC(2023, 0, 1) + i * 1000).toISOString()}</time></trkpt>`).join('\n')
   const importing = upload(`<?xml version="1.0"?>\n<gpx version="1.1" creator="t"><trk><trkseg>\n${points}\n</trkseg></trk></gpx>\n`, `?id=${id}&source=followed`)
-  let events: Response | undefined
-  while (!events || events.status === 404) events = await fetch(`${r.url}/api/v1/imports/${id}/events`, { headers: { authorization: `Bearer ${r.token}` } })
+  const events = await until('the import to be known to the box', async () => {
+    const res = await fetch(`${r.url}/api/v1/imports/${id}/events`, { headers: { authorization: `Bearer ${r.token}` } })
+    if (res.status !== 404) return res
+    await res.arrayBuffer()
+    return undefined
+  })
   assert.equal(events.headers.get('content-type'), 'text/event-stream')
   const text = await events.text()
   const last = text.trim().split('\n\n').at(-1)!
