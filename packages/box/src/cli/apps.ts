@@ -1,11 +1,10 @@
 /** `coffer apps …` and `coffer exports …`: install and consent, run, revoke; the export queue and history. */
 import fs from 'node:fs'
 import { Command, Option } from 'commander'
-import { readBundle, type ConsentInput, type Review } from '../apps/index.ts'
 import { InvalidInput } from '../errors/index.ts'
-import type { AppInfo, InstallResult, RunReport, AppView } from '../apps/index.ts'
+import type { AppInfo, ConsentInput, InstallResult, Review, RunReport, AppView } from '../apps/index.ts'
 import type { ExportRecord } from '../gateway/index.ts'
-import type { Client } from './client.ts'
+import type { Client } from './connect.ts'
 import { bytes, isoTime, json, out, table } from './format.ts'
 import { confirm } from './prompt.ts'
 
@@ -63,6 +62,8 @@ export function appCommands(program: Command, client: () => Client): void {
     .option('--yes', 'grant without asking (with any narrowing flags)')
     .option('--json', 'machine-readable output'))
     .action(async (location: string, o: NarrowingOptions & { yes?: boolean; json?: boolean }) => {
+      // Loaded here: reading a bundle needs the app tooling, which no other command does.
+      const { readBundle } = await import('../apps/index.ts')
       const result = await client().request<InstallResult>('POST', '/apps', { body: await readBundle(location) })
       if (!result.needsConsent) {
         if (o.json) return json(result)

@@ -1,24 +1,22 @@
 /**
  * The `coffer` command. `init`, `start` and `demo` work on the box home directly; every other
  * command goes through the running box's HTTP API, so it is checked and audited like any client.
+ * Only commander and the HTTP client load with it: each command imports what else it needs, so
+ * one that only talks to the box starts about as fast as a bare node process.
  */
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
-import { initHome, openHome, resolveHomeDir, type Settings } from '../home/index.ts'
-import { createBox } from '../box.ts'
-import { openMetaDb } from '../db/index.ts'
-import { AuditLog, auditEntry, type VerifyReport } from '../audit/index.ts'
-import { loadDemo, loadDemoApps } from '../demo/index.ts'
+import type { Settings } from '../home/index.ts'
+import type { VerifyReport } from '../audit/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
-import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import type { AggregateResult } from '../store/index.ts'
 import { parseDuration } from '../duration/index.ts'
-import { readHead, type CsvPreview, type ImportJob } from '../importers/index.ts'
+import type { CsvPreview, ImportJob } from '../importers/index.ts'
 import type { Driver, NewDevice } from '../drivers/index.ts'
-import { Client, NotRunning, mintOwnerToken } from './client.ts'
+import { Client, NotRunning, homeDir } from './connect.ts'
 import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
 import { bytes, isoTime, json, out, table } from './format.ts'
@@ -50,7 +48,7 @@ function buildProgram(): Command {
     .option('--home <dir>', 'box home (default: $COFFER_HOME, else ~/.coffer)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-  const home = () => resolveHomeDir(program.opts().home as string | undefined)
+  const home = () => homeDir(program.opts().home as string | undefined)
   const client = () => Client.forHome(home())
 
   program.command('init')
@@ -60,6 +58,7 @@ function buildProgram(): Command {
       const dir = home()
       const words = opts.recover ? await readSecret('Recovery phrase (24 words): ', 'COFFER_RECOVERY_WORDS') : undefined
       const passphrase = await readSecret('Owner passphrase: ', 'COFFER_PASSPHRASE')
+      const { initHome } = await import('../home/index.ts')
       const { home: h, words: phrase } = initHome(dir, { passphrase, words })
       out(`Created a box in ${dir}`)
       out(`Identity: ${h.config.identity}`)
@@ -76,6 +75,7 @@ function buildProgram(): Command {
     .option('--port <port>', 'port to listen on', '7780')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .action(async (opts: { port: string; host: string }) => {
+      const { serve } = await import('./serve.ts')
       await serve(home(), opts)
     })
 
@@ -86,6 +86,9 @@ function buildProgram(): Command {
     .action(async (opts: { port: string; host: string }) => {
       const dir = program.opts().home ? home() : path.resolve(process.env.COFFER_HOME ?? '.coffer-demo')
       const passphrase = process.env.COFFER_PASSPHRASE ?? DEMO_PASSPHRASE
+      const [{ initHome }, { serve }, { loadDemo, loadDemoApps }, { auditEntry }] = await Promise.all([
+        import('../home/index.ts'), import('./serve.ts'), import('../demo/index.ts'), import('../audit/index.ts'),
+      ])
       if (!fs.existsSync(path.join(dir, 'config.json'))) {
         initHome(dir, { passphrase })
         out(`Created a demo box in ${dir} (owner passphrase: ${passphrase})`)
@@ -158,6 +161,7 @@ function buildProgram(): Command {
       const body = file === '-' ? await readStdin() : readFile(file)
       // Sniffed, not guessed from the name: a SenML JSON pack starts with '[' (after any whitespace).
       const text = body.subarray(0, 64).toString('utf8').replace(/^\uFEFF/, '').trimStart()
+      const { SENML_CBOR, SENML_JSON } = await import('../senml/index.ts')
       const contentType = text.startsWith('[') ? SENML_JSON : SENML_CBOR
       const r = await client().request<{ stored: number }>('POST', `/sources/${encodeURIComponent(opts.source)}/records`, { raw: body, contentType })
       if (opts.json) return json(r)
@@ -190,7 +194,7 @@ function buildProgram(): Command {
       }, 250)
       try {
         const job = await c.request<ImportJob>('POST', '/imports', {
-          raw: fs.createReadStream(file), contentType: 'application/octet-stream', query: { id, name: path.basename(file), source: o.source, format: o.format, profile },
+          raw: () => fs.createReadStream(file), contentType: 'application/octet-stream', query: { id, name: path.basename(file), source: o.source, format: o.format, profile },
         })
         progress.done()
         if (o.json) return json(job)
@@ -237,7 +241,9 @@ function buildProgram(): Command {
     .description('print an owner API token for scripts')
     .option('--expires <duration>', 'lifetime: 12h, 30d …', '30d')
     .action(async (opts: { expires: string }) => {
-      out(mintOwnerToken(openHome(home()), parseDuration(opts.expires, 'expires')).token)
+      const ttl = parseDuration(opts.expires, 'expires')
+      const [{ openHome }, { mintOwnerToken }] = await Promise.all([import('../home/index.ts'), import('./client.ts')])
+      out(mintOwnerToken(openHome(home()), ttl).token)
     })
   token.command('device <source>')
     .description('print a token that can only write to one source')
@@ -363,6 +369,7 @@ async function verifyAudit(dir: string, client: () => Client) {
   } catch (err) {
     if (!(err instanceof NotRunning) && !(err instanceof CofferError && err.slug === 'unreachable')) throw err
   }
+  const [{ openHome }, { openMetaDb }, { AuditLog }] = await Promise.all([import('../home/index.ts'), import('../db/index.ts'), import('../audit/index.ts')])
   const home = openHome(dir)
   const db = openMetaDb(home.paths.meta)
   const log = new AuditLog(home.paths.audit, home.keys, db)
@@ -377,32 +384,13 @@ async function verifyAudit(dir: string, client: () => Client) {
   }
 }
 
-async function serve(dir: string, opts: { port: string; host: string }, beforeListen?: (box: ReturnType<typeof createBox>) => Promise<void>): Promise<void> {
-  const box = createBox({ home: dir, port: Number(opts.port), host: opts.host, logLevel: (process.env.COFFER_LOG_LEVEL as 'info') ?? 'warn' })
-  await box.open()
-  await beforeListen?.(box)
-  const url = await box.listen()
-  out(`Coffer box listening on ${url}`)
-  out(`  API docs:     ${url}/api/v1/docs`)
-  out(`  owner token:  coffer token owner --home ${dir}`)
-  let closing = false
-  const stop = async () => {
-    if (closing) return
-    closing = true
-    await box.close()
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void stop())
-  process.on('SIGTERM', () => void stop())
-  await new Promise(() => undefined)
-}
-
 function driverRow(d: Driver): Record<string, unknown> {
   return { id: d.id, kind: d.kind, sources: d.sources.join(','), state: d.status.state, records: d.status.records, lastData: isoTime(d.status.lastData), lastError: d.status.lastError?.message ?? '-' }
 }
 
 /** A CSV without a mapping: the box reads its first lines and guesses one for the owner to check and pass back. */
 async function suggestMapping(c: Client, file: string): Promise<never> {
+  const { readHead } = await import('../importers/index.ts')
   const p = await c.request<CsvPreview>('POST', '/imports/csv-preview', { raw: readHead(file), contentType: 'application/octet-stream' })
   const guess = {
     time: p.guess.time ?? { column: p.columns[0], format: 'iso' },

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
 import type { Statement } from '../statement/index.ts'
-import type { Client } from './client.ts'
+import type { Client } from './connect.ts'
 
 export function statementCommand(program: Command, client: () => Client): void {
   program.command('statement')
