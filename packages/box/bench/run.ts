@@ -3,7 +3,7 @@
  * same machine: raw better-sqlite3 inserts, raw SQL scans, and a bare Fastify route.
  * Prints a Markdown table for BENCHMARKS.md. Set BENCH_POINTS to shrink the big series.
  * Name benchmarks to run only those: `npm run bench -- owntracks health`
- * (big, plot, inproc, http, latest, owntracks, health, sandbox, apps; plot ingests the big series too).
+ * (big, plot, inproc, http, latest, owntracks, health, sandbox, apps, cli; plot ingests the big series too).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -22,7 +22,7 @@ const BIG = Number(process.env.BENCH_POINTS ?? 10_000_000)
 const YEAR = 365 * 86400
 const T0 = 1_735_689_600 // 2025-01-01T00:00:00Z
 const rows: string[][] = []
-const BENCHMARKS = ['big', 'plot', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps']
+const BENCHMARKS = ['big', 'plot', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps', 'cli']
 const chosen = process.argv.slice(2)
 for (const name of chosen) if (!BENCHMARKS.includes(name)) throw new Error(`Unknown benchmark "${name}": choose from ${BENCHMARKS.join(', ')}.`)
 const selected = (name: string) => chosen.length === 0 || chosen.includes(name)
@@ -271,6 +271,15 @@ if (selected('apps')) {
   const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./apps.ts', import.meta.url))], { encoding: 'utf8', env: process.env })
   const a = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { points: number; viaSdkMs: number; directMs: number }
   row(`a year of daily sums over ${a.points.toLocaleString('en')} points, by an app through the SDK`, `${a.viaSdkMs.toFixed(1)} ms`, `${a.directMs.toFixed(1)} ms straight from the store`, a.directMs / a.viaSdkMs, 'reported')
+}
+
+// 9. The `coffer` command, in processes of its own: a command that talks to a running box, and `coffer start` to its first answer.
+if (selected('cli')) {
+  console.error('the coffer command')
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./cli.ts', import.meta.url))], { encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const c = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { commandMs: number; curlMs: number | null; nodeFetchMs: number; startMs: number; bareFastifyMs: number; commandRuns: number; startRuns: number }
+  row(`\`coffer sources list\` against a running box, a process per run (p50 of ${c.commandRuns})`, `${c.commandMs.toFixed(0)} ms`, `${c.nodeFetchMs.toFixed(0)} ms \`node -e "fetch(…)"\`${c.curlMs === null ? '' : `; ${c.curlMs.toFixed(0)} ms curl`}`, c.nodeFetchMs / c.commandMs, '≤ 150 ms')
+  row(`\`coffer start\` to its first answer (p50 of ${c.startRuns})`, `${c.startMs.toFixed(0)} ms`, `${c.bareFastifyMs.toFixed(0)} ms bare Fastify process`, c.bareFastifyMs / c.startMs, '≤ 2× bare Fastify (ratio ≥ 0.5)')
 }
 
 await box.close()
