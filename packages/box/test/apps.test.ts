@@ -56,7 +56,7 @@ async function probe(calls: { method: string; args: unknown }[], app = 'probe') 
 }
 
 async function auditOf(subject: string, outcome?: string) {
-  const res = await box.api('GET', `/api/v1/audit?subject=${encodeURIComponent(subject)}${outcome ? `&outcome=${outcome}` : ''}&limit=500`)
+  const res = await box.api('GET', `/api/v1/audit?subject=${encodeURIComponent(subject)}${outcome ? `&outcome=${outcome}` : ''}&limit=10000`)
   return res.body as { action: string; outcome: string; status: number; source: string | null; operation: string; destination?: string; sha256?: string; preview?: string; granularity?: number }[]
 }
 
@@ -298,6 +298,37 @@ test('a hostile app is stopped at its limits, the refusal is audited, and the bo
     assert.equal(entry!.outcome, 'deny')
     assert.equal((await box.api('GET', '/api/v1/sources')).status, 200)
   }
+})
+
+test('batched calls count one by one: a flood of batches stops at the call budget, and the API keeps answering', async () => {
+  // 200 batches of 500 reads: counted as crossings, this was 100,000 reads in one run.
+  const flooder = `async function main(event) {
+    const batch = JSON.stringify(Array.from({ length: 500 }, () => ({ method: 'aggregate', args: { source: 'steps', fn: 'sum', bucket: '1d', from: event.from, to: event.to } })))
+    for (let i = 0; i < 200; i++) await coffer.call('batch', batch)
+  }`
+  await install(manifest({ id: 'flooder', exports: [], ownSources: [] }), flooder)
+  assert.equal((await box.api('POST', '/api/v1/apps/flooder/grant', { body: {} })).status, 200)
+  let finished = false
+  const run = box.api('POST', '/api/v1/apps/flooder/run', { body: { event: { from: edges.at(-2), to: edges.at(-1) } } }).finally(() => { finished = true })
+  // The owner's requests meanwhile, one every ten milliseconds or so: each is answered promptly.
+  const waits: number[] = []
+  while (!finished) {
+    const started = performance.now()
+    assert.equal((await box.api('GET', '/api/v1/sources')).status, 200)
+    waits.push(performance.now() - started)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  const refused = await run
+  assert.equal(refused.status, 422, JSON.stringify(refused.body))
+  assert.equal(refused.body.limit, 'maxCalls')
+  assert.match(refused.body.detail, /a batch of 500 host calls with 0 of the run's 1000 left/)
+  // Two whole batches fit the budget of 1,000 calls; the third is refused before the box runs any of it.
+  const [runEntry, ...operations] = await auditOf('app:flooder')
+  assert.deepEqual([runEntry!.operation, runEntry!.outcome, runEntry!.status], ['run', 'deny', 422])
+  assert.equal(operations.length, 1000)
+  assert.ok(operations.every((e) => e.action === 'APP records.aggregate' && e.outcome === 'allow'))
+  assert.ok(waits.length > 0)
+  assert.ok(Math.max(...waits) < 500, `the API took ${Math.round(Math.max(...waits))} ms to answer during the flood`)
 })
 
 test('an app scheduled on new data runs when its source gets records; being woken needs observe', async () => {

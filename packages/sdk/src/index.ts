@@ -4,7 +4,8 @@
  * convenience, never the thing that enforces anything.
  *
  * Calls made in the same turn (for example inside one `Promise.all`) travel together in a
- * single crossing, so a thousand queries cost one round trip, not a thousand.
+ * single crossing, so a thousand queries cost one round trip, not a thousand — but still a
+ * thousand of the run's calls: the box counts each one against its limits.
  *
  *   import { defineApp, aggregate, granted, view } from '@coffer/sdk'
  *   defineApp(async () => {

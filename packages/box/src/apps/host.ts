@@ -3,7 +3,8 @@
  * straight to the box's operations with the app's own tokens — the same authentication, arbiter
  * check and audit entry as any client's request, with no HTTP in between. Tokens stay on this
  * side: the sandbox never holds one. Each answer is serialised once, as the JSON text the app
- * receives.
+ * receives. Calls arrive here one by one: the sandbox takes batches apart, counts every call
+ * against the run's budget and limits how many of an app's calls run at once.
  */
 import type { Logger } from 'pino'
 import type { Arbiter } from '../arbiter/index.ts'
@@ -17,7 +18,6 @@ import { ownSourceId, type Consent } from './consent.ts'
 import type { Manifest } from './manifest.ts'
 
 const TOKEN_SECONDS = 15 * 60
-const MAX_BATCH = 1000
 const MAX_DAYS = 3660
 
 /** The grants an app holds: one per granted source request, and one for its own sources. */
@@ -70,26 +70,16 @@ export function hostCalls(deps: HostDeps, app: string, manifest: Manifest, conse
     view: (a) => JSON.stringify(deps.saveView(app, manifest, String(a.id ?? ''), a.spec)),
   }
 
-  const one = async (method: string, args: unknown): Promise<string> => {
+  return async (method, args) => {
     const handler = Object.hasOwn(table, method) ? table[method] : undefined
     if (!handler) throw new InvalidInput(`The SDK has no call "${method}".`)
-    return handler(typeof args === 'object' && args !== null ? { ...args } : {})
-  }
-
-  return async (method, args) => {
-    if (method !== 'batch') return one(method, args)
-    if (!Array.isArray(args) || args.length > MAX_BATCH) throw new InvalidInput(`A batch is a list of at most ${MAX_BATCH} calls.`)
-    const answers = await Promise.all(args.map(async (call: { method?: unknown; args?: unknown }) => {
-      try {
-        if (call?.method === 'batch') throw new InvalidInput('Batches do not nest.')
-        return `{"ok":true,"value":${await one(String(call?.method), call?.args)}}`
-      } catch (err) {
-        if (err instanceof CofferError) return JSON.stringify({ ok: false, error: err.toProblem() })
-        deps.logger.error({ err, app }, 'an app call failed')
-        return JSON.stringify({ ok: false, error: { status: 500, detail: 'The box could not answer this call; its log says why.' } })
-      }
-    }))
-    return `[${answers.join(',')}]`
+    try {
+      return await handler(typeof args === 'object' && args !== null ? { ...args } : {})
+    } catch (err) {
+      // The app is told only that the box could not answer; the owner's log says why.
+      if (!(err instanceof CofferError)) deps.logger.error({ err, app, method }, 'an app call failed')
+      throw err
+    }
   }
 }
 

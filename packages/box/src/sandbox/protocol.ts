@@ -10,6 +10,7 @@ export interface WorkerLimits {
   cpuMs: number
   maxResultBytes: number
   maxCallBytes: number
+  /** The worker refuses crossings beyond this: each carries at least one call. The box counts the calls. */
   maxCalls: number
   maxLogLines: number
 }
@@ -47,8 +48,8 @@ export type FailureKind = 'failed' | 'timeout' | 'memory' | 'output' | 'calls'
 
 export interface Failure {
   kind: FailureKind
-  /** Which limit, when a limit was hit. */
-  limit?: keyof WorkerLimits
+  /** Which limit, when a limit was hit; the per-run byte budget is the box's, not the worker's. */
+  limit?: keyof WorkerLimits | 'maxRunBytes'
   detail: string
 }
 
@@ -62,5 +63,5 @@ export type FromWorker =
    * `value` is the result as JSON text, or null when main returned undefined. `exiting`: the
    * worker's engine may be damaged (a trap out of WebAssembly), so it exits after this answer.
    */
-  | { type: 'done'; runId: number; value: string | null; cpuMs: number; calls: number; exiting: boolean }
-  | { type: 'failed'; runId: number; failure: Failure; cpuMs: number; calls: number; exiting: boolean }
+  | { type: 'done'; runId: number; value: string | null; cpuMs: number; exiting: boolean }
+  | { type: 'failed'; runId: number; failure: Failure; cpuMs: number; exiting: boolean }

@@ -103,14 +103,19 @@ test('polluting prototypes inside touches neither the host nor the app\'s next r
   assert.deepEqual(next.value, ['undefined', true, 1])
 })
 
-test('host calls: a batched round trip, and box errors the app can catch', async () => {
+test('host calls: a batch is taken apart and each of its calls counts; box errors the app can catch', async () => {
+  const seen: [string, unknown][] = []
   const host: HostCall = async (method, args) => {
-    if (method === 'batch') return JSON.stringify((args as { method: string; n: number }[]).map((call) => ({ method: call.method, value: call.n * 10 })))
+    seen.push([method, args])
+    if (method === 'times10') return JSON.stringify((args as { n: number }).n * 10)
     if (method === 'secret') throw new Forbidden('the grant does not cover this source')
     throw new Error('internal detail that must not reach the app')
   }
   const { value, calls } = await run('plain', `async function main() {
-    const batch = JSON.parse(await coffer.call('batch', JSON.stringify([{ method: 'a', n: 1 }, { method: 'b', n: 2 }])))
+    const batch = JSON.parse(await coffer.call('batch', JSON.stringify([
+      { method: 'times10', args: { n: 1 } }, { method: 'times10', args: { n: 2 } },
+      { method: 'secret', args: {} }, { method: 'broken' }, { method: 'batch', args: [] },
+    ])))
     const errors = []
     for (const method of ['secret', 'broken']) {
       try { await coffer.call(method, '{}') } catch (e) { errors.push({ name: e.name, message: e.message, status: e.status, type: e.type }) }
@@ -118,12 +123,69 @@ test('host calls: a batched round trip, and box errors the app can catch', async
     try { await coffer.call('batch', 'not json') } catch (e) { errors.push({ name: e.name, message: e.message }) }
     return { batch, errors }
   }`, { host })
-  assert.equal(calls, 4)
-  const v = value as { batch: unknown; errors: Record<string, unknown>[] }
-  assert.deepEqual(v.batch, [{ method: 'a', value: 10 }, { method: 'b', value: 20 }])
+  // Five calls in the batch, two alone and a batch that is not JSON: eight calls in four crossings.
+  assert.equal(calls, 8)
+  assert.deepEqual(seen.slice(0, 4), [['times10', { n: 1 }], ['times10', { n: 2 }], ['secret', {}], ['broken', null]])
+  const v = value as { batch: { ok: boolean; value?: unknown; error?: Record<string, unknown> }[]; errors: Record<string, unknown>[] }
+  assert.deepEqual(v.batch.slice(0, 2), [{ ok: true, value: 10 }, { ok: true, value: 20 }])
+  assert.deepEqual([v.batch[2]!.error!.status, v.batch[2]!.error!.type, v.batch[2]!.error!.detail], [403, 'https://coffer.dev/problems/forbidden', 'the grant does not cover this source'])
+  assert.deepEqual(v.batch[3], { ok: false, error: { status: 500, detail: 'the box could not answer broken' } })
+  assert.deepEqual([v.batch[4]!.ok, v.batch[4]!.error!.status, v.batch[4]!.error!.detail], [false, 400, 'batches do not nest'])
   assert.deepEqual(v.errors[0], { name: 'Forbidden', message: 'the grant does not cover this source', status: 403, type: 'https://coffer.dev/problems/forbidden' })
   assert.equal(v.errors[1]!.message, 'the box could not answer broken')
   assert.equal(v.errors[2]!.name, 'InvalidInput')
+})
+
+test('the call budget counts calls, not crossings: a batch that would go past it is refused before any of it runs', async () => {
+  let invoked = 0
+  const counting: HostCall = async () => { invoked++; return '1' }
+  const code = (last: number) => `async function main() {
+    const batch = (n) => JSON.stringify(Array.from({ length: n }, () => ({ method: 'x', args: {} })))
+    await coffer.call('batch', batch(30))
+    await coffer.call('one', '{}')
+    try { await coffer.call('batch', batch(${last})) } catch { return 'swallowed' }
+    return 'done'
+  }`
+  const fits = await run('budget', code(19), { host: counting, limits: { maxCalls: 50 } })
+  assert.deepEqual([fits.value, fits.calls, invoked], ['done', 50, 50])
+  invoked = 0
+  const refused = await rejectsWith(run('budget', code(20), { host: counting, limits: { maxCalls: 50 } }), 'AppTooManyCalls', 422, 'maxCalls')
+  assert.match(refused.message, /a batch of 20 host calls with 19 of the run's 50 left/)
+  assert.equal(invoked, 31)
+  await stillWorks('budget')
+})
+
+test('the box works on a few of an app\'s calls at once, however they arrive', async () => {
+  let inFlight = 0
+  let most = 0
+  let invoked = 0
+  const slow: HostCall = async () => {
+    invoked++
+    most = Math.max(most, ++inFlight)
+    await new Promise((resolve) => setTimeout(resolve, 2))
+    inFlight--
+    return '1'
+  }
+  const { calls } = await run('gated', `async function main() {
+    const batch = JSON.stringify(Array.from({ length: 40 }, () => ({ method: 'x', args: {} })))
+    const alone = Array.from({ length: 20 }, () => coffer.call('x', '{}'))
+    await Promise.all([coffer.call('batch', batch), coffer.call('batch', batch), ...alone])
+  }`, { host: slow, limits: { maxCallsInFlight: 3 } })
+  assert.deepEqual([calls, invoked, most], [100, 100, 3])
+})
+
+test('a run moves only so many bytes through its calls: past maxRunBytes it stops and the box does no more', async () => {
+  let invoked = 0
+  const answers: HostCall = async () => { invoked++; return JSON.stringify('z'.repeat(995)) }
+  // 'get' and '{}' are 5 bytes, each answer 997: the tenth answer takes the run past 10,000.
+  await rejectsWith(run('bytes', 'async function main() { for (;;) await coffer.call("get", "{}") }', { host: answers, limits: { maxRunBytes: 10_000 } }), 'AppOutputTooLarge', 413, 'maxRunBytes')
+  assert.equal(invoked, 10)
+  invoked = 0
+  // 'put' and its argument are 3,005 bytes: the fourth is refused before the box sees it.
+  const put = 'async function main() { for (;;) { try { await coffer.call("put", JSON.stringify("x".repeat(3000))) } catch { } } }'
+  await rejectsWith(run('bytes', put, { host: async () => { invoked++; return 'null' }, limits: { maxRunBytes: 10_000 } }), 'AppOutputTooLarge', 413, 'maxRunBytes')
+  assert.equal(invoked, 3)
+  await stillWorks('bytes')
 })
 
 test('runaway code: a busy loop and a microtask loop hit the CPU limit', async () => {

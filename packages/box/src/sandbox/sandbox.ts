@@ -22,9 +22,14 @@ export interface SandboxLimits {
   wallMs: number
   /** The result's JSON text, in UTF-8 bytes. */
   maxResultBytes: number
-  /** One host call's method and arguments, and separately its answer, in UTF-8 bytes. */
+  /** One crossing's method and arguments, and separately its answer, in UTF-8 bytes: a batch is one crossing. */
   maxCallBytes: number
+  /** Host calls per run, each call in a batch counted: a batch that would go past it is refused before any of it runs. */
   maxCalls: number
+  /** Host calls of one app the box works on at once; the others wait their turn. */
+  maxCallsInFlight: number
+  /** UTF-8 bytes of every call's arguments and answer in one run, together: the work one run may make the box do. */
+  maxRunBytes: number
   /** Console lines per run; later lines are dropped after one notice. */
   maxLogLines: number
 }
@@ -37,14 +42,16 @@ export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   maxResultBytes: 2 ** 20,
   maxCallBytes: 4 * 2 ** 20,
   maxCalls: 1000,
+  maxCallsInFlight: 8,
+  maxRunBytes: 16 * 2 ** 20,
   maxLogLines: 200,
 })
 
 /**
- * The host side of the SDK: the app's calls arrive here, their arguments parsed, and are
- * answered with JSON text, which crosses to the app as it is. Throwing a CofferError rejects
- * the app's call with an Error carrying its name, message, `status` and `type`; any other
- * throw reaches the app only as "the box could not answer <method>".
+ * The host side of the SDK: the app's calls arrive here one at a time (a batch is taken apart
+ * first), their arguments parsed, and are answered with JSON text, which crosses to the app as it
+ * is. Throwing a CofferError rejects the app's call with an Error carrying its name, message,
+ * `status` and `type`; any other throw reaches the app only as "the box could not answer <method>".
  */
 export type HostCall = (method: string, args: unknown) => Promise<string>
 
@@ -69,6 +76,7 @@ export interface RunResult {
   value: unknown
   cpuMs: number
   wallMs: number
+  /** Host calls answered or refused, each call in a batch counted. */
   calls: number
   /** True when this run had to start the app's worker process. */
   coldStart: boolean
@@ -98,18 +106,89 @@ const V8_STACK_PER_QUICKJS_STACK = 8
 /** Stays under the usual 8 MiB main-thread stack, where a larger --stack-size would crash the worker instead of throwing. */
 const MAX_V8_STACK_KB = 6144
 
+/** The method whose arguments are a list of calls, `[{ method, args }, …]`, answered as `[{ ok, value } | { ok, error }, …]`. */
+const BATCH = 'batch'
+
 type StopReason = 'timeout' | 'stop' | 'close'
 
 interface ActiveRun {
   runId: number
   input: RunInput
   limits: SandboxLimits
+  /** The app's calls in flight, shared by all its runs. */
+  gate: CallGate
   coldStart: boolean
   started: number
   logLines: number
+  /** Calls and bytes charged so far: the box counts them, since it is the box that does the work. */
+  calls: number
+  bytes: number
+  /** The budget this run broke: its waiting calls never start. */
+  broken: Failure | undefined
+  /** Answered, failed or killed: its waiting calls never start. */
+  ended: boolean
   timer: NodeJS.Timeout
   resolve(result: RunResult): void
   reject(error: Error): void
+}
+
+/** A call refused because its run broke a limit: the reply carries the failure, and the run ends with it. */
+class LimitBroken extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.detail)
+  }
+}
+
+/**
+ * How many of one app's host calls the box works on at once, across its runs. The others wait in
+ * order and start one per turn of the event loop: most calls are synchronous SQLite work, so
+ * starting several together would hold the loop for all of them, and a flood of calls would
+ * keep the HTTP API and other apps waiting. Calls that wait on I/O still overlap, up to `max`.
+ */
+class CallGate {
+  private busy = 0
+  private readonly waiting: { max: number; start: () => void }[] = []
+  private pumping = false
+
+  run<T>(max: number, fn: () => Promise<T>): Promise<T> {
+    if (this.busy < max && this.waiting.length === 0) {
+      this.busy++
+      return this.hold(fn)
+    }
+    return new Promise<void>((start) => { this.waiting.push({ max, start }); this.pump() }).then(() => this.hold(fn))
+  }
+
+  /** Runs fn in a slot already taken, and frees it when fn settles; no async wrapper, since every host call passes here. */
+  private hold<T>(fn: () => Promise<T>): Promise<T> {
+    let working: Promise<T>
+    try {
+      working = Promise.resolve(fn())
+    } catch (error) {
+      this.release()
+      return Promise.reject(error as Error)
+    }
+    working.then(this.release, this.release)
+    return working
+  }
+
+  private readonly release = (): void => {
+    this.busy--
+    this.pump()
+  }
+
+  private pump(): void {
+    if (this.pumping || this.waiting.length === 0) return
+    this.pumping = true
+    setImmediate(() => {
+      this.pumping = false
+      const next = this.waiting[0]
+      if (!next || this.busy >= next.max) return
+      this.waiting.shift()
+      this.busy++
+      next.start()
+      this.pump()
+    })
+  }
 }
 
 let lastRunId = 0
@@ -166,11 +245,14 @@ class AppWorker {
     return this.child.pid
   }
 
-  run(input: RunInput, limits: SandboxLimits, coldStart: boolean): Promise<RunResult> {
+  run(input: RunInput, limits: SandboxLimits, gate: CallGate, coldStart: boolean): Promise<RunResult> {
     return new Promise<RunResult>((resolve, reject) => {
       const runId = ++lastRunId
       const timer = setTimeout(() => this.kill('timeout'), limits.wallMs)
-      this.current = { runId, input, limits, coldStart, started: performance.now(), logLines: 0, timer, resolve, reject }
+      this.current = {
+        runId, input, limits, gate, coldStart, started: performance.now(), logLines: 0,
+        calls: 0, bytes: 0, broken: undefined, ended: false, timer, resolve, reject,
+      }
       const request: RunRequest = {
         type: 'run', runId, code: input.code, event: JSON.stringify(input.event) ?? 'null', nowMs: input.now * 1000,
         limits: {
@@ -199,7 +281,7 @@ class AppWorker {
       const wallMs = performance.now() - run.started
       if (message.type === 'done') {
         const value = message.value === null ? undefined : JSON.parse(message.value) as unknown
-        this.settle((r) => r.resolve({ value, cpuMs: message.cpuMs, wallMs, calls: message.calls, coldStart: r.coldStart }))
+        this.settle((r) => r.resolve({ value, cpuMs: message.cpuMs, wallMs, calls: r.calls, coldStart: r.coldStart }))
       } else {
         this.settle((r) => r.reject(this.failureError(message.failure)))
       }
@@ -207,26 +289,94 @@ class AppWorker {
   }
 
   private async answer(run: ActiveRun, callId: number, method: string, args: string): Promise<void> {
+    const { runId } = run
     let reply: CallReply
     try {
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(args)
-      } catch {
-        throw new InvalidInput(`the arguments of ${method} are not JSON text`)
-      }
-      const text = await run.input.host(method, parsed)
-      const bytes = Buffer.byteLength(text)
-      if (bytes > run.limits.maxCallBytes) {
-        const fatal: Failure = { kind: 'output', limit: 'maxCallBytes', detail: `asked ${method} for ${bytes} bytes in one answer; a call may carry at most ${run.limits.maxCallBytes}` }
-        reply = { type: 'reply', runId: run.runId, callId, ok: false, error: { name: 'Error', message: fatal.detail }, fatal }
-      } else {
-        reply = { type: 'reply', runId: run.runId, callId, ok: true, value: text }
-      }
+      reply = { type: 'reply', runId, callId, ok: true, value: await this.crossing(run, method, args) }
     } catch (error) {
-      reply = { type: 'reply', runId: run.runId, callId, ok: false, error: callError(error, method) }
+      reply = error instanceof LimitBroken
+        ? { type: 'reply', runId, callId, ok: false, error: { name: 'Error', message: error.failure.detail }, fatal: error.failure }
+        : { type: 'reply', runId, callId, ok: false, error: callError(error, method) }
     }
     if (this.current === run && !this.retired) this.child.send(reply)
+  }
+
+  /** One crossing from the app: a call, or a batch of them. Every call is charged to the run before the box does any of its work. */
+  private async crossing(run: ActiveRun, method: string, args: string): Promise<string> {
+    const sent = Buffer.byteLength(method) + Buffer.byteLength(args)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(args)
+    } catch {
+      this.charge(run, 1, sent)
+      throw new InvalidInput(`the arguments of ${method} are not JSON text`)
+    }
+    if (method !== BATCH) {
+      this.charge(run, 1, sent)
+      return await this.call(run, method, parsed)
+    }
+    if (!Array.isArray(parsed)) {
+      this.charge(run, 1, sent)
+      throw new InvalidInput('a batch is a list of calls: [{"method": …, "args": …}, …]')
+    }
+    this.charge(run, Math.max(1, parsed.length), sent)
+    const answers = await Promise.all(parsed.map((entry: unknown) => this.batchEntry(run, entry)))
+    const text = `[${answers.join(',')}]`
+    const bytes = Buffer.byteLength(text)
+    if (bytes > run.limits.maxCallBytes) {
+      throw this.breakLimit(run, { kind: 'output', limit: 'maxCallBytes', detail: `asked for ${bytes} bytes in one batch's answer; a crossing may carry at most ${run.limits.maxCallBytes}` })
+    }
+    return text
+  }
+
+  /** A call in a batch is answered in place, so one refusal does not fail the others; only a broken limit ends the batch. */
+  private async batchEntry(run: ActiveRun, entry: unknown): Promise<string> {
+    const { method, args } = (typeof entry === 'object' && entry !== null ? entry : {}) as { method?: unknown; args?: unknown }
+    try {
+      if (typeof method !== 'string') throw new InvalidInput('each call in a batch names its method')
+      if (method === BATCH) throw new InvalidInput('batches do not nest')
+      return `{"ok":true,"value":${await this.call(run, method, args ?? null)}}`
+    } catch (error) {
+      if (error instanceof LimitBroken) throw error
+      return JSON.stringify({ ok: false, error: callProblem(error, String(method)) })
+    }
+  }
+
+  /** One call, already charged, through the app's gate; its answer is charged when it comes. */
+  private async call(run: ActiveRun, method: string, args: unknown): Promise<string> {
+    const text = await run.gate.run(run.limits.maxCallsInFlight, () => {
+      if (run.broken) throw new LimitBroken(run.broken)
+      if (run.ended) throw new AppStopped(`App '${this.appId}' has finished this run`, { app: this.appId })
+      return run.input.host(method, args)
+    })
+    const bytes = Buffer.byteLength(text)
+    if (bytes > run.limits.maxCallBytes) {
+      throw this.breakLimit(run, { kind: 'output', limit: 'maxCallBytes', detail: `asked ${method} for ${bytes} bytes in one answer; a call may carry at most ${run.limits.maxCallBytes}` })
+    }
+    this.charge(run, 0, bytes)
+    return text
+  }
+
+  /** Counts calls and bytes against the run's budgets; past one, the run ends with that limit. */
+  private charge(run: ActiveRun, calls: number, bytes: number): void {
+    if (run.broken) throw new LimitBroken(run.broken)
+    const { maxCalls, maxRunBytes } = run.limits
+    if (run.calls + calls > maxCalls) {
+      const detail = calls === 1
+        ? `made more than ${maxCalls} host calls in one run`
+        : `sent a batch of ${calls} host calls with ${maxCalls - run.calls} of the run's ${maxCalls} left`
+      throw this.breakLimit(run, { kind: 'calls', limit: 'maxCalls', detail })
+    }
+    if (run.bytes + bytes > maxRunBytes) {
+      throw this.breakLimit(run, { kind: 'output', limit: 'maxRunBytes', detail: `moved more than ${maxRunBytes} bytes through host calls in one run` })
+    }
+    run.calls += calls
+    run.bytes += bytes
+  }
+
+  private breakLimit(run: ActiveRun, failure: Failure): LimitBroken {
+    run.broken ??= failure
+    return new LimitBroken(run.broken)
   }
 
   private log(run: ActiveRun, line: string, level: LogLevel): void {
@@ -243,6 +393,7 @@ class AppWorker {
     const run = this.current
     if (!run) return
     this.current = undefined
+    run.ended = true
     clearTimeout(run.timer)
     fn(run)
   }
@@ -278,8 +429,15 @@ function callError(error: unknown, method: string): CallError {
   return { name: 'Error', message: `the box could not answer ${method}` }
 }
 
+/** A refused call in a batch's answer: the box's problem+json, or a bare 500 that says nothing of the box's insides. */
+function callProblem(error: unknown, method: string): object {
+  if (error instanceof CofferError) return error.toProblem()
+  return { status: 500, detail: `the box could not answer ${method}` }
+}
+
 interface AppLane {
   worker: AppWorker | undefined
+  gate: CallGate
   /** The app's runs go one at a time, so a wall-time kill stops only the run that overran. */
   queue: Promise<unknown>
   /** Bumped by stop(): runs queued before it must not start. */
@@ -373,7 +531,7 @@ export class Sandbox {
   private lane(appId: string): AppLane {
     let lane = this.lanes.get(appId)
     if (!lane) {
-      lane = { worker: undefined, queue: Promise.resolve(), epoch: 0, active: 0, idle: undefined }
+      lane = { worker: undefined, gate: new CallGate(), queue: Promise.resolve(), epoch: 0, active: 0, idle: undefined }
       this.lanes.set(appId, lane)
     }
     return lane
@@ -393,7 +551,7 @@ export class Sandbox {
     await worker.ready
     if (lane.epoch !== epoch) throw new AppStopped(`App '${app}' was stopped before this run started`, { app })
     if (worker.retired) throw new AppCrashed(`The process for app '${app}' exited before this run started`, { app })
-    return worker.run(input, limits, coldStart)
+    return worker.run(input, limits, lane.gate, coldStart)
   }
 }
 

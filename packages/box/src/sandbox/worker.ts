@@ -90,7 +90,7 @@ function send(message: FromWorker, then: () => void = () => undefined): void {
 
 class AppRun {
   cpuMs = 0
-  calls = 0
+  private crossings = 0
   private readonly runtime: QuickJSRuntime
   private readonly context: QuickJSContext
   private readonly pending = new Map<number, QuickJSDeferredPromise>()
@@ -233,8 +233,9 @@ class AppRun {
   private hostCall(methodHandle: QuickJSHandle, argsHandle: QuickJSHandle): QuickJSHandle | { error: QuickJSHandle } {
     const { limits } = this.request
     if (this.fatal) return { error: this.context.newError('the run is ending') }
-    this.calls++
-    if (this.calls > limits.maxCalls) {
+    // Each crossing carries at least one call, so this refuses early without reading batches; the box counts every call.
+    this.crossings++
+    if (this.crossings > limits.maxCalls) {
       this.fatal = { kind: 'calls', limit: 'maxCalls', detail: `made more than ${limits.maxCalls} host calls in one run` }
       return { error: this.context.newError(this.fatal.detail) }
     }
@@ -337,7 +338,7 @@ let current: AppRun | undefined
 async function serve(request: RunRequest): Promise<void> {
   const base = { type: 'failed' as const, runId: request.runId }
   if (current) {
-    send({ ...base, failure: { kind: 'failed', detail: 'arrived while another run was in progress' }, cpuMs: 0, calls: 0, exiting: false })
+    send({ ...base, failure: { kind: 'failed', detail: 'arrived while another run was in progress' }, cpuMs: 0, exiting: false })
     return
   }
   let run: AppRun | undefined
@@ -348,17 +349,17 @@ async function serve(request: RunRequest): Promise<void> {
     run = new AppRun(request, quickjs)
     current = run
     const value = await run.execute()
-    outcome = { type: 'done', runId: request.runId, value, cpuMs: run.cpuMs, calls: run.calls, exiting: false }
+    outcome = { type: 'done', runId: request.runId, value, cpuMs: run.cpuMs, exiting: false }
   } catch (error) {
-    const counts = { cpuMs: run?.cpuMs ?? 0, calls: run?.calls ?? 0 }
+    const cpuMs = run?.cpuMs ?? 0
     if (error instanceof RunFailure) {
-      outcome = { ...base, failure: error.failure, ...counts, exiting: false }
+      outcome = { ...base, failure: error.failure, cpuMs, exiting: false }
     } else {
       engineBroken = true
       const failure: Failure = isHostStackOverflow(error)
         ? { kind: 'failed', limit: 'stackBytes', detail: `overflowed its stack (${request.limits.stackBytes} bytes)` }
         : { kind: 'failed', detail: `stopped the engine: ${error instanceof Error ? error.message : String(error)}` }
-      outcome = { ...base, failure, ...counts, exiting: true }
+      outcome = { ...base, failure, cpuMs, exiting: true }
     }
   }
   current = undefined
