@@ -25,7 +25,7 @@ import { statementOperations } from './statement/operations.ts'
 import { driverOperations } from './drivers/operations.ts'
 import { importOperations } from './importers/operations.ts'
 import { Operations } from './operations/index.ts'
-import { sourceOperations } from './sources/index.ts'
+import { sourceOperations, type SourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
 
 export interface BoxConfig {
@@ -46,6 +46,9 @@ export interface Box {
   gateway: Gateway
   sandbox: Sandbox
   apps: Apps
+  /** The operations every caller runs, and the sources capability's table of them. */
+  ops: Operations
+  sources: SourceOperations
   api: FastifyInstance
   url: string | undefined
   open(): Promise<void>
@@ -92,7 +95,7 @@ export function createBox(config: BoxConfig): Box {
   })
 
   const box: Box = {
-    home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, api,
+    home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, ops, sources, api,
     url: undefined,
     async open() {
       await audit.open()

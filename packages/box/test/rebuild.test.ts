@@ -33,7 +33,7 @@ async function answers(r: Running): Promise<unknown[]> {
 test('a deleted view is rebuilt from the log and answers identically', { timeout: 120_000 }, async () => {
   const home = newHome()
   let r = await startBox(home)
-  await loadDemo(r.box.store, NOW)
+  await loadDemo(r.box, NOW)
   await r.api('DELETE', `/api/v1/sources/heart-rate/records?from=${NOW - 10 * 86400}&to=${NOW - 9 * 86400 + 1234}`)
   await r.api('POST', '/api/v1/sources', { body: { id: 'notes', kind: 'kv' } })
   await r.api('PUT', '/api/v1/sources/notes/kv/a', { body: { text: 'first' } })

@@ -86,16 +86,15 @@ function buildProgram(): Command {
     .action(async (opts: { port: string; host: string }) => {
       const dir = program.opts().home ? home() : path.resolve(process.env.COFFER_HOME ?? '.coffer-demo')
       const passphrase = process.env.COFFER_PASSPHRASE ?? DEMO_PASSPHRASE
-      const [{ initHome }, { serve }, { loadDemo, loadDemoApps }, { auditEntry }] = await Promise.all([
-        import('../home/index.ts'), import('./serve.ts'), import('../demo/index.ts'), import('../audit/index.ts'),
+      const [{ initHome }, { serve }, { loadDemo, loadDemoApps }] = await Promise.all([
+        import('../home/index.ts'), import('./serve.ts'), import('../demo/index.ts'),
       ])
       if (!fs.existsSync(path.join(dir, 'config.json'))) {
         initHome(dir, { passphrase })
         out(`Created a demo box in ${dir} (owner passphrase: ${passphrase})`)
       }
       await serve(dir, opts, async (box) => {
-        const n = await loadDemo(box.store, Date.now() / 1000, (source, count) => out(`  loaded ${count} demo records into ${source}`))
-        if (n > 0) await box.audit.record(auditEntry({ subject: 'owner', grant: 'owner', operation: 'write', action: 'demo data', records: n, outcome: 'allow', status: 201 }))
+        await loadDemo(box, Date.now() / 1000, (source, count) => out(`  loaded ${count} demo records into ${source}`))
         await loadDemoApps(box.apps, EXAMPLE_APPS, (app, ran) => out(`  installed the example app ${app} and granted it; ${ran}`))
       })
     })

@@ -5,7 +5,9 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { NewSource, Store } from '../store/index.ts'
+import type { NewSource } from '../store/index.ts'
+import type { Box } from '../box.ts'
+import { writeAs } from '../ingest/index.ts'
 import { readBundle, type Apps } from '../apps/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 
@@ -74,15 +76,20 @@ function round(v: number, digits: number): number {
   return Math.round(v * f) / f
 }
 
-/** Adds the demo sources that are missing and fills them. Returns the number of records written. */
-export async function loadDemo(store: Store, now = Date.now() / 1000, onProgress?: (source: string, count: number) => void): Promise<number> {
+/**
+ * Adds the demo sources that are missing and fills them, as the owner, through the same
+ * operations as any client: each source and each batch of records is audited with its size.
+ * Returns the number of records written.
+ */
+export async function loadDemo(box: Pick<Box, 'store' | 'ops' | 'sources' | 'arbiter'>, now = Date.now() / 1000, onProgress?: (source: string, count: number) => void): Promise<number> {
   const data = demoRecords(Math.floor(now))
+  const owner = { token: box.arbiter.ownerToken(3600).token, action: 'demo data' }
   let total = 0
   for (const meta of DEMO_SOURCES) {
-    if (store.has(meta.id)) continue
-    await store.add(meta)
+    if (box.store.has(meta.id)) continue
+    await box.ops.call(box.sources.add, { ...meta }, owner)
     const records = data[meta.id]!
-    for (let i = 0; i < records.length; i += 1000) await store.get(meta.id).appendRecords(records.slice(i, i + 1000))
+    for (let i = 0; i < records.length; i += 1000) await writeAs(box, owner.token, meta.id, records.slice(i, i + 1000), owner.action)
     total += records.length
     onProgress?.(meta.id, records.length)
   }
