@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createBox, initHome, type Box } from '../index.ts'
+import { limits } from './ical.ts'
 
 const OWNER_ZONE = 'Europe/Berlin'
 const Y = new Date().getUTCFullYear()
@@ -266,4 +267,113 @@ test('an event ical.js cannot read is refused with its line, never a server erro
   assert.match(res.body.detail, /Nothing was imported/)
   const source = await fetch(`${url}/api/v1/sources/broken`, { headers: { authorization: `Bearer ${token}` } })
   assert.equal(source.status, 404, 'nothing of the import is left')
+})
+
+test('a date a rule reaches that does not exist is ignored and not counted, never moved to the next day (RFC 5545 3.3.10)', async () => {
+  // The latest 29 February at least three years back: it and the one four years on are in the window.
+  let leap = Y - 3
+  while (new Date(Date.UTC(leap, 1, 29)).getUTCDate() !== 29) leap--
+  const file = calendar(
+    // A birthday on a leap day, all-day: every four years, not on 1 March in between.
+    'BEGIN:VEVENT', 'UID:leap-birthday@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART;VALUE=DATE:${leap}0229`, `RRULE:FREQ=YEARLY;UNTIL=${leap + 4}1231`, 'SUMMARY:Birthday', 'END:VEVENT',
+    // COUNT counts only occurrences that exist: the second is four years on.
+    'BEGIN:VEVENT', 'UID:leap-count@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${leap}0229T120000Z`, 'RRULE:FREQ=YEARLY;COUNT=2', 'SUMMARY:Leap day', 'END:VEVENT',
+    // April has no 31st: the rule gives nothing but DTSTART, not 1 May.
+    'BEGIN:VEVENT', 'UID:april-31@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0115T090000Z`, 'RRULE:FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31;COUNT=3', 'SUMMARY:April 31', 'END:VEVENT',
+  )
+  const res = await upload(file, 'invalid-dates')
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  const all = await starts('invalid-dates')
+  assert.deepEqual(all.filter(([, s]) => s === 'Birthday').map(([t]) => t), [iso(utc(2, 28, 23, 0, leap)), iso(utc(2, 28, 23, 0, leap + 4))], 'midnight in Berlin, 29 February only')
+  assert.deepEqual(all.filter(([, s]) => s === 'Leap day').map(([t]) => t), [iso(utc(2, 29, 12, 0, leap)), iso(utc(2, 29, 12, 0, leap + 4))])
+  assert.deepEqual(all.filter(([, s]) => s === 'April 31').map(([t]) => t), [iso(utc(1, 15, 9))])
+})
+
+test('a SECONDLY, MINUTELY or HOURLY rule limiting its own unit steps by INTERVAL from DTSTART and keeps what the limit lists (RFC 5545 3.3.10)', async () => {
+  const file = calendar(
+    // Every hour from 08:00, only at 09 and 12: 09:00 the same day is the first match.
+    'BEGIN:VEVENT', 'UID:hourly-byhour@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0302T080000Z`, 'RRULE:FREQ=HOURLY;BYHOUR=9,12;COUNT=5', 'SUMMARY:A', 'END:VEVENT',
+    // Every five hours from 09:00 reaches 09, 14 and 19 again only five days later.
+    'BEGIN:VEVENT', 'UID:every-five-hours@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0310T090000Z`, `RRULE:FREQ=HOURLY;INTERVAL=5;BYHOUR=9,14,19;UNTIL=${Y}0316T000000Z`, 'SUMMARY:B', 'END:VEVENT',
+    // Every two hours from 08:00 falls on even hours only: never 09.
+    'BEGIN:VEVENT', 'UID:every-two-hours@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0320T080000Z`, 'RRULE:FREQ=HOURLY;INTERVAL=2;BYHOUR=9,12,14;COUNT=4', 'SUMMARY:C', 'END:VEVENT',
+    // Every twenty minutes from 08:00 is on the half hour only at :00.
+    'BEGIN:VEVENT', 'UID:every-twenty-minutes@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0325T080000Z`, 'RRULE:FREQ=MINUTELY;INTERVAL=20;BYMINUTE=0,30;COUNT=3', 'SUMMARY:D', 'END:VEVENT',
+  )
+  const res = await upload(file, 'own-unit')
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  const of = (summary: string) => starts('own-unit').then((all) => all.filter(([, s]) => s === summary).map(([t]) => t.slice(5, 16)))
+  assert.deepEqual(await of('A'), ['03-02T08:00', '03-02T09:00', '03-02T12:00', '03-03T09:00', '03-03T12:00'])
+  assert.deepEqual(await of('B'), ['03-10T09:00', '03-10T14:00', '03-10T19:00', '03-15T09:00', '03-15T14:00', '03-15T19:00'])
+  assert.deepEqual(await of('C'), ['03-20T08:00', '03-20T12:00', '03-20T14:00', '03-21T12:00'])
+  assert.deepEqual(await of('D'), ['03-25T08:00', '03-25T09:00', '03-25T10:00'])
+})
+
+/** The upload of `body` under a new import id, and each state of that import the box reported while it ran. */
+async function uploadWatched(body: string, source: string) {
+  const id = crypto.randomUUID()
+  const states: string[] = []
+  const done = fetch(`${url}/api/v1/imports?name=test.ics&source=${source}&id=${id}`, { method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } })
+    .then(async (res) => ({ status: res.status, body: await res.json() }))
+  let finished = false
+  void done.finally(() => (finished = true))
+  while (!finished) {
+    const job = await fetch(`${url}/api/v1/imports/${id}`, { headers: { authorization: `Bearer ${token}` } })
+    if (job.status === 200) states.push((await job.json()).state)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return { ...(await done), states }
+}
+
+const HOSTILE_ZONE = [
+  'BEGIN:VTIMEZONE', 'TZID:Never/Changes',
+  'BEGIN:STANDARD', 'TZOFFSETFROM:+0100', 'TZOFFSETTO:+0100', 'DTSTART:19700101T000000', 'RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30', 'END:STANDARD',
+  'END:VTIMEZONE',
+]
+
+test('an event whose rule never matches, or whose time zone\'s never does, is skipped with its line while the box goes on answering', async () => {
+  const entryMs = limits.entryMs
+  limits.entryMs = 1000
+  try {
+    const file = calendar(
+      ...HOSTILE_ZONE,
+      'BEGIN:VEVENT', 'UID:before@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0105T100000Z`, 'DURATION:PT1H', 'SUMMARY:Before', 'END:VEVENT',
+      // February never has a 30th; week 30 is never in February; ical.js looks for them for ever.
+      'BEGIN:VEVENT', 'UID:february-30@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0110T100000Z`, 'RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30', 'SUMMARY:Never', 'END:VEVENT',
+      'BEGIN:VEVENT', 'UID:week-30@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0110T100000Z`, 'RRULE:FREQ=WEEKLY;BYMONTH=2;BYWEEKNO=30', 'SUMMARY:Never', 'END:VEVENT',
+      // A time in a zone whose rule never matches, and an override in it, as read in pass 2.
+      'BEGIN:VEVENT', 'UID:zoned@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART;TZID=Never/Changes:${Y}0112T100000`, 'SUMMARY:Never', 'END:VEVENT',
+      'BEGIN:VEVENT', 'UID:weekly@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0113T100000Z`, 'RRULE:FREQ=WEEKLY;COUNT=2', 'SUMMARY:Weekly', 'END:VEVENT',
+      'BEGIN:VEVENT', 'UID:weekly@coffer', 'DTSTAMP:20260101T000000Z', `RECURRENCE-ID;TZID=Never/Changes:${Y}0120T110000`, `DTSTART:${Y}0121T100000Z`, 'SUMMARY:Never', 'END:VEVENT',
+      'BEGIN:VEVENT', 'UID:after@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0131T100000Z`, 'DURATION:PT1H', 'SUMMARY:After', 'END:VEVENT',
+    )
+    const res = await uploadWatched(file, 'never')
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    assert.ok(res.states.includes('importing'), `the box answered while the import ran: ${res.states.join(', ')}`)
+    assert.deepEqual(await starts('never'), [
+      [iso(utc(1, 5, 10)), 'Before'], [iso(utc(1, 13, 10)), 'Weekly'], [iso(utc(1, 20, 10)), 'Weekly'], [iso(utc(1, 31, 10)), 'After'],
+    ])
+    assert.deepEqual(res.body.warnings, ['skipped 4 events (lines 20, 27, 34 and 47) whose recurrence rule never matches or takes too long to expand (more than 1 s)'])
+  } finally {
+    limits.entryMs = entryMs
+  }
+})
+
+test('a calendar with more such events than the limit is refused whole', async () => {
+  const { entryMs, overruns } = limits
+  Object.assign(limits, { entryMs: 500, overruns: 1 })
+  try {
+    const file = calendar(
+      'BEGIN:VEVENT', 'UID:fine@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0105T100000Z`, 'SUMMARY:Fine', 'END:VEVENT',
+      'BEGIN:VEVENT', 'UID:never-1@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0110T100000Z`, 'RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30', 'SUMMARY:Never', 'END:VEVENT',
+      'BEGIN:VEVENT', 'UID:never-2@coffer', 'DTSTAMP:20260101T000000Z', `DTSTART:${Y}0110T100000Z`, 'RRULE:FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30', 'SUMMARY:Never', 'END:VEVENT',
+    )
+    const res = await upload(file, 'hostile')
+    assert.equal(res.status, 400, JSON.stringify(res.body))
+    assert.match(res.body.detail, /The calendar has 2 events \(lines 10 and 17\) whose recurrence rule never matches or takes too long to expand; an import skips at most 1\. Nothing was imported\./)
+    const source = await fetch(`${url}/api/v1/sources/hostile`, { headers: { authorization: `Bearer ${token}` } })
+    assert.equal(source.status, 404, 'nothing of the import is left')
+  } finally {
+    Object.assign(limits, { entryMs, overruns })
+  }
 })
