@@ -76,3 +76,36 @@ test('missing, unknown and misspelt fields, zones and hashes are refused; a past
   fs.mkdirSync(file)
   assert.match(refusal(dir).message, /cannot be read \(EISDIR\)/)
 })
+
+/** Runs `make` with TZ set to `tz`, as the process was started with, then puts TZ back. */
+function withTZ<T>(tz: string, make: () => T): T {
+  const was = process.env.TZ
+  process.env.TZ = tz
+  try {
+    return make()
+  } finally {
+    if (was === undefined) delete process.env.TZ
+    else process.env.TZ = was
+  }
+}
+
+test('a host whose time zone Coffer does not know gets a box in UTC that opens, and init says why', () => {
+  // With TZ set but empty the host reports "Etc/Unknown"; with a POSIX rule, no zone at all.
+  for (const tz of ['', 'UTC0']) {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-home-')), 'box')
+    const made = withTZ(tz, () => initHome(dir, { passphrase: 'correct horse battery' }))
+    assert.equal(made.home.config.timeZone, 'UTC')
+    assert.match(made.notice ?? '', new RegExp(`not one Coffer knows \\(.*TZ is "${tz}"\\), so the box's time zone is UTC`))
+    assert.equal(openHome(dir).config.timeZone, 'UTC')
+  }
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-home-')), 'box')
+  const made = withTZ('America/Los_Angeles', () => initHome(dir, { passphrase: 'correct horse battery' }))
+  assert.equal(made.home.config.timeZone, 'America/Los_Angeles')
+  assert.equal(made.notice, undefined)
+})
+
+test('a time zone given to init that is not one Coffer knows is refused before anything is made', () => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-home-')), 'box')
+  assert.throws(() => initHome(dir, { passphrase: 'correct horse battery', timeZone: 'Etc/Unknown' }), /"Etc\/Unknown" is not a known time zone/)
+  assert.equal(fs.existsSync(dir), false)
+})

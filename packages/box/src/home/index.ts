@@ -93,11 +93,17 @@ export function homePaths(dir: string): HomePaths {
 
 export const MIN_PASSPHRASE_LENGTH = 8
 
-/** Creates a box home. With `words`, recovers the seed (and so every key) from a recovery phrase. */
-export function initHome(dir: string, opts: { passphrase: string; words?: string; timeZone?: string }): { home: Home; words: string } {
+/**
+ * Creates a box home. With `words`, recovers the seed (and so every key) from a recovery phrase.
+ * Without `timeZone`, the box takes the host's; `notice` then says when that is UTC for want of
+ * one Coffer knows, for init to tell the owner.
+ */
+export function initHome(dir: string, opts: { passphrase: string; words?: string; timeZone?: string }): { home: Home; words: string; notice?: string } {
   const paths = homePaths(dir)
   if (fs.existsSync(paths.config)) throw new Conflict(`${dir} already holds a box. Use another --home, or remove that folder if you really mean to start over.`)
   if (opts.passphrase.length < MIN_PASSPHRASE_LENGTH) throw new InvalidInput(`The owner passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters.`)
+  if (opts.timeZone !== undefined && !knownTimeZone(opts.timeZone)) throw new InvalidInput(`"${opts.timeZone}" is not a known time zone: use an IANA name such as Europe/Berlin or UTC.`, { field: 'timeZone' })
+  const zone: { timeZone: string; notice?: string } = opts.timeZone === undefined ? hostTimeZone() : { timeZone: opts.timeZone }
   const seed = opts.words === undefined ? generateSeed() : wordsToSeed(opts.words)
   const keys = new BoxKeys(seed)
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
@@ -108,11 +114,23 @@ export function initHome(dir: string, opts: { passphrase: string; words?: string
     createdAt: new Date().toISOString(),
     passphraseHash: hashPassphrase(opts.passphrase),
     identity: keys.identity.publicKey.toString('hex'),
-    timeZone: opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+    timeZone: zone.timeZone,
   }
   // The config is written last: its presence is what marks a complete box.
   writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n', 0o600)
-  return { home: { dir, config, keys, paths }, words: seedToWords(seed) }
+  return { home: { dir, config, keys, paths }, words: seedToWords(seed), notice: zone.notice }
+}
+
+/**
+ * The host's time zone when it is one Coffer knows, else UTC and a notice saying so: with TZ set
+ * but empty the host reports "Etc/Unknown", which a box would refuse to open with, and with a
+ * POSIX rule such as UTC0 it reports none.
+ */
+function hostTimeZone(): { timeZone: string; notice?: string } {
+  const host = Intl.DateTimeFormat().resolvedOptions().timeZone as string | undefined
+  if (host !== undefined && knownTimeZone(host)) return { timeZone: host }
+  const reported = [host === undefined ? 'it reports none' : `it reports "${host}"`, ...(process.env.TZ === undefined ? [] : [`TZ is "${process.env.TZ}"`])].join('; ')
+  return { timeZone: 'UTC', notice: `This system's time zone is not one Coffer knows (${reported}), so the box's time zone is UTC. It is fixed when a box is made: for another, make the box again with TZ set to an IANA name such as Europe/Berlin.` }
 }
 
 export function openHome(dir: string): Home {
