@@ -59,8 +59,9 @@ function buildProgram(): Command {
       const words = opts.recover ? await readSecret('Recovery phrase (24 words): ', 'COFFER_RECOVERY_WORDS') : undefined
       const passphrase = await readSecret('Owner passphrase: ', 'COFFER_PASSPHRASE')
       const { initHome } = await import('../home/index.ts')
-      const { home: h, words: phrase } = initHome(dir, { passphrase, words })
+      const { home: h, words: phrase, notice } = initHome(dir, { passphrase, words })
       out(`Created a box in ${dir}`)
+      if (notice) out(notice)
       out(`Identity: ${h.config.identity}`)
       if (!opts.recover) {
         out('\nRecovery phrase — write these 24 words down and keep them offline. They are shown only now,')
@@ -90,8 +91,9 @@ function buildProgram(): Command {
         import('../home/index.ts'), import('./serve.ts'), import('../demo/index.ts'),
       ])
       if (!fs.existsSync(path.join(dir, 'config.json'))) {
-        initHome(dir, { passphrase })
+        const { notice } = initHome(dir, { passphrase })
         out(`Created a demo box in ${dir} (owner passphrase: ${passphrase})`)
+        if (notice) out(notice)
       }
       await serve(dir, opts, async (box) => {
         await loadDemo(box, Date.now() / 1000, (source, count) => out(`  loaded ${count} demo records into ${source}`))
