@@ -74,3 +74,19 @@ test('month and year buckets follow the local calendar', () => {
   assert.equal(onGrid(wallClockToEpoch(tz, Date.UTC(2026, 3, 1) / 1000), 2_629_746, tz), true)
   assert.equal(onGrid(wallClockToEpoch(tz, Date.UTC(2026, 3, 2) / 1000), 2_629_746, tz), false)
 })
+
+test('offsets answered from the quarter-hour cache equal what Intl says, at odd historical changes too', () => {
+  const zones = ['Europe/Berlin', 'America/St_Johns', 'Asia/Kathmandu', 'Australia/Lord_Howe', 'Africa/Monrovia', 'Europe/Amsterdam']
+  let seed = 7
+  const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31
+  for (const tz of zones) {
+    const f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })
+    for (let i = 0; i < 400; i++) {
+      const t = Math.floor(-2.2e9 + next() * 4.4e9)
+      const p = Object.fromEntries(f.formatToParts(new Date(t * 1000)).filter((x) => x.type !== 'literal').map((x) => [x.type, Number(x.value)]))
+      const expected = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) / 1000 - t
+      assert.equal(utcOffset(tz, t), expected, `${tz} at ${t}`)
+      assert.equal(utcOffset(tz, t), expected, `${tz} at ${t}, cached`)
+    }
+  }
+})

@@ -43,17 +43,38 @@ export function assertTimeZone(tz: string): void {
 interface LocalTime { year: number; month: number; day: number; hour: number; minute: number; second: number }
 
 function localTime(tz: string, epochSeconds: number): LocalTime {
+  const d = new Date((Math.floor(epochSeconds) + utcOffset(tz, epochSeconds)) * 1000)
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() }
+}
+
+/** The zone's offset as Intl reports it: exact, and some microseconds a call. */
+function offsetFromIntl(tz: string, epochSeconds: number): number {
   const parts: Record<string, number> = {}
   for (const p of formatter(tz).formatToParts(new Date(Math.floor(epochSeconds) * 1000))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value)
   }
-  return { year: parts.year!, month: parts.month!, day: parts.day!, hour: parts.hour!, minute: parts.minute!, second: parts.second! }
+  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) / 1000 - Math.floor(epochSeconds)
 }
+
+/**
+ * Offsets by quarter hour: a year of daily buckets asks for hundreds of them, most in the same few
+ * slots. A slot is kept only when its offset is the same at both of its ends, so a slot that holds a
+ * change of offset (however odd its instant, as in historical local mean times) is always asked exactly.
+ */
+const SLOT = 900
+const offsets = new Map<string, number>()
 
 /** Seconds to add to UTC to get wall-clock time in `tz` at that instant. */
 export function utcOffset(tz: string, epochSeconds: number): number {
-  const l = localTime(tz, epochSeconds)
-  return Date.UTC(l.year, l.month - 1, l.day, l.hour, l.minute, l.second) / 1000 - Math.floor(epochSeconds)
+  const slot = Math.floor(epochSeconds / SLOT)
+  const key = `${tz}@${slot}`
+  const known = offsets.get(key)
+  if (known !== undefined) return known
+  const start = offsetFromIntl(tz, slot * SLOT)
+  if (start !== offsetFromIntl(tz, slot * SLOT + SLOT - 1)) return offsetFromIntl(tz, epochSeconds)
+  if (offsets.size >= 100_000) offsets.clear()
+  offsets.set(key, start)
+  return start
 }
 
 /** The instant at which clocks in `tz` show `wall` (a wall-clock time written as if it were UTC). */
