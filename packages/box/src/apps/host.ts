@@ -95,7 +95,27 @@ interface Tokens {
   forRead: (source: unknown) => string | undefined
 }
 
+/**
+ * An app's tokens are minted once per grant and reused by its runs until a minute before they
+ * expire: a run then costs no signing, and the arbiter checks a token's signature only the first
+ * time it sees it. New grants (a new consent) mean new grant ids, and so new tokens.
+ */
+const minted = new WeakMap<Arbiter, Map<string, { tokens: Tokens; until: number }>>()
+
 function mintTokens(arbiter: Arbiter, consent: Consent, grants: AppGrants): Tokens {
+  let cache = minted.get(arbiter)
+  if (!cache) minted.set(arbiter, (cache = new Map()))
+  const key = JSON.stringify([consent.sources, grants])
+  const now = Date.now() / 1000
+  const known = cache.get(key)
+  if (known && known.until > now) return known.tokens
+  if (cache.size >= 1024) cache.clear()
+  const tokens = mintFresh(arbiter, consent, grants)
+  cache.set(key, { tokens, until: now + TOKEN_SECONDS - 60 })
+  return tokens
+}
+
+function mintFresh(arbiter: Arbiter, consent: Consent, grants: AppGrants): Tokens {
   const mint = (grant: string | undefined) => grant === undefined ? undefined : arbiter.mint(grant, { ttlSeconds: TOKEN_SECONDS }).token
   const byRequest = new Map(consent.sources.map((s) => [s.request, mint(grants.requests[s.request])]))
   const own = mint(grants.own)
