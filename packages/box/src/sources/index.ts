@@ -54,6 +54,9 @@ export const SourceSummarySchema = Type.Composite([SourceMetaSchema, Type.Object
 const BucketSchema = Type.Object({
   start: Type.Number(), end: Type.Number(), count: Type.Integer(), value: Type.Union([Type.Number(), Type.Null()]),
   values: Type.Optional(Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), { description: 'By function, when several were asked for' })),
+  error: Type.Optional(Type.Object({ relative: Type.Number() }, {
+    description: "Present when the bucket's quantiles (median, p90, p99) came from the rollups' sketches: each is within `relative` × |value| of a true value at its rank. Absent when they are exact",
+  })),
 })
 
 export const AggregateSchema = Type.Object({

@@ -1,0 +1,110 @@
+/**
+ * Quantiles of time ranges: merged from the rollups' sketches for the cells a range covers whole,
+ * with raw values at the edges, or exact, from every raw value, for small ranges and when asked.
+ */
+import type { DDSketch } from '@datadog/sketches-js'
+import { ROLLUP_RESOLUTIONS } from './rollups.ts'
+import { holdsFew, partHolding, planGrid, type CellReader, type Span } from './cells.ts'
+import { addRow, newSketch } from './sketch.ts'
+
+/**
+ * One range's values on their way to a quantile: kept exactly while only raw values and rows of
+ * one or two points come in, and as a sketch from the first row that carries one.
+ */
+export class QuantileAccumulator {
+  #values: number[] = []
+  #sorted: Float64Array | undefined
+  #sketch: DDSketch | undefined
+
+  add(v: number): void {
+    if (this.#sketch) this.#sketch.accept(v)
+    else this.#values.push(v)
+  }
+
+  addRow(n: number, min: number, max: number, blob: Uint8Array | null): void {
+    if (!blob) {
+      if (n >= 1) this.add(min)
+      if (n === 2) this.add(max)
+      return
+    }
+    if (!this.#sketch) {
+      this.#sketch = newSketch()
+      for (const v of this.#values) this.#sketch.accept(v)
+      this.#values = []
+    }
+    addRow(this.#sketch, n, min, max, blob)
+  }
+
+  /** Whether answers come from a sketch, within its relative error, rather than exactly. */
+  get approximate(): boolean {
+    return this.#sketch !== undefined
+  }
+
+  /** The q-quantile, or null with no values. */
+  quantile(q: number): number | null {
+    if (this.#sketch) return this.#sketch.count > 0 ? this.#sketch.getValueAtQuantile(q) : null
+    if (this.#sorted?.length !== this.#values.length) this.#sorted = Float64Array.from(this.#values).sort()
+    return exactQuantile(this.#sorted, q)
+  }
+}
+
+/** The q-quantile of sorted values, interpolated between the two nearest ranks (the median of an even count is the mean of the middle two). */
+export function exactQuantile(sorted: Float64Array, q: number): number | null {
+  if (sorted.length === 0) return null
+  const h = q * (sorted.length - 1)
+  const lo = Math.floor(h)
+  const below = sorted[lo]!
+  return lo + 1 < sorted.length ? below + (h - lo) * (sorted[lo + 1]! - below) : below
+}
+
+/** Every raw value of each range, exactly. */
+export function exactAccumulators(reader: CellReader, reqs: readonly Span[]): QuantileAccumulator[] {
+  const accs = reqs.map(() => new QuantileAccumulator())
+  reader.eachRawValue(reqs, reqs.map((_, i) => i), (i, v) => accs[i]!.add(v))
+  return accs
+}
+
+/**
+ * Each of the sorted, disjoint ranges' values: the sketches of the rollup cells it covers whole
+ * on the coarsest grid, then the finer grid's in the cells its edges cut, then the raw values left.
+ */
+export function sketchAccumulators(reader: CellReader, reqs: readonly Span[]): QuantileAccumulator[] {
+  const accs = reqs.map(() => new QuantileAccumulator())
+  gather(reader, reqs, reqs.map((_, i) => i), accs, 0)
+  return accs
+}
+
+/** Adds each range's values to accs[targets[i]], reading the grid of ROLLUP_RESOLUTIONS[level] and finer. */
+function gather(reader: CellReader, reqs: readonly Span[], targets: number[], accs: QuantileAccumulator[], level: number): void {
+  const few: number[] = []
+  const rest: number[] = []
+  reqs.forEach((span, i) => (holdsFew(span) ? few : rest).push(i))
+  const res = ROLLUP_RESOLUTIONS[level]
+  reader.eachRawValue(reqs, res === undefined ? reqs.map((_, i) => i) : few, (i, v) => accs[targets[i]!]!.add(v))
+  if (res === undefined) return
+
+  // Parts refer to the ranges read on this grid, rest[part.req].
+  const plan = planGrid(rest.map((i) => reqs[i]!), res)
+  const cutAt = new Map(plan.cut.map((cell, k) => [cell.start, k]))
+  const cutCounts = plan.cut.map(() => 0)
+  for (const [bucket, n, min, max, sketch] of reader.sketchRows(res, plan.runs)) {
+    const k = cutAt.get(bucket)
+    if (k !== undefined) cutCounts[k]! += n
+    else {
+      const w = partHolding(plan.whole, bucket)
+      if (w !== undefined) accs[targets[rest[plan.whole[w]!.req]!]!]!.addRow(n, min, max, sketch)
+    }
+  }
+  const finer: Span[] = []
+  const finerTargets: number[] = []
+  plan.cut.forEach((cell, k) => {
+    const n = cutCounts[k]!
+    if (n === 0) return
+    for (const part of cell.parts) {
+      if (part.req < 0) continue
+      finer.push({ lo: part.lo, hi: part.hi, est: (n * (part.hi - part.lo)) / res })
+      finerTargets.push(targets[rest[part.req]!]!)
+    }
+  })
+  if (finer.length > 0) gather(reader, finer, finerTargets, accs, level + 1)
+}
