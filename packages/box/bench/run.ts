@@ -3,7 +3,7 @@
  * same machine: raw better-sqlite3 inserts, raw SQL scans, and a bare Fastify route.
  * Prints a Markdown table for BENCHMARKS.md. Set BENCH_POINTS to shrink the big series.
  * Name benchmarks to run only those: `npm run bench -- owntracks health`
- * (big, plot, inproc, http, latest, owntracks, health, sandbox, apps, cli; plot ingests the big series too).
+ * (big, plot, bytes, inproc, http, latest, owntracks, health, sandbox, apps, cli; plot ingests the big series too).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -15,14 +15,18 @@ import Database from 'better-sqlite3'
 import Fastify from 'fastify'
 import autocannon from 'autocannon'
 import { createBox, initHome } from '../src/index.ts'
+import { Store } from '../src/store/index.ts'
+import { BoxKeys } from '../src/keys/index.ts'
+import { openMetaDb } from '../src/db/index.ts'
 import { bucketFor } from '../../ui/src/pages/source/buckets.ts'
 import type { SenmlRecord } from '../src/senml/index.ts'
+import type { AggregateFn } from '../src/store/index.ts'
 
 const BIG = Number(process.env.BENCH_POINTS ?? 10_000_000)
 const YEAR = 365 * 86400
 const T0 = 1_735_689_600 // 2025-01-01T00:00:00Z
 const rows: string[][] = []
-const BENCHMARKS = ['big', 'plot', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps', 'cli']
+const BENCHMARKS = ['big', 'plot', 'bytes', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps', 'cli']
 const chosen = process.argv.slice(2)
 for (const name of chosen) if (!BENCHMARKS.includes(name)) throw new Error(`Unknown benchmark "${name}": choose from ${BENCHMARKS.join(', ')}.`)
 const selected = (name: string) => chosen.length === 0 || chosen.includes(name)
@@ -115,6 +119,41 @@ if (selected('big')) {
   const base = time(() => scan.all(T0, series[0]!.id), 3)
   row(`1-year hourly mean over ${BIG.toLocaleString('en')} points (p50, rollups)`, `${ours.toFixed(1)} ms`, `${base.toFixed(0)} ms raw GROUP BY scan`, base / ours, '≤ 50 ms')
 
+  // Off the rollup grid: the same year asked for from a second past the hour (as "the last 7 days, from now" is), and
+  // from 150 s past it, half-way between 5-minute rollups. The baseline reads every bucket's raw points, one indexed
+  // range scan per bucket, as aggregates off the grid did before.
+  const rawBucket = view.db.prepare('SELECT count(val), avg(val), min(val), max(val) FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? AND series = ? AND val IS NOT NULL').raw()
+  const key = (t: number) => Math.floor(t * 100) * 2 ** 13
+  const rawScan = (b: number[]) => {
+    for (let i = 0; i + 1 < b.length; i++) rawBucket.get(key(b[i]!), key(b[i + 1]!) + 2 ** 13, b[i]!, b[i + 1]!, series[0]!.id)
+  }
+  for (const [shift, fn] of [[1, 'mean'], [150, 'mean,min,max']] as const) {
+    const shifted = bounds.map((b) => b + shift)
+    const off = time(() => view.aggregate(series, shifted, fn.split(',') as AggregateFn[]), 15)
+    const offBase = time(() => rawScan(shifted), 3)
+    row(`1-year hourly ${fn} over ${BIG.toLocaleString('en')} points, from ${shift} s past the hour (p50)`, `${off.toFixed(1)} ms`, `${offBase.toFixed(0)} ms raw range scan per bucket`, offBase / off, '≤ 50 ms')
+  }
+
+  // The daily median of the year, on the grid and a second off it. The baseline is the exact median read from the raw
+  // points of each day in value order, as medians were computed before.
+  const days: number[] = []
+  for (let b = T0; b <= T0 + YEAR; b += 86400) days.push(b)
+  const rawMedian = view.db.prepare('SELECT val FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? AND series = ? AND val IS NOT NULL ORDER BY val LIMIT ? OFFSET ?').pluck()
+  const countBucket = view.db.prepare('SELECT count(val) FROM points WHERE id >= ? AND id < ? AND t >= ? AND t < ? AND series = ? AND val IS NOT NULL').pluck()
+  const rawMedians = (b: number[]) => {
+    for (let i = 0; i + 1 < b.length; i++) {
+      const range = [key(b[i]!), key(b[i + 1]!) + 2 ** 13, b[i]!, b[i + 1]!, series[0]!.id]
+      const n = countBucket.get(...range) as number
+      if (n > 0) rawMedian.all(...range, 2 - (n % 2), Math.floor((n - 1) / 2))
+    }
+  }
+  for (const shift of [0, 1]) {
+    const shifted = days.map((b) => b + shift)
+    const med = time(() => view.aggregate(series, shifted, 'median'), 7)
+    const medBase = time(() => rawMedians(shifted), 1)
+    row(`1-year daily median over ${BIG.toLocaleString('en')} points${shift ? `, from ${shift} s past midnight` : ''} (p50)`, `${med.toFixed(1)} ms`, `${medBase.toFixed(0)} ms exact median from raw points`, medBase / med, '≤ 100 ms')
+  }
+
   const latest = time(() => view.latest(series), 2000)
   const rawLatest = view.db.prepare('SELECT t, val FROM points ORDER BY id DESC LIMIT 1')
   const baseLatest = time(() => rawLatest.get(), 2000)
@@ -159,6 +198,40 @@ if (selected('plot')) {
   row(`cockpit plot walk over ${BIG.toLocaleString('en')} points: ${views.length} views, year to 10 minutes and pans, one mean,min,max request each (p50 / p95 / max)`,
     `${ms(big.p50)} / ${ms(big.p95)} / ${ms(big.max)}`, `${ms(small.p50)} / ${ms(small.p95)} / ${ms(small.max)} same walk over 10,000 points`, small.p95 / big.p95, 'p95 ratio ≥ 0.5; p95 ≤ 120 ms (the plot\'s re-query pause)')
   row('the same walk asking mean, min and max in three requests, as the plot did before (p50 / p95)', `${ms(threeCalls.p50)} / ${ms(threeCalls.p95)}`, `${ms(big.p50)} / ${ms(big.p95)} one request`, big.p95 / threeCalls.p95, 'reported')
+}
+
+// 1c. Bytes on disk per point (log + view) for a year of one series at several densities, each in a store of its own,
+// against the same points as (t, v) rows in a bare SQLite table.
+if (selected('bytes')) {
+  console.error('bytes on disk per point')
+  const sizeOf = (p: string): number => fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((n, f) => n + sizeOf(path.join(p, f)), 0) : fs.statSync(p).size
+  for (const points of [10_000, 100_000, 1_000_000]) {
+    const at = path.join(dir, `bytes-${points}`)
+    const logsDir = path.join(at, 'logs')
+    const viewsDir = path.join(at, 'views')
+    fs.mkdirSync(logsDir, { recursive: true })
+    fs.mkdirSync(viewsDir, { recursive: true })
+    const meta = openMetaDb(path.join(at, 'box.db'))
+    const store = new Store({ db: meta, keys: new BoxKeys(Buffer.alloc(32, 7)), logsDir, viewsDir })
+    await store.open()
+    await store.add({ id: 'series' })
+    const step = YEAR / points
+    await ingest(store.get('series'), (function* () {
+      for (let i = 0; i < points; i += 1000) yield batch(i, Math.min(1000, points - i), step)
+    })())
+    await store.close()
+    meta.close()
+    const log = sizeOf(logsDir)
+    const view = sizeOf(viewsDir)
+    const bare = new Database(path.join(at, 'bare.sqlite'))
+    bare.exec('CREATE TABLE points (t REAL NOT NULL, v REAL)')
+    const insert = bare.prepare('INSERT INTO points (t, v) VALUES (?, ?)')
+    bare.transaction(() => { for (const r of batch(0, points, step)) insert.run(r.t, r.v) })()
+    bare.close()
+    const base = sizeOf(path.join(at, 'bare.sqlite'))
+    row(`bytes on disk per point, ${points.toLocaleString('en')} points a year, batches of 1,000 (log + view)`,
+      `${((log + view) / points).toFixed(1)} B (log ${(log / points).toFixed(1)}, view ${(view / points).toFixed(1)})`, `${(base / points).toFixed(1)} B bare (t, v) table`, base / (log + view), '≤ 80 B')
+  }
 }
 
 // 2. In-process ingest vs raw better-sqlite3 batched inserts of the same rows into a bare table.
