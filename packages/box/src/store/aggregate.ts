@@ -55,25 +55,26 @@ export function aggregate(db: Database.Database, series: Series[], bounds: numbe
 
   return buckets.map((span, i) => {
     const st = stats[i]!
-    const count = st.n
     const acc = quantiles?.[i]
-    const valueOf = (fn: AggregateFn): number | null => {
-      if (fn === 'count') return count
-      if (count === 0) return null
-      switch (fn) {
-        case 'sum': return st.sum
-        case 'min': return st.min
-        case 'max': return st.max
-        case 'mean': return st.sum / count
-        case 'sd': return count > 1 ? Math.sqrt(Math.max(0, (st.sumsq - (st.sum * st.sum) / count) / (count - 1))) : null
-        default: return acc!.quantile(QUANTILES[(fn.startsWith('exact_') ? fn.slice(6) : fn) as Quantile])
-      }
-    }
-    const bucket: BucketValue = { start: span.lo, end: span.hi, count, value: valueOf(list[0]!) }
-    if (list.length > 1) bucket.values = Object.fromEntries(list.map((fn) => [fn, fn === list[0] ? bucket.value : valueOf(fn)]))
-    if (acc?.approximate && count > 0) bucket.error = { relative: SKETCH_RELATIVE_ERROR }
+    const bucket: BucketValue = { start: span.lo, end: span.hi, count: st.n, value: valueOf(list[0]!, st, acc) }
+    if (list.length > 1) bucket.values = Object.fromEntries(list.map((fn) => [fn, fn === list[0] ? bucket.value : valueOf(fn, st, acc)]))
+    if (acc?.approximate && st.n > 0) bucket.error = { relative: SKETCH_RELATIVE_ERROR }
     return bucket
   })
+}
+
+function valueOf(fn: AggregateFn, st: Stats, acc: QuantileAccumulator | undefined): number | null {
+  const count = st.n
+  if (fn === 'count') return count
+  if (count === 0) return null
+  switch (fn) {
+    case 'sum': return st.sum
+    case 'min': return st.min
+    case 'max': return st.max
+    case 'mean': return st.sum / count
+    case 'sd': return count > 1 ? Math.sqrt(Math.max(0, (st.sumsq - (st.sum * st.sum) / count) / (count - 1))) : null
+    default: return acc!.quantile(QUANTILES[(fn.startsWith('exact_') ? fn.slice(6) : fn) as Quantile])
+  }
 }
 
 /** Each bucket's values for its quantiles, if any are asked for: exact, or from the sketches. */

@@ -206,6 +206,20 @@ export class CellReader {
   }
 }
 
+/** The index of the cut cell starting at `start`, if any. */
+export function cutCellAt(cut: readonly CutCell[], start: number): number | undefined {
+  let lo = 0
+  let hi = cut.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    const at = cut[mid]!.start
+    if (at === start) return mid
+    if (start < at) hi = mid - 1
+    else lo = mid + 1
+  }
+  return undefined
+}
+
 /** The index of the part among sorted, disjoint `parts` that holds time t, if any. */
 export function partHolding(parts: readonly { lo: number; hi: number }[], t: number): number | undefined {
   let lo = 0

@@ -4,7 +4,7 @@
  */
 import type { DDSketch } from '@datadog/sketches-js'
 import { ROLLUP_RESOLUTIONS } from './rollups.ts'
-import { holdsFew, partHolding, planGrid, type CellReader, type Span } from './cells.ts'
+import { cutCellAt, holdsFew, partHolding, planGrid, type CellReader, type Span } from './cells.ts'
 import { addRow, newSketch } from './sketch.ts'
 
 /**
@@ -85,10 +85,9 @@ function gather(reader: CellReader, reqs: readonly Span[], targets: number[], ac
 
   // Parts refer to the ranges read on this grid, rest[part.req].
   const plan = planGrid(rest.map((i) => reqs[i]!), res)
-  const cutAt = new Map(plan.cut.map((cell, k) => [cell.start, k]))
   const cutCounts = plan.cut.map(() => 0)
   for (const [bucket, n, min, max, sketch] of reader.sketchRows(res, plan.runs)) {
-    const k = cutAt.get(bucket)
+    const k = cutCellAt(plan.cut, bucket)
     if (k !== undefined) cutCounts[k]! += n
     else {
       const w = partHolding(plan.whole, bucket)

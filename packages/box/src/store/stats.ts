@@ -11,7 +11,7 @@
  * the finer grid after all. A part expected to hold a handful of points is read raw at once.
  */
 import { ROLLUP_RESOLUTIONS, type Stats } from './rollups.ts'
-import { holdsFew, partHolding, planGrid, type CellReader, type Part, type Span } from './cells.ts'
+import { cutCellAt, holdsFew, partHolding, planGrid, type CellReader, type Part, type Span } from './cells.ts'
 
 /** Runs of at least this many whole cells are summed by SQL; shorter ones are cheaper read as rows. */
 const LONG_RUN = 4
@@ -52,10 +52,9 @@ export function rangeStats(reader: CellReader, reqs: readonly Span[], extremes: 
   // Parts refer to the ranges read on this grid, rest[part.req].
   const plan = planGrid(rest.map((i) => reqs[i]!), res, LONG_RUN)
   reader.eachRollupStats(res, plan.long, (k, [n, sum, min, max, sumsq]) => merge(out[rest[plan.long[k]!.req]!]!, n, sum ?? 0, min ?? Infinity, max ?? -Infinity, sumsq ?? 0))
-  const cutAt = new Map(plan.cut.map((cell, k) => [cell.start, k]))
   const cutStats = plan.cut.map(emptyStats)
   for (const [bucket, n, sum, min, max, sumsq] of reader.statsRows(res, plan.runs)) {
-    const k = cutAt.get(bucket)
+    const k = cutCellAt(plan.cut, bucket)
     if (k !== undefined) merge(cutStats[k]!, n, sum, min, max, sumsq)
     else {
       const w = partHolding(plan.whole, bucket)

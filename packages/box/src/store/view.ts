@@ -57,9 +57,6 @@ export class View {
     // The view is rebuilt from the log after any crash, so it trades durability for speed.
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = OFF')
-    // Aggregates off the rollup grid read a few points at each of thousands of bucket edges: mapped
-    // pages spare each of those reads a system call (half their cost). Address space, not memory.
-    this.db.pragma('mmap_size = 1073741824')
     // A view laid out by an older Coffer lacks what this one keeps (ut, say): refuse it, and the
     // source throws it away and rebuilds it from the log.
     const laidOut = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").get() !== undefined
