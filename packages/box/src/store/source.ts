@@ -2,6 +2,12 @@
  * One source: its encrypted, signed hypercore (the truth) and its SQLite view (a cache).
  * Writes go log first; the view applies log blocks in order and records how far it got,
  * so after any crash `open()` replays exactly the blocks the view has not seen.
+ *
+ * A closed source costs a few objects: its meta, its subscribers and the figures it left when
+ * it last closed. It opens on use — a read opens the view alone, which SQLite does at once; a
+ * write or `open()` opens the log too and brings the view up to it — and the store closes it
+ * again once it is idle. Subscribers belong to the source, not to what it has open, so a close
+ * never cuts them off; nor does it cut a write, since a source with any work in flight stays open.
  */
 import fs from 'node:fs'
 import { EventEmitter } from 'node:events'
@@ -20,13 +26,55 @@ export interface WriteResult {
   blocks: number
 }
 
+/** A source's figures, as a summary lists them: read from its view while open, kept from its last close while not. */
+export interface SourceStats {
+  points: number
+  keys: number
+  bytes: number
+  logLength: number
+  first: number | null
+  last: number | null
+  series: { name: string; unit: string | null; type: string }[]
+}
+
+/** What a source needs from the store that holds it. */
+export interface SourceHost {
+  /** A new session on the source's log, from the store's corestore. */
+  core(meta: SourceMeta): Hypercore
+  /** The page cache each view may fill, in KiB. */
+  readonly cacheKiB: number
+  /** The source was used while open: the store keeps it among the recently used. */
+  used(source: Source): void
+  /** The source is about to close its view, leaving these figures (undefined: the view is behind its log). */
+  viewClosing(source: Source, view: View, stats: SourceStats | undefined): void
+  /** The view's file is closed. */
+  viewClosed(source: Source): void
+  /** Nothing of the source is open any more. */
+  released(source: Source): void
+}
+
 export class Source {
   readonly meta: SourceMeta
-  readonly core: Hypercore
-  view: View
   readonly viewFile: string
   /** Emits 'records' with each newly applied batch, for live subscribers. */
   readonly events = new EventEmitter()
+  readonly #host: SourceHost
+  #view: View | undefined
+  /** Whether the open view holds every block of the log. */
+  #current = false
+  #core: Hypercore | undefined
+  #coreReady: Promise<void> | undefined
+  #coreOpen = false
+  #coreClosed: Promise<void> = Promise.resolve()
+  #opening: Promise<void> | undefined
+  /** The log's length as last seen; -1 before the log was ever opened. Nothing writes while the log is closed, so it holds then. */
+  #logLength: number
+  /** The figures the view left at its last close. */
+  #stats: SourceStats | undefined
+  /** Calls under way that need the source open (deletes, scans, opening). */
+  #users = 0
+  /** Log blocks being cleared after a deletion. */
+  #clears = 0
   #pending = new Map<number, { entry: LogEntry; done: () => void; fail: (err: Error) => void }>()
   #inflight = new Set<Promise<unknown>>()
   #gate: Promise<void> = Promise.resolve()
@@ -35,43 +83,180 @@ export class Source {
   #appendQueue: { entries: LogEntry[]; blocks: Buffer[]; resolve: (start: number) => void; reject: (err: unknown) => void }[] = []
   #appending = false
 
-  constructor(meta: SourceMeta, core: Hypercore, viewFile: string) {
+  /** `known`: the figures the source left when it last closed, if its view is still as it left it. */
+  constructor(meta: SourceMeta, host: SourceHost, viewFile: string, known?: SourceStats) {
     this.meta = meta
-    this.core = core
+    this.#host = host
     this.viewFile = viewFile
-    this.view = openView(viewFile)
+    this.#stats = known
+    this.#logLength = known?.logLength ?? -1
     this.events.setMaxListeners(0)
   }
 
-  async open(): Promise<void> {
-    await this.core.ready()
-    if (this.core.length === 0) await this.core.append(encode({ op: 'create', meta: this.meta }))
+  /**
+   * The view, opened now if it is closed. A view is opened without its log when the log has not
+   * grown since the view last closed; one that is behind (a crash, a file changed by hand) throws
+   * a 503 while it catches up in the background.
+   */
+  get view(): View {
+    if (!this.#view) this.#openView()
+    const view = this.#view!
+    if (!this.#current) {
+      this.open().catch(() => {})
+      throw new CofferError(503, 'view-unavailable', 'Source unavailable', `Source "${this.meta.id}" is bringing its view up to date with its log. Try again in a moment.`)
+    }
+    this.#host.used(this)
+    return view
+  }
+
+  /** The source's log. Opened here if it is closed, its length reads 0 until it is ready: `await open()` before reading it. */
+  get core(): Hypercore {
+    if (!this.#core) return this.#openCore()
+    this.#host.used(this)
+    return this.#core
+  }
+
+  /** Whether the view or the log is open. */
+  get isOpen(): boolean {
+    return this.#view !== undefined || this.#core !== undefined
+  }
+
+  /** The figures a summary shows: from the view while it is open, else as it left them, without opening it. */
+  stats(): SourceStats {
+    if (this.#view && this.#current) return this.#liveStats(this.#view)
+    return this.#stats ?? this.#liveStats(this.view)
+  }
+
+  #liveStats(view: View): SourceStats {
+    const series = [...view.seriesById.values()].map(({ name, unit, type }) => ({ name, unit, type }))
+    const logLength = this.#coreOpen ? this.#core!.length : this.#logLength
+    return { ...view.counts(), ...view.timeSpan(), logLength, series }
+  }
+
+  #openView(fresh = false): View {
+    const view = openView(this.viewFile, { fresh })
+    view.db.pragma(`cache_size = -${this.#host.cacheKiB}`)
+    this.#view = view
+    this.#current = view.applied === this.#logLength
+    this.#host.used(this)
+    return view
+  }
+
+  #openCore(): Hypercore {
+    const core = this.#host.core(this.meta)
+    this.#core = core
+    this.#host.used(this)
+    this.#coreReady = core.ready().then(() => {
+      if (this.#core === core) {
+        this.#coreOpen = true
+        this.#logLength = core.length
+      }
+    })
+    // A failure is the caller's to see, through open(); the next open tries afresh.
+    this.#coreReady.catch(() => {
+      if (this.#core !== core) return
+      this.#core = undefined
+      this.#coreReady = undefined
+      core.close().catch(() => {})
+    })
+    return core
+  }
+
+  /** Opens the log and the view, and brings the view up to the log. */
+  open(): Promise<void> {
+    if (this.#current && this.#coreOpen) {
+      this.#host.used(this)
+      return Promise.resolve()
+    }
+    this.#opening ??= this.#open().finally(() => (this.#opening = undefined))
+    return this.#opening
+  }
+
+  async #open(): Promise<void> {
+    this.#users++
     try {
-      await this.#replay()
-    } catch {
-      // The view is only a cache: if it cannot take the log, throw it away and rebuild it whole.
-      this.view.close()
-      this.view = openView(this.viewFile, { fresh: true })
-      await this.#replay()
+      // A log session closing from the last close goes first.
+      await this.#coreClosed
+      if (!this.#core) this.#openCore()
+      await this.#coreReady
+      const core = this.#core!
+      if (core.length === 0) await core.append(encode({ op: 'create', meta: this.meta }))
+      this.#logLength = core.length
+      // Nothing is written before the log is open, so the view is current exactly when it holds the whole log.
+      if (this.#view) this.#current = this.#view.applied === core.length
+      else this.#openView()
+      if (!this.#current) {
+        try {
+          await this.#replay()
+        } catch {
+          // The view is only a cache: if it cannot take the log, throw it away and rebuild it whole.
+          this.#view!.close()
+          this.#openView(true)
+          await this.#replay()
+        }
+        this.#current = true
+      }
+      this.#host.used(this)
+    } finally {
+      this.#users--
     }
   }
 
   /** Applies the log blocks the view has not seen yet. */
   async #replay(): Promise<void> {
-    for (let i = this.view.applied; i < this.core.length; i++) {
-      const block = await this.core.get(i, { wait: false })
+    const core = this.#core!
+    for (let i = this.#view!.applied; i < core.length; i++) {
+      const block = await core.get(i, { wait: false })
       // A cleared block is a deletion already recorded later in the log: nothing to apply.
-      if (block === null) this.view.db.transaction(() => this.view.setApplied(i + 1))()
+      if (block === null) this.#view!.db.transaction(() => this.#view!.setApplied(i + 1))()
       else this.#apply([{ index: i, entry: decode(block) }])
     }
   }
 
+  /** Closes the view and the log once every write, deletion and opening under way has finished. */
   async close(): Promise<void> {
+    await this.#opening?.catch(() => {})
     await this.#gate
     await Promise.allSettled(this.#inflight)
     await this.#clearing
-    this.view.close()
-    await this.core.close()
+    this.#shut()
+    await this.#coreClosed
+  }
+
+  /**
+   * Closes the view and the log now if nothing needs them: no write, deletion, scan or opening
+   * under way, and the view not failed (that one stays as it is until the box restarts, as
+   * before). Subscribers stay subscribed. Returns whether it closed.
+   */
+  closeIfIdle(): boolean {
+    const idle = this.#users === 0 && this.#inflight.size === 0 && this.#appendQueue.length === 0 && !this.#appending &&
+      this.#pending.size === 0 && this.#clears === 0 && this.#opening === undefined && this.#broken === undefined
+    if (idle) this.#shut()
+    return idle
+  }
+
+  #shut(): void {
+    const view = this.#view
+    const core = this.#core
+    if (this.#coreOpen) this.#logLength = core!.length
+    if (view) {
+      const sound = this.#current && this.#broken === undefined && view.applied === this.#logLength
+      const stats = sound ? this.#liveStats(view) : undefined
+      this.#host.viewClosing(this, view, stats)
+      this.#stats = stats
+      view.close()
+      this.#view = undefined
+      this.#current = false
+      this.#host.viewClosed(this)
+    }
+    this.#broken = undefined
+    if (core) {
+      this.#core = undefined
+      this.#coreReady = undefined
+      this.#coreOpen = false
+      this.#coreClosed = core.close().catch(() => {})
+    }
+    this.#host.released(this)
   }
 
   /**
@@ -81,9 +266,18 @@ export class Source {
    * many small writers cost one signature and one disk write, and the log's I/O for one group
    * runs while the view takes the previous one. The view applies blocks strictly in log order.
    */
-  async #write(entries: LogEntry[]): Promise<{ bytes: number; first: number; blocks: number }> {
-    await this.#gate
-    return this.#writeUngated(entries)
+  #write(entries: LogEntry[]): Promise<{ bytes: number; first: number; blocks: number }> {
+    const gate = this.#gate
+    const write = (async () => {
+      await gate
+      await this.open()
+      return this.#writeUngated(entries)
+    })()
+    // In flight from the call on, while the source opens too: a deletion called later waits for it, and no close cuts it.
+    this.#inflight.add(write)
+    const settled = () => this.#inflight.delete(write)
+    write.then(settled, settled)
+    return write
   }
 
   async #writeUngated(entries: LogEntry[]): Promise<{ bytes: number; first: number; blocks: number }> {
@@ -114,7 +308,7 @@ export class Source {
       let start: number
       try {
         const blocks = group.flatMap((w) => w.blocks)
-        start = (await this.core.append(blocks)).length - blocks.length
+        start = (await this.#core!.append(blocks)).length - blocks.length
       } catch (err) {
         for (const w of group) w.reject(err)
         continue
@@ -137,7 +331,7 @@ export class Source {
   /** Applies every contiguous ready block from the view's watermark on, in one transaction. */
   #drain(): void {
     const ready: { index: number; entry: LogEntry; done: () => void; fail: (err: Error) => void }[] = []
-    for (let next = this.view.applied; this.#pending.has(next); next++) {
+    for (let next = this.#view!.applied; this.#pending.has(next); next++) {
       ready.push({ index: next, ...this.#pending.get(next)! })
       this.#pending.delete(next)
     }
@@ -146,7 +340,7 @@ export class Source {
       this.#apply(ready)
     } catch (err) {
       // These blocks are in the log but not in the view, so later blocks cannot be applied either.
-      // Fail everything waiting; a restart replays the log into the view.
+      // Fail everything waiting; a restart replays the log into the view. Until then the source stays open as it is.
       this.#broken = new CofferError(503, 'view-unavailable', 'Source unavailable', `Source "${this.meta.id}" could not update its view (${(err as Error).message}). Restart the box; its log is intact.`)
       for (const p of [...ready, ...this.#pending.values()]) p.fail(this.#broken)
       this.#pending.clear()
@@ -157,7 +351,7 @@ export class Source {
 
   /** Applies consecutive log blocks to the view in one transaction, then their side effects. */
   #apply(blocks: { index: number; entry: LogEntry }[]): void {
-    const view = this.view
+    const view = this.#view!
     view.db.transaction(() => {
       // Consecutive record blocks go in together; anything else is applied between them, in log order.
       let run: { index: number; records: SenmlRecord[] }[] = []
@@ -179,8 +373,14 @@ export class Source {
       if (entry.op === 'delete') {
         // Clearing after the view commits keeps a crash in between harmless: the replay clears again.
         const drop = entry.drop
+        const core = this.#core!
+        this.#clears++
         this.#clearing = this.#clearing.then(async () => {
-          for (const b of drop) await this.core.clear(b, b + 1)
+          try {
+            for (const b of drop) await core.clear(b, b + 1)
+          } finally {
+            this.#clears--
+          }
         })
       }
       if (entry.op === 'records' && entry.records.length > 0) this.events.emit('records', entry.records)
@@ -192,12 +392,15 @@ export class Source {
     const previous = this.#gate
     let release!: () => void
     this.#gate = new Promise((resolve) => (release = resolve))
-    await previous
-    await Promise.allSettled(this.#inflight)
+    this.#users++
     try {
+      await previous
+      await Promise.allSettled(this.#inflight)
+      await this.open()
       return await fn()
     } finally {
       release()
+      this.#users--
     }
   }
 
@@ -210,22 +413,29 @@ export class Source {
 
   /** The blocks from `from` on that a job wrote, found by their origin mark. */
   async blocksOf(origin: string, from: number): Promise<number[]> {
-    const blocks: number[] = []
-    for (let i = from; i < this.core.length; i++) {
-      const block = await this.core.get(i, { wait: false })
-      if (block === null) continue
-      const entry = decode(block)
-      if (entry.op === 'records' && entry.origin === origin) blocks.push(i)
+    this.#users++
+    try {
+      await this.open()
+      const core = this.#core!
+      const blocks: number[] = []
+      for (let i = from; i < core.length; i++) {
+        const block = await core.get(i, { wait: false })
+        if (block === null) continue
+        const entry = decode(block)
+        if (entry.op === 'records' && entry.origin === origin) blocks.push(i)
+      }
+      return blocks
+    } finally {
+      this.#users--
     }
-    return blocks
   }
 
   /** Deletes [from, to): drops every block holding a point in range, re-appending the points outside it. */
   deleteRange(from: number, to: number): Promise<WriteResult> {
     this.#expect('timeseries')
     return this.#exclusive(async () => {
-      const drop = this.view.blocksInRange(from, to)
-      const survivors = this.view.survivors(drop, from, to)
+      const drop = this.#view!.blocksInRange(from, to)
+      const survivors = this.#view!.survivors(drop, from, to)
       return this.#dropBlocks({ op: 'delete', from, to, drop }, survivors)
     })
   }
@@ -237,11 +447,11 @@ export class Source {
 
   /** Writes a deletion (and the points it keeps) under the exclusive gate; counts the points gone. */
   async #dropBlocks(deletion: LogEntry & { op: 'delete' }, survivors: SenmlRecord[]): Promise<WriteResult> {
-    if (deletion.drop.length === 0) return { count: 0, bytes: 0, first: this.core.length, blocks: 0 }
-    const before = this.view.points
+    if (deletion.drop.length === 0) return { count: 0, bytes: 0, first: this.#core!.length, blocks: 0 }
+    const before = this.#view!.points
     const entries: LogEntry[] = survivors.length > 0 ? [deletion, { op: 'records', records: survivors }] : [deletion]
     const written = await this.#writeUngated(entries)
-    return { count: before - this.view.points, ...written }
+    return { count: before - this.#view!.points, ...written }
   }
 
   async put(key: string, value: unknown): Promise<WriteResult> {
@@ -258,7 +468,8 @@ export class Source {
   async clearLog(): Promise<void> {
     await this.#exclusive(async () => {
       await this.#clearing
-      if (this.core.length > 0) await this.core.clear(0, this.core.length)
+      const core = this.#core!
+      if (core.length > 0) await core.clear(0, core.length)
     })
   }
 
