@@ -30,6 +30,7 @@ export { type Consent, type ConsentInput, type Granted, type GrantedSource, type
 export { readBundle, readTarball, type Bundle } from './bundle.ts'
 
 export const MAX_CODE_BYTES = 5 * 1024 * 1024
+const LAST_RUN_WRITE_MS = 1000
 
 export type AppState = 'pending' | 'active' | 'revoked'
 
@@ -101,6 +102,12 @@ export class Apps {
   readonly #deps: AppsDeps
   readonly #db: Database.Database
   readonly #running = new Set<string>()
+  /**
+   * Each app's last run, written to box.db about a second later in one transaction: box.db syncs
+   * every commit to disk, which cost a run as much as the run itself.
+   */
+  readonly #lastRuns = new Map<string, RunSummary>()
+  #lastRunsTimer: NodeJS.Timeout | undefined
   readonly #schedules: Schedules
 
   constructor(deps: AppsDeps) {
@@ -114,6 +121,7 @@ export class Apps {
   }
 
   async close(): Promise<void> {
+    this.#writeLastRuns()
     this.#schedules.clear()
   }
 
@@ -194,6 +202,7 @@ export class Apps {
       }
     }
     this.#db.prepare('DELETE FROM app_views WHERE app = ?').run(id)
+    this.#lastRuns.delete(id)
     this.#db.prepare('DELETE FROM apps WHERE id = ?').run(id)
     fs.rmSync(path.join(this.#deps.dir, id), { recursive: true, force: true })
     return { deletedSources }
@@ -243,7 +252,8 @@ export class Apps {
       throw err
     } finally {
       this.#running.delete(id)
-      this.#db.prepare('UPDATE apps SET last_run = ? WHERE id = ?').run(JSON.stringify(summary), id)
+      this.#lastRuns.set(id, summary)
+      this.#lastRunsTimer ??= setTimeout(() => this.#writeLastRuns(), LAST_RUN_WRITE_MS).unref()
       // A run that broke a limit was refused by the box: it is audited as a denial, with the limit in its reason.
       // What the run did (each read, write and export) is audited by its own operation, and writes and
       // exports wait for their entries; the run's own entry is committed with the next group, as a read's is.
@@ -319,6 +329,17 @@ export class Apps {
     writeFileAtomic(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', 0o600)
   }
 
+  #writeLastRuns(): void {
+    clearTimeout(this.#lastRunsTimer)
+    this.#lastRunsTimer = undefined
+    if (this.#lastRuns.size === 0) return
+    const update = this.#db.prepare('UPDATE apps SET last_run = ? WHERE id = ?')
+    this.#db.transaction(() => {
+      for (const [id, summary] of this.#lastRuns) update.run(JSON.stringify(summary), id)
+    })()
+    this.#lastRuns.clear()
+  }
+
   #find(id: string): AppRow | undefined {
     return this.#db.prepare('SELECT * FROM apps WHERE id = ?').get(id) as AppRow | undefined
   }
@@ -336,7 +357,7 @@ export class Apps {
       consent: row.consent ? JSON.parse(row.consent) as Consent : null,
       update: row.update_manifest ? JSON.parse(row.update_manifest) as Manifest : null,
       installedAt: row.installed_at, updatedAt: row.updated_at, running: this.#running.has(row.id),
-      lastRun: row.last_run ? JSON.parse(row.last_run) as RunSummary : null,
+      lastRun: this.#lastRuns.get(row.id) ?? (row.last_run ? JSON.parse(row.last_run) as RunSummary : null),
     }
   }
 }
