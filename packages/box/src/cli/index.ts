@@ -215,7 +215,7 @@ function buildProgram(): Command {
     .option('--limit <n>', 'at most this many records', '1000')
     .addOption(new Option('--order <order>', 'asc or desc').choices(['asc', 'desc']).default('asc'))
     .option('--name <names>', 'record names, comma-separated')
-    .option('--aggregate <fn>', 'bucketed statistic: count, sum, min, max, mean, median or sd; or several, comma-separated')
+    .option('--aggregate <fn>', 'bucketed statistic: count, sum, min, max, mean, sd, median, p90 or p99 (from sketches within 1%; exact_median, exact_p90, exact_p99 read every point); or several, comma-separated')
     .option('--bucket <size>', 'bucket size for --aggregate: 5m, 1h, 1d …', '1h')
     .option('--tz <zone>', 'time zone for day buckets', 'UTC')
     .option('--json', 'machine-readable output')
