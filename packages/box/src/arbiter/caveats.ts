@@ -12,6 +12,7 @@
  *   expires = EPOCH-SECONDS
  */
 import { InvalidInput } from '../errors/index.ts'
+import { SOURCE_ID } from '../store/meta.ts'
 import { UNIT_ALTERNATIVES, UNIT_SECONDS, formatDuration, type DurationUnit } from '../duration/index.ts'
 
 export const OPERATIONS = ['read', 'write', 'observe', 'delete', 'admin'] as const
@@ -33,9 +34,11 @@ export interface Scope {
 export type TimeBound = { at: number } | { ago: number }
 export interface Window { from?: TimeBound; to?: TimeBound }
 
-const SUBJECT = /^(owner|(device|driver|app):[a-z0-9][a-z0-9._-]{0,62})$/
+/** Subjects' names and sources' ids are spelled alike. */
+const ID = SOURCE_ID.source.slice(1, -1)
+const SUBJECT = new RegExp(`^(owner|(device|driver|app):${ID})$`)
 const GRANT = /^([a-z0-9][a-z0-9._:-]{0,127})@(\d{1,15})$/
-const SOURCE_LIST = /^[a-z0-9][a-z0-9._-]{0,62}(,[a-z0-9][a-z0-9._-]{0,62})*$/
+const SOURCE_LIST = new RegExp(`^${ID}(,${ID})*$`)
 const BOUND = new RegExp(`^(\\d{1,12}(\\.\\d+)?|now-(\\d{1,10})(${UNIT_ALTERNATIVES}))?$`)
 
 export function parseBound(text: string): TimeBound | undefined {

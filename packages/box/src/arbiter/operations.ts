@@ -6,10 +6,11 @@ import { Type, type Static } from '@sinclair/typebox'
 import { defineOperation } from '../operations/index.ts'
 import { parseBucket, type Store } from '../store/index.ts'
 import { parseDuration } from '../duration/index.ts'
+import { SOURCE_ID } from '../store/meta.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import { OPERATIONS, parseBound, type Arbiter, type Op, type Window } from './index.ts'
 
-const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' })
+const Name = Type.String({ pattern: SOURCE_ID.source, description: 'Spelled like a source id' })
 const Subject = Type.Union([Type.Literal('device'), Type.Literal('driver'), Type.Literal('app'), Type.Literal('owner')])
 
 const TimeBound = Type.Union([

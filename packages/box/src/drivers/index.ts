@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { AuditLog } from '../audit/index.ts'
-import type { Store } from '../store/index.ts'
+import { SOURCE_ID, type Store } from '../store/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { Conflict, InvalidInput, NotFound, Unauthorized } from '../errors/index.ts'
 import { writeAs, type IngestDeps } from '../ingest/index.ts'
@@ -56,7 +56,8 @@ interface Running {
   handle?: DriverHandle
 }
 
-const DRIVER_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/
+/** A driver's id names its grant's subject (driver:ID), spelled like a source id. */
+const DRIVER_ID = SOURCE_ID
 const TOKEN_SECONDS = 24 * 3600
 
 export class Drivers {
