@@ -3,7 +3,7 @@
  * same machine: raw better-sqlite3 inserts, raw SQL scans, and a bare Fastify route.
  * Prints a Markdown table for BENCHMARKS.md. Set BENCH_POINTS to shrink the big series.
  * Name benchmarks to run only those: `npm run bench -- owntracks health`
- * (big, plot, bytes, inproc, http, latest, owntracks, health, sandbox, apps, cli; plot ingests the big series too).
+ * (big, plot, bytes, inproc, http, latest, owntracks, health, sandbox, apps, sources, cli; plot ingests the big series too).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -26,7 +26,7 @@ const BIG = Number(process.env.BENCH_POINTS ?? 10_000_000)
 const YEAR = 365 * 86400
 const T0 = 1_735_689_600 // 2025-01-01T00:00:00Z
 const rows: string[][] = []
-const BENCHMARKS = ['big', 'plot', 'bytes', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps', 'cli']
+const BENCHMARKS = ['big', 'plot', 'bytes', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps', 'sources', 'cli']
 const chosen = process.argv.slice(2)
 for (const name of chosen) if (!BENCHMARKS.includes(name)) throw new Error(`Unknown benchmark "${name}": choose from ${BENCHMARKS.join(', ')}.`)
 const selected = (name: string) => chosen.length === 0 || chosen.includes(name)
@@ -353,6 +353,20 @@ if (selected('cli')) {
   const c = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { commandMs: number; curlMs: number | null; nodeFetchMs: number; startMs: number; bareFastifyMs: number; commandRuns: number; startRuns: number }
   row(`\`coffer sources list\` against a running box, a process per run (p50 of ${c.commandRuns})`, `${c.commandMs.toFixed(0)} ms`, `${c.nodeFetchMs.toFixed(0)} ms \`node -e "fetch(…)"\`${c.curlMs === null ? '' : `; ${c.curlMs.toFixed(0)} ms curl`}`, c.nodeFetchMs / c.commandMs, '≤ 150 ms')
   row(`\`coffer start\` to its first answer (p50 of ${c.startRuns})`, `${c.startMs.toFixed(0)} ms`, `${c.bareFastifyMs.toFixed(0)} ms bare Fastify process`, c.bareFastifyMs / c.startMs, '≤ 2× bare Fastify (ratio ≥ 0.5)')
+}
+
+// 10. A box of 1,000 sources started as a user starts it, in a process of its own, against one of 10 such sources.
+if (selected('sources')) {
+  console.error('many sources (writing them first)')
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./sources.ts', import.meta.url))], { encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'inherit'] })
+  type Measures = { sources: number; startMs: number; startCpuMs: number; idleRss: number; idleFiles: number; touchedRss: number; touchedFiles: number; firstQueryMs: number; againQueryMs: number }
+  const { points, ours: o, baseline: b } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { points: number; ours: Measures; baseline: Measures }
+  const mib = (x: number) => `${Math.round(x / 2 ** 20)} MiB`
+  const many = `${o.sources.toLocaleString('en')} sources of ${points.toLocaleString('en')} points`
+  row(`${many}: \`coffer start\` to listening (CPU time)`, `${(o.startMs / 1000).toFixed(2)} s (${(o.startCpuMs / 1000).toFixed(2)} s)`, `${(b.startMs / 1000).toFixed(2)} s (${(b.startCpuMs / 1000).toFixed(2)} s) with ${b.sources}`, b.startMs / o.startMs, '≤ 2 s')
+  row(`${many}: idle RSS, open files`, `${mib(o.idleRss)}, ${o.idleFiles}`, `${mib(b.idleRss)}, ${b.idleFiles} with ${b.sources}`, b.idleRss / o.idleRss, '≤ 300 MiB')
+  row(`${many}: RSS and open files after one query to each (an exact median over all its points)`, `${mib(o.touchedRss)}, ${o.touchedFiles}`, `${mib(b.touchedRss)}, ${b.touchedFiles} with ${b.sources}`, b.touchedRss / o.touchedRss, '≤ 500 MiB')
+  row(`${many}: first query to a closed source, which opens it (p50)`, `${o.firstQueryMs.toFixed(1)} ms`, `${o.againQueryMs.toFixed(1)} ms the same query once open`, o.againQueryMs / o.firstQueryMs, 'reported')
 }
 
 await box.close()
