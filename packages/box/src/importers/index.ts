@@ -149,6 +149,8 @@ export class Importers {
       if (created) await store.add({ id: source, logicalType: format.logicalType(options), description: `Imported from ${format.name}` })
       const token = arbiter.ownerToken(24 * 3600).token
       const blocks: number[] = []
+      // A source closed while idle opens its log first, so the length below is the log's, not 0.
+      await store.get(source).open()
       this.#db.prepare('INSERT INTO imports (id, hash, name, format, source, state, records, first_block, started_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)')
         .run(job.id, hash, job.name, format.name, source, 'importing', store.get(source).core.length, job.startedAt)
       job.state = 'importing'
