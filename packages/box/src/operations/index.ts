@@ -137,6 +137,8 @@ export class Operations {
       check = TypeCompiler.Compile(schema)
       this.#checks.set(schema, check)
     }
+    // Most inputs are already right; filling defaults and converting walks the whole schema.
+    if (check.Check(input)) return input as Static<T>
     const value = Value.Convert(schema, Value.Default(schema, input ?? {}))
     if (check.Check(value)) return value as Static<T>
     const first = check.Errors(value).First()
