@@ -7,7 +7,7 @@
 import { Type } from '@sinclair/typebox'
 import { EXPORT_POLICIES } from '../gateway/index.ts'
 import { InvalidInput } from '../errors/index.ts'
-import { defineOperation } from '../operations/index.ts'
+import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { readTarball, type Bundle } from './bundle.ts'
 import { Manifest as ManifestSchema } from './manifest.ts'
 import type { Apps } from './index.ts'
@@ -120,20 +120,19 @@ export interface AppOperationsDeps {
 }
 
 export function appOperations({ apps }: AppOperationsDeps) {
-  const owner = () => ({ op: 'admin' as const })
 
   return {
     list: defineOperation({
       name: 'apps.list', summary: 'Installed apps with their consent and last run', audit: 'admin',
       input: Type.Object({}), output: Type.Array(AppInfoSchema),
-      access: owner,
+      access: ownerOnly,
       run: async () => apps.list(),
     }),
 
     get: defineOperation({
       name: 'apps.get', summary: 'One app', audit: 'admin',
       input: IdInput, output: AppInfoSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => apps.get(id),
     }),
 
@@ -143,7 +142,7 @@ export function appOperations({ apps }: AppOperationsDeps) {
         bundle: Type.Unknown({ description: 'The bundle\'s tarball bytes, or JSON { manifest, code }' }),
       }),
       output: InstallResultSchema,
-      access: owner,
+      access: ownerOnly,
       // The tarball is unpacked only here, once the token is known to be the owner's.
       run: async ({ bundle }) => apps.install(Buffer.isBuffer(bundle) ? await readTarball(bundle) : bundleFromJson(bundle)),
     }),
@@ -151,7 +150,7 @@ export function appOperations({ apps }: AppOperationsDeps) {
     review: defineOperation({
       name: 'apps.review', summary: 'What the app (or its waiting update) asks for, in plain words', audit: 'admin',
       input: IdInput, output: ReviewSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => apps.review(id),
     }),
 
@@ -159,14 +158,14 @@ export function appOperations({ apps }: AppOperationsDeps) {
       name: 'apps.grant', summary: 'Consent: grant what the app asks, or a narrower part of it', audit: 'admin',
       input: Type.Object({ id: AppId, ...ConsentAnswers }, { additionalProperties: false }),
       output: AppInfoSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id, ...consent }) => apps.grant(id, consent),
     }),
 
     revoke: defineOperation({
       name: 'apps.revoke', summary: 'Revoke every grant of the app and stop it if it runs', audit: 'admin',
       input: IdInput, output: AppInfoSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => apps.revoke(id),
     }),
 
@@ -174,7 +173,7 @@ export function appOperations({ apps }: AppOperationsDeps) {
       name: 'apps.uninstall', summary: 'Uninstall: tokens, views and code go; its own sources too with deleteData=true', audit: 'admin',
       input: Type.Object({ id: AppId, deleteData: Type.Boolean({ default: false }) }),
       output: Type.Object({ deletedSources: Type.Array(Type.String()) }),
-      access: owner,
+      access: ownerOnly,
       run: async ({ id, deleteData }) => apps.uninstall(id, { deleteData }),
     }),
 
@@ -182,21 +181,21 @@ export function appOperations({ apps }: AppOperationsDeps) {
       name: 'apps.run', summary: 'Run the app now; answers with its result, logs and usage', audit: 'admin',
       input: Type.Object({ id: AppId, event: Type.Optional(Type.Unknown({ description: 'What the app\'s code receives as its event' })) }),
       output: RunReportSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id, event }) => apps.run(id, { event, trigger: 'owner' }),
     }),
 
     views: defineOperation({
       name: 'apps.views', summary: 'The views the app has shown (Vega-Lite specs with inline data)', audit: 'admin',
       input: IdInput, output: Type.Array(AppViewSchema),
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => apps.views(id),
     }),
 
     view: defineOperation({
       name: 'apps.view', summary: 'One view', audit: 'admin',
       input: Type.Object({ id: AppId, view: Type.String({ maxLength: 64 }) }), output: AppViewSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id, view }) => apps.view(id, view),
     }),
   }

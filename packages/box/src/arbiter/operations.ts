@@ -3,7 +3,7 @@
  * list grants, revoke one. Owner only, audited as admin actions.
  */
 import { Type, type Static } from '@sinclair/typebox'
-import { defineOperation } from '../operations/index.ts'
+import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { parseBucket, type Store } from '../store/index.ts'
 import { parseDuration } from '../duration/index.ts'
 import { SOURCE_ID } from '../store/meta.ts'
@@ -48,7 +48,6 @@ export interface GrantOperationsDeps {
 }
 
 export function grantOperations({ arbiter, store }: GrantOperationsDeps) {
-  const owner = () => ({ op: 'admin' as const })
 
   return {
     mint: defineOperation({
@@ -59,7 +58,7 @@ export function grantOperations({ arbiter, store }: GrantOperationsDeps) {
         expires: Type.Optional(Type.Number({ description: 'Epoch seconds' })),
         grant: GrantSchema,
       }),
-      access: owner,
+      access: ownerOnly,
       run: async (input) => {
         const ttlSeconds = input.expiresIn === undefined ? undefined : parseDuration(input.expiresIn, 'expiresIn')
         let grant = arbiter.grant('owner')
@@ -76,14 +75,14 @@ export function grantOperations({ arbiter, store }: GrantOperationsDeps) {
     list: defineOperation({
       name: 'grants.list', summary: 'List grants', audit: 'admin',
       input: Type.Object({}), output: Type.Array(GrantSchema),
-      access: owner,
+      access: ownerOnly,
       run: async () => arbiter.grants(),
     }),
 
     revoke: defineOperation({
       name: 'grants.revoke', summary: 'Revoke a grant: its tokens fail from the next request', audit: 'admin',
       input: Type.Object({ id: Type.String({ maxLength: 128 }) }), output: GrantSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => arbiter.revoke(id),
     }),
   }

@@ -3,7 +3,7 @@
  * its signed Merkle tree. Owner only; reading the log is itself an admin action in it.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation } from '../operations/index.ts'
+import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { parseTime } from '../sources/index.ts'
 import type { AuditLog } from './index.ts'
 
@@ -40,7 +40,6 @@ export interface AuditOperationsDeps {
 }
 
 export function auditOperations({ audit }: AuditOperationsDeps) {
-  const owner = () => ({ op: 'admin' as const })
 
   return {
     list: defineOperation({
@@ -55,7 +54,7 @@ export function auditOperations({ audit }: AuditOperationsDeps) {
         limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
       }),
       output: Type.Array(AuditEntrySchema),
-      access: owner,
+      access: ownerOnly,
       run: async (filter, ctx) => {
         // `source` only filters: reading the log touches no source's data.
         ctx.source = null
@@ -68,7 +67,7 @@ export function auditOperations({ audit }: AuditOperationsDeps) {
     verify: defineOperation({
       name: 'audit.verify', summary: 'Verify the whole audit log against its signed Merkle tree', audit: 'admin',
       input: Type.Object({}), output: VerifyReportSchema,
-      access: owner,
+      access: ownerOnly,
       run: async () => audit.verify(),
     }),
   }

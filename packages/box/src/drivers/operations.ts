@@ -4,7 +4,7 @@
  * its own writes.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation } from '../operations/index.ts'
+import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { InvalidInput } from '../errors/index.ts'
 import { kinds, type Drivers } from './index.ts'
 import { owntracks } from './owntracks/index.ts'
@@ -35,14 +35,13 @@ export interface DriverOperationsDeps {
 }
 
 export function driverOperations({ drivers }: DriverOperationsDeps) {
-  const owner = () => ({ op: 'admin' as const })
   const owntracksDrivers = drivers.hostFor(owntracks)
 
   return {
     list: defineOperation({
       name: 'drivers.list', summary: 'Drivers with their configuration and status', audit: 'admin',
       input: Type.Object({}), output: Type.Array(DriverSchema),
-      access: owner,
+      access: ownerOnly,
       run: async () => drivers.list(),
     }),
 
@@ -50,28 +49,28 @@ export function driverOperations({ drivers }: DriverOperationsDeps) {
       name: 'drivers.add', summary: 'Add a driver: creates its sources and a write-only grant, then starts it', audit: 'admin', status: 201,
       input: Type.Object({ id: Type.String(), kind: Type.Union(kinds.map((k) => Type.Literal(k.kind))), config: Type.Unknown() }, { additionalProperties: false }),
       output: DriverSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id, kind, config }) => drivers.add(id, kind, config),
     }),
 
     get: defineOperation({
       name: 'drivers.get', summary: 'One driver', audit: 'admin',
       input: IdInput, output: DriverSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => drivers.get(id),
     }),
 
     configure: defineOperation({
       name: 'drivers.configure', summary: 'Replace a driver\'s configuration and restart it', audit: 'admin',
       input: Type.Object({ id: DriverId, config: Type.Unknown() }), output: DriverSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id, config }) => drivers.configure(id, config),
     }),
 
     remove: defineOperation({
       name: 'drivers.remove', summary: 'Remove a driver and revoke its grant (its sources stay)', audit: 'admin',
       input: IdInput, output: Type.Object({ removed: Type.String() }),
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => {
         await drivers.remove(id)
         return { removed: id }
@@ -81,14 +80,14 @@ export function driverOperations({ drivers }: DriverOperationsDeps) {
     start: defineOperation({
       name: 'drivers.start', summary: 'Start a driver', audit: 'admin',
       input: IdInput, output: DriverSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => drivers.start(id),
     }),
 
     stop: defineOperation({
       name: 'drivers.stop', summary: 'Stop a driver', audit: 'admin',
       input: IdInput, output: DriverSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => drivers.stop(id),
     }),
 
@@ -103,7 +102,7 @@ export function driverOperations({ drivers }: DriverOperationsDeps) {
         password: Type.String({ description: 'Shown this once: the box keeps only its digest' }),
         url: Type.String({ description: 'Where the app posts, in HTTP mode' }),
       }),
-      access: owner,
+      access: ownerOnly,
       run: async ({ id, user, device, origin }) => {
         const driver = owntracksDrivers.driver(id)
         if (!driver) throw new InvalidInput(`Driver "${id}" is a ${owntracksDrivers.kindOf(id)} driver; devices belong to OwnTracks drivers.`)

@@ -4,7 +4,7 @@
  * gateway audits each send or refusal itself as an export.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation } from '../operations/index.ts'
+import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { EXPORT_STATES, type Gateway } from './index.ts'
 
 const IdInput = Type.Object({ id: Type.String({ maxLength: 64 }) })
@@ -29,7 +29,6 @@ export interface ExportOperationsDeps {
 }
 
 export function exportOperations({ gateway }: ExportOperationsDeps) {
-  const owner = () => ({ op: 'admin' as const })
 
   return {
     list: defineOperation({
@@ -40,7 +39,7 @@ export function exportOperations({ gateway }: ExportOperationsDeps) {
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
       }),
       output: Type.Array(ExportRecordSchema, { description: 'Newest first' }),
-      access: owner,
+      access: ownerOnly,
       run: async (filter) => gateway.list(filter),
     }),
 
@@ -48,21 +47,21 @@ export function exportOperations({ gateway }: ExportOperationsDeps) {
       name: 'exports.get', summary: 'One export with the exact payload', audit: 'admin',
       input: IdInput,
       output: Type.Composite([ExportRecordSchema, Type.Object({ payload: Type.Unknown({ description: 'The JSON value that left, or would leave' }) })]),
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => gateway.get(id),
     }),
 
     approve: defineOperation({
       name: 'exports.approve', summary: 'Approve a waiting export: it is sent now', audit: 'admin',
       input: IdInput, output: ExportRecordSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => gateway.approve(id),
     }),
 
     deny: defineOperation({
       name: 'exports.deny', summary: 'Deny a waiting export: it never leaves', audit: 'admin',
       input: IdInput, output: ExportRecordSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => gateway.deny(id),
     }),
   }

@@ -3,7 +3,7 @@
  * settings in its home's config, for the owner.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation } from '../operations/index.ts'
+import { defineOperation, ownerOnly } from '../operations/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Drivers } from '../drivers/index.ts'
 import { finished, type Importers } from '../importers/index.ts'
@@ -36,7 +36,6 @@ export interface HomeOperationsDeps {
 }
 
 export function homeOperations({ home, store, audit, drivers, importers }: HomeOperationsDeps) {
-  const owner = () => ({ op: 'admin' as const })
   const settings = (): Settings => ({ timeZone: home.config.timeZone ?? 'UTC', map: home.config.map ?? null })
 
   return {
@@ -60,7 +59,7 @@ export function homeOperations({ home, store, audit, drivers, importers }: HomeO
     settings: defineOperation({
       name: 'settings.get', summary: 'The box\'s settings: its time zone and the map tile server, if any', audit: 'admin',
       input: Type.Object({}), output: SettingsSchema,
-      access: owner,
+      access: ownerOnly,
       run: async () => settings(),
     }),
 
@@ -73,7 +72,7 @@ export function homeOperations({ home, store, audit, drivers, importers }: HomeO
         attribution: Type.Optional(Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'Credit the tile server asks for, shown under the map: one line of text' })),
       }, { additionalProperties: false }),
       output: SettingsSchema,
-      access: owner,
+      access: ownerOnly,
       run: async (input) => {
         updateConfig(home, { map: checkMapTiles(input).map })
         return settings()
@@ -83,7 +82,7 @@ export function homeOperations({ home, store, audit, drivers, importers }: HomeO
     clearMap: defineOperation({
       name: 'settings.clearMap', summary: 'Stop using a tile server: tracks are drawn on their own again', audit: 'admin',
       input: Type.Object({}), output: SettingsSchema,
-      access: owner,
+      access: ownerOnly,
       run: async () => {
         updateConfig(home, { map: undefined })
         return settings()

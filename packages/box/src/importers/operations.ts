@@ -4,7 +4,7 @@
  * writes are audited as its writes.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation } from '../operations/index.ts'
+import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { InvalidInput } from '../errors/index.ts'
 import { CsvProfile, FORMATS, previewCsv, type Importers } from './index.ts'
 
@@ -43,7 +43,6 @@ export interface ImportOperationsDeps {
 }
 
 export function importOperations({ importers }: ImportOperationsDeps) {
-  const owner = () => ({ op: 'admin' as const })
   const { csvProfiles } = importers
 
   return {
@@ -61,7 +60,7 @@ export function importOperations({ importers }: ImportOperationsDeps) {
         profile: Type.Optional(Type.String({ description: 'A saved CSV profile (column mapping); implies format=csv' })),
       }),
       output: ImportJobSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ file, ...options }, ctx) => {
         if (!isReadable(file)) throw new InvalidInput('Send the file as the body.')
         const job = await importers.upload(file, options)
@@ -75,14 +74,14 @@ export function importOperations({ importers }: ImportOperationsDeps) {
     list: defineOperation({
       name: 'imports.list', summary: 'Recent imports with their progress', audit: 'admin',
       input: Type.Object({}), output: Type.Array(ImportJobSchema, { description: 'Newest first' }),
-      access: owner,
+      access: ownerOnly,
       run: async () => importers.jobs(),
     }),
 
     get: defineOperation({
       name: 'imports.get', summary: 'One import and its progress (bytes read, records)', audit: 'admin',
       input: Type.Object({ id: Type.String() }), output: ImportJobSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ id }) => importers.job(id),
     }),
 
@@ -90,35 +89,35 @@ export function importOperations({ importers }: ImportOperationsDeps) {
       name: 'csv.preview', summary: 'How the start of a CSV file reads: encoding, delimiter, columns, a few rows, and a guessed mapping', audit: 'admin',
       input: Type.Object({ head: Type.Uint8Array({ description: 'The first bytes of the file' }) }),
       output: CsvPreviewSchema,
-      access: owner,
+      access: ownerOnly,
       run: async ({ head }) => previewCsv(Buffer.from(head.buffer, head.byteOffset, head.byteLength)),
     }),
 
     profiles: defineOperation({
       name: 'csvProfiles.list', summary: 'Saved CSV profiles (column mappings)', audit: 'admin',
       input: Type.Object({}), output: Type.Array(Type.Object({ name: Type.String(), profile: CsvProfile })),
-      access: owner,
+      access: ownerOnly,
       run: async () => csvProfiles.list(),
     }),
 
     profile: defineOperation({
       name: 'csvProfiles.get', summary: 'One CSV profile', audit: 'admin',
       input: ProfileName, output: CsvProfile,
-      access: owner,
+      access: ownerOnly,
       run: async ({ name }) => csvProfiles.get(name),
     }),
 
     saveProfile: defineOperation({
       name: 'csvProfiles.save', summary: 'Save a CSV profile: time column and format, value columns with names, units and types', audit: 'admin',
       input: Type.Object({ name: ProfileName.properties.name, profile: CsvProfile }), output: CsvProfile,
-      access: owner,
+      access: ownerOnly,
       run: async ({ name, profile }) => csvProfiles.save(name, profile),
     }),
 
     deleteProfile: defineOperation({
       name: 'csvProfiles.delete', summary: 'Delete a CSV profile', audit: 'admin',
       input: ProfileName, output: Type.Object({ deleted: Type.String() }),
-      access: owner,
+      access: ownerOnly,
       run: async ({ name }) => {
         csvProfiles.delete(name)
         return { deleted: name }

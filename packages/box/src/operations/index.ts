@@ -43,6 +43,9 @@ export interface Operation<I extends TSchema = TSchema, O extends TSchema = TSch
   run(input: Static<I>, ctx: OperationContext): Promise<Static<O>>
 }
 
+/** The access of an operation that is the owner's alone. */
+export const ownerOnly = (): Access => ({ op: 'admin' })
+
 /** Keeps an operation's input and output types tied to its schemas. */
 export function defineOperation<I extends TSchema, O extends TSchema>(op: Operation<I, O>): Operation<I, O> {
   return op

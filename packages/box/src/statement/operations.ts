@@ -3,7 +3,7 @@
  * the statement's data or drawn as a self-contained HTML page or a PDF.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation } from '../operations/index.ts'
+import { defineOperation, ownerOnly } from '../operations/index.ts'
 import type { Apps } from '../apps/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Home } from '../home/index.ts'
@@ -79,7 +79,7 @@ export function statementOperations({ home, audit, apps }: StatementOperationsDe
         format: Type.Union([Type.Literal('html'), Type.Literal('pdf'), Type.Literal('json')], { default: 'html' }),
       }),
       output: Type.Union([StatementSchema, DocumentSchema]),
-      access: () => ({ op: 'admin' }),
+      access: ownerOnly,
       run: async ({ month, tz, format }, ctx) => {
         // Boxes made before the owner's zone was kept in the home's config have none: they read months in UTC.
         const timeZone = tz ?? home.config.timeZone ?? 'UTC'
