@@ -376,3 +376,13 @@ test('every delivery attempt counts against the rate, failed or redirected; a re
   // Two attempts reached each destination; the redirect's target received nothing.
   assert.deepEqual(received.slice(before).map((r) => r.url), ['/broken', '/broken', '/moved', '/moved'])
 })
+
+test('an install that waits for consent is answered and audited as 202; one that needs none as 200', async () => {
+  const waiting = await install(manifest({ id: 'statuses', exports: [], ownSources: [] }))
+  assert.equal(waiting.status, 202)
+  assert.equal((await box.api('POST', '/api/v1/apps/statuses/grant', { body: {} })).status, 200)
+  const update = await install(manifest({ id: 'statuses', version: '1.0.1', exports: [], ownSources: [] }))
+  assert.equal(update.status, 200, JSON.stringify(update.body))
+  const installs = (await auditOf('owner')).filter((e) => e.action === 'POST /api/v1/apps').slice(0, 2).map((e) => e.status)
+  assert.deepEqual(installs, [200, 202])
+})

@@ -33,7 +33,7 @@ export function appRoutes(api: FastifyInstance, deps: ApiDeps): void {
         },
       }),
       input: (req) => ({ bundle: req.body }),
-      status: { codes: [200, 202], of: (result) => result.needsConsent ? 202 : 200 },
+      statuses: [200, 202],
     })
   })
 

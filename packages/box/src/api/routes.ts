@@ -26,8 +26,8 @@ export interface RouteOptions<O> {
   response?: TSchema
   /** The largest body the route takes, when it is not the box's usual limit. */
   bodyLimit?: number
-  /** When a success's status depends on its result (202 while an install waits for consent): the statuses it may take, and which one a result gets. */
-  status?: { codes: number[]; of: (result: O) => number }
+  /** The statuses a success may answer with, as documented, when its operation picks one by result. */
+  statuses?: number[]
   description?: string
 }
 
@@ -40,7 +40,7 @@ export function operationRoute<I extends TSchema, O extends TSchema>(
   const status = op.status ?? 200
   const schema: FastifySchema = {
     summary: op.summary, tags: opts.tags, ...(opts.description ? { description: opts.description } : {}), ...documented(method, url, op, opts),
-    response: { ...Object.fromEntries((opts.status?.codes ?? [status]).map((code) => [code, opts.response ?? op.output])), 400: Problem, 401: Problem, 403: Problem, 404: Problem },
+    response: { ...Object.fromEntries((opts.statuses ?? [status]).map((code) => [code, opts.response ?? op.output])), 400: Problem, 401: Problem, 403: Problem, 404: Problem },
   }
   api.route({
     method, url, schema, ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
@@ -53,7 +53,7 @@ export function operationRoute<I extends TSchema, O extends TSchema>(
       const present = opts.present?.(req, reply)
       let answered = status
       const result = await ops.call(op, input, { token: bearer(req), action: `${req.method} ${req.routeOptions.url}` }, (value, ctx) => {
-        if (opts.status) answered = opts.status.of(value)
+        answered = ctx.status
         return present ? present(value, ctx) : value
       })
       reply.status(answered)

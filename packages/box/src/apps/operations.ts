@@ -142,6 +142,7 @@ export function appOperations({ apps }: AppOperationsDeps) {
         bundle: Type.Unknown({ description: 'The bundle\'s tarball bytes, or JSON { manifest, code }' }),
       }),
       output: InstallResultSchema,
+      statusOf: (result) => result.needsConsent ? 202 : 200,
       access: ownerOnly,
       // The tarball is unpacked only here, once the token is known to be the owner's.
       run: async ({ bundle }) => apps.install(Buffer.isBuffer(bundle) ? await readTarball(bundle) : bundleFromJson(bundle)),

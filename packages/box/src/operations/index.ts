@@ -26,6 +26,8 @@ export interface OperationContext {
   bytes: number
   /** The source it touched, when that is not its input's `source`. */
   source: string | null
+  /** The status its success is reported with, once it has run. */
+  status: number
 }
 
 export interface Operation<I extends TSchema = TSchema, O extends TSchema = TSchema> {
@@ -38,6 +40,8 @@ export interface Operation<I extends TSchema = TSchema, O extends TSchema = TSch
   output: O
   /** The status a success is reported (and answered over HTTP) with; 200 unless said. */
   status?: number
+  /** When that status depends on the result (202 while an install waits for consent). */
+  statusOf?(result: Static<O>): number
   /** What the caller's token must allow for this input. */
   access(input: Static<I>): Access
   run(input: Static<I>, ctx: OperationContext): Promise<Static<O>>
@@ -84,7 +88,7 @@ export class Operations {
   }
 
   async call<I extends TSchema, O extends TSchema, R = Static<O>>(op: Operation<I, O>, input: unknown, caller: Caller, present?: Present<Static<O>, R>): Promise<R> {
-    const ctx = { scope: undefined as Scope | undefined, records: 0, bytes: 0, source: sourceOf(input) }
+    const ctx = { scope: undefined as Scope | undefined, records: 0, bytes: 0, source: sourceOf(input), status: op.status ?? 200 }
     let holder: { subject: string; grant: string } | undefined
     let granularity: number | undefined
     const record = (status: number, reason?: string) => this.#audit.record(auditEntry({
@@ -115,8 +119,9 @@ export class Operations {
       this.#arbiter.authorize(ctx.scope, access)
       const running = ctx as OperationContext
       const result = await op.run(valid, running)
+      running.status = op.statusOf?.(result) ?? running.status
       const answer = present ? present(result, running) : result as R
-      const entry = record(op.status ?? 200)
+      const entry = record(running.status)
       // Changes and admin actions answer only once their entry is on disk. An allowed read's
       // entry is queued before its answer leaves and committed within the same group commit;
       // not waiting for it keeps reads as fast as the log's write latency allows.
