@@ -6,11 +6,8 @@
  * started some other way) or the box refuses it (the owner grant was rotated since), a token is
  * minted from the home instead (client.ts).
  */
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { Readable } from 'node:stream'
-import type { IssuedToken } from '../arbiter/index.ts'
+import { readRuntime } from '../home/paths.ts'
 import { CofferError } from '../errors/index.ts'
 import { ApiError, createClient, Unreachable, type ApiClient, type Query } from '../client/index.ts'
 
@@ -24,33 +21,6 @@ export class NotRunning extends CofferError {
 const MINTED_TOKEN_SECONDS = 300
 /** A token from the runtime file with less than this left is not used: a command may take a while. */
 const TOKEN_MARGIN_SECONDS = 30
-
-/**
- * The home's folder, found as home/index.ts's resolveHomeDir finds it, and its runtime file, named
- * as homePaths names it: repeated here because that module loads the config schema and libsodium.
- */
-export function homeDir(option?: string): string {
-  return path.resolve(option ?? process.env.COFFER_HOME ?? path.join(os.homedir(), '.coffer'))
-}
-
-function runtimeFile(dir: string): string {
-  return path.join(dir, 'runtime.json')
-}
-
-/** The runtime file as the CLI reads it: where the box listens, and the owner token `coffer start` keeps there for commands. */
-export interface CliRuntime {
-  url?: string
-  pid?: number
-  cliToken?: Required<IssuedToken>
-}
-
-function readCliRuntime(dir: string): CliRuntime | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(runtimeFile(dir), 'utf8')) as CliRuntime
-  } catch {
-    return undefined
-  }
-}
 
 /** Opens the home, which says so if there is no box there, and mints an owner token from it. */
 async function mintFromHome(dir: string): Promise<string> {
@@ -80,7 +50,7 @@ export class Client {
   }
 
   static forHome(dir: string): Client {
-    const runtime = readCliRuntime(dir)
+    const runtime = readRuntime(dir)
     const url = process.env.COFFER_URL ?? runtime?.url
     if (!url) return new NoBoxRunning(dir)
     if (process.env.COFFER_TOKEN) return new Client(url, process.env.COFFER_TOKEN)

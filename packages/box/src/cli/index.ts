@@ -16,7 +16,8 @@ import type { AggregateResult } from '../store/index.ts'
 import { parseDuration } from '../duration/index.ts'
 import type { CsvPreview, ImportJob } from '../importers/index.ts'
 import type { Driver, NewDevice } from '../drivers/index.ts'
-import { Client, NotRunning, homeDir } from './connect.ts'
+import { Client, NotRunning } from './connect.ts'
+import { resolveHomeDir } from '../home/paths.ts'
 import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
 import { bytes, isoTime, json, out, table } from './format.ts'
@@ -48,7 +49,7 @@ function buildProgram(): Command {
     .option('--home <dir>', 'box home (default: $COFFER_HOME, else ~/.coffer)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-  const home = () => homeDir(program.opts().home as string | undefined)
+  const home = () => resolveHomeDir(program.opts().home as string | undefined)
   const client = () => Client.forHome(home())
 
   program.command('init')

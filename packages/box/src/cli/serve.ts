@@ -5,8 +5,7 @@
  * other commands reach the box without loading the seed, SQLite or any crypto (see connect.ts).
  */
 import { createBox, type Box } from '../box.ts'
-import { readRuntime, writeFileAtomic } from '../home/index.ts'
-import type { CliRuntime } from './connect.ts'
+import { readRuntime, writeFileAtomic, type Runtime } from '../home/index.ts'
 import { out } from './format.ts'
 
 /** The runtime file's token lives this long; it is renewed at half its life, and soon after the owner grant rotates. */
@@ -46,7 +45,7 @@ function keepCliToken(box: Box): () => void {
     const now = Date.now() / 1000
     if (current === epoch && now < renewAt) return
     const { token, expires } = box.arbiter.ownerToken(CLI_TOKEN_SECONDS)
-    const runtime: CliRuntime = { ...(readRuntime(box.home) ?? { url: box.url, pid: process.pid }), cliToken: { token, expires: expires! } }
+    const runtime: Runtime = { ...(readRuntime(box.home) ?? { url: box.url!, pid: process.pid }), cliToken: { token, expires: expires! } }
     writeFileAtomic(box.home.paths.runtime, JSON.stringify(runtime), 0o600)
     epoch = current
     renewAt = now + CLI_TOKEN_SECONDS / 2

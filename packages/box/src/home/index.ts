@@ -3,12 +3,13 @@
  * database, the logs and the views. Secret files are created 0600 inside a 0700 folder.
  */
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { BoxKeys, generateSeed, hashPassphrase, seedToWords, wordsToSeed } from '../keys/index.ts'
 import { Conflict, CofferError, InvalidInput } from '../errors/index.ts'
+import { homePaths, type HomePaths } from './paths.ts'
+
+export { homePaths, readRuntime, resolveHomeDir, type HomePaths, type Runtime } from './paths.ts'
 
 /**
  * A slippy-map tile server: `tiles` is a URL template with {z}, {x} and {y}. The owner's browser
@@ -50,16 +51,6 @@ export interface Home {
   paths: HomePaths
 }
 
-export interface HomePaths {
-  config: string
-  seed: string
-  meta: string
-  logs: string
-  audit: string
-  views: string
-  runtime: string
-}
-
 export class NoBox extends CofferError {
   constructor(dir: string) {
     super(404, 'no-box', 'No box here', `No box in ${dir}. Create one with \`coffer init --home ${dir}\` or point --home / COFFER_HOME at an existing box.`)
@@ -72,22 +63,6 @@ export class BadConfig extends CofferError {
   constructor(file: string, problem: string, field?: string) {
     super(500, 'bad-config', 'Unusable box configuration', `${file}: ${problem}`, field === undefined ? {} : { field })
     this.file = file
-  }
-}
-
-export function resolveHomeDir(option?: string): string {
-  return path.resolve(option ?? process.env.COFFER_HOME ?? path.join(os.homedir(), '.coffer'))
-}
-
-export function homePaths(dir: string): HomePaths {
-  return {
-    config: path.join(dir, 'config.json'),
-    seed: path.join(dir, 'seed'),
-    meta: path.join(dir, 'box.db'),
-    logs: path.join(dir, 'logs'),
-    audit: path.join(dir, 'audit'),
-    views: path.join(dir, 'views'),
-    runtime: path.join(dir, 'runtime.json'),
   }
 }
 
@@ -220,17 +195,3 @@ export function checkMapTiles(input: MapTiles): { map: MapTiles; origin: string 
   return { map: { tiles, ...(attribution ? { attribution } : {}) }, origin: url.origin }
 }
 
-/** Where a running box listens, so the CLI can find it. */
-export interface Runtime {
-  url: string
-  pid: number
-}
-
-export function readRuntime(home: { paths: HomePaths } | string): Runtime | undefined {
-  const file = typeof home === 'string' ? homePaths(home).runtime : home.paths.runtime
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Runtime
-  } catch {
-    return undefined
-  }
-}
