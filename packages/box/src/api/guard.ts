@@ -8,24 +8,16 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { auditEntry, type AuditLog, type Operation } from '../audit/index.ts'
+import { decisionEntry, type AuditLog, type Decision, type Operation } from '../audit/index.ts'
 import type { Access, Arbiter, Scope } from '../arbiter/index.ts'
 import { CofferError, Unauthorized } from '../errors/index.ts'
 
-export interface Ctx {
+export interface Ctx extends Decision {
   scope: Scope
-  /** Set by handlers: how many records and bytes the request read or wrote. */
-  records: number
-  bytes: number
-  source: string | null
-  granularity?: number
 }
 
 export interface AnonCtx extends Omit<Ctx, 'scope'> {
   scope?: Scope
-  subject?: string
-  /** Whose a revoked or expired token was. */
-  holder?: { subject: string; grant: string }
 }
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string>; Body: unknown }>
@@ -65,19 +57,7 @@ export function audited(deps: GuardDeps, operation: Operation, handler: Handler<
   return async (req, reply) => {
     const ctx: AnonCtx = { records: 0, bytes: 0, source: req.params?.source ?? null }
     const record = (status: number, reason?: string) =>
-      deps.audit.record(auditEntry({
-        subject: ctx.scope?.subject ?? ctx.holder?.subject ?? ctx.subject ?? 'anonymous',
-        grant: ctx.scope?.grant.id ?? ctx.holder?.grant ?? null,
-        source: ctx.source,
-        operation,
-        action: `${req.method} ${req.routeOptions.url ?? req.url}`,
-        records: ctx.records,
-        bytes: ctx.bytes,
-        outcome: status === 401 || status === 403 ? 'deny' : 'allow',
-        status,
-        ...(reason ? { reason } : {}),
-        ...(ctx.granularity !== undefined ? { granularity: ctx.granularity } : {}),
-      }))
+      deps.audit.record(decisionEntry(ctx, operation, `${req.method} ${req.routeOptions.url ?? req.url}`, status, reason))
     try {
       const result = await handler(req, reply, ctx)
       const entry = record(reply.statusCode)

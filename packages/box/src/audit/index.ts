@@ -50,6 +50,38 @@ export function auditEntry(fields: Pick<AuditEntry, 'subject' | 'operation' | 'a
   return { time: Date.now() / 1000, grant: null, source: null, records: 0, bytes: 0, ...fields }
 }
 
+/** A decision on a request as it stands when it is filed: who asked, about what, and how much it moved. */
+export interface Decision {
+  /** The verified token's scope, once there is one. */
+  scope?: { subject: string; grant: { id: string } }
+  /** Whose a revoked or expired token was. */
+  holder?: { subject: string; grant: string }
+  /** Who asked, when no token names them (a login, a device with a password). */
+  subject?: string
+  source: string | null
+  records: number
+  bytes: number
+  /** Reads: the finest detail asked for, in seconds. */
+  granularity?: number
+}
+
+/** The entry for a decision: refused with 401 or 403 is a denial, anything else was allowed to run. */
+export function decisionEntry(decision: Decision, operation: Operation, action: string, status: number, reason?: string): AuditEntry {
+  return auditEntry({
+    subject: decision.scope?.subject ?? decision.holder?.subject ?? decision.subject ?? 'anonymous',
+    grant: decision.scope?.grant.id ?? decision.holder?.grant ?? null,
+    source: decision.source,
+    operation,
+    action,
+    records: decision.records,
+    bytes: decision.bytes,
+    outcome: status === 401 || status === 403 ? 'deny' : 'allow',
+    status,
+    ...(reason ? { reason } : {}),
+    ...(decision.granularity !== undefined ? { granularity: decision.granularity } : {}),
+  })
+}
+
 export interface AuditFilter {
   subject?: string
   source?: string

@@ -14,7 +14,7 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import type { Logger } from 'pino'
-import { auditEntry, type AuditLog, type Operation as AuditOperation } from '../audit/index.ts'
+import { decisionEntry, type AuditLog, type Decision, type Operation as AuditOperation } from '../audit/index.ts'
 import type { Access, Arbiter, Scope } from '../arbiter/index.ts'
 import { CofferError, InvalidInput, Unauthorized } from '../errors/index.ts'
 
@@ -88,34 +88,20 @@ export class Operations {
   }
 
   async call<I extends TSchema, O extends TSchema, R = Static<O>>(op: Operation<I, O>, input: unknown, caller: Caller, present?: Present<Static<O>, R>): Promise<R> {
-    const ctx = { scope: undefined as Scope | undefined, records: 0, bytes: 0, source: sourceOf(input), status: op.status ?? 200 }
-    let holder: { subject: string; grant: string } | undefined
-    let granularity: number | undefined
-    const record = (status: number, reason?: string) => this.#audit.record(auditEntry({
-      subject: ctx.scope?.subject ?? holder?.subject ?? 'anonymous',
-      grant: ctx.scope?.grant.id ?? holder?.grant ?? null,
-      source: ctx.source,
-      operation: op.audit,
-      action: caller.action,
-      records: ctx.records,
-      bytes: ctx.bytes,
-      outcome: status === 401 || status === 403 ? 'deny' : 'allow',
-      status,
-      ...(reason ? { reason } : {}),
-      ...(granularity !== undefined ? { granularity } : {}),
-    }))
+    const ctx: Decision & { scope?: Scope; status: number } = { records: 0, bytes: 0, source: sourceOf(input), status: op.status ?? 200 }
+    const record = (status: number, reason?: string) => this.#audit.record(decisionEntry(ctx, op.audit, caller.action, status, reason))
     try {
       try {
         ctx.scope = this.#arbiter.authenticate(caller.token)
       } catch (err) {
         // A revoked or expired token is still genuine: its holder is named in the audit entry.
-        if (err instanceof Unauthorized) holder = err.holder
+        if (err instanceof Unauthorized) ctx.holder = err.holder
         throw err
       }
       const valid = this.#validate(op.input, input)
       ctx.source = sourceOf(valid) ?? ctx.source
       const access = op.access(valid)
-      if (access.op === 'read') granularity = access.granularity
+      if (access.op === 'read') ctx.granularity = access.granularity
       this.#arbiter.authorize(ctx.scope, access)
       const running = ctx as OperationContext
       const result = await op.run(valid, running)
