@@ -7,7 +7,7 @@
 import { Type } from '@sinclair/typebox'
 import { EXPORT_POLICIES } from '../gateway/index.ts'
 import { InvalidInput } from '../errors/index.ts'
-import { defineOperation, ownerOnly } from '../operations/index.ts'
+import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
 import { readTarball, type Bundle } from './bundle.ts'
 import { Manifest as ManifestSchema } from './manifest.ts'
 import type { Apps } from './index.ts'
@@ -16,7 +16,6 @@ const AppId = Type.String({ maxLength: 64 })
 const IdInput = Type.Object({ id: AppId })
 const Duration = Type.String({ maxLength: 8 })
 const Seconds = (description: string) => Type.Number({ description })
-const Time = Type.Number({ description: 'Epoch seconds' })
 
 const SourceConsentSchema = Type.Object({
   request: Type.String({ description: 'The manifest\'s source request this answers' }),
@@ -33,7 +32,7 @@ const ConsentSchema = Type.Object({
 
 const RunSummarySchema = Type.Object({
   trigger: Type.Union([Type.Literal('owner'), Type.Literal('schedule'), Type.Literal('new-data')]),
-  startedAt: Time,
+  startedAt: EpochSeconds,
   ok: Type.Boolean(),
   cpuMs: Type.Optional(Type.Number()),
   wallMs: Type.Optional(Type.Number()),
@@ -49,8 +48,8 @@ const AppInfoSchema = Type.Object({
   manifest: ManifestSchema,
   consent: Type.Union([ConsentSchema, Type.Null()]),
   update: Type.Union([ManifestSchema, Type.Null()], { description: 'An update that asks for more than the consent, waiting for the owner' }),
-  installedAt: Time,
-  updatedAt: Time,
+  installedAt: EpochSeconds,
+  updatedAt: EpochSeconds,
   running: Type.Boolean(),
   lastRun: Type.Union([RunSummarySchema, Type.Null()]),
 })
@@ -91,7 +90,7 @@ const AppViewSchema = Type.Object({
   view: Type.String(),
   title: Type.String(),
   spec: Type.Unknown({ description: 'A Vega-Lite spec with its data inline' }),
-  updatedAt: Time,
+  updatedAt: EpochSeconds,
 })
 
 const ConsentAnswers = {

@@ -3,7 +3,7 @@
  * its signed Merkle tree. Owner only; reading the log is itself an admin action in it.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation, ownerOnly } from '../operations/index.ts'
+import { defineOperation, ownerOnly, TimeText } from '../operations/index.ts'
 import { parseTime } from '../sources/index.ts'
 import type { AuditLog } from './index.ts'
 
@@ -49,8 +49,8 @@ export function auditOperations({ audit }: AuditOperationsDeps) {
         source: Type.Optional(Type.String()),
         operation: Type.Optional(Type.String()),
         outcome: Type.Optional(Type.Union([Type.Literal('allow'), Type.Literal('deny')])),
-        from: Type.Optional(Type.String({ description: 'ISO 8601 or epoch seconds' })),
-        to: Type.Optional(Type.String({ description: 'ISO 8601 or epoch seconds' })),
+        from: Type.Optional(TimeText),
+        to: Type.Optional(TimeText),
         limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
       }),
       output: Type.Array(AuditEntrySchema),

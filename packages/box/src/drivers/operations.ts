@@ -4,7 +4,7 @@
  * its own writes.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation, ownerOnly } from '../operations/index.ts'
+import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
 import { InvalidInput } from '../errors/index.ts'
 import { kinds, type Drivers } from './index.ts'
 import { owntracks } from './owntracks/index.ts'
@@ -12,7 +12,6 @@ import { withDevice } from './owntracks/devices.ts'
 
 const DriverId = Type.String({ maxLength: 63 })
 const IdInput = Type.Object({ id: DriverId })
-const Time = Type.Number({ description: 'Epoch seconds' })
 
 const DriverSchema = Type.Object({
   id: Type.String(),
@@ -23,9 +22,9 @@ const DriverSchema = Type.Object({
   createdAt: Type.String(),
   status: Type.Object({
     state: Type.Union((['stopped', 'starting', 'running', 'reconnecting', 'offline', 'error'] as const).map((s) => Type.Literal(s))),
-    since: Time,
-    lastData: Type.Union([Time, Type.Null()]),
-    lastError: Type.Union([Type.Object({ at: Time, message: Type.String() }), Type.Null()]),
+    since: EpochSeconds,
+    lastData: Type.Union([EpochSeconds, Type.Null()]),
+    lastError: Type.Union([Type.Object({ at: EpochSeconds, message: Type.String() }), Type.Null()]),
     records: Type.Integer(),
   }),
 })

@@ -4,11 +4,10 @@
  * gateway audits each send or refusal itself as an export.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation, ownerOnly } from '../operations/index.ts'
+import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
 import { EXPORT_STATES, type Gateway } from './index.ts'
 
 const IdInput = Type.Object({ id: Type.String({ maxLength: 64 }) })
-const Time = Type.Number({ description: 'Epoch seconds' })
 
 const ExportRecordSchema = Type.Object({
   id: Type.String(),
@@ -18,8 +17,8 @@ const ExportRecordSchema = Type.Object({
   bytes: Type.Integer(),
   sha256: Type.String({ description: 'Of the payload\'s bytes' }),
   preview: Type.String({ description: 'The payload\'s first characters' }),
-  createdAt: Time,
-  decidedAt: Type.Union([Time, Type.Null()]),
+  createdAt: EpochSeconds,
+  decidedAt: Type.Union([EpochSeconds, Type.Null()]),
   responseStatus: Type.Union([Type.Integer(), Type.Null()], { description: 'What the destination answered' }),
   error: Type.Union([Type.String(), Type.Null()]),
 })

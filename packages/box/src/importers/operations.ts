@@ -4,12 +4,11 @@
  * writes are audited as its writes.
  */
 import { Type } from '@sinclair/typebox'
-import { defineOperation, ownerOnly } from '../operations/index.ts'
+import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
 import { InvalidInput } from '../errors/index.ts'
 import { CsvProfile, FORMATS, previewCsv, type Importers } from './index.ts'
 
 const FormatSchema = Type.Union(FORMATS.map((f) => Type.Literal(f)))
-const Time = Type.Number({ description: 'Epoch seconds' })
 const ProfileName = Type.Object({ name: Type.String({ maxLength: 63 }) })
 
 const ImportJobSchema = Type.Object({
@@ -22,8 +21,8 @@ const ImportJobSchema = Type.Object({
   bytesRead: Type.Integer(),
   records: Type.Integer(),
   error: Type.Union([Type.String(), Type.Null()]),
-  startedAt: Time,
-  finishedAt: Type.Union([Time, Type.Null()]),
+  startedAt: EpochSeconds,
+  finishedAt: Type.Union([EpochSeconds, Type.Null()]),
 })
 
 const CsvPreviewSchema = Type.Object({

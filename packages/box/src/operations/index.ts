@@ -10,7 +10,7 @@
  * Authentication comes first, so a malformed request without a valid token is a 401, and every
  * refusal — a bad token, bad input, an access the token does not allow — is an audit entry.
  */
-import type { Static, TSchema } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import type { Logger } from 'pino'
@@ -46,6 +46,11 @@ export interface Operation<I extends TSchema = TSchema, O extends TSchema = TSch
   access(input: Static<I>): Access
   run(input: Static<I>, ctx: OperationContext): Promise<Static<O>>
 }
+
+/** An instant in an answer: epoch seconds. */
+export const EpochSeconds = Type.Number({ description: 'Epoch seconds' })
+/** An instant as a caller may write it. */
+export const TimeText = Type.String({ description: 'ISO 8601 or epoch seconds' })
 
 /** The access of an operation that is the owner's alone. */
 export const ownerOnly = (): Access => ({ op: 'admin' })

@@ -13,13 +13,12 @@ import { allowsSource, windowOf } from '../arbiter/index.ts'
 import { catalogue } from '../catalogue/index.ts'
 import { parseSenmlCbor, parseSenmlJson, resolvePack, SENML_CBOR, SENML_JSON, type SenmlRecord } from '../senml/index.ts'
 import { Forbidden, InvalidInput, NotFound, UnsupportedMediaType } from '../errors/index.ts'
-import { defineOperation, type OperationContext } from '../operations/index.ts'
+import { TimeText, defineOperation, type OperationContext } from '../operations/index.ts'
 import { durationCell } from '../duration/index.ts'
 import { parseNames, parseRange, parseTime } from './params.ts'
 
 export { parseNames, parseRange, parseTime, type Range } from './params.ts'
 
-const Time = Type.String({ description: 'ISO 8601 or epoch seconds' })
 
 export const SenmlRecordSchema = Type.Object({
   n: Type.String(), t: Type.Number(), u: Type.Optional(Type.String()),
@@ -160,7 +159,7 @@ export function sourceOperations({ home, store }: SourcesDeps) {
 
     deleteRange: defineOperation({
       name: 'records.delete', summary: 'Delete the records in [from, to) from the view and clear them from the local log', audit: 'delete',
-      input: Type.Object({ source: SourceId, from: Time, to: Time }), output: Deleted,
+      input: Type.Object({ source: SourceId, from: TimeText, to: TimeText }), output: Deleted,
       access: ({ source, from, to }) => ({ op: 'delete', source, from: parseTime(from, 'from'), to: parseTime(to, 'to') }),
       run: async (input, ctx) => {
         const from = parseTime(input.from, 'from')!
@@ -175,7 +174,7 @@ export function sourceOperations({ home, store }: SourcesDeps) {
     records: defineOperation({
       name: 'records.read', summary: 'Raw records in [from, to)', audit: 'read',
       input: Type.Object({
-        source: SourceId, from: Type.Optional(Time), to: Type.Optional(Time),
+        source: SourceId, from: Type.Optional(TimeText), to: Type.Optional(TimeText),
         limit: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
         order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }),
         name: Type.Optional(Type.String({ description: 'Record names, comma-separated' })),
@@ -218,7 +217,7 @@ export function sourceOperations({ home, store }: SourcesDeps) {
           description: `One of ${AGGREGATE_FNS.join(', ')}; or several, comma-separated (mean,min,max), computed in one pass: each bucket then also carries \`values\` by function`,
         }),
         bucket: Type.String({ description: 'Bucket size: 1m, 5m, 1h, 1d, 1w, 1mo, 1y …; days, weeks, months and years follow the local calendar' }),
-        from: Time, to: Time,
+        from: TimeText, to: TimeText,
         tz: Type.String({ default: 'UTC', description: 'IANA time zone for day and week buckets' }),
         name: Type.Optional(Type.String()),
       }),
