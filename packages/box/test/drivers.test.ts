@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt from 'mqtt'
-import { startBox, type Running } from './helpers.ts'
+import { startBox, until, type Running } from './helpers.ts'
 import { startMosquitto, type Mosquitto } from './mosquitto.ts'
 
 const run = crypto.randomBytes(4).toString('hex')
@@ -22,16 +22,6 @@ after(async () => {
   await r?.close()
   await broker?.close()
 })
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const value = await fn()
-    if (value !== undefined) return value
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
 
 async function records(source: string, name?: string): Promise<{ n: string; t: number; v?: number; vs?: string }[]> {
   return (await r.api('GET', `/api/v1/sources/${source}/records?limit=100000${name ? `&name=${encodeURIComponent(name)}` : ''}`)).body
