@@ -1,11 +1,15 @@
 /**
- * An app's daily aggregate over 1M records through the SDK path (sandbox → host call → the box's
- * own API with the app's token → arbiter → rollups) against the same aggregate straight from the
- * store. Prints one JSON line; run alone, after `npm run build`, with `node --import tsx packages/box/bench/apps.ts`.
+ * An app's daily aggregate over 1M records through the SDK path (an app bundled with the SDK →
+ * sandbox → host call → the records.aggregate operation with the app's token → arbiter →
+ * rollups, and the buckets back into the app) against the same aggregate straight from the
+ * store. Both are timed in steady state, after warming up. Prints one JSON line; run alone,
+ * after `npm run build`, with `node --import tsx packages/box/bench/apps.ts`.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
 
 // The built box, as `coffer start` runs it: its sandbox forks the built worker, not the source through tsx.
 const built = (file: string) => new URL(`../dist/${file}`, import.meta.url).href
@@ -32,10 +36,14 @@ for (let i = 0; i < POINTS; i += 10_000) {
 
 const from = T0
 const to = T0 + DAYS * 86400
-const code = `async function main() {
-  const answer = JSON.parse(await coffer.call('aggregate', JSON.stringify({ source: 'steps', fn: 'sum', bucket: '1d', from: ${from}, to: ${to} })))
-  return answer.buckets.length
-}`
+// Bundled as an author's app is (coffer-app build): the SDK's aggregate, as apps call it.
+const sdk = fileURLToPath(new URL('../../sdk/src/index.ts', import.meta.url))
+const bundled = await build({
+  stdin: { contents: `import { aggregate, defineApp } from ${JSON.stringify(sdk)}
+    defineApp(async () => (await aggregate('steps', { fn: 'sum', bucket: '1d', from: ${from}, to: ${to} })).buckets.length)`, loader: 'ts', resolveDir: dir },
+  bundle: true, format: 'iife', platform: 'neutral', target: 'es2020', write: false, logLevel: 'silent',
+})
+const code = bundled.outputFiles[0]!.text
 const manifest = {
   manifestVersion: 1, id: 'bench', name: 'Bench', version: '1.0.0', author: 'bench', description: 'Daily sums.', purposes: ['bench'], main: 'app.js',
   sources: [{ id: 'steps', source: 'steps', ops: ['read'], granularity: '1d', window: 'all', required: true, justification: 'bench' }],
@@ -52,19 +60,21 @@ function p50(samples: number[]): number {
 const cold = performance.now()
 await box.apps.run('bench')
 const coldMs = performance.now() - cold
-const viaSdk: number[] = []
-for (let i = 0; i < 30; i++) {
-  const t = performance.now()
-  const report = await box.apps.run('bench')
-  viaSdk.push(performance.now() - t)
-  if (report.value !== DAYS) throw new Error(`expected ${DAYS} buckets, got ${JSON.stringify(report.value)}`)
-}
-const direct: number[] = []
 const series = [...source.view.seriesById.values()]
-for (let i = 0; i < 30; i++) {
-  const t = performance.now()
-  const buckets = source.view.aggregate(series, bucketBoundaries(from, to, parseBucket('1d'), 'UTC'), 'sum')
-  direct.push(performance.now() - t)
+const aggregate = () => source.view.aggregate(series, bucketBoundaries(from, to, parseBucket('1d'), 'UTC'), 'sum')
+// Interleaved, so a busy moment on the machine weighs on both sides alike.
+const WARM_UP = 50
+const RUNS = 200
+const viaSdk: number[] = []
+const direct: number[] = []
+for (let i = 0; i < WARM_UP + RUNS; i++) {
+  let t = performance.now()
+  const report = await box.apps.run('bench')
+  if (i >= WARM_UP) viaSdk.push(performance.now() - t)
+  if (report.value !== DAYS) throw new Error(`expected ${DAYS} buckets, got ${JSON.stringify(report.value)}`)
+  t = performance.now()
+  const buckets = aggregate()
+  if (i >= WARM_UP) direct.push(performance.now() - t)
   if (buckets.length !== DAYS) throw new Error('wrong bucket count')
 }
 await box.close()

@@ -14,7 +14,7 @@
  *   })
  */
 
-import type { AggregateFn, AggregateResult, BucketValue, ExportRecord, Granted, GrantedSource, SenmlRecord } from '@coffer/box'
+import type { AggregateColumns, AggregateFn, AggregateResult, BucketValue, ExportRecord, Granted, GrantedSource, SenmlRecord } from '@coffer/box'
 
 /** What the calls below answer: the box's own types. */
 export type { AggregateFn, AggregateResult, BucketValue, ExportRecord, Granted, GrantedSource, SenmlRecord }
@@ -109,8 +109,24 @@ export function records(source: string, opts: { from?: Time; to?: Time; name?: s
  * Bucketed statistics; buckets no finer than the grant allows, on the owner's time-zone grid.
  * Several functions (`fn: ['mean', 'min', 'max']`) come from one pass: each bucket's `values`.
  */
-export function aggregate(source: string, opts: { fn: AggregateFn | AggregateFn[]; bucket: string; from: Time; to: Time; name?: string }): Promise<AggregateResult> {
-  return call('aggregate', { source, ...opts, fn: [opts.fn].flat().join(',') })
+export async function aggregate(source: string, opts: { fn: AggregateFn | AggregateFn[]; bucket: string; from: Time; to: Time; name?: string }): Promise<AggregateResult> {
+  return fromColumns(await call<AggregateColumns | AggregateResult>('aggregate', { source, ...opts, fn: [opts.fn].flat().join(','), shape: 'columns' }))
+}
+
+/** The box sends an aggregate's buckets as columns, which cross into the sandbox faster; the app gets buckets. */
+function fromColumns(answer: AggregateColumns | AggregateResult): AggregateResult {
+  if (!('columns' in answer)) return answer
+  const { columns: { start, end, count, value, values, error }, ...rest } = answer
+  const fns = Object.keys(values ?? {}) as AggregateFn[]
+  const buckets = new Array<BucketValue>(start.length)
+  for (let i = 0; i < start.length; i++) {
+    const bucket: BucketValue = { start: start[i]!, end: end[i]!, count: count[i]!, value: value[i]! }
+    if (fns.length > 0) bucket.values = Object.fromEntries(fns.map((fn) => [fn, values![fn]![i]!]))
+    const relative = error?.[i]
+    if (relative !== undefined && relative !== null) bucket.error = { relative }
+    buckets[i] = bucket
+  }
+  return { ...rest, buckets }
 }
 
 /** The newest record of each name (raw detail). */

@@ -9,9 +9,10 @@
 import type { Logger } from 'pino'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { Gateway } from '../gateway/index.ts'
-import type { Operation, OperationContext, Operations } from '../operations/index.ts'
+import type { Static, TSchema } from '@sinclair/typebox'
+import type { Operation, OperationContext, Operations, Present } from '../operations/index.ts'
 import type { SourceOperations } from '../sources/index.ts'
-import { utcOffset, wallClockToEpoch, type Store } from '../store/index.ts'
+import { utcOffset, wallClockToEpoch, type AggregateFn, type AggregateResult, type Store } from '../store/index.ts'
 import { CofferError, Forbidden, InvalidInput } from '../errors/index.ts'
 import type { HostCall } from '../sandbox/index.ts'
 import { ownSourceId, type Consent } from './consent.ts'
@@ -42,8 +43,8 @@ type Args = Record<string, unknown>
 /** The host calls of one run of `app`, with tokens minted for that run from its grants. */
 export function hostCalls(deps: HostDeps, app: string, manifest: Manifest, consent: Consent, grants: AppGrants): HostCall {
   const tokens = mintTokens(deps.arbiter, consent, grants)
-  const operation = (op: Operation, token: string | undefined, input: Args): Promise<string> =>
-    deps.ops.call(op, input, { token, action: `APP ${op.name}` }, json)
+  const operation = <I extends TSchema, O extends TSchema>(op: Operation<I, O>, token: string | undefined, input: Args, present: Present<Static<O>, string> = json): Promise<string> =>
+    deps.ops.call(op, input, { token, action: `APP ${op.name}` }, present)
 
   const table: Record<string, (a: Args) => Promise<string> | string> = {
     granted: () => JSON.stringify({
@@ -54,7 +55,12 @@ export function hostCalls(deps: HostDeps, app: string, manifest: Manifest, conse
     days: (a) => JSON.stringify(dayEdges(deps.timeZone, Number(a.count), Date.now() / 1000)),
     records: (a) => operation(deps.sources.records, tokens.forRead(a.source), a),
     latest: (a) => operation(deps.sources.latest, tokens.forRead(a.source), a),
-    aggregate: (a) => operation(deps.sources.aggregate, tokens.forRead(a.source), { ...a, tz: a.tz ?? deps.timeZone }),
+    aggregate: (a) => {
+      // The SDK asks for columns; an app that calls the bridge itself gets buckets.
+      const { shape, ...input } = a
+      return operation(deps.sources.aggregate, tokens.forRead(a.source), { ...input, tz: a.tz ?? deps.timeZone },
+        shape === 'columns' ? (result, ctx) => json(toColumns(result), ctx) : json)
+    },
     // Any source but the app's own is refused by the arbiter, and so audited; the app is told what it may write.
     write: async (a) => {
       const own = String(a.source ?? '')
@@ -81,6 +87,34 @@ export function hostCalls(deps: HostDeps, app: string, manifest: Manifest, conse
       throw err
     }
   }
+}
+
+/**
+ * An aggregate's buckets as columns, which the SDK turns back into buckets inside the app. The
+ * app's interpreter (QuickJS, in WebAssembly) parses a few arrays of numbers several times faster
+ * than one object per bucket: for a year of days, about 0.5 ms against 2.5 ms.
+ */
+export interface AggregateColumns extends Omit<AggregateResult, 'buckets'> {
+  columns: {
+    start: number[]
+    end: number[]
+    count: number[]
+    value: (number | null)[]
+    /** By function, when several were asked for. */
+    values?: Partial<Record<AggregateFn, (number | null)[]>>
+    /** Each bucket's relative error, null where its quantiles are exact. */
+    error?: (number | null)[]
+  }
+}
+
+function toColumns({ buckets, ...rest }: AggregateResult): AggregateColumns {
+  const columns: AggregateColumns['columns'] = {
+    start: buckets.map((b) => b.start), end: buckets.map((b) => b.end), count: buckets.map((b) => b.count), value: buckets.map((b) => b.value),
+  }
+  const fns = Object.keys(buckets[0]?.values ?? {}) as AggregateFn[]
+  if (fns.length > 0) columns.values = Object.fromEntries(fns.map((fn) => [fn, buckets.map((b) => b.values?.[fn] ?? null)]))
+  if (buckets.some((b) => b.error)) columns.error = buckets.map((b) => b.error?.relative ?? null)
+  return { ...rest, columns }
 }
 
 /** The answer as the JSON text the app receives; its size is what the audit entry counts. */

@@ -28,6 +28,7 @@ import { Schedules } from './schedule.ts'
 export { Manifest as ManifestSchema, parseManifest, type Manifest } from './manifest.ts'
 export { type Consent, type ConsentInput, type Granted, type GrantedSource, type Review } from './consent.ts'
 export { readBundle, readTarball, type Bundle } from './bundle.ts'
+export type { AggregateColumns } from './host.ts'
 
 export const MAX_CODE_BYTES = 5 * 1024 * 1024
 const LAST_RUN_WRITE_MS = 1000

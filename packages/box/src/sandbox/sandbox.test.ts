@@ -55,6 +55,13 @@ test('the clock is the run\'s now, however the app reaches Date', async () => {
   assert.deepEqual(value, [NOW * 1000, NOW * 1000, NOW * 1000, 0, 'string', NOW * 1000])
 })
 
+test('each run has its own clock from its first line, though its context was made before it', async () => {
+  const code = 'const loadedAt = Date.now(); function main() { return [loadedAt, Date.now()] }'
+  for (const now of [NOW, NOW + 3600, NOW - 86400]) {
+    assert.deepEqual((await run('clocks', code, { now })).value, [now * 1000, now * 1000])
+  }
+})
+
 test('nothing of the host is reachable: no process, require, fetch, timers or the host\'s Function', async () => {
   const { value } = await run('escape', `function main() {
     const viaArrow = (() => {}).constructor('return typeof process')()

@@ -1,7 +1,8 @@
 /**
  * An app's worker process. It loads QuickJS once and gives every run a fresh runtime and
- * context, so nothing an app leaves behind survives into its next run. It holds no tokens and
- * answers no host call itself: each one goes to the parent over IPC.
+ * context, so nothing an app leaves behind survives into its next run; the next one is made,
+ * with the bootstrap in it, while the worker waits, so a run starts at the app's own code. It
+ * holds no tokens and answers no host call itself: each one goes to the parent over IPC.
  */
 import { newQuickJSWASMModule, type QuickJSContext, type QuickJSDeferredPromise, type QuickJSHandle, type QuickJSRuntime } from 'quickjs-emscripten'
 import { MAX_LOG_LINE_CHARS, type CallError, type CallReply, type Failure, type FromWorker, type LogLevel, type RunRequest, type ToWorker } from './protocol.ts'
@@ -12,8 +13,9 @@ import { MAX_LOG_LINE_CHARS, type CallError, type CallReply, type Failure, type 
  * in as arguments and kept in this closure, never as globals. JSON and Promise are captured
  * first so an app that replaces them can only confuse itself, not the answer the box reads.
  */
-const BOOTSTRAP = String.raw`(function (hostCall, hostLog, nowMs, maxLineChars) {
+const BOOTSTRAP = String.raw`(function (hostCall, hostLog, maxLineChars) {
   'use strict'
+  let nowMs = 0
   const RealDate = Date
   const construct = Reflect.construct
   const apply = Reflect.apply
@@ -67,12 +69,17 @@ const BOOTSTRAP = String.raw`(function (hostCall, hostLog, nowMs, maxLineChars) 
   })
   defineProperty(globalThis, 'coffer', { value: coffer, enumerable: true })
 
-  return function settle(eventJson) {
+  function settle(eventJson) {
     const started = new PromiseType((resolve) => {
       if (typeof main !== 'function') throw new TypeError('the app defines no main(event) function')
       resolve(main(parse(eventJson)))
     })
     return apply(then, started, [(value) => stringify(value)])
+  }
+  // The context is made before its run, so the run's clock is set when it begins, before the app's code.
+  return function begin(runNowMs) {
+    nowMs = runNowMs
+    return settle
   }
 })`
 
@@ -88,6 +95,46 @@ function send(message: FromWorker, then: () => void = () => undefined): void {
   process.send!(message, then)
 }
 
+type QuickJS = Awaited<ReturnType<typeof newQuickJSWASMModule>>
+
+/**
+ * A runtime and context with the bootstrap already evaluated and no app code in it yet. Its host
+ * functions reach whichever run takes it; until then they refuse. The bootstrap is the box's own
+ * code, so making it is not charged to any run.
+ */
+class Prepared {
+  readonly runtime: QuickJSRuntime
+  readonly context: QuickJSContext
+  /** `begin(nowMs)`, which sets the run's clock and hands back `settle(eventJson)`. */
+  readonly begin: QuickJSHandle
+  run: AppRun | undefined
+
+  constructor(quickjs: QuickJS) {
+    this.runtime = quickjs.newRuntime()
+    this.context = this.runtime.newContext()
+    const { context } = this
+    const hostCall = context.newFunction('call', (method, args) => this.run?.hostCall(method, args) ?? { error: context.newError('no run') })
+    const hostLog = context.newFunction('log', (level, line) => this.run?.hostLog(level, line))
+    const maxLine = context.newNumber(MAX_LOG_LINE_CHARS)
+    try {
+      const bootstrap = context.unwrapResult(context.evalCode(BOOTSTRAP, 'coffer-bootstrap.js'))
+      try {
+        this.begin = context.unwrapResult(context.callFunction(bootstrap, context.undefined, hostCall, hostLog, maxLine))
+      } finally {
+        bootstrap.dispose()
+      }
+    } finally {
+      for (const handle of [hostCall, hostLog, maxLine]) handle.dispose()
+    }
+  }
+
+  dispose(): void {
+    this.begin.dispose()
+    this.context.dispose()
+    this.runtime.dispose()
+  }
+}
+
 class AppRun {
   cpuMs = 0
   private crossings = 0
@@ -100,9 +147,11 @@ class AppRun {
   private fatal: Failure | undefined
   private wake: (() => void) | undefined
 
-  constructor(private readonly request: RunRequest, quickjs: Awaited<ReturnType<typeof newQuickJSWASMModule>>) {
+  constructor(private readonly request: RunRequest, private readonly prepared: Prepared) {
     const { limits } = request
-    this.runtime = quickjs.newRuntime()
+    prepared.run = this
+    this.runtime = prepared.runtime
+    this.context = prepared.context
     this.runtime.setMemoryLimit(limits.memoryBytes)
     this.runtime.setMaxStackSize(limits.stackBytes)
     // QuickJS asks this every few thousand instructions; the time counted is only time spent inside QuickJS.
@@ -114,21 +163,16 @@ class AppRun {
       }
       return false
     })
-    this.context = this.runtime.newContext()
   }
 
   async execute(): Promise<string | null> {
     const { context } = this
-    const bootstrap = this.evaluate(BOOTSTRAP, 'coffer-bootstrap.js')
-    const hostCall = context.newFunction('call', (method, args) => this.hostCall(method, args))
-    const hostLog = context.newFunction('log', (level, line) => this.hostLog(level, line))
     const now = context.newNumber(this.request.nowMs)
-    const maxLine = context.newNumber(MAX_LOG_LINE_CHARS)
     let settle: QuickJSHandle
     try {
-      settle = this.call(bootstrap, hostCall, hostLog, now, maxLine)
+      settle = this.call(this.prepared.begin, now)
     } finally {
-      for (const handle of [bootstrap, hostCall, hostLog, now, maxLine]) handle.dispose()
+      now.dispose()
     }
     let promise: QuickJSHandle
     try {
@@ -169,8 +213,7 @@ class AppRun {
   dispose(): void {
     for (const deferred of this.pending.values()) deferred.dispose()
     this.pending.clear()
-    this.context.dispose()
-    this.runtime.dispose()
+    this.prepared.dispose()
   }
 
   private async settled(promise: QuickJSHandle): Promise<string | null> {
@@ -230,7 +273,7 @@ class AppRun {
     return result.value
   }
 
-  private hostCall(methodHandle: QuickJSHandle, argsHandle: QuickJSHandle): QuickJSHandle | { error: QuickJSHandle } {
+  hostCall(methodHandle: QuickJSHandle, argsHandle: QuickJSHandle): QuickJSHandle | { error: QuickJSHandle } {
     const { limits } = this.request
     if (this.fatal) return { error: this.context.newError('the run is ending') }
     // Each crossing carries at least one call, so this refuses early without reading batches; the box counts every call.
@@ -253,7 +296,7 @@ class AppRun {
     return deferred.handle
   }
 
-  private hostLog(levelHandle: QuickJSHandle, lineHandle: QuickJSHandle): void {
+  hostLog(levelHandle: QuickJSHandle, lineHandle: QuickJSHandle): void {
     const max = this.request.limits.maxLogLines
     this.logLines++
     if (this.logLines > max + 1) return
@@ -334,6 +377,18 @@ function isHostStackOverflow(error: unknown): boolean {
 
 const quickjs = await newQuickJSWASMModule()
 let current: AppRun | undefined
+let next: Prepared | undefined = new Prepared(quickjs)
+
+/** The next run's runtime, made after the last run's answer has gone out. */
+function prepareNext(): void {
+  setImmediate(() => {
+    try {
+      next ??= new Prepared(quickjs)
+    } catch {
+      // The next run makes its own, where a failure is that run's to report.
+    }
+  })
+}
 
 async function serve(request: RunRequest): Promise<void> {
   const base = { type: 'failed' as const, runId: request.runId }
@@ -346,7 +401,9 @@ async function serve(request: RunRequest): Promise<void> {
   // A trap thrown out of WebAssembly can leave QuickJS half-way through an update, so this process is not reused after one.
   let engineBroken = false
   try {
-    run = new AppRun(request, quickjs)
+    const prepared = next ?? new Prepared(quickjs)
+    next = undefined
+    run = new AppRun(request, prepared)
     current = run
     const value = await run.execute()
     outcome = { type: 'done', runId: request.runId, value, cpuMs: run.cpuMs, exiting: false }
@@ -372,7 +429,10 @@ async function serve(request: RunRequest): Promise<void> {
     }
   }
   if (engineBroken) send(outcome, () => process.exit(1))
-  else send(outcome)
+  else {
+    send(outcome)
+    prepareNext()
+  }
 }
 
 process.on('message', (message: ToWorker) => {
