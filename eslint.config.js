@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', '**/.bundle/**', 'scratch/**', 'apps/*/app.js'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/.bundle/**', 'scratch/**', 'apps/*/app.js', '**/*.generated.js', '**/*.generated.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
