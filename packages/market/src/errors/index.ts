@@ -1,0 +1,86 @@
+/**
+ * Typed errors, in the box's style (packages/box/src/errors). Each maps to an RFC 9457
+ * problem+json body; the HTTP layer renders them and the CLI prints `title: detail`. Nothing
+ * else (and never a stack) reaches a client.
+ */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  [extra: string]: unknown
+}
+
+export class MarketError extends Error {
+  readonly status: number
+  readonly title: string
+  readonly slug: string
+  readonly extras: Record<string, unknown>
+
+  constructor(status: number, slug: string, title: string, detail: string, extras: Record<string, unknown> = {}) {
+    super(detail)
+    this.name = new.target.name
+    this.status = status
+    this.slug = slug
+    this.title = title
+    this.extras = extras
+  }
+
+  toProblem(): Problem {
+    return { type: `https://coffer.dev/problems/${this.slug}`, title: this.title, status: this.status, detail: this.message, ...this.extras }
+  }
+}
+
+/** Where in a query a problem lies: a JSON path into the posted body, and for text the offset, line and column. */
+export interface QueryProblemAt {
+  path: string
+  message: string
+  offset?: number
+  line?: number
+  column?: number
+}
+
+/** Input that does not parse or violates a rule. `field` points at the fault; `problems` lists every one found in a query. */
+export class InvalidInput extends MarketError {
+  constructor(detail: string, where: { field?: string; problems?: QueryProblemAt[] } = {}) {
+    super(400, 'invalid-input', 'Invalid input', detail, where)
+  }
+}
+
+export class NotFound extends MarketError {
+  constructor(detail: string) {
+    super(404, 'not-found', 'Not found', detail)
+  }
+}
+
+export class Conflict extends MarketError {
+  constructor(detail: string) {
+    super(409, 'conflict', 'Conflict', detail)
+  }
+}
+
+/** No API key, or one the market does not know. */
+export class Unauthorized extends MarketError {
+  constructor(detail: string) {
+    super(401, 'unauthorized', 'Unauthorized', detail)
+  }
+}
+
+export class PayloadTooLarge extends MarketError {
+  constructor(detail: string) {
+    super(413, 'payload-too-large', 'Payload too large', detail)
+  }
+}
+
+export class UnsupportedMediaType extends MarketError {
+  constructor(detail: string) {
+    super(415, 'unsupported-media-type', 'Unsupported media type', detail)
+  }
+}
+
+/** The market's database is unreachable or refused what it was asked. */
+export class Unavailable extends MarketError {
+  constructor(detail: string) {
+    super(503, 'unavailable', 'Service unavailable', detail)
+  }
+}
