@@ -71,9 +71,10 @@ export function createBox(config: BoxConfig): Box {
   const store = new Store({ db, keys: home.keys, logsDir: home.paths.logs, viewsDir: home.paths.views })
   const audit = new AuditLog(home.paths.audit, home.keys, db)
   const arbiter = new Arbiter(db, home.keys.macaroonRootKey)
+  // The operation layer files every decision in the audit log.
   const ops = new Operations({ arbiter, audit, logger })
   const sources = sourceOperations({ home, store })
-  const drivers = new Drivers({ db, store, arbiter, audit, ingest: { ops, sources }, logger })
+  const drivers = new Drivers({ db, store, arbiter, ingest: { ops, sources }, logger })
   const importers = new Importers({ db, store, arbiter, audit, ingest: { ops, sources }, dir: path.join(home.dir, 'imports'), timeZone: () => home.config.timeZone ?? 'UTC' })
   const gateway: Gateway = new Gateway({ db, audit, destinationsOf: (app) => apps.destinations(app) })
   const sandbox = new Sandbox()
@@ -90,7 +91,7 @@ export function createBox(config: BoxConfig): Box {
   const driverOps = driverOperations({ drivers })
   const importOps = importOperations({ importers })
   const api = createApi({
-    home, store, audit, arbiter, drivers, importers, apps, gateway, logger,
+    home, store, arbiter, drivers, importers, apps, gateway, logger,
     ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps,
   })
 

@@ -1,31 +1,25 @@
 /**
- * The cross-cutting steps for the few routes that cannot be operations (see routes.ts), as
- * wrappers around their handler: `audited(authorized(handler))`. Login has no token yet, the
- * OwnTracks endpoint authenticates a device by its password, and a server-sent event stream is
- * not one answer. authorized() checks the bearer token and what it allows; audited() appends
- * the decision — allowed or denied, with record and byte counts — to the audit log before the
- * response leaves.
+ * The few routes that cannot be operations (see routes.ts) still go through the operation
+ * layer's guard, as Fastify wrappers around their handler: `audited(authorized(handler))`. Login
+ * has no token yet, and a server-sent event stream is not one answer. audited() runs the
+ * handler as an audited section (Operations.audited), which files the decision — allowed or
+ * denied, with record and byte counts — before the response leaves; authorized() checks the
+ * bearer token and what it allows (Operations.authorize).
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { decisionEntry, type AuditLog, type Decision, type Operation } from '../audit/index.ts'
-import type { Access, Arbiter, Scope } from '../arbiter/index.ts'
-import { CofferError, Unauthorized } from '../errors/index.ts'
+import type { Access, Scope } from '../arbiter/index.ts'
+import type { AccessKind, Decision, Operations } from '../operations/index.ts'
 
 export interface Ctx extends Decision {
   scope: Scope
-}
-
-export interface AnonCtx extends Omit<Ctx, 'scope'> {
-  scope?: Scope
 }
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string>; Body: unknown }>
 export type Handler<C> = (req: Req, reply: FastifyReply, ctx: C) => Promise<unknown>
 
 export interface GuardDeps {
-  audit: AuditLog
-  arbiter: Arbiter
+  ops: Operations
 }
 
 export function bearer(req: FastifyRequest): string | undefined {
@@ -36,43 +30,25 @@ export function bearer(req: FastifyRequest): string | undefined {
   return query?.access_token
 }
 
+/** What an audit entry calls a request: its method and route, e.g. `GET /api/v1/sources/:source/live`. */
+export function actionOf(req: FastifyRequest): string {
+  return `${req.method} ${req.routeOptions.url ?? req.url}`
+}
+
 /** Checks the token, then asks `access(req)` what the request does and checks the token allows it. */
-export function authorized(deps: GuardDeps, access: (req: Req) => Access, handler: Handler<Ctx>): Handler<AnonCtx> {
-  return async (req, reply, ctx) => {
-    try {
-      ctx.scope = deps.arbiter.authenticate(bearer(req))
-    } catch (err) {
-      // A revoked or expired token is still genuine: its holder is named in the audit entry.
-      if (err instanceof Unauthorized) ctx.holder = err.holder
-      throw err
-    }
-    const wanted = access(req)
-    if (wanted.op === 'read') ctx.granularity = wanted.granularity
-    deps.arbiter.authorize(ctx.scope, wanted)
-    return handler(req, reply, ctx as Ctx)
+export function authorized(deps: GuardDeps, access: (req: Req) => Access, handler: Handler<Ctx>): Handler<Decision> {
+  return async (req, reply, decision) => {
+    deps.ops.authorize(decision, bearer(req), access(req))
+    return handler(req, reply, decision as Ctx)
   }
 }
 
-export function audited(deps: GuardDeps, operation: Operation, handler: Handler<AnonCtx>): (req: Req, reply: FastifyReply) => Promise<unknown> {
-  return async (req, reply) => {
-    const ctx: AnonCtx = { records: 0, bytes: 0, source: req.params?.source ?? null }
-    const record = (status: number, reason?: string) =>
-      deps.audit.record(decisionEntry(ctx, operation, `${req.method} ${req.routeOptions.url ?? req.url}`, status, reason))
-    try {
-      const result = await handler(req, reply, ctx)
-      const entry = record(reply.statusCode)
-      // Changes and admin actions answer only once their entry is on disk. An allowed read's
-      // entry is queued before its answer leaves and committed within the same group commit;
-      // not waiting for it keeps reads as fast as the log's write latency allows.
-      if (operation === 'read') entry.catch((err) => req.log.error({ err }, 'audit write failed'))
-      else await entry
-      return result
-    } catch (err) {
-      const status = err instanceof CofferError ? err.status : 500
-      await record(status, err instanceof CofferError ? err.message : 'internal error')
-      throw err
-    }
-  }
+export function audited(deps: GuardDeps, kind: AccessKind, handler: Handler<Decision>): (req: Req, reply: FastifyReply) => Promise<unknown> {
+  return (req, reply) => deps.ops.audited(kind, actionOf(req), req.params?.source ?? null, async (decision) => {
+    const result = await handler(req, reply, decision)
+    decision.status = reply.statusCode
+    return result
+  })
 }
 
 /** Owner-only routes: the token must allow `admin`; the decision is audited as an admin action. */

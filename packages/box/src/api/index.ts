@@ -3,8 +3,9 @@
  * OpenAPI documentation; every error leaves as RFC 9457 problem+json; every route runs an
  * operation through Operations.call() (see routes.ts), except the docs and what cannot be an
  * operation, which goes through audited(authorized(handler)) (see guard.ts): login, which has
- * no token yet, the OwnTracks endpoint, which authenticates devices by password, and the
- * server-sent event streams.
+ * no token yet, and the server-sent event streams. A driver kind's own routes (the OwnTracks
+ * endpoint, which authenticates devices by password) are its own, run through the same
+ * operation layer.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
@@ -12,7 +13,6 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { Logger } from 'pino'
 import { checkMapTiles, type Home } from '../home/index.ts'
 import type { Store } from '../store/index.ts'
-import type { AuditLog } from '../audit/index.ts'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { Drivers } from '../drivers/index.ts'
 import type { Importers } from '../importers/index.ts'
@@ -41,7 +41,6 @@ import { cockpitRoutes, isCockpitPath, sendCockpit } from './cockpit.ts'
 export interface ApiDeps {
   home: Home
   store: Store
-  audit: AuditLog
   arbiter: Arbiter
   drivers: Drivers
   importers: Importers

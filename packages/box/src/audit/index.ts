@@ -21,8 +21,9 @@ import type { BoxKeys, KeyPair } from '../keys/index.ts'
 import { sign, verifySignature } from '../keys/index.ts'
 import { writeFileAtomic } from '../home/index.ts'
 import { openCorestore } from '../store/index.ts'
+import type { AccessKind, Decision, DecisionSink } from '../operations/index.ts'
 
-export type Operation = 'read' | 'write' | 'observe' | 'delete' | 'admin' | 'login' | 'export' | 'run'
+export type Operation = AccessKind
 
 export interface AuditEntry {
   /** Seconds since the epoch. */
@@ -50,36 +51,23 @@ export function auditEntry(fields: Pick<AuditEntry, 'subject' | 'operation' | 'a
   return { time: Date.now() / 1000, grant: null, source: null, records: 0, bytes: 0, ...fields }
 }
 
-/** A decision on a request as it stands when it is filed: who asked, about what, and how much it moved. */
-export interface Decision {
-  /** The verified token's scope, once there is one. */
-  scope?: { subject: string; grant: { id: string } }
-  /** Whose a revoked or expired token was. */
-  holder?: { subject: string; grant: string }
-  /** Who asked, when no token names them (a login, a device with a password). */
-  subject?: string
-  source: string | null
-  records: number
-  bytes: number
-  /** Reads: the finest detail asked for, in seconds. */
-  granularity?: number
-}
-
 /** The entry for a decision: refused with 401 or 403 is a denial, anything else was allowed to run. */
-export function decisionEntry(decision: Decision, operation: Operation, action: string, status: number, reason?: string): AuditEntry {
-  return auditEntry({
+function decisionEntry(decision: Decision): AuditEntry {
+  const entry: AuditEntry = {
+    time: Date.now() / 1000,
     subject: decision.scope?.subject ?? decision.holder?.subject ?? decision.subject ?? 'anonymous',
     grant: decision.scope?.grant.id ?? decision.holder?.grant ?? null,
     source: decision.source,
-    operation,
-    action,
+    operation: decision.kind,
+    action: decision.action,
     records: decision.records,
     bytes: decision.bytes,
-    outcome: status === 401 || status === 403 ? 'deny' : 'allow',
-    status,
-    ...(reason ? { reason } : {}),
-    ...(decision.granularity !== undefined ? { granularity: decision.granularity } : {}),
-  })
+    outcome: decision.status === 401 || decision.status === 403 ? 'deny' : 'allow',
+    status: decision.status,
+  }
+  if (decision.reason) entry.reason = decision.reason
+  if (decision.granularity !== undefined) entry.granularity = decision.granularity
+  return entry
 }
 
 export interface AuditFilter {
@@ -114,7 +102,7 @@ const IN_DB = 'the checkpoint anchored in box.db'
 /** A block or tree node the replica refused: hypercore's 'verification-error', with the request it answered. */
 type VerificationError = (err: Error & { code?: string }, request: unknown, response: { block?: { index: number } | null } | null) => void
 
-export class AuditLog {
+export class AuditLog implements DecisionSink {
   readonly #dir: string
   readonly #db: Database.Database
   readonly #identity: KeyPair
@@ -195,6 +183,11 @@ export class AuditLog {
     await this.#checkpointing
     if (this.#core.length > 0) await this.#writeCheckpoint()
     await this.#corestore.close()
+  }
+
+  /** Files a decision of the operation layer (see operations/index.ts). */
+  file(decision: Decision): Promise<void> {
+    return this.record(decisionEntry(decision))
   }
 
   record(entry: AuditEntry): Promise<void> {

@@ -10,7 +10,6 @@ import { Value } from '@sinclair/typebox/value'
 import type Database from 'better-sqlite3'
 import type { Logger } from 'pino'
 import type { Arbiter } from '../arbiter/index.ts'
-import type { AuditLog } from '../audit/index.ts'
 import { SOURCE_ID, type Store } from '../store/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { Conflict, InvalidInput, NotFound, Unauthorized } from '../errors/index.ts'
@@ -64,16 +63,14 @@ export class Drivers {
   readonly #db: Database.Database
   readonly #store: Store
   readonly #arbiter: Arbiter
-  readonly #audit: AuditLog
   readonly #ingest: IngestDeps
   readonly #log: Logger
   readonly #drivers = new Map<string, Running>()
 
-  constructor(deps: { db: Database.Database; store: Store; arbiter: Arbiter; audit: AuditLog; ingest: IngestDeps; logger: Logger }) {
+  constructor(deps: { db: Database.Database; store: Store; arbiter: Arbiter; ingest: IngestDeps; logger: Logger }) {
     this.#db = deps.db
     this.#store = deps.store
     this.#arbiter = deps.arbiter
-    this.#audit = deps.audit
     this.#ingest = deps.ingest
     this.#log = deps.logger
   }
@@ -184,7 +181,7 @@ export class Drivers {
       },
       kindOf: (id) => this.#driver(id).kind.kind,
       configure: (id, config) => this.configure(id, config),
-      guard: { audit: this.#audit, arbiter: this.#arbiter },
+      audited: (kind, action, source, run) => this.#ingest.ops.audited(kind, action, source, run),
     }
   }
 

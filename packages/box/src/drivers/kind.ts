@@ -5,8 +5,7 @@
  */
 import type { TSchema } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import type { Arbiter } from '../arbiter/index.ts'
-import type { AuditLog } from '../audit/index.ts'
+import type { Operations } from '../operations/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import type { LogicalType } from '../store/index.ts'
 
@@ -58,6 +57,6 @@ export interface KindHost<C, H> {
   kindOf(id: string): string
   /** Replaces a driver's configuration and restarts it. */
   configure(id: string, config: C): Promise<unknown>
-  /** What the routes' audit and authorization wrappers need. */
-  guard: { audit: AuditLog; arbiter: Arbiter }
+  /** Runs a request the routes answer themselves, filing its decision like any operation's. */
+  audited: Operations['audited']
 }

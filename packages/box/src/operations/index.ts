@@ -9,14 +9,53 @@
  *
  * Authentication comes first, so a malformed request without a valid token is a 401, and every
  * refusal — a bad token, bad input, an access the token does not allow — is an audit entry.
+ * The few calls that are no operation (a login, a device's post, an event stream) run through
+ * audited() and authorize(), so they are decided and filed the same way.
+ *
+ * Every capability depends on this layer, so it depends on none of them: each decision goes to
+ * a DecisionSink it defines, and box.ts hands it the audit log as that sink.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import type { Logger } from 'pino'
-import { decisionEntry, type AuditLog, type Decision, type Operation as AuditOperation } from '../audit/index.ts'
 import type { Access, Arbiter, Scope } from '../arbiter/index.ts'
 import { CofferError, InvalidInput, Unauthorized } from '../errors/index.ts'
+
+/** What kind of access a decision is filed as. */
+export type AccessKind = 'read' | 'write' | 'observe' | 'delete' | 'admin' | 'login' | 'export' | 'run'
+
+/** A decision on a call, as it stands when it is filed: who asked, for what, and how much it moved. */
+export interface Decision {
+  kind: AccessKind
+  /** The call: `GET /api/v1/sources/:source/aggregate`, `APP records.aggregate`, `import gpx run.gpx`. */
+  action: string
+  /** The verified token's scope, once there is one. */
+  scope?: Scope
+  /** Whose a revoked or expired token was. */
+  holder?: { subject: string; grant: string }
+  /** Who asked, when no token names them (a login, a device with a password). */
+  subject?: string
+  source: string | null
+  records: number
+  bytes: number
+  /** Reads: the finest detail asked for, in seconds. */
+  granularity?: number
+  /** What the call was answered with: a refusal is 401 or 403. */
+  status: number
+  /** Why it was refused or failed. */
+  reason?: string
+}
+
+/**
+ * Where every decision is filed. The operation layer defines what it files and the audit log
+ * takes it (box.ts wires one to the other), so that capabilities — the audit log among them —
+ * can define operations without the operation layer depending on any of them.
+ */
+export interface DecisionSink {
+  /** Resolves once the decision is on disk. */
+  file(decision: Decision): Promise<void>
+}
 
 /** What a running operation reports for its audit entry. */
 export interface OperationContext {
@@ -35,7 +74,7 @@ export interface Operation<I extends TSchema = TSchema, O extends TSchema = TSch
   name: string
   summary: string
   /** How its decisions are filed in the audit log. */
-  audit: AuditOperation
+  audit: AccessKind
   input: I
   output: O
   /** The status a success is reported (and answered over HTTP) with; 200 unless said. */
@@ -76,13 +115,14 @@ export type Present<O, R> = (result: O, ctx: OperationContext) => R
 
 export interface OperationsDeps {
   arbiter: Arbiter
-  audit: AuditLog
+  /** The audit log. */
+  audit: DecisionSink
   logger: Logger
 }
 
 export class Operations {
   readonly #arbiter: Arbiter
-  readonly #audit: AuditLog
+  readonly #audit: DecisionSink
   readonly #logger: Logger
   readonly #checks = new WeakMap<TSchema, TypeCheck<TSchema>>()
 
@@ -93,37 +133,86 @@ export class Operations {
   }
 
   async call<I extends TSchema, O extends TSchema, R = Static<O>>(op: Operation<I, O>, input: unknown, caller: Caller, present?: Present<Static<O>, R>): Promise<R> {
-    const ctx: Decision & { scope?: Scope; status: number } = { records: 0, bytes: 0, source: sourceOf(input), status: op.status ?? 200 }
-    const record = (status: number, reason?: string) => this.#audit.record(decisionEntry(ctx, op.audit, caller.action, status, reason))
+    const decision = newDecision(op.audit, caller.action, sourceOf(input), op.status ?? 200)
     try {
-      try {
-        ctx.scope = this.#arbiter.authenticate(caller.token)
-      } catch (err) {
-        // A revoked or expired token is still genuine: its holder is named in the audit entry.
-        if (err instanceof Unauthorized) ctx.holder = err.holder
-        throw err
-      }
+      this.#authenticate(decision, caller.token)
       const valid = this.#validate(op.input, input)
-      ctx.source = sourceOf(valid) ?? ctx.source
-      const access = op.access(valid)
-      if (access.op === 'read') ctx.granularity = access.granularity
-      this.#arbiter.authorize(ctx.scope, access)
-      const running = ctx as OperationContext
+      decision.source = sourceOf(valid) ?? decision.source
+      this.#authorize(decision, op.access(valid))
+      const running = decision as OperationContext
       const result = await op.run(valid, running)
-      running.status = op.statusOf?.(result) ?? running.status
+      if (op.statusOf) running.status = op.statusOf(result)
       const answer = present ? present(result, running) : result as R
-      const entry = record(running.status)
-      // Changes and admin actions answer only once their entry is on disk. An allowed read's
-      // entry is queued before its answer leaves and committed within the same group commit;
-      // not waiting for it keeps reads as fast as the log's write latency allows.
-      if (op.audit === 'read') entry.catch((err: unknown) => this.#logger.error({ err }, 'audit write failed'))
-      else await entry
+      await this.#allowed(decision)
       return answer
     } catch (err) {
-      const status = err instanceof CofferError ? err.status : 500
-      await record(status, err instanceof CofferError ? err.message : 'internal error')
+      await this.#refused(decision, err)
       throw err
     }
+  }
+
+  /**
+   * A call that is no operation in any table — a login, which has no token yet; a device that
+   * authenticates with a password; an event stream, which is not one answer — run and filed
+   * the way call() runs and files an operation. `run` authenticates and authorizes through
+   * authorize() if the call has a token, says who asked in `subject` if it has none, and sets
+   * the status it answered with if that is not 200.
+   */
+  async audited<T>(kind: AccessKind, action: string, source: string | null, run: (decision: Decision) => Promise<T>): Promise<T> {
+    const decision = newDecision(kind, action, source, 200)
+    try {
+      const result = await run(decision)
+      await this.#allowed(decision)
+      return result
+    } catch (err) {
+      await this.#refused(decision, err)
+      throw err
+    }
+  }
+
+  /** Inside audited(): checks the token, then that it allows `access`; the decision names who holds it. */
+  authorize(decision: Decision, token: string | undefined, access: Access): Scope {
+    const scope = this.#authenticate(decision, token)
+    this.#authorize(decision, access)
+    return scope
+  }
+
+  #authenticate(decision: Decision, token: string | undefined): Scope {
+    try {
+      decision.scope = this.#arbiter.authenticate(token)
+      return decision.scope
+    } catch (err) {
+      // A revoked or expired token is still genuine: its holder is named in the audit entry.
+      if (err instanceof Unauthorized) decision.holder = err.holder
+      throw err
+    }
+  }
+
+  #authorize(decision: Decision, access: Access): void {
+    if (access.op === 'read') decision.granularity = access.granularity
+    this.#arbiter.authorize(decision.scope!, access)
+  }
+
+  /**
+   * Changes and admin actions answer only once their entry is on disk. An allowed read's entry is
+   * queued before its answer leaves and committed within the same group commit; not waiting for
+   * it keeps reads as fast as the log's write latency allows.
+   */
+  #allowed(decision: Decision): Promise<void> | undefined {
+    const filed = this.#audit.file(decision)
+    if (decision.kind !== 'read') return filed
+    filed.catch(this.#auditFailed)
+    return undefined
+  }
+
+  readonly #auditFailed = (err: unknown): void => {
+    this.#logger.error({ err }, 'audit write failed')
+  }
+
+  #refused(decision: Decision, err: unknown): Promise<void> {
+    decision.status = err instanceof CofferError ? err.status : 500
+    decision.reason = err instanceof CofferError ? err.message : 'internal error'
+    return this.#audit.file(decision)
   }
 
   /**
@@ -144,6 +233,10 @@ export class Operations {
     const field = first?.path.replace(/^\//, '').replaceAll('/', '.') || undefined
     throw new InvalidInput(`${field ?? 'input'}: ${first?.message ?? 'does not match the schema'}`, field ? { field } : {})
   }
+}
+
+function newDecision(kind: AccessKind, action: string, source: string | null, status: number): Decision {
+  return { kind, action, source, records: 0, bytes: 0, status }
 }
 
 function sourceOf(input: unknown): string | null {

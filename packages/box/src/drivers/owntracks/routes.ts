@@ -1,11 +1,10 @@
 /**
  * OwnTracks' own route: the endpoint the app posts to in HTTP mode. It authenticates a device by
- * its password (HTTP Basic auth), not a token, so it is not an operation; adding a device is
- * (drivers/operations.ts).
+ * its password (HTTP Basic auth), not a token, so it is not an operation (adding a device is, in
+ * drivers/operations.ts); the operation layer still files its decisions, through host.audited().
  */
 import type { FastifyInstance } from 'fastify'
-import { Type } from '@sinclair/typebox'
-import { audited } from '../../api/guard.ts'
+import { Type, type Static } from '@sinclair/typebox'
 import { CofferError } from '../../errors/index.ts'
 import type { KindHost } from '../kind.ts'
 import { authenticate, wrongCredentials } from './devices.ts'
@@ -14,16 +13,16 @@ import type { OwntracksConfig, OwntracksHandle } from './index.ts'
 const Id = Type.Object({ id: Type.String({ maxLength: 63 }) })
 
 export function owntracksRoutes(api: FastifyInstance, host: KindHost<OwntracksConfig, OwntracksHandle>): void {
-  api.post('/owntracks/:id', {
+  api.post<{ Params: Static<typeof Id> }>('/owntracks/:id', {
     bodyLimit: 64 * 1024,
     schema: {
       summary: 'OwnTracks HTTP mode: the app posts here with HTTP Basic auth (user, device password) and the X-Limit-D header', tags: ['drivers'],
       params: Id, security: [{ basic: [] }],
       response: { 200: Type.Array(Type.Unknown(), { description: 'Messages for the app: none' }) },
     },
-  }, audited(host.guard, 'write', async (req, reply, ctx) => {
-    const id = req.params.id!
-    ctx.subject = `driver:${id}`
+  }, async (req, reply) => host.audited('write', `${req.method} ${req.routeOptions.url}`, null, async (decision) => {
+    const id = req.params.id
+    decision.subject = `driver:${id}`
     const driver = host.driver(id)
     // Whoever has no device password learns nothing, not even whether the driver exists.
     if (!driver || driver.config.mode !== 'http') throw wrongCredentials()
