@@ -3,6 +3,8 @@
  * problem+json body; the HTTP layer renders them and the CLI prints `title: detail`. Nothing
  * else (and never a stack) reaches a client.
  */
+import type { QueryProblem } from '../query/index.ts'
+
 export interface Problem {
   type: string
   title: string
@@ -31,18 +33,9 @@ export class MarketError extends Error {
   }
 }
 
-/** Where in a query a problem lies: a JSON path into the posted body, and for text the offset, line and column. */
-export interface QueryProblemAt {
-  path: string
-  message: string
-  offset?: number
-  line?: number
-  column?: number
-}
-
 /** Input that does not parse or violates a rule. `field` points at the fault; `problems` lists every one found in a query. */
 export class InvalidInput extends MarketError {
-  constructor(detail: string, where: { field?: string; problems?: QueryProblemAt[] } = {}) {
+  constructor(detail: string, where: { field?: string; problems?: QueryProblem[] } = {}) {
     super(400, 'invalid-input', 'Invalid input', detail, where)
   }
 }

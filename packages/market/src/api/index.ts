@@ -1,0 +1,192 @@
+/**
+ * The market's HTTP API (Fastify + TypeBox). Every route has request and response schemas,
+ * which are its validation, its serialisation and its OpenAPI document (/api/v1/openapi.json);
+ * every error leaves as RFC 9457 problem+json, never with a stack.
+ *
+ * Processors authenticate with `Authorization: Bearer <API key>`. Boxes read the feed and the
+ * vocabulary without one: what a query asks is public to every box, by design.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyTypeProvider } from 'fastify'
+import swagger from '@fastify/swagger'
+import type { Static, TSchema } from '@sinclair/typebox'
+import type { Logger } from 'pino'
+import type { ServerResponse } from 'node:http'
+import { MarketError, InvalidInput, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType } from '../errors/index.ts'
+import type { Processors } from '../processors/index.ts'
+import type { Queries } from '../queries/index.ts'
+import type { FeedHub } from '../queries/feed.ts'
+import { QuerySpec } from '../query/index.ts'
+import { Vocabulary as VocabularySchema, type Vocabulary } from '../vocabulary/index.ts'
+import {
+  FeedPageSchema, FeedQuerystring, IdParams, ListQuery, PostedQuerySchema, ProblemSchema, ProcessorSchema, QueryList,
+  QueryWithParticipation, RegisterBody, Registered, StreamQuerystring, ValidationSchema,
+} from './schemas.ts'
+
+/**
+ * TypeBox's own provider types bodies with StaticDecode, which makes a union built from a list
+ * (`Type.Union(REDUCTIONS.map(Type.Literal))`, as the query schemas are) `never`. No schema
+ * here uses transforms, so the plain Static type is the same thing without that flaw.
+ */
+interface TypeBoxStatic extends FastifyTypeProvider {
+  validator: this['schema'] extends TSchema ? Static<this['schema']> : unknown
+  serializer: this['schema'] extends TSchema ? Static<this['schema']> : unknown
+}
+
+export interface ApiDeps {
+  processors: Processors
+  queries: Queries
+  feed: FeedHub
+  vocabulary: Vocabulary
+  logger: Logger
+}
+
+/** A query spec is a few kilobytes at most (its text is capped at 8 KiB); anything far larger is a mistake or abuse. */
+export const BODY_LIMIT = 64 * 1024
+export const PROBLEM_JSON = 'application/problem+json'
+/** Sent on an idle event stream so proxies and clients see it is alive. */
+const KEEP_ALIVE_MS = 15_000
+
+const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ProblemSchema]))
+
+export function createApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    // TypeBox builds the schemas, so they need not be checked against the meta-schema at every start.
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false, validateSchema: false } },
+  }).withTypeProvider<TypeBoxStatic>()
+
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Coffer market API', version: '1', description: 'Processors post aggregate queries; boxes read them from the feed and decide.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: "A processor's API key" } } },
+    },
+  })
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const problem = toMarketError(err)
+    if (problem.status >= 500) req.log.error({ err }, 'request failed')
+    reply.status(problem.status).type(PROBLEM_JSON).send(problem.toProblem())
+  })
+  app.setNotFoundHandler((req, reply) => {
+    const problem = new NotFound(`No route ${req.method} ${req.url.split('?')[0]}. The API is described at /api/v1/openapi.json.`)
+    reply.status(404).type(PROBLEM_JSON).send(problem.toProblem())
+  })
+
+  // Open event streams would hold the server's close; they end first, and clients reconnect elsewhere.
+  const streams = new Set<ServerResponse>()
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end()
+  })
+
+  const who = (authorization: string | undefined) => deps.processors.authenticate(authorization)
+  const bearer = [{ bearer: [] }]
+  // Posting and validating check the body themselves, so that every fault comes back with its
+  // path, and text questions with line and column; the schema stays for the OpenAPI document.
+  const checkedByService = () => () => true
+
+  app.register(async (plugin) => {
+    const api = plugin.withTypeProvider<TypeBoxStatic>()
+    api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+    api.get('/vocabulary', {
+      schema: { summary: 'The logical types and attributes queries may name', tags: ['boxes'], response: { 200: VocabularySchema } },
+    }, async () => deps.vocabulary)
+
+    api.post('/processors', {
+      schema: { summary: 'Register a processor; the API key is in this answer only', tags: ['processors'], body: RegisterBody, response: { 201: Registered, ...problems(400) } },
+    }, async (req, reply) => {
+      reply.status(201)
+      return deps.processors.register(req.body)
+    })
+
+    api.get('/processors/me', {
+      schema: { summary: 'The processor this API key belongs to', tags: ['processors'], security: bearer, response: { 200: ProcessorSchema, ...problems(401) } },
+    }, async (req) => who(req.headers.authorization))
+
+    api.post('/queries/validate', {
+      schema: { summary: 'Check a query without posting it', tags: ['queries'], body: QuerySpec, response: { 200: ValidationSchema, ...problems(400) } },
+      validatorCompiler: checkedByService,
+    }, async (req) => deps.queries.validate(req.body))
+
+    api.post('/queries', {
+      schema: { summary: 'Post a query: it is checked, numbered and published to the feed', tags: ['queries'], security: bearer, body: QuerySpec, response: { 201: PostedQuerySchema, ...problems(400, 401) } },
+      validatorCompiler: checkedByService,
+    }, async (req, reply) => {
+      const processor = await who(req.headers.authorization)
+      const posted = await deps.queries.post(processor, req.body)
+      reply.status(201)
+      return posted
+    })
+
+    api.get('/queries', {
+      schema: { summary: "This processor's queries, newest first", tags: ['queries'], security: bearer, querystring: ListQuery, response: { 200: QueryList, ...problems(400, 401) } },
+    }, async (req) => ({ queries: await deps.queries.list(await who(req.headers.authorization), req.query) }))
+
+    api.get('/queries/:id', {
+      schema: { summary: 'One query, with how many boxes took part', tags: ['queries'], security: bearer, params: IdParams, response: { 200: QueryWithParticipation, ...problems(400, 401, 404) } },
+    }, async (req) => deps.queries.get(await who(req.headers.authorization), req.params.id))
+
+    api.post('/queries/:id/close', {
+      schema: { summary: 'Stop taking part: no box joins after this', tags: ['queries'], security: bearer, params: IdParams, response: { 200: PostedQuerySchema, ...problems(400, 401, 404, 409) } },
+    }, async (req) => deps.queries.close(await who(req.headers.authorization), req.params.id))
+
+    api.post('/queries/:id/cancel', {
+      schema: { summary: 'Withdraw the query: nothing will be released', tags: ['queries'], security: bearer, params: IdParams, response: { 200: PostedQuerySchema, ...problems(400, 401, 404, 409) } },
+    }, async (req) => deps.queries.cancel(await who(req.headers.authorization), req.params.id))
+
+    api.get('/feed', {
+      schema: { summary: 'Open queries after a sequence number, for a box catching up', tags: ['boxes'], querystring: FeedQuerystring, response: { 200: FeedPageSchema, ...problems(400) } },
+    }, async (req) => deps.queries.feed(req.query.since ?? 0, req.query.limit ?? 100))
+
+    api.get('/feed/stream', {
+      schema: {
+        summary: 'Server-sent events: each newly published query as an `query` event whose id is its sequence number',
+        tags: ['boxes'], querystring: StreamQuerystring,
+      },
+    }, (req, reply) => {
+      const lastEventId = Number(req.headers['last-event-id'])
+      const since = Number.isSafeInteger(lastEventId) && lastEventId >= 0 ? lastEventId : req.query.since ?? 0
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
+      res.write(': coffer market feed\n\n')
+      streams.add(res)
+      const stop = deps.feed.subscribe(since, (entries) => {
+        for (const entry of entries) res.write(`id: ${entry.seq}\nevent: query\ndata: ${JSON.stringify(entry)}\n\n`)
+      })
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS)
+      res.on('close', () => {
+        stop()
+        clearInterval(keepAlive)
+        streams.delete(res)
+      })
+    })
+  }, { prefix: '/api/v1' })
+
+  return app
+}
+
+/** Maps Fastify's own errors (validation, body size, media type) onto the market's typed errors. */
+function toMarketError(err: FastifyError): MarketError {
+  if (err instanceof MarketError) return err
+  if (err.validation) {
+    const first = err.validation[0]
+    const field = first?.instancePath?.replace(/^\//, '') || (first?.params as { missingProperty?: string } | undefined)?.missingProperty || err.validationContext
+    return new InvalidInput(`${err.validationContext ?? 'request'}${field ? ` ${field}` : ''}: ${first?.message ?? err.message}`, { field })
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PayloadTooLarge(`The body is larger than ${BODY_LIMIT / 1024} KiB. A query spec is a few kilobytes: check what is being sent.`)
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) {
+    return new UnsupportedMediaType('The market takes request bodies as application/json.')
+  }
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
+    return new InvalidInput(`The body is not valid JSON: ${err.message}`)
+  }
+  // Connection failures, and PostgreSQL's connection (08) and shutdown (57P) classes: the database, not the request.
+  if (typeof err.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|08|57P)/.test(err.code)) {
+    return new Unavailable('The market cannot reach its database just now. Try again shortly.')
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new MarketError(err.statusCode, 'bad-request', 'Bad request', err.message)
+  return new MarketError(500, 'internal', 'Internal error', 'The market hit an unexpected error and logged it. Try again; if it persists, tell its operator.')
+}

@@ -1,0 +1,96 @@
+/** Request and response schemas of the market's API: validation, response serialisation and the OpenAPI document in one. */
+import { Type } from '@sinclair/typebox'
+import { Query, QuerySpec } from '../query/index.ts'
+
+export const ProblemSchema = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+}, { additionalProperties: true, description: 'RFC 9457 problem details' })
+
+export const QueryProblemSchema = Type.Object({
+  path: Type.String({ description: 'JSON pointer into the posted body: /question, /participants/min' }),
+  message: Type.String(),
+  offset: Type.Optional(Type.Integer({ description: 'In a text question, where the problem starts (0-based)' })),
+  line: Type.Optional(Type.Integer()),
+  column: Type.Optional(Type.Integer()),
+})
+
+export const ProcessorSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  contact: Type.Union([Type.String(), Type.Null()]),
+  registeredAt: Type.String({ format: 'date-time' }),
+})
+
+export const RegisterBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Shown to box owners as who asks' }),
+  contact: Type.Optional(Type.String({ maxLength: 500, description: 'How owners and the market reach the processor: an email address or a URL' })),
+}, { additionalProperties: false })
+
+export const Registered = Type.Object({
+  processor: ProcessorSchema,
+  key: Type.String({ description: 'The API key, shown only now: send it as `Authorization: Bearer <key>`' }),
+})
+
+const Status = Type.Union([Type.Literal('open'), Type.Literal('closed'), Type.Literal('cancelled')])
+
+export const PostedQuerySchema = Type.Object({
+  id: Type.String(),
+  seq: Type.Integer({ description: 'The query\'s place in the feed' }),
+  status: Status,
+  spec: QuerySpec,
+  query: Query,
+  text: Type.String({ description: 'The question in canonical text form' }),
+  postedAt: Type.String({ format: 'date-time' }),
+  endedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+})
+
+export const QueryWithParticipation = Type.Composite([PostedQuerySchema, Type.Object({
+  participation: Type.Object({
+    accepted: Type.Integer(),
+    declined: Type.Integer(),
+    answered: Type.Integer(),
+  }, { description: 'How many boxes decided, so far' }),
+})])
+
+export const QueryList = Type.Object({ queries: Type.Array(PostedQuerySchema) })
+
+export const ListQuery = Type.Object({
+  status: Type.Optional(Status),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+})
+
+export const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
+
+export const ValidationSchema = Type.Object({
+  valid: Type.Boolean(),
+  problems: Type.Array(QueryProblemSchema),
+  query: Type.Optional(Query),
+  text: Type.Optional(Type.String()),
+})
+
+export const FeedEntrySchema = Type.Object({
+  seq: Type.Integer(),
+  id: Type.String(),
+  processor: Type.Object({ id: Type.String(), name: Type.String(), contact: Type.Union([Type.String(), Type.Null()]) }),
+  spec: QuerySpec,
+  query: Query,
+  text: Type.String(),
+  postedAt: Type.String({ format: 'date-time' }),
+})
+
+export const FeedQuerystring = Type.Object({
+  since: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'The last sequence number the box has; 0 for everything' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+})
+
+export const FeedPageSchema = Type.Object({
+  queries: Type.Array(FeedEntrySchema, { description: 'Open queries after `since`, in sequence order' }),
+  next: Type.Integer({ description: 'The `since` for the next request' }),
+})
+
+export const StreamQuerystring = Type.Object({
+  since: Type.Optional(Type.Integer({ minimum: 0, description: 'Where to start; the Last-Event-ID header, when a reconnecting client sends it, takes precedence' })),
+})

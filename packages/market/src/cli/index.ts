@@ -1,0 +1,182 @@
+/**
+ * The `coffer-market` command. `serve` runs the market; the others talk to a running market
+ * over its HTTP API (--market URL or COFFER_MARKET_URL), as a processor (--key KEY or
+ * COFFER_MARKET_KEY) where they need one. Each command imports what else it needs, so one that
+ * only talks to the market does not load the database or the server.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Command, CommanderError } from 'commander'
+import { InvalidInput, MarketError } from '../errors/index.ts'
+import type { FeedPage, PostedQuery, Participation, Registration, Validation } from '../index.ts'
+import type { QueryProblem } from '../query/index.ts'
+import { MarketClient, type Connection } from './client.ts'
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+    return process.exitCode === undefined ? 0 : Number(process.exitCode)
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode
+    if (err instanceof MarketError) {
+      process.stderr.write(`error: ${err.title}: ${err.message}\n`)
+      const problems = err.extras.problems as QueryProblem[] | undefined
+      if (Array.isArray(problems) && problems.length > 1) process.stderr.write(formatProblems(problems) + '\n')
+      return 1
+    }
+    process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`)
+    return 2
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command('coffer-market')
+    .description('The Coffer data market: processors ask many boxes aggregate questions.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+
+  program.command('serve')
+    .description('run the market over HTTP')
+    .option('--database <url>', 'PostgreSQL connection string (default: $COFFER_MARKET_DATABASE; without one, the embedded database)')
+    .option('--data <dir>', 'the embedded database\'s directory (default: $COFFER_MARKET_DATA, else ~/.coffer-market)')
+    .option('--port <port>', 'port to listen on', '7790')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (opts: { database?: string; data?: string; port: string; host: string }) => {
+      const port = Number(opts.port)
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInput(`--port ${opts.port} is not a port number (0 to 65535).`)
+      const { serve } = await import('./serve.ts')
+      const database = opts.database ?? process.env.COFFER_MARKET_DATABASE
+      const dataDir = database ? undefined : opts.data ?? process.env.COFFER_MARKET_DATA ?? path.join(os.homedir(), '.coffer-market')
+      await serve({ database, dataDir, port, host: opts.host })
+    })
+
+  const connection = (cmd: Command) => cmd
+    .option('--market <url>', 'the market (default: $COFFER_MARKET_URL, else http://127.0.0.1:7790)')
+    .option('--key <key>', "the processor's API key (default: $COFFER_MARKET_KEY)")
+    .option('--json', 'print the answer as JSON')
+
+  const processor = program.command('processor').description('processors: who posts queries')
+  connection(processor.command('register'))
+    .description('register a processor; prints its API key, which cannot be shown again')
+    .requiredOption('--name <name>', 'shown to box owners as who asks')
+    .option('--contact <contact>', 'an email address or URL where owners can reach you')
+    .action(async (opts: Connection & { name: string; contact?: string; json?: boolean }) => {
+      const registered = await new MarketClient(opts).send<Registration>('POST', '/processors', { name: opts.name, contact: opts.contact })
+      if (opts.json) return json(registered)
+      out(`Registered ${registered.processor.name} (${registered.processor.id}).`)
+      out('\nAPI key — shown only now; keep it secret, the market stores only its hash:\n')
+      out(`  ${registered.key}\n`)
+      out('Next: export COFFER_MARKET_KEY=<the key above>, then `coffer-market query post spec.json`.')
+    })
+
+  const query = program.command('query').description("queries: post them, follow them")
+  connection(query.command('validate'))
+    .description('check a query spec (a JSON file, or - for standard input) without posting it')
+    .argument('<file>', 'the spec: JSON with question, purpose, price, deadline, participants, bounds, answer, retention')
+    .action(async (file: string, opts: Connection & { json?: boolean }) => {
+      const result = await new MarketClient(opts).send<Validation>('POST', '/queries/validate', readSpec(file))
+      if (opts.json) json(result)
+      else if (result.valid) out(`Valid. The question reads:\n  ${result.text}`)
+      else out(`Not valid:\n${formatProblems(result.problems)}`)
+      if (!result.valid) process.exitCode = 1
+    })
+
+  connection(query.command('post'))
+    .description('post a query spec (a JSON file, or - for standard input): it goes to every box reading the feed')
+    .argument('<file>', 'the spec, as for validate')
+    .action(async (file: string, opts: Connection & { json?: boolean }) => {
+      const posted = await new MarketClient(opts).asProcessor<PostedQuery>('POST', '/queries', readSpec(file))
+      if (opts.json) return json(posted)
+      out(`Posted query ${posted.id} (feed number ${posted.seq}):\n  ${posted.text}`)
+      out(`Follow it: coffer-market query show ${posted.id}`)
+    })
+
+  connection(query.command('list'))
+    .description('your queries, newest first')
+    .option('--status <status>', 'only open, closed or cancelled ones')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (opts: Connection & { json?: boolean; status?: string; limit: string }) => {
+      const params = new URLSearchParams({ limit: opts.limit })
+      if (opts.status) params.set('status', opts.status)
+      const { queries } = await new MarketClient(opts).asProcessor<{ queries: PostedQuery[] }>('GET', `/queries?${params}`)
+      if (opts.json) return json(queries)
+      out(table(queries.map((q) => ({ id: q.id, seq: q.seq, status: q.status, posted: q.postedAt, question: q.text })), ['id', 'seq', 'status', 'posted', 'question']))
+    })
+
+  connection(query.command('show'))
+    .description('one of your queries, with how many boxes took part')
+    .argument('<id>', 'the query id, as `query list` shows it')
+    .action(async (id: string, opts: Connection & { json?: boolean }) => {
+      const q = await new MarketClient(opts).asProcessor<PostedQuery & { participation: Participation }>('GET', `/queries/${encodeURIComponent(id)}`)
+      if (opts.json) return json(q)
+      out(`Query ${q.id} (feed number ${q.seq}): ${q.status}`)
+      out(`  question:  ${q.text}`)
+      out(`  purpose:   ${q.spec.purpose}`)
+      out(`  price:     ${q.spec.price.amount} ${q.spec.price.currency} per participant`)
+      out(`  deadline:  ${q.spec.deadline}`)
+      out(`  wanted:    ${q.spec.participants.min} to ${q.spec.participants.max} participants`)
+      out(`  answer:    ${q.spec.answer}, kept ${q.spec.retention}`)
+      out(`  so far:    ${q.participation.accepted} accepted, ${q.participation.declined} declined, ${q.participation.answered} answered`)
+      out(`  posted:    ${q.postedAt}${q.endedAt ? `, ended ${q.endedAt}` : ''}`)
+    })
+
+  for (const [verb, what] of [['close', 'stop taking part: no box joins after this'], ['cancel', 'withdraw it: nothing will be released']] as const) {
+    connection(query.command(verb))
+      .description(`${what}`)
+      .argument('<id>', 'the query id')
+      .action(async (id: string, opts: Connection & { json?: boolean }) => {
+        const q = await new MarketClient(opts).asProcessor<PostedQuery>('POST', `/queries/${encodeURIComponent(id)}/${verb}`)
+        if (opts.json) return json(q)
+        out(`Query ${q.id} is ${q.status}.`)
+      })
+  }
+
+  connection(program.command('feed'))
+    .description('the open queries a box would receive after a sequence number')
+    .option('--since <n>', 'the last sequence number already seen', '0')
+    .action(async (opts: Connection & { json?: boolean; since: string }) => {
+      const page = await new MarketClient(opts).send<FeedPage>('GET', `/feed?since=${encodeURIComponent(opts.since)}&limit=1000`)
+      if (opts.json) return json(page)
+      out(table(page.queries.map((q) => ({ seq: q.seq, id: q.id, processor: q.processor.name, question: q.text })), ['seq', 'id', 'processor', 'question']))
+      out(`next: ${page.next}`)
+    })
+
+  return program
+}
+
+/** Reads a spec from a file or standard input ('-'), as JSON, with an error that says which. */
+function readSpec(file: string): unknown {
+  let text: string
+  try {
+    text = fs.readFileSync(file === '-' ? 0 : file, 'utf8')
+  } catch (err) {
+    throw new InvalidInput(`Cannot read ${file === '-' ? 'standard input' : file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new InvalidInput(`${file === '-' ? 'Standard input' : file} is not JSON (${(err as Error).message}). A query spec is a JSON object: {"question": "SELECT AVG(...) ...", "purpose": ..., "price": ..., ...}; \`coffer-market query validate\` says what it needs.`)
+  }
+}
+
+function formatProblems(problems: QueryProblem[]): string {
+  return problems.map((p) => `  ${p.path || '/'}${p.line !== undefined ? ` (line ${p.line}, column ${p.column})` : ''}: ${p.message}`).join('\n')
+}
+
+function table(rows: Record<string, unknown>[], columns: string[]): string {
+  if (rows.length === 0) return '(none)'
+  const cells = rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '-' : String(r[c]))))
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)))
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()
+  return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n')
+}
+
+function out(text: string): void {
+  process.stdout.write(text + '\n')
+}
+
+function json(value: unknown): void {
+  out(JSON.stringify(value, null, 2))
+}

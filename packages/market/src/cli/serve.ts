@@ -1,0 +1,24 @@
+/** `coffer-market serve`: the market, served until SIGINT or SIGTERM, which close it cleanly. */
+import { createMarket } from '../market.ts'
+import { redact } from '../db/index.ts'
+
+export async function serve(opts: { database?: string; dataDir?: string; port: number; host: string }): Promise<void> {
+  const market = createMarket({ ...opts, logLevel: (process.env.COFFER_MARKET_LOG_LEVEL as 'info' | undefined) ?? 'warn' })
+  await market.open()
+  const url = await market.listen()
+  const out = (text: string) => process.stdout.write(text + '\n')
+  out(`Coffer market listening on ${url}`)
+  out(`  storage:  ${opts.database ? `PostgreSQL at ${redact(opts.database)}` : `embedded, in ${opts.dataDir}`}`)
+  out(`  API:      ${url}/api/v1/openapi.json`)
+  out(`  next:     coffer-market processor register --name <name> --market ${url}`)
+  let closing = false
+  const stop = async () => {
+    if (closing) return
+    closing = true
+    await market.close()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop())
+  process.on('SIGTERM', () => void stop())
+  await new Promise(() => undefined)
+}
