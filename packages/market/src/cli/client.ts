@@ -49,8 +49,8 @@ export class MarketClient {
     }
     if (!res.ok) {
       const problem = parsed as Partial<Problem> | undefined
-      const { type: _type, title, status: _status, detail, ...extras } = problem ?? {}
-      throw new MarketError(res.status, 'remote', title ?? res.statusText, detail ?? `The market answered ${res.status}.`, extras)
+      const extras = Object.fromEntries(Object.entries(problem ?? {}).filter(([k]) => !['type', 'title', 'status', 'detail'].includes(k)))
+      throw new MarketError(res.status, 'remote', problem?.title ?? res.statusText, problem?.detail ?? `The market answered ${res.status}.`, extras)
     }
     return parsed as T
   }
