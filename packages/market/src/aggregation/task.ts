@@ -1,0 +1,188 @@
+/**
+ * A secure-aggregation task: what every box and both aggregators must agree on before the first
+ * report. It is plain JSON (bytes as base64url) so the protocol can carry it beside the query.
+ * It holds no secret: the verify key the two aggregators share is kept apart (see Aggregator),
+ * because a box that knew it could forge a proof for a value outside the bounds.
+ */
+import { createHash } from 'node:crypto'
+import { Type, type Static } from '@sinclair/typebox'
+import { Prio3Count, Prio3Histogram, Prio3Sum, Prio3SumVec, type Prio3 } from '@divviup/prio3'
+import { InvalidTask } from './errors.ts'
+import { base64url } from './encoding.ts'
+
+export const PROTOCOL = 'coffer-prio3/dap-09+vdaf-08'
+
+export const AggregationKind = Type.Union([Type.Literal('count'), Type.Literal('sum'), Type.Literal('mean'), Type.Literal('histogram')])
+export type AggregationKind = Static<typeof AggregationKind>
+
+export const DeclaredBounds = Type.Object({
+  lower: Type.Number(),
+  upper: Type.Number(),
+  /** Fixed point: values are rounded to this many decimal places, i.e. encoded as round(value × 10^decimals). */
+  decimals: Type.Integer({ minimum: 0, maximum: 6, default: 0 }),
+})
+export type DeclaredBounds = Static<typeof DeclaredBounds>
+
+export const AggregatorEndpoint = Type.Object({
+  url: Type.String({ format: 'uri' }),
+  /** The aggregator's DAP HpkeConfig (id, KEM, KDF, AEAD, public key), base64url. */
+  hpkeConfig: Type.String({ pattern: '^[A-Za-z0-9_-]+$' }),
+})
+export type AggregatorEndpoint = Static<typeof AggregatorEndpoint>
+
+/** The Prio3 instance the kind and bounds imply, spelled as @divviup/dap spells a VDAF. */
+export const VdafSpec = Type.Union([
+  Type.Object({ type: Type.Literal('count') }),
+  Type.Object({ type: Type.Literal('sum'), bits: Type.Integer({ minimum: 1, maximum: 52 }) }),
+  Type.Object({ type: Type.Literal('sumVec'), length: Type.Integer({ minimum: 1 }), bits: Type.Integer({ minimum: 1, maximum: 52 }), chunkLength: Type.Integer({ minimum: 1 }) }),
+  Type.Object({ type: Type.Literal('histogram'), length: Type.Integer({ minimum: 2 }), chunkLength: Type.Integer({ minimum: 1 }) }),
+])
+export type VdafSpec = Static<typeof VdafSpec>
+
+export const TaskDescription = Type.Object({
+  protocol: Type.Literal(PROTOCOL),
+  /** 32 bytes, base64url: SHA-256 of the query id and the partition (see deriveTaskId). */
+  id: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  queryId: Type.String({ minLength: 1 }),
+  /** Which slice of the query's answers: a privacy class is aggregated and noised on its own. '' for all. */
+  partition: Type.String(),
+  kind: AggregationKind,
+  /** For sum and mean: what a box clips its value to, and the fixed-point scaling. */
+  bounds: Type.Optional(DeclaredBounds),
+  /** For a histogram: the inner bucket edges, increasing; n edges make n + 1 buckets. */
+  edges: Type.Optional(Type.Array(Type.Number(), { minItems: 1 })),
+  vdaf: VdafSpec,
+  /** Report times are rounded down to a multiple of this, as in DAP. */
+  timePrecisionSeconds: Type.Integer({ minimum: 1 }),
+  /** Reports whose time falls outside [start, end] (Unix seconds) are refused. */
+  window: Type.Object({ start: Type.Integer(), end: Type.Integer() }),
+  /** Below this many verified reports neither aggregator releases its share. */
+  minReports: Type.Integer({ minimum: 1 }),
+  leader: AggregatorEndpoint,
+  helper: AggregatorEndpoint,
+})
+export type TaskDescription = Static<typeof TaskDescription>
+
+export interface TaskInput {
+  queryId: string
+  partition?: string
+  kind: AggregationKind
+  bounds?: { lower: number; upper: number; decimals?: number }
+  edges?: number[]
+  window: { start: number; end: number }
+  minReports: number
+  timePrecisionSeconds?: number
+  leader: AggregatorEndpoint
+  helper: AggregatorEndpoint
+}
+
+/** A task id bound to the query (and partition), so a report for one query cannot be counted in another. */
+export function deriveTaskId(queryId: string, partition = ''): string {
+  return base64url(createHash('sha256').update(`coffer market prio3 task\0${queryId}\0${partition}`).digest())
+}
+
+export function createTask(input: TaskInput): TaskDescription {
+  const partition = input.partition ?? ''
+  const bounds = input.bounds === undefined ? undefined : { lower: input.bounds.lower, upper: input.bounds.upper, decimals: input.bounds.decimals ?? 0 }
+  const task: TaskDescription = {
+    protocol: PROTOCOL,
+    id: deriveTaskId(input.queryId, partition),
+    queryId: input.queryId,
+    partition,
+    kind: input.kind,
+    ...(bounds === undefined ? {} : { bounds }),
+    ...(input.edges === undefined ? {} : { edges: [...input.edges] }),
+    vdaf: vdafSpecFor(input.kind, bounds, input.edges),
+    timePrecisionSeconds: input.timePrecisionSeconds ?? 3600,
+    window: { ...input.window },
+    minReports: input.minReports,
+    leader: { ...input.leader },
+    helper: { ...input.helper },
+  }
+  checkTask(task)
+  return task
+}
+
+/**
+ * Checks a task description received from elsewhere: the id really is the query's, the VDAF is
+ * the one its kind and bounds imply (so nobody can widen a box's range by editing `vdaf`).
+ * Throws InvalidTask.
+ */
+export function checkTask(task: TaskDescription): void {
+  if (task.protocol !== PROTOCOL) throw new InvalidTask(`unknown protocol ${String(task.protocol)}`, 'protocol')
+  if (task.id !== deriveTaskId(task.queryId, task.partition)) throw new InvalidTask('the task id is not the one derived from its query id and partition', 'id')
+  const expected = vdafSpecFor(task.kind, task.bounds, task.edges)
+  if (JSON.stringify(expected) !== JSON.stringify(task.vdaf)) throw new InvalidTask('the VDAF does not follow from the kind and bounds', 'vdaf')
+  if (task.leader.url === task.helper.url) throw new InvalidTask('the leader and the helper must be two different aggregators', 'helper/url')
+  if (!(task.window.start <= task.window.end)) throw new InvalidTask('the window ends before it starts', 'window')
+  if (!Number.isInteger(task.minReports) || task.minReports < 1) throw new InvalidTask('minReports must be a positive integer', 'minReports')
+  if (!Number.isInteger(task.timePrecisionSeconds) || task.timePrecisionSeconds < 1) throw new InvalidTask('timePrecisionSeconds must be a positive integer', 'timePrecisionSeconds')
+}
+
+/** The largest encoded value of one box (sum and mean), which is also its sensitivity in encoded units. */
+export function maxEncoded(bounds: DeclaredBounds, kind: 'sum' | 'mean'): number {
+  const scale = 10 ** bounds.decimals
+  // A sum encodes the value itself (so a box that does not match sends 0); a mean encodes the
+  // offset from the lower bound, because it carries its own count to add the offset back.
+  return Math.round((kind === 'sum' ? bounds.upper : bounds.upper - bounds.lower) * scale)
+}
+
+function bitsFor(max: number): number {
+  return Math.max(1, max.toString(2).length)
+}
+
+function vdafSpecFor(kind: AggregationKind, bounds: DeclaredBounds | undefined, edges: number[] | undefined): VdafSpec {
+  if (kind === 'count') return { type: 'count' }
+  if (kind === 'histogram') {
+    if (edges === undefined || edges.length === 0) throw new InvalidTask('a histogram needs its bucket edges', 'edges')
+    for (let i = 0; i < edges.length; i++) {
+      const edge = edges[i] as number
+      if (!Number.isFinite(edge)) throw new InvalidTask('bucket edges must be finite numbers', `edges/${i}`)
+      if (i > 0 && !(edge > (edges[i - 1] as number))) throw new InvalidTask('bucket edges must increase', `edges/${i}`)
+    }
+    // One bucket more than the edges make: the box that does not match puts its report there,
+    // so its report looks like any other and only the processor's result leaves that bucket out.
+    const length = edges.length + 2
+    return { type: 'histogram', length, chunkLength: chunkLengthFor(length) }
+  }
+  if (bounds === undefined) throw new InvalidTask(`a ${kind} needs declared bounds`, 'bounds')
+  if (!Number.isFinite(bounds.lower) || !Number.isFinite(bounds.upper) || !(bounds.lower < bounds.upper)) {
+    throw new InvalidTask('declared bounds must be finite with lower < upper', 'bounds')
+  }
+  if (!Number.isInteger(bounds.decimals) || bounds.decimals < 0 || bounds.decimals > 6) throw new InvalidTask('decimals must be an integer from 0 to 6', 'bounds/decimals')
+  if (kind === 'sum' && bounds.lower < 0) {
+    throw new InvalidTask('a sum needs a lower bound of at least 0 (a box that does not match adds 0); ask for a mean instead', 'bounds/lower')
+  }
+  const max = maxEncoded(bounds, kind)
+  if (max > Number.MAX_SAFE_INTEGER || bitsFor(max) > 52) throw new InvalidTask('the bounds at this precision need more than 52 bits', 'bounds')
+  const bits = bitsFor(max)
+  if (kind === 'sum') return { type: 'sum', bits }
+  // A mean is a two-element vector [value, 1] (or [0, 0] for a box that does not match), so the
+  // count that divides the sum is aggregated and protected the same way as the sum.
+  return { type: 'sumVec', length: 2, bits, chunkLength: chunkLengthFor(2 * bits) }
+}
+
+/** The VDAF draft's advice: a chunk length near the square root of the measurement length keeps the proof short. */
+function chunkLengthFor(measurementLength: number): number {
+  return Math.max(1, Math.round(Math.sqrt(measurementLength)))
+}
+
+export type AnyPrio3 = Prio3<never, unknown>
+
+const vdafs = new Map<string, AnyPrio3>()
+
+/** The Prio3 instance for a task (two shares), shared between calls: construction precomputes circuit tables. */
+export function vdafFor(task: TaskDescription): AnyPrio3 {
+  const key = JSON.stringify(task.vdaf)
+  let vdaf = vdafs.get(key)
+  if (vdaf === undefined) {
+    const spec = task.vdaf
+    const shares = 2
+    if (spec.type === 'count') vdaf = new Prio3Count({ shares }) as unknown as AnyPrio3
+    else if (spec.type === 'sum') vdaf = new Prio3Sum({ shares, bits: spec.bits }) as unknown as AnyPrio3
+    else if (spec.type === 'sumVec') vdaf = new Prio3SumVec({ shares, length: spec.length, bits: spec.bits, chunkLength: spec.chunkLength }) as unknown as AnyPrio3
+    else vdaf = new Prio3Histogram({ shares, length: spec.length, chunkLength: spec.chunkLength }) as unknown as AnyPrio3
+    vdafs.set(key, vdaf)
+  }
+  return vdaf
+}
