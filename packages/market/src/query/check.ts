@@ -69,8 +69,8 @@ function checkSelection(s: Selection, path: string, vocabulary: Vocabulary, prob
     problems.add(s, `${path}/edges`, `A histogram needs 2 to ${MAX_HISTOGRAM_EDGES} edges (1 to ${MAX_HISTOGRAM_EDGES - 1} buckets); this one has ${edges.length}.`, 'edges')
   }
   edges.forEach((e, i) => {
-    if (!Number.isFinite(e)) problems.add(s, `${path}/edges/${i}`, 'Histogram edges must be finite numbers.', 'edges')
-    else if (i > 0 && !(e > edges[i - 1]!)) problems.add(s, `${path}/edges/${i}`, `Histogram edges must ascend: ${e} comes after ${edges[i - 1]}.`, 'edges')
+    if (!Number.isFinite(e)) problems.add(s, `${path}/edges/${i}`, 'Histogram edges must be finite numbers.', `edges/${i}`)
+    else if (i > 0 && !(e > edges[i - 1]!)) problems.add(s, `${path}/edges/${i}`, `Histogram edges must ascend: ${e} comes after ${edges[i - 1]}.`, `edges/${i}`)
   })
 }
 
