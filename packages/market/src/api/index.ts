@@ -56,6 +56,9 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false, validateSchema: false } },
   }).withTypeProvider<TypeBoxStatic>()
 
+  // Fastify reads text/plain by default; the market takes JSON only, so a text body is a 415, not a spec that fails.
+  app.removeContentTypeParser('text/plain')
+
   app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
