@@ -26,7 +26,8 @@ import {
   type PreparationShare,
   type PreparationState,
 } from './shares.ts'
-import { checkTask, vdafFor, type AnyPrio3, type TaskDescription } from './task.ts'
+import { carriesCount, checkTask, fixedPointOf, vdafFor, type AnyPrio3, type TaskDescription } from './task.ts'
+import { createNoiseSampler, toText, type NoiseComponent, type NoisePlan, type NoiseSampler } from '../privacy/index.ts'
 
 export type Role = 'leader' | 'helper'
 
@@ -56,18 +57,24 @@ export function generateVerifyKey(task: TaskDescription): string {
   return base64url(randomBytes(vdafFor(task).verifyKeySize))
 }
 
-/** Noise an aggregator adds to each coordinate of its aggregate share. */
+/**
+ * The noise an aggregator adds: the privacy module's plan for this task's kind, bounds and
+ * privacy level. Each aggregator adds the plan's full noise on its own, so the result stays
+ * protected when the other one does not; the processor's error is that of both.
+ */
 export interface NoiseRequest {
-  /** What the processor is told, e.g. 'discrete-laplace'. */
-  mechanism: string
-  /** The noise scale in encoded units (a decimal or 'a/b'): one for every coordinate, or one per coordinate. */
-  scale: string | string[]
-  /** One draw with that scale: an exact discrete sampler over a cryptographic random source. */
-  sample(scale: string): bigint
+  plan: NoisePlan
+  /** Defaults to the exact discrete Laplace sampler over the operating system's cryptographic generator. */
+  sampler?: NoiseSampler
 }
 
+/** What an aggregator says it added, carried in its aggregate share for the processor's result. */
 export interface NoiseStatement {
-  mechanism: string
+  mechanism: 'discrete-laplace'
+  level: string
+  /** The whole answer's ε, as a decimal or a/b. */
+  epsilon: string
+  /** The discrete Laplace scale on each coordinate of the aggregate, in fixed-point units. */
   scales: string[]
 }
 
@@ -421,28 +428,46 @@ export class Aggregator {
       throw new BatchNotReleasable(`${this.#count} verified reports, fewer than the ${this.task.minReports} the task needs`, { reports: this.#count, minReports: this.task.minReports })
     }
     const field = this.#vdaf.flp.field
-    const length = this.#aggregate.length
     let share = this.#aggregate
     let statement: NoiseStatement | null = null
     if (options.noise !== null) {
-      const { scale, sample, mechanism } = options.noise
-      const scales = typeof scale === 'string' ? new Array<string>(length).fill(scale) : [...scale]
-      if (scales.length !== length) throw new AggregationProtocolError(`${scales.length} noise scales for ${length} coordinates`)
-      const noise = scales.map((s) => ((sample(s) % field.modulus) + field.modulus) % field.modulus)
+      const components = this.#noiseComponents(options.noise.plan)
+      const sampler = options.noise.sampler ?? createNoiseSampler()
+      const noise = components.map(({ scale }) => ((sampler.discreteLaplace(scale) % field.modulus) + field.modulus) % field.modulus)
       share = field.vecAdd(share, noise)
-      statement = { mechanism, scales }
+      const { plan } = options.noise
+      statement = { mechanism: 'discrete-laplace', level: plan.level, epsilon: toText(plan.epsilon), scales: components.map(({ scale }) => toText(scale)) }
     }
     this.#collected = true
     const writer = this.#header(MessageType.AggregateShare)
       .u8(ROLE_BYTE[this.role])
       .u64(this.#count)
       .bytes(this.#checksum)
-    if (statement === null) writer.u8(0)
-    else {
-      writer.u8(1).opaque16(Buffer.from(statement.mechanism, 'utf8')).u16(statement.scales.length)
-      for (const s of statement.scales) writer.opaque16(Buffer.from(s, 'utf8'))
-    }
+    writer.opaque16(Buffer.from(statement === null ? '' : JSON.stringify(statement), 'utf8'))
     return writer.opaque32(field.encode(share)).finish()
+  }
+
+  /** The plan's component for each coordinate of the aggregate; refuses a plan made for another kind or other bounds. */
+  #noiseComponents(plan: NoisePlan): NoiseComponent[] {
+    const task = this.task
+    const mismatch = (what: string) => new AggregationProtocolError(`the noise plan is for ${what} than this task`)
+    if (plan.kind !== task.kind) throw mismatch(`a ${plan.kind}, not a ${task.kind},`)
+    const component = (name: NoiseComponent['name']) => {
+      const found = plan.components.find((c) => c.name === name)
+      if (found === undefined) throw mismatch(`other components (no ${name})`)
+      return found
+    }
+    const length = this.#aggregate.length
+    if (task.kind === 'count') return [component('count')]
+    if (task.kind === 'histogram') {
+      if (plan.buckets !== length - 1) throw mismatch(`${plan.buckets ?? 0} buckets rather`)
+      // The hidden "does not match" bucket is noised like the others: its share is released too.
+      return new Array<NoiseComponent>(length).fill(component('buckets'))
+    }
+    const fixed = fixedPointOf(task)
+    const planned = plan.bounds
+    if (planned === undefined || planned.lo !== fixed.lo || planned.hi !== fixed.hi || planned.decimals !== fixed.decimals) throw mismatch('other bounds')
+    return carriesCount(task) ? [component('sum'), component('count')] : [component('sum')]
   }
 }
 

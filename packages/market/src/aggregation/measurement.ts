@@ -3,8 +3,9 @@
  * bounds before anything is encrypted: bounds taken from the data would leak it, and a value
  * outside them would let one box move the result further than the noise hides.
  */
+import { decodeSum, encodeValue } from '../privacy/index.ts'
 import { InvalidTask } from './errors.ts'
-import { maxEncoded, type TaskDescription } from './task.ts'
+import { carriesCount, fixedPointOf, type TaskDescription } from './task.ts'
 
 /** The input a task's Prio3 instance takes: a bit, an integer, a [value, count] pair, a bucket index. */
 export type VdafMeasurement = boolean | number | number[]
@@ -14,7 +15,7 @@ export interface Measurement {
   vdaf: VdafMeasurement
   /** Whether this box's value counts in the result; a box that does not match still sends a report. */
   matches: boolean
-  /** The value after clipping (and fixed-point rounding), as the box may show its owner. */
+  /** The value after clipping and fixed-point rounding, as the box may show its owner. */
   value: number | null
   clipped: boolean
 }
@@ -24,10 +25,13 @@ export interface Measurement {
  * (or has no value): it still sends a report, one that adds nothing, so the aggregators learn
  * who answered but not who matched. For a count, `true` counts and `false`/`null` does not.
  *
- * - sum: round(clip(v) × 10^decimals), in [0, round(upper × 10^decimals)]
- * - mean: [round((clip(v) − lower) × 10^decimals), 1]; a non-matching box sends [0, 0]
- * - histogram: the index of the bucket (number of edges ≤ v); a non-matching box uses the
- *   extra last bucket, which the result leaves out
+ * Sums and means are fixed point (the privacy module's encodeValue): v is clipped to the
+ * declared [lower, upper], scaled by 10^decimals, rounded, and shifted by the scaled lower
+ * bound, giving an integer e in [0, hi − lo].
+ * - sum with lower = 0: e; a box that does not match sends 0
+ * - mean, and sum with lower ≠ 0: [e, 1]; a box that does not match sends [0, 0]
+ * - histogram: the index of the bucket (the number of edges ≤ v); a box that does not match
+ *   uses the extra last bucket, which the result leaves out
  */
 export function measurementFor(task: TaskDescription, value: number | boolean | null): Measurement {
   const base = { taskId: task.id }
@@ -41,20 +45,16 @@ export function measurementFor(task: TaskDescription, value: number | boolean | 
     if (value === null) return { ...base, vdaf: edges.length + 1, matches: false, value: null, clipped: false }
     return { ...base, vdaf: edges.filter((edge) => edge <= value).length, matches: true, value, clipped: false }
   }
-  const bounds = task.bounds
-  if (bounds === undefined) throw new InvalidTask(`a ${task.kind} needs declared bounds`, 'bounds')
-  const kind = task.kind
-  if (value === null) return { ...base, vdaf: kind === 'sum' ? 0 : [0, 0], matches: false, value: null, clipped: false }
-  const scale = 10 ** bounds.decimals
-  const clippedValue = Math.min(bounds.upper, Math.max(bounds.lower, value))
-  const origin = kind === 'sum' ? 0 : bounds.lower
-  // Clip again after rounding: (upper − lower) × scale may round one unit past the top.
-  const encoded = Math.min(maxEncoded(bounds, kind), Math.max(0, Math.round((clippedValue - origin) * scale)))
+  const fixed = fixedPointOf(task)
+  const withCount = carriesCount(task)
+  if (value === null) return { ...base, vdaf: withCount ? [0, 0] : 0, matches: false, value: null, clipped: false }
+  const encoded = encodeValue(value, fixed)
+  const bounds = task.bounds as NonNullable<TaskDescription['bounds']>
   return {
     ...base,
-    vdaf: kind === 'sum' ? encoded : [encoded, 1],
+    vdaf: withCount ? [Number(encoded), 1] : Number(encoded),
     matches: true,
-    value: encoded / scale + origin,
-    clipped: clippedValue !== value,
+    value: decodeSum(encoded, 1n, fixed),
+    clipped: value < bounds.lower || value > bounds.upper,
   }
 }

@@ -7,7 +7,8 @@
 import { AggregationProtocolError } from './errors.ts'
 import { base64url, FramingError, Reader } from './encoding.ts'
 import { AGGREGATE_SHARE_MESSAGE, ROLE_BYTES, type NoiseStatement } from './aggregator.ts'
-import { checkTask, vdafFor, type TaskDescription } from './task.ts'
+import { decodeSum } from '../privacy/index.ts'
+import { carriesCount, checkTask, fixedPointOf, vdafFor, type TaskDescription } from './task.ts'
 
 interface ResultBase {
   /** Reports both aggregators verified and counted (boxes that do not match included). */
@@ -41,12 +42,8 @@ function parseShare(task: TaskDescription, bytes: Uint8Array, which: string): Pa
     const role = reader.u8()
     const count = reader.u64()
     const checksum = base64url(reader.bytes(32))
-    let noise: NoiseStatement | null = null
-    if (reader.u8() === 1) {
-      const mechanism = Buffer.from(reader.opaque16()).toString('utf8')
-      const scales = Array.from({ length: reader.u16() }, () => Buffer.from(reader.opaque16()).toString('utf8'))
-      noise = { mechanism, scales }
-    }
+    const statement = Buffer.from(reader.opaque16()).toString('utf8')
+    const noise = statement === '' ? null : (JSON.parse(statement) as NoiseStatement)
     const encoded = reader.opaque32()
     reader.end()
     if (encoded.length !== vdaf.flp.outputLen * vdaf.flp.field.encodedSize) throw new FramingError('the share has the wrong length')
@@ -75,16 +72,14 @@ export function unshard(task: TaskDescription, leaderShare: Uint8Array, helperSh
   switch (task.kind) {
     case 'count':
       return { ...base, kind: 'count', count: Number(at(0)) }
-    case 'sum': {
-      const scale = 10 ** (task.bounds?.decimals ?? 0)
-      return { ...base, kind: 'sum', sum: Number(at(0)) / scale }
-    }
+    case 'sum':
     case 'mean': {
-      const bounds = task.bounds as NonNullable<TaskDescription['bounds']>
-      const count = Number(at(1))
-      // Each value was encoded as its offset from the lower bound, so the count adds the bound back.
-      const sum = Number(at(0)) / 10 ** bounds.decimals + bounds.lower * count
-      return { ...base, kind: 'mean', sum, count, mean: count > 0 ? sum / count : null }
+      const fixed = fixedPointOf(task)
+      // With a count, each value went in as its offset from the lower bound, and the count adds the bound back.
+      const count = carriesCount(task) ? at(1) : 0n
+      const sum = decodeSum(at(0), count, fixed)
+      if (task.kind === 'sum') return { ...base, kind: 'sum', sum }
+      return { ...base, kind: 'mean', sum, count: Number(count), mean: count > 0n ? sum / Number(count) : null }
     }
     case 'histogram': {
       const edges = task.edges ?? []

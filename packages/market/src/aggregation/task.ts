@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { Prio3Count, Prio3Histogram, Prio3Sum, Prio3SumVec, type Prio3 } from '@divviup/prio3'
+import { fixedPointBounds, type FixedPointBounds } from '../privacy/index.ts'
 import { InvalidTask } from './errors.ts'
 import { base64url } from './encoding.ts'
 
@@ -19,7 +20,7 @@ export const DeclaredBounds = Type.Object({
   lower: Type.Number(),
   upper: Type.Number(),
   /** Fixed point: values are rounded to this many decimal places, i.e. encoded as round(value × 10^decimals). */
-  decimals: Type.Integer({ minimum: 0, maximum: 6, default: 0 }),
+  decimals: Type.Integer({ minimum: 0, maximum: 12, default: 0 }),
 })
 export type DeclaredBounds = Static<typeof DeclaredBounds>
 
@@ -119,16 +120,27 @@ export function checkTask(task: TaskDescription): void {
   if (!Number.isInteger(task.timePrecisionSeconds) || task.timePrecisionSeconds < 1) throw new InvalidTask('timePrecisionSeconds must be a positive integer', 'timePrecisionSeconds')
 }
 
-/** The largest encoded value of one box (sum and mean), which is also its sensitivity in encoded units. */
-export function maxEncoded(bounds: DeclaredBounds, kind: 'sum' | 'mean'): number {
-  const scale = 10 ** bounds.decimals
-  // A sum encodes the value itself (so a box that does not match sends 0); a mean encodes the
-  // offset from the lower bound, because it carries its own count to add the offset back.
-  return Math.round((kind === 'sum' ? bounds.upper : bounds.upper - bounds.lower) * scale)
+/**
+ * The task's bounds in fixed point, as the privacy module plans noise for them: lo and hi are
+ * the declared bounds × 10^decimals (lo rounded down, hi up), and a box's value enters the
+ * aggregate as its offset from lo, in [0, hi − lo].
+ */
+export function fixedPointOf(task: Pick<TaskDescription, 'kind' | 'bounds'>): FixedPointBounds {
+  if (task.bounds === undefined) throw new InvalidTask(`a ${task.kind} needs declared bounds`, 'bounds')
+  try {
+    return fixedPointBounds(task.bounds.lower, task.bounds.upper, task.bounds.decimals)
+  } catch (error) {
+    throw new InvalidTask(error instanceof Error ? error.message : String(error), 'bounds')
+  }
 }
 
-function bitsFor(max: number): number {
-  return Math.max(1, max.toString(2).length)
+/**
+ * Whether a box's report carries a 0/1 "matches" count beside its value. A mean needs it to
+ * divide by, and so does a sum whose lower bound is not 0 (to add the offset back); a box that
+ * does not match sends zeros, so nobody but the box knows whether it matched.
+ */
+export function carriesCount(task: Pick<TaskDescription, 'kind' | 'bounds'>): boolean {
+  return task.kind === 'mean' || (task.kind === 'sum' && fixedPointOf(task).lo !== 0n)
 }
 
 function vdafSpecFor(kind: AggregationKind, bounds: DeclaredBounds | undefined, edges: number[] | undefined): VdafSpec {
@@ -145,20 +157,13 @@ function vdafSpecFor(kind: AggregationKind, bounds: DeclaredBounds | undefined, 
     const length = edges.length + 2
     return { type: 'histogram', length, chunkLength: chunkLengthFor(length) }
   }
-  if (bounds === undefined) throw new InvalidTask(`a ${kind} needs declared bounds`, 'bounds')
-  if (!Number.isFinite(bounds.lower) || !Number.isFinite(bounds.upper) || !(bounds.lower < bounds.upper)) {
-    throw new InvalidTask('declared bounds must be finite with lower < upper', 'bounds')
-  }
-  if (!Number.isInteger(bounds.decimals) || bounds.decimals < 0 || bounds.decimals > 6) throw new InvalidTask('decimals must be an integer from 0 to 6', 'bounds/decimals')
-  if (kind === 'sum' && bounds.lower < 0) {
-    throw new InvalidTask('a sum needs a lower bound of at least 0 (a box that does not match adds 0); ask for a mean instead', 'bounds/lower')
-  }
-  const max = maxEncoded(bounds, kind)
-  if (max > Number.MAX_SAFE_INTEGER || bitsFor(max) > 52) throw new InvalidTask('the bounds at this precision need more than 52 bits', 'bounds')
-  const bits = bitsFor(max)
-  if (kind === 'sum') return { type: 'sum', bits }
-  // A mean is a two-element vector [value, 1] (or [0, 0] for a box that does not match), so the
-  // count that divides the sum is aggregated and protected the same way as the sum.
+  const fixed = fixedPointOf({ kind, bounds })
+  const range = fixed.hi - fixed.lo
+  const bits = range.toString(2).length
+  if (bits > 52) throw new InvalidTask('the bounds at this precision need more than 52 bits', 'bounds')
+  if (!carriesCount({ kind, bounds })) return { type: 'sum', bits }
+  // A two-element vector [value − lo, 1] (or [0, 0] from a box that does not match), so the
+  // count is aggregated and protected the same way as the sum.
   return { type: 'sumVec', length: 2, bits, chunkLength: chunkLengthFor(2 * bits) }
 }
 
