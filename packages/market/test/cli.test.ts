@@ -27,7 +27,7 @@ test('register, validate, post, list, show, cancel', async () => {
   fs.writeFileSync(file, JSON.stringify(spec()))
   const valid = await cli(['query', 'validate', file], env)
   assert.equal(valid.code, 0, valid.stderr)
-  assert.match(valid.stdout, /Valid\. The question reads:\n  SELECT AVG\(Identity\.age\) WHERE Identity\.city = aachen/)
+  assert.match(valid.stdout, /Valid\. The question reads:\n {2}SELECT AVG\(Identity\.age\) WHERE Identity\.city = aachen/)
 
   const posted = await cli(['query', 'post', '-'], env, JSON.stringify(spec()))
   assert.equal(posted.code, 0, posted.stderr)
