@@ -1,0 +1,252 @@
+/**
+ * The markets the owner joined, and the queries they published. The box asks each market for
+ * its queries since the last one it has (so a box that was off catches up), keeps every query
+ * with what became of it, and judges each as it arrives: the owner's privacy levels and rules
+ * decide it, or it waits for the owner. Nothing here sends anything to a market: the box only
+ * reads a market's public feed; answers leave through the gateway.
+ */
+import crypto from 'node:crypto'
+import type Database from 'better-sqlite3'
+import { Type, type TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { FeedPage, type PublishedQuery, type Vocabulary } from '@coffer/market/protocol'
+import { BadGateway, Conflict, InvalidInput, NotFound } from '../errors/index.ts'
+import { factsOf, judge, MarketRule, PrivacyLevels } from './rules.ts'
+
+export const QUERY_STATES = ['waiting', 'accepted', 'declined', 'cannot', 'answered', 'closed'] as const
+export type QueryState = (typeof QUERY_STATES)[number]
+
+export interface MarketInfo {
+  id: string
+  url: string
+  joinedAt: number
+  /** The next sequence number the box will ask for. */
+  nextSeq: number
+  syncedAt: number | null
+  lastError: string | null
+}
+
+export interface ReceivedQuery {
+  market: string
+  id: string
+  seq: number
+  state: QueryState
+  decidedBy: 'owner' | 'rule' | 'level' | null
+  decidedAt: number | null
+  reason: string | null
+  receivedAt: number
+  published: PublishedQuery
+}
+
+/** A page of a feed at most; a box that was off for long reads several. */
+const PAGE = 200
+const FETCH_TIMEOUT_MS = 10_000
+
+export interface MembershipDeps {
+  db: Database.Database
+  /** How the box reaches a market: `fetch`, or a stand-in in tests. */
+  fetch?: typeof fetch
+  now?: () => number
+}
+
+export class Membership {
+  readonly #db: Database.Database
+  readonly #fetch: typeof fetch
+  readonly #now: () => number
+
+  constructor(deps: MembershipDeps) {
+    this.#db = deps.db
+    this.#fetch = deps.fetch ?? fetch
+    this.#now = deps.now ?? (() => Date.now() / 1000)
+  }
+
+  /** Joins the market at `url` once it answered as a market does; its queries are read at once. */
+  async join(url: string): Promise<MarketInfo> {
+    const base = marketUrl(url)
+    const existing = this.#db.prepare('SELECT * FROM markets WHERE url = ?').get(base) as MarketRow | undefined
+    if (existing) throw new Conflict(`You have already joined ${base} (as ${existing.id}).`)
+    const vocabulary = await this.#get(base, '/api/v1/vocabulary', 'its vocabulary')
+    if (!isVocabulary(vocabulary)) throw new BadGateway(`The market at ${base} answered with something that is not a vocabulary; is this the address of a Coffer market?`)
+    const id = marketId(base)
+    this.#db.prepare('INSERT INTO markets (id, url, vocabulary, joined_at) VALUES (?, ?, ?, ?)').run(id, base, JSON.stringify(vocabulary), this.#now())
+    await this.sync(id)
+    return this.market(id)
+  }
+
+  /** Leaves a market: its queries are forgotten, and what was answered stays in the audit log. */
+  leave(id: string): void {
+    this.market(id)
+    this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM market_queries WHERE market = ?').run(id)
+      this.#db.prepare('DELETE FROM markets WHERE id = ?').run(id)
+    })()
+  }
+
+  list(): MarketInfo[] {
+    return (this.#db.prepare('SELECT * FROM markets ORDER BY joined_at').all() as MarketRow[]).map(fromMarketRow)
+  }
+
+  market(id: string): MarketInfo {
+    const row = this.#db.prepare('SELECT * FROM markets WHERE id = ?').get(id) as MarketRow | undefined
+    if (!row) throw new NotFound(`You have not joined a market "${id}"; \`coffer market list\` shows the ones you have.`)
+    return fromMarketRow(row)
+  }
+
+  /**
+   * Reads a market's queries since the last one the box holds, page by page, and judges each.
+   * A market that cannot be reached keeps what the box has; its error is kept for the owner.
+   */
+  async sync(id: string): Promise<{ received: number }> {
+    const market = this.market(id)
+    let next = market.nextSeq
+    let received = 0
+    try {
+      for (;;) {
+        const page = await this.#page(market.url, next, PAGE)
+        this.#keep(market.id, page.queries)
+        received += page.queries.length
+        if (page.next <= next || page.queries.length === 0) break
+        next = page.next
+        this.#db.prepare('UPDATE markets SET next_seq = ? WHERE id = ?').run(next, id)
+      }
+      this.#db.prepare('UPDATE markets SET synced_at = ?, last_error = NULL WHERE id = ?').run(this.#now(), id)
+      return { received }
+    } catch (err) {
+      this.#db.prepare('UPDATE markets SET last_error = ? WHERE id = ?').run((err as Error).message, id)
+      throw err
+    }
+  }
+
+  queries(filter: { state?: QueryState; market?: string; limit?: number } = {}): ReceivedQuery[] {
+    const rows = this.#db.prepare(`SELECT * FROM market_queries WHERE (@state IS NULL OR state = @state) AND (@market IS NULL OR market = @market)
+      ORDER BY received_at DESC, seq DESC LIMIT @limit`).all({ state: filter.state ?? null, market: filter.market ?? null, limit: filter.limit ?? 100 }) as QueryRow[]
+    return rows.map(fromQueryRow)
+  }
+
+  query(id: string): ReceivedQuery {
+    const rows = this.#db.prepare('SELECT * FROM market_queries WHERE id = ?').all(id) as QueryRow[]
+    if (rows.length === 0) throw new NotFound(`No market query "${id}" has reached this box; \`coffer market list\` shows the ones that have.`)
+    if (rows.length > 1) throw new Conflict(`Two markets published a query "${id}"; name it as market:id (${rows.map((r) => `${r.market}:${r.id}`).join(', ')}).`)
+    return fromQueryRow(rows[0]!)
+  }
+
+  /** The owner's own decision on a query that is waiting (or one they decided before, while it is open). */
+  decide(id: string, decision: 'accept' | 'decline'): ReceivedQuery {
+    const query = this.query(id)
+    if (!['waiting', 'accepted', 'declined'].includes(query.state)) {
+      throw new Conflict(`Query ${id} is ${query.state}; only a query that is waiting, accepted or declined can be decided.`)
+    }
+    if (Date.parse(query.published.deadline) / 1000 <= this.#now()) throw new Conflict(`Query ${id} closed at ${query.published.deadline}; it can no longer be decided.`)
+    this.#db.prepare(`UPDATE market_queries SET state = ?, decided_by = 'owner', decided_at = ?, reason = NULL WHERE market = ? AND id = ?`)
+      .run(decision === 'accept' ? 'accepted' : 'declined', this.#now(), query.market, query.id)
+    return this.query(id)
+  }
+
+  get levels(): PrivacyLevels {
+    return this.#setting('levels', PrivacyLevels, {})
+  }
+
+  set levels(levels: PrivacyLevels) {
+    this.#save('levels', PrivacyLevels, levels)
+  }
+
+  get rules(): MarketRule[] {
+    return this.#setting('rules', RuleList, [])
+  }
+
+  set rules(rules: MarketRule[]) {
+    this.#save('rules', RuleList, rules)
+  }
+
+  #keep(market: string, queries: PublishedQuery[]): void {
+    const insert = this.#db.prepare(`INSERT OR IGNORE INTO market_queries (market, id, seq, query, state, decided_by, decided_at, reason, received_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    const { levels, rules } = this
+    const now = this.#now()
+    this.#db.transaction(() => {
+      for (const query of queries) {
+        const verdict = judge(factsOf(query), levels, rules)
+        const state: QueryState = verdict.decision === 'ask' ? 'waiting' : verdict.decision === 'cannot' ? 'cannot' : verdict.decision === 'accept' ? 'accepted' : 'declined'
+        const reason = verdict.by === 'level' ? verdict.reason : verdict.by === 'rule' ? `rule ${verdict.rule + 1}` : null
+        insert.run(market, query.id, query.seq, JSON.stringify(query), state, verdict.by === 'owner' ? null : verdict.by, verdict.by === 'owner' ? null : now, reason, now)
+      }
+    })()
+  }
+
+  /** The vocabulary of a market the box joined: what its queries' attributes mean. */
+  vocabulary(id: string): Vocabulary {
+    const row = this.#db.prepare('SELECT vocabulary FROM markets WHERE id = ?').get(id) as { vocabulary: string } | undefined
+    if (!row) throw new NotFound(`You have not joined a market "${id}".`)
+    return JSON.parse(row.vocabulary) as Vocabulary
+  }
+
+  async #page(url: string, since: number, limit: number): Promise<FeedPage> {
+    const page = await this.#get(url, `/api/v1/feed?since=${since}&limit=${limit}`, 'its queries')
+    if (!Value.Check(FeedPage, page)) throw new BadGateway(`The market at ${url} answered with something that is not a page of queries; is this the address of a Coffer market?`)
+    return page
+  }
+
+  async #get(url: string, path: string, what: string): Promise<unknown> {
+    let response: Response
+    try {
+      response = await this.#fetch(`${url}${path}`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' } })
+    } catch (err) {
+      throw new BadGateway(`The market at ${url} could not be reached (${(err as Error).message}); check the address, or try again later.`)
+    }
+    if (!response.ok) throw new BadGateway(`The market at ${url} answered ${response.status} when asked for ${what}; is this the address of a Coffer market?`)
+    return response.json().catch(() => undefined)
+  }
+
+  #setting<T>(key: string, schema: TSchema, fallback: T): T {
+    const row = this.#db.prepare('SELECT value FROM market_settings WHERE key = ?').get(key) as { value: string } | undefined
+    if (!row) return fallback
+    const value = JSON.parse(row.value) as unknown
+    return Value.Check(schema, value) ? value as T : fallback
+  }
+
+  #save(key: string, schema: TSchema, value: unknown): void {
+    const errors = [...Value.Errors(schema, value)].slice(0, 3)
+    if (errors.length > 0) throw new InvalidInput(`The market ${key} are not valid: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}.`)
+    this.#db.prepare('INSERT INTO market_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value))
+  }
+}
+
+const RuleList = Type.Array(MarketRule)
+
+function isVocabulary(value: unknown): value is Vocabulary {
+  return typeof value === 'object' && value !== null && Array.isArray((value as Vocabulary).types)
+}
+
+/** A market's address as kept: http(s), no query, fragment or trailing slash. */
+export function marketUrl(text: string): string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new InvalidInput(`"${text}" is not a URL; give a market's address, like https://market.example.org.`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidInput(`A market is reached over http or https, not ${url.protocol}`)
+  if (url.username || url.password) throw new InvalidInput('A market\'s address carries no user name or password.')
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
+}
+
+/** A short name for a market, from its address: its host, and a hash when the address has more. */
+function marketId(url: string): string {
+  const { hostname, port, pathname } = new URL(url)
+  const base = `${hostname}${port ? `-${port}` : ''}`.replace(/[^A-Za-z0-9.-]/g, '-')
+  return pathname === '' || pathname === '/' ? base : `${base}-${crypto.createHash('sha256').update(url).digest('hex').slice(0, 6)}`
+}
+
+interface MarketRow { id: string; url: string; joined_at: number; next_seq: number; synced_at: number | null; last_error: string | null }
+interface QueryRow { market: string; id: string; seq: number; query: string; state: QueryState; decided_by: ReceivedQuery['decidedBy']; decided_at: number | null; reason: string | null; received_at: number }
+
+function fromMarketRow(row: MarketRow): MarketInfo {
+  return { id: row.id, url: row.url, joinedAt: row.joined_at, nextSeq: row.next_seq, syncedAt: row.synced_at, lastError: row.last_error }
+}
+
+function fromQueryRow(row: QueryRow): ReceivedQuery {
+  return {
+    market: row.market, id: row.id, seq: row.seq, state: row.state, decidedBy: row.decided_by, decidedAt: row.decided_at, reason: row.reason,
+    receivedAt: row.received_at, published: JSON.parse(row.query) as PublishedQuery,
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The owner's side of the data markets: join and leave markets, read the queries they publish in
+ * plain words, decide each, and set the privacy levels and rules that decide for the owner.
+ * Owner only, audited as admin actions.
+ */
+import { Type } from '@sinclair/typebox'
+import { PublishedQuery } from '@coffer/market/protocol'
+import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
+import { QUERY_STATES, type Membership, type ReceivedQuery } from './membership.ts'
+import { MarketRule, PrivacyLevels } from './rules.ts'
+
+const MarketSchema = Type.Object({
+  id: Type.String({ description: 'A short name for the market, from its address' }),
+  url: Type.String(),
+  joinedAt: EpochSeconds,
+  nextSeq: Type.Integer({ description: 'The next query sequence number the box will ask the market for' }),
+  syncedAt: Type.Union([EpochSeconds, Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()], { description: 'Why the last attempt to read the market failed, if it did' }),
+})
+
+const QueryState = Type.Union(QUERY_STATES.map((s) => Type.Literal(s)), {
+  description: 'waiting (for the owner), accepted, declined, cannot (touches data the owner does not share), answered, closed',
+})
+
+const ReceivedQuerySchema = Type.Object({
+  market: Type.String(),
+  id: Type.String(),
+  seq: Type.Integer(),
+  state: QueryState,
+  decidedBy: Type.Union([Type.Literal('owner'), Type.Literal('rule'), Type.Literal('level'), Type.Null()]),
+  decidedAt: Type.Union([EpochSeconds, Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()], { description: 'Which rule decided, or why the box cannot answer' }),
+  receivedAt: EpochSeconds,
+  published: PublishedQuery,
+})
+
+const QueryDetail = Type.Composite([ReceivedQuerySchema, Type.Object({
+  description: Type.String({ description: 'What the query asks, in plain words' }),
+})])
+
+const MarketInput = Type.Object({ market: Type.String({ maxLength: 200 }) })
+const QueryInput = Type.Object({ id: Type.String({ maxLength: 200 }) })
+
+export interface MarketOperationsDeps {
+  membership: Membership
+  /** What a query asks, in plain words, in the words of its market's vocabulary. */
+  describe(query: ReceivedQuery): string
+}
+
+export function marketOperations({ membership, describe }: MarketOperationsDeps) {
+  const detail = (query: ReceivedQuery) => ({ ...query, description: describe(query) })
+
+  return {
+    list: defineOperation({
+      name: 'market.list', summary: 'The data markets this box has joined', audit: 'admin',
+      input: Type.Object({}), output: Type.Array(MarketSchema),
+      access: ownerOnly,
+      run: async () => membership.list(),
+    }),
+
+    join: defineOperation({
+      name: 'market.join', summary: 'Join a data market: the box reads its queries; nothing is answered without consent', audit: 'admin', status: 201,
+      input: Type.Object({ url: Type.String({ maxLength: 2000, description: 'The market\'s address' }) }),
+      output: MarketSchema,
+      access: ownerOnly,
+      run: async ({ url }) => membership.join(url),
+    }),
+
+    leave: defineOperation({
+      name: 'market.leave', summary: 'Leave a data market and forget its queries', audit: 'admin',
+      input: MarketInput, output: Type.Object({ left: Type.String() }),
+      access: ownerOnly,
+      run: async ({ market }) => {
+        membership.leave(market)
+        return { left: market }
+      },
+    }),
+
+    sync: defineOperation({
+      name: 'market.sync', summary: 'Read a market\'s queries published since the last one this box holds', audit: 'admin',
+      input: MarketInput, output: Type.Object({ received: Type.Integer() }),
+      access: ownerOnly,
+      run: async ({ market }) => membership.sync(market),
+    }),
+
+    queries: defineOperation({
+      name: 'market.queries', summary: 'Queries the markets published, newest first, with what became of each', audit: 'admin',
+      input: Type.Object({
+        state: Type.Optional(QueryState),
+        market: Type.Optional(Type.String()),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+      }),
+      output: Type.Array(QueryDetail),
+      access: ownerOnly,
+      run: async (filter) => membership.queries(filter).map(detail),
+    }),
+
+    query: defineOperation({
+      name: 'market.query', summary: 'One query: who asks, why, what would leave, how it is protected, what it pays', audit: 'admin',
+      input: QueryInput, output: QueryDetail,
+      access: ownerOnly,
+      run: async ({ id }) => detail(membership.query(id)),
+    }),
+
+    accept: defineOperation({
+      name: 'market.accept', summary: 'Consent to a query: the box will answer it', audit: 'admin',
+      input: QueryInput, output: QueryDetail,
+      access: ownerOnly,
+      run: async ({ id }) => detail(membership.decide(id, 'accept')),
+    }),
+
+    decline: defineOperation({
+      name: 'market.decline', summary: 'Decline a query: the box will not answer it', audit: 'admin',
+      input: QueryInput, output: QueryDetail,
+      access: ownerOnly,
+      run: async ({ id }) => detail(membership.decide(id, 'decline')),
+    }),
+
+    levels: defineOperation({
+      name: 'market.levels.get', summary: 'The owner\'s privacy level for each logical type (high unless set)', audit: 'admin',
+      input: Type.Object({}), output: PrivacyLevels,
+      access: ownerOnly,
+      run: async () => membership.levels,
+    }),
+
+    setLevels: defineOperation({
+      name: 'market.levels.set', summary: 'Set privacy levels by logical type; dont_share means never answered', audit: 'admin',
+      input: Type.Object({ levels: PrivacyLevels }), output: PrivacyLevels,
+      access: ownerOnly,
+      run: async ({ levels }) => {
+        membership.levels = { ...membership.levels, ...levels }
+        return membership.levels
+      },
+    }),
+
+    rules: defineOperation({
+      name: 'market.rules.get', summary: 'The owner\'s rules: the first that matches a new query accepts or declines it', audit: 'admin',
+      input: Type.Object({}), output: Type.Array(MarketRule),
+      access: ownerOnly,
+      run: async () => membership.rules,
+    }),
+
+    setRules: defineOperation({
+      name: 'market.rules.set', summary: 'Replace the owner\'s rules (in order; the first match decides)', audit: 'admin',
+      input: Type.Object({ rules: Type.Array(MarketRule, { maxItems: 100 }) }), output: Type.Array(MarketRule),
+      access: ownerOnly,
+      run: async ({ rules }) => {
+        membership.rules = rules
+        return membership.rules
+      },
+    }),
+  }
+}
+
+export type MarketOperations = ReturnType<typeof marketOperations>
