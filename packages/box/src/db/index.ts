@@ -34,12 +34,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE IF NOT EXISTS audit_damage (found_at TEXT NOT NULL, length INTEGER NOT NULL, problems TEXT NOT NULL, evidence TEXT NOT NULL);`,
   // 3: the data markets the owner joined, the queries they published and what the box did with
   // each, and the owner's market settings (privacy levels, rules, attribute mapping).
-  `CREATE TABLE markets (id TEXT PRIMARY KEY, url TEXT NOT NULL UNIQUE, vocabulary TEXT NOT NULL, joined_at REAL NOT NULL,
+  `CREATE TABLE IF NOT EXISTS markets (id TEXT PRIMARY KEY, url TEXT NOT NULL UNIQUE, vocabulary TEXT NOT NULL, joined_at REAL NOT NULL,
     next_seq INTEGER NOT NULL DEFAULT 0, synced_at REAL, last_error TEXT);
-  CREATE TABLE market_queries (market TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, query TEXT NOT NULL,
+  CREATE TABLE IF NOT EXISTS market_queries (market TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, query TEXT NOT NULL,
     state TEXT NOT NULL, decided_by TEXT, decided_at REAL, reason TEXT, received_at REAL NOT NULL, PRIMARY KEY (market, id));
-  CREATE INDEX market_queries_by_state ON market_queries (state, received_at);
-  CREATE TABLE market_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  CREATE INDEX IF NOT EXISTS market_queries_by_state ON market_queries (state, received_at);
+  CREATE TABLE IF NOT EXISTS market_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ]
 
 /** The version this code writes and reads. */
