@@ -12,13 +12,19 @@ export interface TextPosition {
   column: number
 }
 
-/** For each node parsed from a text, where it and its notable fields ('' is the node itself) start. */
-const positions = new WeakMap<object, Record<string, TextPosition>>()
+type LocationRange = { start: TextPosition }
+
+/**
+ * For each node parsed from a text, where it and its notable fields ('' is the node itself)
+ * are, as the parser hands them over: copied only when a problem asks (most nodes have none).
+ */
+const positions = new WeakMap<object, Record<string, LocationRange>>()
 
 /** Where `field` of `node` (or the node, for '') was in the text it was parsed from, if it was parsed. */
 export function positionOf(node: object, field = ''): TextPosition | undefined {
   const fields = positions.get(node)
-  return fields?.[field] ?? fields?.['']
+  const range = fields?.[field] ?? fields?.['']
+  return range && position(range.start)
 }
 
 /** A text that is not a query. `offset` (0-based), `line` and `column` (1-based) say where; the message says what was expected. */
@@ -57,8 +63,6 @@ export class QuerySyntaxError extends Error {
   }
 }
 
-type LocationRange = { start: TextPosition }
-
 /** Parses the text form of a query; throws QuerySyntaxError naming the place and what was expected. */
 export function parseQuery(text: string): Query {
   if (text.length > MAX_QUERY_TEXT) {
@@ -67,7 +71,7 @@ export function parseQuery(text: string): Query {
   try {
     return parse(text, {
       note(node: object, fields: Record<string, LocationRange>) {
-        positions.set(node, Object.fromEntries(Object.entries(fields).map(([k, range]) => [k, position(range.start)])))
+        positions.set(node, fields)
       },
     }) as Query
   } catch (err) {
