@@ -262,6 +262,7 @@ export class Aggregator {
   /** Leader: the preparation shares of every pending report, for the helper. */
   startPreparation(): Uint8Array {
     this.#requireRole('leader', 'startPreparation')
+    if (this.#collected) throw new AggregationProtocolError('the aggregate share has been released; the batch is closed')
     const writer = this.#header(MessageType.PrepareInit).u32(this.#pending.size)
     for (const [reportId, pending] of this.#pending) writer.bytes(fromBase64(reportId)).opaque16(pending.shareBytes)
     return writer.finish()
@@ -334,9 +335,11 @@ export class Aggregator {
       if (error instanceof FramingError) throw new AggregationProtocolError(`PrepareResp does not parse: ${error.message}`)
       throw error
     }
+    if (this.#collected) throw new AggregationProtocolError('the aggregate share has been released; the batch is closed')
     for (const { reportId } of answers) {
       if (!this.#pending.has(reportId)) throw new AggregationProtocolError(`PrepareResp answers for report ${reportId}, which is not pending here`)
     }
+    if (new Set(answers.map((a) => a.reportId)).size !== answers.length) throw new AggregationProtocolError('PrepareResp answers twice for one report')
     const outcome: Omit<PreparationOutcome, 'commit'> = { aggregated: [], rejected: [], waiting: [] }
     for (const { reportId, status, message } of answers) {
       const pending = this.#pending.get(reportId) as Pending
@@ -389,6 +392,7 @@ export class Aggregator {
     for (const id of aggregated) {
       if (!this.#prepared.has(id)) throw new AggregationProtocolError(`Commit counts report ${id}, which this helper has not verified`)
     }
+    if (new Set(aggregated).size !== aggregated.length) throw new AggregationProtocolError('Commit counts one report twice')
     if (this.#collected && aggregated.length > 0) throw new AggregationProtocolError('the aggregate share has been released; the batch is closed')
     for (const id of aggregated) {
       const { outputShare } = this.#prepared.get(id) as { outputShare: bigint[] }

@@ -253,6 +253,10 @@ test('forged, replayed, malformed, foreign and out-of-range reports are refused,
   const misdirected = await makeReport(task, measurementFor(task, 5))
   assert.equal(await rejection(helper.accept(misdirected.leader)), 'undecryptable')
 
+  // Outside the task's window: a report dated before it opened.
+  const stale = await makeReport(task, measurementFor(task, 1), new Date(1_600_000_000_000))
+  assert.equal(await rejection(leader.accept(stale.leader)), 'outside-window')
+
   // Out of range: both halves decrypt, and the proof check between the aggregators refuses it.
   const cheat = await outOfRangeReport(task)
   await leader.accept(cheat.leader)
@@ -270,7 +274,7 @@ test('forged, replayed, malformed, foreign and out-of-range reports are refused,
   const result = unshard(task, leader.aggregateShare({ noise: null }), helper.aggregateShare({ noise: null }))
   assert.equal(result.reports, 21)
   assert.equal(result.kind === 'sum' && result.sum, values(20, (i) => i * 10).reduce((a, b) => (a as number) + (b as number), 0) as number + 7)
-  assert.deepEqual(leader.status().rejected, { undecryptable: 2, replayed: 1, malformed: 1, 'wrong-task': 1, invalid: 1 })
+  assert.deepEqual(leader.status().rejected, { undecryptable: 2, replayed: 1, malformed: 1, 'wrong-task': 1, 'outside-window': 1, invalid: 1 })
   assert.deepEqual(helper.status().rejected, { replayed: 1, malformed: 1, undecryptable: 1, invalid: 1 })
   // Closed: nothing joins a batch whose shares are out.
   assert.equal(await rejection(leader.accept(misdirected.leader)), 'batch-collected')

@@ -55,6 +55,8 @@ function dapTaskFor(task: TaskDescription): DapTask {
     if (list === undefined) return new Response(null, { status: 404 })
     return new Response(new Uint8Array(list), { headers: { 'content-type': HPKE_CONFIG_LIST } })
   }
+  // A box answers a handful of queries at a time; keep the newest few rather than every task it ever saw.
+  if (dapTasks.size >= 32) dapTasks.delete(dapTasks.keys().next().value as string)
   dapTasks.set(key, dapTask)
   return dapTask
 }
