@@ -34,7 +34,7 @@ for (const storage of ['pglite', 'postgres'] as Storage[]) {
 
     test('a missing, malformed or unknown key is a 401 problem, and nothing is posted', async () => {
       const before = (await feed()).queries.length
-      for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer cmk_not-a-key' }]) {
+      for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer cmk_not-a-key' }] as Record<string, string>[]) {
         const res = await m.api('POST', '/api/v1/queries', { body: spec(), headers })
         assert.equal(res.status, 401)
         assert.match(res.headers.get('content-type')!, PROBLEM)

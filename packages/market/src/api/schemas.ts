@@ -71,25 +71,12 @@ export const ValidationSchema = Type.Object({
   text: Type.Optional(Type.String()),
 })
 
-export const FeedEntrySchema = Type.Object({
-  seq: Type.Integer(),
-  id: Type.String(),
-  processor: Type.Object({ id: Type.String(), name: Type.String(), contact: Type.Union([Type.String(), Type.Null()]) }),
-  spec: QuerySpec,
-  query: Query,
-  text: Type.String(),
-  postedAt: Type.String({ format: 'date-time' }),
-})
-
 export const FeedQuerystring = Type.Object({
   since: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'The last sequence number the box has; 0 for everything' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
 })
 
-export const FeedPageSchema = Type.Object({
-  queries: Type.Array(FeedEntrySchema, { description: 'Open queries after `since`, in sequence order' }),
-  next: Type.Integer({ description: 'The `since` for the next request' }),
-})
+export { FeedPage as FeedPageSchema } from '../protocol/index.ts'
 
 export const StreamQuerystring = Type.Object({
   since: Type.Optional(Type.Integer({ minimum: 0, description: 'Where to start; the Last-Event-ID header, when a reconnecting client sends it, takes precedence' })),

@@ -16,6 +16,7 @@ import type { Processor } from '../processors/index.ts'
 import { validateSpec, type Validation } from './validate.ts'
 import type { Vocabulary } from '../vocabulary/index.ts'
 import type { Query, QueryProblem, QuerySpec } from '../query/index.ts'
+import type { FeedPage, PublishedQuery } from '../protocol/index.ts'
 
 export { validateSpec, type Validation } from './validate.ts'
 
@@ -40,22 +41,9 @@ export interface Participation {
   answered: number
 }
 
-/** A published query as boxes receive it in the feed. */
-export interface FeedEntry {
-  seq: number
-  id: string
-  processor: { id: string; name: string; contact: string | null }
-  spec: QuerySpec
-  query: Query
-  text: string
-  postedAt: string
-}
-
-export interface FeedPage {
-  queries: FeedEntry[]
-  /** The `since` for the next page: the last sequence number read, open or not. */
-  next: number
-}
+/** A published query as boxes receive it in the feed: the protocol's PublishedQuery and FeedPage, shared with the box. */
+export type FeedEntry = PublishedQuery
+export type { FeedPage }
 
 export const FEED_CHANNEL = 'coffer_market_feed'
 export const FEED_PAGE_MAX = 1000
@@ -145,6 +133,7 @@ export function createQueries(db: Database, vocabulary: Vocabulary): Queries {
         query: r.question,
         text: r.text,
         postedAt: iso(r.posted_at),
+        deadline: iso(r.spec.deadline),
       }))
       const last = queries.at(-1)?.seq ?? since
       return { queries, next: queries.length < limit ? Math.max(last, Number(head)) : last }
