@@ -2,12 +2,12 @@
  * Secure aggregation costs: a box's report (time and bytes) and an aggregator's work per report,
  * for each kind, against the bare Prio3 operations measured in the same run (sharding for the
  * box; preparation of both shares for the aggregators), so the ratios show what HPKE, framing
- * and bookkeeping add. Run: node --import tsx src/aggregation/bench.ts [reports per run] [runs]
+ * and bookkeeping add. Run: node --import tsx packages/market/bench/aggregation.ts [reports per run] [runs]
  */
 import { Buffer } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
-import { Aggregator, createTask, generateAggregatorKeys, generateVerifyKey, makeReport, measurementFor, type Report, type TaskDescription, type TaskInput } from './index.ts'
-import { vdafFor } from './task.ts'
+import { Aggregator, createTask, generateAggregatorKeys, generateVerifyKey, makeReport, measurementFor, type Report, type TaskDescription, type TaskInput } from '../src/aggregation/index.ts'
+import { vdafFor } from '../src/aggregation/task.ts'
 
 const perRun = Number(process.argv[2] ?? 40)
 const runs = Number(process.argv[3] ?? 5)
