@@ -5,8 +5,9 @@
  * says; one no rule matches waits for the owner.
  */
 import { Type, type Static } from '@sinclair/typebox'
-import { PRIVACY_LEVELS, type PrivacyLevel } from '@coffer/market/privacy'
+import { PRIVACY_LEVELS, type PrivacyLevel } from '@coffer/market/protocol'
 import { ANSWER_KINDS, type AnswerKind, type PublishedQuery, type Query } from '@coffer/market/protocol'
+import { attributesOf } from './evaluate.ts'
 
 export const PrivacyLevelSchema = Type.Union(PRIVACY_LEVELS.map((l) => Type.Literal(l)), {
   description: 'How much privacy the owner keeps for a kind of data: low, medium, high (more noise, fewer queries), or dont_share (never answered)',
@@ -45,11 +46,7 @@ export function factsOf({ query, spec, processor }: PublishedQuery): QueryFacts 
 
 /** Every logical type a query reads, in what it selects or in its conditions. */
 export function logicalTypesOf(query: Query): string[] {
-  const attributes = [
-    ...query.select.flatMap((s) => 'value' in s ? [s.value.attribute] : []),
-    ...(query.where ?? []).flat().map((c) => c.value.attribute),
-  ]
-  return [...new Set(attributes.map((a) => a.split('.')[0]!))].sort()
+  return [...new Set(attributesOf(query).map((a) => a.split('.')[0]!))].sort()
 }
 
 export type Verdict =

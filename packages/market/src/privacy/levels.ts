@@ -3,12 +3,11 @@
  * one level per logical type; the table below is what the level means, and is published so
  * owners and processors read the same numbers.
  */
+import { PRIVACY_LEVELS, type PrivacyLevel, type SharingLevel } from '../protocol/index.ts'
 import { NotShared } from './errors.ts'
 import { parseRational, type Rational } from './rational.ts'
 
-export const PRIVACY_LEVELS = ['low', 'medium', 'high', 'dont_share'] as const
-export type PrivacyLevel = (typeof PRIVACY_LEVELS)[number]
-export type SharingLevel = Exclude<PrivacyLevel, 'dont_share'>
+export { PRIVACY_LEVELS, type PrivacyLevel, type SharingLevel }
 
 export interface SharingParameters {
   readonly level: SharingLevel

@@ -5,7 +5,7 @@
  * parser-free modules directly rather than its index, which would load the generated parser:
  * a box receives queries in their JSON form and never parses text.
  */
-import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { Query, QuerySpec } from '../query/schema.ts'
 import { literals } from '../vocabulary/index.ts'
 
@@ -20,15 +20,13 @@ export {
   type Vocabulary, type LogicalType, type Attribute, type FoundAttribute, type Reduction, type TechnicalType,
 } from '../vocabulary/index.ts'
 
-/** The privacy levels at which a box answers; at "don't share" it never does, so no answer carries it. */
-export const SHARING_LEVELS = ['low', 'medium', 'high'] as const
+/** The privacy levels an owner sets per logical type (myneData's); what each means is the privacy module's table. */
+export const PRIVACY_LEVELS = ['low', 'medium', 'high', 'dont_share'] as const
+export type PrivacyLevel = (typeof PRIVACY_LEVELS)[number]
+/** The levels at which a box answers; at "don't share" it never does, so no answer carries it. */
+export const SHARING_LEVELS = ['low', 'medium', 'high'] as const satisfies readonly Exclude<PrivacyLevel, 'dont_share'>[]
 export type SharingLevel = (typeof SHARING_LEVELS)[number]
 
-// TypeBox's Value.Check fails a format it does not know, so a box checking a feed page needs
-// this one registered (Fastify's validator knows it already): RFC 3339 date-time.
-if (!FormatRegistry.Has('date-time')) {
-  FormatRegistry.Set('date-time', (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(v) && !Number.isNaN(Date.parse(v)))
-}
 
 const Id = Type.String({ minLength: 1, maxLength: 64 })
 const Instant = Type.String({ format: 'date-time' })

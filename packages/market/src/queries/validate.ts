@@ -4,7 +4,6 @@
  * (checkSpec: syntax with line and column, names against the vocabulary, declared bounds).
  * Posting refuses what has problems; validating answers them.
  */
-import { FormatRegistry } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { QuerySpec, QuerySyntaxError, checkSpec, printQuery, type Query, type QueryProblem } from '../query/index.ts'
 import type { Vocabulary } from '../vocabulary/index.ts'
@@ -20,11 +19,6 @@ export interface Validation {
 
 /** Enough to fix a spec by; a body wrong everywhere need not be answered in full. */
 const MAX_PROBLEMS = 20
-
-// TypeBox checks formats only once they are registered; Fastify's own validation knows this one already.
-if (!FormatRegistry.Has('date-time')) {
-  FormatRegistry.Set('date-time', (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(v) && !Number.isNaN(Date.parse(v)))
-}
 
 export function validateSpec(body: unknown, vocabulary: Vocabulary): Validation {
   const shape: QueryProblem[] = []

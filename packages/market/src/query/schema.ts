@@ -4,8 +4,14 @@
  * names exist, types match and numbers make sense is checkQuery's and checkSpec's to say, with
  * a message and a place for each problem.
  */
-import { Type, type Static } from '@sinclair/typebox'
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
 import { BUCKET_PATTERN, REDUCTIONS, literals } from '../vocabulary/index.ts'
+
+// TypeBox's Value.Check fails a format it does not know, so whoever checks a spec or a feed page
+// needs this one registered (Fastify's validator knows it already): RFC 3339 date-time.
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(v) && !Number.isNaN(Date.parse(v)))
+}
 
 /** The longest query text parseQuery reads: a real question fits in a few hundred characters. */
 export const MAX_QUERY_TEXT = 8192
