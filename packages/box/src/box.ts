@@ -24,6 +24,7 @@ import { auditOperations } from './audit/operations.ts'
 import { statementOperations } from './statement/operations.ts'
 import { driverOperations } from './drivers/operations.ts'
 import { importOperations } from './importers/operations.ts'
+import { Membership, marketOperations } from './market/index.ts'
 import { Operations } from './operations/index.ts'
 import { sourceOperations, type SourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
@@ -90,9 +91,11 @@ export function createBox(config: BoxConfig): Box {
   const statementOps = statementOperations({ home, audit, apps })
   const driverOps = driverOperations({ drivers })
   const importOps = importOperations({ importers })
+  const membership = new Membership({ db, onSyncError: (market, err) => logger.warn({ market, err: err.message }, 'a market could not be read') })
+  const marketOps = marketOperations({ membership })
   const api = createApi({
     home, store, arbiter, drivers, importers, apps, gateway, logger,
-    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps,
+    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps, marketOps,
   })
 
   const box: Box = {
@@ -105,6 +108,7 @@ export function createBox(config: BoxConfig): Box {
       await drivers.open()
       await sandbox.open()
       await apps.open()
+      membership.open()
     },
     async listen() {
       const address = await api.listen({ port: config.port ?? 7780, host: config.host ?? '127.0.0.1' })
@@ -115,6 +119,7 @@ export function createBox(config: BoxConfig): Box {
     async close() {
       if (box.url) fs.rmSync(home.paths.runtime, { force: true })
       await api.close()
+      await membership.close()
       await apps.close()
       await sandbox.close()
       await drivers.close()

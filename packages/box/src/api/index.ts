@@ -28,6 +28,7 @@ import type { AuditOperations } from '../audit/operations.ts'
 import type { StatementOperations } from '../statement/operations.ts'
 import type { DriverOperations } from '../drivers/operations.ts'
 import type { ImportOperations } from '../importers/operations.ts'
+import type { MarketOperations } from '../market/index.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
@@ -36,6 +37,7 @@ import { driverRoutes } from './drivers.ts'
 import { importRoutes } from './imports.ts'
 import { statementRoutes } from './statement.ts'
 import { appRoutes } from './apps.ts'
+import { marketRoutes } from './market.ts'
 import { cockpitRoutes, isCockpitPath, sendCockpit } from './cockpit.ts'
 
 export interface ApiDeps {
@@ -56,6 +58,7 @@ export interface ApiDeps {
   statementOps: StatementOperations
   driverOps: DriverOperations
   importOps: ImportOperations
+  marketOps: MarketOperations
   logger: Logger
 }
 
@@ -112,6 +115,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     importRoutes(api, deps)
     statementRoutes(api, deps)
     appRoutes(api, deps)
+    marketRoutes(api, deps)
   }, { prefix: '/api/v1' })
   cockpitRoutes(app, tileOrigin)
 

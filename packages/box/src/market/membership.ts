@@ -42,8 +42,13 @@ export interface ReceivedQuery {
 const PAGE = 200
 const FETCH_TIMEOUT_MS = 10_000
 
+/** How often an open box reads the markets it joined. */
+const SYNC_EVERY_MS = 5 * 60_000
+
 export interface MembershipDeps {
   db: Database.Database
+  /** Told when a market could not be read in the background; its error is also kept for the owner. */
+  onSyncError?: (market: string, err: Error) => void
   /** How the box reaches a market: `fetch`, or a stand-in in tests. */
   fetch?: typeof fetch
   now?: () => number
@@ -53,11 +58,37 @@ export class Membership {
   readonly #db: Database.Database
   readonly #fetch: typeof fetch
   readonly #now: () => number
+  readonly #onSyncError: NonNullable<MembershipDeps['onSyncError']>
+  #timer: NodeJS.Timeout | undefined
+  #syncing: Promise<void> | undefined
 
   constructor(deps: MembershipDeps) {
     this.#db = deps.db
+    this.#onSyncError = deps.onSyncError ?? (() => undefined)
     this.#fetch = deps.fetch ?? fetch
     this.#now = deps.now ?? (() => Date.now() / 1000)
+  }
+
+  /** Reads every market now, and then every few minutes while the box is open. */
+  open(): void {
+    this.#timer ??= setInterval(() => void this.syncAll(), SYNC_EVERY_MS).unref()
+    void this.syncAll()
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    await this.#syncing
+  }
+
+  /** Reads every joined market, one after another; one that fails does not stop the others. */
+  syncAll(): Promise<void> {
+    this.#syncing ??= (async () => {
+      for (const { id } of this.list()) {
+        await this.sync(id).catch((err: Error) => this.#onSyncError(id, err))
+      }
+    })().finally(() => { this.#syncing = undefined })
+    return this.#syncing
   }
 
   /** Joins the market at `url` once it answered as a market does; its queries are read at once. */

@@ -4,7 +4,7 @@
  * Owner only, audited as admin actions.
  */
 import { Type } from '@sinclair/typebox'
-import { PublishedQuery } from '@coffer/market/protocol'
+import { PublishedQuery, describeQuery } from '@coffer/market/protocol'
 import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
 import { QUERY_STATES, type Membership, type ReceivedQuery } from './membership.ts'
 import { MarketRule, PrivacyLevels } from './rules.ts'
@@ -43,12 +43,11 @@ const QueryInput = Type.Object({ id: Type.String({ maxLength: 200 }) })
 
 export interface MarketOperationsDeps {
   membership: Membership
-  /** What a query asks, in plain words, in the words of its market's vocabulary. */
-  describe(query: ReceivedQuery): string
 }
 
-export function marketOperations({ membership, describe }: MarketOperationsDeps) {
-  const detail = (query: ReceivedQuery) => ({ ...query, description: describe(query) })
+export function marketOperations({ membership }: MarketOperationsDeps) {
+  // In the words of the query's own market's vocabulary.
+  const detail = (query: ReceivedQuery) => ({ ...query, description: describeQuery(query.published.query, membership.vocabulary(query.market)) })
 
   return {
     list: defineOperation({
