@@ -4,4 +4,4 @@
  */
 export { Membership, QUERY_STATES, marketUrl, type MarketInfo, type ReceivedQuery, type QueryState } from './membership.ts'
 export { marketOperations, type MarketOperations } from './operations.ts'
-export { judge, factsOf, logicalTypesOf, levelOf, DEFAULT_LEVEL, MarketRule, PrivacyLevels, type QueryFacts, type Verdict } from './rules.ts'
+export { judge, factsOf, logicalTypesOf, levelOf, MarketRule, PrivacyLevels, type QueryFacts, type Verdict } from './rules.ts'

@@ -52,6 +52,7 @@ after(() => market?.close())
 test('a box joins, catches up on what was published before, and reads only what is new after', async () => {
   const first = await post('SELECT AVG(Identity.age) WHERE Identity.city = aachen')
   const membership = new Membership({ db: openMetaDb(':memory:') })
+  membership.levels = { Identity: 'medium', Activity: 'low' }
   const joined = await membership.join(`${url}/`)
   assert.equal(joined.url, url)
   assert.equal(membership.vocabulary(joined.id).types.some((t) => t.name === 'Activity'), true)
@@ -66,7 +67,7 @@ test('a box joins, catches up on what was published before, and reads only what 
 
 test('levels and rules decide as queries arrive; the owner decides the rest', async () => {
   const membership = new Membership({ db: openMetaDb(':memory:') })
-  membership.levels = { Identity: 'dont_share' }
+  membership.levels = { Identity: 'dont_share', Activity: 'medium' }
   membership.rules = [{ action: 'accept', logicalTypes: ['Activity'], minPrice: 50 }, { action: 'decline', purposeIncludes: 'advertising' }]
   const steps = await post(`SELECT AVG(${STEPS})`)
   const ages = await post('SELECT COUNT(*) WHERE Identity.age > 30')
@@ -108,7 +109,8 @@ test('a query\'s logical types come from what it selects and what it asks of the
   const query = { select: [{ aggregate: 'count' as const }, { aggregate: 'avg' as const, value: { attribute: 'Health.weight' } }], where: [[{ value: { attribute: 'Identity.age' }, op: '>' as const, literal: 30 }]] }
   assert.deepEqual(logicalTypesOf(query), ['Health', 'Identity'])
   const facts = { logicalTypes: ['Health'], price: 5, purpose: 'x', processor: 'p', answer: 'statistics' as const }
-  assert.deepEqual(judge(facts, {}, []), { decision: 'ask', by: 'owner' })
+  assert.deepEqual(judge(facts, { Health: 'medium' }, []), { decision: 'ask', by: 'owner' })
   assert.deepEqual(judge(facts, { Health: 'low' }, [{ action: 'accept', levels: ['low'] }]), { decision: 'accept', by: 'rule', rule: 0 })
-  assert.deepEqual(judge(facts, {}, [{ action: 'accept', levels: ['low'] }]), { decision: 'ask', by: 'owner' }, 'Health is high until set')
+  assert.deepEqual(judge(facts, { Health: 'high' }, [{ action: 'accept', levels: ['low'] }]), { decision: 'ask', by: 'owner' })
+  assert.equal(judge(facts, {}, []).decision, 'cannot', 'a type the owner has not given a level is not shared')
 })

@@ -116,7 +116,7 @@ export function marketOperations({ membership }: MarketOperationsDeps) {
     }),
 
     levels: defineOperation({
-      name: 'market.levels.get', summary: 'The owner\'s privacy level for each logical type (high unless set)', audit: 'admin',
+      name: 'market.levels.get', summary: 'The owner\'s privacy level for each logical type; a type not named is not shared', audit: 'admin',
       input: Type.Object({}), output: PrivacyLevels,
       access: ownerOnly,
       run: async () => membership.levels,

@@ -1,10 +1,11 @@
 /**
  * What the box does with a market's query before the owner looks at it: the owner's privacy
  * level for each kind of data it touches, then the owner's rules, in order, first match wins.
- * A query touching a kind of data the owner does not share is never answered, whatever a rule
- * says; one no rule matches waits for the owner.
+ * A query touching a kind of data the owner does not share — or has not yet chosen a level
+ * for — is never answered, whatever a rule says; one no rule matches waits for the owner.
  */
 import { Type, type Static } from '@sinclair/typebox'
+import { levelFor } from '@coffer/market/privacy'
 import { PRIVACY_LEVELS, type PrivacyLevel } from '@coffer/market/protocol'
 import { ANSWER_KINDS, type AnswerKind, type PublishedQuery, type Query } from '@coffer/market/protocol'
 import { attributesOf } from './evaluate.ts'
@@ -13,10 +14,7 @@ export const PrivacyLevelSchema = Type.Union(PRIVACY_LEVELS.map((l) => Type.Lite
   description: 'How much privacy the owner keeps for a kind of data: low, medium, high (more noise, fewer queries), or dont_share (never answered)',
 })
 
-/** Until the owner says otherwise, every kind of data is shared only at the highest privacy. */
-export const DEFAULT_LEVEL: PrivacyLevel = 'high'
-
-/** Privacy levels by logical type (Activity, Health, …); types not named take DEFAULT_LEVEL. */
+/** Privacy levels by logical type (Activity, Health, …); a type not named is not shared until the owner names it. */
 export const PrivacyLevels = Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$' }), PrivacyLevelSchema)
 export type PrivacyLevels = Static<typeof PrivacyLevels>
 
@@ -55,12 +53,14 @@ export type Verdict =
   | { decision: 'ask'; by: 'owner' }
 
 export function levelOf(levels: PrivacyLevels, logicalType: string): PrivacyLevel {
-  return levels[logicalType] ?? DEFAULT_LEVEL
+  return levelFor({ byType: levels }, logicalType)
 }
 
 export function judge(facts: QueryFacts, levels: PrivacyLevels, rules: readonly MarketRule[]): Verdict {
   const withheld = facts.logicalTypes.filter((t) => levelOf(levels, t) === 'dont_share')
-  if (withheld.length > 0) return { decision: 'cannot', by: 'level', reason: `it asks for ${withheld.join(', ')}, which you do not share` }
+  if (withheld.length > 0) {
+    return { decision: 'cannot', by: 'level', reason: `it asks for ${withheld.join(', ')}, which you do not share (set a privacy level for ${withheld.length > 1 ? 'them' : 'it'} to take part)` }
+  }
   const index = rules.findIndex((rule) => matches(rule, facts, levels))
   return index < 0 ? { decision: 'ask', by: 'owner' } : { decision: rules[index]!.action, by: 'rule', rule: index }
 }
