@@ -13,7 +13,7 @@ import { AuditLog } from './audit/index.ts'
 import { Arbiter } from './arbiter/index.ts'
 import { Drivers } from './drivers/index.ts'
 import { Importers } from './importers/index.ts'
-import { Gateway } from './gateway/index.ts'
+import { Gateway, MARKET_SENDER } from './gateway/index.ts'
 import { Sandbox } from './sandbox/index.ts'
 import { Apps } from './apps/index.ts'
 import { appOperations } from './apps/operations.ts'
@@ -77,7 +77,10 @@ export function createBox(config: BoxConfig): Box {
   const sources = sourceOperations({ home, store })
   const drivers = new Drivers({ db, store, arbiter, ingest: { ops, sources }, logger })
   const importers = new Importers({ db, store, arbiter, audit, ingest: { ops, sources }, dir: path.join(home.dir, 'imports'), timeZone: () => home.config.timeZone ?? 'UTC' })
-  const gateway: Gateway = new Gateway({ db, audit, destinationsOf: (app) => apps.destinations(app) })
+  const gateway: Gateway = new Gateway({
+    db, audit,
+    destinationsOf: (sender) => sender.startsWith(MARKET_SENDER) ? membership.destinations(sender.slice(MARKET_SENDER.length)) : apps.destinations(sender),
+  })
   const sandbox = new Sandbox()
   const apps: Apps = new Apps({
     db, dir: path.join(home.dir, 'apps'), store, arbiter, audit, gateway, sandbox, logger,

@@ -1,7 +1,8 @@
 /**
- * The export gateway: the only way data leaves the box. An app asks to send a payload to a
- * URL; the gateway sends it only if the URL is, character for character, a destination the
- * owner granted to that app, within the destination's size and rate limits, and — where the
+ * The export gateway: the only way data leaves the box. A sender — an app, or a data market
+ * the owner joined (`market:<id>`, for the answers the owner consented to) — asks to send a
+ * payload to a URL; the gateway sends it only if the URL is, character for character, a
+ * destination the owner granted to that sender, within the destination's size and rate limits, and — where the
  * owner chose "ask each time" — only once the owner approves. Every request, sent, queued,
  * refused or failed, is audited with its destination, size, SHA-256 and a preview, and kept in
  * the export history so the owner can see exactly what left and when.
@@ -54,7 +55,7 @@ const RATE: Record<GrantedDestination['frequency'], { count: number; seconds: nu
 export interface GatewayDeps {
   db: Database.Database
   audit: AuditLog
-  /** The destinations an app holds now; none once it is revoked or uninstalled. */
+  /** The destinations a sender holds now; none once an app is revoked or uninstalled, or a market's query is answered or closed. */
   destinationsOf: (app: string) => GrantedDestination[]
 }
 
@@ -165,7 +166,7 @@ export class Gateway {
 
   #entry(app: string, url: string, body: Buffer): AuditEntry & { sha256: string; preview: string } {
     return {
-      ...auditEntry({ subject: `app:${app}`, operation: 'export', action: `EXPORT ${url}`, bytes: body.length, destination: url, outcome: 'allow', status: 200 }),
+      ...auditEntry({ subject: subjectOf(app), operation: 'export', action: `EXPORT ${url}`, bytes: body.length, destination: url, outcome: 'allow', status: 200 }),
       sha256: crypto.createHash('sha256').update(body).digest('hex'),
       preview: body.subarray(0, PREVIEW_CHARS * 4).toString('utf8').slice(0, PREVIEW_CHARS),
     }
@@ -188,6 +189,13 @@ export class Gateway {
     if (claimed.changes !== 1) throw new Conflict(`Export ${id} is not waiting for approval: it is ${row.state === 'pending' ? 'being decided' : row.state}.`)
     return row
   }
+}
+
+/** A market sends as itself; anything else sending is an app. */
+export const MARKET_SENDER = 'market:'
+
+function subjectOf(sender: string): string {
+  return sender.startsWith(MARKET_SENDER) ? sender : `app:${sender}`
 }
 
 interface ExportRow {

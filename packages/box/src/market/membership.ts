@@ -11,6 +11,7 @@ import { Type, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { FeedPage, type PublishedQuery, type Vocabulary } from '@coffer/market/protocol'
 import { BadGateway, Conflict, InvalidInput, NotFound } from '../errors/index.ts'
+import type { GrantedDestination } from '../gateway/index.ts'
 import { factsOf, judge, MarketRule, PrivacyLevels } from './rules.ts'
 
 export const QUERY_STATES = ['waiting', 'accepted', 'declined', 'cannot', 'answered', 'closed'] as const
@@ -173,6 +174,19 @@ export class Membership {
     return this.query(id)
   }
 
+  /**
+   * Where a market may be sent answers: the answer endpoint of each query the owner (or their
+   * rule) accepted and the box has not answered, while it is open. The gateway sends to nothing else.
+   */
+  destinations(id: string): GrantedDestination[] {
+    const market = this.#db.prepare('SELECT url FROM markets WHERE id = ?').get(id) as { url: string } | undefined
+    if (!market) return []
+    const now = this.#now()
+    return this.queries({ market: id, state: 'accepted', limit: 1000 })
+      .filter((q) => Date.parse(q.published.deadline) / 1000 > now)
+      .map((q) => ({ id: q.id, url: answerUrl(market.url, q.id), frequency: 'on-demand' as const, maxBytes: MAX_ANSWER_BYTES, policy: 'auto' as const }))
+  }
+
   get levels(): PrivacyLevels {
     return this.#setting('levels', PrivacyLevels, {})
   }
@@ -247,6 +261,14 @@ const RuleList = Type.Array(MarketRule)
 function isVocabulary(value: unknown): value is Vocabulary {
   return typeof value === 'object' && value !== null && Array.isArray((value as Vocabulary).types)
 }
+
+/** Where a query's answers go. */
+export function answerUrl(market: string, query: string): string {
+  return `${market}/api/v1/queries/${encodeURIComponent(query)}/answers`
+}
+
+/** An answer is two encrypted shares of one value and a signature: a few kilobytes. */
+const MAX_ANSWER_BYTES = 256 * 1024
 
 /** A market's address as kept: http(s), no query, fragment or trailing slash. */
 export function marketUrl(text: string): string {
