@@ -4,8 +4,10 @@ import path from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Value } from '@sinclair/typebox/value'
-import { Answer, DEFAULT_VOCABULARY, FeedPage, PublishedQuery, describeQuery, type QuerySpec } from './index.ts'
+import { generateKeyPairSync, sign, verify, createPublicKey } from 'node:crypto'
+import { Answer, DEFAULT_VOCABULARY, FeedPage, PublishedQuery, TaskDescription, answerSigningText, describeQuery, type QuerySpec } from './index.ts'
 import { checkSpec } from '../query/index.ts'
+import { createTask, generateAggregatorKeys } from '../aggregation/index.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -43,9 +45,48 @@ test('a published query as the market sends it validates, and reads in plain wor
   assert.equal(describeQuery(page.queries[0]!.query, DEFAULT_VOCABULARY), 'whether you answer, counted over everyone who does, if you are at least 65')
 })
 
-test('an answer carries report bytes and the level it was given at, never "don\'t share"', () => {
-  const answer: Answer = { queryId: 'q-1', boxId: 'b-1', report: Buffer.from([1, 2, 250]).toString('base64url'), privacyLevel: 'medium' }
+test('a statistics query carries one aggregation task per privacy class, and the protocol\'s schema is the aggregation\'s', async () => {
+  const [leader, helper] = await Promise.all([generateAggregatorKeys(), generateAggregatorKeys()])
+  const task = (partition: string) => createTask({
+    queryId: 'q-1', partition, kind: 'count', window: { start: 0, end: 2_000_000_000 }, minReports: 5,
+    leader: { url: 'https://leader.example/', hpkeConfig: leader.hpkeConfig }, helper: { url: 'https://helper.example/', hpkeConfig: helper.hpkeConfig },
+  })
+  const spec: QuerySpec = {
+    question: 'SELECT COUNT(*)', purpose: 'How many answer.', price: { amount: 0, currency: 'sat' },
+    deadline: '2026-12-01T00:00:00Z', participants: { min: 10, max: 100 }, bounds: {}, answer: 'statistics', retention: '30d',
+  }
+  const { query } = checkSpec(spec, DEFAULT_VOCABULARY, new Date('2026-11-01T00:00:00Z'))
+  const published: PublishedQuery = {
+    id: 'q-1', seq: 1, processor: { id: 'p-1', name: 'City of Aachen' }, spec, query, postedAt: '2026-11-01T00:00:00Z', deadline: spec.deadline,
+    tasks: { low: task('low'), high: task('high') },
+  }
+  assert.ok(Value.Check(PublishedQuery, published))
+  assert.ok(Value.Check(TaskDescription, published.tasks!.low))
+  assert.ok(!Value.Check(PublishedQuery, { ...published, tasks: { dont_share: task('dont_share') } }), 'no task for "don\'t share"')
+  assert.ok(!Value.Check(PublishedQuery, { ...published, tasks: { low: { ...task('low'), protocol: 'other' } } }))
+})
+
+function boxIdentity() {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  // The raw 32-byte key is the last 32 bytes of its DER SubjectPublicKeyInfo.
+  const boxId = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex')
+  return { boxId, privateKey }
+}
+
+test('an answer carries two uploads, the level, the box\'s key and its Ed25519 signature over the signing text', () => {
+  const { boxId, privateKey } = boxIdentity()
+  const unsigned = { queryId: 'q-1', boxId, privacyLevel: 'medium' as const, leader: Buffer.from([1, 2, 250]).toString('base64url'), helper: Buffer.from([3, 4]).toString('base64url') }
+  assert.equal(answerSigningText(unsigned), `coffer-market-answer-v1\nq-1\n${boxId}\nmedium\nAQL6\nAwQ`)
+  const signature = sign(null, Buffer.from(answerSigningText(unsigned), 'utf8'), privateKey).toString('base64url')
+  const answer: Answer = { ...unsigned, signature }
   assert.ok(Value.Check(Answer, answer))
+  // How the market checks it: the raw key behind the DER SPKI prefix of an Ed25519 key.
+  const key = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(boxId, 'hex')]), format: 'der', type: 'spki' })
+  assert.ok(verify(null, Buffer.from(answerSigningText(answer), 'utf8'), key, Buffer.from(signature, 'base64url')))
+  assert.ok(!verify(null, Buffer.from(answerSigningText({ ...answer, privacyLevel: 'low' }), 'utf8'), key, Buffer.from(signature, 'base64url')), 'the level is signed')
   assert.ok(!Value.Check(Answer, { ...answer, privacyLevel: 'dont_share' }))
-  assert.ok(!Value.Check(Answer, { ...answer, report: 'not base64!' }))
+  assert.ok(!Value.Check(Answer, { ...answer, leader: 'not base64!' }))
+  assert.ok(!Value.Check(Answer, { ...answer, boxId: boxId.toUpperCase() }), 'the box id is lowercase hex')
+  assert.ok(!Value.Check(Answer, { ...answer, signature: signature.slice(1) }))
+  assert.ok(!Value.Check(Answer, { queryId: 'q-1', boxId, report: 'AQL6', privacyLevel: 'medium' }))
 })

@@ -8,12 +8,14 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Query, QuerySpec } from '../query/schema.ts'
 import { literals } from '../vocabulary/index.ts'
+import { TaskDescription } from '../aggregation/schema.ts'
 
 export {
   Query, QuerySpec, Value, Selection, Comparison, Bounds, OPERATORS, ANSWER_KINDS, MIN_PARTICIPANTS_FLOOR,
   type SeriesValue, type Operator, type AnswerKind, type QueryProblem,
 } from '../query/schema.ts'
 export { describeQuery } from '../query/describe.ts'
+export { TaskDescription, AggregationKind, AggregatorEndpoint, DeclaredBounds, VdafSpec, PROTOCOL } from '../aggregation/schema.ts'
 export { printQuery } from '../query/print.ts'
 export {
   DEFAULT_VOCABULARY, Vocabulary as VocabularySchema, findAttribute, REDUCTIONS, TECHNICAL_TYPES,
@@ -50,6 +52,12 @@ export const PublishedQuery = Type.Object({
   postedAt: Instant,
   /** Consent closes, and answers are gathered, at this instant (the spec's deadline). */
   deadline: Instant,
+  /**
+   * For statistics and histogram answers: the secure-aggregation task of each privacy class
+   * (its partition is the level). A box answering at level L builds its report for tasks[L],
+   * sealed to both aggregators' HPKE keys given there. Absent for datasets.
+   */
+  tasks: Type.Optional(Type.Partial(Type.Object({ low: TaskDescription, medium: TaskDescription, high: TaskDescription }, { additionalProperties: false }))),
 })
 export type PublishedQuery = Static<typeof PublishedQuery>
 
@@ -59,16 +67,35 @@ export const FeedPage = Type.Object({
 })
 export type FeedPage = Static<typeof FeedPage>
 
+const Base64url = (maxLength: number) => Type.String({ pattern: '^[A-Za-z0-9_-]+$', maxLength })
+
 /**
- * A box's answer to a statistics query: an encrypted report, opaque to the market, and the
- * privacy level it was given at, which puts it in that level's privacy class. The aggregation
- * work defines what the report bytes hold.
+ * A box's answer to a statistics or histogram query: its Prio3 report as two uploads, one
+ * sealed to each aggregator (opaque to the market; see the aggregation README for the bytes),
+ * the privacy level it was given at, which puts it in that level's privacy class, and the box's
+ * Ed25519 signature over answerSigningText(answer) with its identity key. The signature lets
+ * the market count one answer per box and refuse an upload replayed under another box's name;
+ * the market learns who answered, never what or whether the box matched.
  */
 export const Answer = Type.Object({
   queryId: Id,
-  boxId: Id,
-  /** The report's bytes, base64url without padding. */
-  report: Type.String({ pattern: '^[A-Za-z0-9_-]*$', maxLength: 1_000_000 }),
+  /** The box's Ed25519 public key, 32 bytes as 64 lowercase hex digits. */
+  boxId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   privacyLevel: literals(SHARING_LEVELS),
+  /** The upload for the leader (Report.leader), base64url without padding. */
+  leader: Base64url(1_000_000),
+  /** The upload for the helper (Report.helper), base64url without padding; the leader forwards it. */
+  helper: Base64url(1_000_000),
+  /** Ed25519 (RFC 8032) signature of answerSigningText(answer) in UTF-8, 64 bytes as base64url without padding. */
+  signature: Type.String({ pattern: '^[A-Za-z0-9_-]{86}$' }),
 })
 export type Answer = Static<typeof Answer>
+
+/**
+ * What a box signs, as UTF-8, with its identity key (libsodium's crypto_sign_detached, i.e.
+ * plain Ed25519), and what the market verifies. Every field but the signature, one per line,
+ * behind a version tag so the signature cannot be taken for one over anything else.
+ */
+export function answerSigningText(answer: Omit<Answer, 'signature'>): string {
+  return `coffer-market-answer-v1\n${answer.queryId}\n${answer.boxId}\n${answer.privacyLevel}\n${answer.leader}\n${answer.helper}`
+}
