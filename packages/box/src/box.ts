@@ -24,7 +24,7 @@ import { auditOperations } from './audit/operations.ts'
 import { statementOperations } from './statement/operations.ts'
 import { driverOperations } from './drivers/operations.ts'
 import { importOperations } from './importers/operations.ts'
-import { Membership, marketOperations } from './market/index.ts'
+import { Answerer, Evaluator, Membership, marketOperations } from './market/index.ts'
 import { Operations } from './operations/index.ts'
 import { sourceOperations, type SourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
@@ -94,8 +94,12 @@ export function createBox(config: BoxConfig): Box {
   const statementOps = statementOperations({ home, audit, apps })
   const driverOps = driverOperations({ drivers })
   const importOps = importOperations({ importers })
-  const membership = new Membership({ db, onSyncError: (market, err) => logger.warn({ market, err: err.message }, 'a market could not be read') })
-  const marketOps = marketOperations({ membership })
+  const membership: Membership = new Membership({
+    db, onSyncError: (market, err) => logger.warn({ market, err: err.message }, 'a market could not be read'), afterSync: () => answerer.answerAccepted(),
+  })
+  const evaluator = new Evaluator({ ops, sources, timeZone: home.config.timeZone ?? 'UTC' })
+  const answerer: Answerer = new Answerer({ membership, evaluator, arbiter, gateway, keys: home.keys, store, logger })
+  const marketOps = marketOperations({ membership, answerer })
   const api = createApi({
     home, store, arbiter, drivers, importers, apps, gateway, logger,
     ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps, marketOps,
@@ -123,6 +127,7 @@ export function createBox(config: BoxConfig): Box {
       if (box.url) fs.rmSync(home.paths.runtime, { force: true })
       await api.close()
       await membership.close()
+      await answerer.close()
       await apps.close()
       await sandbox.close()
       await drivers.close()

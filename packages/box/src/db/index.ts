@@ -37,7 +37,8 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS markets (id TEXT PRIMARY KEY, url TEXT NOT NULL UNIQUE, vocabulary TEXT NOT NULL, joined_at REAL NOT NULL,
     next_seq INTEGER NOT NULL DEFAULT 0, synced_at REAL, last_error TEXT);
   CREATE TABLE IF NOT EXISTS market_queries (market TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, query TEXT NOT NULL,
-    state TEXT NOT NULL, decided_by TEXT, decided_at REAL, reason TEXT, received_at REAL NOT NULL, PRIMARY KEY (market, id));
+    state TEXT NOT NULL, decided_by TEXT, decided_at REAL, reason TEXT, received_at REAL NOT NULL, spent TEXT, answered_at REAL,
+    PRIMARY KEY (market, id));
   CREATE INDEX IF NOT EXISTS market_queries_by_state ON market_queries (state, received_at);
   CREATE TABLE IF NOT EXISTS market_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ]

@@ -5,3 +5,5 @@
 export { Membership, QUERY_STATES, marketUrl, type MarketInfo, type ReceivedQuery, type QueryState } from './membership.ts'
 export { marketOperations, type MarketOperations } from './operations.ts'
 export { judge, factsOf, logicalTypesOf, levelOf, MarketRule, PrivacyLevels, type QueryFacts, type Verdict } from './rules.ts'
+export { Evaluator, defaultMapping, type Mapping } from './evaluate.ts'
+export { Answerer } from './answer.ts'

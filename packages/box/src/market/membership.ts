@@ -13,6 +13,7 @@ import { FeedPage, type PublishedQuery, type Vocabulary } from '@coffer/market/p
 import { BadGateway, Conflict, InvalidInput, NotFound } from '../errors/index.ts'
 import type { GrantedDestination } from '../gateway/index.ts'
 import { factsOf, judge, MarketRule, PrivacyLevels } from './rules.ts'
+import type { Mapping } from './evaluate.ts'
 
 export const QUERY_STATES = ['waiting', 'accepted', 'declined', 'cannot', 'answered', 'closed'] as const
 export type QueryState = (typeof QUERY_STATES)[number]
@@ -36,8 +37,14 @@ export interface ReceivedQuery {
   decidedAt: number | null
   reason: string | null
   receivedAt: number
+  /** The ε this query took from the owner's budget, once the box set out to answer it. */
+  spent: string | null
+  answeredAt: number | null
   published: PublishedQuery
 }
+
+/** The owner's ε spent per logical type in the current period: exact rationals, as text. */
+export type BudgetUsages = Record<string, { periodStart: string; spent: string }>
 
 /** A page of a feed at most; a box that was off for long reads several. */
 const PAGE = 200
@@ -50,6 +57,8 @@ export interface MembershipDeps {
   db: Database.Database
   /** Told when a market could not be read in the background; its error is also kept for the owner. */
   onSyncError?: (market: string, err: Error) => void
+  /** Run after each background read of the markets: answering what was accepted. */
+  afterSync?: () => Promise<void>
   /** How the box reaches a market: `fetch`, or a stand-in in tests. */
   fetch?: typeof fetch
   now?: () => number
@@ -60,12 +69,14 @@ export class Membership {
   readonly #fetch: typeof fetch
   readonly #now: () => number
   readonly #onSyncError: NonNullable<MembershipDeps['onSyncError']>
+  readonly #afterSync: MembershipDeps['afterSync']
   #timer: NodeJS.Timeout | undefined
   #syncing: Promise<void> | undefined
 
   constructor(deps: MembershipDeps) {
     this.#db = deps.db
     this.#onSyncError = deps.onSyncError ?? (() => undefined)
+    this.#afterSync = deps.afterSync
     this.#fetch = deps.fetch ?? fetch
     this.#now = deps.now ?? (() => Date.now() / 1000)
   }
@@ -88,6 +99,7 @@ export class Membership {
       for (const { id } of this.list()) {
         await this.sync(id).catch((err: Error) => this.#onSyncError(id, err))
       }
+      await this.#afterSync?.()
     })().finally(() => { this.#syncing = undefined })
     return this.#syncing
   }
@@ -187,6 +199,39 @@ export class Membership {
       .map((q) => ({ id: q.id, url: answerUrl(market.url, q.id), frequency: 'on-demand' as const, maxBytes: MAX_ANSWER_BYTES, policy: 'auto' as const }))
   }
 
+  /** Ends a query's course: answered, or one the box cannot answer (with why). */
+  settle(query: ReceivedQuery, state: 'answered' | 'cannot', reason: string): ReceivedQuery {
+    this.#db.prepare('UPDATE market_queries SET state = ?, reason = ?, answered_at = ? WHERE market = ? AND id = ?')
+      .run(state, reason, state === 'answered' ? this.#now() : null, query.market, query.id)
+    return this.query(query.id)
+  }
+
+  /** Why an accepted query is not answered yet (its market could not be reached, say); it is tried again. */
+  note(query: ReceivedQuery, reason: string): void {
+    this.#db.prepare(`UPDATE market_queries SET reason = ? WHERE market = ? AND id = ? AND state = 'accepted'`).run(reason, query.market, query.id)
+  }
+
+  /** Takes a query's ε from the owner's budget, with the budget's new state, in one transaction. */
+  spend(query: ReceivedQuery, epsilon: string, usages: BudgetUsages): void {
+    this.#db.transaction(() => {
+      this.#save('budget', BudgetSchema, { ...this.budget, ...usages })
+      this.#db.prepare('UPDATE market_queries SET spent = ? WHERE market = ? AND id = ?').run(epsilon, query.market, query.id)
+    })()
+  }
+
+  get budget(): BudgetUsages {
+    return this.#setting('budget', BudgetSchema, {})
+  }
+
+  /** The owner's own choices of where each attribute is found; the box's defaults fill in the rest. */
+  get mapping(): Mapping {
+    return this.#setting('mapping', MappingSchema, {})
+  }
+
+  set mapping(mapping: Mapping) {
+    this.#save('mapping', MappingSchema, mapping)
+  }
+
   get levels(): PrivacyLevels {
     return this.#setting('levels', PrivacyLevels, {})
   }
@@ -257,6 +302,10 @@ export class Membership {
 }
 
 const RuleList = Type.Array(MarketRule)
+const BudgetSchema = Type.Record(Type.String(), Type.Object({ periodStart: Type.String(), spent: Type.String() }))
+export const MappingSchema = Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*\\.[A-Za-z][A-Za-z0-9_]*$' }), Type.Object({
+  source: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ maxLength: 200 })),
+}, { additionalProperties: false }))
 
 function isVocabulary(value: unknown): value is Vocabulary {
   return typeof value === 'object' && value !== null && Array.isArray((value as Vocabulary).types)
@@ -291,7 +340,10 @@ function marketId(url: string): string {
 }
 
 interface MarketRow { id: string; url: string; joined_at: number; next_seq: number; synced_at: number | null; last_error: string | null }
-interface QueryRow { market: string; id: string; seq: number; query: string; state: QueryState; decided_by: ReceivedQuery['decidedBy']; decided_at: number | null; reason: string | null; received_at: number }
+interface QueryRow {
+  market: string; id: string; seq: number; query: string; state: QueryState; decided_by: ReceivedQuery['decidedBy']; decided_at: number | null; reason: string | null
+  received_at: number; spent: string | null; answered_at: number | null
+}
 
 function fromMarketRow(row: MarketRow): MarketInfo {
   return { id: row.id, url: row.url, joinedAt: row.joined_at, nextSeq: row.next_seq, syncedAt: row.synced_at, lastError: row.last_error }
@@ -300,6 +352,6 @@ function fromMarketRow(row: MarketRow): MarketInfo {
 function fromQueryRow(row: QueryRow): ReceivedQuery {
   return {
     market: row.market, id: row.id, seq: row.seq, state: row.state, decidedBy: row.decided_by, decidedAt: row.decided_at, reason: row.reason,
-    receivedAt: row.received_at, published: JSON.parse(row.query) as PublishedQuery,
+    receivedAt: row.received_at, spent: row.spent, answeredAt: row.answered_at, published: JSON.parse(row.query) as PublishedQuery,
   }
 }

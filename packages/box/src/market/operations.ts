@@ -8,6 +8,7 @@ import { PublishedQuery, describeQuery } from '@coffer/market/protocol'
 import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
 import { QUERY_STATES, type Membership, type ReceivedQuery } from './membership.ts'
 import { MarketRule, PrivacyLevels } from './rules.ts'
+import type { Answerer } from './answer.ts'
 
 const MarketSchema = Type.Object({
   id: Type.String({ description: 'A short name for the market, from its address' }),
@@ -43,9 +44,10 @@ const QueryInput = Type.Object({ id: Type.String({ maxLength: 200 }) })
 
 export interface MarketOperationsDeps {
   membership: Membership
+  answerer: Answerer
 }
 
-export function marketOperations({ membership }: MarketOperationsDeps) {
+export function marketOperations({ membership, answerer }: MarketOperationsDeps) {
   // In the words of the query's own market's vocabulary.
   const detail = (query: ReceivedQuery) => ({ ...query, description: describeQuery(query.published.query, membership.vocabulary(query.market)) })
 
@@ -76,10 +78,14 @@ export function marketOperations({ membership }: MarketOperationsDeps) {
     }),
 
     sync: defineOperation({
-      name: 'market.sync', summary: 'Read a market\'s queries published since the last one this box holds', audit: 'admin',
+      name: 'market.sync', summary: 'Read a market\'s queries published since the last one this box holds, and answer those accepted', audit: 'admin',
       input: MarketInput, output: Type.Object({ received: Type.Integer() }),
       access: ownerOnly,
-      run: async ({ market }) => membership.sync(market),
+      run: async ({ market }) => {
+        const read = await membership.sync(market)
+        await answerer.answerAccepted()
+        return read
+      },
     }),
 
     queries: defineOperation({
@@ -102,10 +108,18 @@ export function marketOperations({ membership }: MarketOperationsDeps) {
     }),
 
     accept: defineOperation({
-      name: 'market.accept', summary: 'Consent to a query: the box will answer it', audit: 'admin',
+      name: 'market.accept', summary: 'Consent to a query: the box answers it now, through the gateway', audit: 'admin',
       input: QueryInput, output: QueryDetail,
       access: ownerOnly,
-      run: async ({ id }) => detail(membership.decide(id, 'accept')),
+      run: async ({ id }) => {
+        const accepted = membership.decide(id, 'accept')
+        try {
+          return detail(await answerer.answer(accepted))
+        } catch {
+          // Not delivered (the market is down, say): it stays accepted, with why, and is tried again with the next read of the market.
+          return detail(membership.query(id))
+        }
+      },
     }),
 
     decline: defineOperation({

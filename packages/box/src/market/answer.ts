@@ -1,0 +1,142 @@
+/**
+ * Answering a market's statistics query the owner accepted: the box works out the owner's part
+ * (evaluate.ts), at the strictest privacy level of the kinds of data it touches, spends that
+ * level's ε from the owner's budget for each of them, splits the value into two encrypted Prio3
+ * shares — one for each aggregator, neither able to read it alone — signs the answer with the
+ * box's identity key, and sends it through the gateway, which audits it and keeps its bytes.
+ * A box that does not match sends a report that adds nothing, so no one learns who matched.
+ */
+import type { Logger } from 'pino'
+import { makeReport, measurementFor } from '@coffer/market/aggregation'
+import { budgetForLevel, parametersForQuery, parseRational, spendForAnswer, toText, type Budget, type BudgetUsage } from '@coffer/market/privacy'
+import { answerSigningText, type Answer, type Query } from '@coffer/market/protocol'
+import type { Arbiter } from '../arbiter/index.ts'
+import type { Gateway } from '../gateway/index.ts'
+import { MARKET_SENDER } from '../gateway/index.ts'
+import type { BoxKeys } from '../keys/index.ts'
+import { sign } from '../keys/index.ts'
+import type { Store } from '../store/index.ts'
+import { CofferError, Conflict } from '../errors/index.ts'
+import { attributesOf, defaultMapping, type Evaluator, type Mapping } from './evaluate.ts'
+import { answerUrl, type Membership, type ReceivedQuery } from './membership.ts'
+import { levelOf, logicalTypesOf } from './rules.ts'
+
+export interface AnswererDeps {
+  membership: Membership
+  evaluator: Evaluator
+  arbiter: Arbiter
+  gateway: Gateway
+  keys: BoxKeys
+  store: Store
+  logger: Logger
+  now?: () => Date
+}
+
+/** Why a query the owner accepted cannot be answered: the box says so instead of answering. */
+class CannotAnswer extends Error {}
+
+export class Answerer {
+  readonly #deps: AnswererDeps
+  readonly #now: () => Date
+  #running: Promise<void> | undefined
+
+  constructor(deps: AnswererDeps) {
+    this.#deps = deps
+    this.#now = deps.now ?? (() => new Date())
+  }
+
+  /** Answers every accepted query that is still open, one after another; one failing does not stop the rest. */
+  answerAccepted(): Promise<void> {
+    this.#running ??= (async () => {
+      for (const query of this.#deps.membership.queries({ state: 'accepted', limit: 1000 })) {
+        await this.answer(query).catch((err: Error) => this.#deps.logger.warn({ market: query.market, query: query.id, err: err.message }, 'a market query could not be answered'))
+      }
+    })().finally(() => { this.#running = undefined })
+    return this.#running
+  }
+
+  async close(): Promise<void> {
+    await this.#running
+  }
+
+  /** Answers one accepted query now. A query the box cannot answer is marked so, with the reason. */
+  async answer(query: ReceivedQuery): Promise<ReceivedQuery> {
+    const { membership } = this.#deps
+    if (query.state !== 'accepted') throw new Conflict(`Query ${query.id} is ${query.state}; only an accepted query is answered.`)
+    try {
+      await this.#answer(query)
+      return membership.query(query.id)
+    } catch (err) {
+      if (err instanceof CannotAnswer) return membership.settle(query, 'cannot', err.message)
+      membership.note(query, `not answered yet: ${(err as Error).message}`)
+      throw err
+    }
+  }
+
+  async #answer(query: ReceivedQuery): Promise<void> {
+    const { membership, evaluator, arbiter, gateway, keys, store } = this.#deps
+    const { published } = query
+    const now = this.#now()
+    if (Date.parse(published.deadline) <= now.getTime()) throw new CannotAnswer('it closed before the box could answer')
+    const levels = membership.levels
+    const types = logicalTypesOf(published.query)
+    let parameters
+    try {
+      parameters = parametersForQuery({ byType: levels }, types)
+    } catch (err) {
+      throw new CannotAnswer(`it asks for data you do not share (${(err as Error).message})`)
+    }
+    const task = published.tasks?.[parameters.level]
+    if (!task) throw new CannotAnswer(`the market takes no answers at your privacy level (${parameters.level}) for it`)
+    const selection = statisticOf(published.query)
+    const mapping: Mapping = { ...defaultMapping(membership.vocabulary(query.market), store.list().map((s) => store.summary(s.id))), ...membership.mapping }
+    const missing = evaluator.unmapped(published.query, mapping)
+    if (missing.length > 0) throw new CannotAnswer(`the box does not know where to find ${missing.join(', ')} (map ${missing.length > 1 ? 'them' : 'it'} to a source)`)
+
+    // ε is spent before anything leaves, and not given back if sending fails: an answer that may have arrived counts.
+    if (query.spent === null) {
+      const budgets: Record<string, Budget> = Object.fromEntries(types.map((t) => [t, budgetForLevel(levelOf(levels, t))]))
+      let spent: Record<string, BudgetUsage>
+      try {
+        spent = spendForAnswer(this.#usages(), budgets, types, parameters.epsilon, now)
+      } catch (err) {
+        throw new CannotAnswer(err instanceof CofferError || (err as { status?: number }).status === 409 ? (err as Error).message : String(err))
+      }
+      membership.spend(query, toText(parameters.epsilon), Object.fromEntries(Object.entries(spent).map(([t, u]) => [t, { periodStart: u.periodStart, spent: toText(u.spent) }])))
+    }
+
+    // The market reads the owner's data through a grant of its own, for the sources this query needs, gone once it is answered.
+    const sources = [...new Set(attributesOf(published.query).map((a) => mapping[a]!.source))]
+    const grant = arbiter.createGrant({ subject: `${MARKET_SENDER}${query.market}`, description: `Market ${query.market}: query ${query.id}`, sources, ops: ['read'], windows: [], granularity: 0 })
+    let value: number | boolean | null
+    try {
+      const token = arbiter.mint(grant.id, { ttlSeconds: 300 }).token
+      const { matched, values } = await evaluator.evaluate(published.query, mapping, token, `MARKET ${query.market} ${query.id}`)
+      const own = values[selection.index]
+      value = task.kind === 'count' ? matched : matched && typeof own === 'number' ? own : null
+    } finally {
+      arbiter.revoke(grant.id)
+    }
+
+    const report = await makeReport(task, measurementFor(task, value), now)
+    const unsigned: Omit<Answer, 'signature'> = {
+      queryId: published.id, boxId: keys.identity.publicKey.toString('hex'), privacyLevel: parameters.level,
+      leader: Buffer.from(report.leader).toString('base64url'), helper: Buffer.from(report.helper).toString('base64url'),
+    }
+    const signature = sign(Buffer.from(answerSigningText(unsigned)), keys.identity).toString('base64url')
+    const market = membership.market(query.market)
+    await gateway.request(`${MARKET_SENDER}${query.market}`, answerUrl(market.url, published.id), { ...unsigned, signature })
+    membership.settle(query, 'answered', `answered at level ${parameters.level}`)
+  }
+
+  #usages(): Record<string, BudgetUsage> {
+    return Object.fromEntries(Object.entries(this.#deps.membership.budget).map(([t, u]) => [t, { periodStart: u.periodStart, spent: parseRational(u.spent) }]))
+  }
+}
+
+/** The one statistic a query asks (count, sum, mean or histogram), and where it is among what it selects. */
+function statisticOf(query: Query): { index: number } {
+  const index = query.select.findIndex((s) => 'aggregate' in s)
+  if (index < 0 || query.select.length !== 1) throw new CannotAnswer('the box answers one statistic per query, and this one asks for more, or for a dataset')
+  return { index }
+}
