@@ -156,6 +156,62 @@ test('the list shows each query with its state and participation; a reload keeps
   assert.equal((await market.api('GET', '/api/v1/queries', { key })).body.queries[0].status, 'closed')
 })
 
+/**
+ * A released result, in the shape the market's OpenAPI document gives GET /queries/:id/result,
+ * answered in the browser: releasing one for real takes boxes answering through both
+ * aggregators, which the market's own tests do. This checks the page shows and downloads it.
+ */
+const RELEASED = {
+  queryId: '', state: 'released', statistic: { kind: 'mean', attribute: 'Identity.age', bounds: { lower: 0, upper: 120, decimals: 0 } },
+  minimum: 20, participants: { total: 60, low: 30, medium: 20, high: 10 }, releasedAt: '2026-12-30T12:00:05.000Z',
+  value: 41.5, matched: 57, standardDeviation: 1.25, halfWidth95: 2.5, interval95: [39, 44],
+  classes: [
+    { level: 'low', epsilon: '1', reports: 30, value: 40.9, standardDeviation: 1.5, halfWidth95: 3, interval95: [37.9, 43.9], noise: { leader: null, helper: null } },
+    { level: 'high', epsilon: '1/10', reports: 10, value: 44, standardDeviation: 15, halfWidth95: 30, interval95: [14, 74], noise: { leader: null, helper: null } },
+  ],
+  parameters: { protocol: 'Prio3', mechanism: 'discrete-laplace', aggregators: 2, note: 'Each aggregator adds the full noise.' },
+}
+const RELEASED_CSV = 'query_id,state,class,epsilon,participants,value,standard_deviation,ci95_low,ci95_high\nq,released,all,,60,41.5,1.25,39,44\n'
+
+test('a released result shows the merged value with its error, each class with its ε, and downloads as JSON and CSV', async () => {
+  const served: string[] = []
+  await page.route('**/api/v1/queries/*/result*', async (route) => {
+    const url = new URL(route.request().url())
+    served.push(`${url.search} ${route.request().headers().authorization === `Bearer ${key}` ? 'with key' : 'without key'}`)
+    if (url.searchParams.get('format') === 'csv') await route.fulfill({ status: 200, contentType: 'text/csv; charset=utf-8', body: RELEASED_CSV })
+    else await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(RELEASED) })
+  })
+  try {
+    await page.reload()
+    await page.getByRole('heading', { level: 1, name: 'Query #1' }).waitFor()
+    const merged = page.getByRole('table', { name: 'The merged result, with the error to expect' })
+    await merged.getByRole('row').filter({ hasText: '41.5' }).filter({ hasText: '± 1.25' }).filter({ hasText: '39 to 44' }).waitFor()
+    const classes = page.getByRole('table', { name: 'Each privacy class, noised at its own ε' })
+    await classes.getByRole('row').filter({ hasText: 'high' }).filter({ hasText: '1/10' }).waitFor()
+    await page.getByText('Participants: 60 (30 at low, 20 at medium, 10 at high).').waitFor()
+    await page.getByRole('cell', { name: 'discrete-laplace' }).waitFor()
+    await assertAccessible(page, 'result')
+    await screenshot(page, 'result')
+
+    for (const [button, check] of [
+      ['Download JSON', (text: string) => assert.deepEqual(JSON.parse(text), RELEASED)],
+      ['Download CSV', (text: string) => assert.equal(text, RELEASED_CSV)],
+    ] as const) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: button }).click()])
+      assert.match(download.suggestedFilename(), /^coffer-query-1-result\.(json|csv)$/)
+      const stream = await download.createReadStream()
+      const chunks: Buffer[] = []
+      for await (const chunk of stream) chunks.push(chunk as Buffer)
+      check(Buffer.concat(chunks).toString('utf8'))
+    }
+    assert.ok(served.every((s) => s.endsWith('with key')), 'every result request carries the key in its header')
+    assert.ok(served.some((s) => s.startsWith('?format=csv')), 'the CSV is the market\'s own')
+    assert.ok(!page.url().includes(key))
+  } finally {
+    await page.unroute('**/api/v1/queries/*/result*')
+  }
+})
+
 test('signing out forgets the key; a wrong key is refused with what to do; the right one signs in again, back where the processor was', async () => {
   await page.getByRole('button', { name: 'Sign out' }).click()
   await page.getByRole('heading', { level: 1, name: 'Coffer market' }).waitFor()

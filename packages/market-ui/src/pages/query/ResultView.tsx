@@ -4,43 +4,127 @@ import { decimal, dateTime } from '../../components/format.ts'
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
+type Interval = [number, number]
+type ValueOrBuckets = number | number[]
+
+/** The result as GET /queries/:id/result describes it (see the market's OpenAPI document). */
+interface QueryResult {
+  queryId: string
+  state: 'pending' | 'released' | 'not_enough' | 'cancelled' | string
+  message?: string
+  statistic?: { kind: string; attribute?: string; bounds?: { lower: number; upper: number }; buckets?: { from: number | null; to: number | null }[] }
+  minimum?: number
+  participants?: { total: number; low?: number; medium?: number; high?: number }
+  releasedAt?: string
+  value?: ValueOrBuckets
+  matched?: number
+  standardDeviation?: number
+  halfWidth95?: number
+  interval95?: Interval | Interval[]
+  classes?: { level: string; epsilon: string; reports: number; value: ValueOrBuckets; standardDeviation: number; halfWidth95: number; interval95: Interval | Interval[] }[]
+  parameters?: Record<string, Json>
+}
+
+const LEVELS = ['low', 'medium', 'high'] as const
+
 /**
- * A query's result: its state, and every figure in it with the parameters it was made with,
- * as the market sends it; then the downloads. Until the market has a result, says so and when
- * to expect one.
+ * A query's result: its state and who took part per privacy class; once released, the merged
+ * value with its standard deviation and 95 % interval, each class's value with its ε and error
+ * bars, the parameters used, and the downloads. Until then, says so and when to expect one.
  */
 export function ResultView({ query, result, error, loading }: { query: QueryWithParticipation; result: unknown; error: unknown; loading: boolean }) {
   if (loading) return <p role="status">Looking for a result…</p>
   if (error) return <p role="alert" className="notice error">{message(error)}</p>
-  if (result === null || result === undefined) {
-    const { min } = query.spec.participants
+  const r = isObject(result as Json) ? result as QueryResult : undefined
+  const { min } = query.spec.participants
+  if (!r || r.state === 'pending' || r.state === 'cancelled' || r.state === 'not_enough') {
+    const why = r?.state === 'cancelled' || query.status === 'cancelled' ? 'This query was withdrawn, so none will be released.'
+      : r?.state === 'not_enough' ? `Fewer than ${r.minimum ?? min} boxes took part by the deadline, so nothing is released.`
+        : `The market gathers the answers at the deadline, ${dateTime(query.spec.deadline)}, and releases a result only if at least ${min} boxes took part.`
     return (
-      <p className="notice" id="no-result">
-        No result yet. {query.status === 'cancelled'
-          ? 'This query was withdrawn, so none will be released.'
-          : `The market gathers the answers at the deadline, ${dateTime(query.spec.deadline)}, and releases a result only if at least ${min} boxes took part.`}
-      </p>
+      <>
+        <p className="notice" id="no-result">No result yet. {why}{r?.message ? ` ${r.message}` : ''}</p>
+        {r?.participants && <Participants participants={r.participants} label="Answers so far" />}
+      </>
     )
   }
-  const body = result as Json
-  const state = isObject(body) && typeof body.state === 'string' ? body.state : undefined
-  const rows = flatten(body)
+  if (r.state !== 'released' || r.value === undefined) return <Fields value={result as Json} />
+  const buckets = r.statistic?.buckets
+  const values = Array.isArray(r.value) ? r.value : [r.value]
+  const intervals = (Array.isArray(r.interval95?.[0]) ? r.interval95 : [r.interval95]) as (Interval | undefined)[]
   return (
     <>
-      {state && <p>State: <span className="state">{state}</span></p>}
+      <p>Released {r.releasedAt ? dateTime(r.releasedAt) : ''}: the {r.statistic?.kind ?? 'value'}{r.statistic?.attribute ? <> of <code>{r.statistic.attribute}</code></> : null}{r.matched !== undefined ? `, over about ${decimal(r.matched)} who matched (a noised count)` : ''}.</p>
       <div className="table-wrap">
         <table className="result">
-          <caption className="visually-hidden">Every figure of the result, with its parameters</caption>
-          <thead><tr><th scope="col">Field</th><th scope="col">Value</th></tr></thead>
+          <caption>The merged result, with the error to expect</caption>
+          <thead><tr>{buckets && <th scope="col">Bucket</th>}<th scope="col">Value</th><th scope="col">Standard deviation</th><th scope="col">95 % interval</th></tr></thead>
           <tbody>
-            {rows.map(([path, value]) => (
-              <tr key={path}><th scope="row"><code>{path}</code></th><td>{typeof value === 'number' ? decimal(value) : String(value)}</td></tr>
+            {values.map((v, i) => (
+              <tr key={i}>
+                {buckets && <th scope="row">{bucketWords(buckets[i])}</th>}
+                <td>{decimal(v)}</td>
+                <td>{r.standardDeviation === undefined ? '—' : `± ${decimal(r.standardDeviation)}`}</td>
+                <td>{intervals[i] ? `${decimal(intervals[i][0])} to ${decimal(intervals[i][1])}` : '—'}</td>
+              </tr>
             ))}
           </tbody>
         </table>
       </div>
+      {r.participants && <Participants participants={r.participants} label="Participants" />}
+      {r.classes && r.classes.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <caption>Each privacy class, noised at its own ε</caption>
+            <thead><tr><th scope="col">Class</th><th scope="col">ε</th><th scope="col">Reports</th><th scope="col">Value</th><th scope="col">Standard deviation</th><th scope="col">95 % half-width</th></tr></thead>
+            <tbody>
+              {r.classes.map((c) => (
+                <tr key={c.level}>
+                  <th scope="row">{c.level}</th><td>{c.epsilon}</td><td>{c.reports}</td>
+                  <td>{Array.isArray(c.value) ? c.value.map(decimal).join(', ') : decimal(c.value)}</td>
+                  <td>± {decimal(c.standardDeviation)}</td><td>± {decimal(c.halfWidth95)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {r.parameters && (
+        <>
+          <h3>Parameters</h3>
+          <Fields value={{ ...(r.statistic?.bounds ? { bounds: r.statistic.bounds } : {}), ...r.parameters }} />
+        </>
+      )}
       <Downloads query={query} />
     </>
+  )
+}
+
+function bucketWords(bucket: { from: number | null; to: number | null } | undefined): string {
+  if (!bucket) return '—'
+  if (bucket.from === null) return `below ${bucket.to}`
+  if (bucket.to === null) return `${bucket.from} and above`
+  return `${bucket.from} to ${bucket.to}`
+}
+
+function Participants({ participants, label }: { participants: NonNullable<QueryResult['participants']>; label: string }) {
+  const byClass = LEVELS.filter((l) => participants[l] !== undefined).map((l) => `${participants[l]} at ${l}`)
+  return <p>{label}: {participants.total}{byClass.length ? ` (${byClass.join(', ')})` : ''}.</p>
+}
+
+/** Every other field as the market sent it, with its path: nothing of the result is hidden. */
+function Fields({ value }: { value: Json }) {
+  return (
+    <div className="table-wrap">
+      <table>
+        <thead><tr><th scope="col">Field</th><th scope="col">Value</th></tr></thead>
+        <tbody>
+          {flatten(value).map(([path, v]) => (
+            <tr key={path}><th scope="row"><code>{path}</code></th><td>{typeof v === 'number' ? decimal(v) : String(v)}</td></tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   )
 }
 
