@@ -1,5 +1,6 @@
 /** @coffer/market: the market service, for code that runs it (the CLI, tests, a demo). */
-export { createMarket, type Market, type MarketConfig } from './market.ts'
+export { createMarket, type Market, type MarketConfig, type AggregationConfig } from './market.ts'
+export type { QueryResult } from './answers/index.ts'
 export { openDatabase, type Database, type DatabaseOptions } from './db/index.ts'
 export type { Processor, Registration } from './processors/index.ts'
 export type { PostedQuery, FeedEntry, FeedPage, Participation, QueryStatus, Validation } from './queries/index.ts'

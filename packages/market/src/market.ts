@@ -12,6 +12,19 @@ import { createQueries, type Queries } from './queries/index.ts'
 import { createFeedHub, type FeedHub } from './queries/feed.ts'
 import { createApi } from './api/index.ts'
 import { DEFAULT_VOCABULARY, type Vocabulary } from './vocabulary/index.ts'
+import { aggregatorKeys, createHelper, createLeader, type Helper, type Leader } from './answers/index.ts'
+import type { AggregatorKeys } from './aggregation/index.ts'
+
+/**
+ * Which aggregator this market is for statistics answers. A leader serves processors and boxes
+ * and drives the helper over HTTP; a helper (another operator's market) serves only the
+ * aggregator endpoints, to the leader whose token it knows. Without it the market publishes
+ * queries but takes no answers. `keys` default to a pair kept in the database; `verifyKey` is
+ * the secret the two operators agree once (each task's Prio3 verify key is derived from it).
+ */
+export type AggregationConfig =
+  | { role: 'leader'; helper: { url: string; token: string }; verifyKey: string; keys?: AggregatorKeys; publicUrl?: string; releasePollMs?: number }
+  | { role: 'helper'; leaderToken: string; verifyKey: string; keys?: AggregatorKeys }
 
 export interface MarketConfig {
   /** A PostgreSQL connection string. */
@@ -24,6 +37,7 @@ export interface MarketConfig {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   /** How often the feed's event streams look for queries a lost notification did not announce. */
   feedPollMs?: number
+  aggregation?: AggregationConfig
 }
 
 export interface Market {
@@ -35,6 +49,10 @@ export interface Market {
   readonly db: Database
   readonly processors: Processors
   readonly queries: Queries
+  /** The leader's answers and releases (role leader only). */
+  readonly leader: Leader | undefined
+  /** Releases every due query now, as the background loop does; resolves to how many. */
+  releaseDue(): Promise<number>
 }
 
 export function createMarket(config: MarketConfig = {}): Market {
@@ -47,6 +65,34 @@ export function createMarket(config: MarketConfig = {}): Market {
   let app: FastifyInstance | undefined
   let url: string | undefined
   let closing: Promise<void> | undefined
+  let leader: Leader | undefined
+  let helper: Helper | undefined
+  let releaseTimer: NodeJS.Timeout | undefined
+  let releasing: Promise<number> | undefined
+  let again = false
+
+  // One release run at a time per process; a kick during a run asks for one more after it.
+  const releaseDue = (): Promise<number> => {
+    if (!leader) return Promise.resolve(0)
+    if (releasing) {
+      again = true
+      return releasing
+    }
+    const run = leader
+    releasing = (async () => {
+      let total = 0
+      do {
+        again = false
+        try {
+          total += await run.releaseDue()
+        } catch (err) {
+          logger.warn({ err }, 'releasing due queries failed; the next run tries again')
+        }
+      } while (again && !closing)
+      return total
+    })().finally(() => (releasing = undefined))
+    return releasing
+  }
 
   const opened = <T>(part: T | undefined): T => {
     if (part === undefined) throw new Error('The market is not open: call open() first.')
@@ -57,11 +103,27 @@ export function createMarket(config: MarketConfig = {}): Market {
     async open() {
       db = await openDatabase({ url: config.database, dataDir: config.dataDir })
       processors = createProcessors(db)
-      queries = createQueries(db, vocabulary)
-      feed = createFeedHub(db, queries, { pollMs: config.feedPollMs, onError: (err) => logger.warn({ err }, 'feed stream could not read the feed') })
-      await feed.open()
-      app = createApi({ processors, queries, feed, vocabulary, logger })
+      const aggregation = config.aggregation
+      const keys = aggregation ? await aggregatorKeys(db, aggregation.role, aggregation.keys) : undefined
+      if (aggregation?.role === 'leader') {
+        leader = createLeader(db, {
+          keys: keys!, verifyKey: aggregation.verifyKey, helper: aggregation.helper,
+          publicUrl: () => aggregation.publicUrl ?? url ?? `http://${config.host ?? '127.0.0.1'}:${config.port ?? 7790}`,
+        })
+      }
+      if (aggregation?.role === 'helper') helper = createHelper(db, { keys: keys!, verifyKey: aggregation.verifyKey, leaderToken: aggregation.leaderToken })
+      const lead = leader
+      queries = createQueries(db, vocabulary, lead ? { tasksFor: (id, query, spec, at) => lead.tasksFor(id, query, spec, at), onEnded: () => void releaseDue() } : {})
+      if (!helper) {
+        feed = createFeedHub(db, queries, { pollMs: config.feedPollMs, onError: (err) => logger.warn({ err }, 'feed stream could not read the feed') })
+        await feed.open()
+      }
+      app = createApi({ role: aggregation?.role ?? 'none', processors, queries, feed, vocabulary, logger, leader, helper, hpkeConfig: keys?.hpkeConfig })
       await app.ready()
+      if (aggregation?.role === 'leader') {
+        releaseTimer = setInterval(() => void releaseDue(), aggregation.releasePollMs ?? 5000)
+        releaseTimer.unref()
+      }
     },
 
     async listen() {
@@ -71,6 +133,8 @@ export function createMarket(config: MarketConfig = {}): Market {
 
     close() {
       closing ??= (async () => {
+        clearInterval(releaseTimer)
+        await releasing
         await app?.close()
         await feed?.close()
         await db?.close()
@@ -90,5 +154,9 @@ export function createMarket(config: MarketConfig = {}): Market {
     get queries() {
       return opened(queries)
     },
+    get leader() {
+      return leader
+    },
+    releaseDue,
   }
 }

@@ -131,9 +131,9 @@ for (const storage of ['pglite', 'postgres'] as Storage[]) {
 
       const one = await m.api('GET', `/api/v1/queries/${mine.body.id}`, { key: other })
       assert.equal(one.status, 200)
-      assert.deepEqual(one.body.participation, { accepted: 0, declined: 0, answered: 0 })
+      assert.deepEqual(one.body.participation, { accepted: 0, declined: 0, answered: 0, levels: { low: 0, medium: 0, high: 0 } })
       await m.market.db.query("INSERT INTO participations (query_id, box, state) VALUES ($1, 'box-a', 'accepted'), ($1, 'box-b', 'accepted'), ($1, 'box-c', 'declined')", [mine.body.id])
-      assert.deepEqual((await m.api('GET', `/api/v1/queries/${mine.body.id}`, { key: other })).body.participation, { accepted: 2, declined: 1, answered: 0 })
+      assert.deepEqual((await m.api('GET', `/api/v1/queries/${mine.body.id}`, { key: other })).body.participation, { accepted: 2, declined: 1, answered: 0, levels: { low: 0, medium: 0, high: 0 } })
 
       const theirs = await m.api('GET', `/api/v1/queries/${mine.body.id}`, { key })
       assert.equal(theirs.status, 404)

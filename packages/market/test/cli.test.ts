@@ -36,7 +36,7 @@ test('register, validate, post, list, show, cancel', async () => {
   const list = await cli(['query', 'list'], env)
   assert.match(list.stdout, new RegExp(`${id}\\s+1\\s+open`))
   const show = await cli(['query', 'show', id, '--json'], env)
-  assert.deepEqual(JSON.parse(show.stdout).participation, { accepted: 0, declined: 0, answered: 0 })
+  assert.deepEqual(JSON.parse(show.stdout).participation, { accepted: 0, declined: 0, answered: 0, levels: { low: 0, medium: 0, high: 0 } })
   const plain = await cli(['query', 'show', id], env)
   assert.match(plain.stdout, /purpose: +How old the people of Aachen are/)
 

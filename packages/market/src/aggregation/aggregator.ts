@@ -14,7 +14,7 @@
  * The helper counts a report only when the leader's commit says the leader counted it too, so
  * both aggregate shares always cover the same reports (the processor checks count and checksum).
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { AggregationProtocolError, BatchNotReleasable, ReportRejected, type RejectionReason } from './errors.ts'
 import { base64url, FramingError, fromBase64, Reader, Writer } from './encoding.ts'
 import { HpkeOpener, type AggregatorKeys } from './hpke.ts'
@@ -55,6 +55,18 @@ export function memoryReportIdStore(): ReportIdStore {
 /** The secret the two aggregators of a task share and no box may know (a box that knew it could forge proofs). */
 export function generateVerifyKey(task: TaskDescription): string {
   return base64url(randomBytes(vdafFor(task).verifyKeySize))
+}
+
+/**
+ * A task's verify key derived from one secret the two operators agreed once: HMAC-SHA-256 of the
+ * task id, cut to the VDAF's key size. Each task gets its own key without the operators meeting
+ * per query, and a box, which never learns the secret, cannot forge proofs.
+ */
+export function deriveVerifyKey(task: TaskDescription, sharedSecret: string): string {
+  const size = vdafFor(task).verifyKeySize
+  if (size > 32) throw new AggregationProtocolError(`a verify key of ${size} bytes cannot be derived with SHA-256`)
+  if (sharedSecret.length < 16) throw new AggregationProtocolError('the operators\' shared secret must have at least 16 characters')
+  return base64url(createHmac('sha256', sharedSecret).update(`coffer market verify key\0${task.id}`).digest().subarray(0, size))
 }
 
 /**

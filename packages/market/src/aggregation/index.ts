@@ -11,6 +11,7 @@ export {
   VdafSpec,
   PROTOCOL,
   checkTask,
+  carriesCount,
   createTask,
   deriveTaskId,
   type TaskInput,
@@ -21,6 +22,7 @@ export { generateAggregatorKeys, type AggregatorKeys } from './hpke.ts'
 export {
   Aggregator,
   generateVerifyKey,
+  deriveVerifyKey,
   memoryReportIdStore,
   type AggregatorOptions,
   type AggregatorStatus,

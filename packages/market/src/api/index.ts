@@ -17,9 +17,12 @@ import type { Queries } from '../queries/index.ts'
 import type { FeedHub } from '../queries/feed.ts'
 import { QuerySpec } from '../query/index.ts'
 import { Vocabulary as VocabularySchema, type Vocabulary } from '../vocabulary/index.ts'
+import type { Helper, Leader } from '../answers/index.ts'
+import { resultCsv } from '../answers/index.ts'
 import {
-  FeedPageSchema, FeedQuerystring, IdParams, ListQuery, PostedQuerySchema, ProblemSchema, ProcessorSchema, QueryList,
-  QueryWithParticipation, RegisterBody, Registered, StreamQuerystring, ValidationSchema,
+  AnswerAccepted, AnswerSchema, FeedPageSchema, FeedQuerystring, HpkeConfigAnswer, IdParams, ListQuery, PostedQuerySchema, PrepareAnswer,
+  PrepareBody, ProblemSchema, ProcessorSchema, QueryList, QueryResultSchema, QueryWithParticipation, RegisterBody, Registered, ReleaseAnswer,
+  ReleaseBody, ResultQuerystring, StreamQuerystring, ValidationSchema,
 } from './schemas.ts'
 
 /**
@@ -33,12 +36,23 @@ interface TypeBoxStatic extends FastifyTypeProvider {
 }
 
 export interface ApiDeps {
+  /** A helper market serves only the aggregator endpoints; a market without aggregation serves no answers. */
+  role: 'leader' | 'helper' | 'none'
   processors: Processors
   queries: Queries
-  feed: FeedHub
+  feed?: FeedHub
   vocabulary: Vocabulary
   logger: Logger
+  leader?: Leader
+  helper?: Helper
+  /** This market's aggregator HpkeConfig, published for the other aggregator and for anyone checking a task. */
+  hpkeConfig?: string
 }
+
+/** One answer: two uploads of a few kilobytes at most (a 100-bucket histogram's are the largest). */
+export const ANSWER_BODY_LIMIT = 1024 * 1024
+/** What the leader forwards to the helper: every helper upload of one privacy class. */
+export const BATCH_BODY_LIMIT = 512 * 1024 * 1024
 
 /** A query spec is a few kilobytes at most (its text is capped at 8 KiB); anything far larger is a mistake or abuse. */
 export const BODY_LIMIT = 64 * 1024
@@ -93,6 +107,31 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     const api = plugin.withTypeProvider<TypeBoxStatic>()
     api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
+    if (deps.hpkeConfig !== undefined) {
+      const hpkeConfig = deps.hpkeConfig
+      api.get('/aggregator/hpke-config', {
+        schema: { summary: "This market's aggregator key (a DAP HpkeConfig), which tasks publish to boxes", tags: ['aggregator'], response: { 200: HpkeConfigAnswer } },
+      }, async () => ({ hpkeConfig }))
+    }
+    const helper = deps.helper
+    if (helper) {
+      const leaderOnly = [{ bearer: [] }]
+      api.post('/aggregator/prepare', {
+        schema: { summary: "Helper: open this batch's helper uploads and check each proof with the leader's preparation shares", tags: ['aggregator'], security: leaderOnly, body: PrepareBody, response: { 200: PrepareAnswer, ...problems(400, 401) } },
+        bodyLimit: BATCH_BODY_LIMIT,
+      }, async (req) => {
+        helper.authenticate(req.headers.authorization)
+        return helper.prepare(req.body)
+      })
+      api.post('/aggregator/release', {
+        schema: { summary: "Helper: count what the leader counted, add this aggregator's noise, release its aggregate share (once)", tags: ['aggregator'], security: leaderOnly, body: ReleaseBody, response: { 200: ReleaseAnswer, ...problems(400, 401, 409) } },
+      }, async (req) => {
+        helper.authenticate(req.headers.authorization)
+        return helper.release(req.body)
+      })
+      return
+    }
+
     api.get('/vocabulary', {
       schema: { summary: 'The logical types and attributes queries may name', tags: ['boxes'], response: { 200: VocabularySchema } },
     }, async () => deps.vocabulary)
@@ -139,6 +178,41 @@ export function createApi(deps: ApiDeps): FastifyInstance {
       schema: { summary: 'Withdraw the query: nothing will be released', tags: ['queries'], security: bearer, params: IdParams, response: { 200: PostedQuerySchema, ...problems(400, 401, 404, 409) } },
     }, async (req) => deps.queries.cancel(await who(req.headers.authorization), req.params.id))
 
+    const leader = deps.leader
+    if (leader) {
+      api.post('/queries/:id/answers', {
+        schema: {
+          summary: "A box's answer: its report as two uploads (leader's and helper's) and its privacy level, signed with the box's Ed25519 key",
+          description: 'No API key: the signature is the box\'s. Refused when the signature does not verify (401), the upload is forged, replayed or malformed (400), or the query is closed, past its deadline, full, or already answered by this box (409).',
+          tags: ['boxes'], params: IdParams, body: AnswerSchema, response: { 202: AnswerAccepted, ...problems(400, 401, 404, 409) },
+        },
+        bodyLimit: ANSWER_BODY_LIMIT,
+      }, async (req, reply) => {
+        if (req.body.queryId !== req.params.id) throw new InvalidInput('The answer is for another query than the URL names.', { field: 'queryId' })
+        const accepted = await leader.submit(req.body)
+        reply.status(202)
+        return accepted
+      })
+
+      api.get('/queries/:id/result', {
+        schema: {
+          summary: "The query's result: state, participants per privacy class, each class's noised value with ε and error bars, the merged value with its standard deviation and 95 % interval, and the parameters used",
+          description: 'With `?format=csv`, one row per value (per bucket for a histogram): the merged answer (class `all`), then each class.',
+          tags: ['queries'], security: bearer, params: IdParams, querystring: ResultQuerystring,
+          response: { 200: { description: 'The result, as JSON or (format=csv) text/csv', content: { 'application/json': { schema: QueryResultSchema }, 'text/csv': { schema: { type: 'string' } } } }, ...problems(400, 401, 404, 409) },
+        },
+      }, async (req, reply) => {
+        const processor = await who(req.headers.authorization)
+        const result = await leader.result(processor.id, req.params.id)
+        if (req.query.format === 'csv') {
+          reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="result-${req.params.id}.csv"`)
+          return resultCsv(result)
+        }
+        return result
+      })
+    }
+
+    const feed = deps.feed as FeedHub
     api.get('/feed', {
       schema: { summary: 'Open queries after a sequence number, for a box catching up', tags: ['boxes'], querystring: FeedQuerystring, response: { 200: FeedPageSchema, ...problems(400) } },
     }, async (req) => deps.queries.feed(req.query.since ?? 0, req.query.limit ?? 100))
@@ -156,7 +230,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
       res.write(': coffer market feed\n\n')
       streams.add(res)
-      const stop = deps.feed.subscribe(since, (entries) => {
+      const stop = feed.subscribe(since, (entries) => {
         for (const entry of entries) res.write(`id: ${entry.seq}\nevent: query\ndata: ${JSON.stringify(entry)}\n\n`)
       })
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS)

@@ -1,6 +1,7 @@
 /** Request and response schemas of the market's API: validation, response serialisation and the OpenAPI document in one. */
 import { Type } from '@sinclair/typebox'
 import { Query, QuerySpec } from '../query/index.ts'
+import { TaskDescription } from '../protocol/index.ts'
 
 export const ProblemSchema = Type.Object({
   type: Type.String(),
@@ -52,6 +53,7 @@ export const QueryWithParticipation = Type.Composite([PostedQuerySchema, Type.Ob
     accepted: Type.Integer(),
     declined: Type.Integer(),
     answered: Type.Integer(),
+    levels: Type.Object({ low: Type.Integer(), medium: Type.Integer(), high: Type.Integer() }, { description: 'Answers received per privacy class' }),
   }, { description: 'How many boxes decided, so far' }),
 })])
 
@@ -81,3 +83,26 @@ export { FeedPage as FeedPageSchema } from '../protocol/index.ts'
 export const StreamQuerystring = Type.Object({
   since: Type.Optional(Type.Integer({ minimum: 0, description: 'Where to start; the Last-Event-ID header, when a reconnecting client sends it, takes precedence' })),
 })
+
+export { Answer as AnswerSchema } from '../protocol/index.ts'
+export { QueryResultSchema } from '../answers/index.ts'
+
+export const AnswerAccepted = Type.Object({
+  reportId: Type.String({ description: 'The report id (base64url), as the box made it' }),
+}, { description: 'The answer is kept; it counts in the result released at the deadline' })
+
+export const ResultQuerystring = Type.Object({
+  format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { default: 'json' })),
+})
+
+const B64 = Type.String({ pattern: '^[A-Za-z0-9_-]*$' })
+
+export const HpkeConfigAnswer = Type.Object({ hpkeConfig: Type.String({ description: "This aggregator's DAP HpkeConfig, base64url" }) })
+export const PrepareBody = Type.Object({
+  task: TaskDescription,
+  uploads: Type.Array(B64, { description: "The helper's uploads of the batch, as boxes sent them" }),
+  prepareInit: B64,
+})
+export const PrepareAnswer = Type.Object({ prepareResp: B64, accepted: Type.Integer() })
+export const ReleaseBody = Type.Object({ taskId: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }), commit: B64 })
+export const ReleaseAnswer = Type.Object({ aggregateShare: B64 })

@@ -22,14 +22,19 @@ export class MarketClient {
   }
 
   /** Sends a request as the processor whose key was given; refuses before sending when there is none. */
-  async asProcessor<T>(method: string, route: string, body?: unknown): Promise<T> {
+  async asProcessor<T>(method: string, route: string, body?: unknown, text = false): Promise<T> {
     if (!this.#key) {
       throw new Unauthorized('This command needs a processor API key: pass --key KEY or set COFFER_MARKET_KEY. `coffer-market processor register --name <name>` gives one.')
     }
-    return this.send<T>(method, route, body, this.#key)
+    return this.send<T>(method, route, body, this.#key, text)
   }
 
-  async send<T>(method: string, route: string, body?: unknown, key?: string): Promise<T> {
+  /** As asProcessor, for an answer that is text (CSV). */
+  async asProcessorText(method: string, route: string): Promise<string> {
+    return this.asProcessor<string>(method, route, undefined, true)
+  }
+
+  async send<T>(method: string, route: string, body?: unknown, key?: string, text = false): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (key) headers.authorization = `Bearer ${key}`
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -40,10 +45,11 @@ export class MarketClient {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause
       throw new Unavailable(`Cannot reach the market at ${this.url} (${cause?.code ?? cause?.message ?? (err as Error).message}). Is it running (\`coffer-market serve\`)? Point at another with --market URL or COFFER_MARKET_URL.`)
     }
-    const text = await res.text()
+    const answer = await res.text()
+    if (text && res.ok) return answer as T
     let parsed: unknown
     try {
-      parsed = text ? JSON.parse(text) : undefined
+      parsed = answer ? JSON.parse(answer) : undefined
     } catch {
       throw new MarketError(502, 'bad-answer', 'Not a market', `${this.url} answered ${res.status} with something that is not JSON: is that the market's URL?`)
     }

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Command, CommanderError } from 'commander'
 import { InvalidInput, MarketError } from '../errors/index.ts'
-import type { FeedPage, PostedQuery, Participation, Registration, Validation } from '../index.ts'
+import type { AggregationConfig, FeedPage, PostedQuery, Participation, QueryResult, Registration, Validation } from '../index.ts'
 import type { QueryProblem } from '../query/index.ts'
 import { MarketClient, type Connection } from './client.ts'
 
@@ -43,13 +43,38 @@ function buildProgram(): Command {
     .option('--data <dir>', 'the embedded database\'s directory (default: $COFFER_MARKET_DATA, else ~/.coffer-market)')
     .option('--port <port>', 'port to listen on', '7790')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .action(async (opts: { database?: string; data?: string; port: string; host: string }) => {
+    .option('--role <role>', 'aggregator role for statistics answers: leader, helper or none (default: $COFFER_MARKET_ROLE, else none)')
+    .option('--public-url <url>', 'leader: the URL boxes reach this market at, named in tasks (default: $COFFER_MARKET_PUBLIC_URL, else the listening URL)')
+    .option('--helper-url <url>', 'leader: the helper market (default: $COFFER_MARKET_HELPER_URL)')
+    .option('--helper-token <token>', 'leader: the token the helper expects (default: $COFFER_MARKET_HELPER_TOKEN)')
+    .option('--leader-token <token>', 'helper: the token the leader presents (default: $COFFER_MARKET_LEADER_TOKEN)')
+    .option('--verify-key <secret>', 'the secret both operators share, 16+ characters (default: $COFFER_MARKET_VERIFY_KEY)')
+    .option('--release-poll <ms>', 'leader: how often to look for queries past their deadline', '5000')
+    .action(async (opts: ServeOptions) => {
       const port = Number(opts.port)
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInput(`--port ${opts.port} is not a port number (0 to 65535).`)
       const { serve } = await import('./serve.ts')
-      const database = opts.database ?? process.env.COFFER_MARKET_DATABASE
-      const dataDir = database ? undefined : opts.data ?? process.env.COFFER_MARKET_DATA ?? path.join(os.homedir(), '.coffer-market')
-      await serve({ database, dataDir, port, host: opts.host })
+      const { database, dataDir } = storageOf(opts)
+      await serve({ database, dataDir, port, host: opts.host, aggregation: aggregationOf(opts) })
+    })
+
+  program.command('aggregator')
+    .description('this market as an aggregator of statistics answers')
+    .command('keys')
+    .description("show this market's public HPKE config for a role (made and kept in its database when absent)")
+    .option('--database <url>', 'PostgreSQL connection string (default: $COFFER_MARKET_DATABASE)')
+    .option('--data <dir>', 'the embedded database\'s directory (default: $COFFER_MARKET_DATA, else ~/.coffer-market)')
+    .option('--role <role>', 'leader or helper', 'leader')
+    .action(async (opts: { database?: string; data?: string; role: string }) => {
+      if (opts.role !== 'leader' && opts.role !== 'helper') throw new InvalidInput(`--role ${opts.role}: say leader or helper.`)
+      const { openDatabase } = await import('../db/index.ts')
+      const { aggregatorKeys } = await import('../answers/index.ts')
+      const db = await openDatabase({ url: storageOf(opts).database, dataDir: storageOf(opts).dataDir })
+      try {
+        out((await aggregatorKeys(db, opts.role)).hpkeConfig)
+      } finally {
+        await db.close()
+      }
     })
 
   const connection = (cmd: Command) => cmd
@@ -133,6 +158,28 @@ function buildProgram(): Command {
       })
   }
 
+  connection(query.command('result'))
+    .description("the query's result: per privacy class and merged, with error bars and the parameters used")
+    .argument('<id>', 'the query id')
+    .option('--csv', 'print it as CSV')
+    .action(async (id: string, opts: Connection & { json?: boolean; csv?: boolean }) => {
+      const client = new MarketClient(opts)
+      if (opts.csv) {
+        process.stdout.write(await client.asProcessorText('GET', `/queries/${encodeURIComponent(id)}/result?format=csv`))
+        return
+      }
+      const r = await client.asProcessor<QueryResult>('GET', `/queries/${encodeURIComponent(id)}/result`)
+      if (opts.json) return json(r)
+      const fmt = (v: number | number[] | undefined) => (v === undefined ? '-' : Array.isArray(v) ? v.map((x) => x.toFixed(2)).join(', ') : v.toFixed(4))
+      out(`Query ${r.queryId}: ${r.state}${r.message ? ` — ${r.message}` : ''}`)
+      out(`  statistic:    ${r.statistic.kind}${r.statistic.attribute ? ` of ${r.statistic.attribute}` : ''}${r.statistic.bounds ? ` within [${r.statistic.bounds.lower}, ${r.statistic.bounds.upper}]` : ''}`)
+      out(`  participants: ${r.participants.total} (low ${r.participants.low}, medium ${r.participants.medium}, high ${r.participants.high}); at least ${r.minimum} needed`)
+      if (r.state === 'released') {
+        out(`  value:        ${fmt(r.value)}  (standard deviation ${r.standardDeviation!.toFixed(4)}, 95 % within ±${r.halfWidth95!.toFixed(4)})`)
+        for (const c of r.classes) out(`  class ${c.level.padEnd(6)}  ε ${c.epsilon}, ${c.reports} reports: ${fmt(c.value)} ± ${c.halfWidth95.toFixed(4)}`)
+      }
+    })
+
   connection(program.command('feed'))
     .description('the open queries a box would receive after a sequence number')
     .option('--since <n>', 'the last sequence number already seen', '0')
@@ -144,6 +191,47 @@ function buildProgram(): Command {
     })
 
   return program
+}
+
+interface ServeOptions {
+  database?: string
+  data?: string
+  port: string
+  host: string
+  role?: string
+  publicUrl?: string
+  helperUrl?: string
+  helperToken?: string
+  leaderToken?: string
+  verifyKey?: string
+  releasePoll: string
+}
+
+function storageOf(opts: { database?: string; data?: string }): { database?: string; dataDir?: string } {
+  const database = opts.database ?? process.env.COFFER_MARKET_DATABASE
+  return { database, dataDir: database ? undefined : opts.data ?? process.env.COFFER_MARKET_DATA ?? path.join(os.homedir(), '.coffer-market') }
+}
+
+/** The aggregator role from flags, else the environment; every secret it needs, or an error naming what is missing. */
+function aggregationOf(opts: ServeOptions): AggregationConfig | undefined {
+  const env = process.env
+  const role = opts.role ?? env.COFFER_MARKET_ROLE ?? 'none'
+  if (role === 'none') return undefined
+  const need = (value: string | undefined, flag: string, variable: string) => {
+    if (!value) throw new InvalidInput(`--role ${role} needs ${flag} (or $${variable}).`)
+    return value
+  }
+  const verifyKey = need(opts.verifyKey ?? env.COFFER_MARKET_VERIFY_KEY, '--verify-key', 'COFFER_MARKET_VERIFY_KEY')
+  if (verifyKey.length < 16) throw new InvalidInput('--verify-key must have at least 16 characters: it is the secret both aggregators derive their Prio3 keys from.')
+  if (role === 'helper') return { role, verifyKey, leaderToken: need(opts.leaderToken ?? env.COFFER_MARKET_LEADER_TOKEN, '--leader-token', 'COFFER_MARKET_LEADER_TOKEN') }
+  if (role !== 'leader') throw new InvalidInput(`--role ${role}: say leader, helper or none.`)
+  const releasePollMs = Number(opts.releasePoll)
+  if (!Number.isInteger(releasePollMs) || releasePollMs < 10) throw new InvalidInput(`--release-poll ${opts.releasePoll} is not a number of milliseconds (10 or more).`)
+  const publicUrl = opts.publicUrl ?? env.COFFER_MARKET_PUBLIC_URL
+  return {
+    role, verifyKey, releasePollMs, ...(publicUrl ? { publicUrl } : {}),
+    helper: { url: need(opts.helperUrl ?? env.COFFER_MARKET_HELPER_URL, '--helper-url', 'COFFER_MARKET_HELPER_URL'), token: need(opts.helperToken ?? env.COFFER_MARKET_HELPER_TOKEN, '--helper-token', 'COFFER_MARKET_HELPER_TOKEN') },
+  }
 }
 
 /** Reads a spec from a file or standard input ('-'), as JSON, with an error that says which. */

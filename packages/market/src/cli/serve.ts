@@ -1,8 +1,8 @@
 /** `coffer-market serve`: the market, served until SIGINT or SIGTERM, which close it cleanly. */
-import { createMarket } from '../market.ts'
+import { createMarket, type AggregationConfig } from '../market.ts'
 import { redact } from '../db/index.ts'
 
-export async function serve(opts: { database?: string; dataDir?: string; port: number; host: string }): Promise<void> {
+export async function serve(opts: { database?: string; dataDir?: string; port: number; host: string; aggregation?: AggregationConfig }): Promise<void> {
   const market = createMarket({ ...opts, logLevel: (process.env.COFFER_MARKET_LOG_LEVEL as 'info' | undefined) ?? 'warn' })
   await market.open()
   const url = await market.listen()
@@ -10,6 +10,7 @@ export async function serve(opts: { database?: string; dataDir?: string; port: n
   out(`Coffer market listening on ${url}`)
   out(`  storage:  ${opts.database ? `PostgreSQL at ${redact(opts.database)}` : `embedded, in ${opts.dataDir}`}`)
   out(`  API:      ${url}/api/v1/openapi.json`)
+  if (opts.aggregation) out(`  role:     ${opts.aggregation.role} aggregator${opts.aggregation.role === 'leader' ? `, with the helper at ${opts.aggregation.helper.url}` : ' (aggregator endpoints only)'}`)
   out(`  next:     coffer-market processor register --name <name> --market ${url}`)
   let closing = false
   const stop = async () => {

@@ -45,4 +45,54 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'statistics answers: tasks per query, signed answers, released results, aggregator keys, helper batches',
+    statements: [
+      // The deadline as a column, so the release loop finds due queries by an index instead of reading every spec.
+      'ALTER TABLE queries ADD COLUMN deadline timestamptz',
+      "UPDATE queries SET deadline = (spec->>'deadline')::timestamptz",
+      'ALTER TABLE queries ALTER COLUMN deadline SET NOT NULL',
+      // One secure-aggregation task per privacy class, made at posting (absent for datasets).
+      'ALTER TABLE queries ADD COLUMN tasks jsonb',
+      'CREATE INDEX queries_due ON queries (deadline) WHERE status IN (\'open\', \'closed\')',
+      // One answer per box per query, one use of a report id per task: both are unique keys, so
+      // two market processes cannot both take a second answer or a replayed upload.
+      `CREATE TABLE answers (
+        id bigserial PRIMARY KEY,
+        query_id text NOT NULL REFERENCES queries (id),
+        box_id text NOT NULL,
+        level text NOT NULL CHECK (level IN ('low', 'medium', 'high')),
+        task_id text NOT NULL,
+        report_id text NOT NULL,
+        leader bytea NOT NULL,
+        helper bytea NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (query_id, box_id),
+        UNIQUE (task_id, report_id)
+      )`,
+      `CREATE TABLE results (
+        query_id text PRIMARY KEY REFERENCES queries (id),
+        state text NOT NULL CHECK (state IN ('released', 'not_enough', 'cancelled')),
+        result jsonb NOT NULL,
+        released_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // This market's own HPKE key pair per role, made once and shared by every process on the database.
+      `CREATE TABLE aggregator_keys (
+        role text PRIMARY KEY CHECK (role IN ('leader', 'helper')),
+        hpke_config text NOT NULL,
+        private_key text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // The helper's side of one task's batch: what the leader forwarded, and the share released, once.
+      `CREATE TABLE helper_batches (
+        task_id text PRIMARY KEY,
+        task jsonb NOT NULL,
+        uploads jsonb NOT NULL,
+        prepare_init bytea NOT NULL,
+        share bytea,
+        released_at timestamptz
+      )`,
+    ],
+  },
 ]

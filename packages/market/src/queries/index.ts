@@ -16,7 +16,7 @@ import type { Processor } from '../processors/index.ts'
 import { validateSpec, type Validation } from './validate.ts'
 import type { Vocabulary } from '../vocabulary/index.ts'
 import type { Query, QueryProblem, QuerySpec } from '../query/index.ts'
-import type { FeedPage, PublishedQuery } from '../protocol/index.ts'
+import type { FeedPage, PublishedQuery, SharingLevel, TaskDescription } from '../protocol/index.ts'
 
 export { validateSpec, type Validation } from './validate.ts'
 
@@ -39,6 +39,8 @@ export interface Participation {
   accepted: number
   declined: number
   answered: number
+  /** Answers received per privacy class. */
+  levels: Record<SharingLevel, number>
 }
 
 /** A published query as boxes receive it in the feed: the protocol's PublishedQuery and FeedPage, shared with the box. */
@@ -63,13 +65,26 @@ export interface Queries {
   feed(since: number, limit: number): Promise<FeedPage>
 }
 
-export function createQueries(db: Database, vocabulary: Vocabulary): Queries {
+export interface QueriesOptions {
+  /**
+   * Makes a query's aggregation tasks as it is posted (the leader's); it may refuse the query
+   * with an InvalidInput. Without it queries are published without tasks.
+   */
+  tasksFor?: (id: string, query: Query, spec: QuerySpec, postedAt: Date) => Promise<Partial<Record<SharingLevel, TaskDescription>> | undefined>
+  /** Called once a query is closed or cancelled, so its result can be released without waiting for the deadline. */
+  onEnded?: (id: string) => void
+}
+
+export function createQueries(db: Database, vocabulary: Vocabulary, options: QueriesOptions = {}): Queries {
   const end = async (processor: Processor, id: string, status: 'closed' | 'cancelled') => {
     return db.transaction(async (tx) => {
       const current = await own(tx, processor, id, true)
       if (current.status !== 'open') throw new Conflict(`Query ${id} is already ${current.status}; only an open query can be ${status}.`)
       const [row] = await tx.query<QueryRow>(`UPDATE queries SET status = $2, ended_at = now() WHERE id = $1 RETURNING ${COLUMNS}`, [id, status])
       return toPosted(row!)
+    }).then((ended) => {
+      options.onEnded?.(id)
+      return ended
     })
   }
 
@@ -80,12 +95,14 @@ export function createQueries(db: Database, vocabulary: Vocabulary): Queries {
       const { query, text, problems } = validateSpec(body, vocabulary)
       if (problems.length > 0 || !query || text === undefined) throw invalid(problems)
       const id = crypto.randomUUID()
+      const spec = body as QuerySpec
+      const tasks = await options.tasksFor?.(id, query, spec, new Date())
       const row = await db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [FEED_LOCK])
         const [inserted] = await tx.query<QueryRow>(
-          `INSERT INTO queries (id, seq, processor_id, status, spec, question, text)
-           VALUES ($1, nextval('query_feed_seq'), $2, 'open', $3::jsonb, $4::jsonb, $5) RETURNING ${COLUMNS}`,
-          [id, processor.id, JSON.stringify(body), JSON.stringify(query), text],
+          `INSERT INTO queries (id, seq, processor_id, status, spec, question, text, deadline, tasks)
+           VALUES ($1, nextval('query_feed_seq'), $2, 'open', $3::jsonb, $4::jsonb, $5, $6, $7::jsonb) RETURNING ${COLUMNS}`,
+          [id, processor.id, JSON.stringify(body), JSON.stringify(query), text, spec.deadline, tasks ? JSON.stringify(tasks) : null],
         )
         // Delivered at commit, to every market process listening on PostgreSQL.
         await tx.query('SELECT pg_notify($1, $2)', [FEED_CHANNEL, String(inserted!.seq)])
@@ -105,9 +122,11 @@ export function createQueries(db: Database, vocabulary: Vocabulary): Queries {
 
     async get(processor, id) {
       const query = await own(db, processor, id, false)
-      const counts = await db.query<{ state: keyof Participation; n: number }>('SELECT state, count(*)::integer AS n FROM participations WHERE query_id = $1 GROUP BY state', [id])
-      const participation: Participation = { accepted: 0, declined: 0, answered: 0 }
+      const counts = await db.query<{ state: 'accepted' | 'declined' | 'answered'; n: number }>('SELECT state, count(*)::integer AS n FROM participations WHERE query_id = $1 GROUP BY state', [id])
+      const participation: Participation = { accepted: 0, declined: 0, answered: 0, levels: { low: 0, medium: 0, high: 0 } }
       for (const { state, n } of counts) participation[state] = Number(n)
+      const levels = await db.query<{ level: SharingLevel; n: number }>('SELECT level, count(*)::integer AS n FROM answers WHERE query_id = $1 GROUP BY level', [id])
+      for (const { level, n } of levels) participation.levels[level] = Number(n)
       return { ...query, participation }
     },
 
@@ -120,7 +139,7 @@ export function createQueries(db: Database, vocabulary: Vocabulary): Queries {
       // short has seen them all, and a box can skip past closed queries instead of asking again.
       const [{ head } = { head: 0 }] = await db.query<{ head: number | string }>('SELECT coalesce(max(seq), 0) AS head FROM queries')
       const rows = await db.query<FeedRow>(
-        `SELECT q.id, q.seq, q.spec, q.question, q.text, q.posted_at, p.id AS processor_id, p.name AS processor_name, p.contact AS processor_contact
+        `SELECT q.id, q.seq, q.spec, q.question, q.text, q.posted_at, q.tasks, p.id AS processor_id, p.name AS processor_name, p.contact AS processor_contact
          FROM queries q JOIN processors p ON p.id = q.processor_id
          WHERE q.seq > $1 AND q.status = 'open' ORDER BY q.seq LIMIT $2`,
         [since, limit],
@@ -134,6 +153,7 @@ export function createQueries(db: Database, vocabulary: Vocabulary): Queries {
         text: r.text,
         postedAt: iso(r.posted_at),
         deadline: iso(r.spec.deadline),
+        ...(r.tasks ? { tasks: r.tasks } : {}),
       }))
       const last = queries.at(-1)?.seq ?? since
       return { queries, next: queries.length < limit ? Math.max(last, Number(head)) : last }
@@ -177,6 +197,7 @@ interface FeedRow extends Record<string, unknown> {
   question: Query
   text: string
   posted_at: Date
+  tasks: Partial<Record<SharingLevel, TaskDescription>> | null
   processor_id: string
   processor_name: string
   processor_contact: string | null

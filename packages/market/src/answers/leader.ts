@@ -1,0 +1,267 @@
+/**
+ * The leader's side: it takes boxes' signed answers, keeps both uploads of each in the database
+ * (so a process that dies loses no accepted answer), and at the deadline, or when the processor
+ * closes the query, releases the result with the helper over HTTP.
+ *
+ * Answers and releases serialise on the query's row (SELECT … FOR UPDATE): an answer that comes
+ * while a release runs waits for it and then finds the query closed; the release claims its
+ * query with SKIP LOCKED, so two leader processes never release one query twice. The release
+ * runs in the transaction that writes the result: if the process dies half-way nothing is
+ * written, the lock goes with the connection, and the next process starts the release again.
+ * The helper keeps its released share, so that second attempt gets the same helper noise.
+ */
+import { createPublicKey, verify } from 'node:crypto'
+import {
+  Aggregator, createTask, deriveVerifyKey, memoryReportIdStore, ReportRejected, unshard,
+  type AggregatorKeys, type TaskDescription,
+} from '../aggregation/index.ts'
+import type { Database, Sql } from '../db/index.ts'
+import { Conflict, InvalidInput, NotFound, Unauthorized, Unavailable } from '../errors/index.ts'
+import { mergeClasses, type ClassResult } from '../privacy/index.ts'
+import { answerSigningText, SHARING_LEVELS, type Answer, type SharingLevel } from '../protocol/index.ts'
+import type { Query, QuerySpec } from '../query/index.ts'
+import { planFor, statisticOf, type Statistic } from './statistic.ts'
+import { describeRelease, pendingResult, type QueryResult } from './result.ts'
+
+export interface LeaderOptions {
+  keys: AggregatorKeys
+  /** The secret shared with the helper's operator, from which each task's verify key is derived. */
+  verifyKey: string
+  helper: { url: string; token: string }
+  /** This market's public URL, named as the leader in tasks. */
+  publicUrl: () => string
+  onError?: (err: unknown) => void
+}
+
+export type Tasks = Partial<Record<SharingLevel, TaskDescription>>
+
+export interface Leader {
+  /** The tasks of a query about to be posted: one per privacy class. Throws InvalidInput when the market cannot aggregate it. */
+  tasksFor(queryId: string, query: Query, spec: QuerySpec, postedAt: Date): Promise<Tasks>
+  submit(answer: Answer): Promise<{ reportId: string }>
+  /** Releases every due query no other process is releasing; resolves to how many it released. */
+  releaseDue(): Promise<number>
+  result(processorId: string, queryId: string): Promise<QueryResult>
+}
+
+/** Ed25519 public keys in DER SubjectPublicKeyInfo: this prefix, then the raw 32 bytes. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+const HOUR = 3600
+
+export function createLeader(db: Database, options: LeaderOptions): Leader {
+  let helperConfig: string | undefined
+
+  const callHelper = async <T>(route: string, body: unknown): Promise<T> => {
+    const url = `${options.helper.url.replace(/\/+$/, '')}/api/v1/aggregator${route}`
+    let res: Response
+    try {
+      res = await fetch(url, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${options.helper.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+    } catch (err) {
+      throw new Unavailable(`The helper aggregator at ${options.helper.url} cannot be reached (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}).`)
+    }
+    const text = await res.text()
+    if (!res.ok) throw new Unavailable(`The helper aggregator answered ${res.status}: ${text.slice(0, 500)}`)
+    return JSON.parse(text) as T
+  }
+
+  const helperHpkeConfig = async () => (helperConfig ??= (await callHelper<{ hpkeConfig: string }>('/hpke-config', undefined)).hpkeConfig)
+
+  const releaseOne = async (tx: Sql, row: DueRow) => {
+    const spec = row.spec
+    const tasks = row.tasks
+    const counts = await participantsOf(tx, row.id)
+    const finish = async (state: QueryResult['state'], result: QueryResult) => {
+      await tx.query('INSERT INTO results (query_id, state, result) VALUES ($1, $2, $3::jsonb)', [row.id, state, JSON.stringify(result)])
+      await tx.query("UPDATE queries SET status = 'closed', ended_at = now() WHERE id = $1 AND status = 'open'", [row.id])
+    }
+    const statistic = statisticOf(row.question, spec).statistic as Statistic
+    const base = pendingResult(row.id, statistic, spec, counts)
+    if (row.status === 'cancelled') return finish('cancelled', { ...base, state: 'cancelled', message: 'The processor withdrew the query: nothing is released.' })
+    if (counts.total < spec.participants.min) {
+      return finish('not_enough', { ...base, state: 'not_enough', message: `${counts.total} boxes answered, fewer than the ${spec.participants.min} the query needs: nothing is released.` })
+    }
+
+    // Phase 1: every class's reports verified with the helper; nothing is released yet.
+    const prepared: { level: SharingLevel; task: TaskDescription; leader: Aggregator; commit: Uint8Array; counted: number }[] = []
+    for (const level of SHARING_LEVELS) {
+      const task = tasks[level]
+      if (!task || counts[level] === 0) continue
+      const rows = await tx.query<{ leader: Uint8Array; helper: Uint8Array }>('SELECT leader, helper FROM answers WHERE query_id = $1 AND level = $2 ORDER BY id', [row.id, level])
+      const leader = new Aggregator({ role: 'leader', task, keys: options.keys, verifyKey: deriveVerifyKey(task, options.verifyKey), reportIds: memoryReportIdStore() })
+      for (const r of rows) {
+        try {
+          await leader.accept(r.leader)
+        } catch (error) {
+          if (!(error instanceof ReportRejected)) throw error
+        }
+      }
+      if (leader.status().pending === 0) continue
+      const { prepareResp } = await callHelper<{ prepareResp: string }>('/prepare', {
+        task, uploads: rows.map((r) => Buffer.from(r.helper).toString('base64url')), prepareInit: Buffer.from(leader.startPreparation()).toString('base64url'),
+      })
+      const outcome = leader.finishPreparation(Buffer.from(prepareResp, 'base64url'))
+      if (outcome.aggregated.length > 0) prepared.push({ level, task, leader, commit: outcome.commit, counted: outcome.aggregated.length })
+    }
+    const verified = prepared.reduce((sum, p) => sum + p.counted, 0)
+    if (verified < spec.participants.min) {
+      return finish('not_enough', { ...base, state: 'not_enough', message: `${verified} answers verified, fewer than the ${spec.participants.min} the query needs: nothing is released.` })
+    }
+
+    // Phase 2: each aggregator adds its noise and releases its share, once; the processor's result is their sum.
+    const classes: { level: SharingLevel; reports: number; result: ClassResult; noise: unknown }[] = []
+    for (const { level, task, leader, commit } of prepared) {
+      const { aggregateShare } = await callHelper<{ aggregateShare: string }>('/release', { taskId: task.id, commit: Buffer.from(commit).toString('base64url') })
+      const plan = planFor(statistic, level)
+      const share = leader.aggregateShare({ noise: { plan } })
+      const aggregate = unshard(task, share, Buffer.from(aggregateShare, 'base64url'))
+      const encoded = aggregate.encoded.map(BigInt)
+      const result: ClassResult = statistic.kind === 'count'
+        ? { plan, count: encoded[0]! }
+        : statistic.kind === 'histogram'
+          ? { plan, buckets: encoded }
+          : { plan, sum: encoded[0]!, ...(encoded.length > 1 ? { count: encoded[1]! } : {}) }
+      classes.push({ level, reports: aggregate.reports, result, noise: aggregate.noise })
+    }
+    const merged = mergeClasses(classes.map((c) => c.result))
+    return finish('released', describeRelease(base, merged, classes))
+  }
+
+  return {
+    async tasksFor(queryId, query, spec, postedAt) {
+      const { statistic, problems } = statisticOf(query, spec)
+      if (!statistic) throw new InvalidInput(`${problems[0]!.path}: ${problems[0]!.message}`, { field: problems[0]!.path, problems })
+      const leader = { url: options.publicUrl(), hpkeConfig: options.keys.hpkeConfig }
+      const helper = { url: options.helper.url, hpkeConfig: await helperHpkeConfig() }
+      const start = Math.floor(postedAt.getTime() / 1000 / HOUR) * HOUR - HOUR
+      const end = Math.ceil(Date.parse(spec.deadline) / 1000) + HOUR
+      const tasks: Tasks = {}
+      for (const level of SHARING_LEVELS) {
+        try {
+          tasks[level] = createTask({
+            queryId, partition: level, kind: statistic.kind,
+            ...(statistic.bounds ? { bounds: statistic.bounds } : {}),
+            ...(statistic.innerEdges ? { edges: statistic.innerEdges } : {}),
+            window: { start, end }, minReports: 1, leader, helper,
+          })
+        } catch (error) {
+          throw new InvalidInput(`The market cannot aggregate this statistic: ${(error as Error).message}.`, { field: '/bounds' })
+        }
+      }
+      return tasks
+    },
+
+    async submit(answer) {
+      let key
+      try {
+        key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(answer.boxId, 'hex')]), format: 'der', type: 'spki' })
+      } catch {
+        throw new InvalidInput('boxId is not an Ed25519 public key.', { field: 'boxId' })
+      }
+      if (!verify(null, Buffer.from(answerSigningText(answer), 'utf8'), key, Buffer.from(answer.signature, 'base64url'))) {
+        throw new Unauthorized('The signature does not verify under boxId: the answer is refused.')
+      }
+      const [query] = await db.query<{ status: string; deadline: Date; tasks: Tasks | null }>('SELECT status, deadline, tasks FROM queries WHERE id = $1', [answer.queryId])
+      if (!query) throw new NotFound(`There is no query ${answer.queryId}.`)
+      const task = query.tasks?.[answer.privacyLevel]
+      if (!query.tasks) throw new Conflict(`Query ${answer.queryId} takes no statistics answers.`)
+      if (!task) throw new InvalidInput(`Query ${answer.queryId} has no task for level ${answer.privacyLevel}.`, { field: 'privacyLevel' })
+      refuseIfEnded(answer.queryId, query.status, query.deadline)
+
+      const leaderUpload = Buffer.from(answer.leader, 'base64url')
+      const helperUpload = Buffer.from(answer.helper, 'base64url')
+      // Both uploads of one report start with the same task id and report id; the helper's is opened only by the helper.
+      if (helperUpload.length < 56 || !helperUpload.subarray(0, 56).equals(leaderUpload.subarray(0, 56))) {
+        throw new InvalidInput('The helper\'s upload is not of the same report as the leader\'s.', { field: 'helper' })
+      }
+      let reportId: string
+      try {
+        // A fresh aggregator checks this one upload (seal, shape, window); the database is what remembers report ids.
+        const checker = new Aggregator({ role: 'leader', task, keys: options.keys, verifyKey: deriveVerifyKey(task, options.verifyKey), reportIds: memoryReportIdStore() })
+        ;({ reportId } = await checker.accept(leaderUpload))
+      } catch (error) {
+        if (error instanceof ReportRejected) throw new InvalidInput(`The report is refused (${error.reason}): ${error.message}`, { field: 'leader' })
+        throw error
+      }
+
+      await db.transaction(async (tx) => {
+        const [locked] = await tx.query<{ status: string; deadline: Date; max: number }>(
+          "SELECT status, deadline, (spec->'participants'->>'max')::integer AS max FROM queries WHERE id = $1 FOR UPDATE", [answer.queryId])
+        refuseIfEnded(answer.queryId, locked!.status, locked!.deadline)
+        const [{ n } = { n: 0 }] = await tx.query<{ n: number }>('SELECT count(*)::integer AS n FROM answers WHERE query_id = $1', [answer.queryId])
+        if (Number(n) >= Number(locked!.max)) throw new Conflict(`Query ${answer.queryId} has all the ${locked!.max} participants it asked for.`)
+        const inserted = await tx.query(
+          `INSERT INTO answers (query_id, box_id, level, task_id, report_id, leader, helper) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT DO NOTHING RETURNING id`,
+          [answer.queryId, answer.boxId, answer.privacyLevel, task.id, reportId, leaderUpload, helperUpload])
+        if (inserted.length === 0) {
+          const [same] = await tx.query('SELECT 1 FROM answers WHERE query_id = $1 AND box_id = $2', [answer.queryId, answer.boxId])
+          if (same) throw new Conflict(`This box has answered query ${answer.queryId} already; one answer per box counts.`)
+          throw new InvalidInput('The report is refused (replayed): this report id has been used before.', { field: 'leader' })
+        }
+        await tx.query(
+          `INSERT INTO participations (query_id, box, state) VALUES ($1, $2, 'answered')
+           ON CONFLICT (query_id, box) DO UPDATE SET state = 'answered', updated_at = now()`, [answer.queryId, answer.boxId])
+      })
+      return { reportId }
+    },
+
+    async releaseDue() {
+      let released = 0
+      for (;;) {
+        const done = await db.transaction(async (tx) => {
+          const [row] = await tx.query<DueRow>(
+            `SELECT id, status, spec, question, tasks FROM queries q
+             WHERE tasks IS NOT NULL AND (status IN ('closed', 'cancelled') OR (status = 'open' AND deadline <= now()))
+               AND NOT EXISTS (SELECT 1 FROM results r WHERE r.query_id = q.id)
+             ORDER BY deadline LIMIT 1 FOR UPDATE SKIP LOCKED`)
+          if (!row) return false
+          await releaseOne(tx, row)
+          return true
+        })
+        if (!done) return released
+        released++
+      }
+    },
+
+    async result(processorId, queryId) {
+      const [row] = await db.query<{ spec: QuerySpec; question: Query; tasks: Tasks | null; status: string; result: QueryResult | null }>(
+        `SELECT q.spec, q.question, q.tasks, q.status, r.result FROM queries q LEFT JOIN results r ON r.query_id = q.id
+         WHERE q.id = $1 AND q.processor_id = $2`, [queryId, processorId])
+      if (!row) throw new NotFound(`You have no query ${queryId}. \`coffer-market query list\` shows yours.`)
+      if (row.result) return row.result
+      if (!row.tasks) throw new Conflict(`Query ${queryId} has no statistics answer to release.`)
+      const statistic = statisticOf(row.question, row.spec).statistic as Statistic
+      return pendingResult(queryId, statistic, row.spec, await participantsOf(db, queryId))
+    },
+  }
+}
+
+interface DueRow extends Record<string, unknown> {
+  id: string
+  status: 'open' | 'closed' | 'cancelled'
+  spec: QuerySpec
+  question: Query
+  tasks: Tasks
+}
+
+function refuseIfEnded(queryId: string, status: string, deadline: Date): void {
+  if (status !== 'open') throw new Conflict(`Query ${queryId} is ${status}: it takes no more answers.`)
+  if (new Date(deadline).getTime() <= Date.now()) throw new Conflict(`Query ${queryId}'s deadline has passed: it takes no more answers.`)
+}
+
+export type Participants = Record<SharingLevel, number> & { total: number }
+
+export async function participantsOf(sql: Sql, queryId: string): Promise<Participants> {
+  const rows = await sql.query<{ level: SharingLevel; n: number }>('SELECT level, count(*)::integer AS n FROM answers WHERE query_id = $1 GROUP BY level', [queryId])
+  const counts: Participants = { total: 0, low: 0, medium: 0, high: 0 }
+  for (const { level, n } of rows) {
+    counts[level] = Number(n)
+    counts.total += Number(n)
+  }
+  return counts
+}
+

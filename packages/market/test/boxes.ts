@@ -1,0 +1,66 @@
+/** Simulated boxes for the statistics tests and bench: each an Ed25519 identity that builds, signs and sends its Prio3 answer. */
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { makeReport, measurementFor } from '../src/aggregation/index.ts'
+import { answerSigningText, type Answer, type PublishedQuery, type SharingLevel } from '../src/protocol/index.ts'
+import { call, type Running } from './helpers.ts'
+import { createTempDatabase } from './postgres.ts'
+import { createMarket, type AggregationConfig } from '../src/index.ts'
+
+export interface Box {
+  boxId: string
+  privateKey: KeyObject
+}
+
+export function makeBox(): Box {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  return { boxId: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex'), privateKey }
+}
+
+/** The answer a box sends for its value (null: it does not match) at its level, signed as the protocol says. */
+export async function answerOf(box: Box, query: PublishedQuery, level: SharingLevel, value: number | boolean | null): Promise<Answer> {
+  const task = query.tasks![level]!
+  const report = await makeReport(task, measurementFor(task, value))
+  const unsigned = { queryId: query.id, boxId: box.boxId, privacyLevel: level, leader: Buffer.from(report.leader).toString('base64url'), helper: Buffer.from(report.helper).toString('base64url') }
+  return { ...unsigned, signature: sign(null, Buffer.from(answerSigningText(unsigned), 'utf8'), box.privateKey).toString('base64url') }
+}
+
+export function sendAnswer(url: string, answer: Answer) {
+  return call(url, 'POST', `/api/v1/queries/${answer.queryId}/answers`, { body: answer })
+}
+
+export const VERIFY_KEY = 'a secret both operators agreed'
+export const HELPER_TOKEN = 'leader-to-helper-token'
+
+export type Storage = 'pglite' | 'postgres'
+
+/** A helper market and a leader market on free ports, each with its own storage. */
+export async function startPair(storage: Storage, leaderOverrides: Partial<Extract<AggregationConfig, { role: 'leader' }>> = {}) {
+  const drops: (() => Promise<void>)[] = []
+  const where = async () => {
+    if (storage === 'postgres') {
+      const temp = await createTempDatabase()
+      drops.push(temp.drop)
+      return { database: temp.url }
+    }
+    return {}
+  }
+  const helper = createMarket({ ...(await where()), port: 0, logLevel: 'silent', aggregation: { role: 'helper', leaderToken: HELPER_TOKEN, verifyKey: VERIFY_KEY } })
+  await helper.open()
+  const helperUrl = await helper.listen()
+  const leaderWhere = await where()
+  const leader = createMarket({
+    ...leaderWhere, port: 0, logLevel: 'silent', feedPollMs: 200,
+    aggregation: { role: 'leader', helper: { url: helperUrl, token: HELPER_TOKEN }, verifyKey: VERIFY_KEY, releasePollMs: 60_000, ...leaderOverrides },
+  })
+  await leader.open()
+  const leaderUrl = await leader.listen()
+  const running: Pick<Running, 'api'> & { url: string } = { url: leaderUrl, api: (method, route, opts) => call(leaderUrl, method, route, opts) }
+  return {
+    leader, helper, helperUrl, leaderUrl, leaderDatabase: leaderWhere.database, running,
+    close: async () => {
+      await leader.close()
+      await helper.close()
+      for (const drop of drops) await drop()
+    },
+  }
+}
