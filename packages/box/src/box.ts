@@ -99,7 +99,7 @@ export function createBox(config: BoxConfig): Box {
   })
   const evaluator = new Evaluator({ ops, sources, timeZone: home.config.timeZone ?? 'UTC' })
   const answerer: Answerer = new Answerer({ membership, evaluator, arbiter, gateway, keys: home.keys, store, logger })
-  const marketOps = marketOperations({ membership, answerer })
+  const marketOps = marketOperations({ membership, answerer, store })
   const api = createApi({
     home, store, arbiter, drivers, importers, apps, gateway, logger,
     ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps, marketOps,

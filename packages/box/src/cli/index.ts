@@ -1,10 +1,10 @@
 /**
  * The `coffer` command. `init`, `start` and `demo` work on the box home directly; every other
  * command goes through the running box's HTTP API, so it is checked and audited like any client.
- * Only commander and the HTTP client load with it: each command imports what else it needs, so
- * one that only talks to the box starts about as fast as a bare node process.
+ * Only commander and the HTTP client (over node:http, not fetch: see http.ts) load with it: each
+ * command imports what else it needs, even node:crypto, so one that only talks to the box starts
+ * about as fast as a bare node process. `bench/cli.ts` measures it.
  */
-import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,13 +13,13 @@ import type { Settings } from '../home/index.ts'
 import type { VerifyReport } from '../audit/index.ts'
 import { CofferError, InvalidInput } from '../errors/index.ts'
 import type { AggregateResult } from '../store/index.ts'
-import { parseDuration } from '../duration/index.ts'
 import type { CsvPreview, ImportJob } from '../importers/index.ts'
 import type { Driver, NewDevice } from '../drivers/index.ts'
 import { Client, NotRunning } from './connect.ts'
 import { resolveHomeDir } from '../home/paths.ts'
 import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
+import { marketCommands } from './market.ts'
 import { bytes, isoTime, json, out, table } from './format.ts'
 import { appCommands } from './apps.ts'
 
@@ -188,7 +188,8 @@ function buildProgram(): Command {
       }
       const size = fileSize(file)
       if (!profile && (o.format === 'csv' || /\.(csv|tsv)$/i.test(file))) await suggestMapping(c, file)
-      const id = crypto.randomUUID()
+      const { randomUUID } = await import('node:crypto')
+      const id = randomUUID()
       const progress = new Progress(path.basename(file), size)
       // Follow the import's progress on the box while the upload is under way.
       const timer = setInterval(() => {
@@ -243,8 +244,8 @@ function buildProgram(): Command {
     .description('print an owner API token for scripts')
     .option('--expires <duration>', 'lifetime: 12h, 30d …', '30d')
     .action(async (opts: { expires: string }) => {
+      const [{ parseDuration }, { openHome }, { mintOwnerToken }] = await Promise.all([import('../duration/index.ts'), import('../home/index.ts'), import('./client.ts')])
       const ttl = parseDuration(opts.expires, 'expires')
-      const [{ openHome }, { mintOwnerToken }] = await Promise.all([import('../home/index.ts'), import('./client.ts')])
       out(mintOwnerToken(openHome(home()), ttl).token)
     })
   token.command('device <source>')
@@ -360,6 +361,7 @@ function buildProgram(): Command {
     })
 
   statementCommand(program, client)
+  marketCommands(program, client)
 
   return program
 }

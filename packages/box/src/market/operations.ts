@@ -6,7 +6,10 @@
 import { Type } from '@sinclair/typebox'
 import { PublishedQuery, describeQuery } from '@coffer/market/protocol'
 import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
-import { QUERY_STATES, type Membership, type ReceivedQuery } from './membership.ts'
+import { MappingSchema, QUERY_STATES, type Membership, type ReceivedQuery } from './membership.ts'
+import { defaultMapping } from './evaluate.ts'
+import type { Store } from '../store/index.ts'
+import { InvalidInput } from '../errors/index.ts'
 import { MarketRule, PrivacyLevels } from './rules.ts'
 import type { Answerer } from './answer.ts'
 
@@ -45,9 +48,10 @@ const QueryInput = Type.Object({ id: Type.String({ maxLength: 200 }) })
 export interface MarketOperationsDeps {
   membership: Membership
   answerer: Answerer
+  store: Store
 }
 
-export function marketOperations({ membership, answerer }: MarketOperationsDeps) {
+export function marketOperations({ membership, answerer, store }: MarketOperationsDeps) {
   // In the words of the query's own market's vocabulary.
   const detail = (query: ReceivedQuery) => ({ ...query, description: describeQuery(query.published.query, membership.vocabulary(query.market)) })
 
@@ -143,6 +147,44 @@ export function marketOperations({ membership, answerer }: MarketOperationsDeps)
       run: async ({ levels }) => {
         membership.levels = { ...membership.levels, ...levels }
         return membership.levels
+      },
+    }),
+
+    mapping: defineOperation({
+      name: 'market.mapping.get', summary: 'Where the box finds each attribute of a market\'s vocabulary: the owner\'s choices over the box\'s defaults', audit: 'admin',
+      input: MarketInput,
+      output: Type.Array(Type.Object({
+        attribute: Type.String(), technicalType: Type.String(), unit: Type.Union([Type.String(), Type.Null()]),
+        source: Type.Union([Type.String(), Type.Null()], { description: 'null: the box cannot answer about it' }),
+        name: Type.Union([Type.String(), Type.Null()]),
+        by: Type.Union([Type.Literal('owner'), Type.Literal('default'), Type.Null()]),
+      })),
+      access: ownerOnly,
+      run: async ({ market }) => {
+        const vocabulary = membership.vocabulary(market)
+        const defaults = defaultMapping(vocabulary, store.list().map((s) => store.summary(s.id)))
+        const own = membership.mapping
+        return vocabulary.types.flatMap((type) => type.attributes.map((a) => {
+          const attribute = `${type.name}.${a.name}`
+          const place = own[attribute] ?? defaults[attribute]
+          return {
+            attribute, technicalType: a.technicalType, unit: a.unit ?? null, source: place?.source ?? null, name: place?.name ?? null,
+            by: own[attribute] ? 'owner' as const : place ? 'default' as const : null,
+          }
+        }))
+      },
+    }),
+
+    setMapping: defineOperation({
+      name: 'market.mapping.set', summary: 'Say where the box finds attributes (LogicalType.attribute → source and record name); the rest keep their defaults', audit: 'admin',
+      input: Type.Object({ mapping: MappingSchema }), output: MappingSchema,
+      access: ownerOnly,
+      run: async ({ mapping }) => {
+        for (const place of Object.values(mapping)) {
+          if (!store.has(place.source)) throw new InvalidInput(`There is no source "${place.source}"; \`coffer sources list\` shows the box's sources.`)
+        }
+        membership.mapping = { ...membership.mapping, ...mapping }
+        return membership.mapping
       },
     }),
 
