@@ -19,6 +19,7 @@ import { QuerySpec } from '../query/index.ts'
 import { Vocabulary as VocabularySchema, type Vocabulary } from '../vocabulary/index.ts'
 import type { Helper, Leader } from '../answers/index.ts'
 import { resultCsv } from '../answers/index.ts'
+import { marketPages } from '../pages/index.ts'
 import {
   AnswerAccepted, AnswerSchema, FeedPageSchema, FeedQuerystring, HpkeConfigAnswer, IdParams, ListQuery, PostedQuerySchema, PrepareAnswer,
   PrepareBody, ProblemSchema, ProcessorSchema, QueryList, QueryResultSchema, QueryWithParticipation, RegisterBody, Registered, ReleaseAnswer,
@@ -241,6 +242,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
       })
     })
   }, { prefix: '/api/v1' })
+  // The processors' pages, at / (built into packages/market-ui/dist).
+  app.register(marketPages)
 
   return app
 }
