@@ -29,7 +29,7 @@ test('a leader killed while answers arrive loses none it accepted and counts non
 
     const N = 60
     const boxes = Array.from({ length: N }, () => makeBox())
-    const answers = await Promise.all(boxes.map((box, i) => answerOf(box, query, (['low', 'medium', 'high'] as const)[i % 3], 20 + i)))
+    const answers = await Promise.all(boxes.map((box, i) => answerOf(box, query, (['low', 'medium', 'high'] as const)[i % 3]!, 20 + i)))
     const accepted = new Set<number>()
     const send = async (url: string, i: number) => {
       try {

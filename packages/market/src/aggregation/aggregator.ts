@@ -193,6 +193,37 @@ export class Aggregator {
    * the count of refusals, and a forged one cannot use up the id of the genuine one.
    */
   async accept(upload: Uint8Array): Promise<{ reportId: string; time: number }> {
+    const { reportId, time, reportIdBytes, publicShare, inputShare } = await this.#open(upload)
+    let prepared
+    try {
+      prepared = await this.#vdaf.prepareInit(this.#verifyKey, this.#aggregatorId, null, Buffer.from(reportIdBytes), publicShare, inputShare)
+    } catch (error) {
+      if (error instanceof FramingError) throw this.#reject('malformed', `the share does not fit the task's VDAF: ${error.message}`, reportId)
+      throw error
+    }
+
+    if (!(await this.#reportIds.add(this.task.id, reportId))) throw this.#reject('replayed', 'this report id has been seen before', reportId)
+    if (this.#collected) throw this.#reject('batch-collected', 'the aggregate share has been released; the batch is closed', reportId)
+    this.#pending.set(reportId, {
+      state: prepared.preparationState,
+      share: prepared.preparationShare,
+      shareBytes: this.#vdaf.encodePreparationShare(prepared.preparationShare),
+    })
+    return { reportId, time }
+  }
+
+  /**
+   * Checks one upload as accept does (task, window, HPKE seal, the share's shape) without
+   * preparing it or taking its report id: what a service runs when an answer arrives, to refuse
+   * a forged or malformed one at once, before keeping it for the batch's accept at release.
+   * Throws ReportRejected.
+   */
+  async inspect(upload: Uint8Array): Promise<{ reportId: string; time: number }> {
+    const { reportId, time } = await this.#open(upload)
+    return { reportId, time }
+  }
+
+  async #open(upload: Uint8Array) {
     let parsed
     try {
       const reader = new Reader(upload)
@@ -227,7 +258,6 @@ export class Aggregator {
       throw this.#reject('undecryptable', 'the share does not open under this aggregator\'s key with this report\'s id, time and public share', reportId)
     }
 
-    let prepared
     try {
       const reader = new Reader(plaintext)
       if (reader.opaque16().length !== 0) throw new FramingError('report extensions are not supported')
@@ -235,20 +265,11 @@ export class Aggregator {
       reader.end()
       const publicShare = decodePublicShare(this.#vdaf, parsed.publicShare)
       const inputShare = await decodeInputShare(this.#vdaf, this.#aggregatorId, payload)
-      prepared = await this.#vdaf.prepareInit(this.#verifyKey, this.#aggregatorId, null, Buffer.from(parsed.reportIdBytes), publicShare, inputShare)
+      return { reportId, time, reportIdBytes: parsed.reportIdBytes, publicShare, inputShare }
     } catch (error) {
       if (error instanceof FramingError) throw this.#reject('malformed', `the share does not fit the task's VDAF: ${error.message}`, reportId)
       throw error
     }
-
-    if (!(await this.#reportIds.add(this.task.id, reportId))) throw this.#reject('replayed', 'this report id has been seen before', reportId)
-    if (this.#collected) throw this.#reject('batch-collected', 'the aggregate share has been released; the batch is closed', reportId)
-    this.#pending.set(reportId, {
-      state: prepared.preparationState,
-      share: prepared.preparationShare,
-      shareBytes: this.#vdaf.encodePreparationShare(prepared.preparationShare),
-    })
-    return { reportId, time }
   }
 
   #header(type: MessageType): Writer {

@@ -85,12 +85,15 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
       return finish('not_enough', { ...base, state: 'not_enough', message: `${counts.total} boxes answered, fewer than the ${spec.participants.min} the query needs: nothing is released.` })
     }
 
-    // Phase 1: every class's reports verified with the helper; nothing is released yet.
-    const prepared: { level: SharingLevel; task: TaskDescription; leader: Aggregator; commit: Uint8Array; counted: number }[] = []
+    // Phase 1: every class's reports verified with the helper; nothing is released yet. The
+    // classes run side by side, so the leader opens one class while the helper checks another.
+    const batches: { level: SharingLevel; task: TaskDescription; rows: { leader: Uint8Array; helper: Uint8Array }[] }[] = []
     for (const level of SHARING_LEVELS) {
       const task = tasks[level]
       if (!task || counts[level] === 0) continue
-      const rows = await tx.query<{ leader: Uint8Array; helper: Uint8Array }>('SELECT leader, helper FROM answers WHERE query_id = $1 AND level = $2 ORDER BY id', [row.id, level])
+      batches.push({ level, task, rows: await tx.query('SELECT leader, helper FROM answers WHERE query_id = $1 AND level = $2 ORDER BY id', [row.id, level]) })
+    }
+    const prepared = (await Promise.all(batches.map(async ({ level, task, rows }) => {
       const leader = new Aggregator({ role: 'leader', task, keys: options.keys, verifyKey: deriveVerifyKey(task, options.verifyKey), reportIds: memoryReportIdStore() })
       for (const r of rows) {
         try {
@@ -99,13 +102,13 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
           if (!(error instanceof ReportRejected)) throw error
         }
       }
-      if (leader.status().pending === 0) continue
+      if (leader.status().pending === 0) return undefined
       const { prepareResp } = await callHelper<{ prepareResp: string }>('/prepare', {
         task, uploads: rows.map((r) => Buffer.from(r.helper).toString('base64url')), prepareInit: Buffer.from(leader.startPreparation()).toString('base64url'),
       })
       const outcome = leader.finishPreparation(Buffer.from(prepareResp, 'base64url'))
-      if (outcome.aggregated.length > 0) prepared.push({ level, task, leader, commit: outcome.commit, counted: outcome.aggregated.length })
-    }
+      return outcome.aggregated.length > 0 ? { level, task, leader, commit: outcome.commit, counted: outcome.aggregated.length } : undefined
+    }))).filter((p) => p !== undefined)
     const verified = prepared.reduce((sum, p) => sum + p.counted, 0)
     if (verified < spec.participants.min) {
       return finish('not_enough', { ...base, state: 'not_enough', message: `${verified} answers verified, fewer than the ${spec.participants.min} the query needs: nothing is released.` })
@@ -179,9 +182,10 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
       }
       let reportId: string
       try {
-        // A fresh aggregator checks this one upload (seal, shape, window); the database is what remembers report ids.
+        // A fresh aggregator checks this one upload (seal, shape, window) and the database remembers its report id;
+        // the proof is prepared once, with the batch at release, where a report whose proof fails is dropped alone.
         const checker = new Aggregator({ role: 'leader', task, keys: options.keys, verifyKey: deriveVerifyKey(task, options.verifyKey), reportIds: memoryReportIdStore() })
-        ;({ reportId } = await checker.accept(leaderUpload))
+        ;({ reportId } = await checker.inspect(leaderUpload))
       } catch (error) {
         if (error instanceof ReportRejected) throw new InvalidInput(`The report is refused (${error.reason}): ${error.message}`, { field: 'leader' })
         throw error
