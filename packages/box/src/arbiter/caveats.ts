@@ -3,7 +3,7 @@
  * must all hold. Anything that does not parse, or any key not listed here, fails closed.
  *
  *   coffer = 1                             grammar version; always the first caveat
- *   subject = owner | device:ID | driver:ID | app:ID
+ *   subject = owner | device:ID | driver:ID | app:ID | market:ID
  *   grant = GRANT-ID@EPOCH                 checked against the grant table on every request
  *   sources = * | ID[,ID…]
  *   ops = OP[,OP…]                         read, write, observe, delete, admin
@@ -36,7 +36,7 @@ export interface Window { from?: TimeBound; to?: TimeBound }
 
 /** Subjects' names and sources' ids are spelled alike. */
 const ID = SOURCE_ID.source.slice(1, -1)
-const SUBJECT = new RegExp(`^(owner|(device|driver|app):${ID})$`)
+const SUBJECT = new RegExp(`^(owner|(device|driver|app|market):${ID})$`)
 const GRANT = /^([a-z0-9][a-z0-9._:-]{0,127})@(\d{1,15})$/
 const SOURCE_LIST = new RegExp(`^${ID}(,${ID})*$`)
 const BOUND = new RegExp(`^(\\d{1,12}(\\.\\d+)?|now-(\\d{1,10})(${UNIT_ALTERNATIVES}))?$`)

@@ -1,0 +1,110 @@
+/**
+ * A box taking part in a real market, end to end: a leader and a helper market (embedded
+ * storage, real sockets), a processor posting a question, and the owner using `coffer market`:
+ * levels, join, list, show in plain words, accept. The box answers through its gateway with two
+ * encrypted shares; the market counts one answer; the owner's budget, audit log and export
+ * history say what happened; nothing is answered twice, and a query touching data the owner does
+ * not share is never answered.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createMarket, type Market } from '@coffer/market'
+import { cli, startBox, type Running } from './helpers.ts'
+
+const DAY = 86400
+let helper: Market
+let leader: Market
+let marketUrl: string
+let key: string
+let box: Running
+let home: string
+
+async function market(method: string, route: string, body?: unknown): Promise<any> {
+  const res = await fetch(marketUrl + route, {
+    method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(key ? { authorization: `Bearer ${key}` } : {}) },
+  })
+  const answer = await res.json()
+  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${JSON.stringify(answer)}`)
+  return answer
+}
+
+const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10)
+
+async function coffer(...args: string[]) {
+  const result = await cli(['--home', home, 'market', ...args])
+  assert.equal(result.code, 0, `coffer market ${args.join(' ')}: ${result.stderr}`)
+  return result.stdout
+}
+
+before(async () => {
+  helper = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'helper', leaderToken: 'between-operators', verifyKey: 'agreed by both operators' } })
+  await helper.open()
+  const helperUrl = await helper.listen()
+  leader = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'leader', helper: { url: helperUrl, token: 'between-operators' }, verifyKey: 'agreed by both operators', releasePollMs: 60_000 } })
+  await leader.open()
+  marketUrl = await leader.listen()
+  key = (await market('POST', '/api/v1/processors', { name: 'Walking study', contact: 'study@example.org' })).key
+
+  box = await startBox()
+  home = box.box.home.dir
+  // Two weeks of daily step counts, as the Apple Health importer names them.
+  await box.box.store.add({ id: 'steps', logicalType: 'activity', description: 'Steps', attributes: [{ name: 'steps', technicalType: 'number', unit: 'count' }] })
+  const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 20 * DAY
+  await box.box.store.get('steps').appendRecords(Array.from({ length: 14 }, (_, i) => ({ n: 'steps', u: 'count', t: start + i * DAY + 3600, v: 8000 + i * 100 })))
+})
+
+after(async () => {
+  await box?.close()
+  await leader?.close()
+  await helper?.close()
+})
+
+test('the owner joins, reads a query in plain words, accepts it, and the box answers once through its gateway', async () => {
+  const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 20 * DAY
+  const posted = await market('POST', '/api/v1/queries', {
+    question: `SELECT AVG(MEAN(SUM(Activity.steps) PER 1d) DURING ${day(start)} .. ${day(start + 14 * DAY)})`,
+    purpose: 'How much people walk, for a public health study.', price: { amount: 250, currency: 'sat' },
+    deadline: new Date(Date.now() + 30 * DAY * 1000).toISOString(), participants: { min: 10, max: 1000 },
+    bounds: { 'Activity.steps': { lo: 0, hi: 30000 } }, answer: 'statistics', retention: '1y',
+  })
+
+  assert.match(await coffer('levels', 'Activity=medium'), /Activity\s+medium/)
+  assert.match(await coffer('join', marketUrl), /1 query read/)
+  const list = await coffer('list')
+  assert.match(list, new RegExp(`${posted.id}\\s+waiting\\s+250 sat`))
+  const shown = await coffer('show', posted.id)
+  assert.match(shown, /from Walking study <study@example.org>: waiting/)
+  assert.match(shown, /Why: How much people walk/)
+  assert.match(shown, /two encrypted shares/)
+  const [joined] = (await box.api('GET', '/api/v1/markets')).body as { id: string }[]
+  assert.match(await coffer('map', joined!.id), /Activity\.steps\s+number \(count\)\s+steps:steps\s+default/)
+
+  assert.match(await coffer('accept', posted.id), /it is answered \(answered at level medium\)/)
+  const participation = (await market('GET', `/api/v1/queries/${posted.id}`)).participation
+  assert.equal(participation.answered, 1)
+  assert.equal(participation.levels.medium, 1)
+
+  // What left, and why, is on the owner's side too: the export history, the budget, the audit log.
+  const sent = (await box.api('GET', '/api/v1/exports')).body as { app: string; destination: string; state: string }[]
+  assert.deepEqual(sent.map((e) => [e.app.startsWith('market:'), e.destination.endsWith(`/queries/${posted.id}/answers`), e.state]), [[true, true, 'sent']])
+  const reads = (await box.api('GET', '/api/v1/audit?operation=read')).body as { subject: string; outcome: string }[]
+  assert.ok(reads.some((e) => e.subject.startsWith('market:') && e.outcome === 'allow'), 'the market\'s reads are audited under its own subject')
+  const again = await cli(['--home', home, 'market', 'accept', posted.id])
+  assert.notEqual(again.code, 0)
+  assert.match(again.stderr, /answered/)
+  assert.equal((await market('GET', `/api/v1/queries/${posted.id}`)).participation.answered, 1)
+})
+
+test('a query about data the owner does not share is never answered, whatever the owner clicks', async () => {
+  const posted = await market('POST', '/api/v1/queries', {
+    question: 'SELECT COUNT(*) WHERE Identity.age > 30', purpose: 'How many are over 30.', price: { amount: 1000, currency: 'sat' },
+    deadline: new Date(Date.now() + 30 * DAY * 1000).toISOString(), participants: { min: 10, max: 1000 }, bounds: {}, answer: 'statistics', retention: '30d',
+  })
+  assert.match(await coffer('sync'), /1 new query/)
+  const shown = await coffer('show', posted.id)
+  assert.match(shown, /cannot \(it asks for Identity, which you do not share/)
+  const accept = await cli(['--home', home, 'market', 'accept', posted.id])
+  assert.notEqual(accept.code, 0)
+  assert.equal((await market('GET', `/api/v1/queries/${posted.id}`)).participation.answered, 0)
+})
