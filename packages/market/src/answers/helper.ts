@@ -2,7 +2,8 @@
  * The helper's side of the aggregation, as a market run with `role: 'helper'` serves it to the
  * leader (bearer token both operators share). Per task, one batch:
  *
- *   prepare(task, helper uploads, PrepareInit) → PrepareResp   the helper opens its shares and checks the proofs with the leader
+ *   receive(task, helper uploads)              → accepted      the helper opens its shares while the leader opens its own
+ *   prepare(task id, PrepareInit)              → PrepareResp   the helper checks the proofs with the leader's preparation shares
  *   release(task id, Commit)                   → AggregateShare counts what the leader counted, adds its own noise, releases once
  *
  * The helper keeps the batch in its database, and the released share too: a leader that died
@@ -30,18 +31,19 @@ export interface HelperOptions {
 
 export interface Helper {
   authenticate(authorization: string | undefined): void
-  prepare(body: { task: TaskDescription; uploads: string[]; prepareInit: string }): Promise<{ prepareResp: string; accepted: number }>
+  receive(body: { task: TaskDescription; uploads: string[] }): Promise<{ accepted: number }>
+  prepare(body: { taskId: string; prepareInit: string }): Promise<{ prepareResp: string }>
   release(body: { taskId: string; commit: string }): Promise<{ aggregateShare: string }>
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest()
 
 export function createHelper(db: Database, options: HelperOptions): Helper {
-  // A batch prepared in this process waits here for its commit; another process, or this one after a restart, rebuilds it from the database.
-  const prepared = new Map<string, Aggregator>()
+  // A batch received or prepared in this process waits here for its next step; another process, or this one after a restart, rebuilds it from the database.
+  const batches = new Map<string, Promise<{ aggregator: Aggregator; accepted: number }>>()
   const expected = digest(options.leaderToken)
 
-  const build = async (task: TaskDescription, uploads: string[], prepareInit: Uint8Array) => {
+  const open = async (task: TaskDescription, uploads: string[]) => {
     const aggregator = new Aggregator({ role: 'helper', task, keys: options.keys, verifyKey: deriveVerifyKey(task, options.verifyKey), reportIds: memoryReportIdStore() })
     let accepted = 0
     for (const upload of uploads) {
@@ -53,8 +55,23 @@ export function createHelper(db: Database, options: HelperOptions): Helper {
         if (!(error instanceof ReportRejected)) throw error
       }
     }
-    const prepareResp = await aggregator.prepare(prepareInit)
-    return { aggregator, prepareResp, accepted }
+    return { aggregator, accepted }
+  }
+
+  type Batch = { task: TaskDescription; uploads: string[]; prepare_init: Uint8Array; share: Uint8Array | null }
+  const stored = async (taskId: string) => {
+    const [batch] = await db.query<Batch>('SELECT task, uploads, prepare_init, share FROM helper_batches WHERE task_id = $1', [taskId])
+    if (!batch) throw new Conflict(`No batch of task ${taskId} has been received here: send its reports first.`)
+    return batch
+  }
+  /** The batch's aggregator with every upload accepted, from this process's memory or rebuilt from the database. */
+  const opened = (taskId: string, batch: Batch) => {
+    let found = batches.get(taskId)
+    if (!found) {
+      found = open(batch.task, batch.uploads)
+      batches.set(taskId, found)
+    }
+    return found
   }
 
   return {
@@ -63,7 +80,7 @@ export function createHelper(db: Database, options: HelperOptions): Helper {
       if (token === undefined || !timingSafeEqual(digest(token), expected)) throw new Unauthorized('The aggregator endpoints answer only the leader this helper works with: send its token as `Authorization: Bearer <token>`.')
     },
 
-    async prepare({ task, uploads, prepareInit }) {
+    async receive({ task, uploads }) {
       try {
         checkTask(task)
       } catch (error) {
@@ -71,30 +88,44 @@ export function createHelper(db: Database, options: HelperOptions): Helper {
       }
       if (task.helper.hpkeConfig !== options.keys.hpkeConfig) throw new InvalidInput('The task names another helper key than this helper\'s.', { field: 'task/helper/hpkeConfig' })
       if (!(SHARING_LEVELS as readonly string[]).includes(task.partition)) throw new InvalidInput('A task\'s partition must be a privacy level: the helper plans its noise from it.', { field: 'task/partition' })
-      const init = Buffer.from(prepareInit, 'base64url')
-      const { aggregator, prepareResp, accepted } = await refusingProtocolFaults(() => build(task, uploads, init))
-      // Stored unless released already: a repeated call after a release recomputes the same answer and changes nothing.
+      // Stored unless released already: a leader repeating a release after a crash changes nothing that was released.
       await db.query(
-        `INSERT INTO helper_batches (task_id, task, uploads, prepare_init) VALUES ($1, $2::jsonb, $3::jsonb, $4)
-         ON CONFLICT (task_id) DO UPDATE SET task = excluded.task, uploads = excluded.uploads, prepare_init = excluded.prepare_init WHERE helper_batches.share IS NULL`,
-        [task.id, JSON.stringify(task), JSON.stringify(uploads), init],
+        `INSERT INTO helper_batches (task_id, task, uploads, prepare_init) VALUES ($1, $2::jsonb, $3::jsonb, '\\x')
+         ON CONFLICT (task_id) DO UPDATE SET task = excluded.task, uploads = excluded.uploads WHERE helper_batches.share IS NULL`,
+        [task.id, JSON.stringify(task), JSON.stringify(uploads)],
       )
-      prepared.set(task.id, aggregator)
-      return { prepareResp: Buffer.from(prepareResp).toString('base64url'), accepted }
+      const batch = open(task, uploads)
+      batches.set(task.id, batch)
+      return { accepted: (await refusingProtocolFaults(() => batch)).accepted }
+    },
+
+    async prepare({ taskId, prepareInit }) {
+      const batch = await stored(taskId)
+      const init = Buffer.from(prepareInit, 'base64url')
+      // Preparing again (a leader that retries) answers the same: a report prepared before keeps its message.
+      const { aggregator } = await opened(taskId, batch)
+      const prepareResp = await refusingProtocolFaults(() => aggregator.prepare(init))
+      await db.query('UPDATE helper_batches SET prepare_init = $2 WHERE task_id = $1 AND share IS NULL', [taskId, init])
+      return { prepareResp: Buffer.from(prepareResp).toString('base64url') }
     },
 
     async release({ taskId, commit }) {
-      const [batch] = await db.query<{ task: TaskDescription; uploads: string[]; prepare_init: Uint8Array; share: Uint8Array | null }>(
-        'SELECT task, uploads, prepare_init, share FROM helper_batches WHERE task_id = $1', [taskId])
-      if (!batch) throw new Conflict(`No batch of task ${taskId} has been prepared here: call prepare first.`)
+      const batch = await stored(taskId)
       if (batch.share) return { aggregateShare: Buffer.from(batch.share).toString('base64url') }
-      let aggregator = prepared.get(taskId)
-      if (!aggregator) aggregator = (await build(batch.task, batch.uploads, Buffer.from(batch.prepare_init))).aggregator
-      prepared.delete(taskId)
+      let aggregator = (await batches.get(taskId))?.aggregator
+      if (!aggregator || aggregator.status().prepared === 0) {
+        // Rebuilt here: open every upload again and redo the preparation the leader asked for.
+        if (batch.prepare_init.length === 0) throw new Conflict(`The batch of task ${taskId} has not been prepared: call prepare first.`)
+        batches.delete(taskId)
+        aggregator = (await opened(taskId, batch)).aggregator
+        await refusingProtocolFaults(() => aggregator!.prepare(Buffer.from(batch.prepare_init)))
+      }
+      batches.delete(taskId)
+      const ready = aggregator
       const level = batch.task.partition as SharingLevel
       const share = await refusingProtocolFaults(async () => {
-        aggregator.commit(Buffer.from(commit, 'base64url'))
-        return aggregator.aggregateShare({ noise: { plan: planFor(statisticOfTask(batch.task), level) } })
+        ready.commit(Buffer.from(commit, 'base64url'))
+        return ready.aggregateShare({ noise: { plan: planFor(statisticOfTask(batch.task), level) } })
       })
       // Only the first release is kept: a concurrent one (two helper processes) loses and returns the stored share.
       const [kept] = await db.query<{ share: Uint8Array }>(

@@ -94,6 +94,9 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
       batches.push({ level, task, rows: await tx.query('SELECT leader, helper FROM answers WHERE query_id = $1 AND level = $2 ORDER BY id', [row.id, level]) })
     }
     const prepared = (await Promise.all(batches.map(async ({ level, task, rows }) => {
+      // The helper opens its uploads while the leader opens its own: two processes, two cores.
+      const received = callHelper<{ accepted: number }>('/reports', { task, uploads: rows.map((r) => Buffer.from(r.helper).toString('base64url')) })
+      received.catch(() => undefined) // awaited below; a failure must not go unhandled while the leader works
       const leader = new Aggregator({ role: 'leader', task, keys: options.keys, verifyKey: deriveVerifyKey(task, options.verifyKey), reportIds: memoryReportIdStore() })
       for (const r of rows) {
         try {
@@ -102,10 +105,9 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
           if (!(error instanceof ReportRejected)) throw error
         }
       }
+      await received
       if (leader.status().pending === 0) return undefined
-      const { prepareResp } = await callHelper<{ prepareResp: string }>('/prepare', {
-        task, uploads: rows.map((r) => Buffer.from(r.helper).toString('base64url')), prepareInit: Buffer.from(leader.startPreparation()).toString('base64url'),
-      })
+      const { prepareResp } = await callHelper<{ prepareResp: string }>('/prepare', { taskId: task.id, prepareInit: Buffer.from(leader.startPreparation()).toString('base64url') })
       const outcome = leader.finishPreparation(Buffer.from(prepareResp, 'base64url'))
       return outcome.aggregated.length > 0 ? { level, task, leader, commit: outcome.commit, counted: outcome.aggregated.length } : undefined
     }))).filter((p) => p !== undefined)

@@ -23,7 +23,7 @@ import { marketPages } from '../pages/index.ts'
 import {
   AnswerAccepted, AnswerSchema, FeedPageSchema, FeedQuerystring, HpkeConfigAnswer, IdParams, ListQuery, PostedQuerySchema, PrepareAnswer,
   PrepareBody, ProblemSchema, ProcessorSchema, QueryList, QueryResultSchema, QueryWithParticipation, RegisterBody, Registered, ReleaseAnswer,
-  ReleaseBody, ResultQuerystring, StreamQuerystring, ValidationSchema,
+  ReleaseBody, ReportsAnswer, ReportsBody, ResultQuerystring, StreamQuerystring, ValidationSchema,
 } from './schemas.ts'
 
 /**
@@ -117,8 +117,15 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     const helper = deps.helper
     if (helper) {
       const leaderOnly = [{ bearer: [] }]
+      api.post('/aggregator/reports', {
+        schema: { summary: "Helper: take and open a batch's helper uploads (one privacy class of one query)", tags: ['aggregator'], security: leaderOnly, body: ReportsBody, response: { 200: ReportsAnswer, ...problems(400, 401) } },
+        bodyLimit: BATCH_BODY_LIMIT,
+      }, async (req) => {
+        helper.authenticate(req.headers.authorization)
+        return helper.receive(req.body)
+      })
       api.post('/aggregator/prepare', {
-        schema: { summary: "Helper: open this batch's helper uploads and check each proof with the leader's preparation shares", tags: ['aggregator'], security: leaderOnly, body: PrepareBody, response: { 200: PrepareAnswer, ...problems(400, 401) } },
+        schema: { summary: "Helper: check each report's proof with the leader's preparation shares", tags: ['aggregator'], security: leaderOnly, body: PrepareBody, response: { 200: PrepareAnswer, ...problems(400, 401, 409) } },
         bodyLimit: BATCH_BODY_LIMIT,
       }, async (req) => {
         helper.authenticate(req.headers.authorization)

@@ -98,11 +98,12 @@ export const ResultQuerystring = Type.Object({
 const B64 = Type.String({ pattern: '^[A-Za-z0-9_-]*$' })
 
 export const HpkeConfigAnswer = Type.Object({ hpkeConfig: Type.String({ description: "This aggregator's DAP HpkeConfig, base64url" }) })
-export const PrepareBody = Type.Object({
+export const ReportsBody = Type.Object({
   task: TaskDescription,
   uploads: Type.Array(B64, { description: "The helper's uploads of the batch, as boxes sent them" }),
-  prepareInit: B64,
 })
-export const PrepareAnswer = Type.Object({ prepareResp: B64, accepted: Type.Integer() })
+export const ReportsAnswer = Type.Object({ accepted: Type.Integer({ description: 'Uploads that opened and fit the task' }) })
+export const PrepareBody = Type.Object({ taskId: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }), prepareInit: B64 })
+export const PrepareAnswer = Type.Object({ prepareResp: B64 })
 export const ReleaseBody = Type.Object({ taskId: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }), commit: B64 })
 export const ReleaseAnswer = Type.Object({ aggregateShare: B64 })
