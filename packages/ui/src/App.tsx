@@ -13,6 +13,7 @@ const ImportPage = lazy(() => import('./pages/imports/ImportPage.tsx'))
 const DriversPage = lazy(() => import('./pages/drivers/DriversPage.tsx'))
 const StatementPage = lazy(() => import('./pages/statement/StatementPage.tsx'))
 const SettingsPage = lazy(() => import('./pages/settings/SettingsPage.tsx'))
+const MarketPage = lazy(() => import('./pages/market/MarketPage.tsx'))
 
 const NAV = [
   { to: '/', label: 'Overview' },
@@ -20,6 +21,7 @@ const NAV = [
   { to: '/drivers', label: 'Drivers' },
   { to: '/apps', label: 'Apps' },
   { to: '/exports', label: 'Exports' },
+  { to: '/market', label: 'Market' },
   { to: '/audit', label: 'Audit' },
   { to: '/statement', label: 'Statement' },
   { to: '/settings', label: 'Settings' },
@@ -91,6 +93,7 @@ function page(path: string) {
     case '/audit': return <AuditPage />
     case '/apps': return <AppsPage />
     case '/exports': return <ExportsPage />
+    case '/market': return <MarketPage />
     case '/import': return <ImportPage />
     case '/drivers': return <DriversPage />
     case '/statement': return <StatementPage />
