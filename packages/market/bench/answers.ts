@@ -107,6 +107,7 @@ async function run() {
       }
     }))
     const sendMs = now() - tSend
+    const sendCpu = cpuOf(leader.child.pid!) - cpu0.leader
     const tRelease = now()
     await call(leader.url, 'POST', `/api/v1/queries/${query.id}/close`, { key })
     let result
@@ -137,7 +138,7 @@ async function run() {
       for (let i = 0; i < N; i += 1) if (levels[i % 3] === level) reports.push({ leader: Buffer.from(answers[i]!.leader, 'base64url'), helper: Buffer.from(answers[i]!.helper, 'base64url') })
       if (keys.leader && keys.helper) bareMs += await bare(task, reports, keys as never)
     }
-    return { totalMs, buildMs, sendMs, releaseMs, marketCpu, dbCpu, bareMs, marketMs: totalMs - buildMs }
+    return { totalMs, buildMs, sendMs, releaseMs, marketCpu, sendCpu, dbCpu, bareMs, marketMs: totalMs - buildMs }
   } finally {
     await stopProcess(leader.child)
     await stopProcess(helper.child)
@@ -168,6 +169,6 @@ console.log(`    boxes building reports (client):  ${(m('buildMs') / 1000).toFix
 console.log(`    answers sent and accepted:        ${(m('sendMs') / 1000).toFixed(2)} s`)
 console.log(`    close → released result:          ${(m('releaseMs') / 1000).toFixed(2)} s`)
 console.log(`  market wall without the boxes:      ${(m('marketMs') / 1000).toFixed(2)} s`)
-console.log(`  market CPU (leader + helper):       ${m('marketCpu').toFixed(2)} s`)
+console.log(`  market CPU (leader + helper):       ${m('marketCpu').toFixed(2)} s, of which the leader taking answers ${m('sendCpu').toFixed(2)} s`)
 console.log(`  database CPU (PostgreSQL backends): ${Number.isNaN(m('dbCpu')) ? 'in-process (PGlite)' : `${m('dbCpu').toFixed(2)} s`}`)
 if (STORAGE === 'postgres') console.log(`  baseline, bare aggregation of the same reports: ${(m('bareMs') / 1000).toFixed(2)} s → market ${(m('marketMs') / m('bareMs')).toFixed(1)}×`)
