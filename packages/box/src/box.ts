@@ -47,6 +47,8 @@ export interface Box {
   gateway: Gateway
   sandbox: Sandbox
   apps: Apps
+  /** The data markets the owner joined, and what became of their queries. */
+  membership: Membership
   /** The operations every caller runs, and the sources capability's table of them. */
   ops: Operations
   sources: SourceOperations
@@ -91,7 +93,7 @@ export function createBox(config: BoxConfig): Box {
   const homeOps = homeOperations({ home, store, audit, drivers, importers })
   const grantOps = grantOperations({ arbiter, store })
   const auditOps = auditOperations({ audit })
-  const statementOps = statementOperations({ home, audit, apps })
+  const statementOps = statementOperations({ home, audit, apps, answers: () => membership.queries({ state: 'answered', limit: Number.MAX_SAFE_INTEGER }) })
   const driverOps = driverOperations({ drivers })
   const importOps = importOperations({ importers })
   const membership: Membership = new Membership({
@@ -106,7 +108,7 @@ export function createBox(config: BoxConfig): Box {
   })
 
   const box: Box = {
-    home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, ops, sources, api,
+    home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, membership, ops, sources, api,
     url: undefined,
     async open() {
       await audit.open()

@@ -85,7 +85,8 @@ function buildProgram(): Command {
     .description('create a box with three weeks of demo data (if there is none yet) and serve it')
     .option('--port <port>', 'port to listen on', '7780')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .action(async (opts: { port: string; host: string }) => {
+    .option('--no-market', 'do not start the demo data market beside the box')
+    .action(async (opts: { port: string; host: string; market: boolean }) => {
       const dir = program.opts().home ? home() : path.resolve(process.env.COFFER_HOME ?? '.coffer-demo')
       const passphrase = process.env.COFFER_PASSPHRASE ?? DEMO_PASSPHRASE
       const [{ initHome }, { serve }, { loadDemo, loadDemoApps }] = await Promise.all([
@@ -96,10 +97,16 @@ function buildProgram(): Command {
         out(`Created a demo box in ${dir} (owner passphrase: ${passphrase})`)
         if (notice) out(notice)
       }
+      let market: { close(): Promise<void> } | undefined
       await serve(dir, opts, async (box) => {
         await loadDemo(box, Date.now() / 1000, (source, count) => out(`  loaded ${count} demo records into ${source}`))
         await loadDemoApps(box.apps, EXAMPLE_APPS, (app, ran) => out(`  installed the example app ${app} and granted it; ${ran}`))
-      })
+        if (opts.market) {
+          const { startDemoMarket } = await import('../demo/market.ts')
+          const port = Number(opts.port)
+          market = await startDemoMarket(box, port === 0 ? 0 : port + 10, out)
+        }
+      }, async () => market?.close())
     })
 
   program.command('status')

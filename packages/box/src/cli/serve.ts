@@ -12,7 +12,7 @@ import { out } from './format.ts'
 const CLI_TOKEN_SECONDS = 15 * 60
 const CLI_TOKEN_CHECK_MS = 5_000
 
-export async function serve(dir: string, opts: { port: string; host: string }, beforeListen?: (box: Box) => Promise<void>): Promise<void> {
+export async function serve(dir: string, opts: { port: string; host: string }, beforeListen?: (box: Box) => Promise<void>, afterClose?: () => Promise<void>): Promise<void> {
   const box = createBox({ home: dir, port: Number(opts.port), host: opts.host, logLevel: (process.env.COFFER_LOG_LEVEL as 'info') ?? 'warn' })
   await box.open()
   await beforeListen?.(box)
@@ -28,6 +28,7 @@ export async function serve(dir: string, opts: { port: string; host: string }, b
     // Stopped first, so the runtime file the box removes as it closes is not written again.
     stopToken()
     await box.close()
+    await afterClose?.()
     process.exit(0)
   }
   process.on('SIGINT', () => void stop())
