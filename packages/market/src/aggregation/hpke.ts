@@ -47,22 +47,22 @@ export function parseHpkeConfig(text: string): HpkeConfig {
 export class HpkeOpener {
   readonly configId: number
   readonly #suite: CipherSuite
-  readonly #privateKey: Promise<CryptoKey>
+  readonly #privateKey: Promise<CryptoKey> | undefined
   readonly #native: NativeOpener | undefined
 
   constructor(keys: AggregatorKeys) {
     const config = parseHpkeConfig(keys.hpkeConfig)
     this.configId = config.id
     this.#suite = suiteOf(config)
-    this.#privateKey = this.#suite.kem.deserializePrivateKey(fromBase64(keys.privateKey))
     const defaultSuite = config.kemId === KEM && config.kdfId === KDF && config.aeadId === AEAD
     this.#native = defaultSuite ? new NativeOpener(fromBase64(keys.privateKey), config.publicKey) : undefined
+    this.#privateKey = defaultSuite ? undefined : this.#suite.kem.deserializePrivateKey(fromBase64(keys.privateKey))
   }
 
   /** The plaintext, or throws when the ciphertext, the info or the aad was changed. */
   async open(enc: Uint8Array, ciphertext: Uint8Array, info: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
     if (this.#native) return this.#native.open(enc, ciphertext, info, aad)
-    const plaintext = await this.#suite.open({ recipientKey: await this.#privateKey, enc, info }, ciphertext, aad)
+    const plaintext = await this.#suite.open({ recipientKey: await (this.#privateKey as Promise<CryptoKey>), enc, info }, ciphertext, aad)
     return new Uint8Array(plaintext)
   }
 }

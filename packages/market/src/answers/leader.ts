@@ -50,6 +50,17 @@ const HOUR = 3600
 
 export function createLeader(db: Database, options: LeaderOptions): Leader {
   let helperConfig: string | undefined
+  // One checker per task, kept for the answers that follow: inspect keeps no state but counts of refusals.
+  const checkers = new Map<string, Aggregator>()
+  const checkerFor = (task: TaskDescription) => {
+    let checker = checkers.get(task.id)
+    if (!checker) {
+      if (checkers.size >= 256) checkers.delete(checkers.keys().next().value as string)
+      checker = new Aggregator({ role: 'leader', task, keys: options.keys, verifyKey: deriveVerifyKey(task, options.verifyKey), reportIds: memoryReportIdStore() })
+      checkers.set(task.id, checker)
+    }
+    return checker
+  }
 
   const callHelper = async <T>(route: string, body: unknown): Promise<T> => {
     const url = `${options.helper.url.replace(/\/+$/, '')}/api/v1/aggregator${route}`
@@ -184,10 +195,9 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
       }
       let reportId: string
       try {
-        // A fresh aggregator checks this one upload (seal, shape, window) and the database remembers its report id;
+        // The task's checker opens this one upload (seal, shape, window) and the database remembers its report id;
         // the proof is prepared once, with the batch at release, where a report whose proof fails is dropped alone.
-        const checker = new Aggregator({ role: 'leader', task, keys: options.keys, verifyKey: deriveVerifyKey(task, options.verifyKey), reportIds: memoryReportIdStore() })
-        ;({ reportId } = await checker.inspect(leaderUpload))
+        ;({ reportId } = await checkerFor(task).inspect(leaderUpload))
       } catch (error) {
         if (error instanceof ReportRejected) throw new InvalidInput(`The report is refused (${error.reason}): ${error.message}`, { field: 'leader' })
         throw error
