@@ -6,8 +6,10 @@
 import type { AuditEntry, VerifyReport } from '../audit/index.ts'
 import { InvalidInput } from '../errors/index.ts'
 import { assertTimeZone, wallClockToEpoch } from '../store/index.ts'
+import { MarketAnswersTally, MATCH_SLACK, type AnswerRecord, type MarketsPart } from './markets.ts'
 
-export type SubjectKind = 'app' | 'driver' | 'device' | 'owner' | 'other'
+/** A market reads the owner's data, and sends its answers, as `market:<id>`. */
+export type SubjectKind = 'app' | 'market' | 'driver' | 'device' | 'owner' | 'other'
 
 /** Use of one source by one subject. `requests` counts allowed requests; `denials` the refused ones. */
 export interface SourceUse {
@@ -90,6 +92,8 @@ export interface Statement {
   audit: { ok: boolean; length: number; problems: string[] }
   subjects: SubjectActivity[]
   totals: SubjectTotals & { subjects: number }
+  /** The answers sent to data markets in the month and what they pay; null when there were none. */
+  markets: MarketsPart | null
 }
 
 export interface StatementInput {
@@ -100,11 +104,13 @@ export interface StatementInput {
   /** Display names by subject (an app's manifest name, say); others get a name made from the subject. */
   names?: Record<string, string>
   generatedAt?: number
+  /** The box's records of the market queries it answered (any months: the month's are picked out). */
+  answers?: Iterable<AnswerRecord>
 }
 
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/
 const MAX_REASONS = 5
-const KIND_ORDER: SubjectKind[] = ['app', 'driver', 'device', 'owner', 'other']
+const KIND_ORDER: SubjectKind[] = ['app', 'market', 'driver', 'device', 'owner', 'other']
 
 /** 'YYYY-MM' → year and month (1–12); anything else is refused with the form expected. */
 export function parseMonth(month: string): { year: number; month: number } {
@@ -135,7 +141,7 @@ export function monthOf(at: number, timeZone: string): string {
 export function subjectKind(subject: string): SubjectKind {
   if (subject === 'owner') return 'owner'
   const kind = subject.split(':', 1)[0]
-  return kind === 'app' || kind === 'driver' || kind === 'device' ? kind : 'other'
+  return kind === 'app' || kind === 'market' || kind === 'driver' || kind === 'device' ? kind : 'other'
 }
 
 function defaultName(subject: string): string {
@@ -154,7 +160,8 @@ export function buildStatement(input: StatementInput): Statement {
 
 /**
  * A month of the log added up one entry at a time, in any order, so a caller can stream a large
- * log through it without holding the month in memory. Entries outside the month are ignored.
+ * log through it without holding the month in memory. Entries outside the month count for
+ * nothing, beyond matching a market answer sent across midnight (see readFrom).
  */
 export class MonthTally {
   readonly month: string
@@ -162,6 +169,7 @@ export class MonthTally {
   readonly from: number
   readonly to: number
   readonly #subjects = new Map<string, Tally>()
+  readonly #markets: MarketAnswersTally
 
   constructor(month: string, timeZone: string) {
     this.month = month
@@ -169,16 +177,30 @@ export class MonthTally {
     const { from, to } = monthBounds(month, timeZone)
     this.from = from
     this.to = to
+    this.#markets = new MarketAnswersTally(from, to)
+  }
+
+  /**
+   * Where the log around the month is read from: a minute either side of it, so that an answer
+   * sent to a market just before midnight is matched with the box's record of it made just after.
+   */
+  get readFrom(): number {
+    return this.from - MATCH_SLACK
+  }
+
+  get readTo(): number {
+    return this.to + MATCH_SLACK
   }
 
   add(entry: AuditEntry & { seq?: number }): void {
+    this.#markets.add(entry)
     if (entry.time < this.from || entry.time >= this.to) return
     let tally = this.#subjects.get(entry.subject)
     if (!tally) this.#subjects.set(entry.subject, (tally = new Tally(entry.subject)))
     tally.add(entry)
   }
 
-  finish(opts: { verify: VerifyReport; names?: Record<string, string>; generatedAt?: number }): Statement {
+  finish(opts: { verify: VerifyReport; names?: Record<string, string>; generatedAt?: number; answers?: Iterable<AnswerRecord> }): Statement {
     const activities = [...this.#subjects.values()]
       .map((t) => t.finish(opts.names?.[t.subject] ?? defaultName(t.subject)))
       .sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || compare(a.subject, b.subject))
@@ -193,6 +215,7 @@ export class MonthTally {
       audit: { ok: opts.verify.ok, length: opts.verify.length, problems: [...opts.verify.problems] },
       subjects: activities,
       totals,
+      markets: this.#markets.finish(opts.answers ?? []),
     }
   }
 }

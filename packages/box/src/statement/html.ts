@@ -1,11 +1,12 @@
 /**
  * The statement as one self-contained HTML document: no scripts, no external fonts, styles or
  * images, so it opens the same offline, from a mail attachment or a USB stick. Every string that
- * came from the audit log (subjects, sources, destinations, previews, reasons) is escaped: an
- * app chooses its own destination and preview text, and must not be able to script the page.
+ * came from the audit log (subjects, sources, destinations, previews, reasons) or from a market
+ * (processors' names, purposes) is escaped: an app chooses its own destination and preview text,
+ * a processor its name and purpose, and neither must be able to script the page.
  */
 import type { Statement } from './build.ts'
-import { auditBanner, generated, heading, period, sentences, summary, tables, title, type TableView } from './words.ts'
+import { auditBanner, generated, heading, marketsPart, period, sentences, summary, tables, title, type TableView } from './words.ts'
 
 const STYLE = `
   :root { color-scheme: light; }
@@ -66,6 +67,16 @@ export function renderHtml(statement: Statement): string {
     `<ul>${summary(statement).map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`,
     '</section>',
   ]
+  const markets = marketsPart(statement)
+  if (markets) {
+    parts.push(
+      '<section aria-labelledby="markets-heading">',
+      `<h2 id="markets-heading">${escapeHtml(markets.heading)}</h2>`,
+      `<ul>${markets.lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`,
+      tableHtml(markets.table),
+      '</section>',
+    )
+  }
   statement.subjects.forEach((subject, i) => {
     const id = `subject-${i + 1}`
     parts.push(

@@ -1,11 +1,14 @@
 import type { AuditLog } from '../audit/index.ts'
 import { MonthTally, monthOf, type Statement } from './build.ts'
+import type { AnswerRecord } from './markets.ts'
 
 export interface FromLogOptions {
   /** YYYY-MM; the current month in `timeZone` when absent. */
   month?: string
   timeZone: string
   names?: Record<string, string>
+  /** The box's records of the market queries it answered, for the statement's data-market part. */
+  answers?: Iterable<AnswerRecord>
   /** Epoch seconds; also what "the current month" is judged by. */
   now: number
 }
@@ -14,6 +17,6 @@ export interface FromLogOptions {
 export async function statementFromLog(audit: AuditLog, opts: FromLogOptions): Promise<Statement> {
   const tally = new MonthTally(opts.month ?? monthOf(opts.now, opts.timeZone), opts.timeZone)
   const verify = await audit.verify()
-  for await (const entry of audit.between(tally.from, tally.to)) tally.add(entry)
-  return tally.finish({ verify, names: opts.names, generatedAt: opts.now })
+  for await (const entry of audit.between(tally.readFrom, tally.readTo)) tally.add(entry)
+  return tally.finish({ verify, names: opts.names, generatedAt: opts.now, answers: opts.answers })
 }

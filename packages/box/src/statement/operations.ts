@@ -2,18 +2,19 @@
  * The monthly data-use statement, for the owner: added up from the audit log, and answered as
  * the statement's data or drawn as a self-contained HTML page or a PDF.
  */
-import { Type } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
 import { defineOperation, ownerOnly } from '../operations/index.ts'
 import type { Apps } from '../apps/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Home } from '../home/index.ts'
-import { renderHtml, renderPdf, statementFromLog } from './index.ts'
+import { renderHtml, renderPdf, statementFromLog, type AnswerRecord } from './index.ts'
 
 const Count = Type.Integer({ minimum: 0 })
 
 const SourceUseFields = {
   source: Type.Union([Type.String(), Type.Null()], { description: 'null: requests about the box as a whole (status, catalogue, the list of sources)' }),
   requests: Count, records: Count, bytes: Count, denials: Count,
+  unsizedRecords: Type.Integer({ minimum: 0, description: 'Of the records, those whose size the log does not say; bytes is the size of the others' }),
   denialReasons: Type.Array(Type.String(), { description: 'The distinct reasons for the refusals, at most five' }),
 }
 const SourceUseSchema = Type.Object(SourceUseFields)
@@ -24,13 +25,13 @@ const SourceReadsSchema = Type.Object({
 })
 
 const TotalsFields = {
-  requests: Count, denials: Count, recordsRead: Count, recordsWritten: Count, bytesWritten: Count, recordsDeleted: Count,
+  requests: Count, denials: Count, recordsRead: Count, recordsWritten: Count, bytesWritten: Count, recordsWrittenUnsized: Count, recordsDeleted: Count,
   exportsSent: Count, bytesExported: Count, exportsQueued: Count, exportsRefused: Count, exportsFailed: Count,
 }
 
 const SubjectActivitySchema = Type.Object({
   subject: Type.String(),
-  kind: Type.Union([Type.Literal('app'), Type.Literal('driver'), Type.Literal('device'), Type.Literal('owner'), Type.Literal('other')]),
+  kind: Type.Union([Type.Literal('app'), Type.Literal('market'), Type.Literal('driver'), Type.Literal('device'), Type.Literal('owner'), Type.Literal('other')]),
   name: Type.String(),
   reads: Type.Array(SourceReadsSchema),
   writes: Type.Array(SourceUseSchema),
@@ -45,6 +46,27 @@ const SubjectActivitySchema = Type.Object({
   totals: Type.Object(TotalsFields),
 })
 
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+const MarketsSchema = Type.Object({
+  answers: Type.Array(Type.Object({
+    market: Type.String(),
+    query: Type.String(),
+    sentAt: Type.Number({ description: 'Epoch seconds: when the audit log shows it sent, else when the box recorded it' }),
+    processor: Nullable(Type.Object({ id: Type.String(), name: Type.String() })),
+    purpose: Nullable(Type.String()),
+    privacyLevel: Nullable(Type.String()),
+    epsilon: Nullable(Type.String({ description: 'The privacy budget spent, an exact rational as text' })),
+    priceSat: Nullable(Type.Integer({ minimum: 0, description: 'Promised to each participant, paid once the market releases the result' })),
+    bytes: Nullable(Count),
+    recorded: Type.Boolean({ description: 'The box holds a record of answering it; null fields above when not' }),
+    logged: Type.Boolean({ description: 'The audit log shows it sent through the gateway' }),
+  })),
+  promisedSat: Type.Integer({ minimum: 0, description: 'What the month\'s answers promise; promised, not paid' }),
+  notLogged: Count,
+  notRecorded: Count,
+})
+
 export const StatementSchema = Type.Object({
   month: Type.String({ description: 'YYYY-MM' }),
   timeZone: Type.String(),
@@ -54,6 +76,7 @@ export const StatementSchema = Type.Object({
   audit: Type.Object({ ok: Type.Boolean(), length: Count, problems: Type.Array(Type.String()) }, { description: 'Whether the whole audit log verified' }),
   subjects: Type.Array(SubjectActivitySchema),
   totals: Type.Object({ ...TotalsFields, subjects: Count }),
+  markets: Type.Union([MarketsSchema, Type.Null()], { description: 'The answers sent to data markets in the month and what they pay; null when none were' }),
 }, { description: 'The statement as data: every number a rendering shows' })
 
 /** The statement drawn for reading: the page or the PDF, and the month it is for. */
@@ -67,12 +90,14 @@ export interface StatementOperationsDeps {
   home: Home
   audit: AuditLog
   apps: Apps
+  /** The market queries the box answered, all of them: the statement picks out the month's. */
+  answers?: () => Iterable<AnswerRecord>
 }
 
-export function statementOperations({ home, audit, apps }: StatementOperationsDeps) {
+export function statementOperations({ home, audit, apps, answers }: StatementOperationsDeps) {
   return {
     get: defineOperation({
-      name: 'statement.get', summary: 'The monthly statement of who used which data, built from the audit log, with whether the log verified', audit: 'admin',
+      name: 'statement.get', summary: 'The monthly statement of who used which data and what the answers sent to data markets pay, built from the audit log, with whether the log verified', audit: 'admin',
       input: Type.Object({
         month: Type.Optional(Type.String({ description: 'YYYY-MM; default: the current month' })),
         tz: Type.Optional(Type.String({ description: 'IANA time zone the month is read in; default: the box owner\'s' })),
@@ -84,7 +109,7 @@ export function statementOperations({ home, audit, apps }: StatementOperationsDe
         // Boxes made before the owner's zone was kept in the home's config have none: they read months in UTC.
         const timeZone = tz ?? home.config.timeZone ?? 'UTC'
         const names = Object.fromEntries(apps.list().map((app) => [`app:${app.id}`, app.name]))
-        const statement = await statementFromLog(audit, { month, timeZone, now: Math.floor(Date.now() / 1000), names })
+        const statement = await statementFromLog(audit, { month, timeZone, now: Math.floor(Date.now() / 1000), names, answers: answers?.() })
         ctx.records = statement.totals.requests
         if (format === 'json') return statement
         const document = format === 'pdf' ? await renderPdf(statement) : renderHtml(statement)

@@ -5,7 +5,7 @@
  * The creation date is the statement's own, which makes the same statement the same bytes.
  */
 import type { Statement } from './build.ts'
-import { auditBanner, generated, heading, period, sentences, summary, tables, title, type TableView } from './words.ts'
+import { auditBanner, generated, heading, marketsPart, period, sentences, summary, tables, title, type TableView } from './words.ts'
 
 /** Characters the standard fonts have beyond Latin-1 (WinAnsiEncoding's 0x80–0x9F). */
 const WIN_ANSI_EXTRA = new Set('€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ')
@@ -76,6 +76,15 @@ export async function renderPdf(statement: Statement, options: PdfOptions = {}):
 
   text('In short', 'H2', 'Helvetica-Bold', 14, COLORS.text, 0.3)
   list(summary(statement))
+
+  const markets = marketsPart(statement)
+  if (markets) {
+    keepWithNext(doc, 120)
+    doc.moveDown(0.6)
+    text(markets.heading, 'H2', 'Helvetica-Bold', 14, COLORS.text, 0.3)
+    list(markets.lines)
+    tablePdf(doc, root, markets.table)
+  }
 
   for (const subject of statement.subjects) {
     keepWithNext(doc, 120)

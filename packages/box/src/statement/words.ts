@@ -3,6 +3,7 @@
  * here, so the HTML and the PDF say the same thing in the same words.
  */
 import type { DestinationExports, SourceReads, SourceUse, Statement, SubjectActivity } from './build.ts'
+import type { MarketsPart } from './markets.ts'
 import { durationAdjective } from '../duration/index.ts'
 
 export function count(n: number, singular: string, plural = `${singular}s`): string {
@@ -88,17 +89,18 @@ export function auditBanner(statement: Statement): { ok: boolean; headline: stri
 
 export function summary(statement: Statement): string[] {
   const t = statement.totals
-  const users = statement.subjects.filter((s) => s.kind !== 'owner' && s.kind !== 'other')
+  const users = statement.subjects.filter((s) => s.kind === 'app' || s.kind === 'driver' || s.kind === 'device').length
+  const markets = statement.subjects.filter((s) => s.kind === 'market').length
   const lines: string[] = []
   if (t.requests === 0) return [`Nothing was recorded in ${monthName(statement)}.`]
-  lines.push(users.length === 0
-    ? 'No app, driver or device used your data this month; only you did.'
-    : `${count(users.length, 'app, driver or device', 'apps, drivers and devices')} used your data this month.`)
+  const who = [users > 0 ? count(users, 'app, driver or device', 'apps, drivers and devices') : '', markets > 0 ? count(markets, 'data market') : ''].filter(Boolean)
+  lines.push(who.length === 0 ? 'No app, driver or device used your data this month; only you did.' : `${who.join(', and ')}${who.length > 1 ? ',' : ''} used your data this month.`)
   lines.push(`In all, ${count(t.recordsRead, 'record')} ${t.recordsRead === 1 ? 'was' : 'were'} read and ${count(t.recordsWritten, 'record')} (${writtenSize(t.recordsWritten, t.bytesWritten, t.recordsWrittenUnsized)}) written${t.recordsDeleted > 0 ? `; ${count(t.recordsDeleted, 'record')} ${t.recordsDeleted === 1 ? 'was' : 'were'} deleted` : ''}.`)
   const exports = t.exportsSent + t.exportsQueued + t.exportsRefused + t.exportsFailed
   lines.push(exports === 0
     ? 'No data left the box.'
     : `${count(t.exportsSent, 'export')} (${byteSize(t.bytesExported)}) left the box; ${t.exportsQueued} waiting for your approval, ${t.exportsRefused} refused, ${t.exportsFailed} failed.`)
+  if (statement.markets) lines.push(marketsInShort(statement.markets))
   lines.push(t.denials === 0 ? 'Nothing was refused.' : `${count(t.denials, 'request')} ${t.denials === 1 ? 'was' : 'were'} refused.`)
   return lines
 }
@@ -139,6 +141,7 @@ export function sentences(s: SubjectActivity): string[] {
     if (d.denials > 0) lines.push(refusals(s, d.denials, `deleting from ${sourceName(d.source)}`))
   }
   for (const x of s.exports) lines.push(...exportSentences(s, x))
+  if (s.kind === 'market' && s.totals.exportsSent > 0) lines.push(`${s.totals.exportsSent === 1 ? 'The answer' : 'Each answer'} was ${ONE_ANSWER}.`)
   if (s.admin.requests > 0) lines.push(`${s.name} made ${count(s.admin.requests, 'administrative request')} (tokens, grants, drivers, imports, the audit log).`)
   if (s.admin.denials > 0) lines.push(refusals(s, s.admin.denials, 'an administrative request'))
   if (s.logins.succeeded > 0) lines.push(`${s.name} logged in ${count(s.logins.succeeded, 'time')}.`)
@@ -154,12 +157,17 @@ function readSentence(s: SubjectActivity, r: SourceReads): string {
 
 function exportSentences(s: SubjectActivity, x: DestinationExports): string[] {
   const lines: string[] = []
-  if (x.sent > 0) lines.push(`${s.name} sent ${count(x.sent, 'export')} (${byteSize(x.bytes)}) to ${x.destination}.`)
-  if (x.queued > 0) lines.push(`${count(x.queued, 'export')} to ${x.destination} ${x.queued === 1 ? 'is' : 'are'} waiting for your approval.`)
-  if (x.refused > 0) lines.push(`${count(x.refused, 'export')} to ${x.destination} ${x.refused === 1 ? 'was' : 'were'} refused.`)
-  if (x.failed > 0) lines.push(`${count(x.failed, 'export')} to ${x.destination} failed: the destination did not take ${x.failed === 1 ? 'it' : 'them'}.`)
+  // What a market sends is an answer to one of its queries, and says what an answer is.
+  const what = s.kind === 'market' ? 'answer' : 'export'
+  if (x.sent > 0) lines.push(`${s.name} sent ${count(x.sent, what)} (${byteSize(x.bytes)}) to ${x.destination}.`)
+  if (x.queued > 0) lines.push(`${count(x.queued, what)} to ${x.destination} ${x.queued === 1 ? 'is' : 'are'} waiting for your approval.`)
+  if (x.refused > 0) lines.push(`${count(x.refused, what)} to ${x.destination} ${x.refused === 1 ? 'was' : 'were'} refused.`)
+  if (x.failed > 0) lines.push(`${count(x.failed, what)} to ${x.destination} failed: the destination did not take ${x.failed === 1 ? 'it' : 'them'}.`)
   return lines
 }
+
+/** What leaves the box when it answers a market's query, in the words the owner consented to. */
+const ONE_ANSWER = 'two encrypted shares of one value worked out in the box, one for each of the market\'s two aggregators, so that neither can read it alone, and noise is added before anyone sees a total'
 
 export type ColumnKind = 'text' | 'number' | 'preview'
 
@@ -193,7 +201,7 @@ export function tables(s: SubjectActivity): TableView[] {
   if (s.exports.length > 0) {
     out.push({
       caption: `What ${inSentence(s)} sent out of the box`,
-      headers: ['Destination', 'Sent', 'Size', 'Waiting', 'Refused', 'Failed', 'Last content began'],
+      headers: ['Destination', s.kind === 'market' ? 'Answers sent' : 'Sent', 'Size', 'Waiting', 'Refused', 'Failed', 'Last content began'],
       columns: ['text', 'number', 'number', 'number', 'number', 'number', 'preview'],
       rows: s.exports.map((x) => [x.destination, n(x.sent), byteSize(x.bytes), n(x.queued), n(x.refused), n(x.failed), x.lastPreview ?? '-']),
     })
@@ -210,4 +218,57 @@ function n(value: number): string {
 export function heading(s: SubjectActivity): string {
   if (s.subject === 'owner') return `${s.name} (the owner)`
   return s.name === s.subject ? s.name : `${s.name} (${s.subject})`
+}
+
+/** Satoshis, as a market prices its queries. */
+export function sat(amount: number): string {
+  return `${n(amount)} sat`
+}
+
+function marketsInShort(m: MarketsPart): string {
+  return `${count(m.answers.length, 'answer')} went to data markets, promising ${sat(m.promisedSat)} once the markets release their results (promised, not paid).`
+}
+
+/** The longest purpose a table cell shows; the statement's data carries all of it. */
+const PURPOSE_CHARS = 200
+
+/** The data-market part: what was answered, for whom, why, and what it pays; null when nothing was. */
+export function marketsPart(statement: Statement): { heading: string; lines: string[]; table: TableView } | null {
+  const m = statement.markets
+  if (!m) return null
+  const markets = new Set(m.answers.map((a) => a.market)).size
+  const unpriced = m.answers.filter((a) => a.priceSat === null).length
+  const lines = [
+    `The box sent ${count(m.answers.length, 'answer')} to ${count(markets, 'data market')} in ${monthName(statement)}, through the export gateway, each to a query you or your rules accepted.`,
+    `Each answer was ${ONE_ANSWER}. None of your records left the box.`,
+    `Together they promise ${sat(m.promisedSat)}${unpriced > 0 ? `, besides ${count(unpriced, 'answer')} whose price is not known` : ''}. A query pays once its market releases the result; Coffer does not take payments yet, so this is what was promised, not what was paid.`,
+  ]
+  if (m.notLogged > 0) {
+    lines.push(`Warning: the audit log does not show ${m.notLogged === 1 ? 'one of these answers' : `${n(m.notLogged)} of these answers`} being sent (marked "NOT in the log"), though the box recorded ${m.notLogged === 1 ? 'it' : 'them'} as answered.`)
+  }
+  if (m.notRecorded > 0) {
+    lines.push(`${count(m.notRecorded, 'answer')} in the audit log ${m.notRecorded === 1 ? 'is' : 'are'} not in the box's records, as when you leave a market and its queries are forgotten: who asked, why and for what price is not known.`)
+  }
+  const when = new Intl.DateTimeFormat('en-GB', { timeZone: statement.timeZone, day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+  const unknown = 'not known'
+  const rows = m.answers.map((a) => [
+    a.query, a.market, a.processor?.name ?? unknown, a.purpose === null ? unknown : shorten(a.purpose, PURPOSE_CHARS), a.privacyLevel ?? '-', a.epsilon ?? '-',
+    a.priceSat === null ? unknown : sat(a.priceSat), when.format(new Date(a.sentAt * 1000)), a.logged ? 'yes' : 'NOT in the log',
+  ])
+  rows.push(['Total', '', '', '', '', '', sat(m.promisedSat), '', ''])
+  return {
+    heading: 'Data markets',
+    lines,
+    table: {
+      caption: 'Answers sent to data markets, and what they pay',
+      headers: ['Query', 'Market', 'Processor', 'Purpose', 'Privacy level', 'Privacy budget spent (epsilon)', 'Pays (promised)', 'Sent', 'In the audit log'],
+      columns: ['text', 'text', 'text', 'text', 'text', 'number', 'number', 'text', 'text'],
+      rows,
+    },
+  }
+}
+
+function shorten(text: string, max: number): string {
+  const chars = [...text]
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('').trimEnd()}…`
 }

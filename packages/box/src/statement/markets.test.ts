@@ -1,0 +1,207 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { AuditLog, type AuditEntry, type VerifyReport } from '../audit/index.ts'
+import { openMetaDb } from '../db/index.ts'
+import { initHome } from '../home/index.ts'
+import { buildStatement, renderHtml, renderPdf, statementFromLog, type AnswerRecord, type Statement } from './index.ts'
+
+const BERLIN = 'Europe/Berlin'
+// November 2026 in Berlin is CET (UTC+1): it runs from 2026-10-31T23:00Z to 2026-11-30T23:00Z.
+const NOV_END = Date.UTC(2026, 10, 30, 23) / 1000
+const VERIFIED: VerifyReport = { ok: true, length: 12, checkpointLength: 12, problems: [] }
+const t = (day: number, hour = 12) => Date.UTC(2026, 10, day, hour) / 1000
+
+const MARKET = '127.0.0.1-4100'
+const SUBJECT = `market:${MARKET}`
+const answersAt = (query: string) => `http://127.0.0.1:4100/api/v1/queries/${query}/answers`
+
+function entry(time: number, fields: Partial<AuditEntry> & Pick<AuditEntry, 'subject' | 'operation'>): AuditEntry {
+  return { time, grant: 'g1', source: null, action: 'GET /api/v1/sources/:source/records', records: 0, bytes: 0, outcome: 'allow', status: 200, ...fields }
+}
+
+/** What the market's token reads for one answer, and the answer leaving through the gateway. */
+function answered(time: number, query: string, bytes = 1941): AuditEntry[] {
+  return [
+    entry(time, { subject: SUBJECT, operation: 'read', source: 'steps', records: 14, granularity: 86400, action: `MARKET ${MARKET} ${query}` }),
+    entry(time + 1, {
+      subject: SUBJECT, operation: 'export', action: `EXPORT ${answersAt(query)}`, destination: answersAt(query), bytes,
+      preview: `{"queryId":"${query}","boxId":"86ac01d3","privacyLevel":"medium","leader":"IcTgAnpqwwMM`,
+    }),
+  ]
+}
+
+/** The box's record of a query it answered, as the market module keeps it. */
+function record(query: string, answeredAt: number, more: { level?: string; spent?: string; price?: number; processor?: string; purpose?: string } = {}): AnswerRecord {
+  return {
+    market: MARKET, id: query, reason: `answered at level ${more.level ?? 'medium'}`, spent: more.spent ?? '1/2', answeredAt,
+    published: {
+      processor: { id: 'p-walk', name: more.processor ?? 'Walking study' },
+      spec: { purpose: more.purpose ?? 'How much people walk, for a public health study.', price: { amount: more.price ?? 250, currency: 'sat' } },
+    },
+  }
+}
+
+const APP_READ = entry(t(2), { subject: 'app:fitness', operation: 'read', source: 'steps', records: 30, granularity: 86400 })
+const DRIVER_WRITE = entry(t(3), { subject: 'driver:phone', operation: 'write', source: 'location', records: 10, bytes: 500, status: 201 })
+
+const ENTRIES = [APP_READ, DRIVER_WRITE, ...answered(t(14), 'q-walk'), ...answered(t(20), 'q-sleep', 2010)]
+const RECORDS = [
+  record('q-walk', t(14) + 2),
+  record('q-sleep', t(20) + 2, { level: 'high', spent: '1/10', price: 100, processor: 'Sleep lab', purpose: 'How long people sleep on weekdays.' }),
+  // Answered in October: not this month's.
+  record('q-old', Date.UTC(2026, 9, 10) / 1000, { price: 5000 }),
+]
+
+function build(entries: AuditEntry[], answers: AnswerRecord[], month = '2026-11'): Statement {
+  return buildStatement({ entries, month, timeZone: BERLIN, verify: VERIFIED, generatedAt: Date.UTC(2026, 11, 1, 8) / 1000, answers })
+}
+
+/** The text a PDF with uncompressed content streams shows, line by line (standard-font hex strings). */
+function pdfText(pdf: Buffer): string {
+  const lines: string[] = []
+  for (const op of pdf.toString('latin1').matchAll(/\[([^\]]*)\] TJ/g)) {
+    lines.push([...op[1]!.matchAll(/<([0-9a-f]*)>/g)].map((m) => Buffer.from(m[1]!, 'hex').toString('latin1')).join(''))
+  }
+  return lines.join(' ').replace(/\s+/g, ' ')
+}
+
+test('a market that read and answered is a subject of its own, and its answers are listed with what they pay', () => {
+  const s = build(ENTRIES, RECORDS)
+  assert.deepEqual(s.subjects.map((x) => [x.subject, x.kind, x.name]), [
+    ['app:fitness', 'app', 'App fitness'],
+    [SUBJECT, 'market', `Market ${MARKET}`],
+    ['driver:phone', 'driver', 'Driver phone'],
+  ])
+  const market = s.subjects.find((x) => x.kind === 'market')!
+  assert.deepEqual(market.reads.map((r) => [r.source, r.requests, r.records, r.finestGranularity]), [['steps', 2, 28, 86400]])
+  assert.deepEqual(market.exports.map((x) => [x.destination, x.sent, x.bytes]), [[answersAt('q-sleep'), 1, 2010], [answersAt('q-walk'), 1, 1941]])
+
+  assert.deepEqual(s.markets, {
+    answers: [
+      {
+        market: MARKET, query: 'q-walk', sentAt: t(14) + 1, processor: { id: 'p-walk', name: 'Walking study' }, purpose: 'How much people walk, for a public health study.',
+        privacyLevel: 'medium', epsilon: '1/2', priceSat: 250, bytes: 1941, recorded: true, logged: true,
+      },
+      {
+        market: MARKET, query: 'q-sleep', sentAt: t(20) + 1, processor: { id: 'p-walk', name: 'Sleep lab' }, purpose: 'How long people sleep on weekdays.',
+        privacyLevel: 'high', epsilon: '1/10', priceSat: 100, bytes: 2010, recorded: true, logged: true,
+      },
+    ],
+    promisedSat: 350,
+    notLogged: 0,
+    notRecorded: 0,
+  })
+  // Plain data, the same whatever order the log and the records come in.
+  assert.deepEqual(JSON.parse(JSON.stringify(s)), s)
+  assert.deepEqual(build([...ENTRIES].reverse(), [...RECORDS].reverse()), s)
+})
+
+test('HTML: a "Data markets" part with each answer, its price, the total promised, and what left the box', () => {
+  const html = renderHtml(build(ENTRIES, RECORDS))
+  assert.match(html, /<h2 id="markets-heading">Data markets<\/h2>/)
+  assert.match(html, /2 apps, drivers and devices, and 1 data market, used your data this month\./)
+  assert.match(html, /2 answers went to data markets, promising 350 sat once the markets release their results \(promised, not paid\)\./)
+  assert.match(html, /The box sent 2 answers to 1 data market in November 2026, through the export gateway/)
+  assert.match(html, /Each answer was two encrypted shares of one value worked out in the box, one for each of the market&#39;s two aggregators, so that neither can read it alone, and noise is added before anyone sees a total\. None of your records left the box\./)
+  assert.match(html, /Together they promise 350 sat\. A query pays once its market releases the result; Coffer does not take payments yet, so this is what was promised, not what was paid\./)
+  assert.match(html, /<tr><th scope="row">q-walk<\/th><td>127\.0\.0\.1-4100<\/td><td>Walking study<\/td><td>How much people walk, for a public health study\.<\/td><td>medium<\/td><td class="number">1\/2<\/td><td class="number">250 sat<\/td><td>14 Nov, 13:00<\/td><td>yes<\/td><\/tr>/)
+  assert.match(html, /<th scope="row">q-sleep<\/th>.*<td class="number">100 sat<\/td>/)
+  assert.match(html, /<tr><th scope="row">Total<\/th>(<td( class="number")?><\/td>){5}<td class="number">350 sat<\/td>/)
+  assert.doesNotMatch(html, /5,000 sat/, 'an answer of another month is not counted')
+  const paid = [...html.matchAll(/[^.;(]*\bpaid\b/g)].map((m) => m[0])
+  assert.ok(paid.length > 0 && paid.every((phrase) => /\bnot\b/.test(phrase)), `nothing says the answers were paid: ${paid.join(' | ')}`)
+
+  // The market's own part: what it read, and its answers in the same words.
+  assert.match(html, /<h2 id="subject-2">Market 127\.0\.0\.1-4100 \(market:127\.0\.0\.1-4100\)<\/h2>/)
+  assert.match(html, /Market 127\.0\.0\.1-4100 read 28 records from steps, at daily detail, in 2 requests\./)
+  assert.match(html, /Market 127\.0\.0\.1-4100 sent 1 answer \(1\.9 kB\) to http:\/\/127\.0\.0\.1:4100\/api\/v1\/queries\/q-walk\/answers\.<\/li><li>Each answer was two encrypted shares of one value/)
+  assert.match(html, /<th scope="col">Answers sent<\/th>/)
+})
+
+test('PDF: the same market part, price and total', async () => {
+  const text = pdfText(await renderPdf(build(ENTRIES, RECORDS), { compress: false }))
+  for (const sentence of [
+    'Data markets',
+    'The box sent 2 answers to 1 data market in November 2026, through the export gateway',
+    'Together they promise 350 sat.',
+    'so this is what was promised, not what was paid.',
+    'Market 127.0.0.1-4100 read 28 records from steps, at daily detail, in 2 requests.',
+  ]) assert.ok(text.includes(sentence), `PDF lacks: ${sentence}\n${text}`)
+  // Table cells wrap anywhere, so cells are looked for without the spaces wrapping put in.
+  const cells = text.replace(/ /g, '')
+  for (const cell of ['Walkingstudy', '250sat', '100sat', 'Total', '350sat', 'Privacybudgetspent(epsilon)', 'Pays(promised)']) assert.ok(cells.includes(cell), `PDF lacks the cell ${cell}\n${text}`)
+})
+
+test('a month without markets has no market part, in any form', async () => {
+  // The box answered in October; November has no market in its log and no answer.
+  const s = build([APP_READ, DRIVER_WRITE], RECORDS.filter((r) => r.id === 'q-old'))
+  assert.equal(s.markets, null)
+  assert.deepEqual(s.subjects.map((x) => x.kind), ['app', 'driver'])
+  const html = renderHtml(s)
+  assert.doesNotMatch(html, /Data markets|data market|sat\b/)
+  assert.match(html, /2 apps, drivers and devices used your data this month\./)
+  const text = pdfText(await renderPdf(s, { compress: false }))
+  assert.ok(!text.includes('Data markets') && !text.includes('sat'), text)
+  assert.equal(build([APP_READ], []).markets, null)
+})
+
+test('an answer the box recorded that the log does not show is flagged; one only the log shows is listed without a price', () => {
+  const s = build([...answered(t(14), 'q-walk'), ...answered(t(16), 'q-forgotten')], [
+    record('q-walk', t(14) + 2),
+    record('q-unlogged', t(15), { price: 40, processor: '<script>alert(1)</script>', purpose: 'A "purpose" & <b>more</b>' }),
+  ])
+  assert.deepEqual(s.markets!.answers.map((a) => [a.query, a.recorded, a.logged, a.priceSat, a.processor?.name ?? null]), [
+    ['q-walk', true, true, 250, 'Walking study'],
+    ['q-unlogged', true, false, 40, '<script>alert(1)</script>'],
+    ['q-forgotten', false, true, null, null],
+  ])
+  assert.deepEqual([s.markets!.promisedSat, s.markets!.notLogged, s.markets!.notRecorded], [290, 1, 1])
+  const html = renderHtml(s)
+  assert.match(html, /Warning: the audit log does not show one of these answers being sent \(marked &quot;NOT in the log&quot;\), though the box recorded it as answered\./)
+  assert.match(html, /<th scope="row">q-unlogged<\/th>.*<td>NOT in the log<\/td><\/tr>/)
+  assert.match(html, /1 answer in the audit log is not in the box&#39;s records, as when you leave a market and its queries are forgotten/)
+  assert.match(html, /Together they promise 290 sat, besides 1 answer whose price is not known\./)
+  assert.match(html, /<th scope="row">q-forgotten<\/th><td>127\.0\.0\.1-4100<\/td><td>not known<\/td><td>not known<\/td><td>-<\/td><td class="number">-<\/td><td class="number">not known<\/td>/)
+  // A processor writes its own name and purpose: they are shown, never run.
+  assert.doesNotMatch(html, /<script|<b>/)
+  assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/)
+  assert.match(html, /A &quot;purpose&quot; &amp; &lt;b&gt;more&lt;\/b&gt;/)
+})
+
+test('a refused or failed answer is in the market\'s own part, not among the answers sent', () => {
+  const failed = entry(t(14, 13), { subject: SUBJECT, operation: 'export', action: `EXPORT ${answersAt('q-walk')}`, destination: answersAt('q-walk'), bytes: 1941, status: 502 })
+  const refused = entry(t(14, 14), { subject: SUBJECT, operation: 'export', action: `EXPORT ${answersAt('q-other')}`, destination: answersAt('q-other'), bytes: 1941, outcome: 'deny', status: 403 })
+  const s = build([failed, refused], [])
+  assert.equal(s.markets, null)
+  assert.deepEqual(s.subjects[0]!.exports.map((x) => [x.destination, x.sent, x.refused, x.failed]), [[answersAt('q-other'), 0, 1, 0], [answersAt('q-walk'), 0, 0, 1]])
+  assert.match(renderHtml(s), /1 answer to http:\/\/127\.0\.0\.1:4100\/api\/v1\/queries\/q-walk\/answers failed: the destination did not take it\./)
+})
+
+test('an answer sent just before midnight and recorded just after belongs to the month the log shows it leaving in', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-statement-'))
+  const { home } = initHome(path.join(dir, 'home'), { passphrase: 'correct horse battery staple' })
+  const db = openMetaDb(home.paths.meta)
+  let log = new AuditLog(home.paths.audit, home.keys, db)
+  await log.open()
+  try {
+    // Sent two seconds before midnight in Berlin; the box recorded the answer three seconds after it.
+    for (const e of answered(NOV_END - 3, 'q-midnight')) await log.record(e)
+    await log.close()
+    log = new AuditLog(home.paths.audit, home.keys, db)
+    await log.open()
+    const answers = [record('q-midnight', NOV_END + 3)]
+    const november = await statementFromLog(log, { month: '2026-11', timeZone: BERLIN, now: NOV_END + 60, answers })
+    assert.deepEqual(november.markets!.answers.map((a) => [a.query, a.sentAt, a.logged, a.priceSat]), [['q-midnight', NOV_END - 2, true, 250]])
+    assert.equal(november.subjects[0]!.exports[0]!.sent, 1)
+    const december = await statementFromLog(log, { month: '2026-12', timeZone: BERLIN, now: NOV_END + 60, answers })
+    assert.equal(december.markets, null, 'counted once, in November, and not flagged in December')
+    assert.deepEqual(december.subjects, [], 'the entries read across midnight count for nothing else')
+  } finally {
+    await log.close()
+    db.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
