@@ -25,7 +25,12 @@ const STYLE = `
   caption { text-align: left; font-weight: 600; padding: .25rem 0; }
   th, td { border: 1px solid #bbb; padding: .3rem .5rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
   thead th { background: #f0f0f0; }
-  td.number { text-align: right; font-variant-numeric: tabular-nums; }
+  /* Column headers and short cells (a name, a level) break between words, not inside them; long values (a URL, an id) still wrap anywhere. */
+  thead th { overflow-wrap: normal; }
+  td { overflow-wrap: break-word; }
+  td.preview { overflow-wrap: anywhere; }
+  td.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+  td.when { white-space: nowrap; }
   td.preview { font-family: ui-monospace, Menlo, Consolas, monospace; white-space: pre-wrap; }
   @media print { body { padding: 0; } .banner { break-inside: avoid; } section { break-inside: avoid-page; } }
 `
@@ -73,7 +78,7 @@ export function renderHtml(statement: Statement): string {
       '<section aria-labelledby="markets-heading">',
       `<h2 id="markets-heading">${escapeHtml(markets.heading)}</h2>`,
       `<ul>${markets.lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`,
-      tableHtml(markets.table),
+      ...markets.tables.map(tableHtml),
       '</section>',
     )
   }

@@ -107,9 +107,9 @@ test('HTML: a "Data markets" part with each answer, its price, the total promise
   assert.match(html, /The box sent 2 answers to 1 data market in November 2026, through the export gateway/)
   assert.match(html, /Each answer was two encrypted shares of one value worked out in the box, one for each of the market&#39;s two aggregators, so that neither can read it alone, and noise is added before anyone sees a total\. None of your records left the box\./)
   assert.match(html, /Together they promise 350 sat\. A query pays once its market releases the result; Coffer does not take payments yet, so this is what was promised, not what was paid\./)
-  assert.match(html, /<tr><th scope="row">q-walk<\/th><td>127\.0\.0\.1-4100<\/td><td>Walking study<\/td><td>How much people walk, for a public health study\.<\/td><td>medium<\/td><td class="number">1\/2<\/td><td class="number">250 sat<\/td><td>14 Nov, 13:00<\/td><td>yes<\/td><\/tr>/)
+  assert.match(html, /<caption>Answers sent to market 127\.0\.0\.1-4100, and what they pay<\/caption>.*<tr><th scope="row">q-walk<\/th><td>Walking study<\/td><td>How much people walk, for a public health study\.<\/td><td>medium<\/td><td class="number">1\/2<\/td><td class="number">250 sat<\/td><td class="when">14 Nov, 13:00<\/td><td>yes<\/td><\/tr>/)
   assert.match(html, /<th scope="row">q-sleep<\/th>.*<td class="number">100 sat<\/td>/)
-  assert.match(html, /<tr><th scope="row">Total<\/th>(<td( class="number")?><\/td>){5}<td class="number">350 sat<\/td>/)
+  assert.match(html, /<tr><th scope="row">Total<\/th>(<td( class="number")?><\/td>){4}<td class="number">350 sat<\/td>/)
   assert.doesNotMatch(html, /5,000 sat/, 'an answer of another month is not counted')
   const paid = [...html.matchAll(/[^.;(]*\bpaid\b/g)].map((m) => m[0])
   assert.ok(paid.length > 0 && paid.every((phrase) => /\bnot\b/.test(phrase)), `nothing says the answers were paid: ${paid.join(' | ')}`)
@@ -164,11 +164,28 @@ test('an answer the box recorded that the log does not show is flagged; one only
   assert.match(html, /<th scope="row">q-unlogged<\/th>.*<td>NOT in the log<\/td><\/tr>/)
   assert.match(html, /1 answer in the audit log is not in the box&#39;s records, as when you leave a market and its queries are forgotten/)
   assert.match(html, /Together they promise 290 sat, besides 1 answer whose price is not known\./)
-  assert.match(html, /<th scope="row">q-forgotten<\/th><td>127\.0\.0\.1-4100<\/td><td>not known<\/td><td>not known<\/td><td>-<\/td><td class="number">-<\/td><td class="number">not known<\/td>/)
+  assert.match(html, /<th scope="row">q-forgotten<\/th><td>not known<\/td><td>not known<\/td><td>-<\/td><td class="number">-<\/td><td class="number">not known<\/td>/)
   // A processor writes its own name and purpose: they are shown, never run.
   assert.doesNotMatch(html, /<script|<b>/)
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/)
   assert.match(html, /A &quot;purpose&quot; &amp; &lt;b&gt;more&lt;\/b&gt;/)
+})
+
+test('answers to two markets get a table each with that market\'s total; the words give the sum', () => {
+  const other = 'market.example.org'
+  const otherUrl = `https://${other}/api/v1/queries/q-bus/answers`
+  const s = build([
+    ...answered(t(14), 'q-walk'),
+    entry(t(18), { subject: `market:${other}`, operation: 'export', action: `EXPORT ${otherUrl}`, destination: otherUrl, bytes: 1800 }),
+  ], [record('q-walk', t(14) + 2), { ...record('q-bus', t(18) + 1, { price: 75, processor: 'Transit agency' }), market: other }])
+  assert.deepEqual(s.subjects.map((x) => [x.subject, x.kind]), [[SUBJECT, 'market'], [`market:${other}`, 'market']])
+  assert.equal(s.markets!.promisedSat, 325)
+  const html = renderHtml(s)
+  assert.match(html, /2 data markets used your data this month\./)
+  assert.match(html, /The box sent 2 answers to 2 data markets in November 2026/)
+  assert.match(html, /Together they promise 325 sat\./)
+  const tables = [...html.matchAll(/<caption>Answers sent to market ([^,]+), and what they pay<\/caption>.*?<th scope="row">Total<\/th>.*?(\d+) sat/g)].map((m) => [m[1], m[2]])
+  assert.deepEqual(tables, [['127.0.0.1-4100', '250'], ['market.example.org', '75']])
 })
 
 test('a refused or failed answer is in the market\'s own part, not among the answers sent', () => {

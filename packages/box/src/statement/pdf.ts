@@ -83,7 +83,7 @@ export async function renderPdf(statement: Statement, options: PdfOptions = {}):
     doc.moveDown(0.6)
     text(markets.heading, 'H2', 'Helvetica-Bold', 14, COLORS.text, 0.3)
     list(markets.lines)
-    tablePdf(doc, root, markets.table)
+    for (const table of markets.tables) tablePdf(doc, root, table)
   }
 
   for (const subject of statement.subjects) {
@@ -139,8 +139,39 @@ function tablePdf(doc: PDFKit.PDFDocument, root: PDFKit.PDFStructureElement, tab
   })))
   doc.font('Helvetica').fontSize(9)
   // pdfkit's table accepts structParent (it builds the Table/TR/TH/TD tree) though its types omit it.
-  const options = { data: [header, ...rows], structParent: root, defaultStyle: { padding: 4, borderColor: '#bbbbbb', border: 0.5 } }
+  const width = doc.page.width - doc.page.margins.left - doc.page.margins.right
+  const options = { data: [header, ...rows], structParent: root, columnStyles: columnWidths(doc, table, width), defaultStyle: { padding: 4, borderColor: '#bbbbbb', border: 0.5 } }
   doc.table(options as PDFKit.Mixins.TableOptionsWithData)
   doc.x = x
   doc.moveDown(0.8)
+}
+
+/** The widest a column asks to be for its content, in points: one long purpose or preview does not starve the rest. */
+const MAX_WANT = 180
+/** The most a column insists on for its longest word: an id or a URL longer than this wraps anywhere. */
+const MAX_NEED = 60
+/** The cells' padding (4 points a side), and a point to spare for rounding. */
+const CELL_PADDING = 10
+
+/**
+ * Column widths in points: each column asks for the width of its widest cell (capped) and needs at
+ * least that of its longest word, so a level or a name is not broken mid-word; the page's width is
+ * shared out by those. Equal columns squeeze a sentence into a strip beside a "yes".
+ */
+function columnWidths(doc: PDFKit.PDFDocument, table: TableView, width: number): number[] {
+  const measure = (text: string, font: string) => doc.font(font).fontSize(9).widthOfString(printable(text))
+  const longestWord = (text: string, font: string) => Math.max(0, ...text.split(/\s+/).map((word) => measure(word, font)))
+  const fontOf = (i: number) => (table.columns[i] === 'preview' ? 'Courier' : 'Helvetica')
+  const want = table.headers.map((header, i) => CELL_PADDING + Math.min(MAX_WANT, Math.max(measure(header, 'Helvetica-Bold'), ...table.rows.map((row) => measure(row[i] ?? '', fontOf(i))))))
+  // A number or a time is not broken at all; other cells break between words.
+  const need = table.headers.map((header, i) => table.columns[i] === 'number' || table.columns[i] === 'when'
+    ? CELL_PADDING + Math.max(longestWord(header, 'Helvetica-Bold'), ...table.rows.map((row) => measure(row[i] ?? '', fontOf(i))))
+    : CELL_PADDING + Math.min(MAX_NEED, Math.max(longestWord(header, 'Helvetica-Bold'), ...table.rows.map((row) => longestWord(row[i] ?? '', fontOf(i))))))
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
+  doc.font('Helvetica').fontSize(9)
+  if (sum(want) <= width) return want.map((w) => Math.floor(w + ((width - sum(want)) * w) / sum(want)))
+  if (sum(need) >= width) return need.map((w) => Math.floor((width * w) / sum(need)))
+  const spare = width - sum(need)
+  const extra = sum(want) - sum(need)
+  return need.map((w, i) => Math.floor(w + (spare * (want[i]! - w)) / extra))
 }

@@ -169,7 +169,8 @@ function exportSentences(s: SubjectActivity, x: DestinationExports): string[] {
 /** What leaves the box when it answers a market's query, in the words the owner consented to. */
 const ONE_ANSWER = 'two encrypted shares of one value worked out in the box, one for each of the market\'s two aggregators, so that neither can read it alone, and noise is added before anyone sees a total'
 
-export type ColumnKind = 'text' | 'number' | 'preview'
+/** 'when': a short date and time, kept on one line. */
+export type ColumnKind = 'text' | 'number' | 'when' | 'preview'
 
 export interface TableView {
   caption: string
@@ -233,7 +234,7 @@ function marketsInShort(m: MarketsPart): string {
 const PURPOSE_CHARS = 200
 
 /** The data-market part: what was answered, for whom, why, and what it pays; null when nothing was. */
-export function marketsPart(statement: Statement): { heading: string; lines: string[]; table: TableView } | null {
+export function marketsPart(statement: Statement): { heading: string; lines: string[]; tables: TableView[] } | null {
   const m = statement.markets
   if (!m) return null
   const markets = new Set(m.answers.map((a) => a.market)).size
@@ -251,21 +252,22 @@ export function marketsPart(statement: Statement): { heading: string; lines: str
   }
   const when = new Intl.DateTimeFormat('en-GB', { timeZone: statement.timeZone, day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
   const unknown = 'not known'
-  const rows = m.answers.map((a) => [
-    a.query, a.market, a.processor?.name ?? unknown, a.purpose === null ? unknown : shorten(a.purpose, PURPOSE_CHARS), a.privacyLevel ?? '-', a.epsilon ?? '-',
-    a.priceSat === null ? unknown : sat(a.priceSat), when.format(new Date(a.sentAt * 1000)), a.logged ? 'yes' : 'NOT in the log',
-  ])
-  rows.push(['Total', '', '', '', '', '', sat(m.promisedSat), '', ''])
-  return {
-    heading: 'Data markets',
-    lines,
-    table: {
-      caption: 'Answers sent to data markets, and what they pay',
-      headers: ['Query', 'Market', 'Processor', 'Purpose', 'Privacy level', 'Privacy budget spent (epsilon)', 'Pays (promised)', 'Sent', 'In the audit log'],
-      columns: ['text', 'text', 'text', 'text', 'text', 'number', 'number', 'text', 'text'],
-      rows,
-    },
-  }
+  // One table per market, so each row stays narrow enough to read on a page.
+  const byMarket = new Map<string, MarketsPart['answers']>()
+  for (const a of m.answers) byMarket.set(a.market, [...byMarket.get(a.market) ?? [], a])
+  const tables = [...byMarket].sort(([a], [b]) => (a < b ? -1 : 1)).map(([market, answers]): TableView => ({
+    caption: `Answers sent to market ${market}, and what they pay`,
+    headers: ['Query', 'Processor', 'Purpose', 'Privacy level', 'Privacy budget spent (epsilon)', 'Pays (promised)', 'Sent', 'In the audit log'],
+    columns: ['text', 'text', 'text', 'text', 'number', 'number', 'when', 'text'],
+    rows: [
+      ...answers.map((a) => [
+        a.query, a.processor?.name ?? unknown, a.purpose === null ? unknown : shorten(a.purpose, PURPOSE_CHARS), a.privacyLevel ?? '-', a.epsilon ?? '-',
+        a.priceSat === null ? unknown : sat(a.priceSat), when.format(new Date(a.sentAt * 1000)), a.logged ? 'yes' : 'NOT in the log',
+      ]),
+      ['Total', '', '', '', '', sat(answers.reduce((sum, a) => sum + (a.priceSat ?? 0), 0)), '', ''],
+    ],
+  }))
+  return { heading: 'Data markets', lines, tables }
 }
 
 function shorten(text: string, max: number): string {
