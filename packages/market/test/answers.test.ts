@@ -7,7 +7,7 @@
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { answerOf, makeBox, sendAnswer, startPair } from './boxes.ts'
-import { register, spec } from './helpers.ts'
+import { cli, register, spec } from './helpers.ts'
 import type { PublishedQuery, SharingLevel } from '../src/protocol/index.ts'
 
 const LEVELS: SharingLevel[] = ['low', 'medium', 'high']
@@ -61,8 +61,8 @@ for (const storage of ['pglite', 'postgres'] as const) {
       const ages = Array.from({ length: 30 }, (_, i) => (i % 6 === 5 ? null : 20 + ((i * 17) % 60)))
       const { statuses } = await answerAll(query, ages)
       assert.ok(statuses.every((s) => s === 202), statuses.join())
-      const shown = await pair.running.api('GET', `/api/v1/queries/${query.id}`, { key })
-      assert.deepEqual(shown.body.participation.levels, { low: 10, medium: 10, high: 10 })
+      const followed = await pair.running.api('GET', `/api/v1/queries/${query.id}`, { key })
+      assert.deepEqual(followed.body.participation.levels, { low: 10, medium: 10, high: 10 })
       const pending = await pair.running.api('GET', `/api/v1/queries/${query.id}/result`, { key })
       assert.equal(pending.body.state, 'pending')
 
@@ -85,6 +85,16 @@ for (const storage of ['pglite', 'postgres'] as const) {
       assert.equal(lines[0], 'query_id,state,class,epsilon,participants,bucket_from,bucket_to,value,standard_deviation,ci95_low,ci95_high')
       assert.equal(lines.length, 5)
       assert.equal(Number(lines[1].split(',')[7]), result.value)
+
+      // The same through the CLI, as a processor reads it.
+      const env = { COFFER_MARKET_URL: pair.leaderUrl, COFFER_MARKET_KEY: key }
+      const shown = await cli(['query', 'result', query.id], env)
+      assert.equal(shown.code, 0, shown.stderr)
+      assert.match(shown.stdout, new RegExp(`Query ${query.id}: released`))
+      assert.match(shown.stdout, /participants: 30 \(low 10, medium 10, high 10\)/)
+      assert.match(shown.stdout, /class medium {2}ε 1\/2, 10 reports/)
+      const csvOut = await cli(['query', 'result', query.id, '--csv'], env)
+      assert.equal(csvOut.stdout, csv.body)
     })
 
     test('count, sum and histogram are released within their error bars', async () => {
