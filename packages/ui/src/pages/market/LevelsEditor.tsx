@@ -1,6 +1,5 @@
 import { useState, type FormEvent } from 'react'
 import type { PrivacyLevel } from '@coffer/market/protocol'
-import { StatusNotice } from '../../components/Notice.tsx'
 import { TableWrap } from '../../components/TableWrap.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { market, type PrivacyLevels } from './api.ts'
@@ -10,25 +9,24 @@ import { LEVELS, LEVEL_ORDER, levelOf, levelParameters, sharing } from './words.
  * A privacy level per kind of data the joined markets ask about; a kind without one is not shared.
  * The draft starts from the box's levels: the page gives it a new key when they change.
  */
-export function LevelsEditor({ types, levels, onSaved }: { types: string[]; levels: PrivacyLevels; onSaved: () => void }) {
+export function LevelsEditor({ types, levels, onSaved, onNews }: { types: string[]; levels: PrivacyLevels; onSaved: (news: string) => void; onNews: (news: string | null) => void }) {
   const [draft, setDraft] = useState<PrivacyLevels>(levels)
-  const [news, setNews] = useState<string | null>(null)
   const { busy, error, run } = useAction()
 
   const changed = types.filter((t) => levelOf(draft, t) !== levelOf(levels, t))
   const save = (e: FormEvent) => {
     e.preventDefault()
     void run(async () => {
-      setNews(null)
+      onNews(null)
       await market.setLevels(Object.fromEntries(changed.map((t) => [t, levelOf(draft, t)])))
-      setNews(changed.length === 0 ? 'Nothing changed.' : `Saved: ${changed.map((t) => `${t} ${LEVELS[levelOf(draft, t)].name.toLowerCase()}`).join(', ')}. New queries are judged with these levels.`)
-      onSaved()
+      onSaved(changed.length === 0 ? 'Nothing changed.' : `Saved: ${changed.map((t) => `${t} ${LEVELS[levelOf(draft, t)].name.toLowerCase()}`).join(', ')}. New queries are judged with these levels.`)
     })
   }
 
   return (
     <>
       <p>Each level stands for fixed parameters: the noise (ε) added to each statistics answer, the ε your box may spend on one kind of data in a calendar month, and for datasets the group sizes k and l. Your box keeps the budget and refuses any query that would overrun it.</p>
+      <h3>What each level means</h3>
       <TableWrap label="What the privacy levels mean">
         <table>
           <thead><tr><th scope="col">Level</th><th scope="col">ε per answer</th><th scope="col">ε per month</th><th scope="col">Datasets (k, l)</th><th scope="col">In short</th></tr></thead>
@@ -52,6 +50,7 @@ export function LevelsEditor({ types, levels, onSaved }: { types: string[]; leve
         ? <p>Join a market to see the kinds of data it asks about.</p>
         : (
           <form onSubmit={save} noValidate>
+            <h3>Your levels</h3>
             <TableWrap label="Your privacy levels">
               <table>
                 <thead><tr><th scope="col">Kind of data</th><th scope="col">Your level</th><th scope="col">What it means</th></tr></thead>
@@ -76,7 +75,6 @@ export function LevelsEditor({ types, levels, onSaved }: { types: string[]; leve
           </form>
         )}
       <p className="muted">Levels and rules decide each query as it arrives; a query already read keeps what was decided then.</p>
-      {news && <StatusNotice>{news}</StatusNotice>}
       {error && <p role="alert" className="notice error">{error}</p>}
     </>
   )

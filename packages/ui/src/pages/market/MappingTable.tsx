@@ -1,6 +1,5 @@
 import { useState, type FormEvent } from 'react'
 import type { SourceSummary } from '@coffer/box'
-import { StatusNotice } from '../../components/Notice.tsx'
 import { TableWrap } from '../../components/TableWrap.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { market, type Mapping, type MappingRow } from './api.ts'
@@ -19,9 +18,10 @@ const BY = { owner: 'you', default: 'the box, by its name', none: '—' }
  * attribute among the box's series of the same kind. The draft starts from the box's answer:
  * the page gives it a new key when that changes.
  */
-export function MappingTable({ marketId, rows, sources, onSaved }: { marketId: string; rows: MappingRow[]; sources: SourceSummary[]; onSaved: () => void }) {
+export function MappingTable({ marketId, rows, sources, onSaved, onNews }: { marketId: string; rows: MappingRow[]; sources: SourceSummary[]; onSaved: (news: string) => void; onNews: (news: string | null) => void }) {
   const [chosen, setChosen] = useState<Record<string, string>>({})
-  const [news, setNews] = useState<string | null>(null)
+  // Saved, until the box's new answer replaces this table.
+  const [saved, setSaved] = useState(false)
   const { busy, error, run } = useAction()
 
   const save = (e: FormEvent) => {
@@ -31,11 +31,11 @@ export function MappingTable({ marketId, rows, sources, onSaved }: { marketId: s
       .filter(([attribute, value]) => value !== '' && value !== currents.get(attribute))
       .map(([attribute, value]) => [attribute, unplace(value)]))
     void run(async () => {
-      setNews(null)
+      onNews(null)
+      setSaved(false)
       if (Object.keys(mapping).length > 0) await market.setMapping(mapping)
-      setNews(Object.keys(mapping).length === 0 ? 'Nothing changed.' : `Saved where the box finds ${Object.keys(mapping).join(', ')}.`)
-      setChosen({})
-      onSaved()
+      setSaved(true)
+      onSaved(Object.keys(mapping).length === 0 ? 'Nothing changed.' : `Saved where the box finds ${Object.keys(mapping).join(', ')}.`)
     })
   }
 
@@ -58,12 +58,12 @@ export function MappingTable({ marketId, rows, sources, onSaved }: { marketId: s
                   <th scope="row"><label htmlFor={id}>{row.attribute}</label></th>
                   <td>{row.technicalType}{row.unit ? ` (${row.unit})` : ''}</td>
                   <td>
-                    <select id={id} value={value} onChange={(e) => setChosen({ ...chosen, [row.attribute]: e.target.value })}>
-                      {current === '' && <option value="">Not found: the box cannot answer about it</option>}
+                    <select id={id} value={value} onChange={(e) => { setSaved(false); setChosen({ ...chosen, [row.attribute]: e.target.value }) }}>
+                      {current === '' && <option value="">Not found (cannot answer)</option>}
                       {options.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
                     </select>
                   </td>
-                  <td>{chosen[row.attribute] !== undefined && chosen[row.attribute] !== current ? 'you (not saved yet)' : BY[row.by ?? 'none']}</td>
+                  <td>{chosen[row.attribute] !== undefined && chosen[row.attribute] !== current ? (saved ? BY.owner : 'you (not saved yet)') : BY[row.by ?? 'none']}</td>
                 </tr>
               )
             })}
@@ -73,7 +73,6 @@ export function MappingTable({ marketId, rows, sources, onSaved }: { marketId: s
       <div className="actions">
         <button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save where to find the data'}</button>
       </div>
-      {news && <StatusNotice>{news}</StatusNotice>}
       {error && <p role="alert" className="notice error">{error}</p>}
     </form>
   )

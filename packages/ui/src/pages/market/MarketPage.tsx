@@ -23,6 +23,14 @@ export default function MarketPage() {
   // Each joined market's vocabulary, as the box maps it: its logical types are what levels are set for.
   const mappings = useLoad(async (signal) => Promise.all((joined ?? []).map(async (m) => ({ market: m.id, rows: await market.mapping(m.id, signal) }))), [joined])
   const [news, setNews] = useState<string | null>(null)
+  // Each editor starts again from the box's answer after a save; what the save did is said outside it, so it stays.
+  const [levelsNews, setLevelsNews] = useState<string | null>(null)
+  const [rulesNews, setRulesNews] = useState<string | null>(null)
+  const [mappingNews, setMappingNews] = useState<string | null>(null)
+  const saved = (say: (news: string) => void, reload: () => void) => (text: string) => {
+    say(text)
+    reload()
+  }
 
   const types = [...new Set([
     ...(mappings.data ?? []).flatMap((m) => m.rows.map((r) => r.attribute.split('.')[0]!)),
@@ -63,13 +71,15 @@ export default function MarketPage() {
       <section aria-labelledby="levels-heading">
         <h2 id="levels-heading">Privacy levels</h2>
         <ErrorNotice error={levels.error ?? mappings.error} />
-        {levels.data && <LevelsEditor key={JSON.stringify(levels.data)} types={types} levels={levels.data} onSaved={levels.reload} />}
+        {levels.data && <LevelsEditor key={JSON.stringify(levels.data)} types={types} levels={levels.data} onSaved={saved(setLevelsNews, levels.reload)} onNews={setLevelsNews} />}
+        {levelsNews && <StatusNotice>{levelsNews}</StatusNotice>}
       </section>
 
       <section aria-labelledby="rules-heading">
         <h2 id="rules-heading">Rules</h2>
         <ErrorNotice error={rules.error} />
-        {rules.data && <RulesEditor key={JSON.stringify(rules.data)} types={types} rules={rules.data} onSaved={rules.reload} />}
+        {rules.data && <RulesEditor key={JSON.stringify(rules.data)} types={types} rules={rules.data} onSaved={saved(setRulesNews, rules.reload)} onNews={setRulesNews} />}
+        {rulesNews && <StatusNotice>{rulesNews}</StatusNotice>}
       </section>
 
       <section aria-labelledby="mapping-heading">
@@ -80,9 +90,10 @@ export default function MarketPage() {
         {mappings.data?.map((m) => (
           <div key={m.market}>
             {(mappings.data?.length ?? 0) > 1 && <h3>{m.market}</h3>}
-            <MappingTable key={JSON.stringify(m.rows)} marketId={m.market} rows={m.rows} sources={sources.data ?? []} onSaved={mappings.reload} />
+            <MappingTable key={JSON.stringify(m.rows)} marketId={m.market} rows={m.rows} sources={sources.data ?? []} onSaved={saved(setMappingNews, mappings.reload)} onNews={setMappingNews} />
           </div>
         ))}
+        {mappingNews && <StatusNotice>{mappingNews}</StatusNotice>}
       </section>
     </>
   )

@@ -3,7 +3,7 @@ import { formatTime } from '../../components/format.ts'
 import { StatusNotice } from '../../components/Notice.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { market, type PrivacyLevels, type QueryDetail } from './api.ts'
-import { STATES, outcome, protection, retentionWords, whatLeaves } from './words.ts'
+import { capitalised, outcome, protection, retentionWords, stateWords, whatLeaves } from './words.ts'
 
 /** One query as the owner decides it: who asks, why, what would leave, how it is protected, what it pays. */
 export function QueryCard({ query, levels, onChanged }: { query: QueryDetail; levels: PrivacyLevels; onChanged: () => void }) {
@@ -22,11 +22,9 @@ export function QueryCard({ query, levels, onChanged }: { query: QueryDetail; le
 
   return (
     <li className="card" aria-labelledby={headingId}>
-      <h3 id={headingId}>{sentence(query.description)}</h3>
+      <h3 id={headingId}>{capitalised(query.description)}.</h3>
       <p className="muted">
-        Query {query.id} on {query.market} · <span className={`state state-${query.state}`}>{STATES[query.state]}</span>
-        {query.decidedBy === 'rule' && ` by your ${query.reason ?? 'rule'}`}
-        {query.decidedBy !== 'rule' && query.reason && ` (${query.reason})`}
+        Query {query.id} on {query.market} · <span className={`state state-${query.state}`}>{stateWords(query)}</span>
       </p>
       <dl className="facts query-facts">
         <div><dt>Who asks</dt><dd>{processor.name}{processor.contact ? ` <${processor.contact}>` : ''}</dd></div>
@@ -56,6 +54,3 @@ export function QueryCard({ query, levels, onChanged }: { query: QueryDetail; le
   )
 }
 
-function sentence(text: string): string {
-  return text.length === 0 ? text : `${text[0]!.toUpperCase()}${text.slice(1)}.`
-}

@@ -1,7 +1,6 @@
 import { useState, type FormEvent } from 'react'
 import './market.css'
 import type { AnswerKind, PrivacyLevel } from '@coffer/market/protocol'
-import { StatusNotice } from '../../components/Notice.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { market, type MarketRule } from './api.ts'
 import { ANSWER_KINDS, LEVELS, LEVEL_ORDER, describeRule } from './words.ts'
@@ -50,9 +49,8 @@ const toggle = <T,>(list: T[], item: T, on: boolean) => on ? [...list.filter((x)
  * The owner's rules, in order: the first that matches a new query accepts or declines it, and a
  * query none matches waits. The draft starts from the box's rules: the page gives it a new key when they change.
  */
-export function RulesEditor({ types, rules, onSaved }: { types: string[]; rules: MarketRule[]; onSaved: () => void }) {
+export function RulesEditor({ types, rules, onSaved, onNews }: { types: string[]; rules: MarketRule[]; onSaved: (news: string) => void; onNews: (news: string | null) => void }) {
   const [drafts, setDrafts] = useState<Draft[]>(() => rules.map(toDraft))
-  const [news, setNews] = useState<string | null>(null)
   const { busy, error, setError, run } = useAction()
   const allTypes = [...new Set([...types, ...drafts.flatMap((d) => d.logicalTypes)])].sort()
 
@@ -66,7 +64,7 @@ export function RulesEditor({ types, rules, onSaved }: { types: string[]; rules:
 
   const save = (e: FormEvent) => {
     e.preventDefault()
-    setNews(null)
+    onNews(null)
     let list: MarketRule[]
     try {
       list = drafts.map(toRule)
@@ -76,8 +74,7 @@ export function RulesEditor({ types, rules, onSaved }: { types: string[]; rules:
     }
     void run(async () => {
       await market.setRules(list)
-      setNews(list.length === 0 ? 'Saved: no rules, so every query your levels allow waits for you.' : `Saved ${list.length} ${list.length === 1 ? 'rule' : 'rules'}. They decide new queries as they arrive.`)
-      onSaved()
+      onSaved(list.length === 0 ? 'Saved: no rules, so every query your levels allow waits for you.' : `Saved ${list.length} ${list.length === 1 ? 'rule' : 'rules'}. They decide new queries as they arrive.`)
     })
   }
 
@@ -137,7 +134,6 @@ export function RulesEditor({ types, rules, onSaved }: { types: string[]; rules:
         <button type="button" onClick={() => setDrafts([...drafts, toDraft({ action: 'accept' })])}>Add a rule</button>
         <button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save rules'}</button>
       </div>
-      {news && <StatusNotice>{news}</StatusNotice>}
       {error && <p role="alert" className="notice error">{error}</p>}
     </form>
   )

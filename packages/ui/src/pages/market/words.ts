@@ -115,15 +115,27 @@ export function protection(q: QueryDetail, levels: PrivacyLevels): string {
   return `Answered ${which}: noise with ε = ${m.epsilon} per answer, taken from a monthly budget (${list(budgets)}); a query that would overrun it is refused. ${market}`
 }
 
+/** A query's state with the box's reason: "answered at level medium", "cannot be answered (it asks for …)". */
+export function stateWords(q: Pick<QueryDetail, 'state' | 'reason' | 'decidedBy'>): string {
+  if (!q.reason) return STATES[q.state]
+  // The box's reasons for an answer start with the state itself.
+  if (q.reason.startsWith(q.state)) return q.reason
+  return q.decidedBy === 'rule' && q.reason.startsWith('rule') ? `${STATES[q.state]} by your ${q.reason}` : `${STATES[q.state]} (${q.reason})`
+}
+
 /** What became of a query the owner just accepted, in a sentence. */
 export function outcome(q: QueryDetail): string {
   const reason = q.reason ? ` (${q.reason})` : ''
   switch (q.state) {
-    case 'answered': return `Answered${reason}: your box sent its two encrypted shares to the market.`
+    case 'answered': return `${capitalised(stateWords(q))}: your box sent its two encrypted shares to the market.`
     case 'accepted': return `Accepted, but not answered yet${reason}; the box tries again each time it reads the market.`
     case 'cannot': return `Your box could not answer it${reason}.`
-    default: return `It is ${STATES[q.state]}${reason}.`
+    default: return `It is ${stateWords(q)}.`
   }
+}
+
+export function capitalised(text: string): string {
+  return text.length === 0 ? text : `${text[0]!.toUpperCase()}${text.slice(1)}`
 }
 
 /** "30d" → "30 days". */

@@ -1,0 +1,222 @@
+/**
+ * The Market page in a real browser against a real box and a real pair of markets (leader and
+ * helper, embedded storage, real sockets): the owner joins a market, opens Activity at medium,
+ * reads a processor's query in plain words, accepts it and sees it answered, and the market
+ * counts that one answer; a query about Identity, which the owner does not share, shows that it
+ * cannot be answered and offers no Accept. Rules and the attribute mapping are edited and kept.
+ * Checked with axe-core and the keyboard, and photographed into test-artifacts/.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
+import { createMarket, type Market } from '@coffer/market'
+import { startBox, type Running } from '../../box/test/helpers.ts'
+import { assertAccessible, assertKeyboardReachable, loggedIn, screenshot } from './browser.ts'
+
+const DAY = 86400
+let helper: Market
+let leader: Market
+let marketUrl: string
+let key: string
+let box: Running
+let context: BrowserContext
+let page: Page
+let errors: string[]
+const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 20 * DAY
+const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10)
+
+/** The market's own API, as a processor calls it. */
+async function processor(method: string, route: string, body?: unknown): Promise<any> {
+  const res = await fetch(marketUrl + route, {
+    method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(key ? { authorization: `Bearer ${key}` } : {}) },
+  })
+  const answer = await res.json()
+  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${JSON.stringify(answer)}`)
+  return answer
+}
+
+function post(question: string, purpose: string, price: number, bounds: Record<string, { lo: number; hi: number }>) {
+  return processor('POST', '/api/v1/queries', {
+    question, purpose, price: { amount: price, currency: 'sat' }, deadline: new Date(Date.now() + 30 * DAY * 1000).toISOString(),
+    participants: { min: 10, max: 1000 }, bounds, answer: 'statistics', retention: '1y',
+  }) as Promise<{ id: string }>
+}
+
+before(async () => {
+  helper = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'helper', leaderToken: 'between-operators', verifyKey: 'agreed by both operators' } })
+  await helper.open()
+  const helperUrl = await helper.listen()
+  leader = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'leader', helper: { url: helperUrl, token: 'between-operators' }, verifyKey: 'agreed by both operators', releasePollMs: 60_000 } })
+  await leader.open()
+  marketUrl = await leader.listen()
+  key = (await processor('POST', '/api/v1/processors', { name: 'Walking study', contact: 'study@example.org' })).key
+
+  box = await startBox()
+  // Two weeks of daily step counts, named as the Apple Health importer names them.
+  await box.box.store.add({ id: 'steps', logicalType: 'activity', description: 'Steps', attributes: [{ name: 'steps', technicalType: 'number', unit: 'count' }] })
+  await box.box.store.get('steps').appendRecords(Array.from({ length: 14 }, (_, i) => ({ n: 'steps', u: 'count', t: start + i * DAY + 3600, v: 8000 + i * 100 })))
+  ;({ context, page, errors } = await loggedIn(box.url))
+})
+
+after(async () => {
+  await context?.close()
+  await box?.close()
+  await leader?.close()
+  await helper?.close()
+})
+
+const section = (name: string): Locator => page.getByRole('region', { name })
+const queryCard = (id: string): Locator => section('Queries').getByRole('listitem').filter({ hasText: `Query ${id} ` })
+const fact = (of: Locator, name: string): Locator => of.locator('.facts div').filter({ has: page.getByText(name, { exact: true }) }).locator('dd')
+
+test('the Market page is in the navigation and says what joining means', async () => {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Market' }).click()
+  await page.getByRole('heading', { level: 1, name: 'Market' }).waitFor()
+  assert.equal(await page.title(), 'Market · Coffer')
+  await page.getByText('You have joined no market yet.').waitFor()
+  await page.getByText('No queries yet.').waitFor()
+  await assertAccessible(page, 'market, nothing joined')
+})
+
+test('a bad address is refused with what to do, and nothing is joined', async () => {
+  await page.getByRole('button', { name: 'Join', exact: true }).click()
+  await page.getByRole('alert').filter({ hasText: 'Enter the market’s address first' }).waitFor()
+  await page.getByLabel('Market address').fill('ftp://market.example.org')
+  await page.getByRole('button', { name: 'Join', exact: true }).click()
+  await page.getByRole('alert').filter({ hasText: 'not ftp:' }).waitFor()
+  assert.deepEqual((await box.api('GET', '/api/v1/markets')).body, [])
+  // The browser logs the box's refusal itself; that one is expected.
+  assert.ok(errors.length > 0 && errors.every((e) => e.includes('400')), errors.join('\n'))
+  errors.length = 0
+})
+
+test('the owner joins, opens Activity at medium, reads a query in plain words, accepts it, and the box answers once', async () => {
+  await page.getByLabel('Market address').fill(marketUrl)
+  await page.getByRole('button', { name: 'Join', exact: true }).click()
+  await page.getByRole('status').filter({ hasText: /Joined .* 0 queries read\./ }).waitFor()
+  const [joined] = (await box.api('GET', '/api/v1/markets')).body as { id: string }[]
+  const marketCard = section('Markets').getByRole('listitem').filter({ has: page.getByRole('heading', { level: 3, name: joined!.id }) })
+  await marketCard.waitFor()
+  assert.notEqual(await fact(marketCard, 'Last read').textContent(), 'never')
+
+  // The kinds of data come from the market's vocabulary; none is shared until the owner chooses.
+  const levels = section('Privacy levels')
+  const activity = levels.getByLabel('Activity', { exact: true })
+  assert.equal(await activity.inputValue(), 'dont_share')
+  assert.equal(await levels.getByLabel('Identity', { exact: true }).inputValue(), 'dont_share')
+  await levels.getByRole('row', { name: /^Medium/ }).filter({ hasText: '1/2' }).waitFor()
+  await activity.selectOption('medium')
+  await levels.getByText(/ε = 1\/2 per answer, at most 2 per month/).waitFor()
+  await levels.getByRole('button', { name: 'Save levels' }).click()
+  await levels.getByRole('status').filter({ hasText: 'Saved: Activity medium' }).waitFor()
+  assert.deepEqual((await box.api('GET', '/api/v1/market/levels')).body, { Activity: 'medium' })
+
+  // The box maps Activity.steps to the steps source by its record name.
+  const mapping = section('Where your box finds the data')
+  await mapping.getByRole('row', { name: /^Activity\.steps/ }).getByRole('cell', { name: 'the box, by its name', exact: true }).waitFor()
+
+  const posted = await post(
+    `SELECT AVG(MEAN(SUM(Activity.steps) PER 1d) DURING ${day(start)} .. ${day(start + 14 * DAY)})`,
+    'How much people walk, for a public health study.', 250, { 'Activity.steps': { lo: 0, hi: 30000 } },
+  )
+  await marketCard.getByRole('button', { name: /^Read now/ }).click()
+  await page.getByRole('status').filter({ hasText: `${joined!.id}: 1 new query.` }).waitFor()
+
+  const card = queryCard(posted.id)
+  await card.waitFor()
+  await card.getByRole('heading', { level: 3, name: /^The average of your daily step totals from/ }).waitFor()
+  assert.match(await card.textContent() ?? '', /waiting for you/)
+  assert.equal(await fact(card, 'Who asks').textContent(), 'Walking study <study@example.org>')
+  assert.equal(await fact(card, 'Why').textContent(), 'How much people walk, for a public health study.')
+  assert.match(await fact(card, 'What leaves').textContent() ?? '', /^Two encrypted shares of your value, clipped to Activity\.steps between 0 and 30,000,/)
+  assert.match(await fact(card, 'How it is protected').textContent() ?? '', /at medium privacy, your level for Activity: noise with ε = 1\/2 per answer/)
+  assert.equal(await fact(card, 'What it pays').textContent(), '250 sat to each participant')
+  assert.match(await fact(card, 'Participants').textContent() ?? '', /^at least 10, at most 1,000/)
+  assert.equal(await fact(card, 'Kept by the processor').textContent(), '1 year')
+  await assertAccessible(page, 'market, a query waiting')
+  await screenshot(page, 'market-waiting')
+
+  await card.getByRole('button', { name: 'Accept' }).click()
+  await card.getByRole('status').filter({ hasText: 'Answered at level medium: your box sent its two encrypted shares to the market.' }).waitFor()
+  await card.locator('.state').filter({ hasText: 'answered at level medium' }).waitFor()
+  assert.equal(await card.getByRole('button', { name: 'Accept' }).count(), 0)
+  assert.match(await fact(card, 'What leaves').textContent() ?? '', /^Sent: two encrypted shares/)
+
+  const participation = (await processor('GET', `/api/v1/queries/${posted.id}`)).participation
+  assert.equal(participation.answered, 1)
+  assert.equal(participation.levels.medium, 1)
+  const sent = (await box.api('GET', '/api/v1/exports')).body as { state: string; destination: string }[]
+  assert.deepEqual(sent.map((e) => [e.destination.endsWith(`/queries/${posted.id}/answers`), e.state]), [[true, 'sent']])
+})
+
+test('a query about Identity, which the owner does not share, says it cannot be answered and offers no Accept', async () => {
+  const posted = await post('SELECT COUNT(*) WHERE Identity.age > 30', 'How many are over 30.', 1000, {})
+  await section('Markets').getByRole('button', { name: /^Read now/ }).click()
+  await page.getByRole('status').filter({ hasText: '1 new query.' }).waitFor()
+  const card = queryCard(posted.id)
+  await card.waitFor()
+  await card.locator('.state').filter({ hasText: 'cannot be answered' }).waitFor()
+  assert.match(await card.textContent() ?? '', /it asks for Identity, which you do not share/)
+  assert.equal(await fact(card, 'What leaves').textContent(), 'Nothing: your box cannot answer it.')
+  assert.match(await fact(card, 'How it is protected').textContent() ?? '', /^You do not share Identity/)
+  assert.equal(await fact(card, 'What it pays').textContent(), '1,000 sat to each participant')
+  assert.equal(await card.getByRole('button').count(), 0)
+  assert.equal((await processor('GET', `/api/v1/queries/${posted.id}`)).participation.answered, 0)
+})
+
+test('rules are added, ordered and removed, and the box keeps them in order', async () => {
+  const rules = section('Rules')
+  await rules.getByText('No rules: every query your levels allow waits for you.').waitFor()
+  await rules.getByRole('button', { name: 'Add a rule' }).click()
+  await rules.getByRole('button', { name: 'Add a rule' }).click()
+  const first = rules.getByRole('group', { name: 'Rule 1' })
+  const second = rules.getByRole('group', { name: 'Rule 2' })
+  await first.getByRole('group', { name: 'Only about' }).getByLabel('Activity', { exact: true }).check()
+  await first.getByLabel('Paying at least (sat)').fill('100')
+  await first.getByRole('group', { name: 'Asking for' }).getByLabel(/statistics/).check()
+  await first.getByText('Accept queries only about Activity, paying at least 100 sat, asking for statistics (counts, sums, averages).').waitFor()
+  await second.getByLabel('Then').selectOption('decline')
+  await second.getByLabel('Purpose mentions').fill('advertising')
+
+  await second.getByLabel('Paying at least (sat)').fill('lots')
+  await rules.getByRole('button', { name: 'Save rules' }).click()
+  await rules.getByRole('alert').filter({ hasText: 'Rule 2: the least price is a whole number of satoshis' }).waitFor()
+  assert.deepEqual((await box.api('GET', '/api/v1/market/rules')).body, [])
+  await second.getByLabel('Paying at least (sat)').fill('')
+
+  // The decline rule goes first: the first rule that matches decides.
+  await rules.getByRole('button', { name: 'Move up rule 2' }).click()
+  await rules.getByRole('group', { name: 'Rule 1' }).getByText('Decline queries whose purpose mentions “advertising”.').waitFor()
+  await rules.getByRole('button', { name: 'Add a rule' }).click()
+  await rules.getByRole('button', { name: 'Remove rule 3' }).click()
+  await rules.getByRole('button', { name: 'Save rules' }).click()
+  await rules.getByRole('status').filter({ hasText: 'Saved 2 rules.' }).waitFor()
+  assert.deepEqual((await box.api('GET', '/api/v1/market/rules')).body, [
+    { action: 'decline', purposeIncludes: 'advertising' },
+    { action: 'accept', logicalTypes: ['Activity'], minPrice: 100, answers: ['statistics'] },
+  ])
+
+  await page.reload()
+  await section('Rules').getByRole('group', { name: 'Rule 2' }).getByText('Accept queries only about Activity, paying at least 100 sat, asking for statistics (counts, sums, averages).').waitFor()
+})
+
+test('the owner picks the source an attribute is found in', async () => {
+  const mapping = section('Where your box finds the data')
+  const distance = mapping.getByLabel('Activity.distance', { exact: true })
+  assert.equal(await distance.inputValue(), '')
+  await distance.selectOption({ label: 'steps: steps (count)' })
+  await mapping.getByRole('button', { name: 'Save where to find the data' }).click()
+  await mapping.getByRole('status').filter({ hasText: 'Saved where the box finds Activity.distance.' }).waitFor()
+  await mapping.getByRole('row', { name: /^Activity\.distance/ }).getByRole('cell', { name: 'you', exact: true }).waitFor()
+  const [joined] = (await box.api('GET', '/api/v1/markets')).body as { id: string }[]
+  const rows = (await box.api('GET', `/api/v1/markets/${joined!.id}/mapping`)).body as { attribute: string; source: string; name: string; by: string }[]
+  assert.deepEqual(rows.find((r) => r.attribute === 'Activity.distance'), { attribute: 'Activity.distance', technicalType: 'number', unit: 'm', source: 'steps', name: 'steps', by: 'owner' })
+})
+
+test('the whole page passes axe, every control is reached by the keyboard, and nothing logged an error', async () => {
+  await assertAccessible(page, 'market')
+  await assertKeyboardReachable(page, 'market')
+  await screenshot(page, 'market')
+  assert.deepEqual(errors, [])
+})
