@@ -8,6 +8,8 @@
 import type { Statement } from './build.ts'
 import { auditBanner, generated, heading, marketsPart, period, sentences, summary, tables, title, type TableView } from './words.ts'
 
+// Column headers and short cells (a name, a level) break between words, not inside them; long
+// values in the first column or a preview (a URL, an id) still wrap anywhere, so a table fits the page.
 const STYLE = `
   :root { color-scheme: light; }
   body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a; background: #fff; max-width: 60rem; margin: 0 auto; padding: 1.5rem; }
@@ -25,7 +27,6 @@ const STYLE = `
   caption { text-align: left; font-weight: 600; padding: .25rem 0; }
   th, td { border: 1px solid #bbb; padding: .3rem .5rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
   thead th { background: #f0f0f0; }
-  /* Column headers and short cells (a name, a level) break between words, not inside them; long values (a URL, an id) still wrap anywhere. */
   thead th { overflow-wrap: normal; }
   td { overflow-wrap: break-word; }
   td.preview { overflow-wrap: anywhere; }

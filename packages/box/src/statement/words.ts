@@ -227,7 +227,10 @@ export function sat(amount: number): string {
 }
 
 function marketsInShort(m: MarketsPart): string {
-  return `${count(m.answers.length, 'answer')} went to data markets, promising ${sat(m.promisedSat)} once the markets release their results (promised, not paid).`
+  const markets = new Set(m.answers.map((a) => a.market)).size
+  const where = markets === 1 ? 'a data market' : `${n(markets)} data markets`
+  const when = m.answers.length === 1 ? 'the market releases the result' : 'the results are released'
+  return `${count(m.answers.length, 'answer')} went to ${where}, promising ${sat(m.promisedSat)} once ${when} (promised, not paid).`
 }
 
 /** The longest purpose a table cell shows; the statement's data carries all of it. */
