@@ -90,6 +90,9 @@ test('the owner joins, reads a query in plain words, accepts it, and the box ans
   assert.deepEqual(sent.map((e) => [e.app.startsWith('market:'), e.destination.endsWith(`/queries/${posted.id}/answers`), e.state]), [[true, true, 'sent']])
   const reads = (await box.api('GET', '/api/v1/audit?operation=read')).body as { subject: string; outcome: string }[]
   assert.ok(reads.some((e) => e.subject.startsWith('market:') && e.outcome === 'allow'), 'the market\'s reads are audited under its own subject')
+  const statement = (await box.api('GET', '/api/v1/statement?format=json')).body as { markets: { answers: { query: string; priceSat: number; logged: boolean }[]; promisedSat: number } | null }
+  assert.deepEqual(statement.markets?.answers.map((a) => [a.query, a.priceSat]), [[posted.id, 250]], 'the month\'s statement lists the answer and what it promises')
+  assert.equal(statement.markets?.promisedSat, 250)
   const again = await cli(['--home', home, 'market', 'accept', posted.id])
   assert.notEqual(again.code, 0)
   assert.match(again.stderr, /answered/)
