@@ -3,8 +3,9 @@
  * helper, embedded storage, real sockets): the owner joins a market, opens Activity at medium,
  * reads a processor's query in plain words, accepts it and sees it answered, and the market
  * counts that one answer; a query about Identity, which the owner does not share, shows that it
- * cannot be answered and offers no Accept. Rules and the attribute mapping are edited and kept.
- * Checked with axe-core and the keyboard, and photographed into test-artifacts/.
+ * cannot be answered and offers no Accept; a declined one is never answered. Rules and the
+ * attribute mapping are edited and kept. Checked with axe-core and the keyboard, on a desktop
+ * and at a phone's width, and photographed into test-artifacts/.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -165,6 +166,18 @@ test('a query about Identity, which the owner does not share, says it cannot be 
   assert.equal((await processor('GET', `/api/v1/queries/${posted.id}`)).participation.answered, 0)
 })
 
+test('a declined query is never answered, and says so', async () => {
+  const posted = await post(`SELECT AVG(MEAN(SUM(Activity.steps) PER 1d) DURING ${day(start)} .. ${day(start + 7 * DAY)})`, 'Steps in a week, for an insurer.', 50, { 'Activity.steps': { lo: 0, hi: 30000 } })
+  await section('Markets').getByRole('button', { name: /^Read now/ }).click()
+  const card = queryCard(posted.id)
+  await card.getByRole('button', { name: 'Decline' }).click()
+  await card.getByRole('status').filter({ hasText: 'Declined: your box will not answer it.' }).waitFor()
+  await card.locator('.state').filter({ hasText: 'declined' }).waitFor()
+  assert.equal(await fact(card, 'What leaves').textContent(), 'Nothing: you declined it.')
+  assert.equal(await card.getByRole('button').count(), 0)
+  assert.equal((await processor('GET', `/api/v1/queries/${posted.id}`)).participation.answered, 0)
+})
+
 test('rules are added, ordered and removed, and the box keeps them in order', async () => {
   const rules = section('Rules')
   await rules.getByText('No rules: every query your levels allow waits for you.').waitFor()
@@ -214,9 +227,19 @@ test('the owner picks the source an attribute is found in', async () => {
   assert.deepEqual(rows.find((r) => r.attribute === 'Activity.distance'), { attribute: 'Activity.distance', technicalType: 'number', unit: 'm', source: 'steps', name: 'steps', by: 'owner' })
 })
 
-test('the whole page passes axe, every control is reached by the keyboard, and nothing logged an error', async () => {
+test('the whole page passes axe and every control is reached by the keyboard, on a desktop and at a phone\'s width without sideways scrolling', async () => {
   await assertAccessible(page, 'market')
   await assertKeyboardReachable(page, 'market')
   await screenshot(page, 'market')
+  await page.setViewportSize({ width: 390, height: 844 })
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+  assert.ok(overflow <= 0, `the Market page scrolls sideways by ${overflow}px at 390px`)
+  await assertAccessible(page, 'market at 390px')
+  await assertKeyboardReachable(page, 'market at 390px')
+  await screenshot(page, 'market-390')
+  await page.setViewportSize({ width: 1280, height: 900 })
+})
+
+test('no console errors on the way', () => {
   assert.deepEqual(errors, [])
 })
