@@ -7,9 +7,9 @@
  * A box that does not match sends a report that adds nothing, so no one learns who matched.
  */
 import type { Logger } from 'pino'
-import { makeReport, measurementFor } from '@coffer/market/aggregation'
+import { checkTask, makeReport, measurementFor } from '@coffer/market/aggregation'
 import { budgetForLevel, parametersForQuery, parseRational, spendForAnswer, toText, type Budget, type BudgetUsage } from '@coffer/market/privacy'
-import { answerSigningText, type Answer, type Query } from '@coffer/market/protocol'
+import { answerSigningText, type Answer, type PublishedQuery, type Query, type TaskDescription } from '@coffer/market/protocol'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { Gateway } from '../gateway/index.ts'
 import { MARKET_SENDER } from '../gateway/index.ts'
@@ -89,6 +89,7 @@ export class Answerer {
     const task = published.tasks?.[parameters.level]
     if (!task) throw new CannotAnswer(`the market takes no answers at your privacy level (${parameters.level}) for it`)
     const selection = statisticOf(published.query)
+    checkTaskFor(task, published, parameters.level, selection.attribute)
     const mapping: Mapping = { ...defaultMapping(membership.vocabulary(query.market), store.list().map((s) => store.summary(s.id))), ...membership.mapping }
     const missing = evaluator.unmapped(published.query, mapping)
     if (missing.length > 0) throw new CannotAnswer(`the box does not know where to find ${missing.join(', ')} (map ${missing.length > 1 ? 'them' : 'it'} to a source)`)
@@ -134,9 +135,28 @@ export class Answerer {
   }
 }
 
-/** The one statistic a query asks (count, sum, mean or histogram), and where it is among what it selects. */
-function statisticOf(query: Query): { index: number } {
+/** The one statistic a query asks (count, sum, mean or histogram), where it is among what it selects, and the attribute it is over. */
+function statisticOf(query: Query): { index: number; attribute: string | undefined } {
   const index = query.select.findIndex((s) => 'aggregate' in s)
-  if (index < 0 || query.select.length !== 1) throw new CannotAnswer('the box answers one statistic per query, and this one asks for more, or for a dataset')
-  return { index }
+  const selection = query.select[index]
+  if (!selection || query.select.length !== 1) throw new CannotAnswer('the box answers one statistic per query, and this one asks for more, or for a dataset')
+  return { index, attribute: 'value' in selection ? selection.value.attribute : undefined }
+}
+
+/**
+ * The task the market handed out is the one the owner was shown: for this query and level, with
+ * the declared bounds (a wider range would let one value stand out), two different aggregators,
+ * and a VDAF that follows from its kind and bounds.
+ */
+function checkTaskFor(task: TaskDescription, published: PublishedQuery, level: string, attribute: string | undefined): void {
+  try {
+    checkTask(task)
+  } catch (err) {
+    throw new CannotAnswer(`the market's aggregation task for it is not valid (${(err as Error).message})`)
+  }
+  if (task.queryId !== published.id || task.partition !== level) throw new CannotAnswer('the market\'s aggregation task belongs to another query or privacy level')
+  const declared = attribute === undefined ? undefined : published.spec.bounds[attribute]
+  if (declared && (task.bounds?.lower !== declared.lo || task.bounds?.upper !== declared.hi)) {
+    throw new CannotAnswer(`the market's aggregation task clips to other bounds than the query declares (${declared.lo} to ${declared.hi})`)
+  }
 }
