@@ -93,6 +93,7 @@ test('the owner joins, reads a query in plain words, accepts it, and the box ans
   const statement = (await box.api('GET', '/api/v1/statement?format=json')).body as { markets: { answers: { query: string; priceSat: number; logged: boolean }[]; promisedSat: number } | null }
   assert.deepEqual(statement.markets?.answers.map((a) => [a.query, a.priceSat]), [[posted.id, 250]], 'the month\'s statement lists the answer and what it promises')
   assert.equal(statement.markets?.promisedSat, 250)
+  assert.match(await coffer('budget'), /Activity\s+medium\s+1\/2\s+2\s/, 'medium spends ε = 1/2 of its monthly 2')
   const again = await cli(['--home', home, 'market', 'accept', posted.id])
   assert.notEqual(again.code, 0)
   assert.match(again.stderr, /answered/)

@@ -21,6 +21,7 @@ export function marketRoutes(api: FastifyInstance, deps: ApiDeps): void {
   route('PUT', '/market/levels', marketOps.setLevels)
   route('GET', '/markets/:market/mapping', marketOps.mapping)
   route('PUT', '/market/mapping', marketOps.setMapping)
+  route('GET', '/market/budget', marketOps.budget)
   route('GET', '/market/rules', marketOps.rules)
   route('PUT', '/market/rules', marketOps.setRules)
 }

@@ -103,14 +103,23 @@ export function marketCommands(program: Command, client: () => Client): void {
       rules.forEach((rule, i) => out(`${i + 1}. ${describeRule(rule)}`))
     })
 
-  market.command('map <market> [places...]').description('where the box finds each attribute of a market\'s vocabulary; set some with Activity.steps=SOURCE or =SOURCE:NAME')
+  market.command('budget').description('the privacy budget: ε spent this month per logical type, against its level\'s monthly allowance')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await client().request<{ logicalType: string; level: string; spent: string; limit: string | null; periodEnd: string }[]>('GET', '/market/budget')
+      if (o.json) return json(rows)
+      if (rows.length === 0) return out('No levels set, so nothing is shared and nothing spent.')
+      out(table(rows.map((r) => ({ type: r.logicalType, level: r.level, spent: r.spent, allowed: r.limit ?? 'not shared', until: r.periodEnd.slice(0, 10) })), ['type', 'level', 'spent', 'allowed', 'until']))
+    })
+
+  market.command('map <market> [places...]').description('where the box finds each attribute of a market\'s vocabulary; set some with Activity.steps=SOURCE or =SOURCE:NAME, or Activity.steps= for the default')
     .option('--json', 'machine-readable output')
     .action(async (id: string, places: string[], o: { json?: boolean }) => {
       if (places.length > 0) {
-        const mapping: Mapping = Object.fromEntries(places.map((p) => {
-          const match = /^([A-Za-z]\w*\.[A-Za-z]\w*)=([^:]+)(?::(.+))?$/.exec(p)
-          if (!match) throw new InvalidInput(`"${p}" is not ATTRIBUTE=SOURCE[:NAME], like Activity.steps=health:StepCount.`)
-          return [match[1]!, { source: match[2]!, ...(match[3] ? { name: match[3] } : {}) }]
+        const mapping: Record<string, Mapping[string] | null> = Object.fromEntries(places.map((p) => {
+          const match = /^([A-Za-z]\w*\.[A-Za-z]\w*)=(?:([^:]+)(?::(.+))?)?$/.exec(p)
+          if (!match) throw new InvalidInput(`"${p}" is not ATTRIBUTE=SOURCE[:NAME], like Activity.steps=health:StepCount (or ATTRIBUTE= for the box's default).`)
+          return [match[1]!, match[2] ? { source: match[2], ...(match[3] ? { name: match[3] } : {}) } : null]
         }))
         await client().request('PUT', '/market/mapping', { body: { mapping } })
       }

@@ -88,6 +88,14 @@ test('levels and rules decide as queries arrive; the owner decides the rest', as
   assert.throws(() => membership.decide('no-such-query', 'accept'), /No market query/)
   assert.throws(() => { membership.rules = [{ action: 'maybe' } as unknown as MarketRule] }, /not valid/)
   assert.equal(membership.rules.length, 2, 'a refused change leaves the rules as they were')
+
+  // Changing levels or rules judges again what nobody decided; the owner's decision stands.
+  membership.levels = { Identity: 'low', Activity: 'medium' }
+  assert.equal(state(ages.id).state, 'waiting')
+  membership.rules = [{ action: 'decline', minPrice: 1 }]
+  assert.equal(state(ages.id).state, 'declined')
+  assert.equal(state(steps.id).state, 'declined', 'a rule\'s decision follows the rules')
+  assert.equal(state(cheap.id).state, 'accepted', 'the owner\'s own decision stands')
 })
 
 test('an address that is not a market, or cannot be reached, is refused and nothing is joined', async () => {

@@ -12,7 +12,8 @@ import { Value } from '@sinclair/typebox/value'
 import { FeedPage, type PublishedQuery, type Vocabulary } from '@coffer/market/protocol'
 import { BadGateway, Conflict, InvalidInput, NotFound } from '../errors/index.ts'
 import type { GrantedDestination } from '../gateway/index.ts'
-import { factsOf, judge, MarketRule, PrivacyLevels } from './rules.ts'
+import { budgetForLevel, periodOf, toText } from '@coffer/market/privacy'
+import { factsOf, judge, levelOf, MarketRule, PrivacyLevels } from './rules.ts'
 import type { Mapping } from './evaluate.ts'
 
 export const QUERY_STATES = ['waiting', 'accepted', 'declined', 'cannot', 'answered', 'closed'] as const
@@ -238,6 +239,7 @@ export class Membership {
 
   set levels(levels: PrivacyLevels) {
     this.#save('levels', PrivacyLevels, levels)
+    this.#rejudge()
   }
 
   get rules(): MarketRule[] {
@@ -246,21 +248,51 @@ export class Membership {
 
   set rules(rules: MarketRule[]) {
     this.#save('rules', RuleList, rules)
+    this.#rejudge()
   }
 
   #keep(market: string, queries: PublishedQuery[]): void {
     const insert = this.#db.prepare(`INSERT OR IGNORE INTO market_queries (market, id, seq, query, state, decided_by, decided_at, reason, received_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    const { levels, rules } = this
     const now = this.#now()
+    const verdictOf = this.#verdicts()
     this.#db.transaction(() => {
       for (const query of queries) {
-        const verdict = judge(factsOf(query), levels, rules)
-        const state: QueryState = verdict.decision === 'ask' ? 'waiting' : verdict.decision === 'cannot' ? 'cannot' : verdict.decision === 'accept' ? 'accepted' : 'declined'
-        const reason = verdict.by === 'level' ? verdict.reason : verdict.by === 'rule' ? `rule ${verdict.rule + 1}` : null
-        insert.run(market, query.id, query.seq, JSON.stringify(query), state, verdict.by === 'owner' ? null : verdict.by, verdict.by === 'owner' ? null : now, reason, now)
+        const { state, by, reason } = verdictOf(query)
+        insert.run(market, query.id, query.seq, JSON.stringify(query), state, by, by === null ? null : now, reason, now)
       }
     })()
+  }
+
+  /**
+   * Judges again, after the owner changed levels or rules, every open query that no one decided
+   * yet or that a level kept out: the owner's own decisions and the box's answers stand.
+   */
+  #rejudge(): void {
+    const now = this.#now()
+    const verdictOf = this.#verdicts()
+    const update = this.#db.prepare('UPDATE market_queries SET state = ?, decided_by = ?, decided_at = ?, reason = ? WHERE market = ? AND id = ?')
+    this.#db.transaction(() => {
+      const open = (this.#db.prepare(`SELECT * FROM market_queries WHERE state = 'waiting' OR (state = 'cannot' AND decided_by = 'level') OR (state IN ('accepted', 'declined') AND decided_by = 'rule')`)
+        .all() as QueryRow[]).map(fromQueryRow).filter((q) => Date.parse(q.published.deadline) / 1000 > now)
+      for (const query of open) {
+        const { state, by, reason } = verdictOf(query.published)
+        update.run(state, by, by === null ? null : now, reason, query.market, query.id)
+      }
+    })()
+  }
+
+  /** The state the owner's levels and rules, as they are now, give a query. */
+  #verdicts(): (query: PublishedQuery) => { state: QueryState; by: 'rule' | 'level' | null; reason: string | null } {
+    const { levels, rules } = this
+    return (query) => {
+      const verdict = judge(factsOf(query), levels, rules)
+      switch (verdict.decision) {
+        case 'ask': return { state: 'waiting', by: null, reason: null }
+        case 'cannot': return { state: 'cannot', by: 'level', reason: verdict.reason }
+        default: return { state: verdict.decision === 'accept' ? 'accepted' : 'declined', by: 'rule', reason: `rule ${verdict.rule + 1}` }
+      }
+    }
   }
 
   /** The vocabulary of a market the box joined: what its queries' attributes mean. */
@@ -303,9 +335,27 @@ export class Membership {
 
 const RuleList = Type.Array(MarketRule)
 const BudgetSchema = Type.Record(Type.String(), Type.Object({ periodStart: Type.String(), spent: Type.String() }))
-export const MappingSchema = Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*\\.[A-Za-z][A-Za-z0-9_]*$' }), Type.Object({
-  source: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ maxLength: 200 })),
-}, { additionalProperties: false }))
+export const MappingKey = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*\\.[A-Za-z][A-Za-z0-9_]*$', description: 'LogicalType.attribute' })
+export const MappingPlace = Type.Object({
+  source: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ maxLength: 200, description: 'The record name, when the source holds several' })),
+}, { additionalProperties: false })
+export const MappingSchema = Type.Record(MappingKey, MappingPlace)
+
+/** Each logical type's budget this period: what its level allows a month, and what answers spent of it. */
+export function budgetReport(membership: Membership, now: Date) {
+  const spent = membership.budget
+  const types = [...new Set([...Object.keys(membership.levels), ...Object.keys(spent)])].sort()
+  const { start, end } = periodOf('month', now)
+  return types.map((logicalType) => {
+    const level = levelOf(membership.levels, logicalType)
+    const usage = spent[logicalType]
+    const current = usage && Date.parse(usage.periodStart) >= start.getTime() ? usage.spent : '0'
+    return {
+      logicalType, level, spent: current, limit: level === 'dont_share' ? null : toText(budgetForLevel(level).limit),
+      periodStart: start.toISOString(), periodEnd: end.toISOString(),
+    }
+  })
+}
 
 function isVocabulary(value: unknown): value is Vocabulary {
   return typeof value === 'object' && value !== null && Array.isArray((value as Vocabulary).types)

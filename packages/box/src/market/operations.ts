@@ -6,11 +6,11 @@
 import { Type } from '@sinclair/typebox'
 import { PublishedQuery, describeQuery } from '@coffer/market/protocol'
 import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
-import { MappingSchema, QUERY_STATES, type Membership, type ReceivedQuery } from './membership.ts'
+import { MappingKey, MappingPlace, MappingSchema, QUERY_STATES, budgetReport, type Membership, type ReceivedQuery } from './membership.ts'
 import { defaultMapping } from './evaluate.ts'
 import type { Store } from '../store/index.ts'
 import { InvalidInput } from '../errors/index.ts'
-import { MarketRule, PrivacyLevels } from './rules.ts'
+import { MarketRule, PrivacyLevelSchema, PrivacyLevels } from './rules.ts'
 import type { Answerer } from './answer.ts'
 
 const MarketSchema = Type.Object({
@@ -145,7 +145,9 @@ export function marketOperations({ membership, answerer, store }: MarketOperatio
       input: Type.Object({ levels: PrivacyLevels }), output: PrivacyLevels,
       access: ownerOnly,
       run: async ({ levels }) => {
+        // Open queries are judged again; any a change lets a rule accept are answered in the background.
         membership.levels = { ...membership.levels, ...levels }
+        void answerer.answerAccepted()
         return membership.levels
       },
     }),
@@ -176,16 +178,36 @@ export function marketOperations({ membership, answerer, store }: MarketOperatio
     }),
 
     setMapping: defineOperation({
-      name: 'market.mapping.set', summary: 'Say where the box finds attributes (LogicalType.attribute → source and record name); the rest keep their defaults', audit: 'admin',
-      input: Type.Object({ mapping: MappingSchema }), output: MappingSchema,
+      name: 'market.mapping.set',
+      summary: 'Say where the box finds attributes (LogicalType.attribute → source and record name, or null to go back to the default); the rest stay as they are',
+      audit: 'admin',
+      input: Type.Object({ mapping: Type.Record(MappingKey, Type.Union([MappingPlace, Type.Null()])) }), output: MappingSchema,
       access: ownerOnly,
       run: async ({ mapping }) => {
-        for (const place of Object.values(mapping)) {
+        const next = { ...membership.mapping }
+        for (const [attribute, place] of Object.entries(mapping)) {
+          if (place === null) {
+            delete next[attribute]
+            continue
+          }
           if (!store.has(place.source)) throw new InvalidInput(`There is no source "${place.source}"; \`coffer sources list\` shows the box's sources.`)
+          next[attribute] = place
         }
-        membership.mapping = { ...membership.mapping, ...mapping }
+        membership.mapping = next
         return membership.mapping
       },
+    }),
+
+    budget: defineOperation({
+      name: 'market.budget.get', summary: 'The privacy budget: ε spent this month per logical type, against its level\'s monthly allowance', audit: 'admin',
+      input: Type.Object({}),
+      output: Type.Array(Type.Object({
+        logicalType: Type.String(), level: PrivacyLevelSchema,
+        spent: Type.String({ description: 'ε spent this period, an exact fraction' }), limit: Type.Union([Type.String(), Type.Null()], { description: 'null: not shared' }),
+        periodStart: Type.String(), periodEnd: Type.String(),
+      })),
+      access: ownerOnly,
+      run: async () => budgetReport(membership, new Date()),
     }),
 
     rules: defineOperation({
@@ -201,6 +223,7 @@ export function marketOperations({ membership, answerer, store }: MarketOperatio
       access: ownerOnly,
       run: async ({ rules }) => {
         membership.rules = rules
+        void answerer.answerAccepted()
         return membership.rules
       },
     }),
