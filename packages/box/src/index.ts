@@ -19,4 +19,4 @@ export type { ImportJob, CsvProfile, CsvPreview, Format } from './importers/inde
 export type { AppInfo, InstallResult, Consent, Review, Granted, GrantedSource, AggregateColumns } from './apps/index.ts'
 export type { ExportPolicy, ExportState } from './gateway/index.ts'
 export type { Statement } from './statement/index.ts'
-export type { MarketInfo, ReceivedQuery, QueryState, MarketRule, PrivacyLevels, Mapping } from './market/index.ts'
+export type { MarketInfo, ReceivedQuery, QueryState, QueryDetail, MarketRule, PrivacyLevels, Mapping, MappingRow } from './market/index.ts'

@@ -2,12 +2,10 @@
 import fs from 'node:fs'
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
-import type { MarketInfo, ReceivedQuery, MarketRule, PrivacyLevels, Mapping } from '../market/index.ts'
+import type { MarketInfo, MarketRule, PrivacyLevels, Mapping, MappingRow, QueryDetail } from '../market/index.ts'
 import type { Client } from './connect.ts'
 import { isoTime, json, out, table } from './format.ts'
 
-type QueryDetail = ReceivedQuery & { description: string }
-interface MappingRow { attribute: string; technicalType: string; unit: string | null; source: string | null; name: string | null; by: 'owner' | 'default' | null }
 
 const LEVELS = ['low', 'medium', 'high', 'dont_share']
 

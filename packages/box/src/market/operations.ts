@@ -3,7 +3,7 @@
  * plain words, decide each, and set the privacy levels and rules that decide for the owner.
  * Owner only, audited as admin actions.
  */
-import { Type } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { PublishedQuery, describeQuery } from '@coffer/market/protocol'
 import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
 import { MappingKey, MappingPlace, MappingSchema, QUERY_STATES, budgetReport, type Membership, type ReceivedQuery } from './membership.ts'
@@ -35,12 +35,26 @@ const ReceivedQuerySchema = Type.Object({
   decidedAt: Type.Union([EpochSeconds, Type.Null()]),
   reason: Type.Union([Type.String(), Type.Null()], { description: 'Which rule decided, or why the box cannot answer' }),
   receivedAt: EpochSeconds,
+  spent: Type.Union([Type.String(), Type.Null()], { description: 'The ε this query took from the owner\'s budget, an exact fraction' }),
+  answeredAt: Type.Union([EpochSeconds, Type.Null()]),
   published: PublishedQuery,
 })
 
 const QueryDetail = Type.Composite([ReceivedQuerySchema, Type.Object({
   description: Type.String({ description: 'What the query asks, in plain words' }),
 })])
+
+/** A query as the owner's API answers it: what the box keeps of it, and the query in plain words. */
+export type QueryDetail = Static<typeof QueryDetail>
+
+const MappingRow = Type.Object({
+  attribute: Type.String(), technicalType: Type.String(), unit: Type.Union([Type.String(), Type.Null()]),
+  source: Type.Union([Type.String(), Type.Null()], { description: 'null: the box cannot answer about it' }),
+  name: Type.Union([Type.String(), Type.Null()]),
+  by: Type.Union([Type.Literal('owner'), Type.Literal('default'), Type.Null()]),
+})
+/** Where the box finds one attribute of a market's vocabulary, and who chose it. */
+export type MappingRow = Static<typeof MappingRow>
 
 const MarketInput = Type.Object({ market: Type.String({ maxLength: 200 }) })
 const QueryInput = Type.Object({ id: Type.String({ maxLength: 200 }) })
@@ -155,12 +169,7 @@ export function marketOperations({ membership, answerer, store }: MarketOperatio
     mapping: defineOperation({
       name: 'market.mapping.get', summary: 'Where the box finds each attribute of a market\'s vocabulary: the owner\'s choices over the box\'s defaults', audit: 'admin',
       input: MarketInput,
-      output: Type.Array(Type.Object({
-        attribute: Type.String(), technicalType: Type.String(), unit: Type.Union([Type.String(), Type.Null()]),
-        source: Type.Union([Type.String(), Type.Null()], { description: 'null: the box cannot answer about it' }),
-        name: Type.Union([Type.String(), Type.Null()]),
-        by: Type.Union([Type.Literal('owner'), Type.Literal('default'), Type.Null()]),
-      })),
+      output: Type.Array(MappingRow),
       access: ownerOnly,
       run: async ({ market }) => {
         const vocabulary = membership.vocabulary(market)

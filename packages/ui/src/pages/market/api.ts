@@ -3,25 +3,10 @@
  * as the rest of the cockpit calls it. The shapes are the box's: its market operations answer them.
  */
 import { createClient } from '@coffer/box/client'
-import type { SourceSummary } from '@coffer/box'
-import type { MarketInfo, MarketRule, PrivacyLevels, ReceivedQuery, Mapping } from '../../../../box/src/market/index.ts'
+import type { SourceSummary, MarketInfo, MarketRule, PrivacyLevels, Mapping, MappingRow, QueryDetail } from '@coffer/box'
 import { currentSession, endSession } from '../../auth/session.ts'
 
-export type { MarketInfo, MarketRule, PrivacyLevels, Mapping }
-
-/** A query as the box's API answers it: what the box keeps of it, and the query in plain words. */
-export type QueryDetail = Omit<ReceivedQuery, 'spent' | 'answeredAt'> & { description: string }
-
-/** Where the box finds one attribute of a market's vocabulary, and who chose it. */
-export interface MappingRow {
-  attribute: string
-  technicalType: string
-  unit: string | null
-  /** null: the box cannot answer about it. */
-  source: string | null
-  name: string | null
-  by: 'owner' | 'default' | null
-}
+export type { MarketInfo, MarketRule, PrivacyLevels, Mapping, MappingRow, QueryDetail }
 
 const box = createClient({ baseUrl: '/api/v1', token: () => currentSession()?.token, onUnauthorized: endSession })
 const id = encodeURIComponent

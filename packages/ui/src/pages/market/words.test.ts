@@ -26,7 +26,7 @@ test('each level says the numbers of the market\'s privacy table', () => {
 const query = (over: Partial<QueryDetail> & { select?: QueryDetail['published']['query']['select']; where?: QueryDetail['published']['query']['where'] } = {}): QueryDetail => {
   const { select, where, ...rest } = over
   return {
-    market: 'm', id: 'q1', seq: 1, state: 'waiting', decidedBy: null, decidedAt: null, reason: null, receivedAt: 0, description: 'your steps',
+    market: 'm', id: 'q1', seq: 1, state: 'waiting', decidedBy: null, decidedAt: null, reason: null, receivedAt: 0, spent: null, answeredAt: null, description: 'your steps',
     published: {
       id: 'q1', seq: 1, processor: { id: 'p1', name: 'Study' }, postedAt: '2026-11-01T00:00:00Z', deadline: '2026-12-01T00:00:00Z',
       query: { select: select ?? [{ aggregate: 'avg', value: { attribute: 'Activity.steps' } }], ...(where ? { where } : {}) },
