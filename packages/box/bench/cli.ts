@@ -50,13 +50,15 @@ async function firstAnswer(start: () => ChildProcess, url: string, expected: num
   const t = performance.now()
   const child = start()
   let exited = false
+  let stderr = ''
   child.once('exit', () => (exited = true))
+  child.stderr?.on('data', (d) => (stderr += d))
   try {
     for (;;) {
       const status = await statusOf(url)
       if (status === expected) return performance.now() - t
       if (status !== undefined) throw new Error(`${url} answered ${status}, not ${expected}`)
-      if (exited) throw new Error(`the server exited before answering ${url}`)
+      if (exited) throw new Error(`the server exited (${child.exitCode ?? child.signalCode}) before answering ${url}${stderr ? `: ${stderr}` : ''}`)
       if (performance.now() - t > 60_000) throw new Error(`no answer from ${url} after a minute`)
       await new Promise((resolve) => setTimeout(resolve, 2))
     }
@@ -97,9 +99,9 @@ const startMs: number[] = []
 const bareMs: number[] = []
 for (let i = 0; i <= START_RUNS; i++) {
   const port = await freePort()
-  const ours = await firstAnswer(() => spawn(process.execPath, [BIN, 'start', '--port', String(port)], { env, stdio: 'ignore' }), `http://127.0.0.1:${port}/api/v1/status`, 401)
+  const ours = await firstAnswer(() => spawn(process.execPath, [BIN, 'start', '--port', String(port)], { env, stdio: ['ignore', 'ignore', 'pipe'] }), `http://127.0.0.1:${port}/api/v1/status`, 401)
   const barePort = await freePort()
-  const base = await firstAnswer(() => spawn(process.execPath, ['--input-type=module', '-e', bare, String(barePort)], { cwd: PACKAGE, stdio: 'ignore' }), `http://127.0.0.1:${barePort}/api/v1/status`, 401)
+  const base = await firstAnswer(() => spawn(process.execPath, ['--input-type=module', '-e', bare, String(barePort)], { cwd: PACKAGE, stdio: ['ignore', 'ignore', 'pipe'] }), `http://127.0.0.1:${barePort}/api/v1/status`, 401)
   if (i > 0) {
     startMs.push(ours)
     bareMs.push(base)

@@ -4,12 +4,13 @@
  * token from the runtime file that `coffer start` keeps in the home (see serve.ts), so it needs
  * neither the seed nor any crypto. COFFER_TOKEN overrides that token. When there is none (a box
  * started some other way) or the box refuses it (the owner grant was rotated since), a token is
- * minted from the home instead (client.ts).
+ * minted from the home instead (client.ts). Requests go over node:http (http.ts), not fetch.
  */
-import { Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { readRuntime } from '../home/paths.ts'
 import { CofferError } from '../errors/index.ts'
 import { ApiError, createClient, Unreachable, type ApiClient, type Query } from '../client/index.ts'
+import { nodeTransport, type NodeAnswer, type NodeBody } from './http.ts'
 
 export class NotRunning extends CofferError {
   constructor(home: string) {
@@ -34,7 +35,7 @@ type Raw = Buffer | string | NodeJS.ReadableStream | (() => NodeJS.ReadableStrea
 /** The shared API client, taking what a command has at hand: a JSON value, or bytes, text or a file stream. */
 export class Client {
   readonly url: string
-  readonly #api: ApiClient
+  readonly #api: ApiClient<NodeBody, NodeAnswer>
   readonly #home: string | undefined
   #token: string | undefined
   /** The token is the one the box left in the runtime file: if it is refused, one minted from the home is tried. */
@@ -46,7 +47,7 @@ export class Client {
     this.#token = token
     this.#home = home
     this.#fromRuntime = fromRuntime
-    this.#api = createClient({ baseUrl: `${this.url}/api/v1`, token: () => this.#token })
+    this.#api = createClient({ baseUrl: `${this.url}/api/v1`, token: () => this.#token, transport: nodeTransport })
   }
 
   static forHome(dir: string): Client {
@@ -100,9 +101,8 @@ class NoBoxRunning extends Client {
 }
 
 /** A file is streamed as it is read, so a large one never sits in memory. */
-function bodyOf(raw: Raw): BodyInit {
+function bodyOf(raw: Raw): NodeBody {
   if (typeof raw === 'function') return bodyOf(raw())
-  if (typeof raw === 'string') return raw
-  if (Buffer.isBuffer(raw)) return new Uint8Array(raw)
-  return Readable.toWeb(raw as Readable) as ReadableStream
+  if (typeof raw === 'string' || Buffer.isBuffer(raw)) return raw
+  return raw as Readable
 }

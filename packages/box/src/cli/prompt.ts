@@ -1,12 +1,11 @@
-/** Reading secrets: from the environment for scripts, else from the terminal without echo. */
-import readline from 'node:readline'
-import { Writable } from 'node:stream'
+/** Reading secrets: from the environment for scripts, else from the terminal without echo. readline loads only to ask. */
 import { InvalidInput } from '../errors/index.ts'
 
 export async function readSecret(prompt: string, envName: string): Promise<string> {
   const fromEnv = process.env[envName]
   if (fromEnv !== undefined) return fromEnv
   if (!process.stdin.isTTY) throw new InvalidInput(`No terminal to ask on: set ${envName} for non-interactive use.`)
+  const [{ default: readline }, { Writable }] = await Promise.all([import('node:readline'), import('node:stream')])
   let muted = false
   const output = new Writable({
     write(chunk, _enc, done) {
@@ -29,6 +28,7 @@ export async function readSecret(prompt: string, envName: string): Promise<strin
 /** A yes/no question on the terminal; no terminal means no. */
 export async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false
+  const { default: readline } = await import('node:readline')
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true })
   try {
     const answer = await new Promise<string>((resolve) => rl.question(`${question} [y/N] `, resolve))
