@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino'
 import { checkTask, makeReport, measurementFor } from '@coffer/market/aggregation'
-import { budgetForLevel, parametersForQuery, parseRational, spendForAnswer, toText, type Budget, type BudgetUsage } from '@coffer/market/privacy'
+import { BudgetExceeded, budgetForLevel, parametersForQuery, parseRational, spendForAnswer, toText, type Budget, type BudgetUsage } from '@coffer/market/privacy'
 import { answerSigningText, type Answer, type PublishedQuery, type Query, type TaskDescription } from '@coffer/market/protocol'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { Gateway } from '../gateway/index.ts'
@@ -16,7 +16,7 @@ import { MARKET_SENDER } from '../gateway/index.ts'
 import type { BoxKeys } from '../keys/index.ts'
 import { sign } from '../keys/index.ts'
 import type { Store } from '../store/index.ts'
-import { CofferError, Conflict } from '../errors/index.ts'
+import { Conflict } from '../errors/index.ts'
 import { attributesOf, defaultMapping, type Evaluator, type Mapping } from './evaluate.ts'
 import { answerUrl, type Membership, type ReceivedQuery } from './membership.ts'
 import { levelOf, logicalTypesOf } from './rules.ts'
@@ -101,7 +101,8 @@ export class Answerer {
       try {
         spent = spendForAnswer(this.#usages(), budgets, types, parameters.epsilon, now)
       } catch (err) {
-        throw new CannotAnswer(err instanceof CofferError || (err as { status?: number }).status === 409 ? (err as Error).message : String(err))
+        if (err instanceof BudgetExceeded) throw new CannotAnswer(`your privacy budget has no room for it: ${err.message}`)
+        throw err
       }
       membership.spend(query, toText(parameters.epsilon), Object.fromEntries(Object.entries(spent).map(([t, u]) => [t, { periodStart: u.periodStart, spent: toText(u.spent) }])))
     }
