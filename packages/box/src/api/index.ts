@@ -76,6 +76,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   }
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // Each request gets a child logger that names it; a logger that logs nothing needs none.
+    childLoggerFactory: (logger, bindings, opts) => logger.level === 'silent' ? logger : logger.child(bindings, opts),
     bodyLimit: BODY_LIMIT,
     // The schemas are built with TypeBox, so they are not checked against the JSON Schema meta-schema
     // on every start: compiling the meta-schema was a quarter of the time routes took to get ready.

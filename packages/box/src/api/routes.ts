@@ -7,7 +7,7 @@
  */
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HTTPMethods } from 'fastify'
-import type { Operation, Operations, Present } from '../operations/index.ts'
+import type { Operation, OperationContext, Operations } from '../operations/index.ts'
 import { bearer } from './guard.ts'
 
 export const Problem = Type.Object({ type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String() }, { additionalProperties: true })
@@ -16,8 +16,8 @@ export interface RouteOptions<O> {
   tags: string[]
   /** The operation's input from the request; by default query, a JSON object body and params, merged (the path's params win). */
   input?: (req: FastifyRequest) => unknown
-  /** How the result becomes the response; by default it is sent as JSON. */
-  present?: (req: FastifyRequest, reply: FastifyReply) => Present<O, string | Buffer | object>
+  /** How the result becomes the response, inside the audited section; by default it is sent as JSON. */
+  present?: (result: O, ctx: OperationContext, req: FastifyRequest, reply: FastifyReply) => string | Buffer | object
   /** The body as documented, when it is not the rest of the input (SenML, a file, any JSON value). */
   body?: TSchema
   /** The query string as documented, when a route with a body takes the rest of its input there (an upload's options). */
@@ -38,6 +38,9 @@ export function operationRoute<I extends TSchema, O extends TSchema>(
   api: FastifyInstance, ops: Operations, method: HTTPMethods, url: string, op: Operation<I, O>, opts: RouteOptions<Static<O>>,
 ): void {
   const status = op.status ?? 200
+  const { present } = opts
+  // What the audit entries call the route, e.g. `GET /api/v1/sources/:source/latest`: found on its first request.
+  let action: string | undefined
   const schema: FastifySchema = {
     summary: op.summary, tags: opts.tags, ...(opts.description ? { description: opts.description } : {}), ...documented(method, url, op, opts),
     response: { ...Object.fromEntries((opts.statuses ?? [status]).map((code) => [code, opts.response ?? op.output])), 400: Problem, 401: Problem, 403: Problem, 404: Problem },
@@ -50,14 +53,12 @@ export function operationRoute<I extends TSchema, O extends TSchema>(
     handler: async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
       // The path names what is acted on: neither the query string nor the body can override it.
       const input = opts.input ? opts.input(req) : { ...(req.query as object), ...(isObject(req.body) ? req.body : {}), ...(req.params as object) }
-      const present = opts.present?.(req, reply)
-      let answered = status
-      const result = await ops.call(op, input, { token: bearer(req), action: `${req.method} ${req.routeOptions.url}` }, (value, ctx) => {
-        answered = ctx.status
-        return present ? present(value, ctx) : value
+      // A GET route answers HEAD too, under its own name.
+      const called = req.method === method ? (action ??= `${method} ${req.routeOptions.url}`) : `${req.method} ${req.routeOptions.url}`
+      return ops.call(op, input, { token: bearer(req), action: called }, (result, ctx) => {
+        reply.status(ctx.status)
+        return present ? present(result, ctx, req, reply) : result
       })
-      reply.status(answered)
-      return result
     },
   })
 }

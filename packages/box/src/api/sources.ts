@@ -14,7 +14,7 @@ export function sourceRoutes(api: FastifyInstance, deps: ApiDeps): void {
   const { store, ops, sources } = deps
   const route: RouteFn = (method, url, op, opts) => operationRoute(api, ops, method, url, op, opts)
 
-  route('GET', '/cat', sources.catalogue, { tags: ['catalogue'], present: (_req, reply) => (catalogue) => {
+  route('GET', '/cat', sources.catalogue, { tags: ['catalogue'], present: (catalogue, _ctx, _req, reply) => {
     reply.type(HYPERCAT_CONTENT_TYPE)
     return catalogue
   } })
@@ -72,17 +72,15 @@ export function sourceRoutes(api: FastifyInstance, deps: ApiDeps): void {
 }
 
 /** Records as SenML JSON, or CBOR when the client accepts it; the bytes sent are what the audit entry counts. */
-function senml(req: FastifyRequest, reply: FastifyReply) {
-  return (records: SenmlRecord[], ctx: OperationContext): string | Buffer => {
-    if ((req.headers.accept ?? '').includes(SENML_CBOR)) {
-      const body = Buffer.from(toSenmlCbor(records))
-      ctx.bytes = body.length
-      reply.type(SENML_CBOR)
-      return body
-    }
-    const body = toSenmlJson(records)
-    ctx.bytes = Buffer.byteLength(body)
-    reply.type(SENML_JSON)
+function senml(records: SenmlRecord[], ctx: OperationContext, req: FastifyRequest, reply: FastifyReply): string | Buffer {
+  if (req.headers.accept?.includes(SENML_CBOR)) {
+    const body = Buffer.from(toSenmlCbor(records))
+    ctx.bytes = body.length
+    reply.type(SENML_CBOR)
     return body
   }
+  const body = toSenmlJson(records)
+  ctx.bytes = Buffer.byteLength(body)
+  reply.type(SENML_JSON)
+  return body
 }

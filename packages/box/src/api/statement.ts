@@ -17,7 +17,7 @@ export function statementRoutes(api: FastifyInstance, deps: ApiDeps): void {
         'application/pdf': { schema: Type.String({ format: 'binary', description: 'Sent as an attachment named coffer-statement-YYYY-MM.pdf' }) },
       },
     }),
-    present: (_req, reply) => (answer) => {
+    present: (answer, _ctx, _req, reply) => {
       if (!('document' in answer)) return answer
       if (answer.format === 'pdf') {
         reply.type('application/pdf').header('content-disposition', `attachment; filename="coffer-statement-${answer.month}.pdf"`)

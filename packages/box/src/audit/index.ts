@@ -1,9 +1,13 @@
 /**
  * The audit log: every decision, allowed or denied, appended to its own signed, encrypted
- * hypercore. Entries are group-committed (one append per event-loop turn) so auditing every
- * request costs little; `record()` resolves once its entry is on disk.
+ * hypercore. Entries are group-committed: what is recorded while a commit is being written goes
+ * into the next one, and `record()` resolves once its entry is on disk. Each block is
+ * `{ first, entries }`, `first` being the position of its first entry in the log (blocks written
+ * before there was a `first` hold one bare entry each). A commit of a few entries writes one block
+ * per entry; a busy one, of PACK_AT or more, writes them all as one block, so the log hashes,
+ * encrypts, stores and signs once for all of them rather than once per request.
  *
- * Shortly after each commit a checkpoint (length, Merkle tree hash, identity signature) is
+ * Shortly after each commit a checkpoint (entries, Merkle tree hash, identity signature) is
  * written beside the log, and anchored in box.db too: whoever can delete or roll back the audit
  * folder takes the checkpoint beside it with it, but not the anchor. `verify()` replays the whole
  * log into a fresh replica, which checks every block against the tree and the tree's signature,
@@ -12,6 +16,7 @@
  */
 import type { EventEmitter } from 'node:events'
 import fs from 'node:fs'
+import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type Database from 'better-sqlite3'
@@ -88,9 +93,37 @@ export interface VerifyReport {
 }
 
 const CHECKPOINT_MS = 200
+/** A commit of this many entries or more is written as one block, and marks the log as busy. */
+const PACK_AT = 8
+/** A block holds at most this many entries, so none grows past a few hundred KiB. */
+const MAX_BLOCK_ENTRIES = 1000
+/**
+ * A busy log commits at most this often while nobody waits for what is pending (allowed reads):
+ * their entries wait up to this long to be written, so a crash may lose the record of the reads
+ * answered this long before it (never of a change or a refusal).
+ */
+const BUSY_COMMIT_MS = 10
+
+/** One block: the entries written together, `first` being the position of the first in the log. */
+interface Block {
+  first: number
+  entries: AuditEntry[]
+}
+
+/** How many entries some blocks hold: exactly, or at least (when a block could not be read). */
+interface EntryCount {
+  entries: number
+  exact: boolean
+}
 
 interface Checkpoint {
+  /** Entries in the log. Until blocks held several, there were as many blocks. */
   length: number
+  /**
+   * The blocks that held them, written beside the log (box.db's anchor does not keep it) to save
+   * finding them; the signed tree hash at that many blocks proves it right.
+   */
+  blocks?: number
   treeHash: string
   signature: string
 }
@@ -102,14 +135,30 @@ const IN_DB = 'the checkpoint anchored in box.db'
 /** A block or tree node the replica refused: hypercore's 'verification-error', with the request it answered. */
 type VerificationError = (err: Error & { code?: string }, request: unknown, response: { block?: { index: number } | null } | null) => void
 
+interface Pending {
+  entry: AuditEntry
+  /** Someone waits for the entry to be on disk before answering. */
+  awaited: boolean
+  resolve: () => void
+  reject: (e: unknown) => void
+}
+
 export class AuditLog implements DecisionSink {
   readonly #dir: string
   readonly #db: Database.Database
   readonly #identity: KeyPair
   readonly #corestore: Corestore
   readonly #core: Hypercore
-  #pending: { entry: AuditEntry; resolve: () => void; reject: (e: unknown) => void }[] = []
-  #flushing: Promise<void> | null = null
+  #pending: Pending[] = []
+  /** Whether anyone waits for an entry that is pending. */
+  #awaited = false
+  /** The commit being written. */
+  #committing: Promise<void> | null = null
+  /** The next commit, planned. */
+  #due: { now: true; immediate: NodeJS.Immediate; timer?: undefined } | { now: false; timer: NodeJS.Timeout; immediate?: undefined } | undefined
+  #lastCommit = { at: 0, entries: 0 }
+  /** Blocks and entries written, changed together: a checkpoint takes both from here. */
+  #written = { blocks: 0, entries: { entries: 0, exact: true } as EntryCount }
   #checkpointTimer: NodeJS.Timeout | undefined
   #checkpointing: Promise<void> = Promise.resolve()
 
@@ -127,8 +176,9 @@ export class AuditLog implements DecisionSink {
     return path.join(this.#dir, 'checkpoint.json')
   }
 
+  /** How many entries the log holds. */
   get length(): number {
-    return this.#core.length
+    return this.#written.entries.entries
   }
 
   async open(): Promise<void> {
@@ -137,10 +187,26 @@ export class AuditLog implements DecisionSink {
     // overwritten by the next checkpoint: set it aside, and verify() reports it from then on.
     const problems: string[] = []
     const checkpoint = this.#readCheckpoint(problems)
-    if (checkpoint) await this.#checkAgainst(checkpoint, IN_FOLDER, problems)
     const anchor = this.#readAnchor()
-    if (anchor) await this.#checkAgainst(anchor, IN_DB, problems)
+    this.#written = { blocks: this.#core.length, entries: await this.#counted(checkpoint) }
+    if (checkpoint) await this.#checkAgainst(checkpoint, IN_FOLDER, problems)
+    if (anchor) await this.#checkAgainst(anchor, IN_DB, problems, checkpoint)
     if (problems.length > 0) this.#setAside({ checkpoint, anchor, problems })
+  }
+
+  /**
+   * How many entries the log holds, from its last block; if that does not read (it is damaged,
+   * which verify() reports), from a genuine checkpoint made at the log's length.
+   */
+  async #counted(checkpoint: Checkpoint | undefined): Promise<EntryCount> {
+    const counted = await this.#entriesIn(this.#core.length)
+    if (counted.exact || !checkpoint || checkpoint.blocks !== this.#core.length || !this.#signed(checkpoint)) return counted
+    const made = await this.#core.treeHash(checkpoint.blocks)
+    return made.equals(Buffer.from(checkpoint.treeHash, 'hex')) ? { entries: checkpoint.length, exact: true } : counted
+  }
+
+  #signed(checkpoint: Checkpoint): boolean {
+    return verifySignature(Buffer.from(checkpoint.signature, 'hex'), checkpointMessage(checkpoint.length, Buffer.from(checkpoint.treeHash, 'hex')), this.#identity.publicKey)
   }
 
   /**
@@ -151,10 +217,10 @@ export class AuditLog implements DecisionSink {
   #setAside(found: { checkpoint: Checkpoint | undefined; anchor: Checkpoint | undefined; problems: string[] }): void {
     const foundAt = new Date().toISOString()
     const evidence = `damaged-${Date.now()}.json`
-    writeFileAtomic(path.join(this.#dir, evidence), JSON.stringify({ foundAt, length: this.#core.length, ...found }, null, 2))
+    writeFileAtomic(path.join(this.#dir, evidence), JSON.stringify({ foundAt, length: this.length, ...found }, null, 2))
     this.#db.transaction(() => {
       this.#db.prepare('INSERT INTO audit_damage (found_at, length, problems, evidence) VALUES (?, ?, ?, ?)')
-        .run(foundAt, this.#core.length, JSON.stringify(found.problems), evidence)
+        .run(foundAt, this.length, JSON.stringify(found.problems), evidence)
       this.#db.prepare('DELETE FROM audit_anchor').run()
     })()
     fs.rmSync(this.#checkpointFile, { force: true })
@@ -162,76 +228,183 @@ export class AuditLog implements DecisionSink {
 
   /**
    * A checkpoint older than the log is fine (the box may have stopped before signing its last
-   * entries, or box.db been restored from a backup) as long as the log extends it unchanged.
+   * entries, or box.db been restored from a backup) as long as the log extends it unchanged: some
+   * number of its blocks has the Merkle tree the checkpoint signed. `other` is the copy beside
+   * the log, which says how many blocks an anchor made at the same length covered.
    */
-  async #checkAgainst(checkpoint: Checkpoint, where: string, problems: string[]): Promise<void> {
-    const length = this.#core.length
-    if (!verifySignature(Buffer.from(checkpoint.signature, 'hex'), checkpointMessage(checkpoint.length, Buffer.from(checkpoint.treeHash, 'hex')), this.#identity.publicKey)) {
+  async #checkAgainst(checkpoint: Checkpoint, where: string, problems: string[], other?: Checkpoint): Promise<void> {
+    const held = this.#written.entries
+    if (!this.#signed(checkpoint)) {
       problems.push(`The signature on ${where} does not match the box identity.`)
-    } else if (length === 0 && checkpoint.length > 0) {
+    } else if (this.#core.length === 0 && checkpoint.length > 0) {
       problems.push(`The log is empty, but ${where} was made when it held ${checkpoint.length} entries: the log has been deleted or replaced.`)
-    } else if (length < checkpoint.length) {
-      problems.push(`The log holds ${length} entries but ${where} was made at ${checkpoint.length}: entries are missing (the log was truncated or rolled back).`)
-    } else if (!(await this.#core.treeHash(checkpoint.length)).equals(Buffer.from(checkpoint.treeHash, 'hex'))) {
+    } else if (await this.#extends(checkpoint, other)) {
+      return
+    } else if (held.entries < checkpoint.length) {
+      problems.push(`The log holds ${counted(held)} entries but ${where} was made at ${checkpoint.length}: entries are missing (the log was truncated or rolled back).`)
+    } else {
       problems.push(`The log's Merkle tree at ${checkpoint.length} entries differs from ${where}.`)
     }
+  }
+
+  /** Whether the log's first blocks, as many as held the checkpoint's entries, have the tree it signed. */
+  async #extends(checkpoint: Checkpoint, other?: Checkpoint): Promise<boolean> {
+    const signed = Buffer.from(checkpoint.treeHash, 'hex')
+    const known = [checkpoint.blocks, other?.length === checkpoint.length ? other.blocks : undefined]
+    if (checkpoint.length === this.#written.entries.entries && this.#written.entries.exact) known.push(this.#written.blocks)
+    for (const blocks of new Set(known)) {
+      if (blocks !== undefined && blocks <= this.#core.length && (await this.#core.treeHash(blocks)).equals(signed)) return true
+    }
+    const blocks = await this.#blocksHolding(checkpoint.length)
+    return blocks !== undefined && (await this.#core.treeHash(blocks)).equals(signed)
+  }
+
+  /** How many blocks held the log's first `entries` entries, found by bisection; undefined if no block ends there or one does not read. */
+  async #blocksHolding(entries: number): Promise<number | undefined> {
+    if (entries === 0) return 0
+    let low = 0
+    let high = this.#core.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      const block = await this.#blockAt(mid)
+      if (!block) return undefined
+      if (block.first + block.entries.length < entries) low = mid + 1
+      else high = mid
+    }
+    const block = low < this.#core.length ? await this.#blockAt(low) : null
+    return block && block.first + block.entries.length === entries ? low + 1 : undefined
+  }
+
+  /** The block at `index`; null if it is not there or does not read as one. */
+  async #blockAt(index: number): Promise<Block | null> {
+    try {
+      const data = await this.#core.get(index, { wait: false })
+      if (!data) return null
+      const value = JSON.parse(data.toString('utf8')) as Block | AuditEntry
+      // A block from before blocks had a `first` holds one entry, and so did every block before it.
+      return 'entries' in value ? value : { first: index, entries: [value] }
+    } catch {
+      return null
+    }
+  }
+
+  /**
+   * How many entries the first `blocks` blocks hold, from the last of them; if that does not read,
+   * from one of the few before it, counting each block after it as one entry (at least).
+   */
+  async #entriesIn(blocks: number): Promise<EntryCount> {
+    for (let i = blocks - 1; i >= Math.max(0, blocks - 16); i--) {
+      const block = await this.#blockAt(i)
+      if (block) return { entries: block.first + block.entries.length + (blocks - 1 - i), exact: i === blocks - 1 }
+    }
+    return { entries: blocks, exact: blocks === 0 }
   }
 
   async close(): Promise<void> {
     await this.flush()
     clearTimeout(this.#checkpointTimer)
-    await this.#checkpointing
-    if (this.#core.length > 0) await this.#writeCheckpoint()
+    this.#checkpointTimer = undefined
+    if (this.#written.blocks > 0) await this.#checkpoint()
+    else await this.#checkpointing
     await this.#corestore.close()
   }
 
   /** Files a decision of the operation layer (see operations/index.ts). */
-  file(decision: Decision): Promise<void> {
-    return this.record(decisionEntry(decision))
+  file(decision: Decision, { awaited }: { awaited: boolean }): Promise<void> {
+    return this.#queue(decisionEntry(decision), awaited)
   }
 
+  /** Records an entry; the promise resolves once it is on disk. */
   record(entry: AuditEntry): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ entry, resolve, reject })
-      if (this.#pending.length === 1 && !this.#flushing) setImmediate(() => void this.flush())
-    })
+    return this.#queue(entry, true)
+  }
+
+  #queue(entry: AuditEntry, awaited: boolean): Promise<void> {
+    const filed = new Promise<void>((resolve, reject) => this.#pending.push({ entry, awaited, resolve, reject }))
+    if (awaited) this.#awaited = true
+    this.#schedule()
+    return filed
+  }
+
+  /**
+   * Plans the next commit. When someone waits for an entry, or the log is not busy, it is made at
+   * once (on the next turn of the event loop, so that everything recorded in this one goes with
+   * it); a busy log commits at most every BUSY_COMMIT_MS.
+   */
+  #schedule(): void {
+    // A commit under way plans the next when it ends.
+    if (this.#committing || this.#pending.length === 0) return
+    const wait = this.#awaited || this.#lastCommit.entries < PACK_AT ? 0 : this.#lastCommit.at + BUSY_COMMIT_MS - performance.now()
+    if (this.#due) {
+      if (this.#due.now || wait > 0) return
+      clearTimeout(this.#due.timer)
+    }
+    const commit = () => {
+      this.#due = undefined
+      // flush() may have written what was pending, or be writing it: commits never run side by side.
+      if (this.#committing || this.#pending.length === 0) return
+      this.#commit().then(() => this.#schedule(), () => undefined)
+    }
+    this.#due = wait > 0 ? { now: false, timer: setTimeout(commit, wait) } : { now: true, immediate: setImmediate(commit) }
   }
 
   /** Writes everything recorded so far. */
   async flush(): Promise<void> {
-    while (this.#flushing) await this.#flushing
-    if (this.#pending.length === 0) return
-    const batch = this.#pending
-    this.#pending = []
-    this.#flushing = (async () => {
+    if (this.#due) {
+      clearTimeout(this.#due.timer)
+      clearImmediate(this.#due.immediate)
+      this.#due = undefined
+    }
+    while (this.#committing || this.#pending.length > 0) await (this.#committing ?? this.#commit())
+  }
+
+  /** Appends what is pending; if that fails, so does every entry in it. */
+  #commit(): Promise<void> {
+    const batch = this.#pending.length > MAX_BLOCK_ENTRIES ? this.#pending.splice(0, MAX_BLOCK_ENTRIES) : this.#pending
+    if (batch === this.#pending) this.#pending = []
+    this.#awaited = this.#pending.some((p) => p.awaited)
+    this.#lastCommit = { at: performance.now(), entries: batch.length }
+    this.#committing = (async () => {
       try {
-        await this.#core.append(batch.map((p) => Buffer.from(JSON.stringify(p.entry))))
+        const { blocks, entries } = this.#written
+        const written = batch.length >= PACK_AT ? [blockOf(entries.entries, batch)] : batch.map((p, i) => blockOf(entries.entries + i, [p]))
+        await this.#core.append(written)
+        this.#written = { blocks: blocks + written.length, entries: { entries: entries.entries + batch.length, exact: entries.exact } }
         for (const p of batch) p.resolve()
         this.#scheduleCheckpoint()
       } catch (err) {
         for (const p of batch) p.reject(err)
+      } finally {
+        this.#committing = null
       }
     })()
-    await this.#flushing
-    this.#flushing = null
-    if (this.#pending.length > 0) await this.flush()
+    return this.#committing
   }
 
-  /** Checkpoints trail the log by at most CHECKPOINT_MS, so a busy box signs once, not per batch. */
+  /** Checkpoints trail the log by at most CHECKPOINT_MS, so a busy box signs once, not per commit. */
   #scheduleCheckpoint(): void {
     if (this.#checkpointTimer) return
     this.#checkpointTimer = setTimeout(() => {
       this.#checkpointTimer = undefined
-      this.#checkpointing = this.#writeCheckpoint().catch(() => undefined)
+      this.#checkpoint().catch(() => undefined)
     }, CHECKPOINT_MS)
   }
 
+  /** Signs the log as it stands, after any checkpoint still being written. */
+  #checkpoint(): Promise<void> {
+    this.#checkpointing = this.#checkpointing.catch(() => undefined).then(() => this.#writeCheckpoint())
+    return this.#checkpointing
+  }
+
+  /** The file is written off the event loop, so requests are not held up while the disk renames it. */
   async #writeCheckpoint(): Promise<void> {
-    const length = this.#core.length
-    const treeHash = await this.#core.treeHash(length)
-    const signature = sign(checkpointMessage(length, treeHash), this.#identity)
-    const checkpoint: Checkpoint = { length, treeHash: treeHash.toString('hex'), signature: signature.toString('hex') }
-    writeFileAtomic(this.#checkpointFile, JSON.stringify(checkpoint))
+    const { blocks, entries } = this.#written
+    const treeHash = await this.#core.treeHash(blocks)
+    const signature = sign(checkpointMessage(entries.entries, treeHash), this.#identity).toString('hex')
+    const checkpoint: Checkpoint = { length: entries.entries, blocks, treeHash: treeHash.toString('hex'), signature }
+    const temporary = `${this.#checkpointFile}.${process.pid}.tmp`
+    await fsp.writeFile(temporary, JSON.stringify(checkpoint))
+    await fsp.rename(temporary, this.#checkpointFile)
     this.#db.prepare('INSERT OR REPLACE INTO audit_anchor (id, length, tree_hash, signature) VALUES (1, ?, ?, ?)')
       .run(checkpoint.length, checkpoint.treeHash, checkpoint.signature)
   }
@@ -241,46 +414,48 @@ export class AuditLog implements DecisionSink {
     await this.flush()
     const limit = filter.limit ?? 100
     const out: (AuditEntry & { seq: number })[] = []
-    for (let i = this.#core.length - 1; i >= 0 && out.length < limit; i--) {
-      const block = await this.#core.get(i, { wait: false })
+    for (let i = this.#written.blocks - 1; i >= 0 && out.length < limit; i--) {
+      const block = await this.#blockAt(i)
       if (!block) continue
-      const entry = JSON.parse(block.toString('utf8')) as AuditEntry
-      if (filter.to !== undefined && entry.time >= filter.to) continue
-      if (filter.from !== undefined && entry.time < filter.from) break
-      if (filter.subject !== undefined && entry.subject !== filter.subject) continue
-      if (filter.source !== undefined && entry.source !== filter.source) continue
-      if (filter.operation !== undefined && entry.operation !== filter.operation) continue
-      if (filter.outcome !== undefined && entry.outcome !== filter.outcome) continue
-      out.push({ seq: i, ...entry })
+      for (let k = block.entries.length - 1; k >= 0 && out.length < limit; k--) {
+        const entry = block.entries[k]!
+        if (filter.to !== undefined && entry.time >= filter.to) continue
+        if (filter.from !== undefined && entry.time < filter.from) return out
+        if (filter.subject !== undefined && entry.subject !== filter.subject) continue
+        if (filter.source !== undefined && entry.source !== filter.source) continue
+        if (filter.operation !== undefined && entry.operation !== filter.operation) continue
+        if (filter.outcome !== undefined && entry.outcome !== filter.outcome) continue
+        out.push({ seq: block.first + k, ...entry })
+      }
     }
     return out
   }
 
   /**
    * Every entry with `from <= time < to`, oldest first. Entries are appended in time order (list()
-   * relies on that too), so the first one is found by bisection: a month long past costs a few
-   * dozen reads to find, not a walk back from the newest entry.
+   * relies on that too), so the first block that reaches `from` is found by bisection: a month
+   * long past costs a few dozen reads to find, not a walk back from the newest entry.
    */
   async *between(from: number, to: number): AsyncGenerator<AuditEntry & { seq: number }> {
     await this.flush()
-    const length = this.#core.length
-    const entryAt = async (i: number): Promise<AuditEntry | null> => {
-      const block = await this.#core.get(i, { wait: false })
-      return block ? (JSON.parse(block.toString('utf8')) as AuditEntry) : null
-    }
+    const { blocks } = this.#written
     let low = 0
-    let high = length
+    let high = blocks
     while (low < high) {
       const mid = (low + high) >>> 1
-      const entry = await entryAt(mid)
-      if (entry === null || entry.time < from) low = mid + 1
+      const block = await this.#blockAt(mid)
+      if (block === null || block.entries[block.entries.length - 1]!.time < from) low = mid + 1
       else high = mid
     }
-    for (let i = low; i < length; i++) {
-      const entry = await entryAt(i)
-      if (entry === null || entry.time < from) continue
-      if (entry.time >= to) break
-      yield { seq: i, ...entry }
+    for (let i = low; i < blocks; i++) {
+      const block = await this.#blockAt(i)
+      if (block === null) continue
+      for (let k = 0; k < block.entries.length; k++) {
+        const entry = block.entries[k]!
+        if (entry.time < from) continue
+        if (entry.time >= to) return
+        yield { seq: block.first + k, ...entry }
+      }
     }
   }
 
@@ -292,11 +467,11 @@ export class AuditLog implements DecisionSink {
     if (this.#checkpointTimer) {
       clearTimeout(this.#checkpointTimer)
       this.#checkpointTimer = undefined
-      this.#checkpointing = this.#writeCheckpoint()
+      await this.#checkpoint()
     }
     await this.#checkpointing
     const problems: string[] = []
-    const length = this.#core.length
+    const { blocks, entries } = this.#written
     const recorded = this.#db.prepare('SELECT found_at, problems, evidence FROM audit_damage ORDER BY rowid').all() as { found_at: string; problems: string; evidence: string }[]
     for (const damage of recorded) {
       problems.push(`When the box opened at ${damage.found_at} the log did not match its signed checkpoint: ${(JSON.parse(damage.problems) as string[]).join(' ')} (recorded in box.db, and in audit/${damage.evidence})`)
@@ -308,10 +483,10 @@ export class AuditLog implements DecisionSink {
       problems.push(`When the box opened at ${evidence.foundAt} the log did not match its signed checkpoint: ${evidence.problems.join(' ')} (kept in audit/${file})`)
     }
     const checkpoint = this.#readCheckpoint(problems)
-    if (checkpoint) await this.#checkAgainst(checkpoint, IN_FOLDER, problems)
     const anchor = this.#readAnchor()
-    if (anchor) await this.#checkAgainst(anchor, IN_DB, problems)
-    if (length > 0) {
+    if (checkpoint) await this.#checkAgainst(checkpoint, IN_FOLDER, problems)
+    if (anchor) await this.#checkAgainst(anchor, IN_DB, problems, checkpoint)
+    if (blocks > 0) {
       const replicaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-audit-verify-'))
       // The replica gets no decryption key: verification needs only the signed tree, like a blind replicator.
       const replica = new Hypercore(replicaDir, this.#core.key)
@@ -323,12 +498,12 @@ export class AuditLog implements DecisionSink {
       let timer: NodeJS.Timeout | undefined
       // A refused proof is reported the moment it arrives: the replica would otherwise ask again,
       // and may get the block through a different proof that skips an altered tree node.
-      let refused: string | undefined
+      let refused: { block: number | undefined; code: string } | undefined
       try {
         await replica.ready()
         const done = (async () => {
           await replica.update({ wait: true })
-          await replica.download({ start: 0, end: length }).done()
+          await replica.download({ start: 0, end: blocks }).done()
         })()
         const timeout = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('timeout')), opts.timeoutMs ?? 15000)
@@ -336,16 +511,21 @@ export class AuditLog implements DecisionSink {
         const invalid = new Promise<never>((_, reject) => {
           // hypercore's sessions are event emitters; its declarations here list only what else is used.
           const onError: VerificationError = (err, _request, response) => {
-            const what = response?.block ? `Entry ${response.block.index}` : 'The signed length of the log'
-            refused = `${what} does not match the signed Merkle tree (${err.code ?? err.message}): the log's storage has been altered.`
+            refused = { block: response?.block?.index, code: err.code ?? err.message }
             reject(err)
           }
           ;(replica as unknown as EventEmitter).once('verification-error', onError)
         })
         await Promise.race([done, timeout, invalid])
-        if (replica.length < length) problems.push(`Only ${replica.length} of ${length} entries verified.`)
+        if (replica.length < blocks) problems.push(`Only ${counted(await this.#entriesIn(replica.length))} of ${counted(entries)} entries verified.`)
       } catch {
-        problems.push(refused ?? `Entries could not be verified against the signed Merkle tree (${replica.length} of ${length} checked): the log's storage has been altered or damaged.`)
+        if (refused) {
+          // A refused block is named by its first entry: where the blocks before it end.
+          const what = refused.block === undefined ? 'The signed length of the log' : `Entry ${counted(await this.#entriesIn(refused.block))}`
+          problems.push(`${what} does not match the signed Merkle tree (${refused.code}): the log's storage has been altered.`)
+        } else {
+          problems.push(`Entries could not be verified against the signed Merkle tree (${counted(await this.#entriesIn(replica.length))} of ${counted(entries)} checked): the log's storage has been altered or damaged.`)
+        }
       } finally {
         clearTimeout(timer)
         a.destroy()
@@ -354,7 +534,7 @@ export class AuditLog implements DecisionSink {
         fs.rmSync(replicaDir, { recursive: true, force: true })
       }
     }
-    return { ok: problems.length === 0, length, checkpointLength: Math.max(checkpoint?.length ?? 0, anchor?.length ?? 0), problems }
+    return { ok: problems.length === 0, length: entries.entries, checkpointLength: Math.max(checkpoint?.length ?? 0, anchor?.length ?? 0), problems }
   }
 
   #readAnchor(): Checkpoint | undefined {
@@ -377,6 +557,18 @@ export class AuditLog implements DecisionSink {
       return undefined
     }
   }
+}
+
+/** A block as stored: `{"first":…,"entries":[…]}`. */
+function blockOf(first: number, entries: Pending[]): Buffer {
+  let json = `{"first":${first},"entries":[`
+  for (let i = 0; i < entries.length; i++) json += (i === 0 ? '' : ',') + JSON.stringify(entries[i]!.entry)
+  return Buffer.from(`${json}]}`)
+}
+
+/** A count of entries in a report: "12", or "12 or more" when a block could not be read. */
+function counted({ entries, exact }: EntryCount): string {
+  return exact ? String(entries) : `${entries} or more`
 }
 
 function checkpointMessage(length: number, treeHash: Buffer): Buffer {

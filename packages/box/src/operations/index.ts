@@ -53,9 +53,12 @@ export interface Decision {
  * can define operations without the operation layer depending on any of them.
  */
 export interface DecisionSink {
-  /** Resolves once the decision is on disk. */
-  file(decision: Decision): Promise<void>
+  /** Resolves once the decision is on disk; `awaited` says whether the caller waits for that before it answers. */
+  file(decision: Decision, opts: { awaited: boolean }): Promise<void>
 }
+
+const AWAITED = { awaited: true }
+const QUEUED = { awaited: false }
 
 /** What a running operation reports for its audit entry. */
 export interface OperationContext {
@@ -195,13 +198,12 @@ export class Operations {
 
   /**
    * Changes and admin actions answer only once their entry is on disk. An allowed read's entry is
-   * queued before its answer leaves and committed within the same group commit; not waiting for
+   * queued before its answer leaves and written with the log's next group commit; not waiting for
    * it keeps reads as fast as the log's write latency allows.
    */
   #allowed(decision: Decision): Promise<void> | undefined {
-    const filed = this.#audit.file(decision)
-    if (decision.kind !== 'read') return filed
-    filed.catch(this.#auditFailed)
+    if (decision.kind !== 'read') return this.#audit.file(decision, AWAITED)
+    this.#audit.file(decision, QUEUED).catch(this.#auditFailed)
     return undefined
   }
 
@@ -212,7 +214,7 @@ export class Operations {
   #refused(decision: Decision, err: unknown): Promise<void> {
     decision.status = err instanceof CofferError ? err.status : 500
     decision.reason = err instanceof CofferError ? err.message : 'internal error'
-    return this.#audit.file(decision)
+    return this.#audit.file(decision, AWAITED)
   }
 
   /**

@@ -1,0 +1,154 @@
+/**
+ * The audit log on its own: entries committed together share a block, and still read back one by
+ * one, in order, with their positions; logs written one bare entry per block (before blocks had a
+ * `first`) read on and still verify; an altered block is named by its first entry.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type Database from 'better-sqlite3'
+import { openMetaDb } from '../db/index.ts'
+import { initHome, type Home } from '../home/index.ts'
+import { sign } from '../keys/index.ts'
+import { openCorestore } from '../store/index.ts'
+import { AuditLog, auditEntry, type AuditEntry } from './index.ts'
+
+interface Opened { home: Home; db: Database.Database; dir: string }
+
+function newHome(): Opened {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-audit-'))
+  const { home } = initHome(path.join(dir, 'home'), { passphrase: 'correct horse battery staple' })
+  return { home, db: openMetaDb(home.paths.meta), dir }
+}
+
+async function opened({ home, db }: Opened): Promise<AuditLog> {
+  const log = new AuditLog(home.paths.audit, home.keys, db)
+  await log.open()
+  return log
+}
+
+const read = (n: number, time = 1_800_000_000 + n): AuditEntry => auditEntry({ time, subject: 'owner', operation: 'read', action: `GET /api/v1/sources/:source/latest #${n}`, outcome: 'allow', status: 200, source: 'http' })
+
+/** The audit core's blocks as stored, through hypercore (decrypted), as a replica would be sent them. */
+async function withCore<T>({ home }: Opened, use: (core: { length: number; append(blocks: Buffer[]): Promise<unknown>; get(i: number): Promise<Buffer>; treeHash(length: number): Promise<Buffer> }, raw: RawStorage) => Promise<T>): Promise<T> {
+  const store = openCorestore(path.join(home.paths.audit, 'log'))
+  const core = store.get({ keyPair: home.keys.auditLog.keyPair, encryption: { key: home.keys.auditLog.encryptionKey } })
+  try {
+    await core.ready()
+    return await use(core as never, (core as unknown as { core: { storage: RawStorage } }).core.storage)
+  } finally {
+    await core.close()
+    await store.close()
+  }
+}
+
+/** hypercore-storage's reads and writes of a core's blocks, as they lie in RocksDB. */
+interface RawStorage {
+  read(): { getBlock(index: number): Promise<Buffer | null>; tryFlush(): void }
+  write(): { putBlock(index: number, data: Buffer): void; flush(): Promise<unknown> }
+}
+
+test('entries committed together share one block, and read back one by one, in order, with their positions', async () => {
+  const at = newHome()
+  let log = await opened(at)
+  try {
+    // One at a time, as a quiet box writes them: a block each.
+    for (let n = 0; n < 3; n++) await log.record(read(n))
+    // Many at once, as a busy one does: fewer blocks than entries.
+    await Promise.all(Array.from({ length: 200 }, (_, n) => log.record(read(3 + n))))
+    assert.equal(log.length, 203)
+    await log.close()
+    assert.ok(await withCore(at, async (core) => core.length) < 20, 'the busy commit is packed')
+
+    log = await opened(at)
+    assert.equal(log.length, 203)
+    const newest = await log.list({ limit: 203 })
+    assert.deepEqual(newest.map((e) => e.seq), Array.from({ length: 203 }, (_, i) => 202 - i))
+    assert.deepEqual(newest.map((e) => e.action), Array.from({ length: 203 }, (_, i) => `GET /api/v1/sources/:source/latest #${202 - i}`))
+    const some: number[] = []
+    for await (const e of log.between(1_800_000_000 + 100, 1_800_000_000 + 110)) some.push(e.seq)
+    assert.deepEqual(some, [100, 101, 102, 103, 104, 105, 106, 107, 108, 109])
+    assert.deepEqual(await log.verify(), { ok: true, length: 203, checkpointLength: 203, problems: [] })
+  } finally {
+    await log.close()
+    at.db.close()
+    fs.rmSync(at.dir, { recursive: true, force: true })
+  }
+})
+
+test('a box.db restored from before the latest packed commits still verifies: the log extends its anchor', async () => {
+  const at = newHome()
+  let log = await opened(at)
+  try {
+    await Promise.all(Array.from({ length: 50 }, (_, n) => log.record(read(n))))
+    await log.close()
+    const anchor = at.db.prepare('SELECT * FROM audit_anchor').get() as Record<string, unknown>
+    log = await opened(at)
+    await Promise.all(Array.from({ length: 50 }, (_, n) => log.record(read(50 + n))))
+    await log.close()
+    at.db.prepare('INSERT OR REPLACE INTO audit_anchor (id, length, tree_hash, signature) VALUES (@id, @length, @tree_hash, @signature)').run(anchor)
+    log = await opened(at)
+    assert.deepEqual(await log.verify(), { ok: true, length: 100, checkpointLength: 100, problems: [] })
+  } finally {
+    await log.close()
+    at.db.close()
+    fs.rmSync(at.dir, { recursive: true, force: true })
+  }
+})
+
+test('a log written one bare entry per block, with the checkpoint of the time, reads on and verifies', async () => {
+  const at = newHome()
+  // As the box wrote it before blocks had a `first`: a bare entry a block, a checkpoint counting blocks.
+  await withCore(at, async (core) => {
+    await core.append(Array.from({ length: 5 }, (_, n) => Buffer.from(JSON.stringify(read(n)))))
+    const treeHash = await core.treeHash(5)
+    const signature = sign(Buffer.concat([Buffer.from('coffer-audit-checkpoint:5:'), treeHash]), at.home.keys.identity).toString('hex')
+    fs.writeFileSync(path.join(at.home.paths.audit, 'checkpoint.json'), JSON.stringify({ length: 5, treeHash: treeHash.toString('hex'), signature }))
+    at.db.prepare('INSERT INTO audit_anchor (id, length, tree_hash, signature) VALUES (1, 5, ?, ?)').run(treeHash.toString('hex'), signature)
+  })
+  let log = await opened(at)
+  try {
+    assert.equal(log.length, 5)
+    await Promise.all(Array.from({ length: 20 }, (_, n) => log.record(read(5 + n))))
+    await log.close()
+    log = await opened(at)
+    assert.deepEqual((await log.list({ limit: 25 })).map((e) => e.seq), Array.from({ length: 25 }, (_, i) => 24 - i))
+    assert.deepEqual(await log.verify(), { ok: true, length: 25, checkpointLength: 25, problems: [] })
+  } finally {
+    await log.close()
+    at.db.close()
+    fs.rmSync(at.dir, { recursive: true, force: true })
+  }
+})
+
+test('a packed block altered on disk is refused by the Merkle check, and named by its first entry', async () => {
+  const at = newHome()
+  let log = await opened(at)
+  try {
+    for (let n = 0; n < 3; n++) await log.record(read(n))
+    await Promise.all(Array.from({ length: 40 }, (_, n) => log.record(read(3 + n))))
+    await log.record(read(43))
+    await log.close()
+    // Block 3 holds the busy commit, from entry 3 on; rewritten through hypercore's own storage, only the tree can tell.
+    await withCore(at, async (_core, storage) => {
+      const reading = storage.read()
+      const stored = reading.getBlock(3)
+      reading.tryFlush()
+      const bytes = Buffer.from((await stored)!)
+      bytes[bytes.length >> 1]! ^= 0x20
+      const writing = storage.write()
+      writing.putBlock(3, bytes)
+      await writing.flush()
+    })
+    log = await opened(at)
+    const report = await log.verify()
+    assert.equal(report.ok, false)
+    assert.deepEqual(report.problems, ["Entry 3 does not match the signed Merkle tree (INVALID_CHECKSUM): the log's storage has been altered."])
+  } finally {
+    await log.close()
+    at.db.close()
+    fs.rmSync(at.dir, { recursive: true, force: true })
+  }
+})
