@@ -30,28 +30,36 @@ test('SIGKILL mid-ingest loses no acknowledged record and doubles none', { timeo
   let next = 0
   for (let round = 0; round < ROUNDS; round++) {
     const { child, url } = await startProcess(home)
-    if (round === 0) assert.equal((await call(url, 'POST', '/api/v1/sources', { token, body: { id: 'crash' } })).status, 201)
-    else await verify(url, token, acknowledged)
-    let killed = false
-    const writer = async () => {
-      while (!killed) {
-        const first = next
-        next += BATCH
-        const pack = Array.from({ length: BATCH }, (_, i) => ({ n: 'seq', t: T0 + first + i, v: first + i }))
-        try {
-          const res = await call(url, 'POST', '/api/v1/sources/crash/records', { token, raw: senml(pack) })
-          if (res.status === 201) for (let i = 0; i < BATCH; i++) acknowledged.add(first + i)
-        } catch {
-          return // the connection died with the box
+    try {
+      if (round === 0) assert.equal((await call(url, 'POST', '/api/v1/sources', { token, body: { id: 'crash' } })).status, 201)
+      else await verify(url, token, acknowledged)
+      let killed = false
+      const writer = async () => {
+        while (!killed) {
+          const first = next
+          next += BATCH
+          const pack = Array.from({ length: BATCH }, (_, i) => ({ n: 'seq', t: T0 + first + i, v: first + i }))
+          try {
+            const res = await call(url, 'POST', '/api/v1/sources/crash/records', { token, raw: senml(pack) })
+            if (res.status === 201) for (let i = 0; i < BATCH; i++) acknowledged.add(first + i)
+          } catch {
+            return // the connection died with the box
+          }
         }
       }
+      const before = acknowledged.size
+      const writers = Array.from({ length: WRITERS }, writer)
+      // Killed mid-ingest: once this round has had a write acknowledged (a loaded machine may take a while), then at a random moment.
+      await until('a write acknowledged', () => acknowledged.size > before || undefined, 60_000)
+      await sleep(Math.random() * 600)
+      killed = true
+      child.kill('SIGKILL')
+      await Promise.all(writers)
+      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))
+    } finally {
+      // A failed round must not leave its box running, or the test file never ends.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     }
-    const writers = Array.from({ length: WRITERS }, writer)
-    await sleep(150 + Math.random() * 600)
-    killed = true
-    child.kill('SIGKILL')
-    await Promise.all(writers)
-    await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))
   }
   const { child, url } = await startProcess(home)
   try {
