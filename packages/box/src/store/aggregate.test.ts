@@ -244,6 +244,110 @@ test('quantiles from sketches are within their stated error; exact ones equal th
   view.close()
 })
 
+/**
+ * Series of every density in one view: a sparse one (a reading every 5–50 minutes, so no cell of
+ * its own reaches ROLLUP_MIN_POINTS), a bursty one (empty hours, hours of a few points either side
+ * of the threshold, hours of hundreds), text notes that fill some hours by themselves (cells rolled
+ * for them hold no numeric row), and one name in two units, one sparse and one dense.
+ */
+function mixedRecords(rand: () => number): SenmlRecord[] {
+  const records: SenmlRecord[] = []
+  const end = T0 + DAYS * 86400
+  const value = () => (rand() < 0.3 ? Math.floor(rand() * 4) : rand() < 0.1 ? -rand() * 50 : 20 + rand() * 5)
+  for (let t = T0 + rand() * 600; t < end; t += 300 + rand() * 2700) {
+    records.push({ n: 'sparse', t, v: value() })
+    if (rand() < 0.5) records.push({ n: 'mix', u: 'a', t: t + rand() * 60, v: value() })
+  }
+  for (let h = T0; h < end; h += HOUR) {
+    const mode = rand()
+    const count = mode < 0.35 ? 0 : mode < 0.65 ? 5 + Math.floor(rand() * 5) : mode < 0.9 ? Math.floor(rand() * 40) : 300 + Math.floor(rand() * 1200)
+    for (let i = 0; i < count; i++) records.push({ n: 'bursty', u: 'W', t: h + rand() * HOUR, v: value() })
+    if (rand() < 0.3) for (let i = 0; i < count; i++) records.push({ n: 'mix', u: 'b', t: h + rand() * HOUR, v: value() })
+    if (rand() < 0.2) for (let i = 0; i < 30; i++) records.push({ n: 'note', t: h + rand() * HOUR, vs: 'text' })
+  }
+  return records
+}
+
+function checkQuantiles(view: View, records: SenmlRecord[], bounds: number[], what: string, name: string): void {
+  const raw = rawBuckets(records.filter((r) => r.n === name), bounds)
+  const answers = aggregate(view.db, view.seriesNamed([name]), bounds, ['median', 'p90', 'p99'])
+  const exact = aggregate(view.db, view.seriesNamed([name]), bounds, ['exact_median', 'exact_p90', 'exact_p99'])
+  answers.forEach((b, i) => {
+    const values = [...raw[i]!].sort((x, y) => x - y)
+    const where = `${what}, bucket ${i}`
+    if (values.length === 0) return assert.equal(b.values!.median, null, where)
+    for (const [fn, q] of Object.entries({ median: 0.5, p90: 0.9, p99: 0.99 })) {
+      assert.equal(exact[i]!.values![`exact_${fn}` as AggregateFn], exactQuantile(values, q), `${where}: exact_${fn}`)
+      const approx = b.values![fn as AggregateFn]!
+      if (!b.error) assert.equal(approx, exactQuantile(values, q), `${where}: ${fn}`)
+      else {
+        const truth = values[Math.floor(q * (values.length - 1))]!
+        assert.ok(Math.abs(approx - truth) <= SKETCH_RELATIVE_ERROR * Math.abs(truth) * (1 + 1e-9), `${where}: ${fn} ${approx} vs ${truth}`)
+      }
+    }
+  })
+}
+
+test('sparse cells keep no rollups and are read raw: every density, alone and together, equals a raw scan', () => {
+  const rand = random(5)
+  const view = tempView()
+  let records = mixedRecords(rand)
+  insert(view, blocksOf(rand, records))
+  const cases = boundsToCheck(rand)
+  for (const name of ['sparse', 'bursty', 'mix']) {
+    for (const { what, bounds } of cases) checkStats(view, records, bounds, `${name}: ${what}`, name)
+  }
+  for (const name of ['sparse', 'mix']) {
+    for (const { what, bounds } of cases.slice(0, 8)) checkQuantiles(view, records, bounds, `${name}: ${what}`, name)
+  }
+  // The sparse series has rows only in cells that other series fill; alone, it has none at all.
+  const rows = (v: View, name: string) => v.db.prepare('SELECT count(*) FROM rollups WHERE series IN (SELECT id FROM series WHERE name = ?)').pluck().get(name) as number
+  const sparseRows = rows(view, 'sparse')
+  assert.ok(rows(view, 'bursty') > 100, `${rows(view, 'bursty')} rows of the bursty series`)
+  assert.ok(sparseRows < records.filter((r) => r.n === 'sparse').length / 2, `${sparseRows} rows of the sparse series`)
+  const alone = tempView()
+  const sparse = records.filter((r) => r.n === 'sparse')
+  insert(alone, blocksOf(rand, sparse))
+  assert.equal(rows(alone, 'sparse'), 0)
+  for (const { what, bounds } of cases) checkStats(alone, sparse, bounds, `sparse alone: ${what}`, 'sparse')
+  checkQuantiles(alone, sparse, [T0, T0 + DAYS * 86400], 'sparse alone, one bucket', 'sparse')
+  alone.close()
+  // Quantiles from sketches where the rows are: a range of the bursty series with more points than are read exactly.
+  const whole = aggregate(view.db, view.seriesNamed(['bursty']), [T0, T0 + DAYS * 86400], 'median')[0]!
+  assert.ok(whole.count > 20_000, `${whole.count} points`)
+  assert.deepEqual(whole.error, { relative: SKETCH_RELATIVE_ERROR })
+  checkQuantiles(view, records, [T0, T0 + DAYS * 86400], 'the whole bursty series', 'bursty')
+
+  // A deletion: cells keep their rows or their raw points as they were, and answers stay right.
+  const from = T0 + 2 * 86400 + 1234
+  const to = from + 3 * 86400 + 777
+  const blocks = view.blocksInRange(from, to)
+  const survivors = view.survivors(blocks, from, to)
+  view.db.transaction(() => view.dropBlocks(blocks))()
+  insert(view, [survivors])
+  records = records.filter((r) => r.t < from || r.t >= to)
+  for (const name of ['sparse', 'bursty', 'mix']) {
+    for (const { what, bounds } of cases.slice(0, 8)) checkStats(view, records, bounds, `after a deletion, ${name}: ${what}`, name)
+  }
+  checkQuantiles(view, records, [T0, T0 + DAYS * 86400], 'the whole bursty series after a deletion', 'bursty')
+  view.close()
+})
+
+test('a long stretch of sparse cells, more points than are read exactly, gives quantiles from its raw values', () => {
+  const view = tempView()
+  const rand = random(6)
+  // Five readings an hour for 210 days: no cell is rolled, and 25,200 points are more than a quantile reads exactly.
+  const records: SenmlRecord[] = []
+  for (let t = T0; t < T0 + 210 * 86400; t += 720) records.push({ n: 'x', t: t + rand() * 700, v: rand() * 100 - 10 })
+  insert(view, blocksOf(rand, records))
+  assert.equal(view.db.prepare('SELECT count(*) FROM rolled').pluck().get(), 0)
+  for (const bounds of [[T0, T0 + 210 * 86400], bucketBoundaries(T0, T0 + 210 * 86400, parseBucket('1w'), 'Europe/Berlin')]) {
+    checkStats(view, records, bounds, `${bounds.length - 1} buckets`)
+    checkQuantiles(view, records, bounds, `${bounds.length - 1} buckets`, 'x')
+  }
+  view.close()
+})
+
 test('a view laid out before rollups kept sketches is refused, so its source rebuilds it', () => {
   const view = tempView()
   const file = view.db.name

@@ -1,10 +1,14 @@
 /**
  * How time ranges fall on a rollup grid: runs of whole cells, answered by rollup rows, and cells
  * that a range's edge cuts, whose parts are answered on the next finer grid and, below the
- * finest, from raw points. Also the reads an aggregate makes of rollup rows and raw points.
+ * finest, from raw points; and which cells have no rollups, being too sparse to be worth them.
+ * Also the reads an aggregate makes of rollup rows and raw points.
  */
 import type Database from 'better-sqlite3'
 import { keyOf, SEQ_SPACE } from './points.ts'
+import { ROLLUP_MIN_POINTS, ROLLUP_RESOLUTIONS, rolledBuckets } from './rollups.ts'
+
+const COARSEST = ROLLUP_RESOLUTIONS[0]
 
 /** A time range [lo, hi) an answer needs. `est`: about how many points it holds, once known. */
 export interface Span { lo: number; hi: number; est?: number }
@@ -103,6 +107,11 @@ export class CellReader {
   readonly #inIds: string
   readonly #statements: Map<string, Database.Statement>
 
+  /** How many series are read. */
+  get seriesCount(): number {
+    return this.#ids.length
+  }
+
   constructor(db: Database.Database, ids: number[]) {
     this.#db = db
     this.#ids = ids
@@ -120,13 +129,66 @@ export class CellReader {
     return this.#rollupRows('bucket, n, min, max, sketch', res, runs) as SketchRow[]
   }
 
-  /** Calls `each(i, row)` with the count, sum, min, max and sum of squares of the rollup rows of each range of cells. */
-  eachRollupStats(res: number, ranges: readonly Span[], each: (i: number, row: RawStatsRow) => void): void {
-    const sql = (k: number) => `SELECT ${k}, coalesce(sum(n), 0), sum(sum), min(min), max(max), sum(sumsq) FROM rollups WHERE res = ? AND series IN (${this.#inIds}) AND bucket >= ? AND bucket < ?`
+  /**
+   * Calls `each(i, row, cells)` with the count, sum, min, max and sum of squares of the rollup rows
+   * of each range of cells, and how many of its cells have a row.
+   */
+  eachRollupStats(res: number, ranges: readonly Span[], each: (i: number, row: RawStatsRow, cells: number) => void): void {
+    const cells = this.#ids.length === 1 ? 'count(*)' : 'count(DISTINCT bucket)'
+    const sql = (k: number) => `SELECT ${k}, coalesce(sum(n), 0), sum(sum), min(min), max(max), sum(sumsq), ${cells} FROM rollups WHERE res = ? AND series IN (${this.#inIds}) AND bucket >= ? AND bucket < ?`
     for (const [at, rows] of this.#batches('rollup stats', sql, ranges.length, (i) => [res, ...this.#ids, ranges[i]!.lo, ranges[i]!.hi])) {
       // The padding parts of the last batch sum nothing, but still answer a row each.
-      for (const [k, ...row] of rows as [number, ...RawStatsRow][]) if (at + k < ranges.length) each(at + k, row)
+      for (const [k, n, sum, min, max, sumsq, count] of rows as [number, ...RawStatsRow, number][]) if (at + k < ranges.length) each(at + k, [n, sum, min, max, sumsq], count)
     }
+  }
+
+  /** The cells of the `res` grid in these runs that hold a rollup row of any of the series, in no particular order. */
+  rollupBuckets(res: number, runs: readonly Span[]): number[] {
+    return this.#rollupRows('bucket', res, runs).map((row) => row[0] as number)
+  }
+
+  /** Whether any cell in [lo, hi) is rolled. */
+  anyRolled(lo: number, hi: number): boolean {
+    const any = this.#statement('any rolled', () => 'SELECT 1 FROM rolled WHERE slot >= ? AND slot < ? LIMIT 1')
+    return any.get(Math.floor(lo / COARSEST), Math.ceil(hi / COARSEST)) !== undefined
+  }
+
+  /**
+   * Calls `each(k, value)` for every raw value in each of these sorted, disjoint spans, with k the
+   * span's index: one range scan per stretch of touching spans, for spans that hold few points.
+   */
+  eachRawPoint(spans: readonly Span[], each: (k: number, value: number) => void): void {
+    const read = this.#statement('raw stretch', () => `SELECT t, val ${this.#rawWhere()}`).raw()
+    for (let at = 0; at < spans.length;) {
+      let end = at + 1
+      while (end < spans.length && spans[end]!.lo === spans[end - 1]!.hi) end++
+      const stretch = spans.slice(at, end)
+      for (const [t, v] of read.all(this.#rawParams({ lo: stretch[0]!.lo, hi: stretch.at(-1)!.hi })) as [number, number][]) {
+        const k = partHolding(stretch, t)
+        if (k !== undefined) each(at + k, v)
+      }
+      at = end
+    }
+  }
+
+  /**
+   * The cells of the `res` grid in these ranges that are rolled (rollups.ts), sorted. Cells not
+   * rolled hold few points, of whatever series, and no rollup rows.
+   */
+  rolledCells(res: number, ranges: readonly Span[]): number[] {
+    if (ranges.length === 0) return []
+    const hours = (span: Span) => [Math.floor(span.lo / COARSEST), Math.ceil(span.hi / COARSEST)]
+    // Sparse sources have no rolled cells at all: one look at the whole stretch answers for them.
+    if (!this.anyRolled(ranges[0]!.lo, ranges.at(-1)!.hi)) return []
+    const sql = () => Array.from({ length: RANGES_PER_READ }, () => 'SELECT slot, cells FROM rolled WHERE slot >= ? AND slot < ?').join(' UNION ')
+    const read = this.#statement('rolled cells', sql).raw()
+    const cells = new Set<number>()
+    for (let at = 0; at < ranges.length; at += RANGES_PER_READ) {
+      const params: number[] = []
+      for (let k = at; k < at + RANGES_PER_READ; k++) params.push(...(k < ranges.length ? hours(ranges[k]!) : [0, 0]))
+      for (const [slot, mask] of read.all(params) as [number, number][]) for (const bucket of rolledBuckets(res, slot, mask)) cells.add(bucket)
+    }
+    return [...cells].sort((a, b) => a - b)
   }
 
   #rollupRows(columns: string, res: number, runs: readonly Span[]): unknown[][] {
@@ -231,4 +293,77 @@ export function partHolding(parts: readonly { lo: number; hi: number }[], t: num
     else return mid
   }
   return undefined
+}
+
+/**
+ * Of these parts of requests (sorted by time, each in cells of the `res` grid that hold no
+ * rollup row of the series read), the pieces in cells that are not rolled: those hold the
+ * series' points, if any, raw, and few of them. In rolled cells the series have no points.
+ */
+export function unrolledParts(reader: CellReader, res: number, holes: readonly Part[]): Part[] {
+  if (holes.length === 0) return []
+  const ranges: Span[] = []
+  for (const hole of holes) {
+    const lo = Math.floor(hole.lo / res) * res
+    const hi = Math.ceil(hole.hi / res) * res
+    const last = ranges.at(-1)
+    if (last && lo <= last.hi) last.hi = Math.max(last.hi, hi)
+    else ranges.push({ lo, hi })
+  }
+  const rolled = reader.rolledCells(res, ranges)
+  if (rolled.length === 0) return [...holes]
+  const out: Part[] = []
+  let i = 0
+  for (const hole of holes) {
+    // The rolled cells that overlap the hole, in order; what lies between them is read raw.
+    while (i > 0 && rolled[i - 1]! + res > hole.lo) i--
+    while (i < rolled.length && rolled[i]! + res <= hole.lo) i++
+    let at = hole.lo
+    for (let j = i; j < rolled.length && rolled[j]! < hole.hi; j++) {
+      if (rolled[j]! > at) out.push({ req: hole.req, lo: at, hi: rolled[j]! })
+      at = Math.max(at, rolled[j]! + res)
+    }
+    if (at < hole.hi) out.push({ req: hole.req, lo: at, hi: hole.hi })
+  }
+  return out
+}
+
+/**
+ * The cells of these runs of whole cells that hold no rollup row of the series read, as parts of
+ * their requests, merged where they touch. `rows[w]`: how many rows were read in whole[w], of
+ * rows `read` (bucket first); `gappy`: runs whose rows were only counted, and fell short of their cells.
+ */
+export function wholeHoles(reader: CellReader, res: number, whole: readonly Part[], rows: readonly number[], read: readonly (readonly [bucket: number, ...unknown[]])[], gappy: readonly Part[]): Part[] {
+  // With one series a run is complete when it has a row per cell; most are, and need no more look.
+  const open = whole.filter((part, w) => reader.seriesCount !== 1 || rows[w]! < (part.hi - part.lo) / res)
+  if (open.length === 0 && gappy.length === 0) return []
+  const present = new Set<number>()
+  for (const row of read) present.add(row[0])
+  for (const bucket of reader.rollupBuckets(res, gappy)) present.add(bucket)
+  const holes: Part[] = []
+  for (const part of [...open, ...gappy]) {
+    for (let cell = part.lo; cell < part.hi; cell += res) {
+      if (present.has(cell)) continue
+      const last = holes.at(-1)
+      if (last && last.req === part.req && last.hi === cell) last.hi = cell + res
+      else holes.push({ req: part.req, lo: cell, hi: cell + res })
+    }
+  }
+  return holes
+}
+
+/**
+ * A cell of ROLLUP_RESOLUTIONS[level] holding fewer points than this is too sparse for most of its
+ * cells on the next finer grid to be rolled: its parts are then read raw, not looked for there
+ * first. (0 on the finest grid, whose parts are read raw anyway.)
+ */
+export function sparseBelow(level: number): number {
+  const finer = ROLLUP_RESOLUTIONS[level + 1]
+  return finer === undefined ? 0 : (ROLLUP_RESOLUTIONS[level]! / finer) * ROLLUP_MIN_POINTS
+}
+
+/** Parts in cells not rolled, as spans to read raw (with how many points they may hold at most), and their requests. */
+export function rawSpans(parts: readonly Part[], res: number): { spans: Span[]; reqs: number[] } {
+  const spans = parts.map((part): Span => ({ lo: part.lo, hi: part.hi, est: (ROLLUP_MIN_POINTS - 1) * (Math.ceil(part.hi / res) - Math.floor(part.lo / res)) }))
+  return { spans, reqs: parts.map((part) => part.req) }
 }

@@ -1,10 +1,11 @@
 /**
  * Quantiles of time ranges: merged from the rollups' sketches for the cells a range covers whole,
- * with raw values at the edges, or exact, from every raw value, for small ranges and when asked.
+ * with raw values at the edges and in cells too sparse to be rolled up, or exact, from every raw
+ * value, for small ranges and when asked.
  */
 import type { DDSketch } from '@datadog/sketches-js'
 import { ROLLUP_RESOLUTIONS } from './rollups.ts'
-import { cutCellAt, holdsFew, partHolding, planGrid, type CellReader, type Span } from './cells.ts'
+import { cutCellAt, holdsFew, partHolding, planGrid, rawSpans, sparseBelow, unrolledParts, wholeHoles, type CellReader, type Part, type Span } from './cells.ts'
 import { addRow, newSketch } from './sketch.ts'
 
 /**
@@ -82,28 +83,50 @@ function gather(reader: CellReader, reqs: readonly Span[], targets: number[], ac
   const res = ROLLUP_RESOLUTIONS[level]
   reader.eachRawValue(reqs, res === undefined ? reqs.map((_, i) => i) : few, (i, v) => accs[targets[i]!]!.add(v))
   if (res === undefined) return
+  // No cell rolled anywhere in the ranges: each cell holds few points, and one scan reads them all.
+  if (level === 0 && rest.length > 0 && !reader.anyRolled(reqs[rest[0]!]!.lo, reqs[rest.at(-1)!]!.hi)) {
+    reader.eachRawPoint(rest.map((i) => reqs[i]!), (k, v) => accs[targets[rest[k]!]!]!.add(v))
+    return
+  }
 
   // Parts refer to the ranges read on this grid, rest[part.req].
   const plan = planGrid(rest.map((i) => reqs[i]!), res)
   const cutCounts = plan.cut.map(() => 0)
-  for (const [bucket, n, min, max, sketch] of reader.sketchRows(res, plan.runs)) {
+  const rows = reader.sketchRows(res, plan.runs)
+  const wholeRows = new Array<number>(plan.whole.length).fill(0)
+  for (const [bucket, n, min, max, sketch] of rows) {
     const k = cutCellAt(plan.cut, bucket)
     if (k !== undefined) cutCounts[k]! += n
     else {
       const w = partHolding(plan.whole, bucket)
-      if (w !== undefined) accs[targets[rest[plan.whole[w]!.req]!]!]!.addRow(n, min, max, sketch)
+      if (w === undefined) continue
+      accs[targets[rest[plan.whole[w]!.req]!]!]!.addRow(n, min, max, sketch)
+      wholeRows[w]!++
     }
   }
-  const finer: Span[] = []
-  const finerTargets: number[] = []
+  // Cells without a row of the series are empty of them if rolled, and read raw if not.
+  const holes: Part[] = wholeHoles(reader, res, plan.whole, wholeRows, rows, [])
+  plan.cut.forEach((cell, k) => {
+    if (cutCounts[k] === 0) for (const part of cell.parts) if (part.req >= 0) holes.push(part)
+  })
+  if (holes.length > 0) {
+    const raw = rawSpans(unrolledParts(reader, res, holes.sort((a, b) => a.lo - b.lo)), res)
+    if (raw.spans.length > 0) gather(reader, raw.spans, raw.reqs.map((req) => targets[rest[req]!]!), accs, ROLLUP_RESOLUTIONS.length)
+  }
+  // Parts of cut cells: on the finer grid, or raw where that grid is likely not rolled.
+  const finer: Span[][] = [[], []]
+  const finerTargets: number[][] = [[], []]
+  const below = sparseBelow(level)
   plan.cut.forEach((cell, k) => {
     const n = cutCounts[k]!
     if (n === 0) return
+    const to = n < below ? 1 : 0
     for (const part of cell.parts) {
       if (part.req < 0) continue
-      finer.push({ lo: part.lo, hi: part.hi, est: (n * (part.hi - part.lo)) / res })
-      finerTargets.push(targets[rest[part.req]!]!)
+      finer[to]!.push({ lo: part.lo, hi: part.hi, est: (n * (part.hi - part.lo)) / res })
+      finerTargets[to]!.push(targets[rest[part.req]!]!)
     }
   })
-  if (finer.length > 0) gather(reader, finer, finerTargets, accs, level + 1)
+  if (finer[0]!.length > 0) gather(reader, finer[0]!, finerTargets[0]!, accs, level + 1)
+  if (finer[1]!.length > 0) gather(reader, finer[1]!, finerTargets[1]!, accs, ROLLUP_RESOLUTIONS.length)
 }

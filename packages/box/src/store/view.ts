@@ -22,9 +22,10 @@ export type { Series } from './series.ts'
 
 /**
  * The view's layout; a view of another layout is rebuilt from the log. 2: points and latest values
- * keep ut. 3: rollup rows keep a quantile sketch.
+ * keep ut. 3: rollup rows keep a quantile sketch. 4: only cells of enough points are rolled up,
+ * and listed in `rolled`.
  */
-const VIEW_SCHEMA = 3
+const VIEW_SCHEMA = 4
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, tmin REAL NOT NULL
 CREATE TABLE IF NOT EXISTS rollups (res INTEGER NOT NULL, series INTEGER NOT NULL, bucket INTEGER NOT NULL,
   n INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sumsq REAL NOT NULL, sketch BLOB,
   PRIMARY KEY (res, series, bucket)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rolled (slot INTEGER PRIMARY KEY, cells INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS latest (series INTEGER PRIMARY KEY, t REAL NOT NULL, val, s REAL, ut REAL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, t REAL NOT NULL) WITHOUT ROWID;
 `
@@ -69,7 +71,7 @@ export class View {
     this.series = this.#series.byKey
     this.seriesById = this.#series.byId
     this.#points = new Points(this.db, this.#series)
-    this.#rollups = new Rollups(this.db)
+    this.#rollups = new Rollups(this.db, (id) => this.#series.byId.get(id)?.type === 'number')
     this.#latest = new Latest(this.db)
     this.#kv = new KeyValues(this.db)
     const getState = this.db.prepare('SELECT value FROM state WHERE key = ?')
@@ -123,10 +125,10 @@ export class View {
         const ut = r.ut ?? null
         points.add(block, i, r.t, series, val, s, ut)
         latest.add(series, r.t, val, s, ut)
-        if (type === 'number' && val !== null) rollups.add(series, r.t, val as number)
+        rollups.add(series, r.t, type === 'number' && val !== null ? val as number : undefined)
       }
       points.endBlock(block)
-      rollups.endBlock()
+      rollups.endBlock(block)
       this.#pointCount += records.length
     }
     points.finish()
