@@ -90,7 +90,7 @@ export class Answerer {
     if (!task) throw new CannotAnswer(`the market takes no answers at your privacy level (${parameters.level}) for it`)
     const selection = statisticOf(published.query)
     checkTaskFor(task, published, parameters.level, selection.attribute)
-    const mapping: Mapping = { ...defaultMapping(membership.vocabulary(query.market), store.list().map((s) => store.summary(s.id))), ...membership.mapping }
+    const mapping: Mapping = { ...defaultMapping(membership.vocabulary(query.market), store), ...membership.mapping }
     const missing = evaluator.unmapped(published.query, mapping)
     if (missing.length > 0) throw new CannotAnswer(`the box does not know where to find ${missing.join(', ')} (map ${missing.length > 1 ? 'them' : 'it'} to a source)`)
 

@@ -7,7 +7,7 @@
 import type { Comparison, Query, Reduction, Value, Vocabulary } from '@coffer/market/protocol'
 import type { Operations } from '../operations/index.ts'
 import type { SourceOperations } from '../sources/index.ts'
-import type { SourceSummary } from '../store/index.ts'
+import type { Store } from '../store/index.ts'
 import { InvalidInput } from '../errors/index.ts'
 
 /** Where the box finds each attribute: a source, and the record name in it when it holds several. */
@@ -23,7 +23,8 @@ const PER_PERIOD = new Set<Reduction>(['sum', 'mean', 'min', 'max', 'count'])
  * Where the box's own importers and drivers put each attribute: a source of the attribute's
  * logical type holding a record of one of its default names. The owner's own mapping overrides.
  */
-export function defaultMapping(vocabulary: Vocabulary, sources: readonly SourceSummary[]): Mapping {
+export function defaultMapping(vocabulary: Vocabulary, store: Store): Mapping {
+  const sources = store.list().map((s) => store.summary(s.id))
   const mapping: Mapping = {}
   for (const type of vocabulary.types) {
     for (const attribute of type.attributes) {

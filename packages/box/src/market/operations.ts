@@ -173,7 +173,7 @@ export function marketOperations({ membership, answerer, store }: MarketOperatio
       access: ownerOnly,
       run: async ({ market }) => {
         const vocabulary = membership.vocabulary(market)
-        const defaults = defaultMapping(vocabulary, store.list().map((s) => store.summary(s.id)))
+        const defaults = defaultMapping(vocabulary, store)
         const own = membership.mapping
         return vocabulary.types.flatMap((type) => type.attributes.map((a) => {
           const attribute = `${type.name}.${a.name}`
