@@ -46,6 +46,8 @@ declare module 'hypercore' {
     readonly writable: boolean
     ready(): Promise<void>
     close(): Promise<void>
+    /** Another handle on the same core, closed on its own. */
+    session(): Hypercore
     append(block: Buffer | Buffer[]): Promise<{ length: number; byteLength: number }>
     get(index: number, opts?: { wait?: boolean; timeout?: number }): Promise<Buffer | null>
     has(start: number, end?: number): Promise<boolean>

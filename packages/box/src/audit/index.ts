@@ -176,6 +176,11 @@ export class AuditLog implements DecisionSink {
     return path.join(this.#dir, 'checkpoint.json')
   }
 
+  /** A session on the log's core for a replica to copy; the caller closes it. */
+  session(): Hypercore {
+    return this.#core.session()
+  }
+
   /** How many entries the log holds. */
   get length(): number {
     return this.#written.entries.entries

@@ -11,6 +11,7 @@
  * IDLE_MS, close again unless work is under way in them.
  */
 import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -60,7 +61,14 @@ export function viewCacheKiB(maxOpen: number, totalBytes = os.totalmem()): numbe
   return Math.round(Math.min(16 * 1024, Math.max(1024, budget / maxOpen / 1024)))
 }
 
+/**
+ * What changes the set of logs or their blocks, for replicas to follow: `added` (meta), `removed`
+ * (meta, after its blocks were cleared) and `cleared` (meta, the block indexes cleared by a deletion).
+ */
+export type StoreEvents = { added: [SourceMeta]; removed: [SourceMeta]; cleared: [SourceMeta, number[]] }
+
 export class Store {
+  readonly events = new EventEmitter<StoreEvents>()
   readonly #db: Database.Database
   readonly #keys: BoxKeys
   readonly #viewsDir: string
@@ -91,6 +99,7 @@ export class Store {
       used: (source) => this.#used(source),
       viewClosing: (source, view, stats) => this.#closedViews!.closing(source.meta, view, stats),
       viewClosed: (source) => this.#closedViews!.closed(source.meta, source.viewFile),
+      cleared: (source, blocks) => this.events.emit('cleared', source.meta, blocks),
       released: (source) => {
         if (this.#open.get(source.meta.id)?.source === source) this.#open.delete(source.meta.id)
       },
@@ -123,6 +132,11 @@ export class Store {
     this.#sources.clear()
     this.#closedViews?.close()
     await this.#corestore.close()
+  }
+
+  /** The corestore every source's log is in: replication opens sessions on it. */
+  get logs(): Corestore {
+    return this.#corestore
   }
 
   #viewFile(meta: SourceMeta): string {
@@ -191,6 +205,7 @@ export class Store {
     await source.open()
     this.#sources.set(meta.id, source)
     this.#db.prepare('INSERT OR REPLACE INTO sources (id, meta, generation, deleted) VALUES (?, ?, ?, 0)').run(meta.id, JSON.stringify(meta), meta.generation)
+    this.events.emit('added', meta)
     return meta
   }
 
@@ -204,6 +219,7 @@ export class Store {
     this.#closedViews!.forget(id)
     for (const suffix of ['', '-wal', '-shm']) fs.rmSync(source.viewFile + suffix, { force: true })
     this.#db.prepare('UPDATE sources SET deleted = 1 WHERE id = ?').run(id)
+    this.events.emit('removed', source.meta)
     return { count: points + keys }
   }
 }

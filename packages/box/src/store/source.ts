@@ -49,6 +49,8 @@ export interface SourceHost {
   viewClosing(source: Source, view: View, stats: SourceStats | undefined): void
   /** The view's file is closed. */
   viewClosed(source: Source): void
+  /** A deletion's blocks were cleared from the log. */
+  cleared(source: Source, blocks: number[]): void
   /** Nothing of the source is open any more. */
   released(source: Source): void
 }
@@ -378,6 +380,7 @@ export class Source {
         this.#clearing = this.#clearing.then(async () => {
           try {
             for (const b of drop) await core.clear(b, b + 1)
+            this.#host.cleared(this, drop)
           } finally {
             this.#clears--
           }
