@@ -44,10 +44,10 @@ export const MIGRATIONS: readonly string[] = [
   // 4: backup: the replicas the owner paired or invited (the invite's secret kept only as a hash),
   // each replica's schedule and last health, and the block clears every replica must hear, in order,
   // with how far each replica has heard them.
-  `CREATE TABLE replicas (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, public_key TEXT UNIQUE, state TEXT NOT NULL,
+  `CREATE TABLE IF NOT EXISTS replicas (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, public_key TEXT UNIQUE, state TEXT NOT NULL,
     invite_hash TEXT, expires_at REAL, created_at REAL NOT NULL, paired_at REAL, settings TEXT NOT NULL, health TEXT,
     last_seen REAL, clears_heard INTEGER NOT NULL DEFAULT 0);
-  CREATE TABLE replica_clears (seq INTEGER PRIMARY KEY AUTOINCREMENT, core TEXT NOT NULL, blocks TEXT NOT NULL, at REAL NOT NULL);`,
+  CREATE TABLE IF NOT EXISTS replica_clears (seq INTEGER PRIMARY KEY AUTOINCREMENT, core TEXT NOT NULL, blocks TEXT NOT NULL, at REAL NOT NULL);`,
 ]
 
 /** The version this code writes and reads. */
