@@ -8,6 +8,13 @@ declare module 'sodium-native' {
     crypto_pwhash_str(out: Buffer, passwd: Buffer, opslimit: number, memlimit: number): void
     crypto_pwhash_str_verify(str: Buffer, passwd: Buffer): boolean
     randombytes_buf(buf: Buffer): void
+    crypto_box_seal(out: Buffer, message: Buffer, pk: Buffer): void
+    crypto_box_seal_open(out: Buffer, sealed: Buffer, pk: Buffer, sk: Buffer): boolean
+    crypto_sign_ed25519_pk_to_curve25519(curvePk: Buffer, edPk: Buffer): void
+    crypto_sign_ed25519_sk_to_curve25519(curveSk: Buffer, edSk: Buffer): void
+    crypto_box_PUBLICKEYBYTES: number
+    crypto_box_SECRETKEYBYTES: number
+    crypto_box_SEALBYTES: number
     sodium_memcmp(a: Buffer, b: Buffer): boolean
     crypto_pwhash_STRBYTES: number
     crypto_pwhash_OPSLIMIT_INTERACTIVE: number

@@ -68,6 +68,16 @@ export class BoxKeys {
     return { keyPair: this.deriveKeyPair('audit-log'), encryptionKey: this.derive('audit-log/encryption') }
   }
 
+  /** The box's key on the backup network: replicas know it, and only it may hand them this box's logs. */
+  get backupPeer(): KeyPair {
+    return this.deriveKeyPair('backup/peer')
+  }
+
+  /** The log of which sources exist, replicated with them, so the words and a replica alone rebuild the box. */
+  get sourceRegistry(): { keyPair: KeyPair; encryptionKey: Buffer } {
+    return { keyPair: this.deriveKeyPair('backup/registry'), encryptionKey: this.derive('backup/registry/encryption') }
+  }
+
   /** A source's generation is part of its context, so a source deleted and re-created gets a fresh log. */
   sourceLog(sourceId: string, generation: number): { keyPair: KeyPair; encryptionKey: Buffer } {
     const context = `source-log/${sourceId}/${generation}`
@@ -83,6 +93,29 @@ export function sign(message: Buffer, keyPair: KeyPair): Buffer {
 
 export function verifySignature(signature: Buffer, message: Buffer, publicKey: Buffer): boolean {
   return signature.length === sodium.crypto_sign_BYTES && sodium.crypto_sign_verify_detached(signature, message, publicKey)
+}
+
+/**
+ * Sealed boxes (libsodium's crypto_box_seal) to an Ed25519 signing key, converted to its X25519
+ * twin: an invite or a share can be sealed to a peer knowing only the public key it goes by.
+ */
+export function sealTo(message: Buffer, publicKey: Buffer): Buffer {
+  const curve = Buffer.alloc(sodium.crypto_box_PUBLICKEYBYTES)
+  sodium.crypto_sign_ed25519_pk_to_curve25519(curve, publicKey)
+  const sealed = Buffer.alloc(message.length + sodium.crypto_box_SEALBYTES)
+  sodium.crypto_box_seal(sealed, message, curve)
+  return sealed
+}
+
+/** Opens a sealed box with the key pair it was sealed to; undefined when it was not sealed to it or was altered. */
+export function openSealed(sealed: Buffer, keyPair: KeyPair): Buffer | undefined {
+  if (sealed.length < sodium.crypto_box_SEALBYTES) return undefined
+  const pk = Buffer.alloc(sodium.crypto_box_PUBLICKEYBYTES)
+  const sk = Buffer.alloc(sodium.crypto_box_SECRETKEYBYTES)
+  sodium.crypto_sign_ed25519_pk_to_curve25519(pk, keyPair.publicKey)
+  sodium.crypto_sign_ed25519_sk_to_curve25519(sk, keyPair.secretKey)
+  const message = Buffer.alloc(sealed.length - sodium.crypto_box_SEALBYTES)
+  return sodium.crypto_box_seal_open(message, sealed, pk, sk) ? message : undefined
 }
 
 /** Owner passphrases: libsodium's argon2id string format, which carries its own salt and parameters. */
