@@ -48,6 +48,12 @@ export const MIGRATIONS: readonly string[] = [
     invite_hash TEXT, expires_at REAL, created_at REAL NOT NULL, paired_at REAL, settings TEXT NOT NULL, health TEXT,
     last_seen REAL, clears_heard INTEGER NOT NULL DEFAULT 0);
   CREATE TABLE IF NOT EXISTS replica_clears (seq INTEGER PRIMARY KEY AUTOINCREMENT, core TEXT NOT NULL, blocks TEXT NOT NULL, at REAL NOT NULL);`,
+  // 5: social recovery: each split of the root seed into friends' shares (the newest is the one in
+  // force) and, on a friend's box, the one share it holds per owner, still sealed to it, with whom
+  // it last released that share to.
+  `CREATE TABLE IF NOT EXISTS recovery_splits (version INTEGER PRIMARY KEY, threshold INTEGER NOT NULL, friends TEXT NOT NULL, created_at REAL NOT NULL);
+  CREATE TABLE IF NOT EXISTS held_shares (owner TEXT PRIMARY KEY, version INTEGER NOT NULL, share_index INTEGER NOT NULL, threshold INTEGER NOT NULL,
+    count INTEGER NOT NULL, label TEXT, share TEXT NOT NULL, received_at REAL NOT NULL, released_to TEXT, released_at REAL);`,
 ]
 
 /** The version this code writes and reads. */
