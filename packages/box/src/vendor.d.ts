@@ -63,6 +63,18 @@ declare module 'hypercore' {
     update(opts?: { wait?: boolean }): Promise<boolean>
     download(range?: { start?: number; end?: number }): { done(): Promise<void>; destroy(): void }
     replicate(isInitiator: boolean, opts?: Record<string, unknown>): NodeJS.ReadWriteStream & { destroy(err?: Error): void }
+    /** Attaches the core to a connection already open (a hyperswarm connection), beside other cores and protocols. */
+    replicate(stream: object): unknown
+    readonly discoveryKey: Buffer
+    readonly contiguousLength: number
+    readonly closed: boolean
+    /** The stored block as it travels and is hashed: encrypted when the core is. */
+    get(index: number, opts: { wait?: boolean; timeout?: number; raw: true }): Promise<Buffer | null>
+    purge(): Promise<void>
+    on(event: 'append' | 'download' | 'upload' | 'close', listener: (index?: number, byteLength?: number) => void): this
+    off(event: string, listener: (...args: never[]) => void): this
+    /** Internals read for what a replica holds beyond its contiguous prefix. */
+    readonly core: { bitfield: { countSet(start: number, length: number): number; firstSet(position: number): number; firstUnset(position: number): number } }
   }
 }
 
@@ -73,5 +85,64 @@ declare module 'corestore' {
     get(opts: Record<string, unknown>): Hypercore
     ready(): Promise<void>
     close(): Promise<void>
+  }
+}
+
+declare module 'hyperdht' {
+  import type { EventEmitter } from 'node:events'
+  export interface KeyPair { publicKey: Buffer; secretKey: Buffer }
+  export default class HyperDHT extends EventEmitter {
+    constructor(opts?: { bootstrap?: (string | { host: string; port: number })[]; host?: string; port?: number; firewalled?: boolean; ephemeral?: boolean })
+    static keyPair(seed?: Buffer): KeyPair
+    ready(): Promise<void>
+    fullyBootstrapped(): Promise<void>
+    address(): { host: string; port: number }
+    destroy(): Promise<void>
+  }
+}
+
+declare module 'hyperdht/testnet.js' {
+  import type HyperDHT from 'hyperdht'
+  interface Testnet { nodes: HyperDHT[]; bootstrap: { host: string; port: number }[]; destroy(): Promise<void> }
+  export default function createTestnet(size?: number, opts?: { host?: string; port?: number }): Promise<Testnet>
+}
+
+declare module 'hyperswarm' {
+  import type { EventEmitter } from 'node:events'
+  import type { Duplex } from 'node:stream'
+  import type HyperDHT from 'hyperdht'
+  /** A Noise-encrypted connection; the remote's key is authenticated by the handshake. */
+  export interface Connection extends Duplex {
+    readonly remotePublicKey: Buffer
+    readonly publicKey: Buffer
+    readonly isInitiator: boolean
+    userData: unknown
+    readonly rawStream: Duplex & { bytesRead?: number; bytesWritten?: number }
+  }
+  export default class Hyperswarm extends EventEmitter {
+    constructor(opts?: { keyPair?: { publicKey: Buffer; secretKey: Buffer }; dht?: HyperDHT; bootstrap?: unknown[]; firewall?: (remotePublicKey: Buffer) => boolean })
+    readonly keyPair: { publicKey: Buffer; secretKey: Buffer }
+    readonly connections: Set<Connection>
+    readonly dht: HyperDHT
+    listen(): Promise<void>
+    joinPeer(publicKey: Buffer): void
+    leavePeer(publicKey: Buffer): void
+    flush(): Promise<void>
+    destroy(opts?: { force?: boolean }): Promise<void>
+    on(event: 'connection', listener: (conn: Connection, info: unknown) => void): this
+  }
+}
+
+declare module 'protomux' {
+  export interface Message { send(value: unknown): boolean }
+  export interface Channel {
+    open(handshake?: unknown): void
+    close(): void
+    addMessage(opts: { encoding: unknown; onmessage: (value: never) => void }): Message
+    readonly closed: boolean
+  }
+  export default class Protomux {
+    static from(stream: object): Protomux
+    createChannel(opts: { protocol: string; id?: Buffer; onopen?: () => void; onclose?: () => void }): Channel | null
   }
 }

@@ -209,6 +209,16 @@ export class Store {
     return meta
   }
 
+  /** Takes in a source restored from a replica: its log is in the corestore already, and its view is built from it. */
+  async adopt(meta: SourceMeta): Promise<void> {
+    checkSourceId(meta.id)
+    if (this.#sources.has(meta.id)) throw new Conflict(`A source named "${meta.id}" already exists.`)
+    const source = new Source(meta, this.#host, this.#viewFile(meta))
+    await source.open()
+    this.#sources.set(meta.id, source)
+    this.#db.prepare('INSERT OR REPLACE INTO sources (id, meta, generation, deleted) VALUES (?, ?, ?, 0)').run(meta.id, JSON.stringify(meta), meta.generation)
+  }
+
   /** Deletes a source: clears its log blocks from local storage and removes its view. */
   async remove(id: string): Promise<{ count: number }> {
     const source = this.get(id)

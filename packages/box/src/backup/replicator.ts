@@ -1,0 +1,344 @@
+/**
+ * The blind replicator (`coffer replicator`): keeps encrypted copies of the logs of the boxes
+ * that paired with it, for a friend's machine or a co-operative's, with no Coffer box of its own.
+ * It holds each owner's cores in a corestore of their own, opened by public key only: it can
+ * verify every block's signature, and never holds a key that decrypts one. It refuses owners it
+ * was not paired with, and blocks beyond an owner's quota (it refuses rather than evicts).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import Database from 'better-sqlite3'
+import type Corestore from 'corestore'
+import type Hypercore from 'hypercore'
+import HyperDHT from 'hyperdht'
+import type pino from 'pino'
+import { InvalidInput, NotFound } from '../errors/index.ts'
+import { sign, type KeyPair } from '../keys/index.ts'
+import { openCorestore } from '../store/index.ts'
+import { hashSecret, openInvite } from './invite.ts'
+import { openSwarm, type Connection, type Swarm } from './network.ts'
+import { heldBlocks, heldRanges } from './held.ts'
+import { ToReplica, type HealthReport, type ToBox, openWire, type Wire } from './wire.ts'
+import { healthMessage } from './health.ts'
+
+export interface OwnerView {
+  key: string
+  name: string
+  state: 'pending' | 'active'
+  quotaBytes: number
+  usedBytes: number
+  overQuota: boolean
+  cores: number
+  addedAt: string
+  lastSeen: string | null
+  connected: boolean
+}
+
+interface OwnerRow { key: string; name: string; state: 'pending' | 'active'; quota: number; invite: string | null; expires_at: number | null; added_at: number; last_seen: number | null; cores: string }
+
+/** How often a connected owner gets a signed health report, and its disk use is measured. */
+const HEALTH_MS = 30_000
+
+export function replicatorIdentity(dir: string): KeyPair {
+  const file = path.join(dir, 'identity')
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' })
+  return HyperDHT.keyPair(fs.readFileSync(file))
+}
+
+function openReplicatorDb(dir: string): Database.Database {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const db = new Database(path.join(dir, 'replicator.db'))
+  db.pragma('journal_mode = WAL')
+  db.exec(`CREATE TABLE IF NOT EXISTS owners (key TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, quota INTEGER NOT NULL,
+      invite TEXT, expires_at REAL, added_at REAL NOT NULL, last_seen REAL, cores TEXT NOT NULL DEFAULT '[]');
+    CREATE TABLE IF NOT EXISTS spent_invites (hash TEXT PRIMARY KEY, spent_at REAL NOT NULL);`)
+  return db
+}
+
+/** Accepts an invite into the replicator's folder, running or not: a running replicator picks it up within a second. */
+export function acceptInvite(dir: string, code: string, opts: { quotaBytes: number }): { owner: string; name: string } {
+  if (!(opts.quotaBytes > 0)) throw new InvalidInput('A quota must be more than 0 bytes, e.g. --quota 10GiB.')
+  const invite = openInvite(code, replicatorIdentity(dir))
+  const db = openReplicatorDb(dir)
+  try {
+    const hash = hashSecret(invite.secret)
+    if (db.prepare('SELECT 1 FROM spent_invites WHERE hash = ?').get(hash)) throw new InvalidInput('This invite was used already: an invite pairs once. Ask the owner for a new one.')
+    db.transaction(() => {
+      db.prepare('INSERT INTO spent_invites (hash, spent_at) VALUES (?, ?)').run(hash, Date.now())
+      db.prepare(`INSERT INTO owners (key, name, state, quota, invite, expires_at, added_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET name = excluded.name, quota = excluded.quota, invite = excluded.invite, expires_at = excluded.expires_at`)
+        .run(invite.box, invite.name, opts.quotaBytes, invite.secret, invite.expiresAt, Date.now())
+    })()
+    return { owner: invite.box, name: invite.name }
+  } finally {
+    db.close()
+  }
+}
+
+function dirBytes(dir: string): number {
+  let total = 0
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name), { throwIfNoEntry: false })?.size ?? 0
+  }
+  return total
+}
+
+class Owner {
+  readonly key: string
+  readonly dir: string
+  readonly store: Corestore
+  readonly cores = new Map<string, Hypercore>()
+  readonly downloads = new Map<string, { destroy(): void }>()
+  usedBytes = 0
+  /** Bytes received since the folder was last measured. */
+  grown = 0
+  conn: Connection | undefined
+  wire: Wire<ToBox, ToReplica> | undefined
+
+  constructor(key: string, dir: string) {
+    this.key = key
+    this.dir = dir
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    this.store = openCorestore(dir)
+    this.usedBytes = dirBytes(dir)
+  }
+}
+
+export class Replicator {
+  readonly dir: string
+  readonly keyPair: KeyPair
+  readonly #db: Database.Database
+  readonly #bootstrap: { host: string; port: number }[] | undefined
+  readonly #logger: pino.Logger | undefined
+  readonly #owners = new Map<string, Owner>()
+  #rows = new Map<string, OwnerRow>()
+  #swarm: Swarm | undefined
+  #poll: NodeJS.Timeout | undefined
+  #health: NodeJS.Timeout | undefined
+  #dataVersion = -1
+
+  constructor(opts: { dir: string; bootstrap?: { host: string; port: number }[]; logger?: pino.Logger }) {
+    this.dir = path.resolve(opts.dir)
+    this.keyPair = replicatorIdentity(this.dir)
+    this.#db = openReplicatorDb(this.dir)
+    this.#bootstrap = opts.bootstrap
+    this.#logger = opts.logger
+  }
+
+  get publicKey(): string {
+    return this.keyPair.publicKey.toString('hex')
+  }
+
+  async open(): Promise<void> {
+    this.#reload()
+    this.#swarm = await openSwarm({
+      keyPair: this.keyPair,
+      bootstrap: this.#bootstrap,
+      allowed: (remote) => this.#rows.has(remote.toString('hex')),
+      onConnection: (conn) => this.#connected(conn),
+    })
+    for (const row of this.#rows.values()) this.#swarm.dial(Buffer.from(row.key, 'hex'))
+    // Invites accepted and owners removed by another process (the CLI) show up in the database.
+    this.#poll = setInterval(() => this.#reload(), 1000)
+    this.#health = setInterval(() => this.#reportAll(), HEALTH_MS)
+    this.#poll.unref()
+    this.#health.unref()
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#poll)
+    clearInterval(this.#health)
+    await this.#swarm?.close()
+    for (const owner of this.#owners.values()) await owner.store.close()
+    this.#owners.clear()
+    this.#db.close()
+  }
+
+  accept(code: string, opts: { quotaBytes: number }): { owner: string; name: string } {
+    const accepted = acceptInvite(this.dir, code, opts)
+    this.#reload()
+    return accepted
+  }
+
+  owners(): OwnerView[] {
+    const rows = this.#db.prepare('SELECT * FROM owners ORDER BY added_at').all() as OwnerRow[]
+    return rows.map((row) => {
+      const owner = this.#owners.get(row.key)
+      const usedBytes = owner ? owner.usedBytes + owner.grown : fs.existsSync(this.#ownerDir(row.key)) ? dirBytes(this.#ownerDir(row.key)) : 0
+      return {
+        key: row.key, name: row.name, state: row.state, quotaBytes: row.quota, usedBytes, overQuota: usedBytes > row.quota,
+        cores: (JSON.parse(row.cores) as string[]).length, addedAt: new Date(row.added_at).toISOString(),
+        lastSeen: row.last_seen === null ? null : new Date(row.last_seen).toISOString(), connected: owner?.conn !== undefined,
+      }
+    })
+  }
+
+  /** Stops serving an owner at once and deletes everything held for them. */
+  async remove(key: string): Promise<void> {
+    if (!this.#db.prepare('DELETE FROM owners WHERE key = ?').run(key).changes) throw new NotFound(`This replicator holds nothing for ${key}.`)
+    await this.#drop(key)
+  }
+
+  #ownerDir(key: string): string {
+    return path.join(this.dir, 'owners', key)
+  }
+
+  #reload(): void {
+    const version = this.#db.pragma('data_version', { simple: true }) as number
+    if (version === this.#dataVersion) return
+    this.#dataVersion = version
+    const rows = this.#db.prepare('SELECT * FROM owners').all() as OwnerRow[]
+    const before = this.#rows
+    this.#rows = new Map(rows.map((r) => [r.key, r]))
+    for (const row of rows) if (!before.has(row.key)) this.#swarm?.dial(Buffer.from(row.key, 'hex'))
+    for (const key of before.keys()) if (!this.#rows.has(key)) void this.#drop(key)
+  }
+
+  async #drop(key: string): Promise<void> {
+    this.#rows.delete(key)
+    this.#swarm?.forget(Buffer.from(key, 'hex'))
+    const owner = this.#owners.get(key)
+    this.#owners.delete(key)
+    if (owner) await owner.store.close()
+    fs.rmSync(this.#ownerDir(key), { recursive: true, force: true })
+  }
+
+  #owner(key: string): Owner {
+    let owner = this.#owners.get(key)
+    if (!owner) this.#owners.set(key, owner = new Owner(key, this.#ownerDir(key)))
+    return owner
+  }
+
+  #connected(conn: Connection): void {
+    const key = conn.remotePublicKey.toString('hex')
+    const row = this.#rows.get(key)
+    if (!row) {
+      conn.destroy()
+      return
+    }
+    const owner = this.#owner(key)
+    owner.conn?.destroy()
+    owner.conn = conn
+    const wire = openWire<ToBox, ToReplica>(conn, ToReplica, (message) => {
+      this.#seen(key)
+      this.#handle(owner, wire, message).catch((err: Error) => {
+        this.#logger?.warn({ owner: key, err: err.message }, 'an owner\'s message could not be handled')
+        conn.destroy()
+      })
+    })
+    owner.wire = wire
+    conn.once('close', () => {
+      if (owner.conn === conn) {
+        owner.conn = undefined
+        owner.wire = undefined
+      }
+      for (const d of owner.downloads.values()) d.destroy()
+      owner.downloads.clear()
+    })
+    const current = this.#rows.get(key)!
+    wire.send({ type: 'hello', ...(current.state === 'pending' && current.invite ? { invite: current.invite } : {}) })
+    for (const core of owner.cores.values()) core.replicate(conn)
+  }
+
+  #seen(key: string): void {
+    this.#db.prepare('UPDATE owners SET last_seen = ? WHERE key = ?').run(Date.now(), key)
+  }
+
+  async #handle(owner: Owner, wire: Wire<ToBox, ToReplica>, message: ToReplica): Promise<void> {
+    if (message.type === 'refused') {
+      this.#logger?.warn({ owner: owner.key, reason: message.reason }, 'the box refused this replicator')
+      owner.conn?.destroy()
+      return
+    }
+    if (message.type === 'welcome') {
+      this.#db.prepare("UPDATE owners SET state = 'active', invite = NULL, expires_at = NULL WHERE key = ?").run(owner.key)
+      this.#rows.get(owner.key)!.state = 'active'
+      return
+    }
+    if (this.#rows.get(owner.key)?.state !== 'active') {
+      owner.conn?.destroy()
+      return
+    }
+    if (message.type === 'cores') {
+      for (const key of message.dropped) {
+        const core = owner.cores.get(key) ?? owner.store.get({ key: Buffer.from(key, 'hex') })
+        owner.cores.delete(key)
+        owner.downloads.get(key)?.destroy()
+        owner.downloads.delete(key)
+        await core.ready()
+        await core.purge()
+      }
+      for (const key of message.keys) await this.#hold(owner, key)
+      for (const { core, blocks } of message.clears) {
+        const held = owner.cores.get(core)
+        if (!held) continue
+        for (const b of blocks) await held.clear(b, b + 1)
+      }
+      this.#db.prepare('UPDATE owners SET cores = ? WHERE key = ?').run(JSON.stringify([...owner.cores.keys()]), owner.key)
+      wire.send({ type: 'heard', through: message.through })
+      this.#report(owner)
+    } else if (message.type === 'challenge') {
+      const blocks = await Promise.all(message.blocks.map(async ({ core, index }) => {
+        const held = owner.cores.get(core)
+        const block = held && index < held.length ? await held.get(index, { wait: false, raw: true }) : null
+        return { core, index, block: block ? block.toString('base64') : null }
+      }))
+      wire.send({ type: 'proof', id: message.id, blocks })
+    } else if (message.type === 'inventory') {
+      const cores = await Promise.all([...owner.cores.entries()].map(async ([key, core]) => {
+        await core.ready()
+        return { key, length: core.length, held: heldRanges(core) }
+      }))
+      wire.send({ type: 'inventory', cores })
+    }
+  }
+
+  /** Opens a core by its key alone and follows it, unless the owner's quota is spent. */
+  async #hold(owner: Owner, key: string): Promise<void> {
+    let core = owner.cores.get(key)
+    if (!core) {
+      core = owner.store.get({ key: Buffer.from(key, 'hex') })
+      await core.ready()
+      owner.cores.set(key, core)
+      core.on('download', (_index, byteLength) => {
+        owner.grown += byteLength ?? 0
+        if (this.#overQuota(owner)) this.#stopDownloads(owner)
+      })
+    }
+    if (owner.conn) core.replicate(owner.conn)
+    if (!owner.downloads.has(key) && !this.#overQuota(owner)) owner.downloads.set(key, core.download({ start: 0, end: -1 }))
+  }
+
+  #overQuota(owner: Owner): boolean {
+    const row = this.#rows.get(owner.key)
+    return !row || owner.usedBytes + owner.grown > row.quota
+  }
+
+  #stopDownloads(owner: Owner): void {
+    for (const d of owner.downloads.values()) d.destroy()
+    owner.downloads.clear()
+    this.#report(owner)
+  }
+
+  #reportAll(): void {
+    for (const owner of this.#owners.values()) {
+      owner.usedBytes = dirBytes(owner.dir)
+      owner.grown = 0
+      this.#report(owner)
+    }
+  }
+
+  /** A signed account of what this replicator holds for the owner. */
+  #report(owner: Owner): void {
+    const row = this.#rows.get(owner.key)
+    if (!owner.wire || !row) return
+    const usedBytes = owner.usedBytes + owner.grown
+    const report: HealthReport = {
+      owner: owner.key, at: Date.now(), quotaBytes: row.quota, usedBytes, overQuota: usedBytes > row.quota,
+      cores: [...owner.cores.entries()].map(([key, core]) => ({ key, length: core.length, blocks: heldBlocks(core), bytes: core.byteLength })),
+    }
+    owner.wire.send({ type: 'health', report, signature: sign(healthMessage(report), this.keyPair).toString('hex') })
+  }
+}
