@@ -115,23 +115,42 @@ export async function renderPaperKey(key: PaperKey, options: PaperOptions = {}):
   doc.x = left
   doc.y = Math.max(doc.y, qrTop + qrSide) + 16
 
-  const steps = (title: string, lines: string[]) => {
-    text(title, 'Helvetica-Bold', 13)
-    doc.moveDown(0.3)
-    doc.font('Helvetica').fontSize(10.5).fillColor(COLORS.text).list(lines, { width, bulletRadius: 1.5, textIndent: 12, paragraphGap: 2 })
-    doc.moveDown(0.8)
+  /** A list item: text, with commands in a typewriter face, so they are typed as printed. */
+  type Part = string | { command: string }
+  const item = (marker: string, parts: Part[]) => {
+    const top = doc.y
+    doc.font('Helvetica').fontSize(10.5).fillColor(COLORS.text).text(marker, left, top, { width: 14, lineBreak: false })
+    parts.forEach((part, i) => {
+      const last = i === parts.length - 1
+      const opts = { width: width - 18, continued: !last }
+      if (typeof part === 'string') doc.font('Helvetica')
+      else doc.font('Courier-Bold')
+      const value = typeof part === 'string' ? part : part.command
+      if (i === 0) doc.text(value, left + 18, top, opts)
+      else doc.text(value, opts)
+    })
+    doc.x = left
+    doc.moveDown(0.35)
   }
-  steps('To recover your box on a new machine', [
-    'Install Coffer, then run:  coffer init --recover',
-    'Type the 24 words in order (or scan the QR code), and choose an owner passphrase.',
-    'Check that  coffer status  shows the identity printed above.',
-    'Run:  coffer backup restore  to bring every record and the audit log back from your replicas.',
-  ])
-  steps('Keep it safe', [
+  const heading = (title: string) => {
+    text(title, 'Helvetica-Bold', 13, COLORS.text, { width })
+    doc.moveDown(0.35)
+  }
+
+  heading('To recover your box on a new machine')
+  const recover: Part[][] = [
+    ['Install Coffer, then run ', { command: 'coffer init --recover' }, ' and type the 24 words in order (or scan the QR code). Choose an owner passphrase.'],
+    ['Check that ', { command: 'coffer status' }, ' shows the identity printed above.'],
+    ['Run ', { command: 'coffer backup restore' }, ' to bring every record and the audit log back from your replicas.'],
+  ]
+  recover.forEach((parts, i) => item(`${i + 1}.`, parts))
+  doc.moveDown(0.6)
+  heading('Keep it safe')
+  for (const line of [
     'Keep this paper offline: in a drawer that locks, a safe, or with someone you trust. Do not photograph it, and do not keep it in e-mail or the cloud.',
     'Delete the PDF file once it is printed, and empty the trash.',
     'The words of a box cannot be changed. If someone may have read them, move your data to a new box.',
-  ])
+  ]) item('•', [line])
   doc.end()
   return done
 }
