@@ -29,6 +29,8 @@ process.env.COFFER_PASSPHRASE = PASSPHRASE
 
 interface Served {
   home: Home
+  url: string
+  token: string
   client: () => Client
   close(): Promise<void>
 }
@@ -56,7 +58,16 @@ async function serveBox(name: string): Promise<Served> {
   })
   await api.register(async (v1) => {
     const on = <I extends TSchema, O extends TSchema>(method: HTTPMethods, url: string, op: Operation<I, O>) => operationRoute(v1, ops, method, url, op, { tags: ['backup'] })
-    on('POST', '/recovery/paper-key', recovery.paperKey)
+    // As the API serves it: the words as JSON, the PDF as a download, neither kept by a cache.
+    operationRoute(v1, ops, 'POST', '/recovery/paper-key', recovery.paperKey, {
+      tags: ['backup'],
+      present: (answer, _ctx, _req, reply) => {
+        reply.header('cache-control', 'no-store')
+        if (answer.format === 'words') return answer
+        reply.type('application/pdf').header('content-disposition', 'attachment; filename="coffer-paper-key.pdf"')
+        return answer.document
+      },
+    })
     on('GET', '/recovery/split', recovery.latestSplit)
     on('POST', '/recovery/split', recovery.split)
     on('GET', '/recovery/held', recovery.held)
@@ -66,7 +77,7 @@ async function serveBox(name: string): Promise<Served> {
   const url = await api.listen({ port: 0, host: '127.0.0.1' })
   const { token } = arbiter.ownerToken(3600)
   const box = {
-    home, client: () => new Client(url, token),
+    home, url, token, client: () => new Client(url, token),
     close: async () => {
       await api.close()
       await audit.close()
@@ -128,6 +139,12 @@ test('split, hold, list, release and recover, as the owner and two friends type 
   assert.match(await backup(['paper-key', '--out', paper], { client: owner.client }), /Wrote the paper key of box [0-9a-f]{12}… to/)
   assert.equal(fs.readFileSync(paper).subarray(0, 5).toString('latin1'), '%PDF-')
   assert.equal(fs.statSync(paper).mode & 0o777, 0o600)
+  const download = await fetch(`${owner.url}/api/v1/recovery/paper-key`, {
+    method: 'POST', headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ passphrase: PASSPHRASE }),
+  })
+  assert.deepEqual([download.status, download.headers.get('content-type'), download.headers.get('cache-control')], [200, 'application/pdf', 'no-store'])
+  assert.equal(Buffer.from(await download.arrayBuffer()).subarray(0, 5).toString('latin1'), '%PDF-')
+
   process.env.COFFER_PASSPHRASE = 'not the passphrase'
   try {
     await assert.rejects(backup(['paper-key', '--out', path.join(ROOT, 'other.pdf')], { client: owner.client }), /not the owner passphrase/)
