@@ -62,7 +62,7 @@ export interface Friend {
   identity: string
 }
 
-/** One share as the friend's file carries it, and the bytes sealed in it. */
+/** One friend's share file. */
 export interface SealedShare {
   friend: Friend
   file: string
@@ -211,7 +211,7 @@ function verifySigned(signed: Buffer): SharePayload {
   if (!Value.Check(SharePayload, payload) || payload.index > payload.count || payload.threshold > payload.count) {
     throw new BadShare('This share\'s contents are not a share Coffer can read: it is damaged or not genuine.')
   }
-  if (!verifySignature(Buffer.from(signature), Buffer.concat([SIGNING_CONTEXT, body]), Buffer.from(payload.owner, 'hex'))) {
+  if (!verifySignature(signature, Buffer.concat([SIGNING_CONTEXT, body]), Buffer.from(payload.owner, 'hex'))) {
     throw new BadShare(`This share is not signed by the box it names (${short(payload.owner)}): it was altered or forged. It is refused.`)
   }
   return payload
