@@ -44,7 +44,10 @@ before(async () => {
   leader = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'leader', helper: { url: helperUrl, token: 'between-operators' }, verifyKey: 'agreed by both operators', releasePollMs: 60_000 } })
   await leader.open()
   marketUrl = await leader.listen()
-  key = (await market('POST', '/api/v1/processors', { name: 'Walking study', contact: 'study@example.org' })).key
+  const registered = await market('POST', '/api/v1/processors', { name: 'Walking study', contact: 'study@example.org' })
+  key = registered.key
+  // Each query holds price × its most participants in escrow: the operator records the processor's deposit first.
+  await leader.payments.deposit({ processorId: registered.processor.id, amount: 10_000_000, reference: 'study grant' })
 
   box = await startBox()
   home = box.box.home.dir

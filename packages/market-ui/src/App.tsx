@@ -7,10 +7,12 @@ import { RegisterPage, SignInPage } from './pages/signin/SignInPage.tsx'
 import { QueriesPage } from './pages/queries/QueriesPage.tsx'
 import { EditorPage } from './pages/editor/EditorPage.tsx'
 import { QueryPage } from './pages/query/QueryPage.tsx'
+import { AccountPage } from './pages/account/AccountPage.tsx'
 
 const NAV = [
   { to: '/queries', label: 'Your queries' },
   { to: '/queries/new', label: 'New query' },
+  { to: '/account', label: 'Account' },
 ]
 
 function useSignedIn(): boolean {
@@ -47,7 +49,7 @@ function SignedIn({ path }: { path: string }) {
 }
 
 function current(path: string): string {
-  return path === '/queries/new' ? '/queries/new' : '/queries'
+  return path === '/queries/new' || path === '/account' ? path : '/queries'
 }
 
 function Main({ path }: { path: string }) {
@@ -67,6 +69,7 @@ function Main({ path }: { path: string }) {
 function page(path: string) {
   const query = /^\/queries\/([^/]+)$/.exec(path)
   if (path === '/queries/new') return <EditorPage />
+  if (path === '/account') return <AccountPage />
   if (query) return <QueryPage id={decodeURIComponent(query[1]!)} />
   if (path === '/' || path === '/queries' || path === '/register') return <QueriesPage />
   return <NotFound />

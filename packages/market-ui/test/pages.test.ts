@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import type { BrowserContext, Page } from 'playwright-core'
-import { startMarket, tempDir, type Running } from '../../market/test/helpers.ts'
+import { fund, startMarket, tempDir, type Running } from '../../market/test/helpers.ts'
 import { assertAccessible, assertBuilt, assertKeyboardReachable, launch, screenshot, watchErrors } from './browser.ts'
 
 let market: Running
@@ -121,6 +121,13 @@ test('the editor checks the query as it is typed, shows each problem at its line
   await assertKeyboardReachable(page, 'editor')
   await screenshot(page, 'editor-ready')
 
+  // Posting holds 100,000 sat in escrow: refused until the operator has recorded a deposit.
+  await summary.getByText('Held from your balance of 0 sat when you post; what is not paid out comes back.').waitFor()
+  await summary.getByText('Your balance does not cover it yet:').waitFor()
+  await page.getByRole('button', { name: 'Post query' }).click()
+  await page.getByRole('alert').filter({ hasText: 'Posting this query holds 100,000 sat in escrow (250 sat × 400 participants at most), and your balance is 0 sat.' }).waitFor()
+  const me = (await market.api('GET', '/api/v1/processors/me', { key })).body
+  await fund(market, me.id, 150_000, 'bank transfer 42')
   await page.getByRole('button', { name: 'Post query' }).click()
   await page.getByRole('heading', { level: 1, name: 'Query #1' }).waitFor()
   await page.getByText('No result yet.').waitFor()
@@ -134,6 +141,21 @@ test('the editor checks the query as it is typed, shows each problem at its line
   assert.deepEqual(posted.body.queries[0].spec.bounds, { 'Identity.age': { lo: 0, hi: 120 } })
   assert.deepEqual(posted.body.queries[0].spec.participants, { min: 20, max: 400 })
   assert.equal(posted.body.queries[0].spec.price.amount, 250)
+})
+
+test('the account shows the balance, what the query holds, and each movement', async () => {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click()
+  await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor()
+  const facts = page.locator('.facts')
+  await facts.getByText('50,000 sat').waitFor()
+  await facts.getByText('100,000 sat').waitFor()
+  const movements = page.getByRole('table', { name: 'Your balance’s movements, newest first' })
+  await movements.getByRole('row').filter({ hasText: 'Held for a query' }).filter({ hasText: '−100,000 sat' }).waitFor()
+  await movements.getByRole('row').filter({ hasText: 'Deposit' }).filter({ hasText: '+150,000 sat' }).filter({ hasText: 'bank transfer 42' }).waitFor()
+  const me = (await market.api('GET', '/api/v1/processors/me', { key })).body
+  await page.getByText(me.id).waitFor()
+  await assertAccessible(page, 'account')
+  await screenshot(page, 'account')
 })
 
 test('the list shows each query with its state and participation; a reload keeps the page', async () => {
@@ -226,7 +248,7 @@ test('signing out forgets the key; a wrong key is refused with what to do; the r
   await page.keyboard.press('Enter')
   await page.getByRole('heading', { level: 1, name: 'Query #1' }).waitFor({ state: 'visible' })
   assert.ok(!page.url().includes(key))
-  // Expected refusals: the privacy table and the result where the market has none, and the wrong key.
-  const expected = /^Failed to load resource: the server responded with a status of (404 \(Not Found\) \/api\/v1\/(privacy|queries\/[^/]+\/result)|401 \(Unauthorized\) \/api\/v1\/processors\/me)$/
+  // Expected refusals: the privacy table and the result where the market has none, the wrong key, and the post before the deposit.
+  const expected = /^Failed to load resource: the server responded with a status of (404 \(Not Found\) \/api\/v1\/(privacy|queries\/[^/]+\/result)|401 \(Unauthorized\) \/api\/v1\/processors\/me|402 \(Payment Required\) \/api\/v1\/queries)$/
   assert.deepEqual(errors.filter((e) => !expected.test(e)), [], 'no console errors or policy violations on the way')
 })

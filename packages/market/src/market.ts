@@ -14,6 +14,7 @@ import { createApi } from './api/index.ts'
 import { DEFAULT_VOCABULARY, type Vocabulary } from './vocabulary/index.ts'
 import { aggregatorKeys, createHelper, createLeader, type Helper, type Leader } from './answers/index.ts'
 import type { AggregatorKeys } from './aggregation/index.ts'
+import { createPayments, operatorGuard, type Payments, type PaymentsConfig } from './payments/index.ts'
 
 /**
  * Which aggregator this market is for statistics answers. A leader serves processors and boxes
@@ -38,6 +39,10 @@ export interface MarketConfig {
   /** How often the feed's event streams look for queries a lost notification did not announce. */
   feedPollMs?: number
   aggregation?: AggregationConfig
+  /** How owners are paid: the network, the payout threshold, the fee rate. */
+  payments?: PaymentsConfig
+  /** The operator's secret for the operator's routes (deposits, the ledger); without one, those routes are not served. */
+  operatorToken?: string
 }
 
 export interface Market {
@@ -49,6 +54,8 @@ export interface Market {
   readonly db: Database
   readonly processors: Processors
   readonly queries: Queries
+  /** Deposits, balances, owners' accounts and the ledger's check. */
+  readonly payments: Payments
   /** The leader's answers and releases (role leader only). */
   readonly leader: Leader | undefined
   /** Releases every due query now, as the background loop does; resolves to how many. */
@@ -61,6 +68,7 @@ export function createMarket(config: MarketConfig = {}): Market {
   let db: Database | undefined
   let processors: Processors | undefined
   let queries: Queries | undefined
+  let payments: Payments | undefined
   let feed: FeedHub | undefined
   let app: FastifyInstance | undefined
   let url: string | undefined
@@ -103,6 +111,7 @@ export function createMarket(config: MarketConfig = {}): Market {
     async open() {
       db = await openDatabase({ url: config.database, dataDir: config.dataDir })
       processors = createProcessors(db)
+      payments = createPayments(db, { ...config.payments, paysOut: false })
       const aggregation = config.aggregation
       const keys = aggregation ? await aggregatorKeys(db, aggregation.role, aggregation.keys) : undefined
       if (aggregation?.role === 'leader') {
@@ -118,7 +127,10 @@ export function createMarket(config: MarketConfig = {}): Market {
         feed = createFeedHub(db, queries, { pollMs: config.feedPollMs, onError: (err) => logger.warn({ err }, 'feed stream could not read the feed') })
         await feed.open()
       }
-      app = createApi({ role: aggregation?.role ?? 'none', processors, queries, feed, vocabulary, logger, leader, helper, hpkeConfig: keys?.hpkeConfig })
+      app = createApi({
+        role: aggregation?.role ?? 'none', processors, queries, feed, vocabulary, logger, leader, helper, hpkeConfig: keys?.hpkeConfig, payments,
+        ...(config.operatorToken ? { operator: operatorGuard(config.operatorToken) } : {}),
+      })
       await app.ready()
       if (aggregation?.role === 'leader') {
         releaseTimer = setInterval(() => void releaseDue(), aggregation.releasePollMs ?? 5000)
@@ -153,6 +165,9 @@ export function createMarket(config: MarketConfig = {}): Market {
     },
     get queries() {
       return opened(queries)
+    },
+    get payments() {
+      return opened(payments)
     },
     get leader() {
       return leader

@@ -1,10 +1,13 @@
 /** Simulated boxes for the statistics tests and bench: each an Ed25519 identity that builds, signs and sends its Prio3 answer. */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { makeReport, measurementFor } from '../src/aggregation/index.ts'
-import { answerSigningText, type Answer, type PublishedQuery, type SharingLevel } from '../src/protocol/index.ts'
-import { call, type Running } from './helpers.ts'
+import {
+  ACCOUNT_SIGNATURE, ACCOUNT_SIGNED_AT, accountSigningText, answerSigningText, payoutAddressSigningText,
+  type Answer, type PayoutAddressBody, type PublishedQuery, type SharingLevel,
+} from '../src/protocol/index.ts'
+import { call, OPERATOR_TOKEN, type Running } from './helpers.ts'
 import { createTempDatabase } from './postgres.ts'
-import { createMarket, type AggregationConfig } from '../src/index.ts'
+import { createMarket, type AggregationConfig, type MarketConfig } from '../src/index.ts'
 
 export interface Box {
   boxId: string
@@ -34,7 +37,7 @@ export const HELPER_TOKEN = 'leader-to-helper-token'
 export type Storage = 'pglite' | 'postgres'
 
 /** A helper market and a leader market on free ports, each with its own storage. */
-export async function startPair(storage: Storage, leaderOverrides: Partial<Extract<AggregationConfig, { role: 'leader' }>> = {}) {
+export async function startPair(storage: Storage, leaderOverrides: Partial<Extract<AggregationConfig, { role: 'leader' }>> = {}, market: Pick<MarketConfig, 'payments'> = {}) {
   const drops: (() => Promise<void>)[] = []
   const where = async () => {
     if (storage === 'postgres') {
@@ -49,7 +52,7 @@ export async function startPair(storage: Storage, leaderOverrides: Partial<Extra
   const helperUrl = await helper.listen()
   const leaderWhere = await where()
   const leader = createMarket({
-    ...leaderWhere, port: 0, logLevel: 'silent', feedPollMs: 200,
+    ...leaderWhere, ...market, port: 0, logLevel: 'silent', feedPollMs: 200, operatorToken: OPERATOR_TOKEN,
     aggregation: { role: 'leader', helper: { url: helperUrl, token: HELPER_TOKEN }, verifyKey: VERIFY_KEY, releasePollMs: 60_000, ...leaderOverrides },
   })
   await leader.open()
@@ -63,4 +66,15 @@ export async function startPair(storage: Storage, leaderOverrides: Partial<Extra
       for (const drop of drops) await drop()
     },
   }
+}
+
+/** A payout address as a box sends it: signed with its identity key. */
+export function payoutAddressOf(box: Box, address: string, signedAt = new Date().toISOString()): PayoutAddressBody {
+  const unsigned = { boxId: box.boxId, address, signedAt }
+  return { ...unsigned, signature: sign(null, Buffer.from(payoutAddressSigningText(unsigned), 'utf8'), box.privateKey).toString('base64url') }
+}
+
+/** The headers a box signs to read its account. */
+export function accountHeaders(box: Box, signedAt = new Date().toISOString()): Record<string, string> {
+  return { [ACCOUNT_SIGNED_AT]: signedAt, [ACCOUNT_SIGNATURE]: sign(null, Buffer.from(accountSigningText(box.boxId, signedAt), 'utf8'), box.privateKey).toString('base64url') }
 }

@@ -6,15 +6,16 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createTempDatabase } from './postgres.ts'
-import { call, openStream, spec, startProcess, stopProcess } from './helpers.ts'
+import { call, fund, OPERATOR_TOKEN, openStream, spec, startProcess, stopProcess } from './helpers.ts'
 
 test('two market processes on one PostgreSQL serve the same market', async () => {
   const temp = await createTempDatabase()
   // Both start at once, so both run the migrations at once: the advisory lock makes them take turns.
-  const [a, b] = await Promise.all([startProcess(['--database', temp.url]), startProcess(['--database', temp.url])])
+  const [a, b] = await Promise.all([startProcess(['--database', temp.url, '--operator-token', OPERATOR_TOKEN]), startProcess(['--database', temp.url, '--operator-token', OPERATOR_TOKEN])])
   try {
     const reg = await call(a.url, 'POST', '/api/v1/processors', { body: { name: 'RWTH Aachen' } })
     const key = reg.body.key
+    await fund({ api: (method, route, opts) => call(b.url, method, route, opts) }, reg.body.processor.id, 100_000_000)
     assert.equal((await call(b.url, 'GET', '/api/v1/processors/me', { key })).body.name, 'RWTH Aachen')
 
     const stream = await openStream(`${b.url}/api/v1/feed/stream?since=0`)

@@ -1,4 +1,5 @@
 /** Shared test setup: real markets on real sockets, over PGlite or a throwaway PostgreSQL database. */
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -45,7 +46,7 @@ export async function startMarket(storage: Storage, where?: string): Promise<Run
       drop = async () => fs.rmSync(dir, { recursive: true, force: true })
     }
   }
-  const market = createMarket({ ...(storage === 'postgres' ? { database: where } : { dataDir: where }), port: 0, logLevel: 'silent', feedPollMs: 200 })
+  const market = createMarket({ ...(storage === 'postgres' ? { database: where } : { dataDir: where }), port: 0, logLevel: 'silent', feedPollMs: 200, operatorToken: OPERATOR_TOKEN })
   await market.open()
   const url = await market.listen()
   return {
@@ -90,10 +91,22 @@ export function spec(overrides: Record<string, unknown> = {}): Record<string, un
   }
 }
 
-export async function register(running: { api: Running['api'] }, name = 'RWTH Aachen'): Promise<string> {
+/** The operator's token every test market is started with. */
+export const OPERATOR_TOKEN = 'the operator of this test market'
+
+/** Registers a processor and deposits `deposit` satoshis for it (enough for many of spec()'s queries); resolves to its key. */
+export async function register(running: { api: Running['api'] }, name = 'RWTH Aachen', deposit = 10_000_000): Promise<string> {
   const res = await running.api('POST', '/api/v1/processors', { body: { name, contact: 'research@example.org' } })
   if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.body)}`)
+  if (deposit > 0) await fund(running, res.body.processor.id, deposit)
   return res.body.key
+}
+
+/** Records a deposit as the operator does once the processor's money has arrived. */
+export async function fund(running: { api: Running['api'] }, processorId: string, amount: number, reference: string = crypto.randomUUID()): Promise<Answer> {
+  const res = await running.api('POST', '/api/v1/operator/deposits', { key: OPERATOR_TOKEN, body: { processorId, amount, reference } })
+  if (res.status !== 201 && res.status !== 200) throw new Error(`deposit: ${res.status} ${JSON.stringify(res.body)}`)
+  return res
 }
 
 export interface EventStream {

@@ -8,7 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createMarket } from '../src/index.ts'
 import { createTempDatabase } from './postgres.ts'
-import { call, spec, startProcess, stopProcess } from './helpers.ts'
+import { call, OPERATOR_TOKEN, register, spec, startProcess, stopProcess } from './helpers.ts'
 import { answerOf, HELPER_TOKEN, makeBox, sendAnswer, VERIFY_KEY } from './boxes.ts'
 import pg from 'pg'
 
@@ -18,11 +18,11 @@ test('a leader killed while answers arrive loses none it accepted and counts non
   const helper = createMarket({ database: helperDb.url, port: 0, logLevel: 'silent', aggregation: { role: 'helper', leaderToken: HELPER_TOKEN, verifyKey: VERIFY_KEY } })
   await helper.open()
   const helperUrl = await helper.listen()
-  const args = ['--database', leaderDb.url, '--role', 'leader', '--helper-url', helperUrl, '--helper-token', HELPER_TOKEN, '--verify-key', VERIFY_KEY, '--release-poll', '60000']
+  const args = ['--database', leaderDb.url, '--role', 'leader', '--helper-url', helperUrl, '--helper-token', HELPER_TOKEN, '--verify-key', VERIFY_KEY, '--release-poll', '60000', '--operator-token', OPERATOR_TOKEN]
   const first = await startProcess(args)
   let second: Awaited<ReturnType<typeof startProcess>> | undefined
   try {
-    const key = (await call(first.url, 'POST', '/api/v1/processors', { body: { name: 'RWTH Aachen' } })).body.key
+    const key = await register({ api: (method, route, opts) => call(first.url, method, route, opts) })
     const posted = await call(first.url, 'POST', '/api/v1/queries', { key, body: spec() })
     assert.equal(posted.status, 201)
     const query = (await call(first.url, 'GET', `/api/v1/feed?since=${posted.body.seq - 1}&limit=1`)).body.queries[0]

@@ -51,7 +51,9 @@ before(async () => {
   leader = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'leader', helper: { url: helperUrl, token: 'between-operators' }, verifyKey: 'agreed by both operators', releasePollMs: 60_000 } })
   await leader.open()
   marketUrl = await leader.listen()
-  key = (await processor('POST', '/api/v1/processors', { name: 'Walking study', contact: 'study@example.org' })).key
+  const registered = await processor('POST', '/api/v1/processors', { name: 'Walking study', contact: 'study@example.org' })
+  key = registered.key
+  await leader.payments.deposit({ processorId: registered.processor.id, amount: 10_000_000, reference: 'study grant' })
 
   box = await startBox()
   // Two weeks of daily step counts, named as the Apple Health importer names them.

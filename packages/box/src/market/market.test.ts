@@ -44,7 +44,9 @@ before(async () => {
   market = createMarket({ port: 0, logLevel: 'silent' })
   await market.open()
   url = await market.listen()
-  key = (await api('POST', '/api/v1/processors', { name: 'RWTH Aachen', contact: 'research@example.org' })).key
+  const registered = await api('POST', '/api/v1/processors', { name: 'RWTH Aachen', contact: 'research@example.org' })
+  key = registered.key
+  await market.payments.deposit({ processorId: registered.processor.id, amount: 10_000_000, reference: 'research budget' })
 })
 
 after(() => market?.close())

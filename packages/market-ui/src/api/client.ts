@@ -3,7 +3,7 @@
  * the API key as a Bearer header; a 401 signs out, which shows the sign-in page. Failures
  * become ApiError with the problem+json's detail, which the market writes to say what to do.
  */
-import type { Query, QueryProblem, QuerySpec, Vocabulary } from '@coffer/market/protocol'
+import type { PaymentTerms, ProcessorAccount, Query, QueryProblem, QuerySpec, Vocabulary } from '@coffer/market/protocol'
 import { currentKey, signOut } from '../auth/session.ts'
 
 export class ApiError extends Error {
@@ -19,6 +19,7 @@ export class ApiError extends Error {
   }
 }
 
+export type { PaymentTerms, ProcessorAccount }
 export interface Processor { id: string; name: string; contact: string | null; registeredAt: string }
 export interface Registered { processor: Processor; key: string }
 export type QueryStatus = 'open' | 'closed' | 'cancelled'
@@ -86,6 +87,9 @@ export const api = {
   whoIs: (key: string) => fetch(`${BASE}/processors/me`, { headers: { authorization: `Bearer ${key}`, accept: 'application/json' } }),
   me: (signal?: AbortSignal) => json<Processor>('GET', '/processors/me', { signal }),
   vocabulary: (signal?: AbortSignal) => json<Vocabulary>('GET', '/vocabulary', { signal, auth: false }),
+  /** The processor's balance, what its queries hold in escrow, and each movement, newest first. */
+  account: (signal?: AbortSignal) => json<ProcessorAccount>('GET', '/processors/me/account', { signal }),
+  payments: (signal?: AbortSignal) => json<PaymentTerms>('GET', '/payments', { signal, auth: false }),
   /** The market's privacy table, or null when this market does not publish one. */
   privacy: async (signal?: AbortSignal): Promise<PublishedLevel[] | null> => {
     try {

@@ -10,7 +10,6 @@
  * written, the lock goes with the connection, and the next process starts the release again.
  * The helper keeps its released share, so that second attempt gets the same helper noise.
  */
-import { createPublicKey, verify } from 'node:crypto'
 import {
   Aggregator, createTask, deriveVerifyKey, memoryReportIdStore, ReportRejected, unshard,
   type AggregatorKeys, type TaskDescription,
@@ -20,6 +19,7 @@ import { Conflict, InvalidInput, NotFound, Unauthorized, Unavailable } from '../
 import { mergeClasses, type ClassResult } from '../privacy/index.ts'
 import { answerSigningText, SHARING_LEVELS, type Answer, type SharingLevel } from '../protocol/index.ts'
 import type { Query, QuerySpec } from '../query/index.ts'
+import { settleQuery, verifyBoxSignature } from '../payments/index.ts'
 import { planFor, statisticOf, type Statistic } from './statistic.ts'
 import { describeRelease, pendingResult, type QueryResult } from './result.ts'
 
@@ -44,8 +44,6 @@ export interface Leader {
   result(processorId: string, queryId: string): Promise<QueryResult>
 }
 
-/** Ed25519 public keys in DER SubjectPublicKeyInfo: this prefix, then the raw 32 bytes. */
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 const HOUR = 3600
 
 export function createLeader(db: Database, options: LeaderOptions): Leader {
@@ -85,8 +83,10 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
     const spec = row.spec
     const tasks = row.tasks
     const counts = await participantsOf(tx, row.id)
-    const finish = async (state: QueryResult['state'], result: QueryResult) => {
-      await tx.query('INSERT INTO results (query_id, state, result) VALUES ($1, $2, $3::jsonb)', [row.id, state, JSON.stringify(result)])
+    // The result and the money go together: the escrow pays the counted answers and returns the rest, in the result's transaction.
+    const finish = async (state: QueryResult['state'], result: QueryResult, paid: string[] = []) => {
+      const payment = await settleQuery(tx, { queryId: row.id, processorId: row.processor_id, price: spec.price.amount, paid })
+      await tx.query('INSERT INTO results (query_id, state, result) VALUES ($1, $2, $3::jsonb)', [row.id, state, JSON.stringify({ ...result, payment })])
       await tx.query("UPDATE queries SET status = 'closed', ended_at = now() WHERE id = $1 AND status = 'open'", [row.id])
     }
     const statistic = statisticOf(row.question, spec).statistic as Statistic
@@ -98,11 +98,11 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
 
     // Phase 1: every class's reports verified with the helper; nothing is released yet. The
     // classes run side by side, so the leader opens one class while the helper checks another.
-    const batches: { level: SharingLevel; task: TaskDescription; rows: { leader: Uint8Array; helper: Uint8Array }[] }[] = []
+    const batches: { level: SharingLevel; task: TaskDescription; rows: { box_id: string; report_id: string; leader: Uint8Array; helper: Uint8Array }[] }[] = []
     for (const level of SHARING_LEVELS) {
       const task = tasks[level]
       if (!task || counts[level] === 0) continue
-      batches.push({ level, task, rows: await tx.query('SELECT leader, helper FROM answers WHERE query_id = $1 AND level = $2 ORDER BY id', [row.id, level]) })
+      batches.push({ level, task, rows: await tx.query('SELECT box_id, report_id, leader, helper FROM answers WHERE query_id = $1 AND level = $2 ORDER BY id', [row.id, level]) })
     }
     const prepared = (await Promise.all(batches.map(async ({ level, task, rows }) => {
       // The helper opens its uploads while the leader opens its own: two processes, two cores.
@@ -120,7 +120,10 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
       if (leader.status().pending === 0) return undefined
       const { prepareResp } = await callHelper<{ prepareResp: string }>('/prepare', { taskId: task.id, prepareInit: Buffer.from(leader.startPreparation()).toString('base64url') })
       const outcome = leader.finishPreparation(Buffer.from(prepareResp, 'base64url'))
-      return outcome.aggregated.length > 0 ? { level, task, leader, commit: outcome.commit, counted: outcome.aggregated.length } : undefined
+      // The processor pays for what was counted: the boxes whose reports verified.
+      const boxOf = new Map(rows.map((r) => [r.report_id, r.box_id]))
+      const boxes = outcome.aggregated.map((id) => boxOf.get(id)!)
+      return outcome.aggregated.length > 0 ? { level, task, leader, commit: outcome.commit, counted: outcome.aggregated.length, boxes } : undefined
     }))).filter((p) => p !== undefined)
     const verified = prepared.reduce((sum, p) => sum + p.counted, 0)
     if (verified < spec.participants.min) {
@@ -143,7 +146,7 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
       classes.push({ level, reports: aggregate.reports, result, noise: aggregate.noise })
     }
     const merged = mergeClasses(classes.map((c) => c.result))
-    return finish('released', describeRelease(base, merged, classes))
+    return finish('released', describeRelease(base, merged, classes), prepared.flatMap((p) => p.boxes))
   }
 
   return {
@@ -171,13 +174,7 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
     },
 
     async submit(answer) {
-      let key
-      try {
-        key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(answer.boxId, 'hex')]), format: 'der', type: 'spki' })
-      } catch {
-        throw new InvalidInput('boxId is not an Ed25519 public key.', { field: 'boxId' })
-      }
-      if (!verify(null, Buffer.from(answerSigningText(answer), 'utf8'), key, Buffer.from(answer.signature, 'base64url'))) {
+      if (!verifyBoxSignature(answer.boxId, answerSigningText(answer), answer.signature)) {
         throw new Unauthorized('The signature does not verify under boxId: the answer is refused.')
       }
       const [query] = await db.query<{ status: string; deadline: Date; tasks: Tasks | null }>('SELECT status, deadline, tasks FROM queries WHERE id = $1', [answer.queryId])
@@ -230,7 +227,7 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
       for (;;) {
         const done = await db.transaction(async (tx) => {
           const [row] = await tx.query<DueRow>(
-            `SELECT id, status, spec, question, tasks FROM queries q
+            `SELECT id, processor_id, status, spec, question, tasks FROM queries q
              WHERE tasks IS NOT NULL AND (status IN ('closed', 'cancelled') OR (status = 'open' AND deadline <= now()))
                AND NOT EXISTS (SELECT 1 FROM results r WHERE r.query_id = q.id)
              ORDER BY deadline LIMIT 1 FOR UPDATE SKIP LOCKED`)
@@ -258,6 +255,7 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
 
 interface DueRow extends Record<string, unknown> {
   id: string
+  processor_id: string
   status: 'open' | 'closed' | 'cancelled'
   spec: QuerySpec
   question: Query

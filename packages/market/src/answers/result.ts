@@ -56,6 +56,11 @@ export const QueryResultSchema = Type.Object({
   halfWidth95: Type.Optional(Num),
   interval95: Type.Optional(Intervals),
   classes: Type.Array(ClassRelease),
+  payment: Type.Optional(Type.Object({
+    owners: Type.Integer({ description: 'Boxes paid: those whose answers were counted' }),
+    paid: Type.Integer({ description: 'Satoshis paid to them out of the escrow' }),
+    refunded: Type.Integer({ description: 'Satoshis of the escrow returned to the processor' }),
+  }, { description: 'What the query cost, once it ended' })),
   parameters: Type.Object({
     protocol: Type.String(),
     mechanism: Type.Literal('discrete-laplace'),

@@ -20,10 +20,13 @@ import { Vocabulary as VocabularySchema, type Vocabulary } from '../vocabulary/i
 import type { Helper, Leader } from '../answers/index.ts'
 import { resultCsv } from '../answers/index.ts'
 import { marketPages } from '../pages/index.ts'
+import type { Payments } from '../payments/index.ts'
+import { ACCOUNT_SIGNATURE, ACCOUNT_SIGNED_AT } from '../protocol/index.ts'
 import {
   AnswerAccepted, AnswerSchema, FeedPageSchema, FeedQuerystring, HpkeConfigAnswer, IdParams, ListQuery, PostedQuerySchema, PrepareAnswer,
   PrepareBody, ProblemSchema, ProcessorSchema, QueryList, QueryResultSchema, QueryWithParticipation, RegisterBody, Registered, ReleaseAnswer,
   ReleaseBody, ReportsAnswer, ReportsBody, ResultQuerystring, StreamQuerystring, ValidationSchema,
+  AccountQuery, BoxParams, DepositAnswer, DepositBody, LedgerCheckSchema, OwnerAccount, PaymentTerms, PayoutAddressBody, PayoutAddressSet, ProcessorAccount,
 } from './schemas.ts'
 
 /**
@@ -48,6 +51,9 @@ export interface ApiDeps {
   helper?: Helper
   /** This market's aggregator HpkeConfig, published for the other aggregator and for anyone checking a task. */
   hpkeConfig?: string
+  payments: Payments
+  /** The operator's routes (deposits, the ledger, payouts, the wallet), when the operator set a token. */
+  operator?: { authenticate(authorization: string | undefined): void }
 }
 
 /** One answer: two uploads of a few kilobytes at most (a 100-bucket histogram's are the largest). */
@@ -78,7 +84,12 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Coffer market API', version: '1', description: 'Processors post aggregate queries; boxes read them from the feed and decide.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: "A processor's API key" } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: "A processor's API key" },
+          operator: { type: 'http', scheme: 'bearer', description: "The operator's token (coffer-market serve --operator-token)" },
+        },
+      },
     },
   })
 
@@ -186,6 +197,50 @@ export function createApi(deps: ApiDeps): FastifyInstance {
       schema: { summary: 'Withdraw the query: nothing will be released', tags: ['queries'], security: bearer, params: IdParams, response: { 200: PostedQuerySchema, ...problems(400, 401, 404, 409) } },
     }, async (req) => deps.queries.cancel(await who(req.headers.authorization), req.params.id))
 
+    const payments = deps.payments
+    api.get('/payments', {
+      schema: { summary: 'How this market pays owners: the network, the payout threshold and the fee rate', tags: ['payments'], response: { 200: PaymentTerms } },
+    }, async () => payments.terms)
+
+    api.get('/processors/me/account', {
+      schema: { summary: "This processor's balance, what its queries hold in escrow, and each movement, newest first", tags: ['payments'], security: bearer, querystring: AccountQuery, response: { 200: ProcessorAccount, ...problems(400, 401) } },
+    }, async (req) => payments.processorAccount((await who(req.headers.authorization)).id, req.query.limit))
+
+    api.post('/owners/payout-address', {
+      schema: {
+        summary: "Set an owner's payout address, signed with the box's Ed25519 key",
+        description: 'No API key: the signature is the box\'s. Refused when it does not verify or was signed more than ten minutes from now (401), when the address is not one of the market\'s network (400), or when the market makes no payouts or holds an address this box signed later (409).',
+        tags: ['boxes'], body: PayoutAddressBody, response: { 200: PayoutAddressSet, ...problems(400, 401, 409) },
+      },
+    }, async (req) => payments.setPayoutAddress(req.body))
+
+    api.get('/owners/:boxId/account', {
+      schema: {
+        summary: "An owner's balance, what each query earned them and their payouts, for a request the box signed",
+        description: 'The box signs `coffer-market-account-v1\\n<boxId>\\n<signedAt>` and sends signedAt and the signature in the x-coffer-signed-at and x-coffer-signature headers.',
+        tags: ['boxes'], params: BoxParams, response: { 200: OwnerAccount, ...problems(400, 401) },
+      },
+    }, async (req) => payments.ownerAccount(req.params.boxId, { signedAt: header(req.headers[ACCOUNT_SIGNED_AT]), signature: header(req.headers[ACCOUNT_SIGNATURE]) }))
+
+    if (deps.operator) {
+      const operator = deps.operator
+      const operatorOnly = [{ operator: [] }]
+      api.post('/operator/deposits', {
+        schema: { summary: 'Record a processor\'s deposit, once per reference', tags: ['operator'], security: operatorOnly, body: DepositBody, response: { 200: DepositAnswer, 201: DepositAnswer, ...problems(400, 401, 404, 409) } },
+      }, async (req, reply) => {
+        operator.authenticate(req.headers.authorization)
+        const deposit = await payments.deposit(req.body)
+        reply.status(deposit.recorded ? 201 : 200)
+        return deposit
+      })
+      api.get('/operator/ledger', {
+        schema: { summary: 'Whether the ledger balances, with the total held by each kind of account', tags: ['operator'], security: operatorOnly, response: { 200: LedgerCheckSchema, ...problems(401) } },
+      }, async (req) => {
+        operator.authenticate(req.headers.authorization)
+        return payments.check()
+      })
+    }
+
     const leader = deps.leader
     if (leader) {
       api.post('/queries/:id/answers', {
@@ -253,6 +308,11 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   app.register(marketPages)
 
   return app
+}
+
+/** One header's value, when a client sent it once. */
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? undefined : value
 }
 
 /** Maps Fastify's own errors (validation, body size, media type) onto the market's typed errors. */

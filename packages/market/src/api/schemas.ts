@@ -107,3 +107,34 @@ export const PrepareBody = Type.Object({ taskId: Type.String({ pattern: '^[A-Za-
 export const PrepareAnswer = Type.Object({ prepareResp: B64 })
 export const ReleaseBody = Type.Object({ taskId: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }), commit: B64 })
 export const ReleaseAnswer = Type.Object({ aggregateShare: B64 })
+
+export { PaymentTerms, ProcessorAccount, PayoutAddressBody, PayoutAddressSet, OwnerAccount } from '../protocol/index.ts'
+
+export const BoxParams = Type.Object({ boxId: Type.String({ pattern: '^[0-9a-f]{64}$' }) })
+export const AccountQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) })
+
+export const DepositBody = Type.Object({
+  processorId: Type.String({ minLength: 1, maxLength: 64 }),
+  amount: Type.Integer({ minimum: 1, description: 'Satoshis received from the processor' }),
+  reference: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'What identifies the payment (a transaction id, a bank reference): one deposit per reference' }),
+}, { additionalProperties: false })
+
+export const DepositAnswer = Type.Object({
+  entryId: Type.Integer(),
+  processorId: Type.String(),
+  amount: Type.Integer(),
+  reference: Type.String(),
+  recorded: Type.Boolean({ description: 'false when this reference had been recorded before: nothing changed' }),
+  balance: Type.Integer({ description: 'The processor\'s balance now' }),
+})
+
+const Totals = Type.Object({
+  processor: Type.Integer(), escrow: Type.Integer(), owner: Type.Integer(), payouts: Type.Integer(), fees: Type.Integer(), deposits: Type.Integer(), paid: Type.Integer(),
+})
+export const LedgerCheckSchema = Type.Object({
+  entriesBalance: Type.Boolean({ description: 'Every entry\'s lines add up to zero' }),
+  balancesMatchLines: Type.Boolean({ description: 'Every account\'s balance is the sum of its lines' }),
+  total: Type.Integer({ description: 'All balances together: 0 when everything paid in is held or paid out' }),
+  byKind: Totals,
+  entries: Type.Integer(),
+})

@@ -10,15 +10,26 @@ export const DEFAULT_MARKET_URL = 'http://127.0.0.1:7790'
 export interface Connection {
   market?: string
   key?: string
+  operatorToken?: string
 }
 
 export class MarketClient {
   readonly url: string
   readonly #key: string | undefined
+  readonly #operatorToken: string | undefined
 
   constructor(opts: Connection) {
-    this.url = (opts.market ?? process.env.COFFER_MARKET_URL ?? DEFAULT_MARKET_URL).replace(/\/+$/, '')
-    this.#key = opts.key ?? process.env.COFFER_MARKET_KEY
+    this.url = (opts.market || process.env.COFFER_MARKET_URL || DEFAULT_MARKET_URL).replace(/\/+$/, '')
+    this.#key = opts.key || process.env.COFFER_MARKET_KEY || undefined
+    this.#operatorToken = opts.operatorToken || process.env.COFFER_MARKET_OPERATOR_TOKEN || undefined
+  }
+
+  /** Sends a request as the market's operator; refuses before sending when no operator token was given. */
+  async asOperator<T>(method: string, route: string, body?: unknown): Promise<T> {
+    if (!this.#operatorToken) {
+      throw new Unauthorized('This command is the operator\'s: pass --operator-token TOKEN or set COFFER_MARKET_OPERATOR_TOKEN (the token `coffer-market serve` was given).')
+    }
+    return this.send<T>(method, route, body, this.#operatorToken)
   }
 
   /** Sends a request as the processor whose key was given; refuses before sending when there is none. */

@@ -12,6 +12,11 @@ import { InvalidInput, MarketError } from '../errors/index.ts'
 import type { AggregationConfig, FeedPage, PostedQuery, Participation, QueryResult, Registration, Validation } from '../index.ts'
 import type { QueryProblem } from '../query/index.ts'
 import { MarketClient, type Connection } from './client.ts'
+import { NETWORKS, type Network } from '../protocol/payments.ts'
+import { DEFAULT_FEE_RATE, DEFAULT_THRESHOLD } from '../payments/terms.ts'
+import type { Deposit, PaymentsConfig } from '../payments/index.ts'
+import type { LedgerCheck as LedgerCheckAnswer } from '../ledger/index.ts'
+import type { ProcessorAccount } from '../protocol/payments.ts'
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram()
@@ -50,12 +55,17 @@ function buildProgram(): Command {
     .option('--leader-token <token>', 'helper: the token the leader presents (default: $COFFER_MARKET_LEADER_TOKEN)')
     .option('--verify-key <secret>', 'the secret both operators share, 16+ characters (default: $COFFER_MARKET_VERIFY_KEY)')
     .option('--release-poll <ms>', 'leader: how often to look for queries past their deadline', '5000')
+    .option('--operator-token <token>', "the operator's secret for deposits, the ledger and payouts over the API (default: $COFFER_MARKET_OPERATOR_TOKEN; without one those routes are off)")
+    .option('--network <network>', 'the Bitcoin network owners are paid on: bitcoin, testnet or regtest (default: $COFFER_MARKET_NETWORK; without one, no payouts)')
+    .option('--payout-threshold <sat>', 'an owner is paid out once their balance reaches this', String(DEFAULT_THRESHOLD))
+    .option('--fee-rate <sat/vB>', 'the network fee per virtual byte of a payout transaction', String(DEFAULT_FEE_RATE))
     .action(async (opts: ServeOptions) => {
       const port = Number(opts.port)
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInput(`--port ${opts.port} is not a port number (0 to 65535).`)
       const { serve } = await import('./serve.ts')
       const { database, dataDir } = storageOf(opts)
-      await serve({ database, dataDir, port, host: opts.host, aggregation: aggregationOf(opts) })
+      const operatorToken = opts.operatorToken ?? process.env.COFFER_MARKET_OPERATOR_TOKEN
+      await serve({ database, dataDir, port, host: opts.host, aggregation: aggregationOf(opts), payments: paymentsOf(opts), ...(operatorToken ? { operatorToken } : {}) })
     })
 
   program.command('aggregator')
@@ -180,6 +190,44 @@ function buildProgram(): Command {
       }
     })
 
+  connection(program.command('account'))
+    .description('your balance as a processor, what your queries hold in escrow, and each deposit, escrow and settlement')
+    .option('--limit <n>', 'at most this many movements', '20')
+    .action(async (opts: Connection & { json?: boolean; limit: string }) => {
+      const account = await new MarketClient(opts).asProcessor<ProcessorAccount>('GET', `/processors/me/account?limit=${encodeURIComponent(opts.limit)}`)
+      if (opts.json) return json(account)
+      out(`Balance: ${sat(account.balance)}   held in escrow for your queries: ${sat(account.escrowed)}`)
+      out(table(account.entries.map((e) => ({ when: e.at.slice(0, 19).replace('T', ' '), what: e.kind, amount: signed(e.amount), query: e.queryId, note: e.memo })), ['when', 'what', 'amount', 'query', 'note']))
+    })
+
+  const operatorConnection = (cmd: Command) => connection(cmd).option('--operator-token <token>', "the operator's token (default: $COFFER_MARKET_OPERATOR_TOKEN)")
+
+  operatorConnection(program.command('deposit'))
+    .description("operator: record a processor's deposit once its money has arrived; the reference makes it count once")
+    .requiredOption('--processor <id>', 'the processor\'s id (as `coffer-market processor register` or `account` shows it)')
+    .requiredOption('--amount <sat>', 'satoshis received')
+    .requiredOption('--reference <ref>', 'what identifies the payment: a transaction id, a bank reference')
+    .action(async (opts: Connection & { json?: boolean; processor: string; amount: string; reference: string }) => {
+      const amount = Number(opts.amount)
+      if (!Number.isSafeInteger(amount) || amount <= 0) throw new InvalidInput(`--amount ${opts.amount} is not a whole number of satoshis, more than 0.`)
+      const deposit = await new MarketClient(opts).asOperator<Deposit>('POST', '/operator/deposits', { processorId: opts.processor, amount, reference: opts.reference })
+      if (opts.json) return json(deposit)
+      out(deposit.recorded
+        ? `Recorded ${sat(deposit.amount)} for processor ${deposit.processorId} (${deposit.reference}); its balance is ${sat(deposit.balance)}.`
+        : `Deposit ${deposit.reference} was recorded before; nothing changed. The balance is ${sat(deposit.balance)}.`)
+    })
+
+  operatorConnection(program.command('ledger'))
+    .description('operator: whether the ledger balances, and what each kind of account holds')
+    .action(async (opts: Connection & { json?: boolean }) => {
+      const check = await new MarketClient(opts).asOperator<LedgerCheckAnswer>('GET', '/operator/ledger')
+      if (opts.json) return json(check)
+      const ok = check.entriesBalance && check.balancesMatchLines && check.total === 0
+      out(ok ? `The ledger balances: ${check.entries} entries.` : 'THE LEDGER DOES NOT BALANCE: tell whoever runs the market\'s database.')
+      out(table(Object.entries(check.byKind).map(([kind, total]) => ({ accounts: kind, hold: sat(total) })), ['accounts', 'hold']))
+      if (!ok) process.exitCode = 1
+    })
+
   connection(program.command('feed'))
     .description('the open queries a box would receive after a sequence number')
     .option('--since <n>', 'the last sequence number already seen', '0')
@@ -191,6 +239,17 @@ function buildProgram(): Command {
     })
 
   return program
+}
+
+/** How owners are paid, from flags and the environment. */
+function paymentsOf(opts: ServeOptions): PaymentsConfig {
+  const network = opts.network ?? process.env.COFFER_MARKET_NETWORK
+  if (network !== undefined && !(NETWORKS as readonly string[]).includes(network)) throw new InvalidInput(`--network ${network}: say ${NETWORKS.join(', ')}.`)
+  const threshold = Number(opts.payoutThreshold)
+  if (!Number.isSafeInteger(threshold) || threshold < 1) throw new InvalidInput(`--payout-threshold ${opts.payoutThreshold} is not a whole number of satoshis, 1 or more.`)
+  const feeRate = Number(opts.feeRate)
+  if (!Number.isFinite(feeRate) || feeRate < 1) throw new InvalidInput(`--fee-rate ${opts.feeRate} is not a number of satoshis per virtual byte, 1 or more.`)
+  return { threshold, feeRate, ...(network ? { network: network as Network } : {}) }
 }
 
 interface ServeOptions {
@@ -205,6 +264,10 @@ interface ServeOptions {
   leaderToken?: string
   verifyKey?: string
   releasePoll: string
+  operatorToken?: string
+  network?: string
+  payoutThreshold: string
+  feeRate: string
 }
 
 function storageOf(opts: { database?: string; data?: string }): { database?: string; dataDir?: string } {
@@ -259,6 +322,14 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)))
   const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n')
+}
+
+function sat(amount: number): string {
+  return `${amount.toLocaleString('en')} sat`
+}
+
+function signed(amount: number): string {
+  return `${amount > 0 ? '+' : ''}${sat(amount)}`
 }
 
 function out(text: string): void {

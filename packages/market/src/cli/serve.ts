@@ -1,8 +1,9 @@
 /** `coffer-market serve`: the market, served until SIGINT or SIGTERM, which close it cleanly. */
 import { createMarket, type AggregationConfig } from '../market.ts'
+import type { PaymentsConfig } from '../payments/index.ts'
 import { redact } from '../db/index.ts'
 
-export async function serve(opts: { database?: string; dataDir?: string; port: number; host: string; aggregation?: AggregationConfig }): Promise<void> {
+export async function serve(opts: { database?: string; dataDir?: string; port: number; host: string; aggregation?: AggregationConfig; payments: PaymentsConfig; operatorToken?: string }): Promise<void> {
   const market = createMarket({ ...opts, logLevel: (process.env.COFFER_MARKET_LOG_LEVEL as 'info' | undefined) ?? 'warn' })
   await market.open()
   const url = await market.listen()

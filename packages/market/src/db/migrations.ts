@@ -95,4 +95,85 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 3,
+    name: 'payments: a double-entry ledger, owners\' payout addresses, the market wallet\'s coins and payout batches',
+    statements: [
+      // What each account holds, kept beside its lines so a transfer locks and checks one row per
+      // account. Only the outside world's side of deposits may go below zero: nothing is spent
+      // that was not paid in first.
+      `CREATE TABLE ledger_accounts (
+        id text PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('processor', 'escrow', 'owner', 'payouts', 'fees', 'deposits', 'paid')),
+        balance bigint NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT ledger_no_overdraft CHECK (balance >= 0 OR kind = 'deposits')
+      )`,
+      // The key makes an entry idempotent: a release, a deposit or a payout posted twice is written once.
+      `CREATE TABLE ledger_entries (
+        id bigserial PRIMARY KEY,
+        key text NOT NULL UNIQUE,
+        kind text NOT NULL CHECK (kind IN ('deposit', 'escrow', 'settlement', 'payout', 'payout_returned', 'payout_confirmed')),
+        memo text,
+        query_id text,
+        payout_id text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE TABLE ledger_lines (
+        entry_id bigint NOT NULL REFERENCES ledger_entries (id),
+        account_id text NOT NULL REFERENCES ledger_accounts (id),
+        amount bigint NOT NULL CHECK (amount <> 0),
+        PRIMARY KEY (entry_id, account_id)
+      )`,
+      'CREATE INDEX ledger_lines_by_account ON ledger_lines (account_id, entry_id)',
+      // The newest signed address of each owner (box identity); signed_at only moves forward, so an old message replayed changes nothing.
+      `CREATE TABLE payout_addresses (
+        box_id text PRIMARY KEY,
+        address text NOT NULL,
+        signed_at timestamptz NOT NULL,
+        signature text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // One Bitcoin transaction paying many owners. Its bytes are signed once and kept: whoever
+      // broadcasts it again, after a crash, sends the very same transaction, so no one is paid twice.
+      `CREATE TABLE payouts (
+        id text PRIMARY KEY,
+        state text NOT NULL CHECK (state IN ('signed', 'broadcast', 'confirmed', 'failed')),
+        txid text NOT NULL UNIQUE,
+        tx bytea NOT NULL,
+        vbytes integer NOT NULL,
+        fee bigint NOT NULL,
+        fee_per_owner bigint NOT NULL,
+        owners integer NOT NULL,
+        sent bigint NOT NULL,
+        error text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        broadcast_at timestamptz,
+        settled_at timestamptz
+      )`,
+      'CREATE INDEX payouts_unsettled ON payouts (created_at) WHERE state IN (\'signed\', \'broadcast\')',
+      `CREATE TABLE payout_lines (
+        payout_id text NOT NULL REFERENCES payouts (id),
+        box_id text NOT NULL,
+        address text NOT NULL,
+        amount bigint NOT NULL,
+        fee bigint NOT NULL,
+        vout integer NOT NULL,
+        PRIMARY KEY (payout_id, box_id)
+      )`,
+      'CREATE INDEX payout_lines_by_box ON payout_lines (box_id)',
+      // The market wallet's coins: what the operator funded it with, and each payout's change, which
+      // is spent only once its payout is confirmed.
+      `CREATE TABLE wallet_coins (
+        txid text NOT NULL,
+        vout integer NOT NULL,
+        amount bigint NOT NULL CHECK (amount > 0),
+        state text NOT NULL CHECK (state IN ('available', 'pending', 'spent')),
+        spent_by text REFERENCES payouts (id),
+        change_of text REFERENCES payouts (id),
+        added_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (txid, vout)
+      )`,
+    ],
+  },
 ]

@@ -77,3 +77,13 @@ export class Unavailable extends MarketError {
     super(503, 'unavailable', 'Service unavailable', detail)
   }
 }
+
+/**
+ * An account would go below zero: a processor posting a query its balance cannot escrow, or any
+ * transfer the ledger refuses. `account` names it; `balance` and `needed` are in satoshis.
+ */
+export class InsufficientFunds extends MarketError {
+  constructor(detail: string, where: { account: string; balance: number; needed: number }) {
+    super(402, 'insufficient-funds', 'Insufficient funds', detail, where)
+  }
+}

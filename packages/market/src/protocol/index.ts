@@ -99,3 +99,10 @@ export type Answer = Static<typeof Answer>
 export function answerSigningText(answer: Omit<Answer, 'signature'>): string {
   return `coffer-market-answer-v1\n${answer.queryId}\n${answer.boxId}\n${answer.privacyLevel}\n${answer.leader}\n${answer.helper}`
 }
+
+export {
+  NETWORKS, ENTRY_KINDS, PaymentTerms, ProcessorAccount, PayoutAddressBody, PayoutAddressSet, OwnerAccount, OwnerEarning, OwnerPayout, PAYOUT_STATES,
+  ACCOUNT_SIGNED_AT, ACCOUNT_SIGNATURE, SIGNATURE_WINDOW_SECONDS, accountSigningText, payoutAddressSigningText,
+  type Network, type PayoutState,
+} from './payments.ts'
+export { NETWORK_PARAMETERS, payoutAddressProblem } from './addresses.ts'

@@ -1,7 +1,8 @@
 /**
  * Queries: what processors post and boxes receive. A query is checked against the query
  * contract and the vocabulary before it is stored; a stored one gets its place in the feed, a
- * number from a database sequence that boxes page through to catch up.
+ * number from a database sequence that boxes page through to catch up, and holds its most cost
+ * (price × most participants) in escrow from its processor's balance, or is refused.
  *
  * Sequence numbers are handed out under a transaction-scoped advisory lock, so they become
  * visible in the order they were handed out: a box that has seen number n has seen every
@@ -14,6 +15,7 @@ import type { Database, Sql } from '../db/index.ts'
 import { Conflict, InvalidInput, NotFound } from '../errors/index.ts'
 import type { Processor } from '../processors/index.ts'
 import { validateSpec, type Validation } from './validate.ts'
+import { escrowQuery, settleQuery } from '../payments/index.ts'
 import type { Vocabulary } from '../vocabulary/index.ts'
 import type { Query, QueryProblem, QuerySpec } from '../query/index.ts'
 import type { FeedPage, PublishedQuery, SharingLevel, TaskDescription } from '../protocol/index.ts'
@@ -81,6 +83,8 @@ export function createQueries(db: Database, vocabulary: Vocabulary, options: Que
       const current = await own(tx, processor, id, true)
       if (current.status !== 'open') throw new Conflict(`Query ${id} is already ${current.status}; only an open query can be ${status}.`)
       const [row] = await tx.query<QueryRow>(`UPDATE queries SET status = $2, ended_at = now() WHERE id = $1 RETURNING ${COLUMNS}`, [id, status])
+      // Withdrawn, it pays no one: the whole escrow goes back now. A closed query is settled when its result is released.
+      if (status === 'cancelled') await settleQuery(tx, { queryId: id, processorId: processor.id, price: current.spec.price.amount, paid: [] })
       return toPosted(row!)
     }).then((ended) => {
       options.onEnded?.(id)
@@ -99,6 +103,8 @@ export function createQueries(db: Database, vocabulary: Vocabulary, options: Que
       const tasks = await options.tasksFor?.(id, query, spec, new Date())
       const row = await db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [FEED_LOCK])
+        // Before the query takes its number: a post refused for want of funds leaves no gap in the feed.
+        await escrowQuery(tx, processor.id, id, spec)
         const [inserted] = await tx.query<QueryRow>(
           `INSERT INTO queries (id, seq, processor_id, status, spec, question, text, deadline, tasks)
            VALUES ($1, nextval('query_feed_seq'), $2, 'open', $3::jsonb, $4::jsonb, $5, $6, $7::jsonb) RETURNING ${COLUMNS}`,

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react'
 import { describeQuery, type QueryProblem, type Vocabulary } from '@coffer/market/protocol'
 import { api, ApiError, message, type Validation } from '../../api/client.ts'
-import { navigate } from '../../router.tsx'
+import { Link, navigate } from '../../router.tsx'
 import { useLoad } from '../../components/useLoad.ts'
 import { useTitle } from '../../components/useTitle.ts'
 import { ANSWER_WORDS, count, dateTime, retention as retentionWords, sats } from '../../components/format.ts'
@@ -42,6 +42,7 @@ export function EditorPage() {
   const questionRef = useRef<HTMLTextAreaElement>(null)
   const vocabulary = useLoad((signal) => api.vocabulary(signal), [])
   const privacy = useLoad((signal) => api.privacy(signal), [])
+  const account = useLoad((signal) => api.account(signal), [])
 
   const { spec, local, stoodIn } = useMemo(() => toSpec(form, bounded), [form, bounded])
   const specKey = JSON.stringify(spec)
@@ -117,6 +118,8 @@ export function EditorPage() {
       if (err instanceof ApiError && err.problems.length > 0) setChecked({ validation: { valid: false, problems: err.problems }, question: String(spec.question), stoodIn })
       setPostError(message(err))
       setPosting(false)
+      // Refused for want of funds, the balance may have changed since the page loaded: show it as it is now.
+      if (err instanceof ApiError && err.status === 402) account.reload()
     }
   }
 
@@ -251,7 +254,16 @@ export function EditorPage() {
             : <p className="muted">The question in plain words appears here once the market can read it.</p>}
           {checked?.validation.text && questionProblems.length === 0 && <p className="canonical"><code>{checked.validation.text}</code></p>}
           <dl className="facts stacked">
-            <div><dt>The most it can cost</dt><dd>{price !== undefined && max !== undefined ? <>{sats(price)} × {count(max)} participants = <strong>{sats(price * max)}</strong></> : '—'}</dd></div>
+            <div>
+              <dt>The most it can cost</dt>
+              <dd>
+                {price !== undefined && max !== undefined ? <>{sats(price)} × {count(max)} participants = <strong>{sats(price * max)}</strong></> : '—'}
+                {account.data && <span className="hint"> Held from your balance of {sats(account.data.balance)} when you post; what is not paid out comes back.</span>}
+                {account.data && price !== undefined && max !== undefined && price * max > account.data.balance && (
+                  <span className="hint"> Your balance does not cover it yet: <Link to="/account">how to pay in</Link>.</span>
+                )}
+              </dd>
+            </div>
             <div><dt>Participants</dt><dd>{form.min || '—'} to {form.max || '—'}; fewer than {form.min || 'the fewest'} by the deadline and nothing is released</dd></div>
             <div><dt>Deadline</dt><dd>{local.some((p) => p.path === '/deadline') ? '—' : dateTime(new Date(form.deadline).toISOString())}</dd></div>
             <div><dt>Answer</dt><dd>{ANSWER_WORDS[form.answer]}, kept for {local.some((p) => p.path === '/retention') ? '—' : retentionWords(`${form.retention.trim()}${form.retentionUnit}`)}</dd></div>
