@@ -14,7 +14,9 @@ import { createApi } from './api/index.ts'
 import { DEFAULT_VOCABULARY, type Vocabulary } from './vocabulary/index.ts'
 import { aggregatorKeys, createHelper, createLeader, type Helper, type Leader } from './answers/index.ts'
 import type { AggregatorKeys } from './aggregation/index.ts'
-import { createPayments, operatorGuard, type Payments, type PaymentsConfig } from './payments/index.ts'
+import { createPayments, DEFAULT_FEE_RATE, DEFAULT_THRESHOLD, operatorGuard, type Payments, type PaymentsConfig } from './payments/index.ts'
+import { bitcoinRpc, createPayouts, openWallet, type Broadcaster, type PayoutRun, type Payouts } from './payouts/index.ts'
+import { InvalidInput } from './errors/index.ts'
 
 /**
  * Which aggregator this market is for statistics answers. A leader serves processors and boxes
@@ -26,6 +28,23 @@ import { createPayments, operatorGuard, type Payments, type PaymentsConfig } fro
 export type AggregationConfig =
   | { role: 'leader'; helper: { url: string; token: string }; verifyKey: string; keys?: AggregatorKeys; publicUrl?: string; releasePollMs?: number }
   | { role: 'helper'; leaderToken: string; verifyKey: string; keys?: AggregatorKeys }
+
+/**
+ * The market's wallet and its way to the network. With a key (WIF, on the payments' network) and
+ * a broadcaster (a node's JSON-RPC URL, or one given in code), the market pays owners out.
+ */
+export interface PayoutConfig {
+  walletKey?: string
+  /** http://user:password@host:port/ of a Bitcoin Core node (with -txindex). */
+  bitcoinRpc?: string
+  broadcaster?: Broadcaster
+  /** Confirmations that make a payout final. */
+  confirmations?: number
+  /** Owners per payout transaction. */
+  batchMax?: number
+  /** How often the market makes and follows payouts; 0: only when the operator asks. */
+  payoutEveryMs?: number
+}
 
 export interface MarketConfig {
   /** A PostgreSQL connection string. */
@@ -39,8 +58,8 @@ export interface MarketConfig {
   /** How often the feed's event streams look for queries a lost notification did not announce. */
   feedPollMs?: number
   aggregation?: AggregationConfig
-  /** How owners are paid: the network, the payout threshold, the fee rate. */
-  payments?: PaymentsConfig
+  /** How owners are paid: the network, the payout threshold, the fee rate, and the wallet payouts are made from. */
+  payments?: PaymentsConfig & PayoutConfig
   /** The operator's secret for the operator's routes (deposits, the ledger); without one, those routes are not served. */
   operatorToken?: string
 }
@@ -60,6 +79,10 @@ export interface Market {
   readonly leader: Leader | undefined
   /** Releases every due query now, as the background loop does; resolves to how many. */
   releaseDue(): Promise<number>
+  /** The market's payouts, when it holds a wallet. */
+  readonly payouts: Payouts | undefined
+  /** Follows and makes payouts now, as the background loop does. */
+  runPayouts(): Promise<PayoutRun>
 }
 
 export function createMarket(config: MarketConfig = {}): Market {
@@ -78,6 +101,17 @@ export function createMarket(config: MarketConfig = {}): Market {
   let releaseTimer: NodeJS.Timeout | undefined
   let releasing: Promise<number> | undefined
   let again = false
+  let payouts: Payouts | undefined
+  let payoutTimer: NodeJS.Timeout | undefined
+  let paying: Promise<PayoutRun> | undefined
+
+  // One payout run at a time per process; other processes on the database are safe to run beside it.
+  const runPayouts = (): Promise<PayoutRun> => {
+    if (!payouts) return Promise.reject(new InvalidInput('This market holds no wallet: it makes no payouts. Start it with a wallet key, a network and a Bitcoin node.'))
+    const run = payouts
+    paying ??= run.run().finally(() => (paying = undefined))
+    return paying
+  }
 
   // One release run at a time per process; a kick during a run asks for one more after it.
   const releaseDue = (): Promise<number> => {
@@ -109,10 +143,25 @@ export function createMarket(config: MarketConfig = {}): Market {
 
   return {
     async open() {
+      const aggregation = config.aggregation
+      const pay = config.payments ?? {}
+      // The wallet is checked before the database opens: a wrong key or a missing node refuses to start, leaving nothing open.
+      let wallet: { wallet: ReturnType<typeof openWallet>; broadcaster: Broadcaster } | undefined
+      if (pay.walletKey && aggregation?.role !== 'helper') {
+        if (!pay.network) throw new InvalidInput('A wallet key needs the network it is for: bitcoin, testnet or regtest.')
+        const broadcaster = pay.broadcaster ?? (pay.bitcoinRpc ? bitcoinRpc(pay.bitcoinRpc) : undefined)
+        if (!broadcaster) throw new InvalidInput('Payouts need a way to the Bitcoin network: the JSON-RPC URL of a Bitcoin node.')
+        wallet = { wallet: openWallet(pay.walletKey, pay.network), broadcaster }
+      }
       db = await openDatabase({ url: config.database, dataDir: config.dataDir })
       processors = createProcessors(db)
-      payments = createPayments(db, { ...config.payments, paysOut: false })
-      const aggregation = config.aggregation
+      if (wallet) {
+        payouts = createPayouts(db, {
+          ...wallet, threshold: pay.threshold ?? DEFAULT_THRESHOLD, feeRate: pay.feeRate ?? DEFAULT_FEE_RATE,
+          ...(pay.batchMax ? { batchMax: pay.batchMax } : {}), ...(pay.confirmations ? { confirmations: pay.confirmations } : {}),
+        })
+      }
+      payments = createPayments(db, { ...pay, paysOut: payouts !== undefined })
       const keys = aggregation ? await aggregatorKeys(db, aggregation.role, aggregation.keys) : undefined
       if (aggregation?.role === 'leader') {
         leader = createLeader(db, {
@@ -130,11 +179,19 @@ export function createMarket(config: MarketConfig = {}): Market {
       app = createApi({
         role: aggregation?.role ?? 'none', processors, queries, feed, vocabulary, logger, leader, helper, hpkeConfig: keys?.hpkeConfig, payments,
         ...(config.operatorToken ? { operator: operatorGuard(config.operatorToken) } : {}),
+        ...(payouts ? { payouts, runPayouts } : {}),
       })
       await app.ready()
       if (aggregation?.role === 'leader') {
         releaseTimer = setInterval(() => void releaseDue(), aggregation.releasePollMs ?? 5000)
         releaseTimer.unref()
+      }
+      const every = pay.payoutEveryMs ?? 3_600_000
+      if (payouts && every > 0) {
+        payoutTimer = setInterval(() => void runPayouts().then((run) => {
+          for (const problem of run.problems) logger.warn({ problem }, 'payouts')
+        }, (err: unknown) => logger.warn({ err }, 'payouts failed; the next run tries again')), every)
+        payoutTimer.unref()
       }
     },
 
@@ -146,7 +203,9 @@ export function createMarket(config: MarketConfig = {}): Market {
     close() {
       closing ??= (async () => {
         clearInterval(releaseTimer)
+        clearInterval(payoutTimer)
         await releasing
+        await paying?.catch(() => undefined)
         await app?.close()
         await feed?.close()
         await db?.close()
@@ -172,6 +231,10 @@ export function createMarket(config: MarketConfig = {}): Market {
     get leader() {
       return leader
     },
+    get payouts() {
+      return payouts
+    },
     releaseDue,
+    runPayouts,
   }
 }

@@ -7,19 +7,12 @@
  */
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { p2wpkh } from '@scure/btc-signer'
-import { pubECDSA } from '@scure/btc-signer/utils.js'
-import { NETWORK_PARAMETERS } from '../src/protocol/index.ts'
 import { accountHeaders, answerOf, makeBox, payoutAddressOf, sendAnswer, startPair, type Box } from './boxes.ts'
 import { fund, OPERATOR_TOKEN, register, spec } from './helpers.ts'
+import { addressOf } from './bitcoin.ts'
 import type { PublishedQuery } from '../src/protocol/index.ts'
 
 const PROBLEM = /^application\/problem\+json/
-
-/** A regtest (or testnet) P2WPKH address of a fixed key: what an owner's wallet would hand out. */
-export function addressOf(seed: number, network: 'regtest' | 'testnet' = 'regtest'): string {
-  return p2wpkh(pubECDSA(new Uint8Array(32).fill(seed)), NETWORK_PARAMETERS[network]).address!
-}
 
 for (const storage of ['pglite', 'postgres'] as const) {
   describe(`payments on ${storage}`, () => {

@@ -21,12 +21,14 @@ import type { Helper, Leader } from '../answers/index.ts'
 import { resultCsv } from '../answers/index.ts'
 import { marketPages } from '../pages/index.ts'
 import type { Payments } from '../payments/index.ts'
+import type { PayoutRun, Payouts } from '../payouts/index.ts'
 import { ACCOUNT_SIGNATURE, ACCOUNT_SIGNED_AT } from '../protocol/index.ts'
 import {
   AnswerAccepted, AnswerSchema, FeedPageSchema, FeedQuerystring, HpkeConfigAnswer, IdParams, ListQuery, PostedQuerySchema, PrepareAnswer,
   PrepareBody, ProblemSchema, ProcessorSchema, QueryList, QueryResultSchema, QueryWithParticipation, RegisterBody, Registered, ReleaseAnswer,
   ReleaseBody, ReportsAnswer, ReportsBody, ResultQuerystring, StreamQuerystring, ValidationSchema,
   AccountQuery, BoxParams, DepositAnswer, DepositBody, LedgerCheckSchema, OwnerAccount, PaymentTerms, PayoutAddressBody, PayoutAddressSet, ProcessorAccount,
+  CoinAdded, CoinBody, LimitQuery, PayoutDetailSchema, PayoutList, PayoutParams, PayoutRunSchema, WalletStateSchema,
 } from './schemas.ts'
 
 /**
@@ -54,6 +56,9 @@ export interface ApiDeps {
   payments: Payments
   /** The operator's routes (deposits, the ledger, payouts, the wallet), when the operator set a token. */
   operator?: { authenticate(authorization: string | undefined): void }
+  /** Payouts, when the market holds a wallet; runPayouts runs them one at a time in this process. */
+  payouts?: Payouts
+  runPayouts?: () => Promise<PayoutRun>
 }
 
 /** One answer: two uploads of a few kilobytes at most (a 100-bucket histogram's are the largest). */
@@ -239,6 +244,43 @@ export function createApi(deps: ApiDeps): FastifyInstance {
         operator.authenticate(req.headers.authorization)
         return payments.check()
       })
+
+      const payouts = deps.payouts
+      const runPayouts = deps.runPayouts
+      if (payouts && runPayouts) {
+        api.post('/operator/payouts', {
+          schema: { summary: 'Follow the payouts under way, then pay every owner due, one transaction per batch', tags: ['operator'], security: operatorOnly, response: { 200: PayoutRunSchema, ...problems(401) } },
+        }, async (req) => {
+          operator.authenticate(req.headers.authorization)
+          return runPayouts()
+        })
+        api.get('/operator/payouts', {
+          schema: { summary: 'Payouts, newest first', tags: ['operator'], security: operatorOnly, querystring: LimitQuery, response: { 200: PayoutList, ...problems(401) } },
+        }, async (req) => {
+          operator.authenticate(req.headers.authorization)
+          return { payouts: await payouts.list(req.query.limit) }
+        })
+        api.get('/operator/payouts/:id', {
+          schema: { summary: 'One payout, with each owner it pays', tags: ['operator'], security: operatorOnly, params: PayoutParams, response: { 200: PayoutDetailSchema, ...problems(400, 401, 404) } },
+        }, async (req) => {
+          operator.authenticate(req.headers.authorization)
+          return payouts.get(req.params.id)
+        })
+        api.get('/operator/wallet', {
+          schema: { summary: "The market wallet's address and coins", tags: ['operator'], security: operatorOnly, response: { 200: WalletStateSchema, ...problems(401) } },
+        }, async (req) => {
+          operator.authenticate(req.headers.authorization)
+          return payouts.walletState()
+        })
+        api.post('/operator/wallet/coins', {
+          schema: { summary: 'Record a coin sent to the wallet\'s address, once its transaction confirmed', tags: ['operator'], security: operatorOnly, body: CoinBody, response: { 200: CoinAdded, 201: CoinAdded, ...problems(400, 401, 409) } },
+        }, async (req, reply) => {
+          operator.authenticate(req.headers.authorization)
+          const added = await payouts.addCoin(req.body)
+          reply.status(added.added ? 201 : 200)
+          return added
+        })
+      }
     }
 
     const leader = deps.leader

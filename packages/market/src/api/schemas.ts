@@ -138,3 +138,49 @@ export const LedgerCheckSchema = Type.Object({
   byKind: Totals,
   entries: Type.Integer(),
 })
+
+const Instant = Type.String({ format: 'date-time' })
+export const PayoutSummarySchema = Type.Object({
+  id: Type.String(),
+  txid: Type.String(),
+  state: Type.Union([Type.Literal('signed'), Type.Literal('broadcast'), Type.Literal('confirmed'), Type.Literal('failed')]),
+  owners: Type.Integer(),
+  sent: Type.Integer({ description: 'What the owners receive, together' }),
+  fee: Type.Integer({ description: 'The transaction\'s network fee' }),
+  feePerOwner: Type.Integer({ description: 'Each owner\'s share of the fee, taken from what they are sent' }),
+  vbytes: Type.Integer({ description: 'The transaction\'s size in virtual bytes' }),
+  createdAt: Instant,
+  broadcastAt: Type.Union([Instant, Type.Null()]),
+  settledAt: Type.Union([Instant, Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+})
+export const PayoutDetailSchema = Type.Composite([PayoutSummarySchema, Type.Object({
+  lines: Type.Array(Type.Object({ boxId: Type.String(), address: Type.String(), amount: Type.Integer(), fee: Type.Integer(), vout: Type.Integer() })),
+})])
+export const PayoutList = Type.Object({ payouts: Type.Array(PayoutSummarySchema) })
+export const PayoutRunSchema = Type.Object({
+  made: Type.Array(PayoutSummarySchema),
+  broadcast: Type.Array(Type.String()),
+  confirmed: Type.Array(Type.String()),
+  failed: Type.Array(Type.String(), { description: 'Refused by the network: the money is back in the owners\' balances' }),
+  problems: Type.Array(Type.String()),
+})
+export const WalletStateSchema = Type.Object({
+  address: Type.String({ description: 'Where the operator sends the coins payouts are made from' }),
+  network: Type.String(),
+  available: Type.Integer(),
+  pending: Type.Integer({ description: 'Change of payouts not confirmed yet' }),
+  coins: Type.Array(Type.Object({
+    txid: Type.String(), vout: Type.Integer(), amount: Type.Integer(),
+    state: Type.Union([Type.Literal('available'), Type.Literal('pending'), Type.Literal('spent')]),
+    spentBy: Type.Union([Type.String(), Type.Null()]), changeOf: Type.Union([Type.String(), Type.Null()]),
+  })),
+})
+export const CoinBody = Type.Object({
+  txid: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  vout: Type.Integer({ minimum: 0 }),
+  amount: Type.Integer({ minimum: 1 }),
+}, { additionalProperties: false })
+export const CoinAdded = Type.Object({ added: Type.Boolean({ description: 'false when the wallet held this coin already' }) })
+export const PayoutParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
+export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) })

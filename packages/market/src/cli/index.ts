@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Command, CommanderError } from 'commander'
 import { InvalidInput, MarketError } from '../errors/index.ts'
-import type { AggregationConfig, FeedPage, PostedQuery, Participation, QueryResult, Registration, Validation } from '../index.ts'
+import type { AggregationConfig, FeedPage, PostedQuery, Participation, PayoutConfig, PayoutRun, PayoutSummary, QueryResult, Registration, Validation, WalletState } from '../index.ts'
 import type { QueryProblem } from '../query/index.ts'
 import { MarketClient, type Connection } from './client.ts'
 import { NETWORKS, type Network } from '../protocol/payments.ts'
@@ -59,6 +59,10 @@ function buildProgram(): Command {
     .option('--network <network>', 'the Bitcoin network owners are paid on: bitcoin, testnet or regtest (default: $COFFER_MARKET_NETWORK; without one, no payouts)')
     .option('--payout-threshold <sat>', 'an owner is paid out once their balance reaches this', String(DEFAULT_THRESHOLD))
     .option('--fee-rate <sat/vB>', 'the network fee per virtual byte of a payout transaction', String(DEFAULT_FEE_RATE))
+    .option('--wallet-key <wif>', 'the market wallet\'s private key, which payouts are made from (default: $COFFER_MARKET_WALLET_KEY; prefer the variable: flags show in process lists)')
+    .option('--bitcoin-rpc <url>', 'a Bitcoin Core node\'s JSON-RPC, http://user:password@host:port/, with -txindex (default: $COFFER_MARKET_BITCOIN_RPC)')
+    .option('--confirmations <n>', 'confirmations that make a payout final', '1')
+    .option('--payout-every <ms>', 'how often to make and follow payouts; 0: only when the operator asks', '3600000')
     .action(async (opts: ServeOptions) => {
       const port = Number(opts.port)
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInput(`--port ${opts.port} is not a port number (0 to 65535).`)
@@ -228,6 +232,63 @@ function buildProgram(): Command {
       if (!ok) process.exitCode = 1
     })
 
+  const payouts = program.command('payouts').description('operator: paying owners out, one Bitcoin transaction per batch')
+  operatorConnection(payouts.command('run'))
+    .description('follow the payouts under way (sent, confirmed), then pay every owner due')
+    .action(async (opts: Connection & { json?: boolean }) => {
+      const run = await new MarketClient(opts).asOperator<PayoutRun>('POST', '/operator/payouts')
+      if (opts.json) return json(run)
+      for (const p of run.made) out(`Made payout ${p.id}: ${p.owners} owner${p.owners === 1 ? '' : 's'}, ${sat(p.sent)} sent, fee ${sat(p.fee)} (${sat(p.feePerOwner)} each), ${p.vbytes} vbytes, transaction ${p.txid}`)
+      if (run.broadcast.length > 0) out(`Sent to the network: ${run.broadcast.length}`)
+      if (run.confirmed.length > 0) out(`Confirmed, final: ${run.confirmed.length}`)
+      if (run.failed.length > 0) out(`Refused by the network, money back in the owners' balances: ${run.failed.join(', ')}`)
+      for (const problem of run.problems) out(`Note: ${problem}`)
+      if (run.made.length + run.broadcast.length + run.confirmed.length + run.failed.length + run.problems.length === 0) out('Nothing to do: no owner is due, and no payout is under way.')
+    })
+  operatorConnection(payouts.command('list'))
+    .description('payouts, newest first, with the fee each owner paid')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(async (opts: Connection & { json?: boolean; limit: string }) => {
+      const { payouts: list } = await new MarketClient(opts).asOperator<{ payouts: PayoutSummary[] }>('GET', `/operator/payouts?limit=${encodeURIComponent(opts.limit)}`)
+      if (opts.json) return json(list)
+      out(table(list.map((p) => ({ id: p.id, state: p.state, owners: p.owners, sent: sat(p.sent), fee: sat(p.fee), each: sat(p.feePerOwner), vbytes: p.vbytes, made: p.createdAt.slice(0, 19).replace('T', ' '), txid: p.txid })),
+        ['id', 'state', 'owners', 'sent', 'fee', 'each', 'vbytes', 'made', 'txid']))
+    })
+
+  const wallet = program.command('wallet').description("operator: the market wallet payouts are made from")
+  operatorConnection(wallet.command('show'))
+    .description('its address (send coins there) and its coins')
+    .action(async (opts: Connection & { json?: boolean }) => {
+      const state = await new MarketClient(opts).asOperator<WalletState>('GET', '/operator/wallet')
+      if (opts.json) return json(state)
+      out(`Wallet ${state.address} (${state.network}): ${sat(state.available)} to spend, ${sat(state.pending)} waiting for payouts to confirm`)
+      const coins = state.coins.filter((c) => c.state !== 'spent')
+      if (coins.length > 0) out(table(coins.map((c) => ({ coin: `${c.txid}:${c.vout}`, amount: sat(c.amount), state: c.state })), ['coin', 'amount', 'state']))
+    })
+  operatorConnection(wallet.command('add-coin'))
+    .description('record a coin sent to the wallet\'s address, once its transaction confirmed')
+    .argument('<outpoint>', 'TXID:VOUT')
+    .argument('<sat>', 'its amount in satoshis')
+    .action(async (outpoint: string, amountText: string, opts: Connection & { json?: boolean }) => {
+      const match = /^([0-9a-fA-F]{64}):(\d+)$/.exec(outpoint)
+      if (!match) throw new InvalidInput(`"${outpoint}" is not TXID:VOUT (64 hex digits, a colon, the output's index).`)
+      const amount = Number(amountText)
+      if (!Number.isSafeInteger(amount) || amount <= 0) throw new InvalidInput(`${amountText} is not a whole number of satoshis.`)
+      const added = await new MarketClient(opts).asOperator<{ added: boolean }>('POST', '/operator/wallet/coins', { txid: match[1]!.toLowerCase(), vout: Number(match[2]), amount })
+      if (opts.json) return json(added)
+      out(added.added ? `Recorded ${outpoint}: ${sat(amount)}.` : `The wallet held ${outpoint} already; nothing changed.`)
+    })
+  wallet.command('new-key')
+    .description('make a new wallet key (offline): give it to `serve` as $COFFER_MARKET_WALLET_KEY, and send coins to its address')
+    .requiredOption('--network <network>', 'bitcoin, testnet or regtest')
+    .action(async (opts: { network: string }) => {
+      if (!(NETWORKS as readonly string[]).includes(opts.network)) throw new InvalidInput(`--network ${opts.network}: say ${NETWORKS.join(', ')}.`)
+      const { newWalletKey } = await import('../payouts/index.ts')
+      const made = newWalletKey(opts.network as Network)
+      out(`Address: ${made.address}`)
+      out(`Key (WIF), shown only now; keep it secret:\n\n  ${made.key}\n`)
+    })
+
   connection(program.command('feed'))
     .description('the open queries a box would receive after a sequence number')
     .option('--since <n>', 'the last sequence number already seen', '0')
@@ -242,14 +303,25 @@ function buildProgram(): Command {
 }
 
 /** How owners are paid, from flags and the environment. */
-function paymentsOf(opts: ServeOptions): PaymentsConfig {
+function paymentsOf(opts: ServeOptions): PaymentsConfig & PayoutConfig {
   const network = opts.network ?? process.env.COFFER_MARKET_NETWORK
   if (network !== undefined && !(NETWORKS as readonly string[]).includes(network)) throw new InvalidInput(`--network ${network}: say ${NETWORKS.join(', ')}.`)
   const threshold = Number(opts.payoutThreshold)
   if (!Number.isSafeInteger(threshold) || threshold < 1) throw new InvalidInput(`--payout-threshold ${opts.payoutThreshold} is not a whole number of satoshis, 1 or more.`)
   const feeRate = Number(opts.feeRate)
   if (!Number.isFinite(feeRate) || feeRate < 1) throw new InvalidInput(`--fee-rate ${opts.feeRate} is not a number of satoshis per virtual byte, 1 or more.`)
-  return { threshold, feeRate, ...(network ? { network: network as Network } : {}) }
+  const walletKey = opts.walletKey ?? process.env.COFFER_MARKET_WALLET_KEY
+  const rpc = opts.bitcoinRpc ?? process.env.COFFER_MARKET_BITCOIN_RPC
+  if (walletKey && !network) throw new InvalidInput('--wallet-key needs --network (bitcoin, testnet or regtest): the key is for one network.')
+  if (walletKey && !rpc) throw new InvalidInput('--wallet-key needs --bitcoin-rpc (or $COFFER_MARKET_BITCOIN_RPC): payouts reach the network through a Bitcoin node.')
+  const confirmations = Number(opts.confirmations)
+  if (!Number.isInteger(confirmations) || confirmations < 1) throw new InvalidInput(`--confirmations ${opts.confirmations} is not a whole number, 1 or more.`)
+  const payoutEveryMs = Number(opts.payoutEvery)
+  if (!Number.isInteger(payoutEveryMs) || payoutEveryMs < 0) throw new InvalidInput(`--payout-every ${opts.payoutEvery} is not a number of milliseconds.`)
+  return {
+    threshold, feeRate, confirmations, payoutEveryMs, ...(network ? { network: network as Network } : {}),
+    ...(walletKey ? { walletKey } : {}), ...(rpc ? { bitcoinRpc: rpc } : {}),
+  }
 }
 
 interface ServeOptions {
@@ -268,6 +340,10 @@ interface ServeOptions {
   network?: string
   payoutThreshold: string
   feeRate: string
+  walletKey?: string
+  bitcoinRpc?: string
+  confirmations: string
+  payoutEvery: string
 }
 
 function storageOf(opts: { database?: string; data?: string }): { database?: string; dataDir?: string } {

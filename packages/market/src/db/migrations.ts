@@ -139,7 +139,7 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE payouts (
         id text PRIMARY KEY,
         state text NOT NULL CHECK (state IN ('signed', 'broadcast', 'confirmed', 'failed')),
-        txid text NOT NULL UNIQUE,
+        txid text NOT NULL,
         tx bytea NOT NULL,
         vbytes integer NOT NULL,
         fee bigint NOT NULL,
@@ -152,6 +152,8 @@ export const MIGRATIONS: readonly Migration[] = [
         settled_at timestamptz
       )`,
       'CREATE INDEX payouts_unsettled ON payouts (created_at) WHERE state IN (\'signed\', \'broadcast\')',
+      // Not unique: a payout the network refused may be made again from the same coins, to the same owners, as the same transaction.
+      'CREATE INDEX payouts_by_txid ON payouts (txid)',
       `CREATE TABLE payout_lines (
         payout_id text NOT NULL REFERENCES payouts (id),
         box_id text NOT NULL,
