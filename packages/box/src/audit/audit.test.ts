@@ -14,6 +14,7 @@ import { initHome, type Home } from '../home/index.ts'
 import { sign } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
 import { AuditLog, auditEntry, type AuditEntry } from './index.ts'
+import type { Decision } from '../operations/index.ts'
 
 interface Opened { home: Home; db: Database.Database; dir: string }
 
@@ -146,6 +147,66 @@ test('a packed block altered on disk is refused by the Merkle check, and named b
     const report = await log.verify()
     assert.equal(report.ok, false)
     assert.deepEqual(report.problems, ["Entry 3 does not match the signed Merkle tree (INVALID_CHECKSUM): the log's storage has been altered."])
+  } finally {
+    await log.close()
+    at.db.close()
+    fs.rmSync(at.dir, { recursive: true, force: true })
+  }
+})
+
+test('decisions filed and queued read back as the entries they describe, in the order filed', async () => {
+  const at = newHome()
+  const log = await opened(at)
+  const owner = { subject: 'owner', grant: { id: 'owner', epoch: 3 }, sources: '*' as const, ops: ['read' as const], windows: [], granularity: 0 }
+  const decisions: Decision[] = [
+    { kind: 'read', action: 'GET /api/v1/sources/:source/latest', scope: owner, source: 'temp', records: 1, bytes: 53, granularity: 0, status: 200 },
+    { kind: 'read', action: 'GET /api/v1/sources/:source/aggregate', scope: { ...owner, subject: 'app:daily', grant: { id: 'app-daily-1f', epoch: 1 } }, source: 'steps', records: 365, bytes: 9001, granularity: 86400, status: 200 },
+    { kind: 'read', action: 'GET /api/v1/sources/:source/records', holder: { subject: 'device:phone', grant: 'phone-2' }, source: 'walk', records: 0, bytes: 0, status: 401, reason: 'The token has been revoked.' },
+    { kind: 'login', action: 'POST /api/v1/login', subject: 'owner', source: null, records: 0, bytes: 0, status: 403, reason: 'A "quoted" reason\nover two lines, with ünïcödé and a \\ backslash \u2028' },
+    { kind: 'write', action: 'POST /api/v1/sources/:source/records', source: 'tëmp "x"', records: 0, bytes: 0, status: 400, reason: 'input: bad' },
+    { kind: 'observe', action: 'GET /api/v1/sources/:source/live', source: null, records: 0, bytes: 0, status: 500, reason: 'internal error' },
+  ]
+  const expected = (d: Decision) => ({
+    subject: d.scope?.subject ?? d.holder?.subject ?? d.subject ?? 'anonymous',
+    grant: d.scope?.grant.id ?? d.holder?.grant ?? null,
+    source: d.source, operation: d.kind, action: d.action, records: d.records, bytes: d.bytes,
+    outcome: d.status === 401 || d.status === 403 ? 'deny' : 'allow', status: d.status,
+    ...(d.reason ? { reason: d.reason } : {}), ...(d.granularity !== undefined ? { granularity: d.granularity } : {}),
+  })
+  try {
+    const before = Date.now() / 1000
+    const failures: unknown[] = []
+    for (const [i, d] of decisions.entries()) {
+      if (i % 2 === 0) log.queue(d, (err) => failures.push(err))
+      else await log.file(d)
+    }
+    await log.flush()
+    const entries = (await log.list({ limit: 10 })).reverse()
+    assert.deepEqual(entries.map(({ time: _time, seq: _seq, ...rest }) => rest), decisions.map(expected))
+    assert.deepEqual(entries.map((e) => e.seq), [0, 1, 2, 3, 4, 5])
+    assert.ok(entries.every((e) => e.time >= before && e.time <= Date.now() / 1000), 'timed when filed')
+    assert.deepEqual(failures, [])
+    assert.equal((await log.verify()).ok, true)
+  } finally {
+    await log.close()
+    at.db.close()
+    fs.rmSync(at.dir, { recursive: true, force: true })
+  }
+})
+
+test('a backlog of more entries than a block holds goes in one commit, a thousand entries to a block', async () => {
+  const at = newHome()
+  let log = await opened(at)
+  try {
+    const decision = (n: number): Decision => ({ kind: 'read', action: `GET #${n}`, subject: 'owner', source: 'temp', records: n, bytes: 0, status: 200 })
+    for (let n = 0; n < 2500; n++) log.queue(decision(n), (err) => assert.fail(err as Error))
+    await log.flush()
+    await log.close()
+    assert.equal(await withCore(at, async (core) => core.length), 3)
+    log = await opened(at)
+    const entries = (await log.list({ limit: 3000 })).reverse()
+    assert.deepEqual(entries.map((e) => [e.seq, e.records]), Array.from({ length: 2500 }, (_, n) => [n, n]))
+    assert.equal((await log.verify()).ok, true)
   } finally {
     await log.close()
     at.db.close()

@@ -4,8 +4,9 @@
  * into the next one, and `record()` resolves once its entry is on disk. Each block is
  * `{ first, entries }`, `first` being the position of its first entry in the log (blocks written
  * before there was a `first` hold one bare entry each). A commit of a few entries writes one block
- * per entry; a busy one, of PACK_AT or more, writes them all as one block, so the log hashes,
- * encrypts, stores and signs once for all of them rather than once per request.
+ * per entry; a busy one, of PACK_AT or more, packs them into blocks of up to MAX_BLOCK_ENTRIES,
+ * appended together, so the log hashes, encrypts, stores and signs once for all of them rather
+ * than once per request.
  *
  * Shortly after each commit a checkpoint (entries, Merkle tree hash, identity signature) is
  * written beside the log, and anchored in box.db too: whoever can delete or roll back the audit
@@ -56,23 +57,40 @@ export function auditEntry(fields: Pick<AuditEntry, 'subject' | 'operation' | 'a
   return { time: Date.now() / 1000, grant: null, source: null, records: 0, bytes: 0, ...fields }
 }
 
-/** The entry for a decision: refused with 401 or 403 is a denial, anything else was allowed to run. */
-function decisionEntry(decision: Decision): AuditEntry {
-  const entry: AuditEntry = {
-    time: Date.now() / 1000,
-    subject: decision.scope?.subject ?? decision.holder?.subject ?? decision.subject ?? 'anonymous',
-    grant: decision.scope?.grant.id ?? decision.holder?.grant ?? null,
-    source: decision.source,
-    operation: decision.kind,
-    action: decision.action,
-    records: decision.records,
-    bytes: decision.bytes,
-    outcome: decision.status === 401 || decision.status === 403 ? 'deny' : 'allow',
-    status: decision.status,
+/**
+ * The entry for a decision, as the JSON text a block holds: refused with 401 or 403 is a denial,
+ * anything else was allowed to run. Written out field by field, since every request makes one:
+ * its names, sources and actions recur, and are escaped once (see quoted()).
+ */
+function decisionJson(decision: Decision): string {
+  const subject = decision.scope?.subject ?? decision.holder?.subject ?? decision.subject ?? 'anonymous'
+  const grant = decision.scope?.grant.id ?? decision.holder?.grant ?? null
+  const { source, status } = decision
+  let json = `{"time":${number(Date.now() / 1000)},"subject":${quoted(subject)},"grant":${grant === null ? 'null' : quoted(grant)},` +
+    `"source":${source === null ? 'null' : quoted(source)},"operation":${quoted(decision.kind)},"action":${quoted(decision.action)},` +
+    `"records":${number(decision.records)},"bytes":${number(decision.bytes)},"outcome":${status === 401 || status === 403 ? '"deny"' : '"allow"'},"status":${number(status)}`
+  if (decision.reason) json += `,"reason":${JSON.stringify(decision.reason)}`
+  if (decision.granularity !== undefined) json += `,"granularity":${number(decision.granularity)}`
+  return `${json}}`
+}
+
+/** A number as JSON.stringify writes it. */
+function number(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null'
+}
+
+/** Strings as JSON, remembered: a box's subjects, grants, sources and actions are few. */
+const QUOTED = new Map<string, string>()
+const QUOTED_MAX = 4096
+
+function quoted(text: string): string {
+  let json = QUOTED.get(text)
+  if (json === undefined) {
+    json = JSON.stringify(text)
+    if (QUOTED.size >= QUOTED_MAX) QUOTED.clear()
+    QUOTED.set(text, json)
   }
-  if (decision.reason) entry.reason = decision.reason
-  if (decision.granularity !== undefined) entry.granularity = decision.granularity
-  return entry
+  return json
 }
 
 export interface AuditFilter {
@@ -136,10 +154,10 @@ const IN_DB = 'the checkpoint anchored in box.db'
 type VerificationError = (err: Error & { code?: string }, request: unknown, response: { block?: { index: number } | null } | null) => void
 
 interface Pending {
-  entry: AuditEntry
-  /** Someone waits for the entry to be on disk before answering. */
-  awaited: boolean
-  resolve: () => void
+  /** The entry as JSON. */
+  json: string
+  /** Someone waits for the entry to be on disk before answering: resolve() tells them. */
+  resolve: (() => void) | undefined
   reject: (e: unknown) => void
 }
 
@@ -314,19 +332,25 @@ export class AuditLog implements DecisionSink {
     await this.#corestore.close()
   }
 
-  /** Files a decision of the operation layer (see operations/index.ts). */
-  file(decision: Decision, { awaited }: { awaited: boolean }): Promise<void> {
-    return this.#queue(decisionEntry(decision), awaited)
+  /** Files a decision of the operation layer (see operations/index.ts); resolves once it is on disk. */
+  file(decision: Decision): Promise<void> {
+    return this.#awaitedEntry(decisionJson(decision))
+  }
+
+  /** Files a decision nobody waits for: it goes with the next commit, and `failed` hears if that fails. */
+  queue(decision: Decision, failed: (err: unknown) => void): void {
+    this.#pending.push({ json: decisionJson(decision), resolve: undefined, reject: failed })
+    this.#schedule()
   }
 
   /** Records an entry; the promise resolves once it is on disk. */
   record(entry: AuditEntry): Promise<void> {
-    return this.#queue(entry, true)
+    return this.#awaitedEntry(JSON.stringify(entry))
   }
 
-  #queue(entry: AuditEntry, awaited: boolean): Promise<void> {
-    const filed = new Promise<void>((resolve, reject) => this.#pending.push({ entry, awaited, resolve, reject }))
-    if (awaited) this.#awaited = true
+  #awaitedEntry(json: string): Promise<void> {
+    const filed = new Promise<void>((resolve, reject) => this.#pending.push({ json, resolve, reject }))
+    this.#awaited = true
     this.#schedule()
     return filed
   }
@@ -365,17 +389,20 @@ export class AuditLog implements DecisionSink {
 
   /** Appends what is pending; if that fails, so does every entry in it. */
   #commit(): Promise<void> {
-    const batch = this.#pending.length > MAX_BLOCK_ENTRIES ? this.#pending.splice(0, MAX_BLOCK_ENTRIES) : this.#pending
-    if (batch === this.#pending) this.#pending = []
-    this.#awaited = this.#pending.some((p) => p.awaited)
+    const batch = this.#pending
+    this.#pending = []
+    this.#awaited = false
     this.#lastCommit = { at: performance.now(), entries: batch.length }
     this.#committing = (async () => {
       try {
         const { blocks, entries } = this.#written
-        const written = batch.length >= PACK_AT ? [blockOf(entries.entries, batch)] : batch.map((p, i) => blockOf(entries.entries + i, [p]))
+        const written: Buffer[] = []
+        // However far behind the log fell, what waits goes in one append, MAX_BLOCK_ENTRIES to a block.
+        const perBlock = batch.length >= PACK_AT ? MAX_BLOCK_ENTRIES : 1
+        for (let at = 0; at < batch.length; at += perBlock) written.push(blockOf(entries.entries + at, batch, at, Math.min(batch.length, at + perBlock)))
         await this.#core.append(written)
         this.#written = { blocks: blocks + written.length, entries: { entries: entries.entries + batch.length, exact: entries.exact } }
-        for (const p of batch) p.resolve()
+        for (const p of batch) p.resolve?.()
         this.#scheduleCheckpoint()
       } catch (err) {
         for (const p of batch) p.reject(err)
@@ -565,9 +592,9 @@ export class AuditLog implements DecisionSink {
 }
 
 /** A block as stored: `{"first":…,"entries":[…]}`. */
-function blockOf(first: number, entries: Pending[]): Buffer {
-  let json = `{"first":${first},"entries":[`
-  for (let i = 0; i < entries.length; i++) json += (i === 0 ? '' : ',') + JSON.stringify(entries[i]!.entry)
+function blockOf(first: number, pending: Pending[], from: number, to: number): Buffer {
+  let json = `{"first":${first},"entries":[${pending[from]!.json}`
+  for (let i = from + 1; i < to; i++) json += `,${pending[i]!.json}`
   return Buffer.from(`${json}]}`)
 }
 

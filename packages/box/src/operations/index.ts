@@ -53,12 +53,11 @@ export interface Decision {
  * can define operations without the operation layer depending on any of them.
  */
 export interface DecisionSink {
-  /** Resolves once the decision is on disk; `awaited` says whether the caller waits for that before it answers. */
-  file(decision: Decision, opts: { awaited: boolean }): Promise<void>
+  /** Files a decision the caller waits for: resolves once it is on disk. */
+  file(decision: Decision): Promise<void>
+  /** Files a decision the caller answers without waiting for; `failed` hears if writing it fails. */
+  queue(decision: Decision, failed: (err: unknown) => void): void
 }
-
-const AWAITED = { awaited: true }
-const QUEUED = { awaited: false }
 
 /** What a running operation reports for its audit entry. */
 export interface OperationContext {
@@ -202,8 +201,8 @@ export class Operations {
    * it keeps reads as fast as the log's write latency allows.
    */
   #allowed(decision: Decision): Promise<void> | undefined {
-    if (decision.kind !== 'read') return this.#audit.file(decision, AWAITED)
-    this.#audit.file(decision, QUEUED).catch(this.#auditFailed)
+    if (decision.kind !== 'read') return this.#audit.file(decision)
+    this.#audit.queue(decision, this.#auditFailed)
     return undefined
   }
 
@@ -214,7 +213,7 @@ export class Operations {
   #refused(decision: Decision, err: unknown): Promise<void> {
     decision.status = err instanceof CofferError ? err.status : 500
     decision.reason = err instanceof CofferError ? err.message : 'internal error'
-    return this.#audit.file(decision, AWAITED)
+    return this.#audit.file(decision)
   }
 
   /**

@@ -76,6 +76,8 @@ export class Store {
   readonly #sources = new Map<string, Source>()
   /** Sources with their view or log open, least recently used first, with when each was last used. */
   readonly #open = new Map<string, { source: Source; usedAt: number }>()
+  /** The entry last moved to the end of #open (it may have left the map since). */
+  #lastUsed: { source: Source; usedAt: number } | undefined
   readonly #maxOpen: number
   readonly #idleMs: number
   readonly #host: SourceHost
@@ -148,12 +150,16 @@ export class Store {
     const entry = this.#open.get(id)
     if (entry?.source === source) {
       entry.usedAt = Date.now()
-      // Moved to the end: the map stays in order of last use.
-      this.#open.delete(id)
-      this.#open.set(id, entry)
+      // Moved to the end, so the map stays in order of last use; a source used over and over is there already.
+      if (entry !== this.#lastUsed) {
+        this.#open.delete(id)
+        this.#open.set(id, entry)
+        this.#lastUsed = entry
+      }
       return
     }
-    this.#open.set(id, { source, usedAt: Date.now() })
+    this.#lastUsed = { source, usedAt: Date.now() }
+    this.#open.set(id, this.#lastUsed)
     if (this.#open.size > this.#maxOpen && !this.#sweepQueued) {
       this.#sweepQueued = true
       // After the caller's synchronous work: a view it holds stays open until then.

@@ -210,7 +210,7 @@ export class Source {
     for (let i = this.#view!.applied; i < core.length; i++) {
       const block = await core.get(i, { wait: false })
       // A cleared block is a deletion already recorded later in the log: nothing to apply.
-      if (block === null) this.#view!.db.transaction(() => this.#view!.setApplied(i + 1))()
+      if (block === null) this.#view!.transaction(() => this.#view!.setApplied(i + 1))
       else this.#apply([{ index: i, entry: decode(block) }])
     }
   }
@@ -354,7 +354,7 @@ export class Source {
   /** Applies consecutive log blocks to the view in one transaction, then their side effects. */
   #apply(blocks: { index: number; entry: LogEntry }[]): void {
     const view = this.#view!
-    view.db.transaction(() => {
+    view.transaction(() => {
       // Consecutive record blocks go in together; anything else is applied between them, in log order.
       let run: { index: number; records: SenmlRecord[] }[] = []
       for (const { index, entry } of blocks) {
@@ -370,7 +370,7 @@ export class Source {
       }
       view.insertBlocks(run)
       view.setApplied(blocks.at(-1)!.index + 1)
-    })()
+    })
     for (const { entry } of blocks) {
       if (entry.op === 'delete') {
         // Clearing after the view commits keeps a crash in between harmless: the replay clears again.

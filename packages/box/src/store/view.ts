@@ -85,6 +85,20 @@ export class View {
     this.db.close()
   }
 
+  /**
+   * Runs `fn` in one transaction. What the view keeps in memory beside its tables follows each
+   * change as it is made, so a transaction that fails leaves the memory ahead of the tables:
+   * then the latest values are read from their table again.
+   */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn)()
+    } catch (err) {
+      this.#latest.forget()
+      throw err
+    }
+  }
+
   /** How many points the view holds. */
   get points(): number {
     return this.#pointCount
