@@ -8,8 +8,10 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createMarket, type Market } from '@coffer/market'
+import { createMarket, newWalletKey, type Market } from '@coffer/market'
 import { cli, startBox, type Running } from './helpers.ts'
+import { answerOf, makeBox, sendAnswer } from '../../market/test/boxes.ts'
+import { addressOf, startFakeNode, type FakeNode } from '../../market/test/bitcoin.ts'
 
 const DAY = 86400
 let helper: Market
@@ -18,6 +20,7 @@ let marketUrl: string
 let key: string
 let box: Running
 let home: string
+let node: FakeNode
 
 async function market(method: string, route: string, body?: unknown): Promise<any> {
   const res = await fetch(marketUrl + route, {
@@ -41,7 +44,12 @@ before(async () => {
   helper = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'helper', leaderToken: 'between-operators', verifyKey: 'agreed by both operators' } })
   await helper.open()
   const helperUrl = await helper.listen()
-  leader = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'leader', helper: { url: helperUrl, token: 'between-operators' }, verifyKey: 'agreed by both operators', releasePollMs: 60_000 } })
+  // The leader pays owners out on regtest, through a stand-in Bitcoin node.
+  node = await startFakeNode()
+  leader = createMarket({
+    port: 0, logLevel: 'silent', aggregation: { role: 'leader', helper: { url: helperUrl, token: 'between-operators' }, verifyKey: 'agreed by both operators', releasePollMs: 60_000 },
+    payments: { network: 'regtest', threshold: 1000, feeRate: 1, walletKey: newWalletKey('regtest').key, bitcoinRpc: node.url, payoutEveryMs: 0 },
+  })
   await leader.open()
   marketUrl = await leader.listen()
   const registered = await market('POST', '/api/v1/processors', { name: 'Walking study', contact: 'study@example.org' })
@@ -61,6 +69,7 @@ after(async () => {
   await box?.close()
   await leader?.close()
   await helper?.close()
+  await node?.close()
 })
 
 test('the owner joins, reads a query in plain words, accepts it, and the box answers once through its gateway', async () => {
@@ -114,4 +123,60 @@ test('a query about data the owner does not share is never answered, whatever th
   const accept = await cli(['--home', home, 'market', 'accept', posted.id])
   assert.notEqual(accept.code, 0)
   assert.equal((await market('GET', `/api/v1/queries/${posted.id}`)).participation.answered, 0)
+})
+
+test('what an answer earned, the balance and the payout are the owner\'s to see; the payout address goes out signed, through the gateway', async () => {
+  const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 20 * DAY
+  const posted = await market('POST', '/api/v1/queries', {
+    question: `SELECT AVG(MEAN(SUM(Activity.steps) PER 1d) DURING ${day(start)} .. ${day(start + 14 * DAY)})`,
+    purpose: 'Steps, for a city walking plan.', price: { amount: 2000, currency: 'sat' },
+    deadline: new Date(Date.now() + 30 * DAY * 1000).toISOString(), participants: { min: 10, max: 20 },
+    bounds: { 'Activity.steps': { lo: 0, hi: 30000 } }, answer: 'statistics', retention: '1y',
+  })
+  assert.match(await coffer('sync'), /1 new query/)
+  assert.match(await coffer('accept', posted.id), /it is answered/)
+  assert.match(await coffer('show', posted.id), /Earned: nothing yet; it is paid into your balance at .* once the market releases the result/)
+  // Nine more boxes answer, and the query reaches its minimum.
+  const page = await market('GET', `/api/v1/feed?since=${posted.seq - 1}&limit=1`)
+  for (let i = 0; i < 9; i++) assert.equal((await sendAnswer(marketUrl, await answerOf(makeBox(), page.queries[0], 'medium', 9000 + i * 100))).status, 202)
+  await market('POST', `/api/v1/queries/${posted.id}/close`)
+  await leader.releaseDue()
+  assert.equal((await market('GET', `/api/v1/queries/${posted.id}/result`)).payment.owners, 10)
+
+  const [joined] = (await box.api('GET', '/api/v1/markets')).body as { id: string }[]
+  const wrong = await cli(['--home', home, 'market', 'payout-address', joined!.id, addressOf(3, 'testnet')])
+  assert.notEqual(wrong.code, 0)
+  assert.match(wrong.stderr, /is not a regtest address/)
+  const address = addressOf(3)
+  assert.match(await coffer('payout-address', joined!.id, address), new RegExp(`pays you at ${address}\\. Your balance there is 2,000 sat; it is paid out once it reaches 1,000 sat\\.`))
+  const sent = (await box.api('GET', '/api/v1/exports')).body as { id: string; app: string; destination: string; state: string }[]
+  const addressExport = sent.find((e) => e.destination.endsWith('/api/v1/owners/payout-address'))!
+  assert.deepEqual([addressExport.app, addressExport.state], [`market:${joined!.id}`, 'sent'])
+  const payload = (await box.api('GET', `/api/v1/exports/${addressExport.id}`)).body.payload as { boxId: string; address: string; signature: string }
+  assert.deepEqual([payload.boxId, payload.address], [box.box.home.keys.identity.publicKey.toString('hex'), address])
+  assert.deepEqual(box.box.membership.destinations(joined!.id).filter((d) => d.url.endsWith('/payout-address')), [], 'held only until the market had it')
+
+  assert.match(await coffer('show', posted.id), /Earned: 2,000 sat, paid into your balance at /)
+  let list = await coffer('list')
+  assert.match(list, new RegExp(`${joined!.id}\\s+\\S+\\s+\\S+\\s+2,000 sat\\s+${address}`))
+  assert.match(list, new RegExp(`${posted.id}\\s+answered\\s+2,000 sat\\s+2,000 sat`))
+
+  // The operator pays out: one transaction, to the owner's address, less the owner's share of the fee.
+  const wallet = (await leader.payouts!.walletState()).address
+  await leader.payouts!.addCoin(node.fund(wallet, 50_000))
+  const run = await leader.runPayouts()
+  assert.equal(run.made.length, 1)
+  const paid = node.transactions.get(run.made[0]!.txid)!.outputs.find((o) => o.address === address)!
+  assert.equal(paid.amount, 2000 - run.made[0]!.feePerOwner)
+  node.mine()
+  await leader.runPayouts()
+  await coffer('sync')
+  list = await coffer('list')
+  assert.match(list, new RegExp(`${joined!.id}\\s+${run.made[0]!.txid}\\s+confirmed\\s+${(2000 - run.made[0]!.feePerOwner).toLocaleString('en')} sat\\s+${run.made[0]!.feePerOwner} sat`))
+  const payments = (await box.api('GET', '/api/v1/market/payments')).body as { account: { balance: number; payouts: { state: string }[] } }[]
+  assert.deepEqual([payments[0]!.account.balance, payments[0]!.account.payouts.map((p) => p.state)], [0, ['confirmed']])
+
+  const statement = (await box.api('GET', '/api/v1/statement?format=json')).body as { markets: { answers: { query: string; earnedSat: number | null }[]; earnedSat: number } }
+  assert.deepEqual(statement.markets.answers.filter((a) => a.query === posted.id).map((a) => a.earnedSat), [2000], 'the month\'s statement says what the answer was paid')
+  assert.equal(statement.markets.earnedSat, 2000)
 })

@@ -10,8 +10,10 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
-import { createMarket, type Market } from '@coffer/market'
+import { createMarket, newWalletKey, type Market } from '@coffer/market'
 import { startBox, type Running } from '../../box/test/helpers.ts'
+import { answerOf, makeBox, sendAnswer } from '../../market/test/boxes.ts'
+import { addressOf, startFakeNode, type FakeNode } from '../../market/test/bitcoin.ts'
 import { assertAccessible, assertKeyboardReachable, loggedIn, screenshot } from './browser.ts'
 
 const DAY = 86400
@@ -23,6 +25,7 @@ let box: Running
 let context: BrowserContext
 let page: Page
 let errors: string[]
+let node: FakeNode
 const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 20 * DAY
 const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10)
 
@@ -48,7 +51,11 @@ before(async () => {
   helper = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'helper', leaderToken: 'between-operators', verifyKey: 'agreed by both operators' } })
   await helper.open()
   const helperUrl = await helper.listen()
-  leader = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'leader', helper: { url: helperUrl, token: 'between-operators' }, verifyKey: 'agreed by both operators', releasePollMs: 60_000 } })
+  node = await startFakeNode()
+  leader = createMarket({
+    port: 0, logLevel: 'silent', aggregation: { role: 'leader', helper: { url: helperUrl, token: 'between-operators' }, verifyKey: 'agreed by both operators', releasePollMs: 60_000 },
+    payments: { network: 'regtest', threshold: 1000, feeRate: 1, walletKey: newWalletKey('regtest').key, bitcoinRpc: node.url, payoutEveryMs: 0 },
+  })
   await leader.open()
   marketUrl = await leader.listen()
   const registered = await processor('POST', '/api/v1/processors', { name: 'Walking study', contact: 'study@example.org' })
@@ -67,6 +74,7 @@ after(async () => {
   await box?.close()
   await leader?.close()
   await helper?.close()
+  await node?.close()
 })
 
 const section = (name: string): Locator => page.getByRole('region', { name })
@@ -178,6 +186,54 @@ test('a declined query is never answered, and says so', async () => {
   assert.equal(await fact(card, 'What leaves').textContent(), 'Nothing: you declined it.')
   assert.equal(await card.getByRole('button').count(), 0)
   assert.equal((await processor('GET', `/api/v1/queries/${posted.id}`)).participation.answered, 0)
+})
+
+test('the page shows what an answer earned, the balance and the payout, and sets the payout address', async () => {
+  const posted = await processor('POST', '/api/v1/queries', {
+    question: `SELECT AVG(MEAN(SUM(Activity.steps) PER 1d) DURING ${day(start)} .. ${day(start + 14 * DAY)})`, purpose: 'Steps, for a city walking plan.',
+    price: { amount: 2000, currency: 'sat' }, deadline: new Date(Date.now() + 30 * DAY * 1000).toISOString(),
+    participants: { min: 10, max: 20 }, bounds: { 'Activity.steps': { lo: 0, hi: 30000 } }, answer: 'statistics', retention: '1y',
+  }) as { id: string; seq: number }
+  const markets = section('Markets')
+  await markets.getByRole('button', { name: /^Read now/ }).click()
+  const card = queryCard(posted.id)
+  await card.getByRole('button', { name: 'Accept' }).click()
+  await card.locator('.state').filter({ hasText: 'answered at level medium' }).waitFor()
+  assert.equal(await fact(card, 'Earned').textContent(), 'Nothing yet: the market pays once it releases the result, if the query reaches its minimum.')
+
+  const published = (await processor('GET', `/api/v1/feed?since=${posted.seq - 1}&limit=1`)).queries[0]
+  for (let i = 0; i < 9; i++) assert.equal((await sendAnswer(marketUrl, await answerOf(makeBox(), published, 'medium', 9000 + 100 * i))).status, 202)
+  await processor('POST', `/api/v1/queries/${posted.id}/close`)
+  await leader.releaseDue()
+  await markets.getByRole('button', { name: /^Read now/ }).click()
+  await fact(card, 'Earned').filter({ hasText: /^2,000 sat, paid into your balance on \d{4}-\d{2}-\d{2}$/ }).waitFor()
+  await fact(markets, 'Your balance').filter({ hasText: '2,000 sat' }).waitFor()
+  assert.equal(await fact(markets, 'Paid to').textContent(), 'no address yet')
+
+  const address = markets.getByLabel('Payout address')
+  await address.fill(addressOf(5, 'testnet'))
+  await markets.getByRole('button', { name: 'Save address' }).click()
+  await markets.getByRole('alert').filter({ hasText: 'is not a regtest address' }).waitFor()
+  await address.fill(addressOf(5))
+  await markets.getByRole('button', { name: 'Save address' }).click()
+  await page.getByRole('status').filter({ hasText: `pays you at ${addressOf(5)}.` }).waitFor()
+  await fact(markets, 'Paid to').filter({ hasText: addressOf(5) }).waitFor()
+
+  await leader.payouts!.addCoin(node.fund((await leader.payouts!.walletState()).address, 50_000))
+  const run = await leader.runPayouts()
+  node.mine()
+  await leader.runPayouts()
+  await markets.getByRole('button', { name: /^Read now/ }).click()
+  const payouts = markets.getByRole('region', { name: /^Payouts from / })
+  const row = payouts.getByRole('row').filter({ hasText: run.made[0]!.txid.slice(0, 16) })
+  await row.filter({ hasText: 'confirmed: paid' }).waitFor()
+  assert.match(await row.textContent() ?? '', new RegExp(`${(2000 - run.made[0]!.feePerOwner).toLocaleString('en')} sat${run.made[0]!.feePerOwner} sat`))
+  await fact(markets, 'Your balance').filter({ hasText: /^0 sat$/ }).waitFor()
+  await assertAccessible(page, 'market, paid out')
+  await screenshot(page, 'market-paid')
+  // The refused address is the browser's to log, as the box answered it.
+  assert.ok(errors.every((e) => e.includes('400')), errors.join('\n'))
+  errors.length = 0
 })
 
 test('rules are added, ordered and removed, and the box keeps them in order', async () => {

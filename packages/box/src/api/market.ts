@@ -22,6 +22,8 @@ export function marketRoutes(api: FastifyInstance, deps: ApiDeps): void {
   route('GET', '/markets/:market/mapping', marketOps.mapping)
   route('PUT', '/market/mapping', marketOps.setMapping)
   route('GET', '/market/budget', marketOps.budget)
+  route('GET', '/market/payments', marketOps.payments)
+  route('PUT', '/markets/:market/payout-address', marketOps.setPayoutAddress)
   route('GET', '/market/rules', marketOps.rules)
   route('PUT', '/market/rules', marketOps.setRules)
 }

@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
-import type { MarketInfo, MarketRule, PrivacyLevels, Mapping, MappingRow, QueryDetail } from '../market/index.ts'
+import type { MarketInfo, MarketRule, PrivacyLevels, Mapping, MappingRow, MarketPaymentsView, QueryDetail } from '../market/index.ts'
 import type { Client } from './connect.ts'
 import { isoTime, json, out, table } from './format.ts'
 
@@ -25,7 +25,7 @@ export function marketCommands(program: Command, client: () => Client): void {
     out(`Left ${id}.`)
   })
 
-  market.command('sync [market]').description('read the queries published since the last read (all markets when none is named), and answer those accepted')
+  market.command('sync [market]').description('read the queries published since the last read (all markets when none is named), answer those accepted, and read your account at each')
     .action(async (id?: string) => {
       const markets = id ? [{ id }] : await client().request<MarketInfo[]>('GET', '/markets')
       for (const m of markets) {
@@ -34,20 +34,41 @@ export function marketCommands(program: Command, client: () => Client): void {
       }
     })
 
-  market.command('list').description('the markets you joined and their queries, with what became of each')
+  market.command('list').description('the markets you joined, your balance and payouts at each, and their queries with what became of each and what it earned')
     .option('--state <state>', 'only queries in this state: waiting, accepted, declined, cannot, answered, closed')
     .option('--json', 'machine-readable output')
     .action(async (o: { state?: string; json?: boolean }) => {
       const markets = await client().request<MarketInfo[]>('GET', '/markets')
       const queries = await client().request<QueryDetail[]>('GET', '/market/queries', { query: o.state ? { state: o.state } : {} })
-      if (o.json) return json({ markets, queries })
+      // As last read: the box reads each account with every read of the markets (`coffer market sync`, or every five minutes).
+      const payments = await client().request<MarketPaymentsView[]>('GET', '/market/payments')
+      if (o.json) return json({ markets, queries, payments })
       if (markets.length === 0) return out('You have joined no market; join one with `coffer market join URL`.')
-      out(table(markets.map((m) => ({ market: m.id, url: m.url, read: m.syncedAt ? isoTime(m.syncedAt) : 'never', problem: m.lastError })), ['market', 'url', 'read', 'problem']))
+      const money = new Map(payments.map((p) => [p.market, p]))
+      out(table(markets.map((m) => {
+        const p = money.get(m.id)
+        return {
+          market: m.id, url: m.url, read: m.syncedAt ? isoTime(m.syncedAt) : 'never', balance: p?.account ? sat(p.account.balance) : '-',
+          'paid to': p?.payoutAddress ? `${p.payoutAddress.address}${p.payoutAddress.delivered ? '' : ' (not sent)'}` : '-', problem: m.lastError ?? p?.lastError ?? null,
+        }
+      }), ['market', 'url', 'read', 'balance', 'paid to', 'problem']))
+      const payouts = payments.flatMap((p) => (p.account?.payouts ?? []).map((x) => ({ ...x, market: p.market })))
+      if (payouts.length > 0) {
+        out('')
+        out(table(payouts.map((x) => ({ market: x.market, payout: x.txid, state: x.state, sent: sat(x.sent), fee: sat(x.fee), made: x.createdAt.slice(0, 16).replace('T', ' ') })), ['market', 'payout', 'state', 'sent', 'fee', 'made']))
+      }
       out('')
       out(queries.length === 0 ? 'No queries.' : table(queries.map((q) => ({
-        id: q.id, state: q.state, pays: `${q.published.spec.price.amount} sat`, until: q.published.deadline.slice(0, 16).replace('T', ' '),
+        id: q.id, state: q.state, pays: sat(q.published.spec.price.amount), earned: q.earned ? sat(q.earned.sat) : q.state === 'answered' ? 'not yet' : '-',
+        until: q.published.deadline.slice(0, 16).replace('T', ' '),
         asks: q.description.length > 70 ? `${q.description.slice(0, 69)}…` : q.description,
-      })), ['id', 'state', 'pays', 'until', 'asks']))
+      })), ['id', 'state', 'pays', 'earned', 'until', 'asks']))
+    })
+
+  market.command('payout-address <market> <address>').description('where the market pays you: a Bitcoin address on its network; the box signs it and sends it through the gateway')
+    .action(async (id: string, address: string) => {
+      const p = await client().request<MarketPaymentsView>('PUT', `/markets/${encodeURIComponent(id)}/payout-address`, { body: { address } })
+      out(`${id} pays you at ${p.payoutAddress!.address}.${p.account ? ` Your balance there is ${sat(p.account.balance)}; it is paid out once it reaches ${sat(p.account.threshold)}.` : ''}`)
     })
 
   market.command('show <query>').description('one query: who asks, why, what would leave, how it is protected, what it pays')
@@ -132,10 +153,16 @@ function printQuery(q: QueryDetail): void {
   out(`${q.id} from ${processor.name}${processor.contact ? ` <${processor.contact}>` : ''}: ${q.state}${q.reason ? ` (${q.reason})` : ''}`)
   out(`  Asks: ${q.description}`)
   out(`  Why: ${spec.purpose}`)
-  out(`  Pays: ${spec.price.amount} sat to each participant`)
+  out(`  Pays: ${sat(spec.price.amount)} to each participant`)
+  if (q.earned) out(`  Earned: ${sat(q.earned.sat)}, paid into your balance at ${q.market} on ${q.earned.at.slice(0, 10)}`)
+  else if (q.state === 'answered') out(`  Earned: nothing yet; it is paid into your balance at ${q.market} once the market releases the result`)
   out(`  What leaves: ${spec.answer === 'dataset' ? 'a generalised record' : 'your value, clipped to the declared bounds and split into two encrypted shares, one per aggregator; noise is added before anyone sees a total'}`)
   out(`  Needs ${spec.participants.min}–${spec.participants.max} participants; answers close ${q.published.deadline}; the processor keeps the result ${spec.retention}`)
   if (q.state === 'waiting') out(`  Decide with \`coffer market accept ${q.id}\` or \`coffer market decline ${q.id}\`.`)
+}
+
+function sat(amount: number): string {
+  return `${amount.toLocaleString('en')} sat`
 }
 
 function describeRule(rule: MarketRule): string {

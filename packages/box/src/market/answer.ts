@@ -9,16 +9,18 @@
 import type { Logger } from 'pino'
 import { checkTask, makeReport, measurementFor } from '@coffer/market/aggregation'
 import { BudgetExceeded, budgetForLevel, parametersForQuery, parseRational, spendForAnswer, toText, type Budget, type BudgetUsage } from '@coffer/market/privacy'
-import { answerSigningText, type Answer, type PublishedQuery, type Query, type TaskDescription } from '@coffer/market/protocol'
+import {
+  answerSigningText, payoutAddressProblem, payoutAddressSigningText, type Answer, type PayoutAddressBody, type PublishedQuery, type Query, type TaskDescription,
+} from '@coffer/market/protocol'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { Gateway } from '../gateway/index.ts'
 import { MARKET_SENDER } from '../gateway/index.ts'
 import type { BoxKeys } from '../keys/index.ts'
 import { sign } from '../keys/index.ts'
 import type { Store } from '../store/index.ts'
-import { Conflict } from '../errors/index.ts'
+import { Conflict, InvalidInput } from '../errors/index.ts'
 import { attributesOf, defaultMapping, type Evaluator, type Mapping } from './evaluate.ts'
-import { answerUrl, type Membership, type ReceivedQuery } from './membership.ts'
+import { answerUrl, type AccountReader, type MarketPayments, type Membership, type ReceivedQuery } from './membership.ts'
 import { levelOf, logicalTypesOf } from './rules.ts'
 
 export interface AnswererDeps {
@@ -45,14 +47,57 @@ export class Answerer {
     this.#now = deps.now ?? (() => new Date())
   }
 
-  /** Answers every accepted query that is still open, one after another; one failing does not stop the rest. */
+  /**
+   * Answers every accepted query that is still open, one after another (one failing does not stop
+   * the rest), then reads what the answers earned at each market the box has answered or set a
+   * payout address with.
+   */
   answerAccepted(): Promise<void> {
+    const { membership, logger } = this.#deps
     this.#running ??= (async () => {
-      for (const query of this.#deps.membership.queries({ state: 'accepted', limit: 1000 })) {
-        await this.answer(query).catch((err: Error) => this.#deps.logger.warn({ market: query.market, query: query.id, err: err.message }, 'a market query could not be answered'))
+      for (const query of membership.queries({ state: 'accepted', limit: 1000 })) {
+        await this.answer(query).catch((err: Error) => logger.warn({ market: query.market, query: query.id, err: err.message }, 'a market query could not be answered'))
+      }
+      const answered = new Set(membership.queries({ state: 'answered', limit: Number.MAX_SAFE_INTEGER }).map((q) => q.market))
+      for (const { market, payoutAddress } of membership.payments()) {
+        if (!answered.has(market) && !payoutAddress) continue
+        await this.readAccount(market).catch((err: Error) => logger.warn({ market, err: err.message }, 'a market account could not be read'))
       }
     })().finally(() => { this.#running = undefined })
     return this.#running
+  }
+
+  /**
+   * Sets where a market pays the owner: checked against the market's network, signed with the
+   * box's identity key, and sent through the gateway, which audits it and keeps its bytes.
+   */
+  async setPayoutAddress(market: string, address: string): Promise<MarketPayments> {
+    const { membership, gateway, keys } = this.#deps
+    const terms = await membership.paymentTerms(market)
+    if (!terms.network) throw new Conflict(`The market ${market} makes no payouts: its operator has set no Bitcoin network. What your answers earn stays in your balance there.`)
+    const problem = payoutAddressProblem(address, terms.network)
+    if (problem) throw new InvalidInput(`${problem}; this market pays out on ${terms.network}.`, { field: 'address' })
+    const unsigned = { boxId: keys.identity.publicKey.toString('hex'), address, signedAt: this.#now().toISOString() }
+    const body: PayoutAddressBody = { ...unsigned, signature: sign(Buffer.from(payoutAddressSigningText(unsigned)), keys.identity).toString('base64url') }
+    membership.notePayoutAddress(market, address)
+    try {
+      await gateway.request(`${MARKET_SENDER}${market}`, membership.payoutAddressUrl(market), body)
+    } catch (err) {
+      membership.settlePayoutAddress(market, { delivered: false, problem: (err as Error).message })
+      throw err
+    }
+    membership.settlePayoutAddress(market, { delivered: true })
+    return this.readAccount(market).catch(() => membership.payments(market)[0]!)
+  }
+
+  /** Reads the owner's account at a market (balance, what each answer earned, payouts) and keeps it. */
+  readAccount(market: string): Promise<MarketPayments> {
+    return this.#deps.membership.readAccount(market, this.#reader())
+  }
+
+  #reader(): AccountReader {
+    const { identity } = this.#deps.keys
+    return { boxId: identity.publicKey.toString('hex'), sign: (text) => sign(Buffer.from(text), identity).toString('base64url') }
   }
 
   async close(): Promise<void> {

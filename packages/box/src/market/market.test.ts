@@ -5,6 +5,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createMarket, type Market } from '@coffer/market'
@@ -98,6 +99,34 @@ test('levels and rules decide as queries arrive; the owner decides the rest', as
   assert.equal(state(ages.id).state, 'declined')
   assert.equal(state(steps.id).state, 'declined', 'a rule\'s decision follows the rules')
   assert.equal(state(cheap.id).state, 'accepted', 'the owner\'s own decision stands')
+})
+
+test('the owner\'s account is read in a request the box signs; a refused read keeps what was read before; leaving forgets it', async () => {
+  const membership = new Membership({ db: openMetaDb(':memory:') })
+  const joined = await membership.join(url)
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519')
+  const boxId = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex')
+  const reader = { boxId, sign: (text: string) => crypto.sign(null, Buffer.from(text), privateKey).toString('base64url') }
+  assert.deepEqual(membership.payments(), [{ market: joined.id, payoutAddress: null, account: null, readAt: null, lastError: null }])
+  const read = await membership.readAccount(joined.id, reader)
+  assert.deepEqual([read.account?.boxId, read.account?.balance, read.account?.earnings, read.lastError], [boxId, 0, [], null])
+  assert.equal(typeof read.readAt, 'number')
+
+  const other = crypto.generateKeyPairSync('ed25519').privateKey
+  await assert.rejects(membership.readAccount(joined.id, { boxId, sign: (text) => crypto.sign(null, Buffer.from(text), other).toString('base64url') }), /answered 401/)
+  const kept = membership.payments(joined.id)[0]!
+  assert.deepEqual([kept.account?.boxId, kept.readAt], [boxId, read.readAt], 'what was read before stays')
+  assert.match(kept.lastError!, /answered 401/)
+
+  // The payout address is held as a destination for the gateway only until the market has it.
+  membership.notePayoutAddress(joined.id, 'bcrt1qexample')
+  assert.deepEqual(membership.destinations(joined.id).map((d) => d.url), [`${url}/api/v1/owners/payout-address`])
+  membership.settlePayoutAddress(joined.id, { delivered: true })
+  assert.deepEqual(membership.destinations(joined.id), [])
+  membership.leave(joined.id)
+  assert.deepEqual(membership.payments(), [])
+  await membership.join(url)
+  assert.deepEqual(membership.payments(), [{ market: joined.id, payoutAddress: null, account: null, readAt: null, lastError: null }], 'joined again, it starts afresh')
 })
 
 test('an address that is not a market, or cannot be reached, is refused and nothing is joined', async () => {

@@ -9,7 +9,10 @@ import crypto from 'node:crypto'
 import type Database from 'better-sqlite3'
 import { Type, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { FeedPage, type PublishedQuery, type Vocabulary } from '@coffer/market/protocol'
+import {
+  ACCOUNT_SIGNATURE, ACCOUNT_SIGNED_AT, FeedPage, OwnerAccount, PaymentTerms, accountSigningText,
+  type PublishedQuery, type Vocabulary,
+} from '@coffer/market/protocol'
 import { BadGateway, Conflict, InvalidInput, NotFound } from '../errors/index.ts'
 import type { GrantedDestination } from '../gateway/index.ts'
 import { budgetForLevel, periodOf, toText } from '@coffer/market/privacy'
@@ -41,7 +44,29 @@ export interface ReceivedQuery {
   /** The ε this query took from the owner's budget, once the box set out to answer it. */
   spent: string | null
   answeredAt: number | null
+  /** What the market paid into the owner's balance for it, as the box last read its account; null while nothing is known to be paid. */
+  earned: { sat: number; at: string } | null
   published: PublishedQuery
+}
+
+/**
+ * The owner's money at one market, as the box keeps it: the payout address they set (and whether
+ * the market took it), and their account there as last read (balance, what each answer earned,
+ * payouts).
+ */
+export interface MarketPayments {
+  market: string
+  payoutAddress: { address: string; setAt: number; delivered: boolean; problem: string | null } | null
+  account: OwnerAccount | null
+  /** When the account was last read, epoch seconds. */
+  readAt: number | null
+  lastError: string | null
+}
+
+/** Who reads an account: the box's identity, which signs the request. */
+export interface AccountReader {
+  boxId: string
+  sign(text: string): string
 }
 
 /** The owner's ε spent per logical type in the current period: exact rationals, as text. */
@@ -124,6 +149,9 @@ export class Membership {
     this.#db.transaction(() => {
       this.#db.prepare('DELETE FROM market_queries WHERE market = ?').run(id)
       this.#db.prepare('DELETE FROM markets WHERE id = ?').run(id)
+      const payments = this.#allPayments()
+      delete payments[id]
+      this.#save('payments', PaymentsSchema, payments)
     })()
   }
 
@@ -165,14 +193,67 @@ export class Membership {
   queries(filter: { state?: QueryState; market?: string; limit?: number } = {}): ReceivedQuery[] {
     const rows = this.#db.prepare(`SELECT * FROM market_queries WHERE (@state IS NULL OR state = @state) AND (@market IS NULL OR market = @market)
       ORDER BY received_at DESC, seq DESC LIMIT @limit`).all({ state: filter.state ?? null, market: filter.market ?? null, limit: filter.limit ?? 100 }) as QueryRow[]
-    return rows.map(fromQueryRow)
+    const earned = this.#earnings()
+    return rows.map((row) => fromQueryRow(row, earned))
   }
 
   query(id: string): ReceivedQuery {
     const rows = this.#db.prepare('SELECT * FROM market_queries WHERE id = ?').all(id) as QueryRow[]
     if (rows.length === 0) throw new NotFound(`No market query "${id}" has reached this box; \`coffer market list\` shows the ones that have.`)
     if (rows.length > 1) throw new Conflict(`Two markets published a query "${id}"; name it as market:id (${rows.map((r) => `${r.market}:${r.id}`).join(', ')}).`)
-    return fromQueryRow(rows[0]!)
+    return fromQueryRow(rows[0]!, this.#earnings())
+  }
+
+  /** The owner's money at each joined market (or one), as last read. */
+  payments(id?: string): MarketPayments[] {
+    const all = this.#allPayments()
+    return (id === undefined ? this.list() : [this.market(id)]).map((m) => ({ market: m.id, payoutAddress: null, account: null, readAt: null, lastError: null, ...all[m.id] }))
+  }
+
+  /** The payout address the owner just set for a market, before it is sent: the gateway may send it there while it is on its way. */
+  notePayoutAddress(id: string, address: string): void {
+    this.market(id)
+    this.#updatePayments(id, { payoutAddress: { address, setAt: this.#now(), delivered: false, problem: null } })
+  }
+
+  /** The market took the address, or why it did not (it is tried again only when the owner sets it again). */
+  settlePayoutAddress(id: string, outcome: { delivered: true } | { delivered: false; problem: string }): void {
+    const current = this.payments(id)[0]!.payoutAddress
+    if (!current) return
+    this.#updatePayments(id, { payoutAddress: { ...current, delivered: outcome.delivered, problem: outcome.delivered ? null : outcome.problem } })
+  }
+
+  /** Where the payout address for a market is sent. */
+  payoutAddressUrl(id: string): string {
+    return `${this.market(id).url}/api/v1/owners/payout-address`
+  }
+
+  /** The market's payment terms: its network, threshold and fee rate. */
+  async paymentTerms(id: string): Promise<PaymentTerms> {
+    const { url } = this.market(id)
+    const terms = await this.#get(url, '/api/v1/payments', 'how it pays')
+    if (!Value.Check(PaymentTerms, terms)) throw new BadGateway(`The market at ${url} answered with something that is not its payment terms; it may be a market that pays no one.`)
+    return terms
+  }
+
+  /**
+   * Reads the owner's account at a market, in a request the box's identity signs, and keeps it:
+   * what the statement and the cockpit show when the market cannot be reached.
+   */
+  async readAccount(id: string, reader: AccountReader): Promise<MarketPayments> {
+    const { url } = this.market(id)
+    const signedAt = new Date(this.#now() * 1000).toISOString()
+    try {
+      const account = await this.#get(url, `/api/v1/owners/${reader.boxId}/account`, 'your account', {
+        [ACCOUNT_SIGNED_AT]: signedAt, [ACCOUNT_SIGNATURE]: reader.sign(accountSigningText(reader.boxId, signedAt)),
+      })
+      if (!Value.Check(OwnerAccount, account)) throw new BadGateway(`The market at ${url} answered with something that is not your account there.`)
+      this.#updatePayments(id, { account, readAt: this.#now(), lastError: null })
+    } catch (err) {
+      this.#updatePayments(id, { lastError: (err as Error).message })
+      throw err
+    }
+    return this.payments(id)[0]!
   }
 
   /** The owner's own decision on a query that is waiting (or one they decided before, while it is open). */
@@ -195,9 +276,15 @@ export class Membership {
     const market = this.#db.prepare('SELECT url FROM markets WHERE id = ?').get(id) as { url: string } | undefined
     if (!market) return []
     const now = this.#now()
-    return this.queries({ market: id, state: 'accepted', limit: 1000 })
+    const answers = this.queries({ market: id, state: 'accepted', limit: 1000 })
       .filter((q) => Date.parse(q.published.deadline) / 1000 > now)
       .map((q) => ({ id: q.id, url: answerUrl(market.url, q.id), frequency: 'on-demand' as const, maxBytes: MAX_ANSWER_BYTES, policy: 'auto' as const }))
+    // The payout address the owner set, only until the market has it.
+    const address = this.#allPayments()[id]?.payoutAddress
+    const payout = address && !address.delivered
+      ? [{ id: 'payout-address', url: `${market.url}/api/v1/owners/payout-address`, frequency: 'on-demand' as const, maxBytes: MAX_PAYOUT_ADDRESS_BYTES, policy: 'auto' as const }]
+      : []
+    return [...answers, ...payout]
   }
 
   /** Ends a query's course: answered, or one the box cannot answer (with why). */
@@ -274,7 +361,7 @@ export class Membership {
     const update = this.#db.prepare('UPDATE market_queries SET state = ?, decided_by = ?, decided_at = ?, reason = ? WHERE market = ? AND id = ?')
     this.#db.transaction(() => {
       const open = (this.#db.prepare(`SELECT * FROM market_queries WHERE state = 'waiting' OR (state = 'cannot' AND decided_by = 'level') OR (state IN ('accepted', 'declined') AND decided_by = 'rule')`)
-        .all() as QueryRow[]).map(fromQueryRow).filter((q) => Date.parse(q.published.deadline) / 1000 > now)
+        .all() as QueryRow[]).map((row) => fromQueryRow(row, new Map())).filter((q) => Date.parse(q.published.deadline) / 1000 > now)
       for (const query of open) {
         const { state, by, reason } = verdictOf(query.published)
         update.run(state, by, by === null ? null : now, reason, query.market, query.id)
@@ -308,10 +395,29 @@ export class Membership {
     return page
   }
 
-  async #get(url: string, path: string, what: string): Promise<unknown> {
+  #allPayments(): Record<string, Omit<MarketPayments, 'market'>> {
+    return this.#setting('payments', PaymentsSchema, {})
+  }
+
+  #updatePayments(id: string, change: Partial<Omit<MarketPayments, 'market'>>): void {
+    const all = this.#allPayments()
+    const current = all[id] ?? { payoutAddress: null, account: null, readAt: null, lastError: null }
+    this.#save('payments', PaymentsSchema, { ...all, [id]: { ...current, ...change } })
+  }
+
+  /** What each answered query earned, by market and query, from the accounts as last read. */
+  #earnings(): Map<string, { sat: number; at: string }> {
+    const earned = new Map<string, { sat: number; at: string }>()
+    for (const [market, { account }] of Object.entries(this.#allPayments())) {
+      for (const e of account?.earnings ?? []) earned.set(`${market}\n${e.queryId}`, { sat: e.amount, at: e.at })
+    }
+    return earned
+  }
+
+  async #get(url: string, path: string, what: string, headers: Record<string, string> = {}): Promise<unknown> {
     let response: Response
     try {
-      response = await this.#fetch(`${url}${path}`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json' } })
+      response = await this.#fetch(`${url}${path}`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json', ...headers } })
     } catch (err) {
       throw new BadGateway(`The market at ${url} could not be reached (${(err as Error).message}); check the address, or try again later.`)
     }
@@ -334,6 +440,12 @@ export class Membership {
 }
 
 const RuleList = Type.Array(MarketRule)
+const PaymentsSchema = Type.Record(Type.String(), Type.Object({
+  payoutAddress: Type.Union([Type.Object({ address: Type.String(), setAt: Type.Number(), delivered: Type.Boolean(), problem: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  account: Type.Union([OwnerAccount, Type.Null()]),
+  readAt: Type.Union([Type.Number(), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+}))
 const BudgetSchema = Type.Record(Type.String(), Type.Object({ periodStart: Type.String(), spent: Type.String() }))
 export const MappingKey = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*\\.[A-Za-z][A-Za-z0-9_]*$', description: 'LogicalType.attribute' })
 export const MappingPlace = Type.Object({
@@ -368,6 +480,8 @@ export function answerUrl(market: string, query: string): string {
 
 /** An answer is two encrypted shares of one value and a signature: a few kilobytes. */
 const MAX_ANSWER_BYTES = 256 * 1024
+/** A payout address with the box's id, the time and a signature. */
+const MAX_PAYOUT_ADDRESS_BYTES = 4096
 
 /** A market's address as kept: http(s), no query, fragment or trailing slash. */
 export function marketUrl(text: string): string {
@@ -399,9 +513,10 @@ function fromMarketRow(row: MarketRow): MarketInfo {
   return { id: row.id, url: row.url, joinedAt: row.joined_at, nextSeq: row.next_seq, syncedAt: row.synced_at, lastError: row.last_error }
 }
 
-function fromQueryRow(row: QueryRow): ReceivedQuery {
+function fromQueryRow(row: QueryRow, earned: Map<string, { sat: number; at: string }>): ReceivedQuery {
   return {
     market: row.market, id: row.id, seq: row.seq, state: row.state, decidedBy: row.decided_by, decidedAt: row.decided_at, reason: row.reason,
-    receivedAt: row.received_at, spent: row.spent, answeredAt: row.answered_at, published: JSON.parse(row.query) as PublishedQuery,
+    receivedAt: row.received_at, spent: row.spent, answeredAt: row.answered_at, earned: earned.get(`${row.market}\n${row.id}`) ?? null,
+    published: JSON.parse(row.query) as PublishedQuery,
   }
 }

@@ -4,7 +4,7 @@
  * Owner only, audited as admin actions.
  */
 import { Type, type Static } from '@sinclair/typebox'
-import { PublishedQuery, describeQuery } from '@coffer/market/protocol'
+import { OwnerAccount, PublishedQuery, describeQuery } from '@coffer/market/protocol'
 import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
 import { MappingKey, MappingPlace, MappingSchema, QUERY_STATES, budgetReport, type Membership, type ReceivedQuery } from './membership.ts'
 import { defaultMapping } from './evaluate.ts'
@@ -37,8 +37,26 @@ const ReceivedQuerySchema = Type.Object({
   receivedAt: EpochSeconds,
   spent: Type.Union([Type.String(), Type.Null()], { description: 'The ε this query took from the owner\'s budget, an exact fraction' }),
   answeredAt: Type.Union([EpochSeconds, Type.Null()]),
+  earned: Type.Union([Type.Object({ sat: Type.Integer({ minimum: 0 }), at: Type.String({ format: 'date-time' }) }), Type.Null()], {
+    description: 'What the market paid into your balance for it, as the box last read your account there; null while nothing is known to be paid',
+  }),
   published: PublishedQuery,
 })
+
+const MarketPaymentsSchema = Type.Object({
+  market: Type.String(),
+  payoutAddress: Type.Union([Type.Object({
+    address: Type.String(), setAt: EpochSeconds,
+    delivered: Type.Boolean({ description: 'The market took it' }),
+    problem: Type.Union([Type.String(), Type.Null()], { description: 'Why it did not reach the market' }),
+  }), Type.Null()]),
+  account: Type.Union([OwnerAccount, Type.Null()], { description: 'Your account at the market as last read: balance, what each answer earned, payouts' }),
+  readAt: Type.Union([EpochSeconds, Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()], { description: 'Why the last read of the account failed, if it did' }),
+})
+
+/** The owner's money at one market: payout address, balance, earnings and payouts. */
+export type MarketPaymentsView = Static<typeof MarketPaymentsSchema>
 
 const QueryDetail = Type.Composite([ReceivedQuerySchema, Type.Object({
   description: Type.String({ description: 'What the query asks, in plain words' }),
@@ -96,7 +114,7 @@ export function marketOperations({ membership, answerer, store }: MarketOperatio
     }),
 
     sync: defineOperation({
-      name: 'market.sync', summary: 'Read a market\'s queries published since the last one this box holds, and answer those accepted', audit: 'admin',
+      name: 'market.sync', summary: 'Read a market\'s queries published since the last one this box holds, answer those accepted, and read your account there', audit: 'admin',
       input: MarketInput, output: Type.Object({ received: Type.Integer() }),
       access: ownerOnly,
       run: async ({ market }) => {
@@ -217,6 +235,29 @@ export function marketOperations({ membership, answerer, store }: MarketOperatio
       })),
       access: ownerOnly,
       run: async () => budgetReport(membership, new Date()),
+    }),
+
+    payments: defineOperation({
+      name: 'market.payments.get', summary: 'Your money at the markets: the payout address, the balance, what each answer earned and the payouts', audit: 'admin',
+      input: Type.Object({
+        market: Type.Optional(Type.String({ maxLength: 200, description: 'One market; all joined when absent' })),
+        refresh: Type.Optional(Type.Boolean({ description: 'Read the accounts from the markets first (a failure is kept in lastError)' })),
+      }),
+      output: Type.Array(MarketPaymentsSchema),
+      access: ownerOnly,
+      run: async ({ market, refresh }) => {
+        const markets = membership.payments(market)
+        if (refresh) for (const m of markets) await answerer.readAccount(m.market).catch(() => undefined)
+        return membership.payments(market)
+      },
+    }),
+
+    setPayoutAddress: defineOperation({
+      name: 'market.payoutAddress.set', summary: 'Set where a market pays you: a Bitcoin address on its network, signed by the box and sent through the gateway', audit: 'admin',
+      input: Type.Object({ market: Type.String({ maxLength: 200 }), address: Type.String({ minLength: 1, maxLength: 100 }) }),
+      output: MarketPaymentsSchema,
+      access: ownerOnly,
+      run: async ({ market, address }) => answerer.setPayoutAddress(market, address.trim()),
     }),
 
     rules: defineOperation({

@@ -6,7 +6,7 @@
 import type { AuditEntry, VerifyReport } from '../audit/index.ts'
 import { InvalidInput } from '../errors/index.ts'
 import { assertTimeZone, wallClockToEpoch } from '../store/index.ts'
-import { MarketAnswersTally, MATCH_SLACK, type AnswerRecord, type MarketsPart } from './markets.ts'
+import { MarketAnswersTally, MATCH_SLACK, type AccountRecord, type AnswerRecord, type MarketsPart } from './markets.ts'
 
 /** A market reads the owner's data, and sends its answers, as `market:<id>`. */
 export type SubjectKind = 'app' | 'market' | 'driver' | 'device' | 'owner' | 'other'
@@ -106,6 +106,8 @@ export interface StatementInput {
   generatedAt?: number
   /** The box's records of the market queries it answered (any months: the month's are picked out). */
   answers?: Iterable<AnswerRecord>
+  /** The owner's accounts at the markets, as the box last read them. */
+  accounts?: Iterable<AccountRecord>
 }
 
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/
@@ -200,7 +202,7 @@ export class MonthTally {
     tally.add(entry)
   }
 
-  finish(opts: { verify: VerifyReport; names?: Record<string, string>; generatedAt?: number; answers?: Iterable<AnswerRecord> }): Statement {
+  finish(opts: { verify: VerifyReport; names?: Record<string, string>; generatedAt?: number; answers?: Iterable<AnswerRecord>; accounts?: Iterable<AccountRecord> }): Statement {
     const activities = [...this.#subjects.values()]
       .map((t) => t.finish(opts.names?.[t.subject] ?? defaultName(t.subject)))
       .sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || compare(a.subject, b.subject))
@@ -215,7 +217,7 @@ export class MonthTally {
       audit: { ok: opts.verify.ok, length: opts.verify.length, problems: [...opts.verify.problems] },
       subjects: activities,
       totals,
-      markets: this.#markets.finish(opts.answers ?? []),
+      markets: this.#markets.finish(opts.answers ?? [], opts.accounts ?? []),
     }
   }
 }

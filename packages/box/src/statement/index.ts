@@ -7,7 +7,7 @@ export {
   buildStatement, MonthTally, monthBounds, monthOf, parseMonth,
   type Statement, type StatementInput, type SubjectActivity, type SubjectKind, type SourceUse, type SourceReads, type DestinationExports, type SubjectTotals,
 } from './build.ts'
-export { type AnswerRecord, type MarketAnswer, type MarketsPart } from './markets.ts'
+export { type AccountRecord, type AnswerRecord, type MarketAccount, type MarketAnswer, type MarketsPart } from './markets.ts'
 export { statementFromLog, type FromLogOptions } from './log.ts'
 export { renderHtml, escapeHtml } from './html.ts'
 export { renderPdf, type PdfOptions } from './pdf.ts'

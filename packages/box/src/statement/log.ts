@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/index.ts'
 import { MonthTally, monthOf, type Statement } from './build.ts'
-import type { AnswerRecord } from './markets.ts'
+import type { AccountRecord, AnswerRecord } from './markets.ts'
 
 export interface FromLogOptions {
   /** YYYY-MM; the current month in `timeZone` when absent. */
@@ -9,6 +9,8 @@ export interface FromLogOptions {
   names?: Record<string, string>
   /** The box's records of the market queries it answered, for the statement's data-market part. */
   answers?: Iterable<AnswerRecord>
+  /** The owner's accounts at the markets, as the box last read them. */
+  accounts?: Iterable<AccountRecord>
   /** Epoch seconds; also what "the current month" is judged by. */
   now: number
 }
@@ -18,5 +20,5 @@ export async function statementFromLog(audit: AuditLog, opts: FromLogOptions): P
   const tally = new MonthTally(opts.month ?? monthOf(opts.now, opts.timeZone), opts.timeZone)
   const verify = await audit.verify()
   for await (const entry of audit.between(tally.readFrom, tally.readTo)) tally.add(entry)
-  return tally.finish({ verify, names: opts.names, generatedAt: opts.now, answers: opts.answers })
+  return tally.finish({ verify, names: opts.names, generatedAt: opts.now, answers: opts.answers, accounts: opts.accounts })
 }

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { AuditLog, type AuditEntry, type VerifyReport } from '../audit/index.ts'
 import { openMetaDb } from '../db/index.ts'
 import { initHome } from '../home/index.ts'
-import { buildStatement, renderHtml, renderPdf, statementFromLog, type AnswerRecord, type Statement } from './index.ts'
+import { buildStatement, renderHtml, renderPdf, statementFromLog, type AccountRecord, type AnswerRecord, type Statement } from './index.ts'
 
 const BERLIN = 'Europe/Berlin'
 // November 2026 in Berlin is CET (UTC+1): it runs from 2026-10-31T23:00Z to 2026-11-30T23:00Z.
@@ -83,14 +83,16 @@ test('a market that read and answered is a subject of its own, and its answers a
     answers: [
       {
         market: MARKET, query: 'q-walk', sentAt: t(14) + 1, processor: { id: 'p-walk', name: 'Walking study' }, purpose: 'How much people walk, for a public health study.',
-        privacyLevel: 'medium', epsilon: '1/2', priceSat: 250, bytes: 1941, recorded: true, logged: true,
+        privacyLevel: 'medium', epsilon: '1/2', priceSat: 250, earnedSat: null, bytes: 1941, recorded: true, logged: true,
       },
       {
         market: MARKET, query: 'q-sleep', sentAt: t(20) + 1, processor: { id: 'p-walk', name: 'Sleep lab' }, purpose: 'How long people sleep on weekdays.',
-        privacyLevel: 'high', epsilon: '1/10', priceSat: 100, bytes: 2010, recorded: true, logged: true,
+        privacyLevel: 'high', epsilon: '1/10', priceSat: 100, earnedSat: null, bytes: 2010, recorded: true, logged: true,
       },
     ],
+    accounts: [],
     promisedSat: 350,
+    earnedSat: 0,
     notLogged: 0,
     notRecorded: 0,
   })
@@ -99,26 +101,24 @@ test('a market that read and answered is a subject of its own, and its answers a
   assert.deepEqual(build([...ENTRIES].reverse(), [...RECORDS].reverse()), s)
 })
 
-test('HTML: a "Data markets" part with each answer, its price, the total promised, and what left the box', () => {
+test('HTML: a "Data markets" part with each answer, its price, the total promised and paid so far, and what left the box', () => {
   const html = renderHtml(build(ENTRIES, RECORDS))
   assert.match(html, /<h2 id="markets-heading">Data markets<\/h2>/)
   assert.match(html, /2 apps, drivers and devices, and 1 data market, used your data this month\./)
-  assert.match(html, /2 answers went to a data market, promising 350 sat once the results are released \(promised, not paid\)\./)
+  assert.match(html, /2 answers went to a data market, promising 350 sat, of which 0 sat is paid into your balance so far\./)
   assert.match(html, /The box sent 2 answers to 1 data market in November 2026, through the export gateway/)
   assert.match(html, /Each answer was two encrypted shares of one value worked out in the box, one for each of the market&#39;s two aggregators, so that neither can read it alone, and noise is added before anyone sees a total\. None of your records left the box\./)
-  assert.match(html, /Together they promise 350 sat\. A query pays once its market releases the result; Coffer does not take payments yet, so this is what was promised, not what was paid\./)
-  assert.match(html, /<caption>Answers sent to market 127\.0\.0\.1-4100, and what they pay<\/caption>.*<tr><th scope="row">q-walk<\/th><td>Walking study<\/td><td>How much people walk, for a public health study\.<\/td><td>medium<\/td><td class="number">1\/2<\/td><td class="number">250 sat<\/td><td class="when">14 Nov, 13:00<\/td><td>yes<\/td><\/tr>/)
+  assert.match(html, /Together they promise 350 sat; 0 sat of it is paid into your balance so far\. A query pays once its market releases the result, and only for answers the market counted; one that ends with too few answers pays no one\./)
+  assert.match(html, /<caption>Answers sent to market 127\.0\.0\.1-4100, and what they pay<\/caption>.*<tr><th scope="row">q-walk<\/th><td>Walking study<\/td><td>How much people walk, for a public health study\.<\/td><td>medium<\/td><td class="number">1\/2<\/td><td class="number">250 sat<\/td><td class="number">not yet<\/td><td class="when">14 Nov, 13:00<\/td><td>yes<\/td><\/tr>/)
   assert.match(html, /<th scope="row">q-sleep<\/th>.*<td class="number">100 sat<\/td>/)
-  assert.match(html, /<tr><th scope="row">Total<\/th>(<td( class="number")?><\/td>){4}<td class="number">350 sat<\/td>/)
+  assert.match(html, /<tr><th scope="row">Total<\/th>(<td( class="number")?><\/td>){4}<td class="number">350 sat<\/td><td class="number">0 sat<\/td>/)
   assert.doesNotMatch(html, /5,000 sat/, 'an answer of another month is not counted')
-  const paid = [...html.matchAll(/[^.;(]*\bpaid\b/g)].map((m) => m[0])
-  assert.ok(paid.length > 0 && paid.every((phrase) => /\bnot\b/.test(phrase)), `nothing says the answers were paid: ${paid.join(' | ')}`)
 
   // The market's own part: what it read, and its answers in the same words.
   assert.match(html, /<h2 id="subject-2">Market 127\.0\.0\.1-4100 \(market:127\.0\.0\.1-4100\)<\/h2>/)
   assert.match(html, /Market 127\.0\.0\.1-4100 read 28 records from steps, at daily detail, in 2 requests\./)
   assert.match(html, /Market 127\.0\.0\.1-4100 sent 1 answer \(1\.9 kB\) to http:\/\/127\.0\.0\.1:4100\/api\/v1\/queries\/q-walk\/answers\.<\/li><li>Each answer was two encrypted shares of one value/)
-  assert.match(html, /<th scope="col">Answers sent<\/th>/)
+  assert.match(html, /<caption>What Market 127\.0\.0\.1-4100 sent out of the box<\/caption><thead><tr><th scope="col">Destination<\/th><th scope="col">Sent<\/th>/)
 })
 
 test('PDF: the same market part, price and total', async () => {
@@ -126,13 +126,13 @@ test('PDF: the same market part, price and total', async () => {
   for (const sentence of [
     'Data markets',
     'The box sent 2 answers to 1 data market in November 2026, through the export gateway',
-    'Together they promise 350 sat.',
-    'so this is what was promised, not what was paid.',
+    'Together they promise 350 sat; 0 sat of it is paid into your balance so far.',
+    'A query pays once its market releases the result, and only for answers the market counted',
     'Market 127.0.0.1-4100 read 28 records from steps, at daily detail, in 2 requests.',
   ]) assert.ok(text.includes(sentence), `PDF lacks: ${sentence}\n${text}`)
   // Table cells wrap anywhere, so cells are looked for without the spaces wrapping put in.
   const cells = text.replace(/ /g, '')
-  for (const cell of ['Walkingstudy', '250sat', '100sat', 'Total', '350sat', 'Privacybudgetspent(epsilon)', 'Pays(promised)']) assert.ok(cells.includes(cell), `PDF lacks the cell ${cell}\n${text}`)
+  for (const cell of ['Walkingstudy', '250sat', '100sat', 'Total', '350sat', 'Privacybudgetspent(epsilon)', 'Pays(promised)', 'Paidtoyou', 'notyet']) assert.ok(cells.includes(cell), `PDF lacks the cell ${cell}\n${text}`)
 })
 
 test('a month without markets has no market part, in any form', async () => {
@@ -163,8 +163,8 @@ test('an answer the box recorded that the log does not show is flagged; one only
   assert.match(html, /Warning: the audit log does not show one of these answers being sent \(marked &quot;NOT in the log&quot;\), though the box recorded it as answered\./)
   assert.match(html, /<th scope="row">q-unlogged<\/th>.*<td>NOT in the log<\/td><\/tr>/)
   assert.match(html, /1 answer in the audit log is not in the box&#39;s records, as when you leave a market and its queries are forgotten/)
-  assert.match(html, /Together they promise 290 sat, besides 1 answer whose price is not known\./)
-  assert.match(html, /<th scope="row">q-forgotten<\/th><td>not known<\/td><td>not known<\/td><td>-<\/td><td class="number">-<\/td><td class="number">not known<\/td>/)
+  assert.match(html, /Together they promise 290 sat, besides 1 answer whose price is not known;/)
+  assert.match(html, /<th scope="row">q-forgotten<\/th><td>not known<\/td><td>not known<\/td><td>-<\/td><td class="number">-<\/td><td class="number">not known<\/td><td class="number">not yet<\/td>/)
   // A processor writes its own name and purpose: they are shown, never run.
   assert.doesNotMatch(html, /<script|<b>/)
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/)
@@ -182,9 +182,9 @@ test('answers to two markets get a table each with that market\'s total; the wor
   assert.equal(s.markets!.promisedSat, 325)
   const html = renderHtml(s)
   assert.match(html, /2 data markets used your data this month\./)
-  assert.match(html, /2 answers went to 2 data markets, promising 325 sat once the results are released \(promised, not paid\)\./)
+  assert.match(html, /2 answers went to 2 data markets, promising 325 sat, of which 0 sat is paid into your balance so far\./)
   assert.match(html, /The box sent 2 answers to 2 data markets in November 2026/)
-  assert.match(html, /Together they promise 325 sat\./)
+  assert.match(html, /Together they promise 325 sat;/)
   const tables = [...html.matchAll(/<caption>Answers sent to market ([^,]+), and what they pay<\/caption>.*?<th scope="row">Total<\/th>.*?(\d+) sat/g)].map((m) => [m[1], m[2]])
   assert.deepEqual(tables, [['127.0.0.1-4100', '250'], ['market.example.org', '75']])
 })
@@ -222,4 +222,49 @@ test('an answer sent just before midnight and recorded just after belongs to the
     db.close()
     fs.rmSync(dir, { recursive: true, force: true })
   }
+})
+
+/** The owner's account at the market as the box last read it, with one payout made in November and one in October. */
+const ACCOUNT: AccountRecord = {
+  market: MARKET, readAt: t(28),
+  account: {
+    balance: 100, inFlight: 0, threshold: 100_000, payoutAddress: 'bcrt1qexampleaddress',
+    payouts: [
+      { txid: 'aa'.repeat(32), state: 'confirmed', address: 'bcrt1qexampleaddress', sent: 249_811, fee: 189, createdAt: new Date(t(21) * 1000).toISOString(), settledAt: new Date(t(21, 14) * 1000).toISOString() },
+      { txid: 'bb'.repeat(32), state: 'confirmed', address: 'bcrt1qexampleaddress', sent: 99_900, fee: 100, createdAt: new Date(Date.UTC(2026, 9, 3) * 1000).toISOString(), settledAt: new Date(Date.UTC(2026, 9, 3) * 1000).toISOString() },
+    ],
+  },
+}
+
+test('what each answer was paid, the balance and the month\'s payouts are in the market part; the payout address sent is not an answer', async () => {
+  const setAddress = `http://127.0.0.1:4100/api/v1/owners/payout-address`
+  const entries = [...ENTRIES, entry(t(10), { subject: SUBJECT, operation: 'export', action: `EXPORT ${setAddress}`, destination: setAddress, bytes: 260 })]
+  const records = [{ ...RECORDS[0]!, earned: { sat: 250, at: new Date(t(16) * 1000).toISOString() } }, RECORDS[1]!, RECORDS[2]!]
+  const s = buildStatement({ entries, month: '2026-11', timeZone: BERLIN, verify: VERIFIED, answers: records, accounts: [ACCOUNT] })
+  assert.deepEqual(s.markets!.answers.map((a) => [a.query, a.priceSat, a.earnedSat]), [['q-walk', 250, 250], ['q-sleep', 100, null]])
+  assert.deepEqual([s.markets!.promisedSat, s.markets!.earnedSat], [350, 250])
+  assert.deepEqual(s.markets!.accounts, [{
+    market: MARKET, readAt: t(28), balanceSat: 100, inFlightSat: 0, thresholdSat: 100_000, payoutAddress: 'bcrt1qexampleaddress',
+    payouts: [{ txid: 'aa'.repeat(32), state: 'confirmed', address: 'bcrt1qexampleaddress', sentSat: 249_811, feeSat: 189, madeAt: t(21), settledAt: t(21, 14) }],
+  }], 'October\'s payout is not November\'s')
+
+  const html = renderHtml(s)
+  assert.match(html, /2 answers went to a data market, promising 350 sat, of which 250 sat was paid into your balance so far\. 1 payout to your Bitcoin address, 249,811 sat received\./)
+  assert.match(html, /Together they promise 350 sat; 250 sat of it was paid into your balance so far\./)
+  assert.match(html, /Your balance at market 127\.0\.0\.1-4100 was 100 sat when the box last read it, on 28 Nov 2026; it is paid out to bcrt1qexampleaddress once it reaches 100,000 sat\./)
+  assert.match(html, /<th scope="row">q-walk<\/th>.*?<td class="number">250 sat<\/td><td class="number">250 sat<\/td>/)
+  assert.match(html, /<tr><th scope="row">Total<\/th>(<td( class="number")?><\/td>){4}<td class="number">350 sat<\/td><td class="number">250 sat<\/td>/)
+  assert.match(html, /<caption>Payouts from market 127\.0\.0\.1-4100 to your Bitcoin address<\/caption>.*<th scope="row">a{64}<\/th><td>confirmed<\/td><td>bcrt1qexampleaddress<\/td><td class="number">249,811 sat<\/td><td class="number">189 sat<\/td>/)
+  assert.doesNotMatch(html, /b{64}/)
+  assert.match(html, /Market 127\.0\.0\.1-4100 sent 1 payout address \(260 bytes\) to http:\/\/127\.0\.0\.1:4100\/api\/v1\/owners\/payout-address\./)
+  assert.match(html, /sent 1 answer \(1\.9 kB\) to http:\/\/127\.0\.0\.1:4100\/api\/v1\/queries\/q-walk\/answers/)
+  const cells = pdfText(await renderPdf(s, { compress: false })).replace(/ /g, '')
+  for (const cell of ['Paidtoyou', 'Yourshareofthefee', '249,811sat', 'Payoutsfrommarket']) assert.ok(cells.includes(cell), `PDF lacks ${cell}`)
+
+  // A month with a payout and no answer still has the part: the payout is what it is about.
+  const december = buildStatement({ entries: [], month: '2026-12', timeZone: BERLIN, verify: VERIFIED, answers: records, accounts: [{ ...ACCOUNT, account: { ...ACCOUNT.account!, payouts: [{ ...ACCOUNT.account!.payouts[0]!, createdAt: '2026-12-02T10:00:00.000Z', settledAt: null, state: 'broadcast' }] } }] })
+  assert.deepEqual(december.markets!.answers, [])
+  assert.match(renderHtml(december), /The box sent no answer to a data market in December 2026\..*sent, not confirmed yet/s)
+  // A market with nothing to show (no balance, no payout, no answer) leaves no part.
+  assert.equal(buildStatement({ entries: [], month: '2026-12', timeZone: BERLIN, verify: VERIFIED, accounts: [{ market: MARKET, readAt: t(28), account: { ...ACCOUNT.account!, balance: 0, payouts: [] } }] }).markets, null)
 })

@@ -1,6 +1,7 @@
 /**
  * The statement's data-market part: each answer the box sent a market in the month, with what
- * its query was for and what it pays, matched against the audit log. The box's records of the
+ * its query was for, what it promised and what it paid, matched against the audit log; and the
+ * owner's account at each market (balance, and the payouts made or settled in the month). The box's records of the
  * queries it answered say who asked, why, at which level and for what price; the audit log says
  * what actually left. Each is checked against the other: an answer the box recorded that the
  * log does not show sent is flagged, and an answer the log shows that the box holds no record of
@@ -24,6 +25,8 @@ export interface AnswerRecord {
   spent: string | null
   /** Epoch seconds. */
   answeredAt: number | null
+  /** What the market paid into the owner's balance for it, as the box last read; null or absent while nothing is known to be paid. */
+  earned?: { sat: number; at: string } | null
   published: {
     processor: { id: string; name: string }
     spec: { purpose: string; price: { amount: number; currency: string } }
@@ -42,6 +45,8 @@ export interface MarketAnswer {
   epsilon: string | null
   /** What the processor promised each participant, in satoshis. */
   priceSat: number | null
+  /** What the market paid into the owner's balance for it; null while it has not (or the box does not know it has). */
+  earnedSat: number | null
   /** The answer's size as it left, from the audit log; null when the log does not show it. */
   bytes: number | null
   /** The box's records say it answered this query. */
@@ -50,10 +55,43 @@ export interface MarketAnswer {
   logged: boolean
 }
 
+/**
+ * The owner's account at one market as the box last read it (the market module's MarketPayments),
+ * of which the statement needs only this.
+ */
+export interface AccountRecord {
+  market: string
+  /** Epoch seconds. */
+  readAt: number | null
+  account: {
+    balance: number
+    inFlight: number
+    threshold: number
+    payoutAddress: string | null
+    payouts: { txid: string; state: string; address: string; sent: number; fee: number; createdAt: string; settledAt: string | null }[]
+  } | null
+}
+
+export interface MarketAccount {
+  market: string
+  /** When the box last read it, epoch seconds: balances are as of then, not the month's end. */
+  readAt: number
+  balanceSat: number
+  inFlightSat: number
+  thresholdSat: number
+  payoutAddress: string | null
+  /** Payouts made or settled in the month. */
+  payouts: { txid: string; state: string; address: string; sentSat: number; feeSat: number; madeAt: number; settledAt: number | null }[]
+}
+
 export interface MarketsPart {
   answers: MarketAnswer[]
   /** The sat the recorded answers promise; answers known only from the log add nothing (their price is not known). */
   promisedSat: number
+  /** What the month's answers were paid into the owner's balances, so far. */
+  earnedSat: number
+  /** The owner's account at each market with something to show: a balance, or payouts in the month. */
+  accounts: MarketAccount[]
   /** Answers the box recorded that the month's audit log does not show sent. */
   notLogged: number
   /** Answers the audit log shows that the box holds no record of. */
@@ -98,8 +136,8 @@ export class MarketAnswersTally {
     this.#sent.set(key, sends)
   }
 
-  /** The month's part, or null when the month had no market answer at all. */
-  finish(records: Iterable<AnswerRecord>): MarketsPart | null {
+  /** The month's part, or null when the month had no market answer, no payout and no balance to show. */
+  finish(records: Iterable<AnswerRecord>, accountRecords: Iterable<AccountRecord> = []): MarketsPart | null {
     const inMonth = (time: number) => time >= this.#from && time < this.#to
     const unmatched = new Map([...this.#sent].map(([key, sends]) => [key, [...sends].sort((a, b) => a.time - b.time || a.seq - b.seq)]))
     const answers: MarketAnswer[] = []
@@ -118,7 +156,7 @@ export class MarketAnswersTally {
         market: record.market, query: record.id, sentAt,
         processor: { id: processor.id, name: processor.name }, purpose: spec.purpose,
         privacyLevel: LEVEL.exec(record.reason ?? '')?.[1] ?? null, epsilon: record.spent,
-        priceSat: spec.price.currency === 'sat' ? spec.price.amount : null,
+        priceSat: spec.price.currency === 'sat' ? spec.price.amount : null, earnedSat: record.earned?.sat ?? null,
         bytes: send?.bytes ?? null, recorded: true, logged: send !== undefined,
       })
     }
@@ -129,16 +167,31 @@ export class MarketAnswersTally {
       for (const send of sends) {
         if (!inMonth(send.time)) continue
         answers.push({
-          market, query, sentAt: send.time, processor: null, purpose: null, privacyLevel: null, epsilon: null, priceSat: null,
+          market, query, sentAt: send.time, processor: null, purpose: null, privacyLevel: null, epsilon: null, priceSat: null, earnedSat: null,
           bytes: send.bytes, recorded: false, logged: true,
         })
       }
     }
-    if (answers.length === 0) return null
+    const accounts = [...accountRecords].flatMap((r): MarketAccount[] => {
+      if (!r.account || r.readAt === null) return []
+      const time = (iso: string | null) => (iso === null ? null : Date.parse(iso) / 1000)
+      const payouts = r.account.payouts
+        .map((p) => ({ txid: p.txid, state: p.state, address: p.address, sentSat: p.sent, feeSat: p.fee, madeAt: time(p.createdAt)!, settledAt: time(p.settledAt) }))
+        .filter((p) => inMonth(p.madeAt) || (p.settledAt !== null && inMonth(p.settledAt)))
+        .sort((a, b) => a.madeAt - b.madeAt || compare(a.txid, b.txid))
+      if (payouts.length === 0 && r.account.balance === 0 && r.account.inFlight === 0 && !answers.some((a) => a.market === r.market)) return []
+      return [{
+        market: r.market, readAt: r.readAt, balanceSat: r.account.balance, inFlightSat: r.account.inFlight, thresholdSat: r.account.threshold,
+        payoutAddress: r.account.payoutAddress, payouts,
+      }]
+    }).sort((a, b) => compare(a.market, b.market))
+    if (answers.length === 0 && accounts.length === 0) return null
     answers.sort((a, b) => a.sentAt - b.sentAt || compare(a.market, b.market) || compare(a.query, b.query))
     return {
       answers,
+      accounts,
       promisedSat: answers.reduce((sum, a) => sum + (a.priceSat ?? 0), 0),
+      earnedSat: answers.reduce((sum, a) => sum + (a.earnedSat ?? 0), 0),
       notLogged: answers.filter((a) => !a.logged).length,
       notRecorded: answers.filter((a) => !a.recorded).length,
     }

@@ -7,7 +7,7 @@ import { defineOperation, ownerOnly } from '../operations/index.ts'
 import type { Apps } from '../apps/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Home } from '../home/index.ts'
-import { renderHtml, renderPdf, statementFromLog, type AnswerRecord } from './index.ts'
+import { renderHtml, renderPdf, statementFromLog, type AccountRecord, type AnswerRecord } from './index.ts'
 
 const Count = Type.Integer({ minimum: 0 })
 
@@ -58,11 +58,23 @@ const MarketsSchema = Type.Object({
     privacyLevel: Nullable(Type.String()),
     epsilon: Nullable(Type.String({ description: 'The privacy budget spent, an exact rational as text' })),
     priceSat: Nullable(Type.Integer({ minimum: 0, description: 'Promised to each participant, paid once the market releases the result' })),
+    earnedSat: Nullable(Type.Integer({ minimum: 0, description: 'Paid into your balance at the market for it; null while it is not (or the box does not know it is)' })),
     bytes: Nullable(Count),
     recorded: Type.Boolean({ description: 'The box holds a record of answering it; null fields above when not' }),
     logged: Type.Boolean({ description: 'The audit log shows it sent through the gateway' }),
   })),
-  promisedSat: Type.Integer({ minimum: 0, description: 'What the month\'s answers promise; promised, not paid' }),
+  promisedSat: Type.Integer({ minimum: 0, description: 'What the month\'s answers promise' }),
+  earnedSat: Type.Integer({ minimum: 0, description: 'What the month\'s answers were paid into your balances, so far' }),
+  accounts: Type.Array(Type.Object({
+    market: Type.String(),
+    readAt: Type.Number({ description: 'Epoch seconds: when the box last read the account; balances are as of then' }),
+    balanceSat: Count, inFlightSat: Count, thresholdSat: Count,
+    payoutAddress: Nullable(Type.String()),
+    payouts: Type.Array(Type.Object({
+      txid: Type.String(), state: Type.String(), address: Type.String(), sentSat: Count, feeSat: Count,
+      madeAt: Type.Number(), settledAt: Nullable(Type.Number()),
+    }), { description: 'Payouts made or settled in the month' }),
+  }), { description: 'Your account at each market with a balance, or payouts in the month' }),
   notLogged: Count,
   notRecorded: Count,
 })
@@ -92,12 +104,14 @@ export interface StatementOperationsDeps {
   apps: Apps
   /** The market queries the box answered, all of them: the statement picks out the month's. */
   answers?: () => Iterable<AnswerRecord>
+  /** The owner's accounts at the markets, as the box last read them (the market module's `membership.payments()`). */
+  accounts?: () => Iterable<AccountRecord>
 }
 
-export function statementOperations({ home, audit, apps, answers }: StatementOperationsDeps) {
+export function statementOperations({ home, audit, apps, answers, accounts }: StatementOperationsDeps) {
   return {
     get: defineOperation({
-      name: 'statement.get', summary: 'The monthly statement of who used which data and what the answers sent to data markets pay, built from the audit log, with whether the log verified', audit: 'admin',
+      name: 'statement.get', summary: 'The monthly statement of who used which data, what the answers sent to data markets pay and what they paid, built from the audit log, with whether the log verified', audit: 'admin',
       input: Type.Object({
         month: Type.Optional(Type.String({ description: 'YYYY-MM; default: the current month' })),
         tz: Type.Optional(Type.String({ description: 'IANA time zone the month is read in; default: the box owner\'s' })),
@@ -109,7 +123,7 @@ export function statementOperations({ home, audit, apps, answers }: StatementOpe
         // Boxes made before the owner's zone was kept in the home's config have none: they read months in UTC.
         const timeZone = tz ?? home.config.timeZone ?? 'UTC'
         const names = Object.fromEntries(apps.list().map((app) => [`app:${app.id}`, app.name]))
-        const statement = await statementFromLog(audit, { month, timeZone, now: Math.floor(Date.now() / 1000), names, answers: answers?.() })
+        const statement = await statementFromLog(audit, { month, timeZone, now: Math.floor(Date.now() / 1000), names, answers: answers?.(), accounts: accounts?.() })
         ctx.records = statement.totals.requests
         if (format === 'json') return statement
         const document = format === 'pdf' ? await renderPdf(statement) : renderHtml(statement)

@@ -141,7 +141,8 @@ export function sentences(s: SubjectActivity): string[] {
     if (d.denials > 0) lines.push(refusals(s, d.denials, `deleting from ${sourceName(d.source)}`))
   }
   for (const x of s.exports) lines.push(...exportSentences(s, x))
-  if (s.kind === 'market' && s.totals.exportsSent > 0) lines.push(`${s.totals.exportsSent === 1 ? 'The answer' : 'Each answer'} was ${ONE_ANSWER}.`)
+  const answersSent = s.kind === 'market' ? s.exports.filter((x) => !isPayoutAddress(x.destination)).reduce((sum, x) => sum + x.sent, 0) : 0
+  if (answersSent > 0) lines.push(`${answersSent === 1 ? 'The answer' : 'Each answer'} was ${ONE_ANSWER}.`)
   if (s.admin.requests > 0) lines.push(`${s.name} made ${count(s.admin.requests, 'administrative request')} (tokens, grants, drivers, imports, the audit log).`)
   if (s.admin.denials > 0) lines.push(refusals(s, s.admin.denials, 'an administrative request'))
   if (s.logins.succeeded > 0) lines.push(`${s.name} logged in ${count(s.logins.succeeded, 'time')}.`)
@@ -157,13 +158,18 @@ function readSentence(s: SubjectActivity, r: SourceReads): string {
 
 function exportSentences(s: SubjectActivity, x: DestinationExports): string[] {
   const lines: string[] = []
-  // What a market sends is an answer to one of its queries, and says what an answer is.
-  const what = s.kind === 'market' ? 'answer' : 'export'
+  // What a market sends is an answer to one of its queries, or the address it pays the owner at.
+  const what = s.kind !== 'market' ? 'export' : isPayoutAddress(x.destination) ? 'payout address' : 'answer'
   if (x.sent > 0) lines.push(`${s.name} sent ${count(x.sent, what)} (${byteSize(x.bytes)}) to ${x.destination}.`)
   if (x.queued > 0) lines.push(`${count(x.queued, what)} to ${x.destination} ${x.queued === 1 ? 'is' : 'are'} waiting for your approval.`)
   if (x.refused > 0) lines.push(`${count(x.refused, what)} to ${x.destination} ${x.refused === 1 ? 'was' : 'were'} refused.`)
   if (x.failed > 0) lines.push(`${count(x.failed, what)} to ${x.destination} failed: the destination did not take ${x.failed === 1 ? 'it' : 'them'}.`)
   return lines
+}
+
+/** Where a box sends the address a market pays its owner at. */
+function isPayoutAddress(destination: string): boolean {
+  return destination.endsWith('/api/v1/owners/payout-address')
 }
 
 /** What leaves the box when it answers a market's query, in the words the owner consented to. */
@@ -202,7 +208,7 @@ export function tables(s: SubjectActivity): TableView[] {
   if (s.exports.length > 0) {
     out.push({
       caption: `What ${inSentence(s)} sent out of the box`,
-      headers: ['Destination', s.kind === 'market' ? 'Answers sent' : 'Sent', 'Size', 'Waiting', 'Refused', 'Failed', 'Last content began'],
+      headers: ['Destination', 'Sent', 'Size', 'Waiting', 'Refused', 'Failed', 'Last content began'],
       columns: ['text', 'number', 'number', 'number', 'number', 'number', 'preview'],
       rows: s.exports.map((x) => [x.destination, n(x.sent), byteSize(x.bytes), n(x.queued), n(x.refused), n(x.failed), x.lastPreview ?? '-']),
     })
@@ -229,24 +235,35 @@ export function sat(amount: number): string {
 function marketsInShort(m: MarketsPart): string {
   const markets = new Set(m.answers.map((a) => a.market)).size
   const where = markets === 1 ? 'a data market' : `${n(markets)} data markets`
-  const when = m.answers.length === 1 ? 'the market releases the result' : 'the results are released'
-  return `${count(m.answers.length, 'answer')} went to ${where}, promising ${sat(m.promisedSat)} once ${when} (promised, not paid).`
+  const answered = m.answers.length === 0
+    ? 'No answer went to a data market.'
+    : `${count(m.answers.length, 'answer')} went to ${where}, promising ${sat(m.promisedSat)}, of which ${sat(m.earnedSat)} ${m.earnedSat === 0 ? 'is' : 'was'} paid into your balance so far.`
+  const payouts = m.accounts.flatMap((a) => a.payouts)
+  const paid = payouts.filter((p) => p.state === 'confirmed')
+  return payouts.length === 0 ? answered : `${answered} ${count(payouts.length, 'payout')} to your Bitcoin address${paid.length > 0 ? `, ${sat(paid.reduce((sum, p) => sum + p.sentSat, 0))} received` : ''}.`
 }
 
 /** The longest purpose a table cell shows; the statement's data carries all of it. */
 const PURPOSE_CHARS = 200
 
-/** The data-market part: what was answered, for whom, why, and what it pays; null when nothing was. */
+/** The data-market part: what was answered, for whom, why, what it pays and paid, and the payouts; null when there is nothing. */
 export function marketsPart(statement: Statement): { heading: string; lines: string[]; tables: TableView[] } | null {
   const m = statement.markets
   if (!m) return null
   const markets = new Set(m.answers.map((a) => a.market)).size
   const unpriced = m.answers.filter((a) => a.priceSat === null).length
-  const lines = [
+  const day = new Intl.DateTimeFormat('en-GB', { timeZone: statement.timeZone, day: 'numeric', month: 'short', year: 'numeric' })
+  const lines = m.answers.length === 0 ? [`The box sent no answer to a data market in ${monthName(statement)}.`] : [
     `The box sent ${count(m.answers.length, 'answer')} to ${count(markets, 'data market')} in ${monthName(statement)}, through the export gateway, each to a query you or your rules accepted.`,
     `Each answer was ${ONE_ANSWER}. None of your records left the box.`,
-    `Together they promise ${sat(m.promisedSat)}${unpriced > 0 ? `, besides ${count(unpriced, 'answer')} whose price is not known` : ''}. A query pays once its market releases the result; Coffer does not take payments yet, so this is what was promised, not what was paid.`,
+    `Together they promise ${sat(m.promisedSat)}${unpriced > 0 ? `, besides ${count(unpriced, 'answer')} whose price is not known` : ''}; ${sat(m.earnedSat)} of it ${m.earnedSat === 0 ? 'is' : 'was'} paid into your balance so far. A query pays once its market releases the result, and only for answers the market counted; one that ends with too few answers pays no one.`,
   ]
+  for (const a of m.accounts) {
+    const whereTo = a.payoutAddress
+      ? `it is paid out to ${a.payoutAddress} once it reaches ${sat(a.thresholdSat)}`
+      : `it is paid out once it reaches ${sat(a.thresholdSat)} and you have set a payout address (\`coffer market payout-address ${a.market} ADDRESS\`)`
+    lines.push(`Your balance at market ${a.market} was ${sat(a.balanceSat)} when the box last read it, on ${day.format(new Date(a.readAt * 1000))}${a.inFlightSat > 0 ? `, and ${sat(a.inFlightSat)} was on its way to you` : ''}; ${whereTo}.`)
+  }
   if (m.notLogged > 0) {
     lines.push(`Warning: the audit log does not show ${m.notLogged === 1 ? 'one of these answers' : `${n(m.notLogged)} of these answers`} being sent (marked "NOT in the log"), though the box recorded ${m.notLogged === 1 ? 'it' : 'them'} as answered.`)
   }
@@ -260,16 +277,29 @@ export function marketsPart(statement: Statement): { heading: string; lines: str
   for (const a of m.answers) byMarket.set(a.market, [...byMarket.get(a.market) ?? [], a])
   const tables = [...byMarket].sort(([a], [b]) => (a < b ? -1 : 1)).map(([market, answers]): TableView => ({
     caption: `Answers sent to market ${market}, and what they pay`,
-    headers: ['Query', 'Processor', 'Purpose', 'Privacy level', 'Privacy budget spent (epsilon)', 'Pays (promised)', 'Sent', 'In the audit log'],
-    columns: ['text', 'text', 'text', 'text', 'number', 'number', 'when', 'text'],
+    headers: ['Query', 'Processor', 'Purpose', 'Privacy level', 'Privacy budget spent (epsilon)', 'Pays (promised)', 'Paid to you', 'Sent', 'In the audit log'],
+    columns: ['text', 'text', 'text', 'text', 'number', 'number', 'number', 'when', 'text'],
     rows: [
       ...answers.map((a) => [
         a.query, a.processor?.name ?? unknown, a.purpose === null ? unknown : shorten(a.purpose, PURPOSE_CHARS), a.privacyLevel ?? '-', a.epsilon ?? '-',
-        a.priceSat === null ? unknown : sat(a.priceSat), when.format(new Date(a.sentAt * 1000)), a.logged ? 'yes' : 'NOT in the log',
+        a.priceSat === null ? unknown : sat(a.priceSat), a.earnedSat === null ? 'not yet' : sat(a.earnedSat), when.format(new Date(a.sentAt * 1000)), a.logged ? 'yes' : 'NOT in the log',
       ]),
-      ['Total', '', '', '', '', sat(answers.reduce((sum, a) => sum + (a.priceSat ?? 0), 0)), '', ''],
+      ['Total', '', '', '', '', sat(answers.reduce((sum, a) => sum + (a.priceSat ?? 0), 0)), sat(answers.reduce((sum, a) => sum + (a.earnedSat ?? 0), 0)), '', ''],
     ],
   }))
+  const STATES: Record<string, string> = { signed: 'made, not sent yet', broadcast: 'sent, not confirmed yet', confirmed: 'confirmed', failed: 'refused by the network; back in your balance' }
+  for (const a of m.accounts) {
+    if (a.payouts.length === 0) continue
+    tables.push({
+      caption: `Payouts from market ${a.market} to your Bitcoin address`,
+      headers: ['Transaction', 'State', 'To', 'Sent to you', 'Your share of the fee', 'Made', 'Final'],
+      columns: ['text', 'text', 'text', 'number', 'number', 'when', 'when'],
+      rows: a.payouts.map((p) => [
+        p.txid, STATES[p.state] ?? p.state, p.address, sat(p.sentSat), sat(p.feeSat), when.format(new Date(p.madeAt * 1000)),
+        p.settledAt === null ? '-' : when.format(new Date(p.settledAt * 1000)),
+      ]),
+    })
+  }
   return { heading: 'Data markets', lines, tables }
 }
 

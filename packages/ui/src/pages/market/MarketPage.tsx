@@ -5,7 +5,8 @@ import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { useLoad } from '../../components/useLoad.ts'
 import { useTitle } from '../../components/useTitle.ts'
-import { market, type MarketInfo } from './api.ts'
+import { market, type MarketInfo, type MarketPaymentsView } from './api.ts'
+import { Payments } from './Payments.tsx'
 import { LevelsEditor } from './LevelsEditor.tsx'
 import { MappingTable } from './MappingTable.tsx'
 import { QueryCard } from './QueryCard.tsx'
@@ -19,6 +20,8 @@ export default function MarketPage() {
   const levels = useLoad((signal) => market.levels(signal), [])
   const rules = useLoad((signal) => market.rules(signal), [])
   const sources = useLoad((signal) => market.sources(signal), [])
+  // Read from the markets each time, so the balance and payouts are the markets' own.
+  const payments = useLoad((signal) => market.payments(true, signal), [])
   const joined = markets.data
   // Each joined market's vocabulary, as the box maps it: its logical types are what levels are set for.
   const mappings = useLoad(async (signal) => Promise.all((joined ?? []).map(async (m) => ({ market: m.id, rows: await market.mapping(m.id, signal) }))), [joined])
@@ -40,6 +43,7 @@ export default function MarketPage() {
   const reread = () => {
     markets.reload()
     queries.reload()
+    payments.reload()
   }
 
   return (
@@ -53,7 +57,8 @@ export default function MarketPage() {
         <Join onJoined={(text) => { setNews(text); reread() }} />
         <ErrorNotice error={markets.error} />
         {joined?.length === 0 && <p>You have joined no market yet.</p>}
-        <MarketList markets={joined ?? []} onNews={setNews} onChanged={reread} />
+        <ErrorNotice error={payments.error} />
+        <MarketList markets={joined ?? []} payments={payments.data ?? []} onNews={setNews} onChanged={reread} />
       </section>
 
       <section aria-labelledby="queries-heading">
@@ -128,7 +133,7 @@ function Join({ onJoined }: { onJoined: (news: string) => void }) {
   )
 }
 
-function MarketList({ markets, onNews, onChanged }: { markets: MarketInfo[]; onNews: (news: string) => void; onChanged: () => void }) {
+function MarketList({ markets, payments, onNews, onChanged }: { markets: MarketInfo[]; payments: MarketPaymentsView[]; onNews: (news: string) => void; onChanged: () => void }) {
   const [leaving, setLeaving] = useState<MarketInfo | null>(null)
   const [reading, setReading] = useState<string | null>(null)
   const { busy, error, run } = useAction()
@@ -164,6 +169,7 @@ function MarketList({ markets, onNews, onChanged }: { markets: MarketInfo[]; onN
               <div><dt>Last read</dt><dd>{m.syncedAt === null ? 'never' : formatTime(m.syncedAt)}</dd></div>
             </dl>
             {m.lastError && <p className="notice error">The last read failed: {m.lastError}</p>}
+            {payments.filter((p) => p.market === m.id).map((p) => <Payments key={JSON.stringify(p)} payments={p} onSaved={(news) => { onNews(news); onChanged() }} />)}
             <div className="actions">
               <button type="button" onClick={() => read(m)} disabled={busy} aria-label={`Read now ${m.id}`}>{reading === m.id ? 'Reading…' : 'Read now'}</button>
               <button type="button" className="danger" onClick={() => setLeaving(m)} disabled={busy} aria-label={`Leave ${m.id}…`}>Leave…</button>

@@ -3,7 +3,7 @@ import { formatTime } from '../../components/format.ts'
 import { StatusNotice } from '../../components/Notice.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { market, type PrivacyLevels, type QueryDetail } from './api.ts'
-import { capitalised, outcome, protection, retentionWords, stateWords, whatLeaves } from './words.ts'
+import { capitalised, earnedWords, outcome, protection, retentionWords, stateWords, whatLeaves } from './words.ts'
 
 /** One query as the owner decides it: who asks, why, what would leave, how it is protected, what it pays. */
 export function QueryCard({ query, levels, onChanged }: { query: QueryDetail; levels: PrivacyLevels; onChanged: () => void }) {
@@ -12,6 +12,7 @@ export function QueryCard({ query, levels, onChanged }: { query: QueryDetail; le
   const { processor, spec, deadline } = query.published
   const headingId = `query-${query.market}-${query.id}`
   const closes = Date.parse(deadline) / 1000
+  const earned = earnedWords(query)
 
   const decide = (accept: boolean) => run(async () => {
     setNews(null)
@@ -32,6 +33,7 @@ export function QueryCard({ query, levels, onChanged }: { query: QueryDetail; le
         <div><dt>What leaves</dt><dd>{whatLeaves(query)}</dd></div>
         <div><dt>How it is protected</dt><dd>{protection(query, levels)}</dd></div>
         <div><dt>What it pays</dt><dd>{spec.price.amount.toLocaleString('en')} sat to each participant</dd></div>
+        {earned !== null && <div><dt>Earned</dt><dd>{earned}</dd></div>}
         <div><dt>Closes</dt><dd>{formatTime(closes)}</dd></div>
         <div><dt>Participants</dt><dd>at least {spec.participants.min.toLocaleString('en')}, at most {spec.participants.max.toLocaleString('en')}; fewer by the deadline and nothing is released</dd></div>
         <div><dt>Kept by the processor</dt><dd>{retentionWords(spec.retention)}</dd></div>

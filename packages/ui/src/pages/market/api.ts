@@ -4,9 +4,10 @@
  */
 import { createClient } from '@coffer/box/client'
 import type { SourceSummary, MarketInfo, MarketRule, PrivacyLevels, Mapping, MappingRow, QueryDetail } from '@coffer/box'
+import type { MarketPaymentsView } from '../../../../box/src/market/index.ts'
 import { currentSession, endSession } from '../../auth/session.ts'
 
-export type { MarketInfo, MarketRule, PrivacyLevels, Mapping, MappingRow, QueryDetail }
+export type { MarketInfo, MarketRule, PrivacyLevels, Mapping, MappingRow, MarketPaymentsView, QueryDetail }
 
 const box = createClient({ baseUrl: '/api/v1', token: () => currentSession()?.token, onUnauthorized: endSession })
 const id = encodeURIComponent
@@ -31,4 +32,8 @@ export const market = {
   setMapping: (mapping: Mapping) => box.request<Mapping>('PUT', '/market/mapping', { json: { mapping } }),
 
   sources: (signal?: AbortSignal) => box.request<SourceSummary[]>('GET', '/sources', { signal }),
+
+  /** The owner's money at each market; `refresh` reads the accounts from the markets first. */
+  payments: (refresh: boolean, signal?: AbortSignal) => box.request<MarketPaymentsView[]>('GET', '/market/payments', { query: refresh ? { refresh: 'true' } : {}, signal }),
+  setPayoutAddress: (marketId: string, address: string) => box.request<MarketPaymentsView>('PUT', `/markets/${id(marketId)}/payout-address`, { json: { address } }),
 }

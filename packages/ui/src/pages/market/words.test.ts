@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { PRIVACY_PARAMETERS, type Rational } from '@coffer/market/privacy'
-import { LEVELS, LEVEL_ORDER, describeRule, logicalTypesOf, protection, retentionWords, sharing, stateWords, strictestLevel, waitingFirst, whatLeaves } from './words.ts'
+import { LEVELS, LEVEL_ORDER, describeRule, earnedWords, logicalTypesOf, payoutState, protection, retentionWords, sat, sharing, stateWords, strictestLevel, waitingFirst, whatLeaves } from './words.ts'
 import type { QueryDetail } from './api.ts'
 
 const fraction = (r: Rational) => r.den === 1n ? `${r.num}` : `${r.num}/${r.den}`
@@ -26,7 +26,7 @@ test('each level says the numbers of the market\'s privacy table', () => {
 const query = (over: Partial<QueryDetail> & { select?: QueryDetail['published']['query']['select']; where?: QueryDetail['published']['query']['where'] } = {}): QueryDetail => {
   const { select, where, ...rest } = over
   return {
-    market: 'm', id: 'q1', seq: 1, state: 'waiting', decidedBy: null, decidedAt: null, reason: null, receivedAt: 0, spent: null, answeredAt: null, description: 'your steps',
+    market: 'm', id: 'q1', seq: 1, state: 'waiting', decidedBy: null, decidedAt: null, reason: null, receivedAt: 0, spent: null, answeredAt: null, earned: null, description: 'your steps',
     published: {
       id: 'q1', seq: 1, processor: { id: 'p1', name: 'Study' }, postedAt: '2026-11-01T00:00:00Z', deadline: '2026-12-01T00:00:00Z',
       query: { select: select ?? [{ aggregate: 'avg', value: { attribute: 'Activity.steps' } }], ...(where ? { where } : {}) },
@@ -65,4 +65,14 @@ test('states, rules and retention read as sentences', () => {
   assert.deepEqual(['30d', '1w', '6mo', '1y'].map(retentionWords), ['30 days', '1 week', '6 months', '1 year'])
   const waiting = query({ id: 'b' })
   assert.deepEqual(waitingFirst([query({ id: 'a', state: 'answered' }), waiting]).map((q) => q.id), ['b', 'a'])
+})
+
+test('what an answered query earned, or why it has not yet; payouts in the owner\'s words', () => {
+  assert.equal(earnedWords(query({ state: 'waiting' })), null)
+  assert.equal(earnedWords(query({ state: 'answered' })), 'Nothing yet: the market pays once it releases the result, if the query reaches its minimum.')
+  assert.equal(earnedWords(query({ state: 'answered', earned: { sat: 1250, at: '2026-11-20T10:00:00.000Z' } })), '1,250 sat, paid into your balance on 2026-11-20')
+  assert.equal(sat(100_000), '100,000 sat')
+  assert.deepEqual(['signed', 'broadcast', 'confirmed', 'failed'].map((s) => payoutState(s as 'signed')), [
+    'made, not sent yet', 'sent, waiting for confirmation', 'confirmed: paid', 'refused by the network; back in your balance',
+  ])
 })

@@ -3,7 +3,7 @@
  * how it is protected, what a rule does. Plain functions of the box's answers, so they are tested
  * on their own.
  */
-import type { AnswerKind, PrivacyLevel, Query } from '@coffer/market/protocol'
+import type { AnswerKind, PayoutState, PrivacyLevel, Query } from '@coffer/market/protocol'
 import type { QueryState } from '../../../../box/src/market/index.ts'
 import type { MarketRule, PrivacyLevels, QueryDetail } from './api.ts'
 
@@ -161,4 +161,27 @@ export function describeRule(rule: MarketRule): string {
 
 function list(items: readonly string[], and = 'and'): string {
   return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} ${and} ${items.at(-1)}`
+}
+
+/** Satoshis, as markets price and pay. */
+export function sat(amount: number): string {
+  return `${amount.toLocaleString('en')} sat`
+}
+
+const PAYOUT_STATES: Record<PayoutState, string> = {
+  signed: 'made, not sent yet',
+  broadcast: 'sent, waiting for confirmation',
+  confirmed: 'confirmed: paid',
+  failed: 'refused by the network; back in your balance',
+}
+
+export function payoutState(state: PayoutState): string {
+  return PAYOUT_STATES[state]
+}
+
+/** What an answered query earned, or why not yet; null for a query not answered. */
+export function earnedWords(q: Pick<QueryDetail, 'state' | 'earned'>): string | null {
+  if (q.earned) return `${sat(q.earned.sat)}, paid into your balance on ${q.earned.at.slice(0, 10)}`
+  if (q.state !== 'answered') return null
+  return 'Nothing yet: the market pays once it releases the result, if the query reaches its minimum.'
 }
