@@ -1,36 +1,45 @@
 /**
- * A leader process killed (SIGKILL) while answers arrive loses no answer it accepted and counts
- * none twice: another process on the same PostgreSQL takes over, boxes whose answer got no
- * reply send it again (and hear 409 when it had been kept), and the released result counts
- * every box once. Runs the built CLI.
+ * Market processes are stateless: two leader processes serve one market from one PostgreSQL,
+ * and one is killed (SIGKILL) while answers arrive, another while it sends a payout to the
+ * Bitcoin node. Boxes whose answer got no reply send it to the other process (and hear 409 when
+ * it had been kept); the release counts every box once and pays each once; the payout the dead
+ * process signed is sent by the survivor, byte for byte the same, so every owner is paid once;
+ * and the ledger balances. Runs the built CLI.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createMarket } from '../src/index.ts'
+import pg from 'pg'
+import { createMarket, newWalletKey } from '../src/index.ts'
 import { createTempDatabase } from './postgres.ts'
 import { call, OPERATOR_TOKEN, register, spec, startProcess, stopProcess } from './helpers.ts'
-import { answerOf, HELPER_TOKEN, makeBox, sendAnswer, VERIFY_KEY } from './boxes.ts'
-import pg from 'pg'
+import { answerOf, HELPER_TOKEN, makeBox, payoutAddressOf, sendAnswer, VERIFY_KEY } from './boxes.ts'
+import { addressOf, startFakeNode } from './bitcoin.ts'
 
-test('a leader killed while answers arrive loses none it accepted and counts none twice', async () => {
+test('two leaders on one PostgreSQL, one killed while answers arrive and one while a payout goes out: no answer lost or counted twice, no owner paid twice, the ledger balances', async () => {
   const helperDb = await createTempDatabase()
   const leaderDb = await createTempDatabase()
+  const node = await startFakeNode()
   const helper = createMarket({ database: helperDb.url, port: 0, logLevel: 'silent', aggregation: { role: 'helper', leaderToken: HELPER_TOKEN, verifyKey: VERIFY_KEY } })
   await helper.open()
   const helperUrl = await helper.listen()
-  const args = ['--database', leaderDb.url, '--role', 'leader', '--helper-url', helperUrl, '--helper-token', HELPER_TOKEN, '--verify-key', VERIFY_KEY, '--release-poll', '60000', '--operator-token', OPERATOR_TOKEN]
-  const first = await startProcess(args)
-  let second: Awaited<ReturnType<typeof startProcess>> | undefined
+  const wallet = newWalletKey('regtest')
+  const args = [
+    '--database', leaderDb.url, '--role', 'leader', '--helper-url', helperUrl, '--helper-token', HELPER_TOKEN, '--verify-key', VERIFY_KEY, '--release-poll', '60000',
+    '--operator-token', OPERATOR_TOKEN, '--network', 'regtest', '--payout-threshold', '1000', '--fee-rate', '1', '--payout-every', '0',
+    '--wallet-key', wallet.key, '--bitcoin-rpc', node.url,
+  ]
+  const [first, second] = await Promise.all([startProcess(args), startProcess(args)])
+  let third: Awaited<ReturnType<typeof startProcess>> | undefined
+  const api = (url: string) => ({ api: (method: string, route: string, opts?: Parameters<typeof call>[3]) => call(url, method, route, opts) })
   try {
-    const key = await register({ api: (method, route, opts) => call(first.url, method, route, opts) })
-    const posted = await call(first.url, 'POST', '/api/v1/queries', { key, body: spec() })
+    const key = await register(api(first.url), 'RWTH Aachen', 1_000_000)
+    const posted = await call(first.url, 'POST', '/api/v1/queries', { key, body: spec({ price: { amount: 2000, currency: 'sat' }, participants: { min: 10, max: 100 } }) })
     assert.equal(posted.status, 201)
-    const query = (await call(first.url, 'GET', `/api/v1/feed?since=${posted.body.seq - 1}&limit=1`)).body.queries[0]
+    const query = (await call(second.url, 'GET', `/api/v1/feed?since=${posted.body.seq - 1}&limit=1`)).body.queries[0]
 
     const N = 60
     const boxes = Array.from({ length: N }, () => makeBox())
     const answers = await Promise.all(boxes.map((box, i) => answerOf(box, query, (['low', 'medium', 'high'] as const)[i % 3]!, 20 + i)))
-    const accepted = new Set<number>()
     const send = async (url: string, i: number) => {
       try {
         return (await sendAnswer(url, answers[i]!)).status
@@ -38,13 +47,14 @@ test('a leader killed while answers arrive loses none it accepted and counts non
         return 0 // no reply: the connection died with the process
       }
     }
-    // Eight boxes at a time; the process is killed once a third of them have been accepted.
+    // Eight boxes at a time, each sent to one process or the other; the first is killed once a third are kept.
+    const accepted = new Set<number>()
     let next = 0
     let killed = false
-    await Promise.all(Array.from({ length: 8 }, async () => {
+    await Promise.all(Array.from({ length: 8 }, async (_, lane) => {
       while (next < N) {
         const i = next++
-        const status = await send(first.url, i)
+        const status = await send(lane % 2 ? second.url : first.url, i)
         if (status === 202) accepted.add(i)
         if (!killed && accepted.size >= N / 3) {
           killed = true
@@ -53,25 +63,18 @@ test('a leader killed while answers arrive loses none it accepted and counts non
       }
     }))
     assert.ok(killed)
-    const acceptedByFirst = new Set(accepted)
-
-    second = await startProcess(args)
-    const retried: Record<number, number> = {}
+    const acceptedBefore = new Set(accepted)
     for (let i = 0; i < N; i++) {
       if (accepted.has(i)) continue
       const status = await send(second.url, i)
-      retried[status] = (retried[status] ?? 0) + 1
       assert.ok(status === 202 || status === 409, `box ${i}: ${status}`)
     }
-    // Every box accepted before the kill is in the database, once.
     const client = new pg.Client({ connectionString: leaderDb.url })
     await client.connect()
     const rows = (await client.query('SELECT box_id FROM answers WHERE query_id = $1', [query.id])).rows.map((r) => r.box_id as string)
-    await client.end()
     assert.equal(rows.length, N)
     assert.equal(new Set(rows).size, N)
-    for (const i of acceptedByFirst) assert.ok(rows.includes(boxes[i]!.boxId), `box ${i}, accepted before the kill, is kept`)
-    for (const i of acceptedByFirst) assert.equal(await send(second.url, i), 409, 'and answering again is refused')
+    for (const i of acceptedBefore) assert.equal(await send(second.url, i), 409, 'kept once; a second answer is refused')
 
     assert.equal((await call(second.url, 'POST', `/api/v1/queries/${query.id}/close`, { key })).status, 200)
     let result
@@ -83,10 +86,48 @@ test('a leader killed while answers arrive loses none it accepted and counts non
     assert.equal(result.state, 'released')
     assert.equal(result.participants.total, N)
     assert.equal(result.classes.reduce((s: number, c: any) => s + c.reports, 0), N, 'each answer counted once')
+    assert.deepEqual(result.payment, { owners: N, paid: N * 2000, refunded: (100 - N) * 2000 })
+
+    // Every owner gives an address; the wallet gets a coin.
+    for (const [i, box] of boxes.entries()) assert.equal((await call(second.url, 'POST', '/api/v1/owners/payout-address', { body: payoutAddressOf(box, addressOf(i + 1)) })).status, 200)
+    const walletAddress = (await call(second.url, 'GET', '/api/v1/operator/wallet', { key: OPERATOR_TOKEN })).body.address
+    const coin = node.fund(walletAddress, 500_000)
+    assert.equal((await call(second.url, 'POST', '/api/v1/operator/wallet/coins', { key: OPERATOR_TOKEN, body: coin })).status, 201)
+
+    // A third process makes the payout and is killed while the node holds its broadcast.
+    third = await startProcess(args)
+    const held = node.hold()
+    void call(third.url, 'POST', '/api/v1/operator/payouts', { key: OPERATOR_TOKEN }).catch(() => undefined)
+    await held
+    third.child.kill('SIGKILL')
+    await new Promise((resolve) => third!.child.once('exit', resolve))
+    node.release()
+    const signed = (await client.query("SELECT id, txid, state FROM payouts")).rows
+    assert.equal(signed.length, 1)
+    assert.equal(signed[0].state, 'signed', 'made and kept, its broadcast not acknowledged')
+
+    // The survivor sends the very same transaction, and confirms it once the node has mined it.
+    const resumed = (await call(second.url, 'POST', '/api/v1/operator/payouts', { key: OPERATOR_TOKEN })).body
+    assert.deepEqual([resumed.made, resumed.broadcast], [[], [signed[0].id]])
+    node.mine()
+    assert.deepEqual((await call(second.url, 'POST', '/api/v1/operator/payouts', { key: OPERATOR_TOKEN })).body.confirmed, [signed[0].id])
+    assert.equal(node.transactions.size, 1, 'one transaction')
+    const tx = node.transactions.get(signed[0].txid)!
+    assert.ok(tx.sent >= 2, 'sent by the dead process and again by the survivor')
+    for (let i = 0; i < N; i++) assert.equal(tx.outputs.filter((o) => o.address === addressOf(i + 1)).length, 1, `owner ${i} paid once`)
+    assert.deepEqual((await call(second.url, 'POST', '/api/v1/operator/payouts', { key: OPERATOR_TOKEN })).body.made, [], 'nothing left to pay')
+
+    const check = (await call(second.url, 'GET', '/api/v1/operator/ledger', { key: OPERATOR_TOKEN })).body
+    assert.deepEqual([check.entriesBalance, check.balancesMatchLines, check.total], [true, true, 0])
+    assert.deepEqual([check.byKind.owner, check.byKind.payouts, check.byKind.escrow], [0, 0, 0])
+    assert.equal(check.byKind.paid + check.byKind.fees, N * 2000)
+    await client.end()
   } finally {
-    if (second) assert.equal(await stopProcess(second.child), 0)
-    if (first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL')
+    node.release()
+    assert.equal(await stopProcess(second.child), 0)
+    for (const dead of [first, third]) if (dead && dead.child.exitCode === null && dead.child.signalCode === null) dead.child.kill('SIGKILL')
     await helper.close()
+    await node.close()
     await helperDb.drop()
     await leaderDb.drop()
   }

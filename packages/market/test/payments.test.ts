@@ -100,6 +100,21 @@ for (const storage of ['pglite', 'postgres'] as const) {
       assert.equal(check.byKind.owner, 1200)
     })
 
+    test('a box sending its answer five times at once is kept once, counted once and paid once', async () => {
+      const query = await post({ price: { amount: 10, currency: 'sat' }, participants: { min: 10, max: 20 } })
+      const boxes = Array.from({ length: 10 }, () => makeBox())
+      const answers = await Promise.all(boxes.map((box, i) => answerOf(box, query, 'low', 30 + i)))
+      const statuses = await Promise.all(answers.flatMap((answer) => Array.from({ length: 5 }, () => sendAnswer(pair.leaderUrl, answer).then((r) => r.status))))
+      assert.equal(statuses.filter((s) => s === 202).length, 10, statuses.join())
+      assert.equal(statuses.filter((s) => s === 409).length, 40)
+      assert.equal((await pair.running.api('POST', `/api/v1/queries/${query.id}/close`, { key })).status, 200)
+      await pair.leader.releaseDue()
+      const result = (await pair.running.api('GET', `/api/v1/queries/${query.id}/result`, { key })).body
+      assert.deepEqual([result.participants.total, result.payment], [10, { owners: 10, paid: 100, refunded: 100 }])
+      for (const box of boxes) assert.equal((await owner(box)).body.balance, 10)
+      await balanced()
+    })
+
     test('a query withdrawn, or short of its minimum at its deadline, gives its whole escrow back', async () => {
       const before = (await account()).balance
       const withdrawn = await post({ price: { amount: 50, currency: 'sat' }, participants: { min: 10, max: 20 } })
