@@ -213,3 +213,55 @@ test('a backlog of more entries than a block holds goes in one commit, a thousan
     fs.rmSync(at.dir, { recursive: true, force: true })
   }
 })
+
+test('blocks of objects, as written before strings were shared, read on beside rows; exports keep their extra fields', async () => {
+  const at = newHome()
+  // Two bare entries, then a block of two entry objects with its `first`, as earlier boxes wrote them.
+  await withCore(at, async (core) => {
+    await core.append([Buffer.from(JSON.stringify(read(0))), Buffer.from(JSON.stringify(read(1)))])
+    await core.append([Buffer.from(JSON.stringify({ first: 2, entries: [read(2), { ...read(3), reason: 'kept', granularity: 3600 }] }))])
+    const treeHash = await core.treeHash(3)
+    const signature = sign(Buffer.concat([Buffer.from('coffer-audit-checkpoint:4:'), treeHash]), at.home.keys.identity).toString('hex')
+    fs.writeFileSync(path.join(at.home.paths.audit, 'checkpoint.json'), JSON.stringify({ length: 4, blocks: 3, treeHash: treeHash.toString('hex'), signature }))
+  })
+  let log = await opened(at)
+  const exported = auditEntry({
+    subject: 'app:places', grant: 'app-places-1', operation: 'export', action: 'EXPORT https://example.org/in', outcome: 'deny', status: 502,
+    reason: '', destination: 'https://example.org/in', sha256: 'ab'.repeat(32), preview: '{"n":"x"}',
+  })
+  try {
+    assert.equal(log.length, 4)
+    await log.record(exported)
+    await Promise.all(Array.from({ length: 20 }, (_, n) => log.record(read(5 + n))))
+    await log.close()
+    log = await opened(at)
+    const entries = (await log.list({ limit: 30 })).reverse()
+    assert.deepEqual(entries.map(({ seq: _seq, ...entry }) => entry), [
+      read(0), read(1), read(2), { ...read(3), reason: 'kept', granularity: 3600 }, exported, ...Array.from({ length: 20 }, (_, n) => read(5 + n)),
+    ])
+    assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: 25 }, (_, i) => i))
+    assert.deepEqual(await log.verify(), { ok: true, length: 25, checkpointLength: 25, problems: [] })
+  } finally {
+    await log.close()
+    at.db.close()
+    fs.rmSync(at.dir, { recursive: true, force: true })
+  }
+})
+
+test('a read costs its block about 45 bytes: each string of a busy commit is written once', async () => {
+  const at = newHome()
+  const log = await opened(at)
+  try {
+    const owner = { subject: 'owner', grant: { id: 'owner', epoch: 1 }, sources: '*' as const, ops: ['read' as const], windows: [], granularity: 0 }
+    for (let n = 0; n < 1000; n++) {
+      log.queue({ kind: 'read', action: 'GET /api/v1/sources/:source/latest', scope: owner, source: `source-${n % 4}`, records: 1, bytes: 53, granularity: 0, status: 200 }, (err) => assert.fail(err as Error))
+    }
+    await log.flush()
+    await log.close()
+    const size = await withCore(at, async (core) => (await core.get(0)).length)
+    assert.ok(size < 50_000, `${size} bytes for 1,000 reads`)
+  } finally {
+    at.db.close()
+    fs.rmSync(at.dir, { recursive: true, force: true })
+  }
+})

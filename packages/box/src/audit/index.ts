@@ -2,8 +2,12 @@
  * The audit log: every decision, allowed or denied, appended to its own signed, encrypted
  * hypercore. Entries are group-committed: what is recorded while a commit is being written goes
  * into the next one, and `record()` resolves once its entry is on disk. Each block is
- * `{ first, entries }`, `first` being the position of its first entry in the log (blocks written
- * before there was a `first` hold one bare entry each). A commit of a few entries writes one block
+ * `{ first, strings, rows }`: `first` is the position of its first entry in the log, and each
+ * row an entry's fields in a fixed order, every string among them written once in `strings` and
+ * named by its index (see ROW_FIELDS). An entry for a read is then about 45 bytes rather than 220,
+ * and every byte is hashed, encrypted, stored and compacted for each request the box answers.
+ * (Blocks written before held `{ first, entries }` with each entry an object, and before that one
+ * bare entry each; both still read.) A commit of a few entries writes one block
  * per entry; a busy one, of PACK_AT or more, packs them into blocks of up to MAX_BLOCK_ENTRIES,
  * appended together, so the log hashes, encrypts, stores and signs once for all of them rather
  * than once per request.
@@ -58,39 +62,67 @@ export function auditEntry(fields: Pick<AuditEntry, 'subject' | 'operation' | 'a
 }
 
 /**
- * The entry for a decision, as the JSON text a block holds: refused with 401 or 403 is a denial,
- * anything else was allowed to run. Written out field by field, since every request makes one:
- * its names, sources and actions recur, and are escaped once (see quoted()).
+ * An entry as a block's row holds it: these fields in this order. Strings (and nulls) go in as
+ * they are until the block is written; the last three are null when absent, and `more` holds any
+ * field beyond these (an export's destination, digest and preview).
  */
-function decisionJson(decision: Decision): string {
-  const subject = decision.scope?.subject ?? decision.holder?.subject ?? decision.subject ?? 'anonymous'
-  const grant = decision.scope?.grant.id ?? decision.holder?.grant ?? null
-  const { source, status } = decision
-  let json = `{"time":${number(Date.now() / 1000)},"subject":${quoted(subject)},"grant":${grant === null ? 'null' : quoted(grant)},` +
-    `"source":${source === null ? 'null' : quoted(source)},"operation":${quoted(decision.kind)},"action":${quoted(decision.action)},` +
-    `"records":${number(decision.records)},"bytes":${number(decision.bytes)},"outcome":${status === 401 || status === 403 ? '"deny"' : '"allow"'},"status":${number(status)}`
-  if (decision.reason) json += `,"reason":${JSON.stringify(decision.reason)}`
-  if (decision.granularity !== undefined) json += `,"granularity":${number(decision.granularity)}`
-  return `${json}}`
+type Row = [
+  time: number, subject: string, grant: string | null, source: string | null, operation: Operation, action: string,
+  records: number, bytes: number, outcome: AuditEntry['outcome'], status: number,
+  granularity: number | null, reason: string | null, more: Record<string, unknown> | null,
+]
+
+/** The entry for a decision: refused with 401 or 403 is a denial, anything else was allowed to run. */
+function decisionRow(decision: Decision): Row {
+  const { status } = decision
+  return [
+    Date.now() / 1000, decision.scope?.subject ?? decision.holder?.subject ?? decision.subject ?? 'anonymous',
+    decision.scope?.grant.id ?? decision.holder?.grant ?? null, decision.source, decision.kind, decision.action,
+    decision.records, decision.bytes, status === 401 || status === 403 ? 'deny' : 'allow', status,
+    decision.granularity ?? null, decision.reason || null, null,
+  ]
+}
+
+function entryRow(entry: AuditEntry): Row {
+  const { time, subject, grant, source, operation, action, records, bytes, outcome, status, granularity, reason, ...more } = entry
+  return [time, subject, grant, source, operation, action, records, bytes, outcome, status, granularity ?? null, reason ?? null, Object.keys(more).length > 0 ? more : null]
+}
+
+/** A row as JSON, each string as its index in the block's strings; absent fields at the end left out. */
+function rowJson(row: Row, index: (text: string) => number): string {
+  const [time, subject, grant, source, operation, action, records, bytes, outcome, status, granularity, reason, more] = row
+  let json = `[${number(time)},${index(subject)},${grant === null ? 'null' : index(grant)},${source === null ? 'null' : index(source)},` +
+    `${index(operation)},${index(action)},${number(records)},${number(bytes)},${index(outcome)},${number(status)}`
+  if (granularity !== null || reason !== null || more !== null) json += `,${granularity === null ? 'null' : number(granularity)}`
+  if (reason !== null || more !== null) json += `,${reason === null ? 'null' : index(reason)}`
+  if (more !== null) json += `,${JSON.stringify(more)}`
+  return `${json}]`
+}
+
+/** The entries of a block's rows; throws if a row does not read as one. */
+function rowEntries(strings: unknown, rows: unknown): AuditEntry[] {
+  if (!Array.isArray(strings) || !Array.isArray(rows)) throw new Error('not a block')
+  const text = (i: unknown): string => {
+    const value: unknown = typeof i === 'number' ? strings[i] : undefined
+    if (typeof value !== 'string') throw new Error('not a string of the block')
+    return value
+  }
+  return rows.map((row: unknown[]) => {
+    const [time, subject, grant, source, operation, action, records, bytes, outcome, status, granularity, reason, more] = row as [number, ...unknown[]]
+    const entry: AuditEntry = {
+      time, subject: text(subject), grant: grant === null ? null : text(grant), source: source === null ? null : text(source),
+      operation: text(operation) as Operation, action: text(action), records: records as number, bytes: bytes as number,
+      outcome: text(outcome) as AuditEntry['outcome'], status: status as number,
+    }
+    if (reason !== undefined && reason !== null) entry.reason = text(reason)
+    if (granularity !== undefined && granularity !== null) entry.granularity = granularity as number
+    return more ? { ...entry, ...(more as object) } : entry
+  })
 }
 
 /** A number as JSON.stringify writes it. */
 function number(n: number): string {
   return Number.isFinite(n) ? String(n) : 'null'
-}
-
-/** Strings as JSON, remembered: a box's subjects, grants, sources and actions are few. */
-const QUOTED = new Map<string, string>()
-const QUOTED_MAX = 4096
-
-function quoted(text: string): string {
-  let json = QUOTED.get(text)
-  if (json === undefined) {
-    json = JSON.stringify(text)
-    if (QUOTED.size >= QUOTED_MAX) QUOTED.clear()
-    QUOTED.set(text, json)
-  }
-  return json
 }
 
 export interface AuditFilter {
@@ -128,6 +160,9 @@ interface Block {
   entries: AuditEntry[]
 }
 
+/** A block as stored: as written now, as written before strings were shared, or a bare entry from before blocks had a `first`. */
+type Stored = { first: number; strings: unknown; rows: unknown } | Block | AuditEntry
+
 /** How many entries some blocks hold: exactly, or at least (when a block could not be read). */
 interface EntryCount {
   entries: number
@@ -154,8 +189,7 @@ const IN_DB = 'the checkpoint anchored in box.db'
 type VerificationError = (err: Error & { code?: string }, request: unknown, response: { block?: { index: number } | null } | null) => void
 
 interface Pending {
-  /** The entry as JSON. */
-  json: string
+  row: Row
   /** Someone waits for the entry to be on disk before answering: resolve() tells them. */
   resolve: (() => void) | undefined
   reject: (e: unknown) => void
@@ -303,7 +337,8 @@ export class AuditLog implements DecisionSink {
     try {
       const data = await this.#core.get(index, { wait: false })
       if (!data) return null
-      const value = JSON.parse(data.toString('utf8')) as Block | AuditEntry
+      const value = JSON.parse(data.toString('utf8')) as Stored
+      if ('rows' in value) return { first: value.first, entries: rowEntries(value.strings, value.rows) }
       // A block from before blocks had a `first` holds one entry, and so did every block before it.
       return 'entries' in value ? value : { first: index, entries: [value] }
     } catch {
@@ -334,22 +369,22 @@ export class AuditLog implements DecisionSink {
 
   /** Files a decision of the operation layer (see operations/index.ts); resolves once it is on disk. */
   file(decision: Decision): Promise<void> {
-    return this.#awaitedEntry(decisionJson(decision))
+    return this.#awaitedEntry(decisionRow(decision))
   }
 
   /** Files a decision nobody waits for: it goes with the next commit, and `failed` hears if that fails. */
   queue(decision: Decision, failed: (err: unknown) => void): void {
-    this.#pending.push({ json: decisionJson(decision), resolve: undefined, reject: failed })
+    this.#pending.push({ row: decisionRow(decision), resolve: undefined, reject: failed })
     this.#schedule()
   }
 
   /** Records an entry; the promise resolves once it is on disk. */
   record(entry: AuditEntry): Promise<void> {
-    return this.#awaitedEntry(JSON.stringify(entry))
+    return this.#awaitedEntry(entryRow(entry))
   }
 
-  #awaitedEntry(json: string): Promise<void> {
-    const filed = new Promise<void>((resolve, reject) => this.#pending.push({ json, resolve, reject }))
+  #awaitedEntry(row: Row): Promise<void> {
+    const filed = new Promise<void>((resolve, reject) => this.#pending.push({ row, resolve, reject }))
     this.#awaited = true
     this.#schedule()
     return filed
@@ -591,11 +626,20 @@ export class AuditLog implements DecisionSink {
   }
 }
 
-/** A block as stored: `{"first":…,"entries":[…]}`. */
+/** A block as stored: `{"first":…,"strings":[…],"rows":[…]}`. */
 function blockOf(first: number, pending: Pending[], from: number, to: number): Buffer {
-  let json = `{"first":${first},"entries":[${pending[from]!.json}`
-  for (let i = from + 1; i < to; i++) json += `,${pending[i]!.json}`
-  return Buffer.from(`${json}]}`)
+  const strings = new Map<string, number>()
+  const index = (text: string): number => {
+    let at = strings.get(text)
+    if (at === undefined) {
+      at = strings.size
+      strings.set(text, at)
+    }
+    return at
+  }
+  let rows = rowJson(pending[from]!.row, index)
+  for (let i = from + 1; i < to; i++) rows += `,${rowJson(pending[i]!.row, index)}`
+  return Buffer.from(`{"first":${first},"strings":${JSON.stringify([...strings.keys()])},"rows":[${rows}]}`)
 }
 
 /** A count of entries in a report: "12", or "12 or more" when a block could not be read. */
