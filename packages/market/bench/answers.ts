@@ -17,7 +17,7 @@ import pg from 'pg'
 import { Aggregator, deriveVerifyKey, unshard, type TaskDescription } from '../src/aggregation/index.ts'
 import type { Answer, PublishedQuery } from '../src/protocol/index.ts'
 import { createTempDatabase } from '../test/postgres.ts'
-import { call, spec, startProcess, stopProcess, tempDir } from '../test/helpers.ts'
+import { call, OPERATOR_TOKEN, register, spec, startProcess, stopProcess, tempDir } from '../test/helpers.ts'
 import { answerOf, HELPER_TOKEN, makeBox, sendAnswer, VERIFY_KEY } from '../test/boxes.ts'
 
 const N = Number(process.argv[2] ?? 1000)
@@ -82,9 +82,10 @@ async function run() {
   const helperStore = await storage()
   const leaderStore = await storage()
   const helper = await startProcess([...helperStore.args, '--role', 'helper', '--leader-token', HELPER_TOKEN, '--verify-key', VERIFY_KEY])
-  const leader = await startProcess([...leaderStore.args, '--role', 'leader', '--helper-url', helper.url, '--helper-token', HELPER_TOKEN, '--verify-key', VERIFY_KEY, '--release-poll', '600000'])
+  const leader = await startProcess([...leaderStore.args, '--role', 'leader', '--helper-url', helper.url, '--helper-token', HELPER_TOKEN, '--verify-key', VERIFY_KEY, '--release-poll', '600000', '--operator-token', OPERATOR_TOKEN])
   try {
-    const key = (await call(leader.url, 'POST', '/api/v1/processors', { body: { name: 'Bench' } })).body.key
+    // The query escrows price × N: the processor's deposit comes first.
+    const key = await register({ api: (method, route, opts) => call(leader.url, method, route, opts) }, 'Bench', 100 * N)
     const boxes = Array.from({ length: N }, () => makeBox())
     const levels = ['low', 'medium', 'high'] as const
     const dbUrls = [helperStore.url, leaderStore.url].filter((u): u is string => u !== undefined)
