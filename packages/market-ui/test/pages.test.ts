@@ -192,6 +192,7 @@ const RELEASED = {
     { level: 'high', epsilon: '1/10', reports: 10, value: 44, standardDeviation: 15, halfWidth95: 30, interval95: [14, 74], noise: { leader: null, helper: null } },
   ],
   parameters: { protocol: 'Prio3', mechanism: 'discrete-laplace', aggregators: 2, note: 'Each aggregator adds the full noise.' },
+  payment: { owners: 60, paid: 15_000, refunded: 85_000 },
 }
 const RELEASED_CSV = 'query_id,state,class,epsilon,participants,value,standard_deviation,ci95_low,ci95_high\nq,released,all,,60,41.5,1.25,39,44\n'
 
@@ -211,6 +212,7 @@ test('a released result shows the merged value with its error, each class with i
     const classes = page.getByRole('table', { name: 'Each privacy class, noised at its own ε' })
     await classes.getByRole('row').filter({ hasText: 'high' }).filter({ hasText: '1/10' }).waitFor()
     await page.getByText('Participants: 60 (30 at low, 20 at medium, 10 at high).').waitFor()
+    await page.getByText('What it cost: 15,000 sat to 60 owners whose answers were counted; 85,000 sat of the escrow came back to your balance.').waitFor()
     await page.getByRole('cell', { name: 'discrete-laplace' }).waitFor()
     await assertAccessible(page, 'result')
     await screenshot(page, 'result')

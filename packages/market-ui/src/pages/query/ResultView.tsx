@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import { api, message, type QueryWithParticipation } from '../../api/client.ts'
-import { decimal, dateTime } from '../../components/format.ts'
+import { decimal, dateTime, sats } from '../../components/format.ts'
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
@@ -23,6 +23,7 @@ interface QueryResult {
   interval95?: Interval | Interval[]
   classes?: { level: string; epsilon: string; reports: number; value: ValueOrBuckets; standardDeviation: number; halfWidth95: number; interval95: Interval | Interval[] }[]
   parameters?: Record<string, Json>
+  payment?: { owners: number; paid: number; refunded: number }
 }
 
 const LEVELS = ['low', 'medium', 'high'] as const
@@ -45,6 +46,7 @@ export function ResultView({ query, result, error, loading }: { query: QueryWith
       <>
         <p className="notice" id="no-result">No result yet. {why}{r?.message ? ` ${r.message}` : ''}</p>
         {r?.participants && <Participants participants={r.participants} label="Answers so far" />}
+        {r?.payment && <Payment payment={r.payment} />}
       </>
     )
   }
@@ -72,6 +74,7 @@ export function ResultView({ query, result, error, loading }: { query: QueryWith
         </table>
       </div>
       {r.participants && <Participants participants={r.participants} label="Participants" />}
+      {r.payment && <Payment payment={r.payment} />}
       {r.classes && r.classes.length > 0 && (
         <div className="table-wrap">
           <table>
@@ -105,6 +108,11 @@ function bucketWords(bucket: { from: number | null; to: number | null } | undefi
   if (bucket.from === null) return `below ${bucket.to}`
   if (bucket.to === null) return `${bucket.from} and above`
   return `${bucket.from} to ${bucket.to}`
+}
+
+/** What the query cost once it ended: the owners paid out of its escrow, and what came back to the balance. */
+function Payment({ payment }: { payment: NonNullable<QueryResult['payment']> }) {
+  return <p>What it cost: {sats(payment.paid)} to {payment.owners} {payment.owners === 1 ? 'owner' : 'owners'} whose answers were counted; {sats(payment.refunded)} of the escrow came back to your balance.</p>
 }
 
 function Participants({ participants, label }: { participants: NonNullable<QueryResult['participants']>; label: string }) {
