@@ -43,6 +43,12 @@ test('tokens fail closed: missing, malformed, foreign key, unknown or malformed 
     assert.throws(() => a.authenticate(token), Unauthorized, String(token).slice(0, 40))
   }
   a.authenticate(tokenWith(BASE))
+  // Right after a genuine token, one that differs from it in a character is verified afresh, and refused.
+  const genuine = a.ownerToken(60).token
+  a.authenticate(genuine)
+  const altered = genuine.slice(0, -8) + (genuine.at(-8) === 'A' ? 'B' : 'A') + genuine.slice(-7)
+  assert.throws(() => a.authenticate(altered), Unauthorized)
+  assert.equal(a.authenticate(genuine).subject, 'owner')
 })
 
 test('a minted token with a caveat widened fails, whether it keeps its signature or is signed with another key', () => {

@@ -145,7 +145,8 @@ export class Operations {
       const result = await op.run(valid, running)
       if (op.statusOf) running.status = op.statusOf(result)
       const answer = present ? present(result, running) : result as R
-      await this.#allowed(decision)
+      const filing = this.#allowed(decision)
+      if (filing) await filing
       return answer
     } catch (err) {
       await this.#refused(decision, err)
@@ -164,7 +165,8 @@ export class Operations {
     const decision = newDecision(kind, action, source, 200)
     try {
       const result = await run(decision)
-      await this.#allowed(decision)
+      const filing = this.#allowed(decision)
+      if (filing) await filing
       return result
     } catch (err) {
       await this.#refused(decision, err)
