@@ -16,8 +16,7 @@
  */
 import fs from 'node:fs'
 import type { Readable } from 'node:stream'
-import yauzl from 'yauzl'
-import { SaxesParser } from 'saxes'
+import type { Entry, ZipFile } from 'yauzl'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH, HEAD_BYTES, malformed } from './common.ts'
@@ -83,7 +82,9 @@ function find(table: Float64Array, key: number): boolean {
  * XML whose root element is <HealthData>; `export_cda.xml` beside it (an HL7 CDA document, root
  * <ClinicalDocument>), the workout routes (GPX) and the rest are passed over.
  */
-function openExportInZip(file: string): Promise<Readable> {
+async function openExportInZip(file: string): Promise<Readable> {
+  // Loaded with the first zip, not with the box: most boxes never import one.
+  const { default: yauzl } = await import('yauzl')
   return new Promise((resolve, reject) => {
     yauzl.open(file, { lazyEntries: true, autoClose: true }, (err, zip) => {
       if (err || !zip) return reject(new InvalidInput(`The zip cannot be read: ${err?.message ?? 'unknown error'}. Nothing was imported.`))
@@ -91,7 +92,7 @@ function openExportInZip(file: string): Promise<Readable> {
         zip.close()
         reject(e)
       }
-      zip.on('entry', (entry: yauzl.Entry) => {
+      zip.on('entry', (entry: Entry) => {
         if (entry.fileName.endsWith('/')) return zip.readEntry()
         rootElement(zip, entry).then((root) => {
           if (root !== 'HealthData') return zip.readEntry()
@@ -111,7 +112,7 @@ function openExportInZip(file: string): Promise<Readable> {
 }
 
 /** The root element's name of an entry in a zip, read from as much of its start as tells it; undefined if it is not XML. */
-function rootElement(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<string | undefined> {
+function rootElement(zip: ZipFile, entry: Entry): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     zip.openReadStream(entry, (err, stream) => {
       if (err || !stream) return reject(err)
@@ -253,6 +254,7 @@ function ownStrings(): (text: string) => string {
 }
 
 async function* healthRecords(input: Readable): AsyncGenerator<SenmlRecord[]> {
+  const { SaxesParser } = await import('saxes')
   const sax = new SaxesParser({ xmlns: false, position: true })
   const out: SenmlRecord[][] = []
   let batch: SenmlRecord[] = []

@@ -6,7 +6,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type Database from 'better-sqlite3'
-import iconv from 'iconv-lite'
 import { InvalidInput, NotFound } from '../errors/index.ts'
 import { LOGICAL_TYPES, wallClockToEpoch, assertTimeZone } from '../store/index.ts'
 
@@ -29,12 +28,13 @@ export const CsvProfile = Type.Object({
 }, { additionalProperties: false })
 export type CsvProfile = Static<typeof CsvProfile>
 
-function checkProfile(profile: unknown): CsvProfile {
+async function checkProfile(profile: unknown): Promise<CsvProfile> {
   const error = Value.Errors(CsvProfile, profile).First()
   if (error) throw new InvalidInput(`CSV profile${error.path ? ` ${error.path}` : ''}: ${error.message}.`, { field: error.path.replace(/^\//, '') || 'profile' })
   const p = profile as CsvProfile
   if (p.time.tz) assertTimeZone(p.time.tz)
-  if (p.encoding && !iconv.encodingExists(p.encoding)) throw new InvalidInput(`Unknown encoding "${p.encoding}".`, { field: 'encoding' })
+  // The decoder is loaded when a profile names an encoding, not with the box.
+  if (p.encoding && !(await import('iconv-lite')).default.encodingExists(p.encoding)) throw new InvalidInput(`Unknown encoding "${p.encoding}".`, { field: 'encoding' })
   for (const v of p.values) {
     if (!v.name && !/^[A-Za-z0-9][A-Za-z0-9:./_-]*$/.test(v.column)) throw new InvalidInput(`Column "${v.column}" cannot be a record name as it is: give it a "name".`, { field: 'values' })
   }
@@ -90,9 +90,9 @@ export class CsvProfiles {
     return JSON.parse(row.profile) as CsvProfile
   }
 
-  save(name: string, profile: unknown): CsvProfile {
+  async save(name: string, profile: unknown): Promise<CsvProfile> {
     if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) throw new InvalidInput(`"${name}" is not a valid profile name: use lower-case letters, digits, '.', '_' or '-'.`, { field: 'name' })
-    const checked = checkProfile(profile)
+    const checked = await checkProfile(profile)
     this.#db.prepare('INSERT OR REPLACE INTO csv_profiles (name, profile) VALUES (?, ?)').run(name, JSON.stringify(checked))
     return checked
   }

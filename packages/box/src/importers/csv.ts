@@ -5,9 +5,6 @@
  * when named, or when a profile is given.
  */
 import { Transform, type Readable } from 'node:stream'
-import { parse as csvParse } from 'csv-parse'
-import { parse as csvParseSync } from 'csv-parse/sync'
-import iconv from 'iconv-lite'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH, HEAD_BYTES } from './common.ts'
@@ -80,8 +77,15 @@ export interface CsvPreview {
   guess: { time: { column: string; format: string } | null; values: { column: string; type: 'number' | 'string' }[]; decimal: '.' | ',' }
 }
 
+/** The parser and the decoder, loaded with the first CSV file rather than with the box. */
+async function csvLibraries() {
+  const [{ parse }, { parse: parseSync }, { default: iconv }] = await Promise.all([import('csv-parse'), import('csv-parse/sync'), import('iconv-lite')])
+  return { parse, parseSync, iconv }
+}
+
 /** Reads the head of a CSV file as the import will: the same bytes, encoding and delimiter detection. */
-export function previewCsv(head: Buffer): CsvPreview {
+export async function previewCsv(head: Buffer): Promise<CsvPreview> {
+  const { parseSync, iconv } = await csvLibraries()
   const encoding = detectEncoding(head)
   const text = iconv.decode(head, encoding).replace(/^\uFEFF/, '')
   // A full sample may end inside a line: then only whole lines count.
@@ -90,7 +94,7 @@ export function previewCsv(head: Buffer): CsvPreview {
   const delimiter = detectDelimiter(whole)
   let table: string[][]
   try {
-    table = (csvParseSync(whole, { delimiter, skip_empty_lines: true, trim: true, relax_column_count: true, to: 6 }) as string[][])
+    table = (parseSync(whole, { delimiter, skip_empty_lines: true, trim: true, relax_column_count: true, to: 6 }) as string[][])
   } catch (err) {
     throw new InvalidInput(`This does not read as CSV: ${(err as Error).message}.`)
   }
@@ -121,8 +125,7 @@ function timeFormatOf(sample: string[]): string | null {
 }
 
 /** Decodes to text, dropping a byte-order mark. */
-function decoder(encoding: string): Transform {
-  const decode = iconv.getDecoder(encoding)
+function decoder(decode: { write(chunk: Buffer): string; end(): string | undefined }): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, callback) {
       callback(null, decode.write(chunk))
@@ -134,10 +137,11 @@ function decoder(encoding: string): Transform {
 }
 
 async function* rows(input: Readable, head: Buffer, profile: CsvProfile): AsyncGenerator<SenmlRecord[]> {
+  const { parse, iconv } = await csvLibraries()
   const encoding = profile.encoding ?? detectEncoding(head)
   const delimiter = profile.delimiter ?? detectDelimiter(iconv.decode(head, encoding))
   const parseTime = timeParser(profile)
-  const rows = input.pipe(decoder(encoding)).pipe(csvParse({ delimiter, columns: true, bom: true, skip_empty_lines: true, trim: true, relax_column_count: false }))
+  const rows = input.pipe(decoder(iconv.getDecoder(encoding))).pipe(parse({ delimiter, columns: true, bom: true, skip_empty_lines: true, trim: true, relax_column_count: false }))
   let batch: SenmlRecord[] = []
   let line = 1
   try {

@@ -4,17 +4,17 @@
  * as records.
  */
 import type { Readable } from 'node:stream'
-import { parser as jsonParser } from 'stream-json'
-import { pick } from 'stream-json/filters/pick.js'
-import { streamValues } from 'stream-json/streamers/stream-values.js'
-import chain from 'stream-chain'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH, malformed } from './common.ts'
 
 /** Streams the elements of the arrays a path pattern picks, each turned into records by `convert`. */
 export async function* jsonItems(input: Readable, filter: RegExp, convert: (item: Record<string, unknown>, index: number) => SenmlRecord[]): AsyncGenerator<SenmlRecord[]> {
-  const pipeline = chain([input, jsonParser(), pick({ filter }), streamValues()])
+  // Loaded with the first file, not with the box.
+  const [{ parser }, { pick }, { streamValues }, { default: chain }] = await Promise.all([
+    import('stream-json'), import('stream-json/filters/pick.js'), import('stream-json/streamers/stream-values.js'), import('stream-chain'),
+  ])
+  const pipeline = chain([input, parser(), pick({ filter }), streamValues()])
   let batch: SenmlRecord[] = []
   let index = 0
   try {

@@ -6,7 +6,6 @@
  */
 import type { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
-import { SaxesParser } from 'saxes'
 import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH, malformed } from './common.ts'
@@ -31,6 +30,8 @@ function utcTime(text: string): number {
 }
 
 async function* points(input: Readable): AsyncGenerator<SenmlRecord[]> {
+  // Loaded with the first file, not with the box.
+  const { SaxesParser } = await import('saxes')
   const sax = new SaxesParser({ xmlns: false, position: true })
   let batch: SenmlRecord[] = []
   const out: SenmlRecord[][] = []

@@ -30,7 +30,7 @@ import { InvalidInput } from '../errors/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import { BATCH } from './common.ts'
 import type { FileToRead, ImportFormat } from './format.ts'
-import { MAX_OCCURRENCES, MAX_STEPS, READER, YEARS_AFTER, YEARS_BEFORE, type Answer, type Entry, type Note, type Remembered, type WorkerStart } from './ical-worker.ts'
+import { MAX_OCCURRENCES, MAX_STEPS, READER, YEARS_AFTER, YEARS_BEFORE, type Answer, type Entry, type Note, type Remembered, type WorkerStart } from './ical-protocol.ts'
 
 export const ical: ImportFormat = {
   name: 'ical',
