@@ -8,8 +8,6 @@
  * operation layer.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
 import type { Logger } from 'pino'
 import { checkMapTiles, type Home } from '../home/index.ts'
 import type { Store } from '../store/index.ts'
@@ -39,6 +37,7 @@ import { statementRoutes } from './statement.ts'
 import { appRoutes } from './apps.ts'
 import { marketRoutes } from './market.ts'
 import { cockpitRoutes, isCockpitPath, sendCockpit } from './cockpit.ts'
+import { docsRoutes } from './docs.ts'
 
 export interface ApiDeps {
   home: Home
@@ -88,15 +87,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
   }
 
-  app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'Coffer box API', version: '1', description: 'A personal data box: sources, SenML ingest, queries, catalogue, capability tokens and audit.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Coffer macaroon token' }, basic: { type: 'http', scheme: 'basic', description: 'An OwnTracks device: user and device password' } } },
-      security: [{ bearer: [] }],
-    },
-  })
-  app.register(swaggerUi, { routePrefix: '/api/v1/docs' })
+  // Before any route: the document is made of the routes it sees added.
+  docsRoutes(app)
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const problem = toCofferError(err)
@@ -110,7 +102,6 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   })
 
   app.register(async (api) => {
-    api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
     sourceRoutes(api, deps)
     adminRoutes(api, deps)
     driverRoutes(api, deps)
