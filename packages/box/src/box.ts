@@ -25,6 +25,7 @@ import { statementOperations } from './statement/operations.ts'
 import { driverOperations } from './drivers/operations.ts'
 import { importOperations } from './importers/operations.ts'
 import { Answerer, Evaluator, Membership, marketOperations } from './market/index.ts'
+import { Backup, backupOperations, parseBootstrap } from './backup/index.ts'
 import { Operations } from './operations/index.ts'
 import { sourceOperations, type SourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
@@ -35,6 +36,8 @@ export interface BoxConfig {
   port?: number
   host?: string
   logLevel?: pino.Level | 'silent'
+  /** The DHT nodes replicas are found through; default COFFER_DHT_BOOTSTRAP, else HyperDHT's public ones. */
+  dhtBootstrap?: { host: string; port: number }[]
 }
 
 export interface Box {
@@ -49,6 +52,8 @@ export interface Box {
   apps: Apps
   /** The data markets the owner joined, and what became of their queries. */
   membership: Membership
+  /** The replicas holding encrypted copies of the logs. */
+  backup: Backup
   /** The operations every caller runs, and the sources capability's table of them. */
   ops: Operations
   sources: SourceOperations
@@ -102,17 +107,20 @@ export function createBox(config: BoxConfig): Box {
   const evaluator = new Evaluator({ ops, sources, timeZone: home.config.timeZone ?? 'UTC' })
   const answerer: Answerer = new Answerer({ membership, evaluator, arbiter, gateway, keys: home.keys, store, logger })
   const marketOps = marketOperations({ membership, answerer, store })
+  const backup = new Backup({ db, keys: home.keys, store, audit, logger, timeZone: () => home.config.timeZone ?? 'UTC', bootstrap: config.dhtBootstrap ?? parseBootstrap() })
+  const backupOps = backupOperations({ backup })
   const api = createApi({
     home, store, arbiter, drivers, importers, apps, gateway, logger,
-    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps, marketOps,
+    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps, marketOps, backupOps,
   })
 
   const box: Box = {
-    home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, membership, ops, sources, api,
+    home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, membership, backup, ops, sources, api,
     url: undefined,
     async open() {
       await audit.open()
       await store.open()
+      await backup.open()
       await importers.open()
       await drivers.open()
       await sandbox.open()
@@ -133,6 +141,7 @@ export function createBox(config: BoxConfig): Box {
       await apps.close()
       await sandbox.close()
       await drivers.close()
+      await backup.close()
       await store.close()
       await audit.close()
       db.close()

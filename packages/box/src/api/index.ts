@@ -27,6 +27,7 @@ import type { StatementOperations } from '../statement/operations.ts'
 import type { DriverOperations } from '../drivers/operations.ts'
 import type { ImportOperations } from '../importers/operations.ts'
 import type { MarketOperations } from '../market/index.ts'
+import type { BackupOperations } from '../backup/index.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
@@ -36,6 +37,7 @@ import { importRoutes } from './imports.ts'
 import { statementRoutes } from './statement.ts'
 import { appRoutes } from './apps.ts'
 import { marketRoutes } from './market.ts'
+import { backupRoutes } from './backup.ts'
 import { cockpitRoutes, isCockpitPath, sendCockpit } from './cockpit.ts'
 import { docsRoutes } from './docs.ts'
 
@@ -58,6 +60,7 @@ export interface ApiDeps {
   driverOps: DriverOperations
   importOps: ImportOperations
   marketOps: MarketOperations
+  backupOps: BackupOperations
   logger: Logger
 }
 
@@ -109,6 +112,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     statementRoutes(api, deps)
     appRoutes(api, deps)
     marketRoutes(api, deps)
+    backupRoutes(api, deps)
   }, { prefix: '/api/v1' })
   cockpitRoutes(app, tileOrigin)
 

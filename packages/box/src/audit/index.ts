@@ -233,6 +233,17 @@ export class AuditLog implements DecisionSink {
     return this.#core.session()
   }
 
+  /**
+   * After a restore: the log came from a replica, each block checked against the log's signed tree
+   * as it arrived, but the checkpoint beside the old log was not replicated. Signs one for the log
+   * as it stands; call before open().
+   */
+  async adoptRestored(): Promise<void> {
+    await this.#core.ready()
+    this.#written = { blocks: this.#core.length, entries: await this.#entriesIn(this.#core.length) }
+    await this.#checkpoint()
+  }
+
   /** How many entries the log holds. */
   get length(): number {
     return this.#written.entries.entries

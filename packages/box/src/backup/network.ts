@@ -26,8 +26,11 @@ export function parseBootstrap(value: string | undefined = process.env.COFFER_DH
 
 export interface Swarm {
   readonly publicKey: Buffer
-  /** Keeps a connection to this peer, redialling when it drops, until `forget`. */
+  /** Keeps a connection to this peer, redialling when it drops, until `stopDialling` or `forget`. */
   dial(publicKey: Buffer): void
+  /** Stops redialling the peer; a connection open now stays. */
+  stopDialling(publicKey: Buffer): void
+  /** Stops redialling the peer and drops its connection. */
   forget(publicKey: Buffer): void
   /** The open connection to this peer, if any. */
   connection(publicKey: Buffer): Connection | undefined
@@ -56,9 +59,16 @@ export async function openSwarm(opts: {
   })
   await swarm.listen()
   const hex = (key: Buffer) => key.toString('hex')
+  // Hyperswarm bans a key its firewall refused for the swarm's life; a key refused before its invite
+  // was accepted is welcome now, so dialling it lifts the ban.
+  const peers = (swarm as unknown as { peers: Map<string, { ban(banned: boolean): void }> }).peers
   return {
     publicKey: opts.keyPair.publicKey,
-    dial: (key) => swarm.joinPeer(key),
+    dial: (key) => {
+      peers.get(key.toString('hex'))?.ban(false)
+      swarm.joinPeer(key)
+    },
+    stopDialling: (key) => swarm.leavePeer(key),
     forget: (key) => {
       swarm.leavePeer(key)
       for (const conn of swarm.connections) if (conn.remotePublicKey.equals(key)) conn.destroy()

@@ -115,20 +115,18 @@ export class Backup {
     this.#listeners = {
       added: (meta) => this.#queue(async () => {
         await this.#registry.added(meta)
-        this.#track(`source:${meta.id}`, this.#sourceCore(meta))
+        if (this.#starting) await this.#track(`source:${meta.id}`, this.#sourceCore(meta))
         this.#announce()
       }),
       removed: (meta) => this.#queue(async () => {
         await this.#registry.removed(meta)
-        const key = this.#sourceKey(meta)
+        const key = await this.#sourceKey(meta)
         await this.#cores.get(key)?.core.close()
         this.#cores.delete(key)
-        this.#deps.db.prepare("INSERT INTO replica_clears (core, blocks, at) VALUES (?, 'all', ?)").run(key, Date.now())
-        this.#announce()
+        this.#recordClear(key, 'all')
       }),
       cleared: (meta, blocks) => this.#queue(async () => {
-        this.#deps.db.prepare('INSERT INTO replica_clears (core, blocks, at) VALUES (?, ?, ?)').run(this.#sourceKey(meta), JSON.stringify(blocks), Date.now())
-        this.#announce()
+        this.#recordClear(await this.#sourceKey(meta), JSON.stringify(blocks))
       }),
     }
   }
@@ -140,9 +138,6 @@ export class Backup {
   async open(): Promise<void> {
     const { store, audit } = this.#deps
     await this.#registry.reconcile(store.list())
-    this.#track('registry', this.#registry.core)
-    this.#track('audit', audit.session())
-    for (const meta of store.list()) this.#track(`source:${meta.id}`, this.#sourceCore(meta))
     for (const [event, listener] of Object.entries(this.#listeners)) store.events.on(event as 'added', listener as never)
     if (this.#rows().length > 0) await this.#start()
   }
@@ -153,6 +148,7 @@ export class Backup {
     await this.#changes
     const swarm = await this.#starting
     await swarm?.close()
+    if (!this.#starting) await this.#registry.core.close()
     for (const { core } of this.#cores.values()) await core.close()
     this.#cores.clear()
   }
@@ -167,8 +163,9 @@ export class Backup {
     const expiresAt = Date.now() + input.expiresInSeconds * 1000
     const { code, secretHash } = makeInvite({ box: this.#deps.keys.backupPeer.publicKey, replica: Buffer.from(key, 'hex'), expiresAt, name: input.name })
     const id = existing?.id ?? randomUUID()
-    this.#deps.db.prepare(`INSERT INTO replicas (id, name, kind, public_key, state, invite_hash, expires_at, created_at, settings)
-      VALUES (?, ?, 'blind', ?, 'invited', ?, ?, ?, ?)
+    // A new replica starts from the box as it is: deletions made before it need not reach it.
+    this.#deps.db.prepare(`INSERT INTO replicas (id, name, kind, public_key, state, invite_hash, expires_at, created_at, settings, clears_heard)
+      VALUES (?, ?, 'blind', ?, 'invited', ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM replica_clears))
       ON CONFLICT (id) DO UPDATE SET name = excluded.name, invite_hash = excluded.invite_hash, expires_at = excluded.expires_at`)
       .run(id, input.name, key, secretHash, expiresAt, Date.now(), JSON.stringify(DEFAULT_SETTINGS))
     const swarm = await this.#start()
@@ -238,16 +235,25 @@ export class Backup {
     return row
   }
 
-  #sourceKey(meta: SourceMeta): string {
-    return this.#deps.keys.sourceLog(meta.id, meta.generation).keyPair.publicKey.toString('hex')
+  /** A log's key is the hash of its manifest (which names its signing key), known once a session on it is ready. */
+  async #sourceKey(meta: SourceMeta): Promise<string> {
+    for (const [key, { log }] of this.#cores) if (log === `source:${meta.id}`) return key
+    const core = this.#sourceCore(meta)
+    try {
+      await core.ready()
+      return core.key.toString('hex')
+    } finally {
+      await core.close()
+    }
   }
 
-  /** A read session on a source's log: replicating needs no key that decrypts. */
   #sourceCore(meta: SourceMeta): Hypercore {
-    return this.#deps.store.logs.get({ key: Buffer.from(this.#sourceKey(meta), 'hex') })
+    const { keyPair, encryptionKey } = this.#deps.keys.sourceLog(meta.id, meta.generation)
+    return this.#deps.store.logs.get({ keyPair, encryption: { key: encryptionKey } })
   }
 
-  #track(log: string, core: Hypercore): void {
+  async #track(log: string, core: Hypercore): Promise<void> {
+    await core.ready()
     this.#cores.set(core.key.toString('hex'), { log, core })
     for (const live of this.#live.values()) core.replicate(live.conn)
   }
@@ -256,13 +262,14 @@ export class Backup {
     this.#changes = this.#changes.then(change).catch((err: Error) => this.#deps.logger?.error({ err: err.message }, 'a change could not be passed to the replicas'))
   }
 
+  /** Opens a session on every log, and the swarm: only once there is a replica, so a box without one holds nothing open for it. */
   async #start(): Promise<Swarm> {
-    this.#starting ??= openSwarm({
+    this.#starting ??= this.#trackAll().then(() => openSwarm({
       keyPair: this.#deps.keys.backupPeer,
       bootstrap: this.#deps.bootstrap,
       allowed: (remote) => this.#deps.db.prepare('SELECT 1 FROM replicas WHERE public_key = ?').get(remote.toString('hex')) !== undefined && this.#inWindow(this.#byKey(remote.toString('hex'))!),
       onConnection: (conn) => this.#connected(conn),
-    }).then((swarm) => {
+    })).then((swarm) => {
       this.#swarm = swarm
       this.#followWindows()
       this.#windowTimer = setInterval(() => this.#followWindows(), 30_000)
@@ -270,6 +277,12 @@ export class Backup {
       return swarm
     })
     return this.#starting
+  }
+
+  async #trackAll(): Promise<void> {
+    await this.#track('registry', this.#registry.core)
+    await this.#track('audit', this.#deps.audit.session())
+    for (const meta of this.#deps.store.list()) await this.#track(`source:${meta.id}`, this.#sourceCore(meta))
   }
 
   #byKey(key: string): ReplicaRow | undefined {
@@ -339,7 +352,7 @@ export class Backup {
       const previous = JSON.parse(row.health ?? 'null') as StoredHealth | null
       this.#deps.db.prepare('UPDATE replicas SET health = ? WHERE id = ?').run(JSON.stringify({ report: message.report, check: previous?.check ?? null } satisfies StoredHealth), row.id)
       // Each report is checked: "it says it holds my data" is only believed of blocks it sends back.
-      if (!previous?.check || Date.now() - previous.check.at > 60_000) await this.#challenge(this.#byKey(key)!, live, message.report)
+      if (!previous?.check || previous.check.blocks === 0 || Date.now() - previous.check.at > 60_000) await this.#challenge(this.#byKey(key)!, live, message.report)
     }
   }
 
@@ -361,6 +374,13 @@ export class Backup {
     live.wire.send({ type: 'welcome' })
     for (const { core } of this.#cores.values()) core.replicate(live.conn)
     this.#sendCores(this.#byKey(row.public_key)!, live)
+  }
+
+  /** A deletion every replica must hear about, kept until each has; none is kept while there is no replica. */
+  #recordClear(core: string, blocks: string): void {
+    if (this.#rows().length === 0) return
+    this.#deps.db.prepare('INSERT INTO replica_clears (core, blocks, at) VALUES (?, ?, ?)').run(core, blocks, Date.now())
+    this.#announce()
   }
 
   /** Tells every connected replica the logs to hold and the clears it has not heard. */
@@ -389,11 +409,14 @@ export class Backup {
   async #challenge(row: ReplicaRow, live: Live, report: HealthReport | undefined): Promise<void> {
     const candidates: { core: string; index: number }[] = []
     for (const [key, { core }] of this.#cores) {
-      const theirs = report?.cores.find((c) => c.key === key)
-      const length = Math.min(core.length, theirs?.length ?? 0)
-      for (let n = 0; n < 4 && length > 0; n++) {
-        const index = randomBytes(4).readUInt32BE() % length
-        if (await core.has(index)) candidates.push({ core: key, index })
+      // Only blocks it says it holds: one it does not send back then is a failure, not a lag.
+      const held = report?.cores.find((c) => c.key === key)?.held ?? []
+      const total = held.reduce((n, [start, end]) => n + end - start, 0)
+      for (let n = 0; n < 4 && total > 0; n++) {
+        let offset = randomBytes(4).readUInt32BE() % total
+        const [start, end] = held.find(([s, e]) => offset < e - s || ((offset -= e - s), false))!
+        const index = start + offset
+        if (index < end && index < core.length && await core.has(index)) candidates.push({ core: key, index })
       }
     }
     const blocks = candidates.sort(() => randomBytes(1)[0]! - 128).slice(0, CHALLENGE_BLOCKS)

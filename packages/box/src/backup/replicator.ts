@@ -96,6 +96,9 @@ class Owner {
   grown = 0
   conn: Connection | undefined
   wire: Wire<ToBox, ToReplica> | undefined
+  reportTimer: NodeJS.Timeout | undefined
+  /** The cores held before this connection, opened and attached to it. */
+  ready: Promise<void> = Promise.resolve()
 
   constructor(key: string, dir: string) {
     this.key = key
@@ -139,7 +142,7 @@ export class Replicator {
       allowed: (remote) => this.#rows.has(remote.toString('hex')),
       onConnection: (conn) => this.#connected(conn),
     })
-    for (const row of this.#rows.values()) this.#swarm.dial(Buffer.from(row.key, 'hex'))
+    this.#dialPending()
     // Invites accepted and owners removed by another process (the CLI) show up in the database.
     this.#poll = setInterval(() => this.#reload(), 1000)
     this.#health = setInterval(() => this.#reportAll(), HEALTH_MS)
@@ -192,8 +195,16 @@ export class Replicator {
     const rows = this.#db.prepare('SELECT * FROM owners').all() as OwnerRow[]
     const before = this.#rows
     this.#rows = new Map(rows.map((r) => [r.key, r]))
-    for (const row of rows) if (!before.has(row.key)) this.#swarm?.dial(Buffer.from(row.key, 'hex'))
+    this.#dialPending()
     for (const key of before.keys()) if (!this.#rows.has(key)) void this.#drop(key)
+  }
+
+  /**
+   * Only an owner whose invite is still to be presented is dialled from here; a paired box dials
+   * its replicas itself (in its sync windows), so each pair has one dialler and one connection.
+   */
+  #dialPending(): void {
+    for (const row of this.#rows.values()) if (row.state === 'pending') this.#swarm?.dial(Buffer.from(row.key, 'hex'))
   }
 
   async #drop(key: string): Promise<void> {
@@ -223,7 +234,7 @@ export class Replicator {
     owner.conn = conn
     const wire = openWire<ToBox, ToReplica>(conn, ToReplica, (message) => {
       this.#seen(key)
-      this.#handle(owner, wire, message).catch((err: Error) => {
+      owner.ready.then(() => this.#handle(owner, wire, message)).catch((err: Error) => {
         this.#logger?.warn({ owner: key, err: err.message }, 'an owner\'s message could not be handled')
         conn.destroy()
       })
@@ -239,7 +250,11 @@ export class Replicator {
     })
     const current = this.#rows.get(key)!
     wire.send({ type: 'hello', ...(current.state === 'pending' && current.invite ? { invite: current.invite } : {}) })
-    for (const core of owner.cores.values()) core.replicate(conn)
+    // What it held before a restart is served again, and followed, before the box says anything.
+    owner.ready = (async () => {
+      const held = this.#db.prepare('SELECT cores FROM owners WHERE key = ?').pluck().get(key) as string | undefined
+      for (const core of JSON.parse(held ?? '[]') as string[]) await this.#hold(owner, core)
+    })()
   }
 
   #seen(key: string): void {
@@ -255,6 +270,7 @@ export class Replicator {
     if (message.type === 'welcome') {
       this.#db.prepare("UPDATE owners SET state = 'active', invite = NULL, expires_at = NULL WHERE key = ?").run(owner.key)
       this.#rows.get(owner.key)!.state = 'active'
+      this.#swarm?.stopDialling(Buffer.from(owner.key, 'hex'))
       return
     }
     if (this.#rows.get(owner.key)?.state !== 'active') {
@@ -305,6 +321,7 @@ export class Replicator {
       core.on('download', (_index, byteLength) => {
         owner.grown += byteLength ?? 0
         if (this.#overQuota(owner)) this.#stopDownloads(owner)
+        else this.#reportSoon(owner)
       })
     }
     if (owner.conn) core.replicate(owner.conn)
@@ -322,6 +339,16 @@ export class Replicator {
     this.#report(owner)
   }
 
+  /** A report once a burst of blocks has landed, so the owner sees a replica catch up without waiting for the next round. */
+  #reportSoon(owner: Owner): void {
+    if (owner.reportTimer) return
+    owner.reportTimer = setTimeout(() => {
+      owner.reportTimer = undefined
+      this.#report(owner)
+    }, 250)
+    owner.reportTimer.unref()
+  }
+
   #reportAll(): void {
     for (const owner of this.#owners.values()) {
       owner.usedBytes = dirBytes(owner.dir)
@@ -337,7 +364,7 @@ export class Replicator {
     const usedBytes = owner.usedBytes + owner.grown
     const report: HealthReport = {
       owner: owner.key, at: Date.now(), quotaBytes: row.quota, usedBytes, overQuota: usedBytes > row.quota,
-      cores: [...owner.cores.entries()].map(([key, core]) => ({ key, length: core.length, blocks: heldBlocks(core), bytes: core.byteLength })),
+      cores: [...owner.cores.entries()].map(([key, core]) => ({ key, length: core.length, blocks: heldBlocks(core), bytes: core.byteLength, held: heldRanges(core) })),
     }
     owner.wire.send({ type: 'health', report, signature: sign(healthMessage(report), this.keyPair).toString('hex') })
   }

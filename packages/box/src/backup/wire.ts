@@ -44,7 +44,11 @@ export const HealthReport = Type.Object({
   quotaBytes: Type.Number({ minimum: 0 }),
   usedBytes: Type.Number({ minimum: 0 }),
   overQuota: Type.Boolean(),
-  cores: Type.Array(Type.Object({ key: CoreKey, length: Index, blocks: Index, bytes: Type.Number({ minimum: 0 }) }), { maxItems: 100_000 }),
+  cores: Type.Array(Type.Object({
+    key: CoreKey, length: Index, blocks: Index, bytes: Type.Number({ minimum: 0 }),
+    /** The runs of blocks held, [start, end): what the owner's checks ask for. */
+    held: Type.Array(Type.Tuple([Index, Index]), { maxItems: 100_000 }),
+  }), { maxItems: 100_000 }),
 })
 export type HealthReport = Static<typeof HealthReport>
 

@@ -1,0 +1,10 @@
+/**
+ * Backup: encrypted copies of the box's logs on replicas that cannot read them, their health,
+ * and restoring a box from one. The blind replicator (`coffer replicator`) lives here too, as
+ * it speaks the same protocol from the other end.
+ */
+export { Backup, ReplicaSettings, ReplicaView, DEFAULT_SETTINGS, type BackupDeps } from './replicas.ts'
+export { Replicator, acceptInvite, replicatorIdentity, type OwnerView } from './replicator.ts'
+export { restoreFromReplica, RestoreFailed, type RestoreProgress, type RestoreResult } from './restore.ts'
+export { parseBootstrap } from './network.ts'
+export { backupOperations, type BackupOperations } from './operations.ts'

@@ -1,0 +1,163 @@
+/**
+ * Restoring a box from a replica, into a home made with `coffer init --recover`: the same words
+ * give the same keys, so the replica knows this box, and every log's key is derived again from
+ * the registry log's list of sources. Each block is checked against its log's signed Merkle tree
+ * as it arrives (hypercore refuses any that does not verify), the views are built from the logs,
+ * and the audit log is verified at the end. Run with the box stopped: a box that has written
+ * anything of its own would fork its logs from the replica's copies, so it is refused.
+ */
+import type Hypercore from 'hypercore'
+import { Conflict, CofferError } from '../errors/index.ts'
+import { openHome, readRuntime } from '../home/index.ts'
+import { openMetaDb } from '../db/index.ts'
+import { Store, type SourceMeta } from '../store/index.ts'
+import { AuditLog, type VerifyReport } from '../audit/index.ts'
+import { openSwarm, type Connection } from './network.ts'
+import { SourceRegistry } from './registry.ts'
+import { ToBox, type ToReplica, openWire, type Wire } from './wire.ts'
+
+export interface RestoreProgress {
+  phase: 'connecting' | 'registry' | 'sources' | 'audit' | 'views' | 'verifying'
+  /** Logs done and to do in this phase. */
+  done: number
+  total: number
+  blocks: number
+}
+
+export interface RestoreResult {
+  sources: { id: string; points: number; keys: number }[]
+  blocks: number
+  audit: VerifyReport
+}
+
+export class RestoreFailed extends CofferError {
+  constructor(detail: string) {
+    super(502, 'restore-failed', 'Restore failed', detail)
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export async function restoreFromReplica(opts: {
+  home: string
+  replica: string
+  bootstrap?: { host: string; port: number }[]
+  timeoutMs?: number
+  onProgress?: (p: RestoreProgress) => void
+}): Promise<RestoreResult> {
+  const home = openHome(opts.home)
+  const running = readRuntime(home)
+  if (running && processAlive(running.pid)) throw new Conflict(`The box is running (pid ${running.pid}): stop it, then restore.`)
+  if (!/^[0-9a-f]{64}$/.test(opts.replica)) throw new CofferError(400, 'invalid-input', 'Invalid input', 'A replica is named by its 64-hex-character key: `coffer replicator id` prints it.')
+  const replicaKey = Buffer.from(opts.replica, 'hex')
+  const timeoutMs = opts.timeoutMs ?? 120_000
+  const db = openMetaDb(home.paths.meta)
+  const store = new Store({ db, keys: home.keys, logsDir: home.paths.logs, viewsDir: home.paths.views })
+  const audit = new AuditLog(home.paths.audit, home.keys, db)
+  const sessions: Hypercore[] = []
+  let blocks = 0
+  const progress = (phase: RestoreProgress['phase'], done: number, total: number) => opts.onProgress?.({ phase, done, total, blocks })
+  let swarm: Awaited<ReturnType<typeof openSwarm>> | undefined
+  try {
+    await store.open()
+    const auditCore = audit.session()
+    sessions.push(auditCore)
+    await auditCore.ready()
+    if (store.list().length > 0 || auditCore.length > 0) {
+      throw new Conflict('This box holds data of its own already; a restore would fork its logs from the replica\'s. Restore into a new home made with `coffer init --recover`.')
+    }
+
+    progress('connecting', 0, 1)
+    const connected = new Promise<{ conn: Connection; wire: Wire<ToReplica, ToBox> }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RestoreFailed(`The replica ${opts.replica.slice(0, 12)}… did not answer within ${timeoutMs / 1000} s: is it running, and on the same network (COFFER_DHT_BOOTSTRAP)?`)), timeoutMs)
+      openSwarm({
+        keyPair: home.keys.backupPeer,
+        bootstrap: opts.bootstrap,
+        allowed: (remote) => remote.equals(replicaKey),
+        onConnection: (conn) => {
+          const wire = openWire<ToReplica, ToBox>(conn, ToBox, () => {})
+          wire.next('hello', timeoutMs).then(() => {
+            clearTimeout(timer)
+            resolve({ conn, wire })
+          }, reject)
+        },
+      }).then((s) => {
+        swarm = s
+        s.dial(replicaKey)
+      }, reject)
+    })
+    const { conn, wire } = await connected
+    wire.send({ type: 'welcome' })
+    const inventoryAnswer = wire.next('inventory', timeoutMs)
+    wire.send({ type: 'inventory' })
+    const inventory = new Map((await inventoryAnswer).cores.map((c) => [c.key, c]))
+
+    /** Pulls every block the replica holds of a core; hypercore checks each against the signed tree. */
+    const pull = async (core: Hypercore, what: string) => {
+      sessions.push(core)
+      await core.ready()
+      const key = core.key.toString('hex')
+      const held = inventory.get(key)
+      if (!held) throw new RestoreFailed(`The replica does not hold ${what}: it cannot restore this box.`)
+      core.replicate(conn)
+      const pending = held.held.map(([start, end]) => core.download({ start, end }).done())
+      await withTimeout(Promise.all(pending), timeoutMs, `${what} did not finish downloading within ${timeoutMs / 1000} s.`)
+      for (const [start, end] of held.held) blocks += end - start
+    }
+
+    const { keyPair, encryptionKey } = home.keys.sourceRegistry
+    const registry = new SourceRegistry(store.logs.get({ keyPair, encryption: { key: encryptionKey } }))
+    progress('registry', 0, 1)
+    await pull(registry.core, 'the list of sources')
+    const metas: SourceMeta[] = [...(await registry.sources()).values()]
+    progress('sources', 0, metas.length)
+    for (const [i, meta] of metas.entries()) {
+      const log = home.keys.sourceLog(meta.id, meta.generation)
+      await pull(store.logs.get({ keyPair: log.keyPair, encryption: { key: log.encryptionKey } }), `source "${meta.id}"`)
+      progress('sources', i + 1, metas.length)
+    }
+    progress('audit', 0, 1)
+    await pull(auditCore, 'the audit log')
+    await swarm?.close()
+    swarm = undefined
+
+    progress('views', 0, metas.length)
+    for (const [i, meta] of metas.entries()) {
+      await store.adopt(meta)
+      progress('views', i + 1, metas.length)
+    }
+    progress('verifying', 0, 1)
+    for (const core of sessions) await core.close()
+    sessions.length = 0
+    await audit.adoptRestored()
+    await audit.open()
+    const report = await audit.verify()
+    return { sources: metas.map((m) => ({ id: m.id, ...pick(store.summary(m.id)) })), blocks, audit: report }
+  } finally {
+    await swarm?.close()
+    for (const core of sessions) await core.close().catch(() => {})
+    await store.close()
+    await audit.close()
+    db.close()
+  }
+}
+
+function pick(summary: { points: number; keys: number }): { points: number; keys: number } {
+  return { points: summary.points, keys: summary.keys }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new RestoreFailed(message)), ms)))])
+  } finally {
+    clearTimeout(timer)
+  }
+}
