@@ -26,6 +26,7 @@ import { driverOperations } from './drivers/operations.ts'
 import { importOperations } from './importers/operations.ts'
 import { Answerer, Evaluator, Membership, marketOperations } from './market/index.ts'
 import { Backup, backupOperations, parseBootstrap } from './backup/index.ts'
+import { recoveryOperations } from './recovery/index.ts'
 import { Operations } from './operations/index.ts'
 import { sourceOperations, type SourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
@@ -98,7 +99,9 @@ export function createBox(config: BoxConfig): Box {
   const homeOps = homeOperations({ home, store, audit, drivers, importers })
   const grantOps = grantOperations({ arbiter, store })
   const auditOps = auditOperations({ audit })
-  const statementOps = statementOperations({ home, audit, apps, answers: () => membership.queries({ state: 'answered', limit: Number.MAX_SAFE_INTEGER }) })
+  const statementOps = statementOperations({
+    home, audit, apps, answers: () => membership.queries({ state: 'answered', limit: Number.MAX_SAFE_INTEGER }), accounts: () => membership.payments(),
+  })
   const driverOps = driverOperations({ drivers })
   const importOps = importOperations({ importers })
   const membership: Membership = new Membership({
@@ -109,9 +112,10 @@ export function createBox(config: BoxConfig): Box {
   const marketOps = marketOperations({ membership, answerer, store })
   const backup = new Backup({ db, keys: home.keys, store, audit, logger, timeZone: () => home.config.timeZone ?? 'UTC', bootstrap: config.dhtBootstrap ?? parseBootstrap() })
   const backupOps = backupOperations({ backup })
+  const recoveryOps = recoveryOperations({ home, db })
   const api = createApi({
     home, store, arbiter, drivers, importers, apps, gateway, logger,
-    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps, marketOps, backupOps,
+    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps, marketOps, backupOps, recoveryOps,
   })
 
   const box: Box = {

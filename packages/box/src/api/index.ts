@@ -28,6 +28,7 @@ import type { DriverOperations } from '../drivers/operations.ts'
 import type { ImportOperations } from '../importers/operations.ts'
 import type { MarketOperations } from '../market/index.ts'
 import type { BackupOperations } from '../backup/index.ts'
+import type { RecoveryOperations } from '../recovery/index.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
@@ -38,6 +39,7 @@ import { statementRoutes } from './statement.ts'
 import { appRoutes } from './apps.ts'
 import { marketRoutes } from './market.ts'
 import { backupRoutes } from './backup.ts'
+import { recoveryRoutes } from './recovery.ts'
 import { cockpitRoutes, isCockpitPath, sendCockpit } from './cockpit.ts'
 import { docsRoutes } from './docs.ts'
 
@@ -61,6 +63,7 @@ export interface ApiDeps {
   importOps: ImportOperations
   marketOps: MarketOperations
   backupOps: BackupOperations
+  recoveryOps: RecoveryOperations
   logger: Logger
 }
 
@@ -113,6 +116,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     appRoutes(api, deps)
     marketRoutes(api, deps)
     backupRoutes(api, deps)
+    recoveryRoutes(api, deps)
   }, { prefix: '/api/v1' })
   cockpitRoutes(app, tileOrigin)
 

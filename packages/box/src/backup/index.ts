@@ -4,7 +4,7 @@
  * it speaks the same protocol from the other end.
  */
 export { Backup, ReplicaSettings, ReplicaView, DEFAULT_SETTINGS, type BackupDeps } from './replicas.ts'
-export { Replicator, acceptInvite, replicatorIdentity, type OwnerView } from './replicator.ts'
+export { Replicator, acceptInvite, listOwners, removeOwner, replicatorIdentity, type OwnerView } from './replicator.ts'
 export { restoreFromReplica, RestoreFailed, type RestoreProgress, type RestoreResult } from './restore.ts'
 export { parseBootstrap } from './network.ts'
 export { backupOperations, type BackupOperations } from './operations.ts'

@@ -77,6 +77,38 @@ export function acceptInvite(dir: string, code: string, opts: { quotaBytes: numb
   }
 }
 
+/** The owners a replicator folder serves, read from its database (a running replicator keeps it current). */
+export function listOwners(dir: string): OwnerView[] {
+  const db = openReplicatorDb(dir)
+  try {
+    return (db.prepare('SELECT * FROM owners ORDER BY added_at').all() as OwnerRow[]).map((row) => ownerView(row, fs.existsSync(ownerDir(dir, row.key)) ? dirBytes(ownerDir(dir, row.key)) : 0, false))
+  } finally {
+    db.close()
+  }
+}
+
+/** Stops serving an owner: a running replicator drops them within a second, and deletes what it held for them. */
+export function removeOwner(dir: string, key: string): void {
+  const db = openReplicatorDb(dir)
+  try {
+    if (!db.prepare('DELETE FROM owners WHERE key = ?').run(key).changes) throw new NotFound(`This replicator holds nothing for ${key}.`)
+  } finally {
+    db.close()
+  }
+}
+
+function ownerDir(dir: string, key: string): string {
+  return path.join(dir, 'owners', key)
+}
+
+function ownerView(row: OwnerRow, usedBytes: number, connected: boolean): OwnerView {
+  return {
+    key: row.key, name: row.name, state: row.state, quotaBytes: row.quota, usedBytes, overQuota: usedBytes > row.quota,
+    cores: (JSON.parse(row.cores) as string[]).length, addedAt: new Date(row.added_at).toISOString(),
+    lastSeen: row.last_seen === null ? null : new Date(row.last_seen).toISOString(), connected,
+  }
+}
+
 function dirBytes(dir: string): number {
   let total = 0
   for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
@@ -136,6 +168,9 @@ export class Replicator {
 
   async open(): Promise<void> {
     this.#reload()
+    // Owners removed while the replicator was stopped: what was held for them goes now.
+    const owners = path.join(this.dir, 'owners')
+    for (const key of fs.existsSync(owners) ? fs.readdirSync(owners) : []) if (!this.#rows.has(key)) fs.rmSync(path.join(owners, key), { recursive: true, force: true })
     this.#swarm = await openSwarm({
       keyPair: this.keyPair,
       bootstrap: this.#bootstrap,
@@ -169,23 +204,9 @@ export class Replicator {
     const rows = this.#db.prepare('SELECT * FROM owners ORDER BY added_at').all() as OwnerRow[]
     return rows.map((row) => {
       const owner = this.#owners.get(row.key)
-      const usedBytes = owner ? owner.usedBytes + owner.grown : fs.existsSync(this.#ownerDir(row.key)) ? dirBytes(this.#ownerDir(row.key)) : 0
-      return {
-        key: row.key, name: row.name, state: row.state, quotaBytes: row.quota, usedBytes, overQuota: usedBytes > row.quota,
-        cores: (JSON.parse(row.cores) as string[]).length, addedAt: new Date(row.added_at).toISOString(),
-        lastSeen: row.last_seen === null ? null : new Date(row.last_seen).toISOString(), connected: owner?.conn !== undefined,
-      }
+      const dir = ownerDir(this.dir, row.key)
+      return ownerView(row, owner ? owner.usedBytes + owner.grown : fs.existsSync(dir) ? dirBytes(dir) : 0, owner?.conn !== undefined)
     })
-  }
-
-  /** Stops serving an owner at once and deletes everything held for them. */
-  async remove(key: string): Promise<void> {
-    if (!this.#db.prepare('DELETE FROM owners WHERE key = ?').run(key).changes) throw new NotFound(`This replicator holds nothing for ${key}.`)
-    await this.#drop(key)
-  }
-
-  #ownerDir(key: string): string {
-    return path.join(this.dir, 'owners', key)
   }
 
   #reload(): void {
@@ -213,12 +234,12 @@ export class Replicator {
     const owner = this.#owners.get(key)
     this.#owners.delete(key)
     if (owner) await owner.store.close()
-    fs.rmSync(this.#ownerDir(key), { recursive: true, force: true })
+    fs.rmSync(ownerDir(this.dir, key), { recursive: true, force: true })
   }
 
   #owner(key: string): Owner {
     let owner = this.#owners.get(key)
-    if (!owner) this.#owners.set(key, owner = new Owner(key, this.#ownerDir(key)))
+    if (!owner) this.#owners.set(key, owner = new Owner(key, ownerDir(this.dir, key)))
     return owner
   }
 

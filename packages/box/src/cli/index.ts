@@ -15,11 +15,13 @@ import { CofferError, InvalidInput } from '../errors/index.ts'
 import type { AggregateResult } from '../store/index.ts'
 import type { CsvPreview, ImportJob } from '../importers/index.ts'
 import type { Driver, NewDevice } from '../drivers/index.ts'
+import type { ReplicaView } from '../backup/index.ts'
 import { Client, NotRunning } from './connect.ts'
 import { resolveHomeDir } from '../home/paths.ts'
 import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
 import { marketCommands } from './market.ts'
+import { backupCommands, replicatorCommands } from './backup.ts'
 import { bytes, isoTime, json, out, table } from './format.ts'
 import { appCommands } from './apps.ts'
 
@@ -120,6 +122,9 @@ function buildProgram(): Command {
       const drivers = status.drivers as { id: string; state: string; lastError: string | null }[]
       if (drivers.length > 0) out(`Drivers: ${drivers.map((d) => `${d.id} ${d.state}${d.lastError ? ` (last error: ${d.lastError})` : ''}`).join(', ')}`)
       if (Number(status.importsRunning) > 0) out(`Imports running: ${status.importsRunning}`)
+      const { replicas } = await client().request<{ replicas: ReplicaView[] }>('GET', '/backup/replicas')
+      if (replicas.length === 0) out('Backup: no replica yet (`coffer backup invite`)')
+      else out(`Backup: ${replicas.length} ${replicas.length === 1 ? 'replica' : 'replicas'}${replicas.filter((r) => r.stale).map((r) => `; STALE ${r.name}: ${r.problems.join(' ')}`).join('')}`)
     })
 
   const sources = program.command('sources').description('list, add, show and delete sources')
@@ -369,6 +374,8 @@ function buildProgram(): Command {
 
   statementCommand(program, client)
   marketCommands(program, client)
+  backupCommands(program, client, home)
+  replicatorCommands(program)
 
   return program
 }

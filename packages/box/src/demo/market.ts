@@ -39,7 +39,8 @@ export async function startDemoMarket(box: Box, port: number, onProgress: (line:
     await helper.close()
   }
   try {
-    await postDemoQuery(url, path.join(dir, 'processor.json'))
+    await postDemoQuery(url, path.join(dir, 'processor.json'), (processorId) =>
+      leader.payments.deposit({ processorId, amount: 1_500_000, reference: `demo query ${new Date().toISOString().slice(0, 10)}` }))
     if (Object.keys(box.membership.levels).length === 0) box.membership.levels = { Activity: 'medium' }
     if (!box.membership.list().some((m) => m.url === url)) await box.membership.join(url)
     else await box.membership.sync(box.membership.list().find((m) => m.url === url)!.id)
@@ -60,8 +61,12 @@ function readSecrets(file: string): { token: string; verifyKey: string } {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as { token: string; verifyKey: string }
 }
 
-/** A demo processor (registered once) asks for the mean of each person's daily steps over the last two weeks, unless it already has an open query. */
-async function postDemoQuery(url: string, file: string): Promise<void> {
+/**
+ * A demo processor (registered once) asks for the mean of each person's daily steps over the last
+ * two weeks, unless it already has an open query. Posting escrows price × most participants, so
+ * `fund` first pays that in (it all comes back when the query ends short of its minimum).
+ */
+async function postDemoQuery(url: string, file: string, fund: (processorId: string) => Promise<unknown>): Promise<void> {
   const api = async (method: string, route: string, body?: unknown, key?: string) => {
     const res = await fetch(`${url}/api/v1${route}`, {
       method, body: body === undefined ? undefined : JSON.stringify(body),
@@ -80,6 +85,8 @@ async function postDemoQuery(url: string, file: string): Promise<void> {
   if (queries.length > 0) return
   const today = Math.floor(Date.now() / 1000 / DAY) * DAY
   const date = (t: number) => new Date(t * 1000).toISOString().slice(0, 10)
+  const me = await api('GET', '/processors/me', undefined, key) as { id: string }
+  await fund(me.id)
   await api('POST', '/queries', {
     question: `SELECT AVG(MEAN(SUM(Activity.steps) PER 1d) DURING ${date(today - 14 * DAY)} .. ${date(today)})`,
     purpose: 'How much people walk on an ordinary day, for a public health study. Only the average over everyone who answers is kept.',
