@@ -2,10 +2,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
 import createTestnet from 'hyperdht/testnet.js'
+import HyperDHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
 import { createBox, initHome } from '../src/index.ts'
-import { Replicator, restoreFromReplica } from '../src/backup/index.ts'
-import { PASSPHRASE, senml, startBox, tempDir, until, within } from './helpers.ts'
+import { Replicator, restoreFromReplica, type ReplicaView } from '../src/backup/index.ts'
+import { BIN, PASSPHRASE, call, cli, senml, startBox, tempDir, until, within } from './helpers.ts'
 
 /** Every file under `dir` that holds `needle`, read as raw bytes. */
 function filesHolding(dir: string, needle: string): string[] {
@@ -110,4 +113,130 @@ test('a blind replicator pairs by a sealed invite, holds no plaintext, follows d
   } finally {
     await again.close()
   }
+})
+
+/** A process of the CLI left running, as a user starts it. */
+function running(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, COFFER_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout!.on('data', (d) => {
+      out += d
+      const match = ready.exec(out)
+      if (match) resolve({ child, match })
+    })
+    child.stderr!.on('data', (d) => (err += d))
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${err}`)))
+  })
+}
+
+function killed(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    child.kill('SIGKILL')
+  })
+}
+
+test('from the command line: a replicator and a box pair, replication survives kill -9 of either mid-sync, and a stranger reaches neither', async (t) => {
+  const testnet = await createTestnet(3)
+  t.after(() => testnet.destroy())
+  const env = { COFFER_DHT_BOOTSTRAP: testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',') }
+  const home = path.join(tempDir(), 'home')
+  initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
+  const repDir = tempDir('coffer-replicator-')
+  const children: ChildProcess[] = []
+  t.after(() => Promise.all(children.map(killed)))
+  const startReplicator = async () => {
+    const { child } = await running(['replicator', '--dir', repDir, 'start'], env, /serving/)
+    children.push(child)
+    return child
+  }
+  const startBox = async () => {
+    const { child, match } = await running(['--home', home, 'start', '--port', '0'], env, /listening on (http:\/\/\S+)/)
+    children.push(child)
+    return { child, url: match[1]! }
+  }
+
+  const repKey = (await cli(['replicator', '--dir', repDir, 'id'], env)).stdout.trim()
+  assert.match(repKey, /^[0-9a-f]{64}$/)
+  let replicator = await startReplicator()
+  let box = await startBox()
+  const token = (await cli(['--home', home, 'token', 'owner', '--expires', '1h'], env)).stdout.trim()
+  const api = (method: string, route: string, opts: { body?: unknown; raw?: string } = {}) => call(box.url, method, route, { ...opts, token })
+  assert.equal((await api('POST', '/api/v1/sources', { body: { id: 'steps', kind: 'timeseries', logicalType: 'activity' } })).status, 201)
+  const write = async (from: number, batches: number) => {
+    for (let b = 0; b < batches; b++) {
+      const records = Array.from({ length: 500 }, (_, i) => ({ n: 'steps', t: 1_700_000_000 + (from + b) * 500 * 60 + i * 60, v: i }))
+      assert.equal((await api('POST', '/api/v1/sources/steps/records', { raw: senml(records) })).status, 201)
+    }
+  }
+  await write(0, 200)
+
+  const invite = await cli(['--home', home, 'backup', 'invite', repKey, '--name', 'co-op'], env)
+  assert.equal(invite.code, 0, invite.stderr)
+  const code = /coffer-invite:\S+/.exec(invite.stdout)![0]
+  const accepted = await cli(['replicator', '--dir', repDir, 'accept', code, '--quota', '1GiB'], env)
+  assert.equal(accepted.code, 0, accepted.stderr)
+  assert.match(accepted.stdout, /Paired with "co-op"/)
+
+  const list = async () => JSON.parse((await cli(['--home', home, 'backup', 'list', '--json'], env)).stdout) as { replicas: ReplicaView[] }
+  const heldSteps = (r: ReplicaView | undefined) => r?.health?.cores.find((c) => c.log === 'source:steps')?.heldBlocks ?? 0
+  // Killed as soon as it holds part of the log, then started again: it carries on from what it has.
+  await until('the replica to hold part of the log', async () => heldSteps((await list()).replicas[0]) > 0 ? true : undefined, 30_000)
+  await killed(replicator)
+  replicator = await startReplicator()
+  await write(200, 50)
+  // The box killed while it sends, then started again.
+  await killed(box.child)
+  box = await startBox()
+  await write(250, 20)
+  const inSync = await until('the replica to catch up after both were killed', async () => {
+    const r = (await list()).replicas[0]
+    return r?.state === 'paired' && r.health?.behindBlocks === 0 && heldSteps(r) >= 271 && (r.health.check?.blocks ?? 0) > 0 ? r : undefined
+  }, 60_000)
+  assert.equal(inSync.health!.check!.failed, 0)
+  assert.equal(inSync.stale, false)
+
+  const status = await cli(['replicator', '--dir', repDir, 'status', '--json'], env)
+  const [owner] = JSON.parse(status.stdout) as { name: string; state: string; cores: number; usedBytes: number }[]
+  assert.equal(owner!.name, 'co-op')
+  assert.equal(owner!.state, 'active')
+  assert.equal(owner!.cores, 3)
+  assert.ok(owner!.usedBytes > 0)
+
+  // A stranger who knows both keys is refused by both firewalls: no connection ever opens.
+  const strangerDht = new HyperDHT({ bootstrap: testnet.bootstrap, host: '127.0.0.1', firewalled: false })
+  const stranger = new Hyperswarm({ dht: strangerDht })
+  t.after(async () => {
+    await stranger.destroy()
+    await strangerDht.destroy()
+  })
+  let connections = 0
+  stranger.on('connection', (conn) => {
+    connections++
+    conn.on('error', () => {})
+  })
+  // The control: an open peer on the same network, which the stranger does reach in the same time.
+  const openDht = new HyperDHT({ bootstrap: testnet.bootstrap, host: '127.0.0.1', firewalled: false })
+  const open = new Hyperswarm({ dht: openDht })
+  t.after(async () => {
+    await open.destroy()
+    await openDht.destroy()
+  })
+  open.on('connection', (conn) => conn.on('error', () => {}))
+  await open.listen()
+  const boxKey = (await list() as unknown as { boxKey: string }).boxKey
+  stranger.joinPeer(Buffer.from(repKey, 'hex'))
+  stranger.joinPeer(Buffer.from(boxKey, 'hex'))
+  stranger.joinPeer(open.keyPair.publicKey)
+  await until('the stranger to reach the open peer', () => connections > 0 ? true : undefined, 10_000)
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  assert.equal(connections, 1)
+
+  // Removed: it is dropped and refused from then on.
+  const removed = await cli(['--home', home, 'backup', 'remove', 'co-op'], env)
+  assert.equal(removed.code, 0, removed.stderr)
+  assert.deepEqual((await list()).replicas, [])
 })
