@@ -240,3 +240,68 @@ test('from the command line: a replicator and a box pair, replication survives k
   assert.equal(removed.code, 0, removed.stderr)
   assert.deepEqual((await list()).replicas, [])
 })
+
+test('a replica refuses blocks beyond its quota, keeps to its upload limit and sync windows, and drops the log of a deleted source', async (t) => {
+  const testnet = await createTestnet(3)
+  t.after(() => testnet.destroy())
+  process.env.COFFER_DHT_BOOTSTRAP = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
+  t.after(() => delete process.env.COFFER_DHT_BOOTSTRAP)
+  const owner = await startBox()
+  t.after(() => owner.close())
+  for (const id of ['small', 'big']) assert.equal((await owner.api('POST', '/api/v1/sources', { body: { id, kind: 'timeseries', logicalType: 'health' } })).status, 201)
+  assert.equal((await owner.api('POST', '/api/v1/sources/small/records', { raw: senml([{ n: 'x', t: 1_700_000_000, v: 1 }]) })).status, 201)
+  const filler = 'x'.repeat(200)
+  for (let b = 0; b < 8; b++) {
+    const records = Array.from({ length: 1000 }, (_, i) => ({ n: 'note', t: 1_700_000_000 + b * 100_000 + i, vs: `${filler}${b}-${i}` }))
+    assert.equal((await owner.api('POST', '/api/v1/sources/big/records', { raw: senml(records) })).status, 201)
+  }
+  const pair = async (name: string, quotaBytes: number, settings: Record<string, unknown> = {}) => {
+    const replicator = new Replicator({ dir: tempDir('coffer-replicator-'), bootstrap: testnet.bootstrap })
+    await replicator.open()
+    t.after(() => replicator.close())
+    const { body } = await owner.api('POST', '/api/v1/backup/replicas', { body: { publicKey: replicator.publicKey, name } })
+    if (Object.keys(settings).length > 0) assert.equal((await owner.api('PATCH', `/api/v1/backup/replicas/${body.replica.id}`, { body: settings })).status, 200)
+    replicator.accept(body.invite, { quotaBytes })
+    return { replicator, id: body.replica.id as string }
+  }
+  const view = async (id: string) => (await owner.api('GET', `/api/v1/backup/replicas/${id}`)).body as ReplicaView
+
+  // A small quota: the replica stops taking blocks and says so; the owner sees why.
+  const tight = await pair('tight', 256 * 1024)
+  const full = await until('the tight replica to report its quota full', async () => {
+    const r = await view(tight.id)
+    return r.health?.overQuota ? r : undefined
+  }, 30_000)
+  assert.ok(full.health!.behindBlocks > 0)
+  assert.ok(full.stale)
+  assert.match(full.problems.join(' '), /quota is full/)
+
+  // An upload limit of 256 KiB/s: the big log (about 2 MiB on the wire) cannot arrive in under 4 s.
+  const started = Date.now()
+  const slow = await pair('slow', 1e9, { uploadBytesPerSecond: 256 * 1024 })
+  const synced = await until('the limited replica to catch up', async () => {
+    const r = await view(slow.id)
+    return r.health && r.health.behindBlocks === 0 ? r : undefined
+  }, 60_000)
+  assert.ok(Date.now() - started >= 4000, `synced in ${Date.now() - started} ms despite the limit`)
+  assert.ok(synced.traffic.sentBytes > 0)
+
+  // Outside its windows the box drops it; back in, it reconnects.
+  const now = new Date()
+  const hhmm = (d: Date) => d.toISOString().slice(11, 16)
+  const closedWindow = `${hhmm(new Date(now.getTime() + 2 * 3600_000))}-${hhmm(new Date(now.getTime() + 3 * 3600_000))}`
+  const outside = await owner.api('PATCH', `/api/v1/backup/replicas/${slow.id}`, { body: { windows: [closedWindow] } })
+  assert.equal(outside.body.inWindow, false)
+  await until('the replica to be dropped outside its window', async () => (await view(slow.id)).connected ? undefined : true)
+  await owner.api('PATCH', `/api/v1/backup/replicas/${slow.id}`, { body: { windows: [] } })
+  await until('the replica to reconnect', async () => (await view(slow.id)).connected ? true : undefined)
+
+  // A deleted source's log is dropped by the replica.
+  assert.equal((await owner.api('DELETE', '/api/v1/sources/small')).status, 200)
+  await until('the replica to drop the deleted source\'s log', () => slow.replicator.owners()[0]!.cores === 3 ? true : undefined)
+  const after = await until('a report without the deleted log', async () => {
+    const r = await view(slow.id)
+    return r.health?.cores.every((c) => c.log !== 'source:small') ? r : undefined
+  })
+  assert.deepEqual(after.health!.cores.map((c) => c.log).sort(), ['audit', 'registry', 'source:big'])
+})

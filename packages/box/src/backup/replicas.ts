@@ -78,7 +78,12 @@ interface ReplicaRow {
   created_at: number; paired_at: number | null; settings: string; health: string | null; last_seen: number | null; clears_heard: number
 }
 
-interface StoredHealth { report: HealthReport; check: { at: number; blocks: number; failed: number } | null }
+interface StoredHealth {
+  report: HealthReport
+  check: { at: number; blocks: number; failed: number } | null
+  /** When a report last showed it holding every block the box holds. */
+  syncedAt: number | null
+}
 
 /** Blocks checked against the box's own copy each time a replica reports. */
 const CHALLENGE_BLOCKS = 8
@@ -350,7 +355,8 @@ export class Backup {
         return
       }
       const previous = JSON.parse(row.health ?? 'null') as StoredHealth | null
-      this.#deps.db.prepare('UPDATE replicas SET health = ? WHERE id = ?').run(JSON.stringify({ report: message.report, check: previous?.check ?? null } satisfies StoredHealth), row.id)
+      const synced = this.#behind(message.report).blocks === 0 ? message.report.at : previous?.syncedAt ?? null
+      this.#deps.db.prepare('UPDATE replicas SET health = ? WHERE id = ?').run(JSON.stringify({ report: message.report, check: previous?.check ?? null, syncedAt: synced } satisfies StoredHealth), row.id)
       // Each report is checked: "it says it holds my data" is only believed of blocks it sends back.
       if (!previous?.check || previous.check.blocks === 0 || Date.now() - previous.check.at > 60_000) await this.#challenge(this.#byKey(key)!, live, message.report)
     }
@@ -437,6 +443,20 @@ export class Backup {
     this.#deps.db.prepare('UPDATE replicas SET health = ? WHERE id = ?').run(JSON.stringify(stored), row.id)
   }
 
+  /** How far a report shows the replica behind this box's copy of each log, in blocks held and log bytes. */
+  #behind(report: HealthReport): { blocks: number; bytes: number; cores: Static<typeof ReplicaCore>[] } {
+    const cores = [...this.#cores.entries()].map(([key, { log, core }]) => {
+      const theirs = report.cores.find((c) => c.key === key)
+      return {
+        log, key,
+        behindBlocks: Math.max(0, heldBlocks(core) - (theirs?.blocks ?? 0)),
+        behindBytes: Math.max(0, core.byteLength - (theirs?.bytes ?? 0)),
+        heldBlocks: theirs?.blocks ?? 0,
+      }
+    })
+    return { blocks: cores.reduce((n, c) => n + c.behindBlocks, 0), bytes: cores.reduce((n, c) => n + c.behindBytes, 0), cores }
+  }
+
   async #view(row: ReplicaRow): Promise<ReplicaView> {
     const settings = { ...DEFAULT_SETTINGS, ...(JSON.parse(row.settings) as ReplicaSettings) }
     const stored = JSON.parse(row.health ?? 'null') as StoredHealth | null
@@ -444,30 +464,21 @@ export class Backup {
     const problems: string[] = []
     let health: ReplicaView['health'] = null
     if (stored) {
-      const cores = [...this.#cores.entries()].map(([key, { log, core }]) => {
-        const theirs = stored.report.cores.find((c) => c.key === key)
-        const ours = heldBlocks(core)
-        return {
-          log, key,
-          behindBlocks: Math.max(0, ours - (theirs?.blocks ?? 0)),
-          behindBytes: Math.max(0, core.byteLength - (theirs?.bytes ?? 0)),
-          heldBlocks: theirs?.blocks ?? 0,
-        }
-      })
+      const behind = this.#behind(stored.report)
       health = {
         reportedAt: new Date(stored.report.at).toISOString(),
         quotaBytes: stored.report.quotaBytes, usedBytes: stored.report.usedBytes, overQuota: stored.report.overQuota,
-        behindBlocks: cores.reduce((n, c) => n + c.behindBlocks, 0),
-        behindBytes: cores.reduce((n, c) => n + c.behindBytes, 0),
-        cores,
+        behindBlocks: behind.blocks,
+        behindBytes: behind.bytes,
+        cores: behind.cores,
         check: stored.check && { at: new Date(stored.check.at).toISOString(), blocks: stored.check.blocks, failed: stored.check.failed },
       }
       if (stored.report.overQuota) problems.push(`Its quota is full (${stored.report.usedBytes} of ${stored.report.quotaBytes} bytes): it takes no more blocks.`)
       if (stored.check?.failed) problems.push(`${stored.check.failed} of ${stored.check.blocks} blocks it was asked for did not match this box's copy.`)
     }
-    const synced = stored && health!.behindBlocks === 0 ? stored.report.at : (row.paired_at ?? row.created_at)
+    const synced = stored?.syncedAt ?? row.paired_at ?? row.created_at
     if (row.state === 'paired' && Date.now() - synced > settings.staleAfterSeconds * 1000) {
-      problems.push(stored ? `Not fully synced for over ${Math.round(settings.staleAfterSeconds / 3600)} h.` : 'No health report has come from it yet.')
+      problems.push(stored ? `Not fully in sync for over ${Math.round(settings.staleAfterSeconds / 3600)} h.` : 'No health report has come from it yet.')
     }
     if (row.state === 'invited' && (row.expires_at ?? 0) <= Date.now()) problems.push('Its invite expired before it paired: invite it again.')
     const traffic = this.#traffic.get(row.public_key) ?? { sentBytes: 0, receivedBytes: 0 }
