@@ -14,6 +14,7 @@ const DriversPage = lazy(() => import('./pages/drivers/DriversPage.tsx'))
 const StatementPage = lazy(() => import('./pages/statement/StatementPage.tsx'))
 const SettingsPage = lazy(() => import('./pages/settings/SettingsPage.tsx'))
 const MarketPage = lazy(() => import('./pages/market/MarketPage.tsx'))
+const BackupPage = lazy(() => import('./pages/backup/BackupPage.tsx'))
 
 const NAV = [
   { to: '/', label: 'Overview' },
@@ -22,6 +23,7 @@ const NAV = [
   { to: '/apps', label: 'Apps' },
   { to: '/exports', label: 'Exports' },
   { to: '/market', label: 'Market' },
+  { to: '/backup', label: 'Backup' },
   { to: '/audit', label: 'Audit' },
   { to: '/statement', label: 'Statement' },
   { to: '/settings', label: 'Settings' },
@@ -94,6 +96,7 @@ function page(path: string) {
     case '/apps': return <AppsPage />
     case '/exports': return <ExportsPage />
     case '/market': return <MarketPage />
+    case '/backup': return <BackupPage />
     case '/import': return <ImportPage />
     case '/drivers': return <DriversPage />
     case '/statement': return <StatementPage />
