@@ -4,8 +4,7 @@
  * Noise-encrypted and authenticates the remote's key, which the firewall checks against the
  * allow-list before anything else is said.
  */
-import Hyperswarm, { type Connection } from 'hyperswarm'
-import HyperDHT from 'hyperdht'
+import type { Connection } from 'hyperswarm'
 import type { KeyPair } from '../keys/index.ts'
 
 export type { Connection } from 'hyperswarm'
@@ -48,6 +47,8 @@ export async function openSwarm(opts: {
   allowed: (remotePublicKey: Buffer) => boolean
   onConnection: (conn: Connection) => void
 }): Promise<Swarm> {
+  // Loaded here, not with the box: a box without replicas never needs the network stack.
+  const [{ default: Hyperswarm }, { default: HyperDHT }] = await Promise.all([import('hyperswarm'), import('hyperdht')])
   const local = opts.bootstrap?.every((node) => node.host === '127.0.0.1' || node.host === 'localhost') ?? false
   const dht = new HyperDHT({ bootstrap: opts.bootstrap, ...(local ? { host: '127.0.0.1', firewalled: false } : {}) })
   const swarm = new Hyperswarm({ keyPair: opts.keyPair, dht, firewall: (remote) => !opts.allowed(remote) })

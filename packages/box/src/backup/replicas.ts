@@ -98,7 +98,7 @@ export interface BackupDeps {
   bootstrap?: { host: string; port: number }[]
 }
 
-interface Live { conn: Connection; wire: Wire<ToReplica, ToBox>; sent: number; received: number }
+interface Live { conn: Connection; wire: Wire<ToReplica, ToBox> }
 
 export class Backup {
   readonly #deps: BackupDeps
@@ -141,17 +141,19 @@ export class Backup {
   }
 
   async open(): Promise<void> {
-    const { store, audit } = this.#deps
-    await this.#registry.reconcile(store.list())
+    const { store } = this.#deps
+    // Off the start's path: changes made meanwhile queue behind it, and so does the swarm.
+    this.#queue(() => this.#registry.reconcile(store.list()))
     for (const [event, listener] of Object.entries(this.#listeners)) store.events.on(event as 'added', listener as never)
-    if (this.#rows().length > 0) await this.#start()
+    // The box answers at once; the network comes up behind it.
+    if (this.#rows().length > 0) this.#start().catch((err: Error) => this.#deps.logger?.error({ err: err.message }, 'the backup network could not start'))
   }
 
   async close(): Promise<void> {
     for (const [event, listener] of Object.entries(this.#listeners)) this.#deps.store.events.off(event as 'added', listener as never)
     clearInterval(this.#windowTimer)
     await this.#changes
-    const swarm = await this.#starting
+    const swarm = await this.#starting?.catch(() => undefined)
     await swarm?.close()
     if (!this.#starting) await this.#registry.core.close()
     for (const { core } of this.#cores.values()) await core.close()
@@ -269,7 +271,7 @@ export class Backup {
 
   /** Opens a session on every log, and the swarm: only once there is a replica, so a box without one holds nothing open for it. */
   async #start(): Promise<Swarm> {
-    this.#starting ??= this.#trackAll().then(() => openSwarm({
+    this.#starting ??= this.#changes.then(() => this.#trackAll()).then(() => openSwarm({
       keyPair: this.#deps.keys.backupPeer,
       bootstrap: this.#deps.bootstrap,
       allowed: (remote) => this.#deps.db.prepare('SELECT 1 FROM replicas WHERE public_key = ?').get(remote.toString('hex')) !== undefined && this.#inWindow(this.#byKey(remote.toString('hex'))!),
@@ -318,14 +320,14 @@ export class Backup {
 
   #connected(conn: Connection): void {
     const key = conn.remotePublicKey.toString('hex')
-    const live: Live = { conn, wire: undefined as never, sent: 0, received: 0 }
-    live.wire = openWire<ToReplica, ToBox>(conn, ToBox, (message) => {
+    const wire = openWire<ToReplica, ToBox>(conn, ToBox, (message) => {
       this.#deps.db.prepare('UPDATE replicas SET last_seen = ? WHERE public_key = ?').run(Date.now(), key)
       this.#handle(key, live, message).catch((err: Error) => {
         this.#deps.logger?.warn({ replica: key, err: err.message }, 'a replica\'s message could not be handled')
         conn.destroy()
       })
     })
+    const live: Live = { conn, wire }
     const stopThrottle = throttle(conn, () => JSON.parse(this.#byKey(key)?.settings ?? '{}') as ReplicaSettings)
     conn.once('close', () => {
       stopThrottle()

@@ -11,10 +11,9 @@ import { randomBytes } from 'node:crypto'
 import Database from 'better-sqlite3'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
-import HyperDHT from 'hyperdht'
 import type pino from 'pino'
 import { InvalidInput, NotFound } from '../errors/index.ts'
-import { sign, type KeyPair } from '../keys/index.ts'
+import { keyPairFromSeed, sign, type KeyPair } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
 import { hashSecret, openInvite } from './invite.ts'
 import { openSwarm, type Connection, type Swarm } from './network.ts'
@@ -44,7 +43,7 @@ export function replicatorIdentity(dir: string): KeyPair {
   const file = path.join(dir, 'identity')
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
   if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' })
-  return HyperDHT.keyPair(fs.readFileSync(file))
+  return keyPairFromSeed(fs.readFileSync(file))
 }
 
 function openReplicatorDb(dir: string): Database.Database {

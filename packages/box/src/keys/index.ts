@@ -50,10 +50,7 @@ export class BoxKeys {
   }
 
   deriveKeyPair(context: string): KeyPair {
-    const publicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES)
-    const secretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES)
-    sodium.crypto_sign_seed_keypair(publicKey, secretKey, this.derive(`keypair/${context}`))
-    return { publicKey, secretKey }
+    return keyPairFromSeed(this.derive(`keypair/${context}`))
   }
 
   get identity(): KeyPair {
@@ -83,6 +80,14 @@ export class BoxKeys {
     const context = `source-log/${sourceId}/${generation}`
     return { keyPair: this.deriveKeyPair(context), encryptionKey: this.derive(`${context}/encryption`) }
   }
+}
+
+/** An Ed25519 key pair from a 32-byte seed, as hypercore and HyperDHT make theirs. */
+export function keyPairFromSeed(seed: Buffer): KeyPair {
+  const publicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES)
+  const secretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES)
+  sodium.crypto_sign_seed_keypair(publicKey, secretKey, seed)
+  return { publicKey, secretKey }
 }
 
 export function sign(message: Buffer, keyPair: KeyPair): Buffer {
