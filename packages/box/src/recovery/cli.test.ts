@@ -1,6 +1,6 @@
 /**
- * The `coffer backup` recovery commands end to end: three boxes, each served over a real socket
- * with the recovery operations on the routes the API gives them, the commands run as the owner
+ * The `coffer backup` recovery commands end to end: three boxes, each served over a real socket,
+ * the commands run as the owner
  * types them, and the recovery made in a new folder with no box running.
  */
 import { test, after } from 'node:test'
@@ -8,20 +8,12 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import Fastify, { type FastifyInstance, type HTTPMethods } from 'fastify'
-import pino from 'pino'
 import { Command } from 'commander'
-import type { TSchema } from '@sinclair/typebox'
 import { initHome, openHome, type Home } from '../home/index.ts'
-import { openMetaDb } from '../db/index.ts'
-import { AuditLog } from '../audit/index.ts'
-import { Arbiter } from '../arbiter/index.ts'
-import { Operations, type Operation } from '../operations/index.ts'
-import { operationRoute } from '../api/routes.ts'
-import { CofferError } from '../errors/index.ts'
+import { createBox } from '../box.ts'
 import { Client } from '../cli/connect.ts'
 import { recoveryCommands } from '../cli/recovery.ts'
-import { NotEnoughShares, recoveryOperations } from './index.ts'
+import { NotEnoughShares } from './index.ts'
 
 const PASSPHRASE = 'correct horse battery staple'
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-recovery-cli-'))
@@ -44,48 +36,13 @@ after(async () => {
 async function serveBox(name: string): Promise<Served> {
   const dir = path.join(ROOT, name)
   initHome(dir, { passphrase: PASSPHRASE, timeZone: 'UTC' })
-  const home = openHome(dir)
-  const db = openMetaDb(home.paths.meta)
-  const audit = new AuditLog(home.paths.audit, home.keys, db)
-  await audit.open()
-  const arbiter = new Arbiter(db, home.keys.macaroonRootKey)
-  const ops = new Operations({ arbiter, audit, logger: pino({ level: 'silent' }) })
-  const recovery = recoveryOperations({ home, db })
-  const api: FastifyInstance = Fastify()
-  api.setErrorHandler((err, _req, reply) => {
-    const problem = err instanceof CofferError ? err : new CofferError(500, 'internal', 'Internal error', String(err))
-    reply.status(problem.status).type('application/problem+json').send(problem.toProblem())
-  })
-  await api.register(async (v1) => {
-    const on = <I extends TSchema, O extends TSchema>(method: HTTPMethods, url: string, op: Operation<I, O>) => operationRoute(v1, ops, method, url, op, { tags: ['backup'] })
-    // As the API serves it: the words as JSON, the PDF as a download, neither kept by a cache.
-    operationRoute(v1, ops, 'POST', '/recovery/paper-key', recovery.paperKey, {
-      tags: ['backup'],
-      present: (answer, _ctx, _req, reply) => {
-        reply.header('cache-control', 'no-store')
-        if (answer.format === 'words') return answer
-        reply.type('application/pdf').header('content-disposition', 'attachment; filename="coffer-paper-key.pdf"')
-        return answer.document
-      },
-    })
-    on('GET', '/recovery/split', recovery.latestSplit)
-    on('POST', '/recovery/split', recovery.split)
-    on('GET', '/recovery/held', recovery.held)
-    on('POST', '/recovery/held', recovery.hold)
-    on('POST', '/recovery/held/:owner/release', recovery.release)
-  }, { prefix: '/api/v1' })
-  const url = await api.listen({ port: 0, host: '127.0.0.1' })
-  const { token } = arbiter.ownerToken(3600)
-  const box = {
-    home, url, token, client: () => new Client(url, token),
-    close: async () => {
-      await api.close()
-      await audit.close()
-      db.close()
-    },
-  }
-  served.push(box)
-  return box
+  const box = createBox({ home: dir, port: 0, logLevel: 'silent' })
+  await box.open()
+  const url = await box.listen()
+  const { token } = box.arbiter.ownerToken(3600)
+  const one = { home: box.home, url, token, client: () => new Client(url, token), close: () => box.close() }
+  served.push(one)
+  return one
 }
 
 /** Runs `coffer backup ARGS…` against a box (or, for recovery, a home folder), answering what it printed. */
