@@ -60,7 +60,7 @@ test('a blind replicator pairs by a sealed invite, holds no plaintext, follows d
     const { body } = await owner.api('GET', `/api/v1/backup/replicas/${id}`)
     return body.state === 'paired' && body.health && body.health.behindBlocks === 0 && body.health.check?.blocks > 0 ? body : undefined
   }
-  let replica = await until('the replica to pair and catch up', synced, 30_000)
+  const replica = await until('the replica to pair and catch up', synced, 30_000)
   assert.equal(replica.health.check.failed, 0)
   assert.ok(replica.health.check.blocks > 0, 'blocks were checked against the box\'s copy')
   assert.deepEqual(replica.health.cores.map((c: { log: string }) => c.log).sort(), ['audit', 'registry', 'source:diary'])
