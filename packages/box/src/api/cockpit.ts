@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import fastifyStatic from '@fastify/static'
+import { relay, type Relay } from './relay.ts'
 
 export const COCKPIT_DIR = fileURLToPath(new URL('../../../ui/dist/', import.meta.url))
 
@@ -32,11 +32,18 @@ Coffer folder, then reload this page.</p></main></body></html>`
 
 export function cockpitRoutes(app: FastifyInstance, tiles: TileOrigin, dir = COCKPIT_DIR): void {
   const built = fs.existsSync(`${dir}index.html`)
-  if (built) {
-    app.register(fastifyStatic, {
+  if (!built) {
+    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(NOT_BUILT))
+    return
+  }
+  // The files are served by @fastify/static on an instance of their own, made on the first request
+  // for one: loading the plugin cost `coffer start` about 20 ms, and a box mostly answers its API.
+  const files = relay(async () => {
+    const [{ default: Fastify }, { default: fastifyStatic }] = await Promise.all([import('fastify'), import('@fastify/static')])
+    const inner = Fastify()
+    await inner.register(fastifyStatic, {
       root: dir,
       index: ['index.html'],
-      decorateReply: true,
       cacheControl: false,
       setHeaders: (res, file) => {
         res.setHeader('content-security-policy', csp(tiles()))
@@ -46,10 +53,14 @@ export function cockpitRoutes(app: FastifyInstance, tiles: TileOrigin, dir = COC
         res.setHeader('cache-control', file.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache')
       },
     })
-  } else {
-    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(NOT_BUILT))
-  }
+    return inner
+  })
+  cockpits.set(app, files)
+  app.get('/*', { schema: { hide: true } }, (req, reply) => files.send(req, reply))
 }
+
+/** Each app's cockpit files, for its not-found handler to answer a cockpit path with the page. */
+const cockpits = new WeakMap<FastifyInstance, Relay>()
 
 /** For the not-found handler: a page load outside /api is one of the cockpit's own paths. */
 export function isCockpitPath(req: FastifyRequest): boolean {
@@ -58,7 +69,9 @@ export function isCockpitPath(req: FastifyRequest): boolean {
   return (req.method === 'GET' || req.method === 'HEAD') && !path.startsWith('/api/') && path !== '/api' && !/\.[a-z0-9]+$/i.test(path)
 }
 
-export function sendCockpit(reply: FastifyReply, tiles: TileOrigin, dir = COCKPIT_DIR): FastifyReply {
-  if (!fs.existsSync(`${dir}index.html`) || typeof reply.sendFile !== 'function') return reply.status(404).type('text/html; charset=utf-8').send(NOT_BUILT)
-  return reply.header('content-security-policy', csp(tiles())).header('cache-control', 'no-cache').sendFile('index.html', dir)
+/** The page itself, for a cockpit path: the app's index.html, or how to build it. */
+export async function sendCockpit(req: FastifyRequest, reply: FastifyReply, dir = COCKPIT_DIR): Promise<FastifyReply> {
+  const files = cockpits.get(req.server)
+  if (!files || !fs.existsSync(`${dir}index.html`)) return reply.status(404).type('text/html; charset=utf-8').send(NOT_BUILT)
+  return files.send(req, reply, '/index.html')
 }

@@ -5,11 +5,12 @@
  *
  * The box's routes are noted as they are added. The first request for the document or the UI
  * adds them, with their schemas and handlers that never run, to a Fastify instance of its own
- * that carries the two plugins, so the document is what @fastify/swagger makes of these routes;
- * the UI's requests are answered from that instance through inject().
+ * that carries the two plugins (relay.ts), so the document is what @fastify/swagger makes of
+ * these routes; the UI's requests are answered from that instance.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RouteOptions } from 'fastify'
 import type { SwaggerOptions } from '@fastify/swagger'
+import { relay } from './relay.ts'
 
 const DOCS = '/api/v1/docs'
 
@@ -27,9 +28,6 @@ const OPENAPI: SwaggerOptions = {
   },
 }
 
-/** Headers of the docs instance's answers that belong to its own connection, not to the one answered. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date'])
-
 /** A route as the document needs it: what @fastify/swagger reads of one. */
 type Documented = Pick<RouteOptions, 'method' | 'url' | 'schema' | 'config'>
 
@@ -46,29 +44,9 @@ export function docsRoutes(app: FastifyInstance): void {
     routes.push({ method: route.method, url: route.url, schema: route.schema, config: route.config })
   })
 
-  let built: Promise<FastifyInstance> | undefined
-  const docs = (): Promise<FastifyInstance> => {
-    built ??= build(routes).catch((err: unknown) => {
-      built = undefined
-      throw err
-    })
-    return built
-  }
-
-  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => (await docs()).swagger())
-  const ui = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    // A HEAD request is a GET whose body Fastify leaves out.
-    const res = await (await docs()).inject({ method: 'GET', url: req.url, headers: req.headers })
-    // What the UI does not have is the box's own 404.
-    if (res.statusCode === 404) {
-      reply.callNotFound()
-      return reply
-    }
-    reply.code(res.statusCode)
-    for (const [name, value] of Object.entries(res.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) reply.header(name, value)
-    // A redirect has no body, and gets no content type for one.
-    return res.rawPayload.length > 0 ? reply.send(res.rawPayload) : reply.send()
-  }
+  const docs = relay(() => build(routes))
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => (await docs.instance()).swagger())
+  const ui = (req: FastifyRequest, reply: FastifyReply) => docs.send(req, reply)
   app.get(DOCS, { schema: { hide: true } }, ui)
   app.get(`${DOCS}/*`, { schema: { hide: true } }, ui)
 }

@@ -102,7 +102,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     reply.status(problem.status).type(PROBLEM_JSON).send(problem.toProblem())
   })
   app.setNotFoundHandler((req, reply) => {
-    if (isCockpitPath(req)) return sendCockpit(reply, tileOrigin)
+    if (isCockpitPath(req)) return sendCockpit(req, reply)
     const problem = new NotFound(`No route ${req.method} ${req.url.split('?')[0]}. The API is described at /api/v1/openapi.json.`)
     reply.status(404).type(PROBLEM_JSON).send(problem.toProblem())
   })
