@@ -7,6 +7,7 @@ import type { AuditEntry, VerifyReport } from '../audit/index.ts'
 import { InvalidInput } from '../errors/index.ts'
 import { assertTimeZone, wallClockToEpoch } from '../store/index.ts'
 import { MarketAnswersTally, MATCH_SLACK, type AccountRecord, type AnswerRecord, type MarketsPart } from './markets.ts'
+import { replicasPart, type ReplicaRecord, type ReplicasPart } from './replicas.ts'
 
 /** A market reads the owner's data, and sends its answers, as `market:<id>`. */
 export type SubjectKind = 'app' | 'market' | 'driver' | 'device' | 'owner' | 'other'
@@ -94,6 +95,11 @@ export interface Statement {
   totals: SubjectTotals & { subjects: number }
   /** The answers sent to data markets in the month and what they pay; null when there were none. */
   markets: MarketsPart | null
+  /**
+   * Which replicas held encrypted copies of which logs, as the box knew at generatedAt, whatever
+   * the month; null when the box has no replica.
+   */
+  replicas: ReplicasPart | null
 }
 
 export interface StatementInput {
@@ -108,6 +114,8 @@ export interface StatementInput {
   answers?: Iterable<AnswerRecord>
   /** The owner's accounts at the markets, as the box last read them. */
   accounts?: Iterable<AccountRecord>
+  /** The box's replicas, as it knows them now. */
+  replicas?: Iterable<ReplicaRecord>
 }
 
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/
@@ -202,7 +210,7 @@ export class MonthTally {
     tally.add(entry)
   }
 
-  finish(opts: { verify: VerifyReport; names?: Record<string, string>; generatedAt?: number; answers?: Iterable<AnswerRecord>; accounts?: Iterable<AccountRecord> }): Statement {
+  finish(opts: { verify: VerifyReport; names?: Record<string, string>; generatedAt?: number; answers?: Iterable<AnswerRecord>; accounts?: Iterable<AccountRecord>; replicas?: Iterable<ReplicaRecord> }): Statement {
     const activities = [...this.#subjects.values()]
       .map((t) => t.finish(opts.names?.[t.subject] ?? defaultName(t.subject)))
       .sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || compare(a.subject, b.subject))
@@ -218,6 +226,7 @@ export class MonthTally {
       subjects: activities,
       totals,
       markets: this.#markets.finish(opts.answers ?? [], opts.accounts ?? []),
+      replicas: replicasPart(opts.replicas ?? []),
     }
   }
 }

@@ -1,12 +1,13 @@
 /**
  * The statement as one self-contained HTML document: no scripts, no external fonts, styles or
  * images, so it opens the same offline, from a mail attachment or a USB stick. Every string that
- * came from the audit log (subjects, sources, destinations, previews, reasons) or from a market
- * (processors' names, purposes) is escaped: an app chooses its own destination and preview text,
- * a processor its name and purpose, and neither must be able to script the page.
+ * came from the audit log (subjects, sources, destinations, previews, reasons), from a market
+ * (processors' names, purposes) or from a replica's record (its name) is escaped: an app chooses
+ * its own destination and preview text, a processor its name and purpose, and none of them must
+ * be able to script the page.
  */
 import type { Statement } from './build.ts'
-import { auditBanner, generated, heading, marketsPart, period, sentences, summary, tables, title, type TableView } from './words.ts'
+import { auditBanner, backupPart, generated, heading, marketsPart, period, sentences, summary, tables, title, type TableView } from './words.ts'
 
 // Column headers and short cells (a name, a level) break between words, not inside them; long
 // values in the first column or a preview (a URL, an id) still wrap anywhere, so a table fits the page.
@@ -80,6 +81,16 @@ export function renderHtml(statement: Statement): string {
       `<h2 id="markets-heading">${escapeHtml(markets.heading)}</h2>`,
       `<ul>${markets.lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`,
       ...markets.tables.map(tableHtml),
+      '</section>',
+    )
+  }
+  const backup = backupPart(statement)
+  if (backup) {
+    parts.push(
+      '<section aria-labelledby="backup-heading">',
+      `<h2 id="backup-heading">${escapeHtml(backup.heading)}</h2>`,
+      `<ul>${backup.lines.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>`,
+      ...backup.tables.map(tableHtml),
       '</section>',
     )
   }

@@ -1,13 +1,14 @@
 /**
- * The monthly data-use statement, for the owner: added up from the audit log, and answered as
- * the statement's data or drawn as a self-contained HTML page or a PDF.
+ * The monthly data-use statement, for the owner: added up from the audit log, with where the
+ * box's replicas stand as it knows now, and answered as the statement's data or drawn as a
+ * self-contained HTML page or a PDF.
  */
 import { Type, type TSchema } from '@sinclair/typebox'
 import { defineOperation, ownerOnly } from '../operations/index.ts'
 import type { Apps } from '../apps/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { Home } from '../home/index.ts'
-import { renderHtml, renderPdf, statementFromLog, type AccountRecord, type AnswerRecord } from './index.ts'
+import { renderHtml, renderPdf, statementFromLog, type AccountRecord, type AnswerRecord, type ReplicaRecord } from './index.ts'
 
 const Count = Type.Integer({ minimum: 0 })
 
@@ -79,6 +80,23 @@ const MarketsSchema = Type.Object({
   notRecorded: Count,
 })
 
+const ReplicasSchema = Type.Object({
+  replicas: Type.Array(Type.Object({
+    name: Type.String(),
+    kind: Type.Literal('blind', { description: 'Holds the logs\' blocks, encrypted, and never a key that decrypts them' }),
+    state: Type.Union([Type.Literal('invited'), Type.Literal('paired')]),
+    lastSeen: Nullable(Type.Number({ description: 'Epoch seconds: when it last spoke to the box' })),
+    reportedAt: Nullable(Type.Number({ description: 'Epoch seconds: its last verified health report, which what follows is from; null: none yet' })),
+    inSync: Nullable(Type.Boolean({ description: 'Its last report showed it holding every block the box holds; null without a report' })),
+    behindBlocks: Count,
+    behindBytes: Count,
+    sources: Type.Array(Type.String(), { description: 'The sources whose logs it held blocks of, by id' }),
+    audit: Type.Boolean({ description: 'It held blocks of the audit log' }),
+    problems: Type.Array(Type.String(), { description: 'Why the box flags it; empty when it does not' }),
+  })),
+  unheld: Type.Array(Type.String(), { description: 'Sources whose logs no replica\'s last report showed held' }),
+})
+
 export const StatementSchema = Type.Object({
   month: Type.String({ description: 'YYYY-MM' }),
   timeZone: Type.String(),
@@ -89,6 +107,7 @@ export const StatementSchema = Type.Object({
   subjects: Type.Array(SubjectActivitySchema),
   totals: Type.Object({ ...TotalsFields, subjects: Count }),
   markets: Type.Union([MarketsSchema, Type.Null()], { description: 'The answers sent to data markets in the month and what they pay; null when none were' }),
+  replicas: Type.Union([ReplicasSchema, Type.Null()], { description: 'Which replicas held encrypted copies of which logs, as the box knew at generatedAt, whatever the month; null when it has no replica' }),
 }, { description: 'The statement as data: every number a rendering shows' })
 
 /** The statement drawn for reading: the page or the PDF, and the month it is for. */
@@ -106,12 +125,14 @@ export interface StatementOperationsDeps {
   answers?: () => Iterable<AnswerRecord>
   /** The owner's accounts at the markets, as the box last read them (the market module's `membership.payments()`). */
   accounts?: () => Iterable<AccountRecord>
+  /** The box's replicas as it knows them now (the backup module's `list()`). */
+  replicas?: () => Promise<Iterable<ReplicaRecord>>
 }
 
-export function statementOperations({ home, audit, apps, answers, accounts }: StatementOperationsDeps) {
+export function statementOperations({ home, audit, apps, answers, accounts, replicas }: StatementOperationsDeps) {
   return {
     get: defineOperation({
-      name: 'statement.get', summary: 'The monthly statement of who used which data, what the answers sent to data markets pay and what they paid, built from the audit log, with whether the log verified', audit: 'admin',
+      name: 'statement.get', summary: 'The monthly statement of who used which data, what the answers sent to data markets pay and what they paid, built from the audit log, with whether the log verified, and which replicas hold copies of which logs', audit: 'admin',
       input: Type.Object({
         month: Type.Optional(Type.String({ description: 'YYYY-MM; default: the current month' })),
         tz: Type.Optional(Type.String({ description: 'IANA time zone the month is read in; default: the box owner\'s' })),
@@ -123,7 +144,9 @@ export function statementOperations({ home, audit, apps, answers, accounts }: St
         // Boxes made before the owner's zone was kept in the home's config have none: they read months in UTC.
         const timeZone = tz ?? home.config.timeZone ?? 'UTC'
         const names = Object.fromEntries(apps.list().map((app) => [`app:${app.id}`, app.name]))
-        const statement = await statementFromLog(audit, { month, timeZone, now: Math.floor(Date.now() / 1000), names, answers: answers?.(), accounts: accounts?.() })
+        const statement = await statementFromLog(audit, {
+          month, timeZone, now: Math.floor(Date.now() / 1000), names, answers: answers?.(), accounts: accounts?.(), replicas: await replicas?.(),
+        })
         ctx.records = statement.totals.requests
         if (format === 'json') return statement
         const document = format === 'pdf' ? await renderPdf(statement) : renderHtml(statement)

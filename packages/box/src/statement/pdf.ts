@@ -5,7 +5,7 @@
  * The creation date is the statement's own, which makes the same statement the same bytes.
  */
 import type { Statement } from './build.ts'
-import { auditBanner, generated, heading, marketsPart, period, sentences, summary, tables, title, type TableView } from './words.ts'
+import { auditBanner, backupPart, generated, heading, marketsPart, period, sentences, summary, tables, title, type TableView } from './words.ts'
 
 /** Characters the standard fonts have beyond Latin-1 (WinAnsiEncoding's 0x80–0x9F). */
 const WIN_ANSI_EXTRA = new Set('€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ')
@@ -84,6 +84,15 @@ export async function renderPdf(statement: Statement, options: PdfOptions = {}):
     text(markets.heading, 'H2', 'Helvetica-Bold', 14, COLORS.text, 0.3)
     list(markets.lines)
     for (const table of markets.tables) tablePdf(doc, root, table)
+  }
+
+  const backup = backupPart(statement)
+  if (backup) {
+    keepWithNext(doc, 120)
+    doc.moveDown(0.6)
+    text(backup.heading, 'H2', 'Helvetica-Bold', 14, COLORS.text, 0.3)
+    list(backup.lines)
+    for (const table of backup.tables) tablePdf(doc, root, table)
   }
 
   for (const subject of statement.subjects) {

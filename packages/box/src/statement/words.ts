@@ -4,6 +4,7 @@
  */
 import type { DestinationExports, SourceReads, SourceUse, Statement, SubjectActivity } from './build.ts'
 import type { MarketsPart } from './markets.ts'
+import type { ReplicaHolding, ReplicasPart } from './replicas.ts'
 import { durationAdjective } from '../duration/index.ts'
 
 export function count(n: number, singular: string, plural = `${singular}s`): string {
@@ -101,6 +102,7 @@ export function summary(statement: Statement): string[] {
     ? 'No data left the box.'
     : `${count(t.exportsSent, 'export')} (${byteSize(t.bytesExported)}) left the box; ${t.exportsQueued} waiting for your approval, ${t.exportsRefused} refused, ${t.exportsFailed} failed.`)
   if (statement.markets) lines.push(marketsInShort(statement.markets))
+  if (statement.replicas) lines.push(replicasInShort(statement.replicas))
   lines.push(t.denials === 0 ? 'Nothing was refused.' : `${count(t.denials, 'request')} ${t.denials === 1 ? 'was' : 'were'} refused.`)
   return lines
 }
@@ -306,4 +308,97 @@ export function marketsPart(statement: Statement): { heading: string; lines: str
 function shorten(text: string, max: number): string {
   const chars = [...text]
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('').trimEnd()}…`
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(items: string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
+}
+
+/** "the log of steps", "the logs of location and steps". */
+function logsOf(sources: string[]): string {
+  return `the ${sources.length === 1 ? 'log' : 'logs'} of ${listed(sources)}`
+}
+
+function holds(r: ReplicaHolding): boolean {
+  return r.sources.length > 0 || r.audit
+}
+
+function replicasInShort(p: ReplicasPart): string {
+  const holding = p.replicas.filter(holds).length
+  const flagged = p.replicas.filter((r) => r.problems.length > 0).length
+  const copies = holding === 0
+    ? 'no replica held a copy of your data'
+    : `${count(holding, 'blind replica')} held encrypted copies of your data, which ${holding === 1 ? 'it' : 'they'} cannot read`
+  return `When this statement was made, ${copies}${flagged > 0 ? `; the box flags ${count(flagged, 'replica')}` : ''}.`
+}
+
+/** What a replica's last report showed it holding: "the logs of location and steps, and the audit log". */
+function heldLogs(r: ReplicaHolding): string {
+  const logs = r.sources.length > 0 ? [logsOf(r.sources)] : []
+  if (r.audit) logs.push('the audit log')
+  return logs.length === 0 ? 'no block of your logs' : logs.join(', and ')
+}
+
+function replicaName(r: ReplicaHolding): string {
+  return `Replica "${r.name}"`
+}
+
+function replicaSentence(r: ReplicaHolding, when: (at: number) => string): string {
+  const seen = r.lastSeen === null ? 'It has never been seen.' : `It was last seen on ${when(r.lastSeen)}.`
+  if (r.state === 'invited') return `${replicaName(r)} is invited but has not paired yet: it holds nothing.`
+  if (r.reportedAt === null) return `${replicaName(r)} is paired but has sent no health report yet, so what it holds is not known. ${seen}`
+  const sync = r.inSync ? 'in sync: it held every block the box holds' : `not in sync: it lacked ${count(r.behindBlocks, 'block')} (${byteSize(r.behindBytes)}) that the box holds`
+  return `${replicaName(r)} held ${heldLogs(r)}. At its last report, on ${when(r.reportedAt)}, it was ${sync}. ${seen}`
+}
+
+/**
+ * The backup part: which replicas held which logs, whether each was in sync, and that a blind one
+ * cannot read them; as the box knew when the statement was made. Null when the box has no replica.
+ */
+export function backupPart(statement: Statement): { heading: string; lines: string[]; tables: TableView[] } | null {
+  const p = statement.replicas
+  if (!p) return null
+  const when = (at: number) => dateIn(at, statement.timeZone)
+  const made = statement.generatedAt === null ? '' : `, on ${when(statement.generatedAt)}`
+  const holding = p.replicas.filter(holds)
+  const reported = p.replicas.some((r) => r.reportedAt !== null)
+  const lines = [
+    holding.length === 0
+      ? `When this statement was made${made}, no replica had reported holding a copy of your data yet.`
+      : `When this statement was made${made}, ${count(holding.length, 'replica')} held encrypted copies of your data, as the box knew from each replica's last signed health report. Unlike the rest of the statement, this part is as of that moment, not of ${monthName(statement)}.`,
+    p.replicas.length === 1
+      ? 'The replica is blind: it holds the blocks of your logs encrypted, and never a key that decrypts them, so it cannot read your records, the list of your sources or the audit log.'
+      : 'Each replica is blind: it holds the blocks of your logs encrypted, and never a key that decrypts them, so it cannot read your records, the list of your sources or the audit log.',
+    ...p.replicas.map((r) => replicaSentence(r, when)),
+    ...p.replicas.filter((r) => r.problems.length > 0).map((r) => `The box flags replica "${r.name}": ${r.problems.join(' ')}`),
+  ]
+  const unheld = p.unheld.length > 0 ? [logsOf(p.unheld)] : []
+  if (reported && !p.replicas.some((r) => r.audit)) unheld.push('the audit log')
+  if (unheld.length > 0) lines.push(`Held by no replica yet: ${unheld.join(', and ')}.`)
+  lines.push('A replica you removed is not listed, as the box no longer knows what it holds; nor is a source you deleted, whose blocks the box tells every replica to clear.')
+
+  const short = new Intl.DateTimeFormat('en-GB', { timeZone: statement.timeZone, day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+  const at = (time: number | null, none: string) => (time === null ? none : short.format(new Date(time * 1000)))
+  const tables: TableView[] = [{
+    caption: 'Your replicas',
+    headers: ['Replica', 'Kind', 'State', 'Last seen', 'Last report', 'In sync', 'Flagged'],
+    columns: ['text', 'text', 'text', 'when', 'when', 'text', 'text'],
+    rows: p.replicas.map((r) => [
+      r.name, 'blind: cannot read what it holds', r.state === 'paired' ? 'paired' : 'invited, not paired yet', at(r.lastSeen, 'never'), at(r.reportedAt, 'none yet'),
+      r.inSync === null ? 'not known' : r.inSync ? 'yes' : `no: ${count(r.behindBlocks, 'block')} (${byteSize(r.behindBytes)}) missing`,
+      r.problems.length > 0 ? 'yes' : 'no',
+    ]),
+  }]
+  if (reported) {
+    const heldBy = (has: (r: ReplicaHolding) => boolean) => listed(p.replicas.filter(has).map((r) => r.name)) || 'no replica'
+    const sources = [...new Set([...p.replicas.flatMap((r) => r.sources), ...p.unheld])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    tables.push({
+      caption: 'Which replicas held which logs',
+      headers: ['Log', 'Held by'],
+      columns: ['text', 'text'],
+      rows: [...sources.map((source) => [source, heldBy((r) => r.sources.includes(source))]), ['the audit log', heldBy((r) => r.audit)]],
+    })
+  }
+  return { heading: 'Backup copies', lines, tables }
 }
