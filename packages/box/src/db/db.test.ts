@@ -23,8 +23,9 @@ function userVersion(file: string): number {
   }
 }
 
-const TABLES = ['app_views', 'apps', 'audit_anchor', 'audit_damage', 'csv_profiles', 'drivers', 'exports', 'exports_by_app', 'grants', 'held_shares', 'imports',
-  'market_queries', 'market_queries_by_state', 'market_settings', 'markets', 'recovery_splits', 'replica_clears', 'replicas', 'sources']
+const TABLES = ['app_views', 'apps', 'audit_anchor', 'audit_damage', 'csv_profiles', 'drivers', 'exports', 'exports_by_app', 'grants', 'group_epochs',
+  'group_invites', 'group_invites_by_group', 'groups', 'held_shares', 'imports', 'market_queries', 'market_queries_by_state', 'market_settings', 'markets',
+  'recovery_splits', 'replica_clears', 'replicas', 'sources']
 
 test('a new box.db gets every table at the latest version', () => {
   const db = openMetaDb(':memory:')
