@@ -26,13 +26,23 @@ function copy(bytes: Uint8Array): Buffer {
   return globalThis.Buffer.from(bytes)
 }
 
+/**
+ * Little-endian field elements, read 32 bits at a time. The library's own decode builds each
+ * element from a power of 256 per byte; an aggregator decodes every share it opens, and that
+ * was a tenth of its work per report.
+ */
 function fieldVector(vdaf: AnyPrio3, reader: Reader, length: number): bigint[] {
-  try {
-    return vdaf.flp.field.decode(reader.bytes(length * vdaf.flp.field.encodedSize))
-  } catch (error) {
-    if (error instanceof FramingError) throw error
-    throw new FramingError('a share holds an element outside the field')
+  const { encodedSize, modulus } = vdaf.flp.field
+  const bytes = reader.bytes(length * encodedSize)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out = new Array<bigint>(length)
+  for (let i = 0; i < length; i++) {
+    let value = 0n
+    for (let at = (i + 1) * encodedSize - 4; at >= i * encodedSize; at -= 4) value = (value << 32n) | BigInt(view.getUint32(at, true))
+    if (value >= modulus) throw new FramingError('a share holds an element outside the field')
+    out[i] = value
   }
+  return out
 }
 
 export function decodePublicShare(vdaf: AnyPrio3, bytes: Uint8Array): PublicShare {

@@ -60,6 +60,51 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
     return checker
   }
 
+  // A query's tasks never change once it is posted: read once, then answered from memory.
+  const tasks = new Map<string, Promise<Tasks>>()
+  const tasksOf = (queryId: string): Promise<Tasks> => {
+    let found = tasks.get(queryId)
+    if (!found) {
+      found = db.query<{ tasks: Tasks | null }>('SELECT tasks FROM queries WHERE id = $1', [queryId]).then(([row]) => {
+        if (!row) throw new NotFound(`There is no query ${queryId}.`)
+        if (!row.tasks) throw new Conflict(`Query ${queryId} takes no statistics answers.`)
+        return row.tasks
+      })
+      found.catch(() => tasks.delete(queryId))
+      if (tasks.size >= 256) tasks.delete(tasks.keys().next().value as string)
+      tasks.set(queryId, found)
+    }
+    return found
+  }
+
+  /**
+   * Answers are kept in batches: while one batch's transaction runs, the answers that arrive
+   * wait and go together in the next, so thousands of boxes answering at once cost a few dozen
+   * transactions and row locks, not one each. A box hears 202 only once its answer is
+   * committed: a process that dies loses only answers it never acknowledged.
+   */
+  const queues = new Map<string, Kept[]>()
+  const keep = (kept: Omit<Kept, 'settle'>, queryId: string): Promise<void> => new Promise((resolve, reject) => {
+    const queue = queues.get(queryId)
+    const entry: Kept = { ...kept, settle: (problem) => (problem ? reject(problem) : resolve()) }
+    if (queue) return void queue.push(entry)
+    const fresh = [entry]
+    queues.set(queryId, fresh)
+    void (async () => {
+      while (fresh.length > 0) {
+        const batch = fresh.splice(0, KEEP_BATCH)
+        let outcomes: (Error | undefined)[]
+        try {
+          outcomes = await db.transaction((tx) => keepBatch(tx, queryId, batch))
+        } catch (error) {
+          outcomes = batch.map(() => error as Error)
+        }
+        batch.forEach((k, i) => k.settle(outcomes[i]))
+      }
+      queues.delete(queryId)
+    })()
+  })
+
   const callHelper = async <T>(route: string, body: unknown): Promise<T> => {
     const url = `${options.helper.url.replace(/\/+$/, '')}/api/v1/aggregator${route}`
     let res: Response
@@ -177,12 +222,8 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
       if (!verifyBoxSignature(answer.boxId, answerSigningText(answer), answer.signature)) {
         throw new Unauthorized('The signature does not verify under boxId: the answer is refused.')
       }
-      const [query] = await db.query<{ status: string; deadline: Date; tasks: Tasks | null }>('SELECT status, deadline, tasks FROM queries WHERE id = $1', [answer.queryId])
-      if (!query) throw new NotFound(`There is no query ${answer.queryId}.`)
-      const task = query.tasks?.[answer.privacyLevel]
-      if (!query.tasks) throw new Conflict(`Query ${answer.queryId} takes no statistics answers.`)
+      const task = (await tasksOf(answer.queryId))[answer.privacyLevel]
       if (!task) throw new InvalidInput(`Query ${answer.queryId} has no task for level ${answer.privacyLevel}.`, { field: 'privacyLevel' })
-      refuseIfEnded(answer.queryId, query.status, query.deadline)
 
       const leaderUpload = Buffer.from(answer.leader, 'base64url')
       const helperUpload = Buffer.from(answer.helper, 'base64url')
@@ -199,26 +240,7 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
         if (error instanceof ReportRejected) throw new InvalidInput(`The report is refused (${error.reason}): ${error.message}`, { field: 'leader' })
         throw error
       }
-
-      await db.transaction(async (tx) => {
-        const [locked] = await tx.query<{ status: string; deadline: Date; max: number }>(
-          "SELECT status, deadline, (spec->'participants'->>'max')::integer AS max FROM queries WHERE id = $1 FOR UPDATE", [answer.queryId])
-        refuseIfEnded(answer.queryId, locked!.status, locked!.deadline)
-        const [{ n } = { n: 0 }] = await tx.query<{ n: number }>('SELECT count(*)::integer AS n FROM answers WHERE query_id = $1', [answer.queryId])
-        if (Number(n) >= Number(locked!.max)) throw new Conflict(`Query ${answer.queryId} has all the ${locked!.max} participants it asked for.`)
-        const inserted = await tx.query(
-          `INSERT INTO answers (query_id, box_id, level, task_id, report_id, leader, helper) VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT DO NOTHING RETURNING id`,
-          [answer.queryId, answer.boxId, answer.privacyLevel, task.id, reportId, leaderUpload, helperUpload])
-        if (inserted.length === 0) {
-          const [same] = await tx.query('SELECT 1 FROM answers WHERE query_id = $1 AND box_id = $2', [answer.queryId, answer.boxId])
-          if (same) throw new Conflict(`This box has answered query ${answer.queryId} already; one answer per box counts.`)
-          throw new InvalidInput('The report is refused (replayed): this report id has been used before.', { field: 'leader' })
-        }
-        await tx.query(
-          `INSERT INTO participations (query_id, box, state) VALUES ($1, $2, 'answered')
-           ON CONFLICT (query_id, box) DO UPDATE SET state = 'answered', updated_at = now()`, [answer.queryId, answer.boxId])
-      })
+      await keep({ boxId: answer.boxId, level: answer.privacyLevel, taskId: task.id, reportId, leader: leaderUpload, helper: helperUpload }, answer.queryId)
       return { reportId }
     },
 
@@ -253,6 +275,83 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
   }
 }
 
+/** Answers kept per transaction, at most (7 parameters each, far under PostgreSQL's 65,535). */
+const KEEP_BATCH = 500
+
+interface Kept {
+  boxId: string
+  level: SharingLevel
+  taskId: string
+  reportId: string
+  leader: Buffer
+  helper: Buffer
+  settle: (problem?: Error) => void
+}
+
+/**
+ * One transaction for a batch of answers to one query, under the query's row lock (a release
+ * takes the same lock, so no answer slips in after it). Each answer's outcome, in order: kept
+ * (undefined) or why not — the query ended or is full, this box answered already, or this
+ * report id was used before.
+ */
+async function keepBatch(tx: Sql, queryId: string, batch: Kept[]): Promise<(Error | undefined)[]> {
+  const [locked] = await tx.query<{ status: string; deadline: Date; max: number }>(
+    "SELECT status, deadline, (spec->'participants'->>'max')::integer AS max FROM queries WHERE id = $1 FOR UPDATE", [queryId])
+  const ended = endedProblem(queryId, locked!.status, locked!.deadline)
+  if (ended) return batch.map(() => ended)
+  const answeredAlready = new Conflict(`This box has answered query ${queryId} already; one answer per box counts.`)
+  const replayed = new InvalidInput('The report is refused (replayed): this report id has been used before.', { field: 'leader' })
+  const outcomes: (Error | undefined)[] = new Array(batch.length).fill(undefined)
+  // Repeats within the batch are told apart here; repeats of answers already kept, by the unique keys below.
+  const boxes = new Set<string>()
+  const reports = new Set<string>()
+  const candidates: number[] = []
+  batch.forEach((k, i) => {
+    if (boxes.has(k.boxId)) outcomes[i] = answeredAlready
+    else if (reports.has(`${k.taskId}/${k.reportId}`)) outcomes[i] = replayed
+    else {
+      boxes.add(k.boxId)
+      reports.add(`${k.taskId}/${k.reportId}`)
+      candidates.push(i)
+    }
+  })
+  const [{ n } = { n: 0 }] = await tx.query<{ n: number }>('SELECT count(*)::integer AS n FROM answers WHERE query_id = $1', [queryId])
+  let room = Number(locked!.max) - Number(n)
+  const kept: number[] = []
+  let next = 0
+  // A repeat takes no room: when some of a chunk were not inserted, the next chunk fills what they left.
+  while (next < candidates.length && room > 0) {
+    const chunk = candidates.slice(next, next + room)
+    next += chunk.length
+    const params: unknown[] = [queryId]
+    const rows = chunk.map((i) => {
+      const k = batch[i]!
+      params.push(k.boxId, k.level, k.taskId, k.reportId, k.leader, k.helper)
+      const at = params.length - 5
+      return `($1, $${at}, $${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5})`
+    })
+    const inserted = new Set((await tx.query<{ box_id: string }>(
+      `INSERT INTO answers (query_id, box_id, level, task_id, report_id, leader, helper) VALUES ${rows.join(', ')}
+       ON CONFLICT DO NOTHING RETURNING box_id`, params)).map((r) => r.box_id))
+    room -= inserted.size
+    const refused = chunk.filter((i) => !inserted.has(batch[i]!.boxId))
+    kept.push(...chunk.filter((i) => inserted.has(batch[i]!.boxId)))
+    if (refused.length > 0) {
+      const answered = new Set((await tx.query<{ box_id: string }>(
+        'SELECT box_id FROM answers WHERE query_id = $1 AND box_id = ANY($2::text[])', [queryId, refused.map((i) => batch[i]!.boxId)])).map((r) => r.box_id))
+      for (const i of refused) outcomes[i] = answered.has(batch[i]!.boxId) ? answeredAlready : replayed
+    }
+  }
+  const full = new Conflict(`Query ${queryId} has all the ${locked!.max} participants it asked for.`)
+  for (const i of candidates.slice(next)) outcomes[i] = full
+  if (kept.length > 0) {
+    await tx.query(
+      `INSERT INTO participations (query_id, box, state) VALUES ${kept.map((_, j) => `($1, $${j + 2}, 'answered')`).join(', ')}
+       ON CONFLICT (query_id, box) DO UPDATE SET state = 'answered', updated_at = now()`, [queryId, ...kept.map((i) => batch[i]!.boxId)])
+  }
+  return outcomes
+}
+
 interface DueRow extends Record<string, unknown> {
   id: string
   processor_id: string
@@ -262,9 +361,10 @@ interface DueRow extends Record<string, unknown> {
   tasks: Tasks
 }
 
-function refuseIfEnded(queryId: string, status: string, deadline: Date): void {
-  if (status !== 'open') throw new Conflict(`Query ${queryId} is ${status}: it takes no more answers.`)
-  if (new Date(deadline).getTime() <= Date.now()) throw new Conflict(`Query ${queryId}'s deadline has passed: it takes no more answers.`)
+function endedProblem(queryId: string, status: string, deadline: Date): Conflict | undefined {
+  if (status !== 'open') return new Conflict(`Query ${queryId} is ${status}: it takes no more answers.`)
+  if (new Date(deadline).getTime() <= Date.now()) return new Conflict(`Query ${queryId}'s deadline has passed: it takes no more answers.`)
+  return undefined
 }
 
 export type Participants = Record<SharingLevel, number> & { total: number }
