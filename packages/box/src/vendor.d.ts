@@ -146,3 +146,100 @@ declare module 'protomux' {
     createChannel(opts: { protocol: string; id?: Buffer; onopen?: () => void; onclose?: () => void }): Channel | null
   }
 }
+
+declare module 'autobase' {
+  import type Corestore from 'corestore'
+  import type Hypercore from 'hypercore'
+  /** One writer's block as the linearizer hands it to apply: its value and which writer appended it. */
+  export interface AutobaseNode<T> { value: T; from: { key: Buffer }; length: number }
+  /** What apply may change besides the view: the writers. */
+  export interface ApplyHost {
+    addWriter(key: Buffer, opts?: { indexer?: boolean }): Promise<void>
+    removeWriter(key: Buffer): Promise<void>
+    removeable(key: Buffer): boolean
+  }
+  /** The store a view's cores come from: views are derived, so they are named, never keyed. */
+  export interface ViewStore { get(name: string): Hypercore }
+  export interface AutobaseHandlers<V, T> {
+    open(store: ViewStore): V
+    apply(nodes: AutobaseNode<T>[], view: V, host: ApplyHost): Promise<void>
+    close?(view: V): Promise<void>
+    valueEncoding?: 'json' | 'binary' | 'utf-8'
+    encryptionKey?: Buffer
+    /** Writers append acknowledgements this often (ms), so the indexed (signed) order keeps up. */
+    ackInterval?: number
+  }
+  export default class Autobase<V, T = unknown> {
+    constructor(store: Corestore, bootstrap: Buffer | null, handlers: AutobaseHandlers<V, T>)
+    /** The key a new base's local writer core will have in this store, before the base is made. */
+    static getLocalKey(store: Corestore): Promise<Buffer>
+    readonly key: Buffer
+    readonly discoveryKey: Buffer
+    readonly local: Hypercore
+    readonly view: V
+    readonly writable: boolean
+    readonly isIndexer: boolean
+    readonly signedLength: number
+    readonly closed: boolean
+    ready(): Promise<void>
+    close(): Promise<void>
+    append(value: T): Promise<void>
+    update(): Promise<void>
+    ack(): Promise<void>
+    /** Replicates the base's cores, and its writers' wake-up hints, on a connection already open. */
+    replicate(stream: object): unknown
+    on(event: 'update' | 'writable' | 'unwritable', listener: () => void): this
+    on(event: 'error' | 'warning', listener: (err: Error) => void): this
+    off(event: string, listener: (...args: never[]) => void): this
+  }
+}
+
+declare module 'hyperbee' {
+  import type Hypercore from 'hypercore'
+  export interface BeeEntry<V> { seq: number; key: string; value: V }
+  export interface BeeRange { gt?: string; gte?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number }
+  export interface BeeBatch<V> {
+    get(key: string): Promise<BeeEntry<V> | null>
+    put(key: string, value: V): Promise<void>
+    del(key: string): Promise<void>
+    createReadStream(range?: BeeRange): AsyncIterable<BeeEntry<V>>
+    flush(): Promise<void>
+  }
+  export default class Hyperbee<V = unknown> {
+    constructor(core: Hypercore, opts?: { keyEncoding?: 'utf-8' | 'binary'; valueEncoding?: 'json' | 'binary' | 'utf-8'; extension?: boolean })
+    readonly version: number
+    ready(): Promise<void>
+    close(): Promise<void>
+    get(key: string, opts?: { update?: boolean; wait?: boolean }): Promise<BeeEntry<V> | null>
+    createReadStream(range?: BeeRange, opts?: { update?: boolean; wait?: boolean }): AsyncIterable<BeeEntry<V>>
+    /** Writes collected and applied at once; `update: false` reads the view as it stands, as apply must. */
+    batch(opts?: { update?: boolean }): BeeBatch<V>
+  }
+}
+
+declare module 'hyperblobs' {
+  import type Hypercore from 'hypercore'
+  /** Where a blob's blocks are in its core. */
+  export interface BlobId { blockOffset: number; blockLength: number; byteOffset: number; byteLength: number }
+  /** streamx streams, not node:stream ones: async iterable, with their own events. */
+  export interface BlobReadStream extends AsyncIterable<Buffer> {
+    destroy(err?: Error): void
+  }
+  export interface BlobWriteStream {
+    readonly id: BlobId
+    write(data: Buffer): boolean
+    end(): void
+    destroy(err?: Error): void
+    once(event: 'drain' | 'close', listener: () => void): this
+    once(event: 'error', listener: (err: Error) => void): this
+  }
+  export default class Hyperblobs {
+    constructor(core: Hypercore, opts?: { blockSize?: number })
+    readonly core: Hypercore
+    put(blob: Buffer): Promise<BlobId>
+    get(id: BlobId, opts?: { wait?: boolean; timeout?: number }): Promise<Buffer | null>
+    /** `end` is inclusive. */
+    createReadStream(id: BlobId, opts?: { start?: number; end?: number; wait?: boolean; timeout?: number }): BlobReadStream
+    createWriteStream(): BlobWriteStream
+  }
+}
