@@ -79,14 +79,14 @@ export function InviteCode({ invited, onDone }: { invited: Invited; onDone: () =
         Only that replicator can open the code, and it pairs once; it holds no key to your data.
         The quota of {SUGGESTED_QUOTA} is a suggestion: the operator chooses how much room to give you.
       </p>
-      <Copyable label="Command for the replicator’s operator" text={command} />
-      <Copyable label="Invite code alone" text={invited.invite} />
+      <Copyable label="Command for the replicator’s operator" copy="Copy command" text={command} />
+      <Copyable label="Invite code alone" copy="Copy code" text={invited.invite} />
       <div className="actions"><button type="button" onClick={onDone}>Done</button></div>
     </section>
   )
 }
 
-function Copyable({ label, text }: { label: string; text: string }) {
+function Copyable({ label, copy: copyLabel, text }: { label: string; copy: string; text: string }) {
   const id = useId()
   const ref = useRef<HTMLTextAreaElement>(null)
   const [said, setSaid] = useState<string | null>(null)
@@ -105,7 +105,7 @@ function Copyable({ label, text }: { label: string; text: string }) {
       <label htmlFor={id}>{label}</label>
       <textarea id={id} ref={ref} readOnly value={text} rows={3} spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
       <div className="actions">
-        <button type="button" onClick={() => void copy()} aria-label={`Copy: ${label}`}>Copy</button>
+        <button type="button" onClick={() => void copy()}>{copyLabel}</button>
         <span role="status">{said}</span>
       </div>
     </div>

@@ -20,7 +20,7 @@ export function Recovery() {
     <>
       <PaperKey />
 
-      <section aria-labelledby="split-heading">
+      <section className="recovery-part" aria-labelledby="split-heading">
         <h3 id="split-heading">Your seed among friends</h3>
         <p>
           Your seed can be split among friends’ boxes: any few of them together can give it back, and none can use its share alone.
@@ -32,7 +32,7 @@ export function Recovery() {
         {split.data && (
           <>
             <p>
-              Split {formatTime(split.data.createdAt)} (version {split.data.version}): any <strong>{split.data.threshold}</strong> of
+              Split {formatTime(split.data.createdAt)}: any <strong>{split.data.threshold}</strong> of
               these {split.data.friends.length} friends’ shares rebuild your seed. A new split retires this one.
             </p>
             <ul className="friends">
@@ -42,7 +42,7 @@ export function Recovery() {
         )}
       </section>
 
-      <section aria-labelledby="held-heading">
+      <section className="recovery-part" aria-labelledby="held-heading">
         <h3 id="held-heading">Shares you hold for friends</h3>
         <ErrorNotice error={identity.error} />
         {identity.data && <p>Friends who split their seed with you need your box’s identity: <code className="identity">{identity.data}</code></p>}
@@ -57,7 +57,7 @@ export function Recovery() {
                   {held.data.map((h) => (
                     <tr key={h.owner}>
                       <th scope="row">{h.label ?? <code title={h.owner}>{short(h.owner)}</code>}</th>
-                      <td>{h.index} of {h.count}; {h.threshold} rebuild the seed (version {h.version})</td>
+                      <td>{h.index} of {h.count}; {h.threshold} rebuild the seed</td>
                       <td>{formatTime(h.receivedAt)}</td>
                       <td>{h.releasedAt === null ? 'never' : <>{formatTime(h.releasedAt)} to <code title={h.releasedTo ?? ''}>{short(h.releasedTo ?? '')}</code></>}</td>
                     </tr>
@@ -105,7 +105,7 @@ function PaperKey() {
   }
 
   return (
-    <section aria-labelledby={`${form}-heading`}>
+    <section className="recovery-part" aria-labelledby={`${form}-heading`}>
       <h3 id={`${form}-heading`}>Paper key</h3>
       <p>The 24 words of your box’s root seed, with their QR code and how to recover, as a page to print. With them and any replica, a new machine gets every record back.</p>
       <form onSubmit={download} className="inline-form" noValidate>

@@ -69,7 +69,7 @@ export function ReplicaCard({ replica: r, timeZone, onNews, onChanged, onRemove 
       )}
       <Settings replica={r} timeZone={timeZone} onNews={onNews} onChanged={onChanged} key={JSON.stringify(r.settings)} />
       <div className="actions">
-        <button type="button" onClick={() => void check()} disabled={checking.busy || r.state !== 'paired'} aria-label={`Check ${r.name} now`}>{checking.busy ? 'Checking…' : 'Check now'}</button>
+        <button type="button" onClick={() => void check()} disabled={checking.busy || r.state !== 'paired'} aria-label={`Check now ${r.name}`}>{checking.busy ? 'Checking…' : 'Check now'}</button>
         <button type="button" className="danger" onClick={() => onRemove(r)} aria-label={`Remove ${r.name}…`}>Remove…</button>
       </div>
       {checking.error && <p role="alert" className="notice error">{checking.error}</p>}

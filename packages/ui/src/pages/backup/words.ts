@@ -35,7 +35,9 @@ export function syncWords(r: ReplicaView): { text: string; tone: SyncTone } {
   if (!r.health) return { text: 'No health report yet', tone: 'unknown' }
   const { behindBlocks, behindBytes } = r.health
   if (behindBlocks === 0) return { text: 'In sync', tone: 'ok' }
-  return { text: `Behind by ${behindBlocks.toLocaleString('en')} ${behindBlocks === 1 ? 'block' : 'blocks'} (${formatBytes(behindBytes)})`, tone: 'behind' }
+  // The box counts bytes behind from the log's length as the replica knows it, so blocks it knows of but has not fetched count none: the blocks say it.
+  const bytes = behindBytes > 0 ? ` (${formatBytes(behindBytes)})` : ''
+  return { text: `Behind by ${behindBlocks.toLocaleString('en')} ${behindBlocks === 1 ? 'block' : 'blocks'}${bytes}`, tone: 'behind' }
 }
 
 /** The last time the box asked it for blocks at random and compared them with its own. */
@@ -59,11 +61,14 @@ export function limitWords(bytesPerSecond: number): string {
   return bytesPerSecond === 0 ? 'No limit' : `${formatBytes(bytesPerSecond)}/s`
 }
 
-/** Whether the page should look again soon: something is under way that the owner is waiting to see finish. */
+/**
+ * Whether the page should look again soon: something is under way that the owner is waiting to
+ * see finish. A replica away, or whose quota is full, will not change until something else does.
+ */
 export function unsettled(replicas: ReplicaView[]): boolean {
   return replicas.some((r) => {
     if (r.state === 'invited') return r.inviteExpiresAt !== null && Date.parse(r.inviteExpiresAt) > Date.now()
-    return r.connected && (!r.health || r.health.behindBlocks > 0 || !r.health.check)
+    return r.connected && !r.health?.overQuota && (!r.health || r.health.behindBlocks > 0 || !r.health.check)
   })
 }
 
