@@ -55,11 +55,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE IF NOT EXISTS held_shares (owner TEXT PRIMARY KEY, version INTEGER NOT NULL, share_index INTEGER NOT NULL, threshold INTEGER NOT NULL,
     count INTEGER NOT NULL, label TEXT, share TEXT NOT NULL, received_at REAL NOT NULL, released_to TEXT, released_at REAL);`,
   // 6: groups: each group this box is in, by its key (its first base's, which names it for good),
-  // and each epoch of it — the base written in then and the content key that reads it, derived on
-  // the founder's box and handed to every other member sealed to that member (a new epoch comes
-  // with a new key when a member is removed); and the invites this box's admins made, the secret
-  // kept only as a hash, until used or expired.
-  `CREATE TABLE IF NOT EXISTS groups (key TEXT PRIMARY KEY, name TEXT NOT NULL, joined_at REAL NOT NULL);
+  // with the admin that let this box in (dialled until the group's log names the other members);
+  // each epoch of it — the base written in then and the content key that reads it, derived on the
+  // founder's box and handed to every other member sealed to that member (a new epoch comes with a
+  // new key when a member is removed); and the invites this box's admins made, the secret kept
+  // only as a hash, until used or expired.
+  `CREATE TABLE IF NOT EXISTS groups (key TEXT PRIMARY KEY, name TEXT NOT NULL, joined_at REAL NOT NULL, invited_by TEXT);
   CREATE TABLE IF NOT EXISTS group_epochs (group_key TEXT NOT NULL, epoch INTEGER NOT NULL, base TEXT NOT NULL, content_key TEXT NOT NULL,
     started_at REAL NOT NULL, PRIMARY KEY (group_key, epoch));
   CREATE TABLE IF NOT EXISTS group_invites (id TEXT PRIMARY KEY, group_key TEXT NOT NULL, invitee TEXT NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL,
