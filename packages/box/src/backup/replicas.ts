@@ -12,6 +12,7 @@ import type pino from 'pino'
 import { Type, type Static } from '@sinclair/typebox'
 import { Conflict, InvalidInput, NotFound } from '../errors/index.ts'
 import { verifySignature, type BoxKeys } from '../keys/index.ts'
+import { describeDuration } from '../duration/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { SourceMeta, Store } from '../store/index.ts'
 import { hashSecret, makeInvite } from './invite.ts'
@@ -475,12 +476,12 @@ export class Backup {
         cores: behind.cores,
         check: stored.check && { at: new Date(stored.check.at).toISOString(), blocks: stored.check.blocks, failed: stored.check.failed },
       }
-      if (stored.report.overQuota) problems.push(`Its quota is full (${stored.report.usedBytes} of ${stored.report.quotaBytes} bytes): it takes no more blocks.`)
+      if (stored.report.overQuota) problems.push(`Its quota is full (${mebibytes(stored.report.usedBytes)} used of ${mebibytes(stored.report.quotaBytes)}): it takes no more blocks. Ask its operator for more room.`)
       if (stored.check?.failed) problems.push(`${stored.check.failed} of ${stored.check.blocks} blocks it was asked for did not match this box's copy.`)
     }
     const synced = stored?.syncedAt ?? row.paired_at ?? row.created_at
     if (row.state === 'paired' && Date.now() - synced > settings.staleAfterSeconds * 1000) {
-      problems.push(stored ? `Not fully in sync for over ${Math.round(settings.staleAfterSeconds / 3600)} h.` : 'No health report has come from it yet.')
+      problems.push(stored ? `Not fully in sync for over ${describeDuration(settings.staleAfterSeconds)}.` : 'No health report has come from it yet.')
     }
     if (row.state === 'invited' && (row.expires_at ?? 0) <= Date.now()) problems.push('Its invite expired before it paired: invite it again.')
     const traffic = this.#traffic.get(row.public_key) ?? { sentBytes: 0, receivedBytes: 0 }
@@ -496,6 +497,10 @@ export class Backup {
       traffic: { sentBytes: traffic.sentBytes + (counted?.rawBytesWritten ?? 0), receivedBytes: traffic.receivedBytes + (counted?.rawBytesRead ?? 0) },
     }
   }
+}
+
+function mebibytes(n: number): string {
+  return `${(n / 2 ** 20).toFixed(n < 10 * 2 ** 20 ? 2 : 0)} MiB`
 }
 
 function minutes(hhmm: string): number {
