@@ -203,6 +203,8 @@ declare module 'hyperbee' {
     put(key: string, value: V): Promise<void>
     del(key: string): Promise<void>
     createReadStream(range?: BeeRange): AsyncIterable<BeeEntry<V>>
+    /** The first entry in the range, if any. */
+    peek(range?: BeeRange): Promise<BeeEntry<V> | null>
     flush(): Promise<void>
   }
   export default class Hyperbee<V = unknown> {
