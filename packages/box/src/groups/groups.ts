@@ -1,0 +1,291 @@
+/**
+ * The groups this box is in: founding one, inviting a box to one, joining one with an invite,
+ * its members, leaving it, and each group's drive. box.db keeps which groups there are and the
+ * keys that open them; each group's own corestore keeps its log, its view and its files.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type Database from 'better-sqlite3'
+import type pino from 'pino'
+import type Corestore from 'corestore'
+import { Type, type Static } from '@sinclair/typebox'
+import { Conflict, InvalidInput, NotFound } from '../errors/index.ts'
+import { openSealed, type BoxKeys } from '../keys/index.ts'
+import { openCorestore } from '../store/index.ts'
+import type { Drive } from './drive.ts'
+import type { Group, Epoch } from './group.ts'
+import { openInvite } from './invite.ts'
+import { Role, signStatement } from './members.ts'
+import { GroupNetwork } from './network.ts'
+import { inviteeChannel } from './wire.ts'
+
+/** How long a join waits to reach the inviting admin, and then to be let write. */
+const REACH_ADMIN_MS = 30_000
+const WRITABLE_MS = 30_000
+/** How long leaving waits for a member to hear it. */
+const LEAVE_HEARD_MS = 10_000
+
+export const MemberView = Type.Object({
+  name: Type.String(),
+  role: Role,
+  you: Type.Boolean(),
+  connected: Type.Boolean(),
+  since: Type.String(),
+  addedBy: Type.Union([Type.String(), Type.Null()], { description: 'The admin who added it; none for the founder' }),
+  box: Type.String({ description: 'Its box\'s public key' }),
+  writer: Type.String(),
+})
+export type MemberView = Static<typeof MemberView>
+
+export const GroupView = Type.Object({
+  key: Type.String({ description: 'The group\'s key, which names it for good' }),
+  name: Type.String(),
+  address: Type.String({ description: 'Where its members meet on the DHT' }),
+  epoch: Type.Integer({ description: 'How many times its content key changed' }),
+  role: Type.Union([Role, Type.Null()], { description: 'This box\'s role; none until the group\'s log names it a member' }),
+  writable: Type.Boolean(),
+  joinedAt: Type.String(),
+  members: Type.Array(MemberView),
+  conflicts: Type.Array(Type.Object({
+    path: Type.String(),
+    versions: Type.Array(Type.Object({ version: Type.String(), author: Type.String(), mtime: Type.String(), size: Type.Integer() })),
+  }), { description: 'Files that keep several versions written at once by different members' }),
+})
+export type GroupView = Static<typeof GroupView>
+
+export interface GroupsDeps {
+  db: Database.Database
+  keys: BoxKeys
+  /** Where each group's corestore is kept, a folder per group. */
+  dir: string
+  bootstrap?: { host: string; port: number }[]
+  logger?: pino.Logger
+}
+
+interface GroupRow { key: string; name: string; joined_at: number; invited_by: string | null }
+interface EpochRow { group_key: string; epoch: number; base: string; content_key: string; started_at: number }
+
+export class Groups {
+  readonly #deps: GroupsDeps
+  readonly #network: GroupNetwork
+  readonly #open = new Map<string, Group>()
+  /** Groups being joined or left, so one is not done twice at once. */
+  readonly #busy = new Set<string>()
+  #impl: Promise<typeof import('./group.ts')> | undefined
+
+  constructor(deps: GroupsDeps) {
+    this.#deps = deps
+    this.#network = new GroupNetwork(deps.bootstrap)
+  }
+
+  /** This box's public key, which invites to it are sealed to. */
+  get publicKey(): string {
+    return this.#deps.keys.backupPeer.publicKey.toString('hex')
+  }
+
+  /** The group machinery (Autobase, Hyperbee, Hyperblobs), loaded once there is a group: a box in none never needs it. */
+  #load() {
+    return this.#impl ??= import('./group.ts')
+  }
+
+  async open(): Promise<void> {
+    const rows = this.#rows()
+    if (rows.length === 0) return
+    const { Group } = await this.#load()
+    for (const row of rows) {
+      try {
+        this.#open.set(row.key, await Group.open(this.#groupDeps(), { key: row.key, dir: this.#dir(row.key), epoch: this.#epoch(row.key), invitedBy: row.invited_by }))
+      } catch (err) {
+        this.#deps.logger?.error({ group: row.key, err: (err as Error).message }, 'a group could not be opened')
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const group of this.#open.values()) await group.close()
+    this.#open.clear()
+    await this.#network.close()
+  }
+
+  async create(input: { name: string; as: string }): Promise<GroupView> {
+    const { Group, localKeys } = await this.#load()
+    fs.mkdirSync(this.#deps.dir, { recursive: true, mode: 0o700 })
+    // The group's key is its first writer core's, known once the store that holds it exists: made
+    // in a folder of its own, which then takes the key's name.
+    const staging = fs.mkdtempSync(path.join(this.#deps.dir, 'new-'))
+    const store = openCorestore(staging)
+    await store.ready()
+    const { writer: key } = await localKeys(store, 0)
+    await store.close()
+    fs.renameSync(staging, this.#dir(key))
+    let group: Group
+    try {
+      group = await Group.found(this.#groupDeps(), { dir: this.#dir(key), name: input.name, as: input.as })
+    } catch (err) {
+      fs.rmSync(this.#dir(key), { recursive: true, force: true })
+      throw err
+    }
+    const { epoch, base, contentKey } = group.epoch
+    this.#deps.db.transaction(() => {
+      this.#deps.db.prepare('INSERT INTO groups (key, name, joined_at, invited_by) VALUES (?, ?, ?, NULL)').run(key, input.name, Date.now())
+      this.#deps.db.prepare('INSERT INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)').run(key, epoch, base, contentKey.toString('hex'), Date.now())
+    })()
+    this.#open.set(key, group)
+    return this.#view(this.#row(key), group)
+  }
+
+  async list(): Promise<GroupView[]> {
+    const views: GroupView[] = []
+    for (const row of this.#rows()) {
+      const group = this.#open.get(row.key)
+      if (group) views.push(await this.#view(row, group))
+    }
+    return views
+  }
+
+  async get(key: string): Promise<GroupView> {
+    return this.#view(this.#row(key), this.#group(key))
+  }
+
+  async members(key: string): Promise<MemberView[]> {
+    return (await this.get(key)).members
+  }
+
+  /** An invite for a box, known by its public key; the code is sealed to that key and lets it in once. */
+  invite(key: string, input: { publicKey: string; name: string; role: Role; expiresInSeconds: number }): { invite: string; expiresAt: string } {
+    if (input.publicKey.toLowerCase() === this.publicKey) throw new InvalidInput('That is this box\'s own key.', { field: 'publicKey' })
+    const { code, expiresAt } = this.#group(key).invite({ box: input.publicKey, name: input.name, role: input.role, expiresInSeconds: input.expiresInSeconds })
+    return { invite: code, expiresAt: new Date(expiresAt).toISOString() }
+  }
+
+  /** Joins a group with an invite sealed to this box: reaches the admin who made it, and is let in. */
+  async join(input: { code: string; as?: string }): Promise<GroupView> {
+    const box = this.#deps.keys.backupPeer
+    const invite = openInvite(input.code, box)
+    if (this.#deps.db.prepare('SELECT 1 FROM groups WHERE key = ?').get(invite.group)) throw new Conflict(`This box is in "${invite.name}" already.`)
+    if (this.#busy.has(invite.group)) throw new Conflict(`This box is joining "${invite.name}" already.`)
+    this.#busy.add(invite.group)
+    const dir = this.#dir(invite.group)
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const store = openCorestore(dir)
+    let joined = false
+    try {
+      await store.ready()
+      const answer = await this.#askToJoin(invite, store, input.as ?? invite.as)
+      const contentKey = openSealed(Buffer.from(answer.contentKey, 'base64'), box)
+      if (!contentKey || contentKey.length !== 32) throw new InvalidInput('The admin\'s answer could not be opened with this box\'s key.')
+      const epoch: Epoch = { epoch: answer.epoch, base: answer.base, contentKey }
+      this.#deps.db.transaction(() => {
+        this.#deps.db.prepare('INSERT INTO groups (key, name, joined_at, invited_by) VALUES (?, ?, ?, ?)').run(invite.group, invite.name, Date.now(), invite.admin)
+        this.#deps.db.prepare('INSERT INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)').run(invite.group, epoch.epoch, epoch.base, contentKey.toString('hex'), Date.now())
+      })()
+      joined = true
+      const { Group } = await this.#load()
+      const group = await Group.open(this.#groupDeps(), { key: invite.group, dir, epoch, invitedBy: invite.admin, store })
+      this.#open.set(invite.group, group)
+      await group.whenWritable(WRITABLE_MS)
+      return this.#view(this.#row(invite.group), group)
+    } finally {
+      this.#busy.delete(invite.group)
+      if (!joined) {
+        await store.close()
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  }
+
+  /** Leaves a group: the other members hear it, and this box's copy of the group is deleted. */
+  async leave(key: string): Promise<{ left: string }> {
+    const group = this.#group(key)
+    if (this.#busy.has(key)) throw new Conflict('This box is leaving that group already.')
+    this.#busy.add(key)
+    try {
+      await group.leave(LEAVE_HEARD_MS)
+      this.#open.delete(key)
+      this.#deps.db.transaction(() => {
+        this.#deps.db.prepare('DELETE FROM group_epochs WHERE group_key = ?').run(key)
+        this.#deps.db.prepare('DELETE FROM group_invites WHERE group_key = ?').run(key)
+        this.#deps.db.prepare('DELETE FROM groups WHERE key = ?').run(key)
+      })()
+      return { left: key }
+    } finally {
+      this.#busy.delete(key)
+    }
+  }
+
+  drive(key: string): Drive {
+    return this.#group(key).drive
+  }
+
+  async #askToJoin(invite: ReturnType<typeof openInvite>, store: Corestore, name: string) {
+    const { localKeys } = await this.#load()
+    const box = this.#deps.keys.backupPeer
+    // The invitee writes in the epoch it was invited to; an admin refuses it if the group has moved on since.
+    const { writer, blobs } = await localKeys(store, invite.epoch)
+    const peer = this.#deps.keys.deriveKeyPair(`groups/${invite.group}/peer`).publicKey.toString('hex')
+    const member = signStatement(invite.group, { peer, writer, blobs, name }, box)
+    let link
+    try {
+      link = await this.#network.connect(box, Buffer.from(invite.admin, 'hex'), REACH_ADMIN_MS)
+    } catch {
+      throw new Conflict(`The admin who invited this box to "${invite.name}" could not be reached in ${REACH_ADMIN_MS / 1000} s: their box must be running. The invite is still good until it expires.`)
+    }
+    try {
+      const channel = inviteeChannel(link.conn)
+      channel.send({ type: 'join', secret: invite.secret, epoch: invite.epoch, member })
+      const answer = await channel.received(REACH_ADMIN_MS)
+      if (answer.type === 'refused') throw new InvalidInput(`The group refused this invite: ${answer.reason}`, { field: 'code' })
+      return answer
+    } finally {
+      await link.close()
+    }
+  }
+
+  #groupDeps() {
+    return { db: this.#deps.db, keys: this.#deps.keys, network: this.#network, logger: this.#deps.logger }
+  }
+
+  #dir(key: string): string {
+    return path.join(this.#deps.dir, key)
+  }
+
+  #rows(): GroupRow[] {
+    return this.#deps.db.prepare('SELECT * FROM groups ORDER BY joined_at').all() as GroupRow[]
+  }
+
+  #row(key: string): GroupRow {
+    const row = this.#deps.db.prepare('SELECT * FROM groups WHERE key = ?').get(key) as GroupRow | undefined
+    if (!row) throw new NotFound(`This box is in no group "${key}". List them with \`coffer groups list\`.`)
+    return row
+  }
+
+  #epoch(key: string): Epoch {
+    const row = this.#deps.db.prepare('SELECT * FROM group_epochs WHERE group_key = ? ORDER BY epoch DESC LIMIT 1').get(key) as EpochRow
+    return { epoch: row.epoch, base: row.base, contentKey: Buffer.from(row.content_key, 'hex') }
+  }
+
+  #group(key: string): Group {
+    this.#row(key)
+    const group = this.#open.get(key)
+    if (!group) throw new Conflict('That group could not be opened when the box started: see the box\'s log.')
+    return group
+  }
+
+  async #view(row: GroupRow, group: Group): Promise<GroupView> {
+    const members = group.members()
+    const connected = group.connected()
+    const self = group.self
+    const names = new Map(members.map((m) => [m.writer, m.name]))
+    const conflicts = await group.drive.conflicts()
+    return {
+      key: row.key, name: group.name || row.name, address: group.address, epoch: group.epoch.epoch, role: self?.role ?? null, writable: group.writable,
+      joinedAt: new Date(row.joined_at).toISOString(),
+      members: members.map((m) => ({
+        name: m.name, role: m.role, you: m.writer === self?.writer, connected: connected.has(m.writer), since: new Date(m.since).toISOString(),
+        addedBy: m.addedBy === null ? null : names.get(m.addedBy) ?? m.addedBy.slice(0, 8), box: m.box, writer: m.writer,
+      })),
+      conflicts: conflicts.map((c) => ({ path: c.path, versions: c.versions.map((v) => ({ ...v, mtime: new Date(v.mtime).toISOString() })) })),
+    }
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * Groups: boxes that share an encrypted, multi-writer drive, invite each other with sealed,
+ * single-use, expiring codes, and replicate among current members only. A group's log (an
+ * Autobase) holds its signed member list and the drive's changes; file contents live in each
+ * member's blob core; everything is encrypted with the group's content key.
+ */
+export { Groups, GroupView, MemberView, type GroupsDeps } from './groups.ts'
+export { Drive, type DriveEntry, type HistoryEntry, type ConflictView } from './drive.ts'
+export { groupOperations, type GroupOperations } from './operations.ts'
+export { serveDav } from './webdav.ts'

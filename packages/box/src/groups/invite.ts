@@ -1,0 +1,62 @@
+/**
+ * Invites to a group. An admin's box makes one for one box, known by its public key, sealed to
+ * that key: whoever carries the code (a message, a note, a QR code) can read nothing in it, and
+ * only that box can use it. It names the group and the admin's key on the group's network, and
+ * holds a secret the admin's box keeps only the hash of. The invitee's box says the secret once,
+ * over a connection made under the key the invite was sealed to; the admin's box then admits it
+ * and the invite is spent. An expired invite is refused at both ends, a spent one by the admin's.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { Type, type Static } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { InvalidInput } from '../errors/index.ts'
+import { openSealed, sealTo, type KeyPair } from '../keys/index.ts'
+import { Role } from './members.ts'
+
+const PREFIX = 'coffer-group:'
+
+const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-f]{${bytes * 2}}$` })
+
+const GroupInvite = Type.Object({
+  v: Type.Literal(1),
+  /** The group's key. */
+  group: Hex(32),
+  name: Type.String({ maxLength: 100 }),
+  /** The inviting admin's key on the group's network: whom to dial. */
+  admin: Hex(32),
+  /** The epoch of the group's content key the invite lets a box into. */
+  epoch: Type.Integer({ minimum: 0 }),
+  secret: Hex(32),
+  role: Role,
+  /** What the admin called the invitee, the name it joins under unless it picks another. */
+  as: Type.String({ maxLength: 100 }),
+  expiresAt: Type.Number(),
+}, { additionalProperties: false })
+export type GroupInvite = Static<typeof GroupInvite>
+const checkInvite = TypeCompiler.Compile(GroupInvite)
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(Buffer.from(secret, 'hex')).digest('hex')
+}
+
+export function makeInvite(invite: Omit<GroupInvite, 'v' | 'secret'>, invitee: Buffer): { code: string; secretHash: string } {
+  const full: GroupInvite = { v: 1, ...invite, secret: randomBytes(32).toString('hex') }
+  return { code: PREFIX + sealTo(Buffer.from(JSON.stringify(full)), invitee).toString('base64url'), secretHash: hashSecret(full.secret) }
+}
+
+/** Opens an invite sealed to this box; refuses one sealed to another, altered, or expired. */
+export function openInvite(code: string, box: KeyPair, now = Date.now()): GroupInvite {
+  const text = code.trim()
+  if (!text.startsWith(PREFIX)) throw new InvalidInput(`A group invite starts with "${PREFIX}": paste the whole code the group's admin gave you.`, { field: 'code' })
+  const opened = openSealed(Buffer.from(text.slice(PREFIX.length), 'base64url'), box)
+  if (!opened) throw new InvalidInput('This invite was not made for this box (or it was altered): ask the admin for an invite to this box\'s key.', { field: 'code' })
+  let invite: unknown
+  try {
+    invite = JSON.parse(opened.toString('utf8'))
+  } catch {
+    invite = undefined
+  }
+  if (!checkInvite.Check(invite)) throw new InvalidInput('This invite is not one this version of Coffer can read.', { field: 'code' })
+  if (invite.expiresAt <= now) throw new InvalidInput(`This invite expired at ${new Date(invite.expiresAt).toISOString()}: ask the admin for a new one.`, { field: 'code' })
+  return invite
+}

@@ -1,0 +1,82 @@
+/**
+ * The owner's group operations: found a group, invite a box to it, join one with an invite, its
+ * members, leave it. Owner only, audited as admin actions. The drive itself is reached over
+ * WebDAV (webdav.ts), each request audited as a read or a write.
+ */
+import { Type } from '@sinclair/typebox'
+import { defineOperation, ownerOnly } from '../operations/index.ts'
+import { durationPattern, parseDuration } from '../duration/index.ts'
+import { GroupView, MemberView, type Groups } from './groups.ts'
+import { MemberName, Role } from './members.ts'
+
+const GroupInput = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The group\'s key' }) })
+
+export function groupOperations({ groups }: { groups: Groups }) {
+  return {
+    list: defineOperation({
+      name: 'groups.list', summary: 'The groups this box is in, their members and any conflicting versions in their drives', audit: 'admin',
+      input: Type.Object({}),
+      output: Type.Object({ boxKey: Type.String({ description: 'This box\'s key: an admin invites this box to a group with it' }), groups: Type.Array(GroupView) }),
+      access: ownerOnly,
+      run: async () => ({ boxKey: groups.publicKey, groups: await groups.list() }),
+    }),
+
+    create: defineOperation({
+      name: 'groups.create', summary: 'Found a group with a shared drive; this box is its first admin', audit: 'admin', status: 201,
+      input: Type.Object({
+        name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'What the group is called, e.g. "Household"' }),
+        as: Type.Optional({ ...MemberName, description: 'Your name in the group (default "owner")' }),
+      }, { additionalProperties: false }),
+      output: GroupView, access: ownerOnly,
+      run: async (input) => groups.create({ name: input.name, as: input.as ?? 'owner' }),
+    }),
+
+    get: defineOperation({
+      name: 'groups.get', summary: 'One group: its members, who is connected, and conflicting versions in its drive', audit: 'admin',
+      input: GroupInput, output: GroupView, access: ownerOnly,
+      run: async (input) => groups.get(input.id),
+    }),
+
+    invite: defineOperation({
+      name: 'groups.invite',
+      summary: 'Invite a box, known by its key, to a group: the code is sealed to that key, lets it in once, and expires',
+      audit: 'admin',
+      input: Type.Object({
+        id: GroupInput.properties.id,
+        publicKey: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'The invited box\'s key, as `coffer groups list` prints it there' }),
+        name: { ...MemberName, description: 'What to call the new member, e.g. "Bea"' },
+        role: Type.Optional({ ...Role, description: 'admin (may invite) or member (default)' }),
+        expiresIn: Type.Optional(Type.String({ pattern: durationPattern(['m', 'h', 'd'], 3), description: 'How long the invite stays good (default 1d)' })),
+      }, { additionalProperties: false }),
+      output: Type.Object({ invite: Type.String({ description: 'Give this to the invited box\'s owner: `coffer groups join <code>`' }), expiresAt: Type.String() }),
+      access: ownerOnly,
+      run: async (input) => groups.invite(input.id, {
+        publicKey: input.publicKey, name: input.name, role: input.role ?? 'member', expiresInSeconds: parseDuration(input.expiresIn ?? '1d', 'expiresIn'),
+      }),
+    }),
+
+    join: defineOperation({
+      name: 'groups.join', summary: 'Join a group with an invite sealed to this box: the admin\'s box must be online', audit: 'admin', status: 201,
+      input: Type.Object({
+        code: Type.String({ minLength: 1, maxLength: 4096, description: 'The invite code, coffer-group:…' }),
+        as: Type.Optional({ ...MemberName, description: 'Your name in the group (default: what the admin called you)' }),
+      }, { additionalProperties: false }),
+      output: GroupView, access: ownerOnly,
+      run: async (input) => groups.join({ code: input.code, ...(input.as ? { as: input.as } : {}) }),
+    }),
+
+    members: defineOperation({
+      name: 'groups.members', summary: 'A group\'s members, each signed by its own box and added by an admin', audit: 'admin',
+      input: GroupInput, output: Type.Object({ members: Type.Array(MemberView) }), access: ownerOnly,
+      run: async (input) => ({ members: await groups.members(input.id) }),
+    }),
+
+    leave: defineOperation({
+      name: 'groups.leave', summary: 'Leave a group: its members hear it, and this box deletes its copy of the group', audit: 'admin',
+      input: GroupInput, output: Type.Object({ left: Type.String() }), access: ownerOnly,
+      run: async (input) => groups.leave(input.id),
+    }),
+  }
+}
+
+export type GroupOperations = ReturnType<typeof groupOperations>

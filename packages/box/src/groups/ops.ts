@@ -1,0 +1,44 @@
+/**
+ * What members append to a group's base: membership changes and drive changes. Each is checked
+ * against this schema before it is applied, so a writer that appends something malformed changes
+ * nothing (apply must never throw: a throw would stop the base for everyone).
+ */
+import { Type, type Static } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { Role, Statement } from './members.ts'
+
+const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-f]{${bytes * 2}}$` })
+const DrivePath = Type.String({ minLength: 2, maxLength: 4096, pattern: '^/' })
+const VersionId = Hex(16)
+const Count = Type.Integer({ minimum: 0 })
+const Time = Type.Number({ minimum: 0 })
+
+export const BlobRef = Type.Object({
+  core: Hex(32),
+  id: Type.Object({ blockOffset: Count, blockLength: Count, byteOffset: Count, byteLength: Count }, { additionalProperties: false }),
+}, { additionalProperties: false })
+export type BlobRef = Static<typeof BlobRef>
+
+/** The versions of files under a path that a writer saw when it deleted, moved onto or overwrote it: only those go. */
+const Seen = Type.Array(Type.Object({ path: DrivePath, versions: Type.Array(VersionId, { maxItems: 1000 }) }, { additionalProperties: false }), { maxItems: 100_000 })
+
+export const GroupOp = Type.Union([
+  /** The founder's first entry: the group's name and the founder as its first admin. */
+  Type.Object({ type: Type.Literal('found'), name: Type.String({ minLength: 1, maxLength: 100 }), member: Statement, at: Time }, { additionalProperties: false }),
+  /** An admin adds a member, with the statement the member signed. */
+  Type.Object({ type: Type.Literal('add'), member: Statement, role: Role, at: Time }, { additionalProperties: false }),
+  /** A member leaves. */
+  Type.Object({ type: Type.Literal('leave'), at: Time }, { additionalProperties: false }),
+  /** A new version of a file, replacing the versions it was written over (`parents`); others stay, as a conflict. */
+  Type.Object({
+    type: Type.Literal('put'), path: DrivePath, version: VersionId, blob: BlobRef, size: Count, mtime: Time,
+    parents: Type.Array(VersionId, { maxItems: 1000 }),
+  }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('mkdir'), path: DrivePath, at: Time }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('delete'), path: DrivePath, seen: Seen, at: Time }, { additionalProperties: false }),
+  /** Moves a file or a folder; `replaced` are the versions at the destination it was moved over. */
+  Type.Object({ type: Type.Literal('move'), from: DrivePath, to: DrivePath, replaced: Seen, at: Time }, { additionalProperties: false }),
+])
+export type GroupOp = Static<typeof GroupOp>
+
+export const checkOp = TypeCompiler.Compile(GroupOp)

@@ -1,0 +1,141 @@
+/**
+ * A group's drive over WebDAV, so any system can mount it and any WebDAV client use it: a
+ * webdav-server (v2) file system over the drive. Contents stream both ways — an upload goes into
+ * the blob core block by block as it arrives, a download leaves as it is read — so no file sits
+ * whole in memory. Locks and dead properties, which clients set while they work, are kept in
+ * memory only: the drive's own state is the group's log.
+ *
+ * Whoever calls serveDav() has authenticated the request: this module only serves it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable, Writable } from 'node:stream'
+import type { v2 as WebDAV } from 'webdav-server'
+import { Conflict, InvalidInput, NotFound } from '../errors/index.ts'
+import type { Drive } from './drive.ts'
+
+type Dav = typeof WebDAV
+
+/** A request's path in the drive, and where the drive is mounted (for the links in answers). */
+export interface DavRequest { path: string; mount: string }
+
+const servers = new WeakMap<Drive, WebDAV.WebDAVServer>()
+let loaded: Promise<Dav> | undefined
+
+/** Serves one WebDAV request on a drive. */
+export async function serveDav(drive: Drive, req: IncomingMessage, res: ServerResponse, where: DavRequest): Promise<void> {
+  // Loaded with the first request, not with the box: most boxes never mount a drive.
+  const dav = await (loaded ??= import('webdav-server').then((m) => m.default.v2))
+  let server = servers.get(drive)
+  if (!server) {
+    server = new dav.WebDAVServer({ rootFileSystem: driveFileSystem(dav, drive), serverName: 'coffer', requireAuthentification: false })
+    servers.set(drive, server)
+  }
+  const query = req.url?.indexOf('?') ?? -1
+  req.url = encodeURI(where.path) + (query >= 0 ? req.url!.slice(query) : '')
+  await new Promise<void>((resolve) => {
+    res.once('close', resolve)
+    server.executeRequest(req, res, where.mount)
+  })
+}
+
+function driveFileSystem(dav: Dav, drive: Drive): WebDAV.FileSystem {
+  const { Errors, ResourceType, LocalLockManager, LocalPropertyManager } = dav
+
+  /** The drive's errors as webdav-server's, which it answers with the matching status. */
+  const davError = (err: unknown): Error => {
+    if (err instanceof NotFound) return Errors.ResourceNotFound
+    if (err instanceof Conflict) return Errors.ResourceAlreadyExists
+    if (err instanceof InvalidInput) return Errors.Forbidden
+    return err as Error
+  }
+  const answer = <T>(work: Promise<T>, callback: (error?: Error, data?: T) => void) => {
+    work.then((value) => callback(undefined, value), (err: unknown) => callback(davError(err)))
+  }
+
+  class DriveFileSystem extends dav.FileSystem {
+    readonly #locks = new Map<string, WebDAV.LocalLockManager>()
+    readonly #props = new Map<string, WebDAV.LocalPropertyManager>()
+    /** Files a client created and has not written yet: webdav-server makes a file before it opens it for writing. */
+    readonly #creating = new Set<string>()
+
+    constructor() {
+      super({
+        uid: () => 'coffer-group-drive-1',
+        serialize: (_fs, callback) => callback(new Error('A group drive is not serialized: its state is the group\'s log.')),
+        unserialize: (_data, callback) => callback(new Error('A group drive is not serialized: its state is the group\'s log.')),
+      })
+    }
+
+    async #stat(path: WebDAV.Path) {
+      const entry = await drive.stat(path.toString())
+      if (entry) return entry
+      if (this.#creating.has(path.toString())) return { type: 'file' as const, size: 0, mtime: Date.now(), version: null }
+      throw new NotFound(`Nothing at "${path.toString()}".`)
+    }
+
+    protected override _fastExistCheck(_ctx: WebDAV.RequestContext, path: WebDAV.Path, callback: (exists: boolean) => void): void {
+      this.#stat(path).then(() => callback(true), () => callback(false))
+    }
+
+    protected override _type(path: WebDAV.Path, _ctx: WebDAV.TypeInfo, callback: WebDAV.ReturnCallback<WebDAV.ResourceType>): void {
+      answer(this.#stat(path).then((e) => e.type === 'dir' ? ResourceType.Directory : ResourceType.File), callback)
+    }
+
+    protected override _size(path: WebDAV.Path, _ctx: WebDAV.SizeInfo, callback: WebDAV.ReturnCallback<number>): void {
+      answer(this.#stat(path).then((e) => e.size), callback)
+    }
+
+    protected override _lastModifiedDate(path: WebDAV.Path, _ctx: WebDAV.LastModifiedDateInfo, callback: WebDAV.ReturnCallback<number>): void {
+      answer(this.#stat(path).then((e) => e.mtime), callback)
+    }
+
+    protected override _etag(path: WebDAV.Path, _ctx: WebDAV.ETagInfo, callback: WebDAV.ReturnCallback<string>): void {
+      answer(this.#stat(path).then((e) => `"${e.version ?? `dir-${e.mtime}`}"`), callback)
+    }
+
+    protected override _readDir(path: WebDAV.Path, _ctx: WebDAV.ReadDirInfo, callback: WebDAV.ReturnCallback<string[] | WebDAV.Path[]>): void {
+      answer(drive.list(path.toString()).then((entries) => entries.map((e) => e.name)), callback)
+    }
+
+    protected override _create(path: WebDAV.Path, ctx: WebDAV.CreateInfo, callback: WebDAV.SimpleCallback): void {
+      if (ctx.type.isDirectory) return answer(drive.mkdir(path.toString()), callback)
+      this.#creating.add(path.toString())
+      callback()
+    }
+
+    protected override _openWriteStream(path: WebDAV.Path, _ctx: WebDAV.OpenWriteStreamInfo, callback: WebDAV.ReturnCallback<Writable>): void {
+      const key = path.toString()
+      answer(drive.write(key).then((stream) => {
+        stream.once('close', () => this.#creating.delete(key))
+        return stream
+      }), callback)
+    }
+
+    protected override _openReadStream(path: WebDAV.Path, _ctx: WebDAV.OpenReadStreamInfo, callback: WebDAV.ReturnCallback<Readable>): void {
+      answer(drive.read(path.toString()), callback)
+    }
+
+    protected override _delete(path: WebDAV.Path, _ctx: WebDAV.DeleteInfo, callback: WebDAV.SimpleCallback): void {
+      answer(drive.remove(path.toString()), callback)
+    }
+
+    protected override _move(from: WebDAV.Path, to: WebDAV.Path, ctx: WebDAV.MoveInfo, callback: WebDAV.ReturnCallback<boolean>): void {
+      answer(drive.move(from.toString(), to.toString(), { overwrite: ctx.overwrite }), callback)
+    }
+
+    protected override _lockManager(path: WebDAV.Path, _ctx: WebDAV.LockManagerInfo, callback: WebDAV.ReturnCallback<WebDAV.ILockManager>): void {
+      callback(undefined, held(this.#locks, path, () => new LocalLockManager()))
+    }
+
+    protected override _propertyManager(path: WebDAV.Path, _ctx: WebDAV.PropertyManagerInfo, callback: WebDAV.ReturnCallback<WebDAV.IPropertyManager>): void {
+      callback(undefined, held(this.#props, path, () => new LocalPropertyManager()))
+    }
+  }
+  return new DriveFileSystem()
+}
+
+function held<T>(map: Map<string, T>, path: WebDAV.Path, make: () => T): T {
+  let value = map.get(path.toString())
+  if (!value) map.set(path.toString(), value = make())
+  return value
+}
