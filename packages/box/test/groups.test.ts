@@ -1,7 +1,10 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import path from 'node:path'
 import createTestnet from 'hyperdht/testnet.js'
+import HyperDHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
 import { initHome, openHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { Groups } from '../src/groups/index.ts'
@@ -160,4 +163,47 @@ test('three members edit the drive while one is offline; when it returns all con
     return all.every((n) => n === 0) || undefined
   })
   assert.equal((await drive(cai).readFile('/plan.txt')).toString(), byPath.get('/plan.txt')!.text)
+})
+
+test('an invite sealed to another box, an expired one and a spent one are refused; a member who leaves is dropped, and a stranger at the group\'s address gets no connection', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const anna = await member(later, bootstrap)
+  const bea = await member(later, bootstrap)
+  const cai = await member(later, bootstrap)
+  const group = await anna.groups.create({ name: 'Choir', as: 'Anna' })
+
+  const forBea = anna.groups.invite(group.key, { publicKey: bea.groups.publicKey, name: 'Bea', role: 'member', expiresInSeconds: 600 }).invite
+  assert.ok(!forBea.includes(group.key) && !forBea.includes(bea.groups.publicKey), 'the code names nothing in the clear')
+  await assert.rejects(cai.groups.join({ code: forBea }), /not made for this box/)
+
+  const expiring = anna.groups.invite(group.key, { publicKey: cai.groups.publicKey, name: 'Cai', role: 'member', expiresInSeconds: 1 }).invite
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  await assert.rejects(cai.groups.join({ code: expiring }), /expired/)
+  assert.deepEqual(await cai.groups.list(), [])
+
+  await within('Bea joining', bea.groups.join({ code: forBea }), 60_000)
+  await assert.rejects(bea.groups.join({ code: forBea }), /in "Choir" already/)
+  await until('Anna to see Bea connected', async () => (await anna.groups.get(group.key)).members.find((m) => m.name === 'Bea')?.connected || undefined)
+
+  // Bea leaves: Anna hears it, Bea's box keeps nothing of the group, and the spent invite does not let it back in.
+  await bea.groups.leave(group.key)
+  assert.deepEqual(await bea.groups.list(), [])
+  assert.ok(!fs.existsSync(path.join(bea.dir, 'groups', group.key)), 'Bea\'s copy of the group is deleted')
+  await until('Anna to hear Bea left', async () => (await anna.groups.get(group.key)).members.length === 1 || undefined)
+  await assert.rejects(within('the second use', bea.groups.join({ code: forBea }), 60_000), /used already/)
+
+  // A stranger who knows the group's address finds its member there, and is refused.
+  const stranger = new Hyperswarm({ dht: new HyperDHT({ bootstrap, host: '127.0.0.1', firewalled: false }) })
+  later(() => stranger.destroy())
+  let connections = 0
+  stranger.on('connection', (conn) => {
+    connections++
+    conn.on('error', () => {})
+  })
+  const stats = (stranger as unknown as { stats: { connects: { client: { attempted: number } } } }).stats.connects.client
+  ;(stranger as unknown as { join(topic: Buffer): unknown }).join(Buffer.from(group.address, 'hex'))
+  await until('the stranger to find the group\'s member and try it', () => stats.attempted > 0 || undefined)
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  assert.equal(connections, 0)
 })

@@ -323,9 +323,14 @@ export class Group {
     const remote = conn.remotePublicKey.toString('hex')
     const channel = adminChannel(conn)
     const request = await channel.received(JOIN_REQUEST_MS)
+    // Once it has the answer the invitee ends the connection; one that does not is dropped.
+    const hangUp = () => {
+      conn.end()
+      setTimeout(() => conn.destroy(), 5000).unref()
+    }
     const refuse = (reason: string) => {
       channel.send({ type: 'refused', reason })
-      setTimeout(() => conn.destroy(), 500).unref()
+      hangUp()
     }
     const row = this.#deps.db.prepare('SELECT * FROM group_invites WHERE group_key = ? AND secret_hash = ?').get(this.key, hashSecret(request.secret)) as InviteRow | undefined
     if (!row || row.invitee !== remote) return refuse('That invite is not one this group made for this box.')
@@ -343,8 +348,8 @@ export class Group {
       type: 'admitted', contentKey: sealTo(this.#epoch.contentKey, Buffer.from(remote, 'hex')).toString('base64'),
       epoch: this.#epoch.epoch, base: this.#epoch.base,
     })
-    // The invitee closes this connection once it has the answer, and dials back under its key for the group.
-    setTimeout(() => conn.destroy(), 5000).unref()
+    // The invitee dials back under its key for the group.
+    hangUp()
   }
 
   #blobs(core: string): Hyperblobs {

@@ -106,7 +106,19 @@ export class GroupNetwork {
       const conn = await Promise.race([connected, new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('timeout')), timeoutMs)
       })])
-      return { conn, close: () => link.close() }
+      return {
+        conn,
+        async close() {
+          // Ended, not only dropped, so the other end lets it go at once rather than keeping it until it times out.
+          const closed = new Promise<void>((resolve) => {
+            conn.once('close', () => resolve())
+            setTimeout(resolve, 1000).unref()
+          })
+          conn.end()
+          await closed
+          await link.close()
+        },
+      }
     } catch (err) {
       await link.close()
       throw err
