@@ -10,6 +10,7 @@ import { openDatabase, type Database } from './db/index.ts'
 import { createProcessors, type Processors } from './processors/index.ts'
 import { createQueries, type Queries } from './queries/index.ts'
 import { createFeedHub, type FeedHub } from './queries/feed.ts'
+import { natsFanout, postgresFanout, type Fanout } from './fanout/index.ts'
 import { createApi } from './api/index.ts'
 import { DEFAULT_VOCABULARY, type Vocabulary } from './vocabulary/index.ts'
 import { aggregatorKeys, createHelper, createLeader, type Helper, type Leader } from './answers/index.ts'
@@ -57,6 +58,12 @@ export interface MarketConfig {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   /** How often the feed's event streams look for queries a lost notification did not announce. */
   feedPollMs?: number
+  /**
+   * A NATS server to announce each published query on (the subject defaults to
+   * coffer.market.feed): every market process on it and every box subscribed hears at once.
+   * Without one, processes hear of each other's posts through PostgreSQL's NOTIFY.
+   */
+  nats?: { url: string; subject?: string }
   aggregation?: AggregationConfig
   /** How owners are paid: the network, the payout threshold, the fee rate, and the wallet payouts are made from. */
   payments?: PaymentsConfig & PayoutConfig
@@ -93,6 +100,7 @@ export function createMarket(config: MarketConfig = {}): Market {
   let queries: Queries | undefined
   let payments: Payments | undefined
   let feed: FeedHub | undefined
+  let fanout: Fanout | undefined
   let app: FastifyInstance | undefined
   let url: string | undefined
   let closing: Promise<void> | undefined
@@ -153,7 +161,16 @@ export function createMarket(config: MarketConfig = {}): Market {
         if (!broadcaster) throw new InvalidInput('Payouts need a way to the Bitcoin network: the JSON-RPC URL of a Bitcoin node.')
         wallet = { wallet: openWallet(pay.walletKey, pay.network), broadcaster }
       }
-      db = await openDatabase({ url: config.database, dataDir: config.dataDir })
+      // NATS too is reached before the database opens: an unreachable server refuses to start, leaving nothing open.
+      const nats = config.nats && aggregation?.role !== 'helper'
+        ? await natsFanout({ ...config.nats, onError: (err) => logger.warn({ err }, 'a query could not be announced on NATS; subscribers catch up from the feed') })
+        : undefined
+      try {
+        db = await openDatabase({ url: config.database, dataDir: config.dataDir })
+      } catch (err) {
+        await nats?.close()
+        throw err
+      }
       processors = createProcessors(db)
       if (wallet) {
         payouts = createPayouts(db, {
@@ -171,13 +188,17 @@ export function createMarket(config: MarketConfig = {}): Market {
       }
       if (aggregation?.role === 'helper') helper = createHelper(db, { keys: keys!, verifyKey: aggregation.verifyKey, leaderToken: aggregation.leaderToken })
       const lead = leader
-      queries = createQueries(db, vocabulary, lead ? { tasksFor: (id, query, spec, at) => lead.tasksFor(id, query, spec, at), onEnded: () => void releaseDue() } : {})
-      if (!helper) {
-        feed = createFeedHub(db, queries, { pollMs: config.feedPollMs, onError: (err) => logger.warn({ err }, 'feed stream could not read the feed') })
+      if (!helper) fanout = nats ?? postgresFanout(db)
+      queries = createQueries(db, vocabulary, {
+        ...(lead ? { tasksFor: (id, query, spec, at) => lead.tasksFor(id, query, spec, at), onEnded: () => void releaseDue() } : {}),
+        ...(fanout ? { fanout } : {}),
+      })
+      if (fanout) {
+        feed = createFeedHub(db, queries, fanout, { pollMs: config.feedPollMs, onError: (err) => logger.warn({ err }, 'feed stream could not read the feed') })
         await feed.open()
       }
       app = createApi({
-        role: aggregation?.role ?? 'none', processors, queries, feed, vocabulary, logger, leader, helper, hpkeConfig: keys?.hpkeConfig, payments,
+        role: aggregation?.role ?? 'none', processors, queries, feed, announcements: fanout?.subscription, vocabulary, logger, leader, helper, hpkeConfig: keys?.hpkeConfig, payments,
         ...(config.operatorToken ? { operator: operatorGuard(config.operatorToken) } : {}),
         ...(payouts ? { payouts, runPayouts } : {}),
       })
@@ -208,6 +229,7 @@ export function createMarket(config: MarketConfig = {}): Market {
         await paying?.catch(() => undefined)
         await app?.close()
         await feed?.close()
+        await fanout?.close()
         await db?.close()
       })()
       return closing

@@ -1,18 +1,32 @@
 /**
  * Two market processes on one PostgreSQL serve one market: a key registered through one works
  * on the other, a query posted through one is in the other's feed and event stream, and
- * concurrent posts through both get unique, gap-free sequence numbers. Runs the built CLI.
+ * concurrent posts through both get unique, gap-free sequence numbers. The processes hear of
+ * each other's posts through PostgreSQL's NOTIFY, or through NATS, where a box subscribed to
+ * the subject the market advertises hears of each query too. Runs the built CLI.
  */
+import crypto from 'node:crypto'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { connect } from 'nats'
 import { createTempDatabase } from './postgres.ts'
-import { call, fund, OPERATOR_TOKEN, openStream, spec, startProcess, stopProcess } from './helpers.ts'
+import { call, fund, NATS_URL, OPERATOR_TOKEN, openStream, spec, startProcess, stopProcess } from './helpers.ts'
 
-test('two market processes on one PostgreSQL serve the same market', async () => {
+for (const announce of ['postgres', 'nats'] as const) test(`two market processes on one PostgreSQL serve the same market (announced through ${announce})`, async () => {
   const temp = await createTempDatabase()
+  const subject = `coffer.test.${crypto.randomBytes(6).toString('hex')}`
+  const args = ['--database', temp.url, '--operator-token', OPERATOR_TOKEN, ...(announce === 'nats' ? ['--nats', NATS_URL, '--nats-subject', subject] : [])]
   // Both start at once, so both run the migrations at once: the advisory lock makes them take turns.
-  const [a, b] = await Promise.all([startProcess(['--database', temp.url, '--operator-token', OPERATOR_TOKEN]), startProcess(['--database', temp.url, '--operator-token', OPERATOR_TOKEN])])
+  const [a, b] = await Promise.all([startProcess(args), startProcess(args)])
+  const nc = announce === 'nats' ? await connect({ servers: NATS_URL }) : undefined
   try {
+    const live = (await call(b.url, 'GET', '/api/v1/feed/live')).body
+    assert.deepEqual(live, { stream: '/api/v1/feed/stream', nats: announce === 'nats' ? { servers: NATS_URL, subject } : null })
+    // A box subscribed where the market says hears every query as it is published.
+    const heard: any[] = []
+    if (nc) nc.subscribe(live.nats.subject, { callback: (_err, msg) => heard.push(msg.json()) })
+    await nc?.flush()
+
     const reg = await call(a.url, 'POST', '/api/v1/processors', { body: { name: 'RWTH Aachen' } })
     const key = reg.body.key
     await fund({ api: (method, route, opts) => call(b.url, method, route, opts) }, reg.body.processor.id, 100_000_000)
@@ -42,7 +56,13 @@ test('two market processes on one PostgreSQL serve the same market', async () =>
       since = p.next
     }
     assert.deepEqual(all, [posted.body.seq, ...seqs], 'either process pages through the same feed')
+    if (nc) {
+      await nc.flush()
+      assert.deepEqual(heard.map((e) => e.seq).sort((x, y) => x - y), all, 'a box on NATS heard every query, once')
+      assert.deepEqual(heard.find((e) => e.seq === posted.body.seq), page.body.queries[0], 'as the feed has it')
+    }
   } finally {
+    await nc?.close()
     assert.equal(await stopProcess(a.child), 0, 'SIGTERM closes cleanly')
     assert.equal(await stopProcess(b.child), 0)
     await temp.drop()

@@ -91,6 +91,9 @@ export function spec(overrides: Record<string, unknown> = {}): Record<string, un
   }
 }
 
+/** The NATS server the tests announce on (one runs on every machine the tests run on). */
+export const NATS_URL = process.env.COFFER_TEST_NATS ?? 'nats://127.0.0.1:4222'
+
 /** The operator's token every test market is started with. */
 export const OPERATOR_TOKEN = 'the operator of this test market'
 

@@ -26,7 +26,7 @@ import { ACCOUNT_SIGNATURE, ACCOUNT_SIGNED_AT } from '../protocol/index.ts'
 import {
   AnswerAccepted, AnswerSchema, FeedPageSchema, FeedQuerystring, HpkeConfigAnswer, IdParams, ListQuery, PostedQuerySchema, PrepareAnswer,
   PrepareBody, ProblemSchema, ProcessorSchema, QueryList, QueryResultSchema, QueryWithParticipation, RegisterBody, Registered, ReleaseAnswer,
-  ReleaseBody, ReportsAnswer, ReportsBody, ResultQuerystring, StreamQuerystring, ValidationSchema,
+  ReleaseBody, ReportsAnswer, ReportsBody, ResultQuerystring, StreamQuerystring, ValidationSchema, FeedLive,
   AccountQuery, BoxParams, DepositAnswer, DepositBody, LedgerCheckSchema, OwnerAccount, PaymentTerms, PayoutAddressBody, PayoutAddressSet, ProcessorAccount,
   CoinAdded, CoinBody, LimitQuery, PayoutDetailSchema, PayoutList, PayoutParams, PayoutRunSchema, WalletStateSchema,
 } from './schemas.ts'
@@ -47,6 +47,8 @@ export interface ApiDeps {
   processors: Processors
   queries: Queries
   feed?: FeedHub
+  /** Where boxes may subscribe to announcements of new queries, besides the event stream. */
+  announcements?: { nats: string; subject: string }
   vocabulary: Vocabulary
   logger: Logger
   leader?: Leader
@@ -321,6 +323,13 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     api.get('/feed', {
       schema: { summary: 'Open queries after a sequence number, for a box catching up', tags: ['boxes'], querystring: FeedQuerystring, response: { 200: FeedPageSchema, ...problems(400) } },
     }, async (req) => deps.queries.feed(req.query.since ?? 0, req.query.limit ?? 100))
+
+    api.get('/feed/live', {
+      schema: { summary: 'How a box hears of new queries as they are published: the event stream, and NATS when the market announces there', tags: ['boxes'], response: { 200: FeedLive } },
+    }, async () => ({
+      stream: '/api/v1/feed/stream',
+      nats: deps.announcements ? { servers: deps.announcements.nats, subject: deps.announcements.subject } : null,
+    }))
 
     api.get('/feed/stream', {
       schema: {

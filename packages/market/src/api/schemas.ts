@@ -84,6 +84,14 @@ export const StreamQuerystring = Type.Object({
   since: Type.Optional(Type.Integer({ minimum: 0, description: 'Where to start; the Last-Event-ID header, when a reconnecting client sends it, takes precedence' })),
 })
 
+export const FeedLive = Type.Object({
+  stream: Type.String({ description: 'The server-sent event stream of this market, relative to its URL' }),
+  nats: Type.Union([Type.Object({
+    servers: Type.String({ description: 'The NATS server the market announces on' }),
+    subject: Type.String({ description: 'Each message is one published query, as in the feed, with its sequence number; a gap in the numbers is filled from /feed?since=' }),
+  }), Type.Null()], { description: 'Where a box may subscribe instead, when the market announces on NATS' }),
+})
+
 export { Answer as AnswerSchema } from '../protocol/index.ts'
 export { QueryResultSchema } from '../answers/index.ts'
 

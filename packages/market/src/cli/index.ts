@@ -54,6 +54,8 @@ function buildProgram(): Command {
     .option('--helper-token <token>', 'leader: the token the helper expects (default: $COFFER_MARKET_HELPER_TOKEN)')
     .option('--leader-token <token>', 'helper: the token the leader presents (default: $COFFER_MARKET_LEADER_TOKEN)')
     .option('--verify-key <secret>', 'the secret both operators share, 16+ characters (default: $COFFER_MARKET_VERIFY_KEY)')
+    .option('--nats <url>', 'a NATS server to announce each new query on, to the other market processes and to subscribed boxes (default: $COFFER_MARKET_NATS; without one, processes hear of posts through the database)')
+    .option('--nats-subject <subject>', 'the subject announcements go on', 'coffer.market.feed')
     .option('--release-poll <ms>', 'leader: how often to look for queries past their deadline', '5000')
     .option('--operator-token <token>', "the operator's secret for deposits, the ledger and payouts over the API (default: $COFFER_MARKET_OPERATOR_TOKEN; without one those routes are off)")
     .option('--network <network>', 'the Bitcoin network owners are paid on: bitcoin, testnet or regtest (default: $COFFER_MARKET_NETWORK; without one, no payouts)')
@@ -69,7 +71,11 @@ function buildProgram(): Command {
       const { serve } = await import('./serve.ts')
       const { database, dataDir } = storageOf(opts)
       const operatorToken = opts.operatorToken ?? process.env.COFFER_MARKET_OPERATOR_TOKEN
-      await serve({ database, dataDir, port, host: opts.host, aggregation: aggregationOf(opts), payments: paymentsOf(opts), ...(operatorToken ? { operatorToken } : {}) })
+      const nats = opts.nats ?? process.env.COFFER_MARKET_NATS
+      await serve({
+        database, dataDir, port, host: opts.host, aggregation: aggregationOf(opts), payments: paymentsOf(opts), ...(operatorToken ? { operatorToken } : {}),
+        ...(nats ? { nats: { url: nats, subject: opts.natsSubject } } : {}),
+      })
     })
 
   program.command('aggregator')
@@ -336,6 +342,8 @@ interface ServeOptions {
   leaderToken?: string
   verifyKey?: string
   releasePoll: string
+  nats?: string
+  natsSubject: string
   operatorToken?: string
   network?: string
   payoutThreshold: string

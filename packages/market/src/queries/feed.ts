@@ -1,12 +1,18 @@
 /**
  * Pushes newly published queries to subscribers (the feed's server-sent event streams) while
- * they are connected. A subscriber is woken by a NOTIFY the posting transaction sends (from any
- * market process, on PostgreSQL), and by a poll of the newest sequence number as a safety net
- * for a notification lost with a dropped connection. Each subscriber then reads the feed after
- * the last number it has, as a box catching up would, so nothing is pushed twice or skipped.
+ * they are connected. Subscribers are woken by the fanout's announcements (from any market
+ * process: NATS, or PostgreSQL's NOTIFY), and by a poll of the newest sequence number as a
+ * safety net for an announcement lost with a dropped connection or a process that died.
+ *
+ * An announcement that carries its entry (NATS) and follows on from where every subscriber is
+ * goes straight to them; otherwise the hub reads the feed once, from the subscriber furthest
+ * behind, and gives each subscriber what comes after its own last number. So a post costs one
+ * read of the feed per process at most, however many boxes listen, and nothing is pushed twice
+ * or skipped.
  */
 import type { Database } from '../db/index.ts'
-import { FEED_CHANNEL, type FeedEntry, type Queries } from './index.ts'
+import type { Fanout } from '../fanout/index.ts'
+import type { FeedEntry, Queries } from './index.ts'
 
 export interface FeedHub {
   open(): Promise<void>
@@ -18,53 +24,73 @@ export interface FeedHub {
 interface Subscriber {
   last: number
   send: (entries: FeedEntry[]) => void
-  pulling: boolean
-  again: boolean
-  closed: boolean
 }
 
 const PAGE = 200
 
-export function createFeedHub(db: Database, queries: Queries, opts: { pollMs?: number; onError?: (err: unknown) => void } = {}): FeedHub {
+export function createFeedHub(db: Database, queries: Queries, fanout: Fanout, opts: { pollMs?: number; onError?: (err: unknown) => void } = {}): FeedHub {
   const subscribers = new Set<Subscriber>()
   const onError = opts.onError ?? (() => undefined)
   let head = 0
   let timer: NodeJS.Timeout | undefined
   let unlisten: (() => Promise<void>) | undefined
+  let reading: Promise<void> | undefined
+  let again = false
+  let closed = false
 
-  const pull = async (s: Subscriber) => {
-    if (s.pulling) {
-      s.again = true
-      return
+  // One read at a time for every subscriber; a wake during a read asks for one more after it.
+  const catchUp = (): Promise<void> => {
+    if (reading) {
+      again = true
+      return reading
     }
-    s.pulling = true
-    try {
-      do {
-        s.again = false
-        for (;;) {
-          const page = await queries.feed(s.last, PAGE)
-          if (s.closed) return
-          s.last = page.next
-          if (page.queries.length > 0) s.send(page.queries)
-          if (page.queries.length < PAGE) break
-        }
-      } while (s.again && !s.closed)
-    } catch (err) {
-      onError(err)
-    } finally {
-      s.pulling = false
-    }
+    reading = (async () => {
+      try {
+        do {
+          again = false
+          const behind = [...subscribers]
+          if (behind.length === 0) break
+          let from = Math.min(...behind.map((s) => s.last))
+          for (;;) {
+            const page = await queries.feed(from, PAGE)
+            if (closed) return
+            for (const s of behind) {
+              if (!subscribers.has(s)) continue
+              const fresh = page.queries.filter((e) => e.seq > s.last)
+              if (fresh.length > 0) s.send(fresh)
+              s.last = Math.max(s.last, page.next)
+            }
+            head = Math.max(head, page.next)
+            if (page.queries.length < PAGE) break
+            from = page.next
+          }
+        } while (again && !closed)
+      } catch (err) {
+        onError(err)
+      }
+    })().finally(() => (reading = undefined))
+    return reading
   }
 
-  const wake = (seq: number) => {
+  const announced = (seq: number, entry?: FeedEntry) => {
+    if (seq <= head && [...subscribers].every((s) => s.last >= seq)) return
+    if (entry && !reading && [...subscribers].every((s) => s.last === seq - 1)) {
+      head = seq
+      for (const s of subscribers) {
+        s.last = seq
+        s.send([entry])
+      }
+      return
+    }
     head = Math.max(head, seq)
-    for (const s of subscribers) if (s.last < head) void pull(s)
+    void catchUp()
   }
 
   const poll = async () => {
     try {
       const [row] = await db.query<{ head: number | string }>('SELECT coalesce(max(seq), 0) AS head FROM queries')
-      wake(Number(row?.head ?? 0))
+      const newest = Number(row?.head ?? 0)
+      if ([...subscribers].some((s) => s.last < newest)) announced(newest)
     } catch (err) {
       onError(err)
     }
@@ -72,24 +98,23 @@ export function createFeedHub(db: Database, queries: Queries, opts: { pollMs?: n
 
   return {
     async open() {
-      unlisten = await db.listen(FEED_CHANNEL, (payload) => wake(Number(payload) || 0))
+      unlisten = await fanout.listen(announced)
       timer = setInterval(() => void poll(), opts.pollMs ?? 2000)
       timer.unref()
     },
 
     subscribe(since, send) {
-      const s: Subscriber = { last: since, send, pulling: false, again: false, closed: false }
+      const s: Subscriber = { last: since, send }
       subscribers.add(s)
-      void pull(s)
+      void catchUp()
       return () => {
-        s.closed = true
         subscribers.delete(s)
       }
     },
 
     async close() {
+      closed = true
       clearInterval(timer)
-      for (const s of subscribers) s.closed = true
       subscribers.clear()
       await unlisten?.()
     },

@@ -19,6 +19,7 @@ import { escrowQuery, settleQuery } from '../payments/index.ts'
 import type { Vocabulary } from '../vocabulary/index.ts'
 import type { Query, QueryProblem, QuerySpec } from '../query/index.ts'
 import type { FeedPage, PublishedQuery, SharingLevel, TaskDescription } from '../protocol/index.ts'
+import type { Fanout } from '../fanout/index.ts'
 
 export { validateSpec, type Validation } from './validate.ts'
 
@@ -49,7 +50,6 @@ export interface Participation {
 export type FeedEntry = PublishedQuery
 export type { FeedPage }
 
-export const FEED_CHANNEL = 'coffer_market_feed'
 export const FEED_PAGE_MAX = 1000
 export const LIST_MAX = 1000
 
@@ -75,6 +75,8 @@ export interface QueriesOptions {
   tasksFor?: (id: string, query: Query, spec: QuerySpec, postedAt: Date) => Promise<Partial<Record<SharingLevel, TaskDescription>> | undefined>
   /** Called once a query is closed or cancelled, so its result can be released without waiting for the deadline. */
   onEnded?: (id: string) => void
+  /** Announces each query published, to the other market processes and to subscribed boxes. */
+  fanout?: Fanout
 }
 
 export function createQueries(db: Database, vocabulary: Vocabulary, options: QueriesOptions = {}): Queries {
@@ -105,15 +107,15 @@ export function createQueries(db: Database, vocabulary: Vocabulary, options: Que
         await tx.query('SELECT pg_advisory_xact_lock($1)', [FEED_LOCK])
         // Before the query takes its number: a post refused for want of funds leaves no gap in the feed.
         await escrowQuery(tx, processor.id, id, spec)
-        const [inserted] = await tx.query<QueryRow>(
+        const [inserted] = await tx.query<QueryRow & { tasks: FeedRow['tasks'] }>(
           `INSERT INTO queries (id, seq, processor_id, status, spec, question, text, deadline, tasks)
-           VALUES ($1, nextval('query_feed_seq'), $2, 'open', $3::jsonb, $4::jsonb, $5, $6, $7::jsonb) RETURNING ${COLUMNS}`,
+           VALUES ($1, nextval('query_feed_seq'), $2, 'open', $3::jsonb, $4::jsonb, $5, $6, $7::jsonb) RETURNING ${COLUMNS}, tasks`,
           [id, processor.id, JSON.stringify(body), JSON.stringify(query), text, spec.deadline, tasks ? JSON.stringify(tasks) : null],
         )
-        // Delivered at commit, to every market process listening on PostgreSQL.
-        await tx.query('SELECT pg_notify($1, $2)', [FEED_CHANNEL, String(inserted!.seq)])
+        await options.fanout?.inTransaction(tx, toEntry({ ...inserted!, processor_id: processor.id, processor_name: processor.name, processor_contact: processor.contact }))
         return inserted!
       })
+      options.fanout?.committed(toEntry({ ...row, processor_id: processor.id, processor_name: processor.name, processor_contact: processor.contact }))
       return toPosted(row)
     },
 
@@ -150,17 +152,7 @@ export function createQueries(db: Database, vocabulary: Vocabulary, options: Que
          WHERE q.seq > $1 AND q.status = 'open' ORDER BY q.seq LIMIT $2`,
         [since, limit],
       )
-      const queries = rows.map((r): FeedEntry => ({
-        seq: Number(r.seq),
-        id: r.id,
-        processor: { id: r.processor_id, name: r.processor_name, contact: r.processor_contact },
-        spec: r.spec,
-        query: r.question,
-        text: r.text,
-        postedAt: iso(r.posted_at),
-        deadline: iso(r.spec.deadline),
-        ...(r.tasks ? { tasks: r.tasks } : {}),
-      }))
+      const queries = rows.map(toEntry)
       const last = queries.at(-1)?.seq ?? since
       return { queries, next: queries.length < limit ? Math.max(last, Number(head)) : last }
     },
@@ -207,6 +199,20 @@ interface FeedRow extends Record<string, unknown> {
   processor_id: string
   processor_name: string
   processor_contact: string | null
+}
+
+function toEntry(r: FeedRow): FeedEntry {
+  return {
+    seq: Number(r.seq),
+    id: r.id,
+    processor: { id: r.processor_id, name: r.processor_name, contact: r.processor_contact },
+    spec: r.spec,
+    query: r.question,
+    text: r.text,
+    postedAt: iso(r.posted_at),
+    deadline: iso(r.spec.deadline),
+    ...(r.tasks ? { tasks: r.tasks } : {}),
+  }
 }
 
 function toPosted(row: QueryRow): PostedQuery {
