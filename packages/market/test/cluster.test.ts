@@ -24,7 +24,7 @@ for (const announce of ['postgres', 'nats'] as const) test(`two market processes
     assert.deepEqual(live, { stream: '/api/v1/feed/stream', nats: announce === 'nats' ? { servers: NATS_URL, subject } : null })
     // A box subscribed where the market says hears every query as it is published.
     const heard: any[] = []
-    if (nc) nc.subscribe(live.nats.subject, { callback: (_err, msg) => heard.push(msg.json()) })
+    if (nc) nc.subscribe(live.nats!.subject, { callback: (_err, msg) => heard.push(msg.json()) })
     await nc?.flush()
 
     const reg = await call(a.url, 'POST', '/api/v1/processors', { body: { name: 'RWTH Aachen' } })
