@@ -2,13 +2,16 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
 import createTestnet from 'hyperdht/testnet.js'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
-import { initHome, openHome } from '../src/index.ts'
+import { createBox, initHome, openHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
-import { Groups } from '../src/groups/index.ts'
-import { PASSPHRASE, tempDir, until, within } from './helpers.ts'
+import { Groups, groupOperations } from '../src/groups/index.ts'
+import { groupDriveRoutes, groupRoutes } from '../src/api/groups.ts'
+import { PASSPHRASE, call, tempDir, until, within } from './helpers.ts'
 
 type Bootstrap = { host: string; port: number }[]
 
@@ -206,4 +209,106 @@ test('an invite sealed to another box, an expired one and a spent one are refuse
   await until('the stranger to find the group\'s member and try it', () => stats.attempted > 0 || undefined)
   await new Promise((resolve) => setTimeout(resolve, 1000))
   assert.equal(connections, 0)
+})
+
+/** curl as a WebDAV client, as a user would run it; resolves with its status line's code, headers and body. */
+function curl(args: string[]): Promise<{ status: number; headers: string; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('curl', ['-s', '-S', '-D', '-', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const out: Buffer[] = []
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => out.push(d))
+    child.stderr.on('data', (d) => (err += d))
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`curl ${args.join(' ')} exited with ${code}: ${err}`))
+      const all = Buffer.concat(out)
+      // The last header block ends at the last blank line before the body (a 100 Continue comes first on uploads).
+      let at = 0
+      let end = all.indexOf('\r\n\r\n')
+      while (end !== -1 && /^HTTP\/[\d.]+ 100/.test(all.subarray(at, end).toString('latin1'))) {
+        at = end + 4
+        end = all.indexOf('\r\n\r\n', at)
+      }
+      const headers = all.subarray(at, end).toString('latin1')
+      resolve({ status: Number(/^HTTP\/[\d.]+ (\d{3})/.exec(headers)?.[1]), headers, body: all.subarray(end + 4) })
+    })
+  })
+}
+
+test('the box serves a group\'s drive over WebDAV: a standard client lists, uploads, downloads, renames and deletes, with the owner\'s passphrase or token only', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const home = path.join(tempDir('coffer-dav-'), 'home')
+  initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
+  const box = createBox({ home, port: 0, logLevel: 'silent', dhtBootstrap: bootstrap })
+  await box.open()
+  const db = openMetaDb(box.home.paths.meta)
+  const groups = new Groups({ db, keys: box.home.keys, dir: path.join(home, 'groups'), bootstrap })
+  await groups.open()
+  later(async () => {
+    await box.close()
+    await groups.close()
+    db.close()
+  })
+  // As box.ts and api/index.ts wire them: the operations under the API's prefix, the drives at the root.
+  box.api.register(async (api) => groupRoutes(api, { ops: box.ops, groupOps: groupOperations({ groups }) }), { prefix: '/api/v1' })
+  groupDriveRoutes(box.api, { ops: box.ops, home: box.home, groups })
+  const url = await box.listen()
+  const token = box.arbiter.ownerToken(600).token
+
+  const created = await call(url, 'POST', '/api/v1/groups', { token, body: { name: 'Family photos', as: 'Anna' } })
+  assert.equal(created.status, 201, JSON.stringify(created.body))
+  const key: string = created.body.key
+  const listed = await call(url, 'GET', '/api/v1/groups', { token })
+  assert.equal(listed.body.boxKey, groups.publicKey)
+  assert.deepEqual(listed.body.groups.map((g: { name: string }) => g.name), ['Family photos'])
+
+  const dav = `${url}/dav/groups/${key}`
+  const owner = ['-u', `anna:${PASSPHRASE}`]
+  assert.equal((await curl([...owner, '-X', 'MKCOL', `${dav}/albums`])).status, 201)
+  const dir = tempDir('coffer-dav-files-')
+  const small = path.join(dir, 'note.txt')
+  fs.writeFileSync(small, 'Grandma\'s birthday: the 12th')
+  const big = path.join(dir, 'holiday.bin')
+  fs.writeFileSync(big, randomBytes(6 * 1024 * 1024 + 123))
+  assert.equal((await curl([...owner, '-T', small, `${dav}/albums/note.txt`])).status, 201)
+  assert.equal((await curl([...owner, '-T', big, `${dav}/albums/holiday.bin`])).status, 201)
+
+  const listing = await curl([...owner, '-X', 'PROPFIND', '-H', 'Depth: 1', `${dav}/albums/`])
+  assert.equal(listing.status, 207)
+  const xml = listing.body.toString()
+  assert.match(xml, new RegExp(`<D:href>[^<]*/dav/groups/${key}/albums/note\\.txt</D:href>`, 'i'))
+  assert.match(xml, /holiday\.bin/)
+  assert.match(xml, new RegExp(`getcontentlength>${6 * 1024 * 1024 + 123}<`, 'i'))
+
+  const downloaded = await curl([...owner, `${dav}/albums/holiday.bin`])
+  assert.equal(downloaded.status, 200)
+  assert.equal(createHash('sha256').update(downloaded.body).digest('hex'), createHash('sha256').update(fs.readFileSync(big)).digest('hex'))
+
+  const moved = await curl([...owner, '-X', 'MOVE', '-H', `Destination: ${dav}/albums/birthdays.txt`, `${dav}/albums/note.txt`])
+  assert.ok([201, 204].includes(moved.status), `MOVE answered ${moved.status}`)
+  assert.equal((await curl([...owner, `${dav}/albums/note.txt`])).status, 404)
+  assert.equal((await curl([...owner, `${dav}/albums/birthdays.txt`])).body.toString(), 'Grandma\'s birthday: the 12th')
+  const deleted = await curl([...owner, '-X', 'DELETE', `${dav}/albums/holiday.bin`])
+  assert.ok([200, 204].includes(deleted.status), `DELETE answered ${deleted.status}`)
+  assert.equal((await curl([...owner, `${dav}/albums/holiday.bin`])).status, 404)
+  assert.deepEqual((await groups.drive(key).tree()).map((e) => e.path), ['/albums', '/albums/birthdays.txt'])
+  const history = await groups.drive(key).history('/albums/birthdays.txt')
+  assert.deepEqual(history.map((h) => [h.action, h.other]), [['moved-in', '/albums/note.txt']])
+
+  // Only the owner: wrong or missing credentials are refused and say how to authenticate; an owner token works too.
+  const wrong = await curl(['-u', 'anna:not the passphrase', `${dav}/albums/birthdays.txt`])
+  assert.equal(wrong.status, 401)
+  assert.match(wrong.headers, /www-authenticate: Basic/i)
+  assert.equal((await curl([`${dav}/albums/birthdays.txt`])).status, 401)
+  assert.equal((await curl(['-H', 'Authorization: Bearer not-a-token', `${dav}/albums/birthdays.txt`])).status, 401)
+  assert.equal((await curl(['-H', `Authorization: Bearer ${token}`, `${dav}/albums/birthdays.txt`])).status, 200)
+
+  // Each request is in the audit log, refused or not.
+  const audit = (await call(url, 'GET', '/api/v1/audit?limit=1000', { token })).body as { action: string; outcome: string; status: number; operation: string }[]
+  const drives = audit.filter((e) => e.action.includes('/dav/groups/'))
+  assert.ok(drives.some((e) => e.action === 'PUT /dav/groups/:group/*' && e.outcome === 'allow' && e.operation === 'write' && e.status === 201))
+  assert.ok(drives.some((e) => e.action === 'DELETE /dav/groups/:group/*' && e.operation === 'delete'))
+  assert.equal(drives.filter((e) => e.outcome === 'deny' && e.status === 401).length, 3)
 })

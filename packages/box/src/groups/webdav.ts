@@ -15,23 +15,30 @@ import type { Drive } from './drive.ts'
 
 type Dav = typeof WebDAV
 
-/** A request's path in the drive, and where the drive is mounted (for the links in answers). */
-export interface DavRequest { path: string; mount: string }
+/** Where the drive is mounted (`/dav/groups/<key>`, for the links in answers), and the request's target below it, as sent. */
+export interface DavRequest { mount: string; target: string }
 
 const servers = new WeakMap<Drive, WebDAV.WebDAVServer>()
+const OWNER = { uid: 'owner', username: 'owner', isAdministrator: true }
 let loaded: Promise<Dav> | undefined
 
 /** Serves one WebDAV request on a drive. */
 export async function serveDav(drive: Drive, req: IncomingMessage, res: ServerResponse, where: DavRequest): Promise<void> {
   // Loaded with the first request, not with the box: most boxes never mount a drive.
-  const dav = await (loaded ??= import('webdav-server').then((m) => m.default.v2))
+  const dav = await (loaded ??= import('webdav-server').then((m) => m.v2))
   let server = servers.get(drive)
   if (!server) {
-    server = new dav.WebDAVServer({ rootFileSystem: driveFileSystem(dav, drive), serverName: 'coffer', requireAuthentification: false })
+    server = new dav.WebDAVServer({
+      rootFileSystem: driveFileSystem(dav, drive), serverName: 'coffer-drive', version: '1', requireAuthentification: false,
+      // The request was authenticated before it came here: every one is the owner's.
+      httpAuthentication: { askForAuthentication: () => ({}), getUser: (_ctx, callback) => callback(undefined as never, OWNER) },
+    })
     servers.set(drive, server)
   }
-  const query = req.url?.indexOf('?') ?? -1
-  req.url = encodeURI(where.path) + (query >= 0 ? req.url!.slice(query) : '')
+  req.url = where.target.startsWith('/') ? where.target : `/${where.target}`
+  // The drives are the owner's alone: webdav-server's blanket cross-origin headers are not sent.
+  const setHeader = res.setHeader.bind(res)
+  res.setHeader = (name, value) => name.toLowerCase().startsWith('access-control-') ? res : setHeader(name, value)
   await new Promise<void>((resolve) => {
     res.once('close', resolve)
     server.executeRequest(req, res, where.mount)
