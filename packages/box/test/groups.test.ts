@@ -11,6 +11,9 @@ import { createBox, initHome, openHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { Groups, groupOperations } from '../src/groups/index.ts'
 import { groupDriveRoutes, groupRoutes } from '../src/api/groups.ts'
+import { groupCommands } from '../src/cli/groups.ts'
+import { Client } from '../src/cli/connect.ts'
+import { Command } from 'commander'
 import { PASSPHRASE, call, tempDir, until, within } from './helpers.ts'
 
 type Bootstrap = { host: string; port: number }[]
@@ -211,6 +214,22 @@ test('an invite sealed to another box, an expired one and a spent one are refuse
   assert.equal(connections, 0)
 })
 
+/** What a command printed. */
+async function captured(run: () => Promise<unknown>): Promise<string> {
+  const write = process.stdout.write
+  let text = ''
+  process.stdout.write = ((chunk: string) => {
+    text += chunk
+    return true
+  }) as typeof process.stdout.write
+  try {
+    await run()
+  } finally {
+    process.stdout.write = write
+  }
+  return text
+}
+
 /** curl as a WebDAV client, as a user would run it; resolves with its status line's code, headers and body. */
 function curl(args: string[]): Promise<{ status: number; headers: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -304,6 +323,16 @@ test('the box serves a group\'s drive over WebDAV: a standard client lists, uplo
   assert.equal((await curl([`${dav}/albums/birthdays.txt`])).status, 401)
   assert.equal((await curl(['-H', 'Authorization: Bearer not-a-token', `${dav}/albums/birthdays.txt`])).status, 401)
   assert.equal((await curl(['-H', `Authorization: Bearer ${token}`, `${dav}/albums/birthdays.txt`])).status, 200)
+
+  // The command line, over the same API.
+  const program = new Command().exitOverride()
+  groupCommands(program, () => new Client(url, token))
+  const printed = await captured(() => program.parseAsync(['node', 'coffer', 'groups', 'show', 'Family photos']))
+  assert.match(printed, /^Family photos {2}\([0-9a-f]{64}\)$/m)
+  assert.match(printed, new RegExp(`drive: ${url}/dav/groups/${key}/`))
+  assert.match(printed, /Anna \(you\) +admin/)
+  const invited = await captured(() => program.parseAsync(['node', 'coffer', 'groups', 'invite', key.slice(0, 8), randomBytes(32).toString('hex'), '--name', 'Bea', '--expires', '2h']))
+  assert.match(invited, /coffer groups join coffer-group:[A-Za-z0-9_-]+/)
 
   // Each request is in the audit log, refused or not.
   const audit = (await call(url, 'GET', '/api/v1/audit?limit=1000', { token })).body as { action: string; outcome: string; status: number; operation: string }[]

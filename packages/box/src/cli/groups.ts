@@ -1,0 +1,103 @@
+/**
+ * `coffer groups …`: groups of boxes sharing an encrypted drive — found one, invite a box to it,
+ * join one, its members and any conflicting versions in its drive, leave it — and where to mount
+ * each drive over WebDAV.
+ */
+import type { Command } from 'commander'
+import { InvalidInput } from '../errors/index.ts'
+import type { GroupView, MemberView } from '../groups/index.ts'
+import type { Client } from './connect.ts'
+import { json, out, table } from './format.ts'
+
+function members(list: MemberView[]): string {
+  return table(list.map((m) => ({
+    name: m.you ? `${m.name} (you)` : m.name, role: m.role, connected: m.you ? '-' : m.connected ? 'yes' : 'no',
+    since: m.since.slice(0, 16).replace('T', ' '), 'added by': m.addedBy ?? 'founded it', box: m.box.slice(0, 16),
+  })), ['name', 'role', 'connected', 'since', 'added by', 'box'])
+}
+
+function conflicts(group: GroupView): string[] {
+  return group.conflicts.map((c) => `! ${c.path} has ${c.versions.length} versions, written at once: ${c.versions.map((v) => `${v.author} at ${v.mtime.slice(0, 16).replace('T', ' ')}`).join(', ')}. Both are in the drive; delete the copy you do not want.`)
+}
+
+export function groupCommands(program: Command, client: () => Client): void {
+  const groups = program.command('groups').description('groups of boxes that share an encrypted drive, invite each other, and replicate among members only')
+
+  const resolve = async (ref: string): Promise<GroupView> => {
+    const { groups: all } = await client().request<{ groups: GroupView[] }>('GET', '/groups')
+    const found = all.filter((g) => g.key.startsWith(ref.toLowerCase()) || g.name === ref)
+    if (found.length !== 1) throw new InvalidInput(found.length === 0 ? `No group "${ref}": see \`coffer groups list\`.` : `"${ref}" names several groups: give more of the key.`)
+    return found[0]!
+  }
+  const drive = (g: GroupView) => `${client().url}/dav/groups/${g.key}/`
+
+  groups.command('create <name>').description('found a group; you are its first admin')
+    .option('--as <name>', 'your name in the group', 'owner')
+    .action(async (name: string, o: { as: string }) => {
+      const g = await client().request<GroupView>('POST', '/groups', { body: { name, as: o.as } })
+      out(`Founded "${g.name}" (${g.key.slice(0, 16)}). Invite a box with \`coffer groups invite ${g.key.slice(0, 8)} <its key> --name <who>\`.`)
+      out(`Its drive: ${drive(g)} (WebDAV; your passphrase, any user name).`)
+    })
+
+  groups.command('list').description('your groups, their members and any conflicting versions; and this box\'s key, for invites')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const listed = await client().request<{ boxKey: string; groups: GroupView[] }>('GET', '/groups')
+      if (o.json) return json(listed)
+      out(`This box's key, for an admin to invite it: ${listed.boxKey}`)
+      if (listed.groups.length === 0) return out('No group yet: `coffer groups create <name>`, or join one with an invite.')
+      out(table(listed.groups.map((g) => ({
+        key: g.key.slice(0, 8), name: g.name, role: g.role ?? 'joining', members: g.members.length,
+        connected: g.members.filter((m) => m.connected).length, conflicts: g.conflicts.length || '',
+      })), ['key', 'name', 'role', 'members', 'connected', 'conflicts']))
+    })
+
+  groups.command('show <group>').description('one group: its members, who is connected, conflicting versions, and where its drive is (by key prefix or name)')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const g = await client().request<GroupView>('GET', `/groups/${(await resolve(ref)).key}`)
+      if (o.json) return json(g)
+      out(`${g.name}  (${g.key})`)
+      out(`you: ${g.role ?? 'not yet let in'}${g.writable ? '' : ', cannot write yet'}   key epoch ${g.epoch}   address ${g.address.slice(0, 16)}`)
+      out(`drive: ${drive(g)}`)
+      out(members(g.members))
+      for (const line of conflicts(g)) out(line)
+    })
+
+  groups.command('invite <group> <box-key>')
+    .description('invite a box (its owner runs `coffer groups list` for its key): the code is sealed to that box, lets it in once, and expires')
+    .requiredOption('--name <name>', 'what to call the new member, e.g. "Bea"')
+    .option('--admin', 'make it an admin, who may invite others too')
+    .option('--expires <duration>', 'how long the invite stays good: 30m, 12h, 2d', '1d')
+    .action(async (ref: string, key: string, o: { name: string; admin?: boolean; expires: string }) => {
+      const g = await resolve(ref)
+      const { invite, expiresAt } = await client().request<{ invite: string; expiresAt: string }>('POST', `/groups/${g.key}/invites`, {
+        body: { publicKey: key, name: o.name, role: o.admin ? 'admin' : 'member', expiresIn: o.expires },
+      })
+      out(`Invited ${o.name} to "${g.name}" until ${expiresAt}. Give them this code (only their box can read it, and it works once):\n`)
+      out(`  coffer groups join ${invite}\n`)
+      out('Your box must be running when they join.')
+    })
+
+  groups.command('join <code>').description('join a group with an invite made for this box')
+    .option('--as <name>', 'your name in the group (default: what the admin called you)')
+    .action(async (code: string, o: { as?: string }) => {
+      const g = await client().request<GroupView>('POST', '/groups/join', { body: { code, ...(o.as ? { as: o.as } : {}) } })
+      out(`Joined "${g.name}" with ${g.members.length - 1} other ${g.members.length === 2 ? 'member' : 'members'}. Its drive: ${drive(g)}`)
+    })
+
+  groups.command('members <group>').description('a group\'s members, each signed by its own box and added by an admin')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const { members: list } = await client().request<{ members: MemberView[] }>('GET', `/groups/${(await resolve(ref)).key}/members`)
+      if (o.json) return json(list)
+      out(members(list))
+    })
+
+  groups.command('leave <group>').description('leave a group: its members hear it, and this box deletes its copy of the group and its drive')
+    .action(async (ref: string) => {
+      const g = await resolve(ref)
+      await client().request('POST', `/groups/${g.key}/leave`)
+      out(`Left "${g.name}". Files you wrote stay with the other members; this box keeps nothing of the group.`)
+    })
+}
