@@ -4,8 +4,12 @@
  * Bitcoin node. Boxes whose answer got no reply send it to the other process (and hear 409 when
  * it had been kept); the release counts every box once and pays each once; the payout the dead
  * process signed is sent by the survivor, byte for byte the same, so every owner is paid once;
- * and the ledger balances. Runs the built CLI.
+ * and the ledger balances. A leader killed half-way through a release (the helper has released
+ * its share; the leader never heard it) leaves nothing released and no one paid, and the next
+ * leader releases it with the very share the helper kept. Runs the built CLI.
  */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import pg from 'pg'
@@ -128,6 +132,111 @@ test('two leaders on one PostgreSQL, one killed while answers arrive and one whi
     for (const dead of [first, third]) if (dead && dead.child.exitCode === null && dead.child.signalCode === null) dead.child.kill('SIGKILL')
     await helper.close()
     await node.close()
+    await helperDb.drop()
+    await leaderDb.drop()
+  }
+})
+
+/**
+ * In front of the helper: forwards every call, and can hold the answer to the first release (the
+ * helper has released and kept its share; the leader has not heard it yet).
+ */
+async function helperProxy(target: string) {
+  let held: (() => void) | undefined
+  const shares: { taskId: string; aggregateShare: string }[] = []
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks)
+      const answer = await fetch(target + req.url, {
+        method: req.method, body: req.method === 'GET' ? undefined : body,
+        headers: { authorization: req.headers.authorization ?? '', 'content-type': req.headers['content-type'] ?? 'application/json' },
+      })
+      const text = await answer.text()
+      if (req.url === '/api/v1/aggregator/release' && answer.ok) {
+        shares.push({ taskId: JSON.parse(body.toString()).taskId, aggregateShare: JSON.parse(text).aggregateShare })
+        if (held) {
+          const arrived = held
+          held = undefined
+          arrived()
+          return // never answered: the leader that asked dies waiting
+        }
+      }
+      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(text)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    shares,
+    holdRelease: () => new Promise<void>((resolve) => (held = resolve)),
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }),
+  }
+}
+
+test('a leader killed while it releases: another releases the query once, with the share the helper kept, and pays each owner once', async () => {
+  const helperDb = await createTempDatabase()
+  const leaderDb = await createTempDatabase()
+  const helper = createMarket({ database: helperDb.url, port: 0, logLevel: 'silent', aggregation: { role: 'helper', leaderToken: HELPER_TOKEN, verifyKey: VERIFY_KEY } })
+  await helper.open()
+  const proxy = await helperProxy(await helper.listen())
+  const args = (releasePoll: number) => [
+    '--database', leaderDb.url, '--role', 'leader', '--helper-url', proxy.url, '--helper-token', HELPER_TOKEN, '--verify-key', VERIFY_KEY,
+    '--release-poll', String(releasePoll), '--operator-token', OPERATOR_TOKEN,
+  ]
+  // The first releases the moment the query closes; the second would wait a minute for its next look.
+  const first = await startProcess(args(60_000))
+  let survivor: Awaited<ReturnType<typeof startProcess>> | undefined
+  try {
+    const key = await register({ api: (method, route, opts) => call(first.url, method, route, opts) }, 'RWTH Aachen', 1_000_000)
+    const posted = await call(first.url, 'POST', '/api/v1/queries', { key, body: spec({ price: { amount: 2000, currency: 'sat' }, participants: { min: 10, max: 100 } }) })
+    const query = (await call(first.url, 'GET', `/api/v1/feed?since=${posted.body.seq - 1}&limit=1`)).body.queries[0]
+    const N = 30
+    const boxes = Array.from({ length: N }, () => makeBox())
+    for (const [i, box] of boxes.entries()) {
+      assert.equal((await sendAnswer(first.url, await answerOf(box, query, (['low', 'medium', 'high'] as const)[i % 3]!, 20 + i))).status, 202)
+    }
+
+    const released = proxy.holdRelease()
+    assert.equal((await call(first.url, 'POST', `/api/v1/queries/${query.id}/close`, { key })).status, 200)
+    await released
+    first.child.kill('SIGKILL')
+    await new Promise((resolve) => first.child.once('exit', resolve))
+    const client = new pg.Client({ connectionString: leaderDb.url })
+    await client.connect()
+    assert.equal((await client.query('SELECT count(*)::integer AS n FROM results')).rows[0].n, 0, 'nothing released by the dead leader')
+    assert.equal((await client.query("SELECT count(*)::integer AS n FROM ledger_entries WHERE kind = 'settlement'")).rows[0].n, 0, 'nobody paid by it')
+
+    survivor = await startProcess(args(100))
+    let result
+    for (let attempt = 0; attempt < 300; attempt++) {
+      result = (await call(survivor.url, 'GET', `/api/v1/queries/${query.id}/result`, { key })).body
+      if (result.state !== 'pending') break
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    assert.equal(result.state, 'released')
+    assert.equal(result.classes.reduce((s: number, c: any) => s + c.reports, 0), N, 'each answer counted once')
+    assert.deepEqual(result.payment, { owners: N, paid: N * 2000, refunded: (100 - N) * 2000 })
+    // The helper released one share per class, once: the one the dead leader never heard is the one the survivor got.
+    const [held, ...rest] = proxy.shares
+    assert.equal(rest.filter((s) => s.taskId === held!.taskId).length, 1)
+    assert.equal(rest.find((s) => s.taskId === held!.taskId)!.aggregateShare, held!.aggregateShare, 'the same share, the same helper noise')
+    const settlements = (await client.query("SELECT count(*)::integer AS n FROM ledger_entries WHERE kind = 'settlement' AND query_id = $1", [query.id])).rows[0].n
+    assert.equal(settlements, 1)
+    const owners = (await client.query("SELECT count(*)::integer AS n, sum(balance)::bigint AS total FROM ledger_accounts WHERE kind = 'owner'")).rows[0]
+    assert.deepEqual([owners.n, Number(owners.total)], [N, N * 2000], 'each owner credited once')
+    await client.end()
+    const check = (await call(survivor.url, 'GET', '/api/v1/operator/ledger', { key: OPERATOR_TOKEN })).body
+    assert.deepEqual([check.entriesBalance, check.balancesMatchLines, check.total, check.byKind.escrow], [true, true, 0, 0])
+  } finally {
+    if (first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL')
+    if (survivor) assert.equal(await stopProcess(survivor.child), 0)
+    await proxy.close()
+    await helper.close()
     await helperDb.drop()
     await leaderDb.drop()
   }

@@ -151,6 +151,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
       })
       api.post('/aggregator/release', {
         schema: { summary: "Helper: count what the leader counted, add this aggregator's noise, release its aggregate share (once)", tags: ['aggregator'], security: leaderOnly, body: ReleaseBody, response: { 200: ReleaseAnswer, ...problems(400, 401, 409) } },
+        // The commit names every report counted: 16 bytes each, past the default limit from a few thousand on.
+        bodyLimit: BATCH_BODY_LIMIT,
       }, async (req) => {
         helper.authenticate(req.headers.authorization)
         return helper.release(req.body)
