@@ -9,6 +9,7 @@ import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { createBox, initHome, openHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
+import { openCorestore } from '../src/store/index.ts'
 import { Groups, groupOperations } from '../src/groups/index.ts'
 import { groupDriveRoutes, groupRoutes } from '../src/api/groups.ts'
 import { groupCommands } from '../src/cli/groups.ts'
@@ -17,6 +18,17 @@ import { Command } from 'commander'
 import { PASSPHRASE, call, tempDir, until, within } from './helpers.ts'
 
 type Bootstrap = { host: string; port: number }[]
+
+/** Every file under `dir` that holds `needle`, read as raw bytes. */
+function filesHolding(dir: string, needle: string): string[] {
+  const found: string[] = []
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue
+    const file = path.join(entry.parentPath, entry.name)
+    if (fs.readFileSync(file).includes(Buffer.from(needle))) found.push(file)
+  }
+  return found
+}
 
 /** Undoes what a test set up in reverse order: boxes leave the DHT before its nodes go. */
 function teardown(t: TestContext): (step: () => Promise<unknown> | unknown) => void {
@@ -83,6 +95,21 @@ test('a box founds a group, invites another, and both write and read the drive',
   assert.equal((await anna.groups.drive(group.key).readFile('/notes/shopping.txt')).toString(), 'milk, eggs, bread')
   const history = await anna.groups.drive(group.key).history('/notes/shopping.txt')
   assert.deepEqual(history.map((h) => [h.action, h.author]), [['created', 'Anna'], ['edited', 'Bea']])
+
+  // On disk the group holds ciphertext only: names and contents are encrypted with its content key.
+  const marker = 'MARKER-group-4b1d'
+  await anna.groups.drive(group.key).writeFile(`/${marker}.txt`, `${marker} in the contents`)
+  await until('the marked file at Bea\'s', async () => (await bea.groups.drive(group.key).stat(`/${marker}.txt`)) ?? undefined)
+  assert.equal((await bea.groups.drive(group.key).readFile(`/${marker}.txt`)).toString(), `${marker} in the contents`)
+  for (const box of [anna, bea]) assert.deepEqual(filesHolding(path.join(box.dir, 'groups'), marker), [])
+  // The control: the same storage unencrypted shows the marker to the same search.
+  const clear = tempDir('coffer-clear-')
+  const store = openCorestore(clear)
+  const core = store.get({ name: 'clear' })
+  await core.ready()
+  await core.append(Buffer.from(`${marker} in the clear`))
+  await store.close()
+  assert.ok(filesHolding(clear, marker).length > 0)
 })
 
 /** What a member's drive holds, as every member must come to see it: each path, what is there, which version, and the bytes. */
