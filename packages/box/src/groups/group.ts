@@ -89,6 +89,7 @@ export class Group {
   readonly #blobCores = new Map<string, { core: Hypercore; blobs: Hyperblobs }>()
   readonly #onUpdate = () => void this.#refresh().catch((err: Error) => this.#deps.logger?.warn({ group: this.key, err: err.message }, 'a group\'s members could not be read'))
   #members: Member[] = []
+  readonly #verified = new Set<string>()
   #meta: GroupMeta | undefined
   #swarm: GroupSwarm | undefined
   readonly drive: Drive
@@ -250,7 +251,7 @@ export class Group {
     if (!this.#base.writable) throw new Conflict('This box cannot write to the group yet: it is still being let in. Try again in a moment.')
     await this.#base.append(op)
     await this.#base.update()
-    await this.#refresh()
+    if (op.type === 'found' || op.type === 'add' || op.type === 'leave') await this.#refresh()
   }
 
   /** Waits until a connected member has downloaded this box's last entry, or `ms` pass. */
@@ -277,8 +278,11 @@ export class Group {
     const members: Member[] = []
     for await (const e of view.createReadStream(MEMBERS)) {
       const m = e.value as Member
-      // Every box checks each member's own signature, not only the admin's box that added it.
-      if (statementSigned(this.key, m)) members.push(m)
+      // Every box checks each member's own signature, not only the admin's box that added it (once: a statement does not change).
+      if (this.#verified.has(m.signature) || statementSigned(this.key, m)) {
+        this.#verified.add(m.signature)
+        members.push(m)
+      }
     }
     const before = new Set(this.#members.map((m) => m.peer))
     this.#members = members
@@ -292,7 +296,7 @@ export class Group {
   #dialMembers(): void {
     const self = this.#peer.publicKey.toString('hex')
     const peers = new Set(this.#members.map((m) => m.peer))
-    if (this.#invitedBy) peers.add(this.#invitedBy)
+    if (this.#invitedBy && peers.size === 0) peers.add(this.#invitedBy)
     peers.delete(self)
     for (const peer of peers) this.#swarm?.dial(Buffer.from(peer, 'hex'))
   }
