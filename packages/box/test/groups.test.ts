@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import createTestnet from 'hyperdht/testnet.js'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
-import { createBox, initHome, openHome } from '../src/index.ts'
+import { BoxKeys, createBox, initHome, openHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { openCorestore } from '../src/store/index.ts'
 import { Groups, groupOperations } from '../src/groups/index.ts'
@@ -358,8 +358,12 @@ test('the box serves a group\'s drive over WebDAV: a standard client lists, uplo
   assert.match(printed, /^Family photos {2}\([0-9a-f]{64}\)$/m)
   assert.match(printed, new RegExp(`drive: ${url}/dav/groups/${key}/`))
   assert.match(printed, /Anna \(you\) +admin/)
-  const invited = await captured(() => program.parseAsync(['node', 'coffer', 'groups', 'invite', key.slice(0, 8), randomBytes(32).toString('hex'), '--name', 'Bea', '--expires', '2h']))
+  const someBox = new BoxKeys(randomBytes(32)).backupPeer.publicKey.toString('hex')
+  const invited = await captured(() => program.parseAsync(['node', 'coffer', 'groups', 'invite', key.slice(0, 8), someBox, '--name', 'Bea', '--expires', '2h']))
   assert.match(invited, /coffer groups join coffer-group:[A-Za-z0-9_-]+/)
+  const notAKey = await call(url, 'POST', `/api/v1/groups/${key}/invites`, { token, body: { publicKey: 'ff'.repeat(32), name: 'Nobody' } })
+  assert.equal(notAKey.status, 400)
+  assert.match(notAKey.body.detail, /not a box's key/)
 
   // Each request is in the audit log, refused or not.
   const audit = (await call(url, 'GET', '/api/v1/audit?limit=1000', { token })).body as { action: string; outcome: string; status: number; operation: string }[]

@@ -230,7 +230,6 @@ export class Group {
     }, Buffer.from(box, 'hex'))
     this.#deps.db.prepare('INSERT INTO group_invites (id, group_key, invitee, name, role, secret_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(randomUUID(), this.key, box, input.name, input.role, secretHash, expiresAt, Date.now())
-    this.#swarm?.dial(Buffer.from(box, 'hex'))
     return { code, expiresAt }
   }
 

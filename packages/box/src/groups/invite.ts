@@ -41,7 +41,14 @@ export function hashSecret(secret: string): string {
 
 export function makeInvite(invite: Omit<GroupInvite, 'v' | 'secret'>, invitee: Buffer): { code: string; secretHash: string } {
   const full: GroupInvite = { v: 1, ...invite, secret: randomBytes(32).toString('hex') }
-  return { code: PREFIX + sealTo(Buffer.from(JSON.stringify(full)), invitee).toString('base64url'), secretHash: hashSecret(full.secret) }
+  let sealed: Buffer
+  try {
+    sealed = sealTo(Buffer.from(JSON.stringify(full)), invitee)
+  } catch {
+    // Not every 32 bytes are a public key: one that is no point on the curve cannot be sealed to.
+    throw new InvalidInput('That is not a box\'s key: copy the whole key `coffer groups list` prints on the box to invite.', { field: 'publicKey' })
+  }
+  return { code: PREFIX + sealed.toString('base64url'), secretHash: hashSecret(full.secret) }
 }
 
 /** Opens an invite sealed to this box; refuses one sealed to another, altered, or expired. */
