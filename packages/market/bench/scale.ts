@@ -260,12 +260,16 @@ async function run() {
     if (result.state !== 'released' || result.participants.total !== N || result.payment?.owners !== N) throw new Error(`result: ${JSON.stringify(result).slice(0, 300)}`)
 
     const cpuPay = cpu()
+    const nodeCpu0 = process.cpuUsage()
     const tPay = now()
     const made = (await operator('POST', '/api/v1/operator/payouts')).body
     node.mine()
     const confirmed = (await operator('POST', '/api/v1/operator/payouts')).body
     const payMs = now() - tPay
     const payCpu = cpuSince(cpuPay)
+    // The stand-in node runs in this process: what it spent decoding and checking the transactions is the network's work.
+    const nodeUsage = process.cpuUsage(nodeCpu0)
+    const nodeCpu = (nodeUsage.user + nodeUsage.system) / 1e6
     const totalMs = now() - t0
     const marketCpu = cpuSince(cpu0)
     const dbCpu = await database.stop()
@@ -278,7 +282,7 @@ async function run() {
     return {
       totalMs, marketMs: totalMs - buildMs, heardMs, buildMs, buildCpuMsPerBox: buildCpuMs / N, sendMs, releaseMs, payMs,
       payouts: made.made.length, vbytesPerOwner: median(perOwner.map((x: number[]) => x[0]!)),
-      marketCpu, sendCpu, releaseCpu, payCpu, dbCpu,
+      marketCpu, sendCpu, releaseCpu, payCpu, nodeCpu, dbCpu,
     }
   } finally {
     await Promise.all(connections.map((c) => c.close()))
@@ -305,7 +309,7 @@ console.log(`  posting → paid (wall, without the boxes' report building): ${s(
 console.log(`    announced to every box on NATS:     ${s('heardMs')}`)
 console.log(`    answers sent and kept (${CONCURRENCY} at a time): ${s('sendMs')}   ${(N / (m('sendMs') / 1000)).toFixed(0)} answers/s`)
 console.log(`    close → released result:            ${s('releaseMs')}`)
-console.log(`    payout run → mined → confirmed:     ${s('payMs')}   (${m('payouts')} transactions, ${m('vbytesPerOwner').toFixed(1)} vbytes per owner)`)
+console.log(`    payout run → mined → confirmed:     ${s('payMs')}   (${m('payouts')} transactions, ${m('vbytesPerOwner').toFixed(1)} vbytes per owner; the stand-in node's checking ${m('nodeCpu').toFixed(1)} s CPU)`)
 console.log(`  boxes building their reports (clients' cost, ${os.availableParallelism()} worker threads): ${s('buildMs')} wall, ${m('buildCpuMsPerBox').toFixed(1)} ms CPU per report`)
 console.log(`  market CPU (leader${LEADERS > 1 ? 's' : ''} + helper): ${m('marketCpu').toFixed(1)} s: taking answers ${m('sendCpu').toFixed(1)} s (${(m('sendCpu') / N * 1000).toFixed(2)} ms each), release ${m('releaseCpu').toFixed(1)} s, payouts ${m('payCpu').toFixed(1)} s`)
 console.log(`  database CPU (PostgreSQL backends): ${m('dbCpu').toFixed(1)} s`)

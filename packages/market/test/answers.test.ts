@@ -180,6 +180,20 @@ for (const storage of ['pglite', 'postgres'] as const) {
       near(result.value, exact, result.standardDeviation, 'mean')
     })
 
+    test('boxes answering all at once fill a query to its most and no further; the others hear it is full', async () => {
+      const query = await post({ participants: { min: 10, max: 12 } })
+      const boxes = Array.from({ length: 20 }, () => makeBox())
+      const answers = await Promise.all(boxes.map((box, i) => answerOf(box, query, LEVELS[i % LEVELS.length]!, 30 + i)))
+      const replies = await Promise.all(answers.map((answer) => sendAnswer(pair.leaderUrl, answer)))
+      assert.equal(replies.filter((r) => r.status === 202).length, 12, replies.map((r) => r.status).join())
+      const refused = replies.filter((r) => r.status !== 202)
+      assert.equal(refused.length, 8)
+      for (const r of refused) assert.match(r.body.detail, /has all the 12 participants/)
+      const result = await closeAndRelease(query.id)
+      assert.equal(result.participants.total, 12)
+      assert.equal(result.classes.reduce((sum: number, c: { reports: number }) => sum + c.reports, 0), 12)
+    })
+
     test('the differencing attack: both aggregators noise, so two queries one participant apart do not show that participant', async () => {
       const bounds = { 'Identity.age': { lo: 0, hi: 100 } }
       const question = 'SELECT SUM(Identity.age)'
