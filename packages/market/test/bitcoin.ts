@@ -75,11 +75,13 @@ export async function startFakeNode(network: 'regtest' | 'testnet' = 'regtest'):
     } catch (err) {
       return { code: -22, message: `TX decode failed: ${(err as Error).message}` }
     }
-    const known = transactions.get(tx.id)
+    // The id hashes the whole transaction: computed once, not once per output of a thousand.
+    const txid = tx.id
+    const known = transactions.get(txid)
     if (known) {
       known.sent++
       if (known.minedAt !== null) return { code: -27, message: 'Transaction already in block chain' }
-      return { txid: tx.id }
+      return { txid }
     }
     const inputs: Recorded['inputs'] = []
     for (let i = 0; i < tx.inputsLength; i++) {
@@ -110,9 +112,9 @@ export async function startFakeNode(network: 'regtest' | 'testnet' = 'regtest'):
       return { code: -26, message }
     }
     for (const r of inputs) unspent.delete(`${r.txid}:${r.vout}`)
-    for (let i = 0; i < tx.outputsLength; i++) unspent.set(`${tx.id}:${i}`, { script: Buffer.from(tx.getOutput(i).script!).toString('hex'), amount: outputs[i]!.amount })
-    transactions.set(tx.id, { txid: tx.id, hex, inputs, outputs, sent: 1, minedAt: null })
-    return { txid: tx.id }
+    for (let i = 0; i < tx.outputsLength; i++) unspent.set(`${txid}:${i}`, { script: Buffer.from(tx.getOutput(i).script!).toString('hex'), amount: outputs[i]!.amount })
+    transactions.set(txid, { txid, hex, inputs, outputs, sent: 1, minedAt: null })
+    return { txid }
   }
 
   const server = http.createServer((req, res) => {
