@@ -14,7 +14,9 @@
  * wallet's coins, and every box subscribed. The leader(s) and the helper run as their own
  * `coffer-market serve` processes on PostgreSQL; their CPU is read from the operating system,
  * and so is that of the PostgreSQL backends serving their databases (sampled every 200 ms, so a
- * backend that ends between samples loses its last moments).
+ * backend that ends between samples loses its last moments). The baseline, in the same run: the
+ * same reports aggregated bare in the bench's process (both aggregators' work, one after the other,
+ * no HTTP, no database, no noise).
  *
  * Run (after `npm run build --workspace packages/market`, with NATS and PostgreSQL running):
  *   node --import tsx packages/market/bench/scale.ts [boxes=10000] [runs=3] [leader processes=1]
@@ -30,6 +32,7 @@ import { p2wpkh } from '@scure/btc-signer'
 import { pubECDSA, randomPrivateKeyBytes } from '@scure/btc-signer/utils.js'
 import { answerSigningText, NETWORK_PARAMETERS, type Answer, type PublishedQuery, type SharingLevel } from '../src/protocol/index.ts'
 import { newWalletKey } from '../src/index.ts'
+import { Aggregator, deriveVerifyKey, unshard } from '../src/aggregation/index.ts'
 import { ADMIN_URL, createTempDatabase } from '../test/postgres.ts'
 import { call, NATS_URL, OPERATOR_TOKEN, register, spec, startProcess, stopProcess } from '../test/helpers.ts'
 import { HELPER_TOKEN, makeBox, payoutAddressOf, VERIFY_KEY, type Box } from '../test/boxes.ts'
@@ -168,6 +171,37 @@ function signed(box: Box, query: PublishedQuery, level: SharingLevel, report: { 
   return { ...unsigned, signature: crypto.sign(null, Buffer.from(answerSigningText(unsigned), 'utf8'), box.privateKey).toString('base64url') }
 }
 
+/**
+ * The baseline: the same reports aggregated bare in this process, one class after another: both
+ * aggregators open and prepare every report, then verify and add them up; no HTTP, no database,
+ * no noise. What the market adds to this is its own cost.
+ */
+async function bareAggregation(query: PublishedQuery, answers: Answer[], [leaderUrl, helperUrl]: string[]): Promise<number> {
+  const keysOf = async (url: string, role: string) => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    const { rows } = await client.query('SELECT hpke_config, private_key FROM aggregator_keys WHERE role = $1', [role])
+    await client.end()
+    return { hpkeConfig: rows[0].hpke_config as string, privateKey: rows[0].private_key as string }
+  }
+  const keys = { leader: await keysOf(leaderUrl!, 'leader'), helper: await keysOf(helperUrl!, 'helper') }
+  const t0 = now()
+  for (const [l, level] of LEVELS.entries()) {
+    const task = query.tasks![level]!
+    const verifyKey = deriveVerifyKey(task, VERIFY_KEY)
+    const leader = new Aggregator({ role: 'leader', task, keys: keys.leader, verifyKey })
+    const helper = new Aggregator({ role: 'helper', task, keys: keys.helper, verifyKey })
+    for (let i = l; i < answers.length; i += LEVELS.length) {
+      await leader.accept(Buffer.from(answers[i]!.leader, 'base64url'))
+      await helper.accept(Buffer.from(answers[i]!.helper, 'base64url'))
+    }
+    const outcome = leader.finishPreparation(await helper.prepare(leader.startPreparation()))
+    helper.commit(outcome.commit)
+    unshard(task, leader.aggregateShare({ noise: null }), helper.aggregateShare({ noise: null }))
+  }
+  return now() - t0
+}
+
 async function run() {
   const node = await startFakeNode()
   const helperDb = await createTempDatabase()
@@ -278,11 +312,12 @@ async function run() {
     if (owners !== N || confirmed.confirmed.length !== made.made.length) throw new Error(`payouts: ${owners} owners paid, ${confirmed.confirmed.length} of ${made.made.length} confirmed`)
     const check = (await operator('GET', '/api/v1/operator/ledger')).body
     if (!check.entriesBalance || !check.balancesMatchLines || check.total !== 0 || check.byKind.owner !== 0) throw new Error(`ledger: ${JSON.stringify(check)}`)
+    const bareMs = await bareAggregation(query, answers, [leaderDb.url, helperDb.url])
     const perOwner = made.made.map((p: { vbytes: number; owners: number; feePerOwner: number }) => [p.vbytes / p.owners, p.feePerOwner])
     return {
       totalMs, marketMs: totalMs - buildMs, heardMs, buildMs, buildCpuMsPerBox: buildCpuMs / N, sendMs, releaseMs, payMs,
       payouts: made.made.length, vbytesPerOwner: median(perOwner.map((x: number[]) => x[0]!)),
-      marketCpu, sendCpu, releaseCpu, payCpu, nodeCpu, dbCpu,
+      marketCpu, sendCpu, releaseCpu, payCpu, nodeCpu, dbCpu, bareMs,
     }
   } finally {
     await Promise.all(connections.map((c) => c.close()))
@@ -313,3 +348,4 @@ console.log(`    payout run → mined → confirmed:     ${s('payMs')}   (${m('p
 console.log(`  boxes building their reports (clients' cost, ${os.availableParallelism()} worker threads): ${s('buildMs')} wall, ${m('buildCpuMsPerBox').toFixed(1)} ms CPU per report`)
 console.log(`  market CPU (leader${LEADERS > 1 ? 's' : ''} + helper): ${m('marketCpu').toFixed(1)} s: taking answers ${m('sendCpu').toFixed(1)} s (${(m('sendCpu') / N * 1000).toFixed(2)} ms each), release ${m('releaseCpu').toFixed(1)} s, payouts ${m('payCpu').toFixed(1)} s`)
 console.log(`  database CPU (PostgreSQL backends): ${m('dbCpu').toFixed(1)} s`)
+console.log(`  baseline, the same reports aggregated bare in one process: ${s('bareMs')} → the market's wall ${(m('marketMs') / m('bareMs')).toFixed(2)}×, its CPU ${(m('marketCpu') * 1000 / m('bareMs')).toFixed(2)}×`)
