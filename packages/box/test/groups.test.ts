@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import createTestnet from 'hyperdht/testnet.js'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
@@ -371,4 +371,84 @@ test('the box serves a group\'s drive over WebDAV: a standard client lists, uplo
   assert.ok(drives.some((e) => e.action === 'PUT /dav/groups/:group/*' && e.outcome === 'allow' && e.operation === 'write' && e.status === 201))
   assert.ok(drives.some((e) => e.action === 'DELETE /dav/groups/:group/*' && e.operation === 'delete'))
   assert.equal(drives.filter((e) => e.outcome === 'deny' && e.status === 401).length, 3)
+})
+
+test('removing a member moves the group to a new content key: the removed box is dropped at once, keeps what it had, and cannot read a file written afterwards with anything it holds', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const anna = await member(later, bootstrap)
+  const bea = await member(later, bootstrap)
+  const rex = await member(later, bootstrap)
+  const { key } = await anna.groups.create({ name: 'Flat share', as: 'Anna' })
+  for (const [box, name] of [[bea, 'Bea'], [rex, 'Rex']] as const) {
+    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
+    await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
+  }
+  await anna.groups.drive(key).writeFile('/before.txt', 'MARKER-before-removal')
+  await until('everyone to have the first file', async () => {
+    for (const box of [bea, rex]) if (!(await box.groups.drive(key).stat('/before.txt'))) return undefined
+    return true
+  })
+
+  const removed = await anna.groups.remove(key, rex.groups.publicKey)
+  assert.equal(removed.epoch, 1)
+  assert.ok(!removed.members.some((m) => m.name === 'Rex'))
+  // Bea moves to the new epoch by itself: it opens its sealed key and is added back.
+  await until('Bea to be back in the new epoch', async () => {
+    const view = await bea.groups.get(key)
+    return view.epoch === 1 && view.writable && view.role === 'member' || undefined
+  }, 30_000)
+  await until('Rex to know it was removed', async () => (await rex.groups.get(key)).removed || undefined)
+  await until('Rex to be cut off', async () => (await rex.groups.get(key)).members.every((m) => !m.connected) && !(await anna.groups.get(key)).members.some((m) => m.box === rex.groups.publicKey) || undefined)
+
+  const marker = 'MARKER-after-removal'
+  await anna.groups.drive(key).writeFile('/after.txt', marker)
+  await bea.groups.drive(key).writeFile('/from-bea.txt', 'Bea writes in the new epoch')
+  assert.equal((await until('Bea to read the new file', async () => (await bea.groups.drive(key).stat('/after.txt')) && (await bea.groups.drive(key).readFile('/after.txt')).toString())), marker)
+  await until('Anna to read Bea\'s', async () => (await anna.groups.drive(key).stat('/from-bea.txt')) || undefined)
+  // What was written before is carried over, still readable with the old key, by name.
+  assert.equal((await bea.groups.drive(key).readFile('/before.txt')).toString(), 'MARKER-before-removal')
+  assert.equal((await bea.groups.drive(key).stat('/before.txt'))?.author, 'Anna')
+  // Rex keeps what it had, and gets nothing new.
+  assert.equal((await rex.groups.drive(key).readFile('/before.txt')).toString(), 'MARKER-before-removal')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  assert.equal(await rex.groups.drive(key).stat('/after.txt'), undefined)
+  const annaBlobs = (await anna.groups.get(key)).members.find((m) => m.name === 'Anna')!.blobs
+  const newBase = (await anna.groups.get(key)).epoch
+
+  // With everything Rex's box holds, the file written afterwards does not open.
+  const keysOf = (box: { home: { paths: { meta: string } } }) => {
+    const db = openMetaDb(box.home.paths.meta)
+    try {
+      return db.prepare('SELECT epoch, content_key FROM group_epochs WHERE group_key = ? ORDER BY epoch').all(key) as { epoch: number; content_key: string }[]
+    } finally {
+      db.close()
+    }
+  }
+  const rexKeys = keysOf(rex)
+  assert.deepEqual(rexKeys.map((k) => k.epoch), [0])
+  const annaKeys = keysOf(anna)
+  assert.equal(annaKeys.length, newBase + 1)
+  for (const box of [anna, bea, rex]) await box.stop()
+  const blobKeyOf = (contentKey: string) => createHmac('sha256', Buffer.from(contentKey, 'hex')).update('coffer/v1/group-blobs').digest()
+  const contents = async (dir: string, encryption: Buffer | null) => {
+    const store = openCorestore(dir)
+    const core = store.get({ key: Buffer.from(annaBlobs, 'hex'), ...(encryption ? { encryption: { key: encryption } } : {}) })
+    await core.ready()
+    const blocks: Buffer[] = []
+    for (let i = 0; i < core.length; i++) blocks.push((await core.get(i, { wait: false }))!)
+    const length = core.length
+    await store.close()
+    return { length, bytes: Buffer.concat(blocks) }
+  }
+  const annaStore = path.join(anna.dir, 'groups', key)
+  for (const candidate of [...rexKeys.map((k) => blobKeyOf(k.content_key)), ...rexKeys.map((k) => Buffer.from(k.content_key, 'hex')), null]) {
+    const { length, bytes } = await contents(annaStore, candidate)
+    assert.ok(length > 0)
+    assert.ok(!bytes.includes(marker), 'a key Rex holds opens the file written after its removal')
+  }
+  // The control: the new epoch's key opens it.
+  assert.ok((await contents(annaStore, blobKeyOf(annaKeys.at(-1)!.content_key))).bytes.includes(marker))
+  // And Rex's box received none of its blocks.
+  assert.equal((await contents(path.join(rex.dir, 'groups', key), null)).length, 0)
 })

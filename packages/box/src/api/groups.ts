@@ -24,6 +24,7 @@ export function groupRoutes(api: FastifyInstance, deps: { ops: Operations; group
   route('GET', '/groups/:id', groupOps.get)
   route('GET', '/groups/:id/members', groupOps.members)
   route('POST', '/groups/:id/invites', groupOps.invite)
+  route('DELETE', '/groups/:id/members/:member', groupOps.remove)
   route('POST', '/groups/:id/leave', groupOps.leave)
 }
 

@@ -1,7 +1,7 @@
 /**
  * `coffer groups …`: groups of boxes sharing an encrypted drive — found one, invite a box to it,
- * join one, its members and any conflicting versions in its drive, leave it — and where to mount
- * each drive over WebDAV.
+ * join one, its members and any conflicting versions in its drive, remove a member, leave it — and
+ * where to mount each drive over WebDAV.
  */
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
@@ -47,7 +47,7 @@ export function groupCommands(program: Command, client: () => Client): void {
       out(`This box's key, for an admin to invite it: ${listed.boxKey}`)
       if (listed.groups.length === 0) return out('No group yet: `coffer groups create <name>`, or join one with an invite.')
       out(table(listed.groups.map((g) => ({
-        key: g.key.slice(0, 8), name: g.name, role: g.role ?? 'joining', members: g.members.length,
+        key: g.key.slice(0, 8), name: g.name, role: g.removed ? 'removed' : g.role ?? 'joining', members: g.members.length,
         connected: g.members.filter((m) => m.connected).length, conflicts: g.conflicts.length || '',
       })), ['key', 'name', 'role', 'members', 'connected', 'conflicts']))
     })
@@ -58,7 +58,8 @@ export function groupCommands(program: Command, client: () => Client): void {
       const g = await client().request<GroupView>('GET', `/groups/${(await resolve(ref)).key}`)
       if (o.json) return json(g)
       out(`${g.name}  (${g.key})`)
-      out(`you: ${g.role ?? 'not yet let in'}${g.writable ? '' : ', cannot write yet'}   key epoch ${g.epoch}   address ${g.address.slice(0, 16)}`)
+      if (g.removed) out('An admin removed this box from the group: it keeps what it had, and gets nothing written since.')
+      else out(`you: ${g.role ?? 'not yet let in'}${g.writable ? '' : ', cannot write yet'}   key epoch ${g.epoch}   address ${g.address.slice(0, 16)}`)
       out(`drive: ${drive(g)}`)
       out(members(g.members))
       for (const line of conflicts(g)) out(line)
@@ -92,6 +93,17 @@ export function groupCommands(program: Command, client: () => Client): void {
       const { members: list } = await client().request<{ members: MemberView[] }>('GET', `/groups/${(await resolve(ref)).key}/members`)
       if (o.json) return json(list)
       out(members(list))
+    })
+
+  groups.command('remove <group> <member>')
+    .description('remove a member (by name or box key): it is cut off at once and the group moves to a new key, so it reads nothing written from now on')
+    .action(async (ref: string, who: string) => {
+      const g = await resolve(ref)
+      const found = g.members.filter((m) => !m.you && (m.name === who || m.box.startsWith(who.toLowerCase())))
+      if (found.length !== 1) throw new InvalidInput(found.length === 0 ? `No other member "${who}" in "${g.name}": see \`coffer groups members\`.` : `"${who}" names several members: give their box key.`)
+      const after = await client().request<GroupView>('DELETE', `/groups/${g.key}/members/${found[0]!.box}`)
+      out(`Removed ${found[0]!.name} from "${g.name}". The group now uses a new key (epoch ${after.epoch}); the other members move to it by themselves.`)
+      out(`What ${found[0]!.name} already had stays with them; nothing written from now on is readable to them.`)
     })
 
   groups.command('leave <group>').description('leave a group: its members hear it, and this box deletes its copy of the group and its drive')

@@ -12,7 +12,7 @@
 import type { ApplyHost, AutobaseNode } from 'autobase'
 import type Hyperbee from 'hyperbee'
 import type { BeeBatch } from 'hyperbee'
-import { statementSigned, type Member, type Statement } from './members.ts'
+import { statementSigned, type Member, type Role, type Statement } from './members.ts'
 import { checkOp, type BlobRef, type GroupOp } from './ops.ts'
 import {
   childrenRange, conflictKey, folderOf, historyKey, historyRange, nodeKey, normalizePath, pathOfNodeKey, subtreeRanges, within,
@@ -26,6 +26,8 @@ export interface Version {
   mtime: number
   /** The writer key of the member who wrote it. */
   author: string
+  /** The epoch whose content key its contents are encrypted with. */
+  epoch: number
 }
 
 export type DriveNode = { type: 'file'; heads: Version[] } | { type: 'dir'; at: number; author: string }
@@ -43,55 +45,100 @@ export interface HistoryRecord {
   other?: string
 }
 
-export interface GroupMeta { name: string; founded: number; founder: string }
+export interface GroupMeta { name: string; founded: number; founder: string; epoch: number; previous: string | null }
 
-export type ViewValue = DriveNode | HistoryRecord | Member | GroupMeta | { versions: number }
+/** A writer that is no longer a member: the name its versions still go by, its box, and the epoch it stopped writing in. */
+export interface Author { name: string; box: string; epoch: number }
+
+/** How an epoch ended: the next one's base, its content key sealed to each remaining member's box, and who was removed. */
+export interface Rotation { epoch: number; base: string; keys: { box: string; key: string }[]; by: string; removed: string; at: number }
+
+/** A member carried into this epoch, not yet added back. */
+export interface Carried { role: Role; name: string }
+
+export type ViewValue = DriveNode | HistoryRecord | Member | GroupMeta | Author | Rotation | Carried | Statement | { versions: number }
 export type View = Hyperbee<ViewValue>
 type Batch = BeeBatch<ViewValue>
 
 export const META_KEY = 'g'
+export const ROTATION_KEY = 'e'
 export const MEMBERS = { gte: 'm/', lt: 'm0' }
+export const AUTHORS = { gte: 'a/', lt: 'a0' }
+export const REJOINS = { gte: 'j/', lt: 'j0' }
 export const memberKey = (writer: string): string => `m/${writer}`
+const authorKey = (writer: string): string => `a/${writer}`
+const carriedKey = (box: string): string => `k/${box}`
+const rejoinKey = (box: string): string => `j/${box}`
+/** What a later epoch's founder may carry over: the drive (nodes, history, conflicts) and former writers' names. */
+const CARRIED_ENTRY = /^([nhc]|a\/)/
 
-/** The apply function of a group's base. `founder` is the writer whose base this is: only it may found the group. */
-export function applier(group: string, founder: string) {
+/**
+ * The apply function of one epoch's base. `founder` is the writer whose base it is: only it may
+ * found the group (epoch 0) or begin the epoch and carry the drive into it.
+ */
+export function applier(group: string, founder: string, epoch: number) {
   return async function apply(nodes: AutobaseNode<GroupOp | null>[], view: View, host: ApplyHost): Promise<void> {
     const batch = view.batch({ update: false })
     for (const node of nodes) {
       if (node.value === null || !checkOp.Check(node.value)) continue
-      await applyOp(batch, node.value, node.from.key.toString('hex'), { group, founder, host })
+      await applyOp(batch, node.value, node.from.key.toString('hex'), { group, founder, epoch, host })
     }
     await batch.flush()
   }
 }
 
-async function applyOp(b: Batch, op: GroupOp, author: string, ctx: { group: string; founder: string; host: ApplyHost }): Promise<void> {
-  if (op.type === 'found') {
+interface Ctx { group: string; founder: string; epoch: number; host: ApplyHost }
+
+async function applyOp(b: Batch, op: GroupOp, author: string, ctx: Ctx): Promise<void> {
+  if (op.type === 'found' || op.type === 'epoch') {
     if (author !== ctx.founder || op.member.writer !== author || await b.get(META_KEY) || !statementSigned(ctx.group, op.member)) return
-    await b.put(META_KEY, { name: op.name, founded: op.at, founder: author } satisfies GroupMeta)
+    if (op.type === 'found' ? ctx.epoch !== 0 : op.epoch !== ctx.epoch || ctx.epoch === 0) return
+    await b.put(META_KEY, { name: op.name, founded: op.at, founder: author, epoch: ctx.epoch, previous: op.type === 'epoch' ? op.previous : null } satisfies GroupMeta)
     await b.put(memberKey(author), member(op.member, 'admin', op.at, null))
+    if (op.type === 'epoch') {
+      for (const c of op.carried) if (c.box !== op.member.box) await b.put(carriedKey(c.box), { role: c.role, name: c.name } satisfies Carried)
+    }
+    return
+  }
+  if (op.type === 'carry') {
+    if (author !== ctx.founder || ctx.epoch === 0) return
+    for (const { key, value } of op.entries) if (CARRIED_ENTRY.test(key)) await b.put(key, value as ViewValue)
     return
   }
   const self = (await b.get(memberKey(author)))?.value as Member | undefined
   if (!self) return
   switch (op.type) {
     case 'add': {
-      if (self.role !== 'admin' || !statementSigned(ctx.group, op.member) || await b.get(memberKey(op.member.writer))) return
-      await b.put(memberKey(op.member.writer), member(op.member, op.role, op.at, author))
+      const carried = (await b.get(carriedKey(op.member.box)))?.value as Carried | undefined
+      if ((self.role !== 'admin' && !carried) || !statementSigned(ctx.group, op.member) || await b.get(memberKey(op.member.writer))) return
+      for await (const e of b.createReadStream(MEMBERS)) if ((e.value as Member).box === op.member.box) return
+      await b.put(memberKey(op.member.writer), member(op.member, carried?.role ?? op.role, op.at, author))
+      await b.del(carriedKey(op.member.box))
       await ctx.host.addWriter(Buffer.from(op.member.writer, 'hex'), { indexer: true })
       return
     }
     case 'leave': {
-      await b.del(memberKey(author))
-      const key = Buffer.from(author, 'hex')
-      if (ctx.host.removeable(key)) await ctx.host.removeWriter(key)
+      await dropMember(b, self, ctx)
+      return
+    }
+    case 'rotate': {
+      const removed = (await b.get(memberKey(op.removed)))?.value as Member | undefined
+      if (self.role !== 'admin' || op.epoch !== ctx.epoch + 1 || !removed || op.removed === author || await b.get(ROTATION_KEY)) return
+      await b.put(ROTATION_KEY, { epoch: op.epoch, base: op.base, keys: op.keys, by: author, removed: op.removed, at: op.at } satisfies Rotation)
+      await dropMember(b, removed, ctx)
+      return
+    }
+    case 'rejoin': {
+      const rotation = (await b.get(ROTATION_KEY))?.value as Rotation | undefined
+      if (rotation?.epoch !== op.epoch || op.member.box !== self.box || !statementSigned(ctx.group, op.member)) return
+      await b.put(rejoinKey(self.box), op.member)
       return
     }
     case 'put': {
       const path = drivePath(op.path)
       if (!path) return
       await ensureFolders(b, folderOf(path), op.mtime, author)
-      const version: Version = { id: op.version, blob: op.blob, size: op.size, mtime: op.mtime, author }
+      const version: Version = { id: op.version, blob: op.blob, size: op.size, mtime: op.mtime, author, epoch: op.epoch ?? ctx.epoch }
       // A folder took the name meanwhile: the file is kept beside it, not dropped.
       const target = (await node(b, path))?.type === 'dir' ? `${path} (file ${op.version.slice(0, 8)})` : path
       await merge(b, target, [version], new Set(op.parents), { at: op.mtime, author })
@@ -114,6 +161,14 @@ async function applyOp(b: Batch, op: GroupOp, author: string, ctx: { group: stri
       return
     }
   }
+}
+
+/** A member leaves the list and stops being a writer; the versions it wrote keep its name. */
+async function dropMember(b: Batch, gone: Member, ctx: Ctx): Promise<void> {
+  await b.del(memberKey(gone.writer))
+  await b.put(authorKey(gone.writer), { name: gone.name, box: gone.box, epoch: ctx.epoch } satisfies Author)
+  const key = Buffer.from(gone.writer, 'hex')
+  if (ctx.host.removeable(key)) await ctx.host.removeWriter(key)
 }
 
 function member(s: Statement, role: Member['role'], since: number, addedBy: string | null): Member {

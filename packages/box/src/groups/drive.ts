@@ -49,8 +49,8 @@ export interface DriveHost {
   append(op: GroupOp): Promise<void>
   /** This member's blob core, and its key. */
   ownBlobs(): { blobs: Hyperblobs; key: string }
-  /** Any member's blob core, by key. */
-  blobs(core: string): Hyperblobs
+  /** Any member's blob core, by key, read with the content key of the epoch it was written in. */
+  blobs(core: string, epoch: number): Hyperblobs
   /** A member's name by writer key. */
   memberName(writer: string): string
 }
@@ -102,7 +102,7 @@ export class Drive {
   /** A file's contents, streamed; `end` is inclusive. */
   async read(path: string, range: { start?: number; end?: number } = {}): Promise<Readable> {
     const { version } = await this.#file(path)
-    const stream = this.#host.blobs(version.blob.core).createReadStream(version.blob.id, { ...range, wait: true, timeout: READ_TIMEOUT_MS })
+    const stream = this.#host.blobs(version.blob.core, version.epoch).createReadStream(version.blob.id, { ...range, wait: true, timeout: READ_TIMEOUT_MS })
     return Readable.from(stream, { objectMode: false })
   }
 
@@ -164,7 +164,10 @@ export class Drive {
     if (source.copy) {
       // A conflict copy moved away becomes a file of its own: its version is written there and leaves the conflict.
       const copy = source.copy
-      await this.#host.append({ type: 'put', path: dest, version: randomBytes(16).toString('hex'), blob: copy.blob, size: copy.size, mtime: copy.mtime, parents: replaced.flatMap((r) => r.versions) })
+      await this.#host.append({
+        type: 'put', path: dest, version: randomBytes(16).toString('hex'), blob: copy.blob, size: copy.size, mtime: copy.mtime,
+        parents: replaced.flatMap((r) => r.versions), epoch: copy.epoch,
+      })
       await this.#host.append({ type: 'delete', path: source.path, seen: [{ path: source.path, versions: [copy.id] }], at: Date.now() })
     } else {
       await this.#host.append({ type: 'move', from: source.path, to: dest, replaced, at: Date.now() })

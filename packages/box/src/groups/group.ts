@@ -1,12 +1,18 @@
 /**
- * One group as this box holds it: the group's own corestore under the home (its base, this
- * member's writer and blob cores, copies of the other members' cores), the view the base builds,
+ * One group as this box holds it: the group's own corestore under the home (its bases, this
+ * member's writer and blob cores, copies of the other members' cores), the view each base builds,
  * and the group's swarm, which admits only current members and boxes holding an invite.
  *
  * The group has a corestore of its own rather than a namespace of the box's logs corestore: its
  * cores are shared with a different set of peers (the members, not the owner's replicas), a
  * replication stream serves any core of the store it replicates that a peer asks for by
  * discovery key, and leaving a group deletes its folder without touching the owner's logs.
+ *
+ * Autobase has no key rotation of its own, so removing a member begins a new epoch: a new base
+ * with a new content key, which the admin who removes the member sealed to each remaining member
+ * in the old base, with the drive carried over. The old base is frozen; its last word says where
+ * the group went. Each remaining member asks there to be added back, and any member of the new
+ * epoch adds it. The removed member holds only old keys: nothing written afterwards opens with them.
  */
 import fs from 'node:fs'
 import { createHash, createHmac, randomUUID } from 'node:crypto'
@@ -17,21 +23,28 @@ import Hyperblobs from 'hyperblobs'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import type pino from 'pino'
-import { Conflict, Forbidden, InvalidInput } from '../errors/index.ts'
-import { sealTo, type BoxKeys, type KeyPair } from '../keys/index.ts'
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors/index.ts'
+import { openSealed, sealTo, type BoxKeys, type KeyPair } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
-import { applier, MEMBERS, META_KEY, type GroupMeta, type View, type ViewValue } from './apply.ts'
+import {
+  applier, AUTHORS, MEMBERS, META_KEY, REJOINS, ROTATION_KEY, type Author, type Carried, type GroupMeta, type Rotation, type View, type ViewValue,
+} from './apply.ts'
 import { Drive } from './drive.ts'
 import { hashSecret, makeInvite } from './invite.ts'
-import { signStatement, statementSigned, type Member, type Role } from './members.ts'
+import { signStatement, statementSigned, type Member, type Role, type Statement } from './members.ts'
 import type { GroupNetwork, GroupSwarm, Connection } from './network.ts'
 import type { GroupOp } from './ops.ts'
+import { CONFLICTS, subtreeRanges } from './paths.ts'
 import { adminChannel } from './wire.ts'
 
 /** Writers acknowledge each other this often, so the order every member agrees on keeps up. */
 const ACK_MS = 1000
 /** How long a box holding an invite has, once connected, to say it. */
 const JOIN_REQUEST_MS = 15_000
+/** How long a removed member's connection is kept, at most, for it to get the entry that says it was removed, and then to apply it. */
+const FAREWELL_MS = 2000
+/** View entries per entry carrying the drive into a new epoch. */
+const CARRY_BATCH = 256
 
 export interface Epoch { epoch: number; base: string; contentKey: Buffer }
 
@@ -40,6 +53,14 @@ export interface GroupDeps {
   keys: BoxKeys
   network: GroupNetwork
   logger?: pino.Logger
+}
+
+/** One epoch as this box holds it open: its base, and the core this member stores file contents in. */
+interface Era {
+  epoch: Epoch
+  session: Corestore
+  base: Autobase<View, GroupOp>
+  ownBlobs: Hyperblobs
 }
 
 interface InviteRow { id: string; group_key: string; invitee: string; name: string; role: Role; secret_hash: string; expires_at: number; created_at: number; used_at: number | null }
@@ -79,45 +100,43 @@ export class Group {
   readonly #deps: GroupDeps
   readonly #dir: string
   readonly #store: Corestore
-  readonly #session: Corestore
-  readonly #epoch: Epoch
   readonly #invitedBy: string | null
-  readonly #base: Autobase<View, GroupOp>
   readonly #peer: KeyPair
-  readonly #ownBlobs: Hyperblobs
-  /** Every member's blob core, kept downloading, so a file is readable from any member that has it. */
+  /** The content key of every epoch this box holds, to read what was written in each. */
+  readonly #keys = new Map<number, Buffer>()
+  #current!: Era
+  /** The epoch before, while it is open: where remaining members ask to be added back. */
+  #previous: Era | undefined
+  /** Other members' blob cores, kept downloading, so a file is readable from any member that has it. */
   readonly #blobCores = new Map<string, { core: Hypercore; blobs: Hyperblobs }>()
   readonly #onUpdate = () => void this.#refresh().catch((err: Error) => this.#deps.logger?.warn({ group: this.key, err: err.message }, 'a group\'s members could not be read'))
   #members: Member[] = []
-  readonly #verified = new Set<string>()
+  /** Members of the epoch before not yet back in this one: still admitted, so they can be. */
+  #waiting: Member[] = []
+  #authors = new Map<string, Author>()
   #meta: GroupMeta | undefined
+  readonly #verified = new Set<string>()
+  /** Boxes being added back in this epoch, and the move to the next, so neither is done twice. */
+  readonly #adding = new Set<string>()
+  #advancing: Promise<void> | undefined
+  /** A member being removed, kept connected only until it has heard so. */
+  readonly #farewell = new Set<string>()
   #swarm: GroupSwarm | undefined
   readonly drive: Drive
 
-  private constructor(deps: GroupDeps, opts: { key: string; dir: string; store: Corestore; epoch: Epoch; invitedBy: string | null; founding: boolean }) {
+  private constructor(deps: GroupDeps, opts: { key: string; dir: string; store: Corestore; invitedBy: string | null }) {
     this.#deps = deps
     this.key = opts.key
     this.#dir = opts.dir
     this.#store = opts.store
-    this.#epoch = opts.epoch
     this.#invitedBy = opts.invitedBy
-    this.#session = epochStore(opts.store, opts.epoch.epoch)
     this.#peer = deps.keys.deriveKeyPair(`groups/${opts.key}/peer`)
-    this.#base = new Autobase<View, GroupOp>(this.#session, opts.founding ? null : Buffer.from(opts.epoch.base, 'hex'), {
-      valueEncoding: 'json',
-      encryptionKey: opts.epoch.contentKey,
-      ackInterval: ACK_MS,
-      open: (viewStore) => new Hyperbee<ViewValue>(viewStore.get('view'), { keyEncoding: 'utf-8', valueEncoding: 'json', extension: false }),
-      apply: applier(opts.key, opts.epoch.base),
-    })
-    this.#base.on('error', (err) => this.#deps.logger?.error({ group: this.key, err: err.message }, 'a group\'s base failed'))
-    this.#ownBlobs = new Hyperblobs(this.#session.get({ name: 'blobs', encryption: { key: blobKey(opts.epoch.contentKey) } }))
     this.drive = new Drive({
-      view: () => this.#base.view,
-      append: (op) => this.#append(op),
-      ownBlobs: () => ({ blobs: this.#ownBlobs, key: this.#ownBlobs.core.key.toString('hex') }),
-      blobs: (core) => this.#blobs(core),
-      memberName: (writer) => this.#members.find((m) => m.writer === writer)?.name ?? `a former member (${writer.slice(0, 8)})`,
+      view: () => this.#current.base.view,
+      append: (op) => this.#append(this.#current, op),
+      ownBlobs: () => ({ blobs: this.#current.ownBlobs, key: this.#current.ownBlobs.core.key.toString('hex') }),
+      blobs: (core, epoch) => this.#blobs(core, epoch),
+      memberName: (writer) => this.#members.find((m) => m.writer === writer)?.name ?? this.#authors.get(writer)?.name ?? `a former member (${writer.slice(0, 8)})`,
     })
   }
 
@@ -127,28 +146,58 @@ export class Group {
     await store.ready()
     // A new base's key is its founder's writer key: the group is named by it, and its content key derived from it.
     const { writer, blobs } = await localKeys(store, 0)
-    const contentKey = deps.keys.derive(`groups/${writer}/content/0`)
-    const group = new Group(deps, { key: writer, dir: opts.dir, store, epoch: { epoch: 0, base: writer, contentKey }, invitedBy: null, founding: true })
-    await group.#open()
+    const epoch: Epoch = { epoch: 0, base: writer, contentKey: deps.keys.derive(`groups/${writer}/content/0`) }
+    const group = new Group(deps, { key: writer, dir: opts.dir, store, invitedBy: null })
+    group.#keys.set(0, epoch.contentKey)
+    group.#current = await group.#openEra(epoch, true)
+    await group.#connect()
     const member = signStatement(writer, { peer: group.#peer.publicKey.toString('hex'), writer, blobs, name: opts.as }, deps.keys.backupPeer)
-    await group.#append({ type: 'found', name: opts.name, member, at: Date.now() })
+    await group.#append(group.#current, { type: 'found', name: opts.name, member, at: Date.now() })
     return group
   }
 
-  /** A group this box is in, from its folder. */
-  static async open(deps: GroupDeps, opts: { key: string; dir: string; epoch: Epoch; invitedBy: string | null; store?: Corestore }): Promise<Group> {
+  /** A group this box is in, from its folder, with every epoch's key it holds. */
+  static async open(deps: GroupDeps, opts: { key: string; dir: string; epochs: Epoch[]; invitedBy: string | null; store?: Corestore }): Promise<Group> {
     const store = opts.store ?? openCorestore(opts.dir)
     await store.ready()
-    const group = new Group(deps, { key: opts.key, dir: opts.dir, store, epoch: opts.epoch, invitedBy: opts.invitedBy, founding: false })
-    await group.#open()
+    const group = new Group(deps, { key: opts.key, dir: opts.dir, store, invitedBy: opts.invitedBy })
+    const epochs = [...opts.epochs].sort((a, b) => a.epoch - b.epoch)
+    for (const e of epochs) group.#keys.set(e.epoch, e.contentKey)
+    const before = epochs.at(-2)
+    if (before) group.#previous = await group.#openEra(before, false)
+    group.#current = await group.#openEra(epochs.at(-1)!, false)
+    await group.#connect()
     return group
   }
 
-  async #open(): Promise<void> {
-    await this.#base.ready()
-    await this.#ownBlobs.core.ready()
+  async #openEra(epoch: Epoch, founding: boolean): Promise<Era> {
+    const session = epochStore(this.#store, epoch.epoch)
+    const base = new Autobase<View, GroupOp>(session, founding ? null : Buffer.from(epoch.base, 'hex'), {
+      valueEncoding: 'json',
+      encryptionKey: epoch.contentKey,
+      ackInterval: ACK_MS,
+      open: (viewStore) => new Hyperbee<ViewValue>(viewStore.get('view'), { keyEncoding: 'utf-8', valueEncoding: 'json', extension: false }),
+      apply: applier(this.key, epoch.base, epoch.epoch),
+    })
+    base.on('error', (err) => this.#deps.logger?.error({ group: this.key, epoch: epoch.epoch, err: err.message }, 'a group\'s base failed'))
+    const ownBlobs = new Hyperblobs(session.get({ name: 'blobs', encryption: { key: blobKey(epoch.contentKey) } }))
+    await base.ready()
+    await ownBlobs.core.ready()
+    base.on('update', this.#onUpdate)
+    // A connection already open replicates the new base too: the base's own wake-up protocol is added to it.
+    for (const conn of this.#swarm?.connections() ?? []) if (this.#isMember(conn.remotePublicKey)) base.replicate(conn)
+    return { epoch, session, base, ownBlobs }
+  }
+
+  async #closeEra(era: Era): Promise<void> {
+    era.base.off('update', this.#onUpdate)
+    await era.ownBlobs.core.close()
+    await era.base.close()
+    await era.session.close()
+  }
+
+  async #connect(): Promise<void> {
     await this.#refresh()
-    this.#base.on('update', this.#onUpdate)
     this.#swarm = await this.#deps.network.swarm({
       keyPair: this.#peer,
       allowed: (remote) => this.#isMember(remote) || this.#holdsInvite(remote),
@@ -159,13 +208,12 @@ export class Group {
   }
 
   async close(): Promise<void> {
-    this.#base.off('update', this.#onUpdate)
+    await this.#advancing
     await this.#swarm?.close()
     for (const { core } of this.#blobCores.values()) await core.close()
     this.#blobCores.clear()
-    await this.#ownBlobs.core.close()
-    await this.#base.close()
-    await this.#session.close()
+    if (this.#previous) await this.#closeEra(this.#previous)
+    await this.#closeEra(this.#current)
     await this.#store.close()
   }
 
@@ -180,7 +228,7 @@ export class Group {
   }
 
   get epoch(): Epoch {
-    return this.#epoch
+    return this.#current.epoch
   }
 
   get address(): string {
@@ -188,13 +236,19 @@ export class Group {
   }
 
   get writable(): boolean {
-    return this.#base.writable
+    return this.#current.base.writable
   }
 
   /** This box as a member, once the group's log says it is one. */
   get self(): Member | undefined {
+    const writer = this.#current.base.local.key.toString('hex')
+    return this.#members.find((m) => m.writer === writer)
+  }
+
+  /** Whether this box was a member and is no longer: removed, it holds only the keys of the epochs it was in. */
+  get removed(): boolean {
     const box = this.#deps.keys.backupPeer.publicKey.toString('hex')
-    return this.#members.find((m) => m.box === box && m.writer === this.#base.local.key.toString('hex'))
+    return !this.self && [...this.#authors.values()].some((a) => a.box === box && a.epoch === this.#current.epoch.epoch)
   }
 
   members(): Member[] {
@@ -210,12 +264,20 @@ export class Group {
   /** Resolves once this box may write to the group, or rejects after `ms`. */
   async whenWritable(ms: number): Promise<void> {
     const until = Date.now() + ms
-    while (!this.#base.writable || !this.self) {
+    while (!this.writable || !this.self) {
       if (Date.now() > until) throw new Conflict('The group did not let this box write in time: is a member who can reach the admin online? It keeps trying.')
       await new Promise((resolve) => setTimeout(resolve, 100))
-      await this.#base.update()
+      await this.#current.base.update()
       await this.#refresh()
     }
+  }
+
+  /** Every epoch's key and base, for a box let in now: it reads what was written before it came. */
+  epochs(): Epoch[] {
+    const bases = new Map([this.#previous, this.#current].filter((e) => e !== undefined).map((e) => [e.epoch.epoch, e.epoch.base]))
+    const rows = this.#deps.db.prepare('SELECT epoch, base FROM group_epochs WHERE group_key = ?').all(this.key) as { epoch: number; base: string }[]
+    for (const row of rows) bases.set(row.epoch, row.base)
+    return [...this.#keys].map(([epoch, contentKey]) => ({ epoch, base: bases.get(epoch)!, contentKey }))
   }
 
   /** An invite for one box, known by its public key, sealed to it. Admins only. */
@@ -226,7 +288,7 @@ export class Group {
     if (this.#members.some((m) => m.box === box)) throw new Conflict('That box is a member already.')
     const expiresAt = Date.now() + input.expiresInSeconds * 1000
     const { code, secretHash } = makeInvite({
-      group: this.key, name: this.name, admin: this.#peer.publicKey.toString('hex'), epoch: this.#epoch.epoch, role: input.role, as: input.name, expiresAt,
+      group: this.key, name: this.name, admin: this.#peer.publicKey.toString('hex'), epoch: this.#current.epoch.epoch, role: input.role, as: input.name, expiresAt,
     }, Buffer.from(box, 'hex'))
     this.#deps.db.prepare('INSERT INTO group_invites (id, group_key, invitee, name, role, secret_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(randomUUID(), this.key, box, input.name, input.role, secretHash, expiresAt, Date.now())
@@ -241,21 +303,108 @@ export class Group {
     if (self.role === 'admin' && admins.length === 1 && this.#members.length > 1) {
       throw new Conflict('You are the group\'s only admin: invite another admin before leaving, so the group can still take members.')
     }
-    await this.#append({ type: 'leave', at: Date.now() })
-    if (this.#members.length > 0) await this.#heard(waitMs)
+    await this.#append(this.#current, { type: 'leave', at: Date.now() })
+    if (this.#members.length > 0) await this.#heard(this.#current, waitMs)
     await this.destroy()
   }
 
-  async #append(op: GroupOp): Promise<void> {
-    if (!this.#base.writable) throw new Conflict('This box cannot write to the group yet: it is still being let in. Try again in a moment.')
-    await this.#base.append(op)
-    await this.#base.update()
-    if (op.type === 'found' || op.type === 'add' || op.type === 'leave') await this.#refresh()
+  /**
+   * Removes a member: it is dropped from the allow-list at once, and the group moves to a new
+   * epoch whose content key it never gets. Admins only.
+   */
+  async remove(box: string): Promise<void> {
+    const self = this.self
+    if (self?.role !== 'admin') throw new Forbidden('Only the group\'s admins may remove a member.')
+    const gone = this.#members.find((m) => m.box === box)
+    if (!gone) throw new NotFound('That box is not a member of the group.')
+    if (gone.writer === self.writer) throw new Conflict('To leave the group yourself, leave it.')
+    if (await this.#current.base.view.get(ROTATION_KEY)) throw new Conflict('The group is moving to a new key already: try again once it has.')
+    const old = this.#current
+    const next = old.epoch.epoch + 1
+    const { writer, blobs } = await localKeys(this.#store, next)
+    const epoch: Epoch = { epoch: next, base: writer, contentKey: this.#deps.keys.derive(`groups/${this.key}/content/${next}`) }
+    const era = await this.#openEra(epoch, true)
+    // Held from here, so this box does not take the rotation it is writing for one it must follow.
+    this.#keys.set(next, epoch.contentKey)
+    const remaining = this.#members.filter((m) => m.writer !== gone.writer)
+    try {
+      const member = signStatement(this.key, { peer: this.#peer.publicKey.toString('hex'), writer, blobs, name: self.name }, this.#deps.keys.backupPeer)
+      await this.#append(era, {
+        type: 'epoch', epoch: next, name: this.name, previous: old.epoch.base, member, at: Date.now(),
+        carried: remaining.map((m) => ({ box: m.box, role: m.role, name: m.name })),
+      })
+      for (const entries of await this.#carried(old)) await this.#append(era, { type: 'carry', entries })
+      // The removed box is told it was removed, and no more: it is let go once it has the entry that
+      // says so and a moment to take what that entry follows from (the old epoch is frozen: nothing new comes).
+      this.#farewell.add(gone.peer)
+      await this.#append(old, {
+        type: 'rotate', epoch: next, base: writer, removed: gone.writer, at: Date.now(),
+        keys: remaining.map((m) => ({ box: m.box, key: sealTo(epoch.contentKey, Buffer.from(m.box, 'hex')).toString('base64') })),
+      })
+    } catch (err) {
+      this.#farewell.delete(gone.peer)
+      this.#keys.delete(next)
+      await this.#closeEra(era)
+      throw err
+    }
+    this.#heard(old, FAREWELL_MS, gone.peer).then(() => new Promise((resolve) => setTimeout(resolve, FAREWELL_MS).unref())).finally(() => {
+      this.#farewell.delete(gone.peer)
+      this.#swarm?.forget(Buffer.from(gone.peer, 'hex'))
+    })
+    this.#deps.db.prepare('INSERT OR IGNORE INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)')
+      .run(this.key, next, writer, epoch.contentKey.toString('hex'), Date.now())
+    await this.#enter(era)
   }
 
-  /** Waits until a connected member has downloaded this box's last entry, or `ms` pass. */
-  async #heard(ms: number): Promise<void> {
-    const local = this.#base.local
+  /** The drive as the old epoch's view holds it, and the names of everyone who wrote in it, in batches to carry over. */
+  async #carried(era: Era): Promise<{ key: string; value: unknown }[][]> {
+    const entries: { key: string; value: unknown }[] = []
+    for (const range of [...subtreeRanges(''), { gte: 'h', lt: 'i' }, CONFLICTS, AUTHORS]) {
+      for await (const e of era.base.view.createReadStream(range)) entries.push({ key: e.key, value: e.value })
+    }
+    for (const m of this.#members) entries.push({ key: `a/${m.writer}`, value: { name: m.name, box: m.box, epoch: era.epoch.epoch } satisfies Author })
+    const batches: { key: string; value: unknown }[][] = []
+    for (let i = 0; i < entries.length; i += CARRY_BATCH) batches.push(entries.slice(i, i + CARRY_BATCH))
+    return batches
+  }
+
+  /** Makes an epoch the current one; the one it follows stays open while its members come over, the one before that closes. */
+  async #enter(era: Era): Promise<void> {
+    const older = this.#previous
+    this.#previous = this.#current
+    this.#current = era
+    this.#keys.set(era.epoch.epoch, era.epoch.contentKey)
+    if (older) await this.#closeEra(older)
+    await this.#refresh()
+  }
+
+  /** A remaining member's move to the epoch an admin began: it takes its sealed key, and asks in the old epoch to be added back. */
+  async #advance(rotation: Rotation): Promise<void> {
+    const box = this.#deps.keys.backupPeer
+    const sealed = rotation.keys.find((k) => k.box === box.publicKey.toString('hex'))
+    const self = this.self
+    if (!sealed || !self) return
+    const contentKey = openSealed(Buffer.from(sealed.key, 'base64'), box)
+    if (!contentKey) throw new Error('The new epoch\'s key could not be opened with this box\'s key.')
+    const epoch: Epoch = { epoch: rotation.epoch, base: rotation.base, contentKey }
+    this.#deps.db.prepare('INSERT OR IGNORE INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)')
+      .run(this.key, epoch.epoch, epoch.base, contentKey.toString('hex'), Date.now())
+    const { writer, blobs } = await localKeys(this.#store, epoch.epoch)
+    const member = signStatement(this.key, { peer: this.#peer.publicKey.toString('hex'), writer, blobs, name: self.name }, box)
+    await this.#append(this.#current, { type: 'rejoin', epoch: epoch.epoch, member, at: Date.now() })
+    await this.#enter(await this.#openEra(epoch, false))
+  }
+
+  async #append(era: Era, op: GroupOp): Promise<void> {
+    if (!era.base.writable) throw new Conflict('This box cannot write to the group yet: it is still being let in. Try again in a moment.')
+    await era.base.append(op)
+    await era.base.update()
+    if (op.type !== 'put' && op.type !== 'mkdir' && op.type !== 'delete' && op.type !== 'move' && op.type !== 'carry') await this.#refresh()
+  }
+
+  /** Waits until a connected member (that one, if named) has downloaded this box's last entry in an epoch, or `ms` pass. */
+  async #heard(era: Era, ms: number, by?: string): Promise<void> {
+    const local = era.base.local
     const last = local.length - 1
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms)
@@ -264,16 +413,14 @@ export class Group {
         local.off('upload', onUpload)
         resolve()
       }
-      function onUpload(index?: number) {
-        if (index !== undefined && index >= last) done()
+      function onUpload(index?: number, _bytes?: number, from?: { remotePublicKey?: Buffer }) {
+        if (index !== undefined && index >= last && (!by || from?.remotePublicKey?.toString('hex') === by)) done()
       }
-      local.on('upload', onUpload)
+      local.on('upload', onUpload as (index?: number) => void)
     })
   }
 
-  async #refresh(): Promise<void> {
-    const view = this.#base.view
-    this.#meta = (await view.get(META_KEY))?.value as GroupMeta | undefined
+  async #readMembers(view: View): Promise<Member[]> {
     const members: Member[] = []
     for await (const e of view.createReadStream(MEMBERS)) {
       const m = e.value as Member
@@ -283,18 +430,61 @@ export class Group {
         members.push(m)
       }
     }
-    const before = new Set(this.#members.map((m) => m.peer))
+    return members
+  }
+
+  async #refresh(): Promise<void> {
+    const current = this.#current
+    // An epoch opened before the current one is set (the one before it, as the group opens) waits for it.
+    if (!current) return
+    const view = current.base.view
+    this.#meta = (await view.get(META_KEY))?.value as GroupMeta | undefined
+    const members = await this.#readMembers(view)
+    const authors = new Map<string, Author>()
+    for await (const e of view.createReadStream(AUTHORS)) authors.set(e.key.slice(2), e.value as Author)
+    let waiting: Member[] = []
+    if (this.#previous) {
+      // Left or removed in this epoch: not waiting to come back.
+      const gone = new Set([...authors.values()].filter((a) => a.epoch === current.epoch.epoch).map((a) => a.box))
+      waiting = (await this.#readMembers(this.#previous.base.view)).filter((p) => !members.some((m) => m.box === p.box) && !gone.has(p.box))
+    }
+    const before = new Set([...this.#members, ...this.#waiting].map((m) => m.peer))
     this.#members = members
-    const now = new Set(members.map((m) => m.peer))
+    this.#waiting = waiting
+    this.#authors = authors
+    const now = new Set([...members, ...waiting].map((m) => m.peer))
     // A member removed or gone is dropped at once; one new is dialled.
-    for (const peer of before) if (!now.has(peer)) this.#swarm?.forget(Buffer.from(peer, 'hex'))
+    for (const peer of before) if (!now.has(peer) && !this.#farewell.has(peer)) this.#swarm?.forget(Buffer.from(peer, 'hex'))
     this.#dialMembers()
-    for (const m of members) this.#blobs(m.blobs)
+    for (const m of members) this.#blobs(m.blobs, current.epoch.epoch)
+    await this.#follow()
+  }
+
+  /** Moves to the next epoch when this one has ended, and adds back the members of the last one who asked. */
+  async #follow(): Promise<void> {
+    const rotation = (await this.#current.base.view.get(ROTATION_KEY))?.value as Rotation | undefined
+    if (rotation && rotation.epoch === this.#current.epoch.epoch + 1 && !this.#keys.has(rotation.epoch) && !this.#advancing) {
+      this.#advancing = this.#advance(rotation).catch((err: Error) => {
+        this.#deps.logger?.warn({ group: this.key, err: err.message }, 'this box could not move to the group\'s new epoch')
+      }).finally(() => (this.#advancing = undefined))
+    }
+    const previous = this.#previous
+    if (!previous || !this.writable || !this.self) return
+    for await (const e of previous.base.view.createReadStream(REJOINS)) {
+      const statement = e.value as Statement
+      if (this.#adding.has(statement.box) || this.#members.some((m) => m.box === statement.box)) continue
+      const carried = (await this.#current.base.view.get(`k/${statement.box}`))?.value as Carried | undefined
+      if (!carried) continue
+      this.#adding.add(statement.box)
+      this.#append(this.#current, { type: 'add', member: statement, role: carried.role, at: Date.now() })
+        .catch((err: Error) => this.#deps.logger?.warn({ group: this.key, err: err.message }, 'a member could not be added back'))
+        .finally(() => this.#adding.delete(statement.box))
+    }
   }
 
   #dialMembers(): void {
     const self = this.#peer.publicKey.toString('hex')
-    const peers = new Set(this.#members.map((m) => m.peer))
+    const peers = new Set([...this.#members, ...this.#waiting].map((m) => m.peer))
     if (this.#invitedBy && peers.size === 0) peers.add(this.#invitedBy)
     peers.delete(self)
     for (const peer of peers) this.#swarm?.dial(Buffer.from(peer, 'hex'))
@@ -302,8 +492,9 @@ export class Group {
 
   #isMember(remote: Buffer): boolean {
     const key = remote.toString('hex')
+    if (this.#members.some((m) => m.peer === key) || this.#waiting.some((m) => m.peer === key)) return true
     // Until its log names the members, a box that was just let in knows only the admin who let it in.
-    return this.#members.some((m) => m.peer === key) || (this.#members.length === 0 && key === this.#invitedBy)
+    return this.#members.length === 0 && key === this.#invitedBy
   }
 
   #holdsInvite(remote: Buffer): boolean {
@@ -312,7 +503,8 @@ export class Group {
 
   #connected(conn: Connection): void {
     if (this.#isMember(conn.remotePublicKey)) {
-      this.#base.replicate(conn)
+      if (this.#previous) this.#previous.base.replicate(conn)
+      this.#current.base.replicate(conn)
       return
     }
     this.#admit(conn).catch((err: Error) => {
@@ -340,30 +532,34 @@ export class Group {
     if (row.used_at !== null) return refuse('This invite was used already: an invite lets one box in once. Ask the admin for a new one.')
     if (row.expires_at <= Date.now()) return refuse('This invite expired: ask the admin for a new one.')
     if (request.member.box !== remote || !statementSigned(this.key, request.member)) return refuse('The request was not signed by the box the invite was made for.')
-    if (request.epoch !== this.#epoch.epoch) return refuse('The group\'s content key changed since this invite was made: ask the admin for a new one.')
+    if (request.epoch !== this.#current.epoch.epoch) return refuse('The group\'s content key changed since this invite was made: ask the admin for a new one.')
     if (this.self?.role !== 'admin') return refuse('The member who invited this box is no longer an admin of the group.')
     // Spent before anything is written, so the same invite said twice at once lets in one box.
     if (this.#deps.db.prepare('UPDATE group_invites SET used_at = ? WHERE id = ? AND used_at IS NULL').run(Date.now(), row.id).changes === 0) {
       return refuse('This invite was used already: an invite lets one box in once. Ask the admin for a new one.')
     }
-    await this.#append({ type: 'add', member: request.member, role: row.role, at: Date.now() })
+    await this.#append(this.#current, { type: 'add', member: request.member, role: row.role, at: Date.now() })
+    const box = Buffer.from(remote, 'hex')
     channel.send({
-      type: 'admitted', contentKey: sealTo(this.#epoch.contentKey, Buffer.from(remote, 'hex')).toString('base64'),
-      epoch: this.#epoch.epoch, base: this.#epoch.base,
+      type: 'admitted',
+      epochs: this.epochs().map((e) => ({ epoch: e.epoch, base: e.base, contentKey: sealTo(e.contentKey, box).toString('base64') })),
     })
     // The invitee dials back under its key for the group.
     hangUp()
   }
 
-  #blobs(core: string): Hyperblobs {
-    const own = this.#ownBlobs.core.key.toString('hex')
-    if (core === own) return this.#ownBlobs
-    let held = this.#blobCores.get(core)
+  #blobs(core: string, epoch: number): Hyperblobs {
+    if (epoch === this.#current.epoch.epoch && core === this.#current.ownBlobs.core.key.toString('hex')) return this.#current.ownBlobs
+    const id = `${epoch}/${core}`
+    let held = this.#blobCores.get(id)
     if (!held) {
-      const hypercore = this.#session.get({ key: Buffer.from(core, 'hex'), encryption: { key: blobKey(this.#epoch.contentKey) } })
+      const contentKey = this.#keys.get(epoch)
+      if (!contentKey) throw new NotFound('That version was written under a key this box does not hold.')
+      // From the store itself, not an epoch's session: it stays open when the epoch it was written in closes.
+      const hypercore = this.#store.get({ key: Buffer.from(core, 'hex'), encryption: { key: blobKey(contentKey) } })
       hypercore.download({ start: 0, end: -1 })
       held = { core: hypercore, blobs: new Hyperblobs(hypercore) }
-      this.#blobCores.set(core, held)
+      this.#blobCores.set(id, held)
     }
     return held.blobs
   }

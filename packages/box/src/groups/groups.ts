@@ -33,7 +33,8 @@ export const MemberView = Type.Object({
   since: Type.String(),
   addedBy: Type.Union([Type.String(), Type.Null()], { description: 'The admin who added it; none for the founder' }),
   box: Type.String({ description: 'Its box\'s public key' }),
-  writer: Type.String(),
+  writer: Type.String({ description: 'Its writer core in the group\'s current base' }),
+  blobs: Type.String({ description: 'The core its files\' contents go in' }),
 })
 export type MemberView = Static<typeof MemberView>
 
@@ -42,7 +43,8 @@ export const GroupView = Type.Object({
   name: Type.String(),
   address: Type.String({ description: 'Where its members meet on the DHT' }),
   epoch: Type.Integer({ description: 'How many times its content key changed' }),
-  role: Type.Union([Role, Type.Null()], { description: 'This box\'s role; none until the group\'s log names it a member' }),
+  role: Type.Union([Role, Type.Null()], { description: 'This box\'s role; none until the group\'s log names it a member, or once it is removed' }),
+  removed: Type.Boolean({ description: 'An admin removed this box: it keeps what it had, and gets nothing written since' }),
   writable: Type.Boolean(),
   joinedAt: Type.String(),
   members: Type.Array(MemberView),
@@ -94,7 +96,7 @@ export class Groups {
     const { Group } = await this.#load()
     for (const row of rows) {
       try {
-        this.#open.set(row.key, await Group.open(this.#groupDeps(), { key: row.key, dir: this.#dir(row.key), epoch: this.#epoch(row.key), invitedBy: row.invited_by }))
+        this.#open.set(row.key, await Group.open(this.#groupDeps(), { key: row.key, dir: this.#dir(row.key), epochs: this.#epochs(row.key), invitedBy: row.invited_by }))
       } catch (err) {
         this.#deps.logger?.error({ group: row.key, err: (err as Error).message }, 'a group could not be opened')
       }
@@ -173,16 +175,21 @@ export class Groups {
     try {
       await store.ready()
       const answer = await this.#askToJoin(invite, store, input.as ?? invite.as)
-      const contentKey = openSealed(Buffer.from(answer.contentKey, 'base64'), box)
-      if (!contentKey || contentKey.length !== 32) throw new InvalidInput('The admin\'s answer could not be opened with this box\'s key.')
-      const epoch: Epoch = { epoch: answer.epoch, base: answer.base, contentKey }
+      const epochs: Epoch[] = answer.epochs.map((e) => {
+        const contentKey = openSealed(Buffer.from(e.contentKey, 'base64'), box)
+        if (!contentKey || contentKey.length !== 32) throw new InvalidInput('The admin\'s answer could not be opened with this box\'s key.')
+        return { epoch: e.epoch, base: e.base, contentKey }
+      })
+      if (Math.max(...epochs.map((e) => e.epoch)) !== invite.epoch) throw new InvalidInput('The admin let this box into another epoch than its invite named.')
       this.#deps.db.transaction(() => {
         this.#deps.db.prepare('INSERT INTO groups (key, name, joined_at, invited_by) VALUES (?, ?, ?, ?)').run(invite.group, invite.name, Date.now(), invite.admin)
-        this.#deps.db.prepare('INSERT INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)').run(invite.group, epoch.epoch, epoch.base, contentKey.toString('hex'), Date.now())
+        for (const e of epochs) {
+          this.#deps.db.prepare('INSERT INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)').run(invite.group, e.epoch, e.base, e.contentKey.toString('hex'), Date.now())
+        }
       })()
       joined = true
       const { Group } = await this.#load()
-      const group = await Group.open(this.#groupDeps(), { key: invite.group, dir, epoch, invitedBy: invite.admin, store })
+      const group = await Group.open(this.#groupDeps(), { key: invite.group, dir, epochs, invitedBy: invite.admin, store })
       this.#open.set(invite.group, group)
       await group.whenWritable(WRITABLE_MS)
       return this.#view(this.#row(invite.group), group)
@@ -193,6 +200,18 @@ export class Groups {
         fs.rmSync(dir, { recursive: true, force: true })
       }
     }
+  }
+
+  /**
+   * Removes a member (an admin's act): its box is dropped at once, and the group moves to a new
+   * content key it never gets, so it reads nothing written from now on. What it had, it keeps.
+   */
+  async remove(key: string, member: string): Promise<GroupView> {
+    const group = this.#group(key)
+    const box = group.members().find((m) => m.box === member.toLowerCase() || m.writer === member.toLowerCase())?.box
+    if (!box) throw new NotFound('That is no member of the group: `coffer groups members` lists them with their box keys.')
+    await group.remove(box)
+    return this.#view(this.#row(key), group)
   }
 
   /** Leaves a group: the other members hear it, and this box's copy of the group is deleted. */
@@ -260,9 +279,9 @@ export class Groups {
     return row
   }
 
-  #epoch(key: string): Epoch {
-    const row = this.#deps.db.prepare('SELECT * FROM group_epochs WHERE group_key = ? ORDER BY epoch DESC LIMIT 1').get(key) as EpochRow
-    return { epoch: row.epoch, base: row.base, contentKey: Buffer.from(row.content_key, 'hex') }
+  #epochs(key: string): Epoch[] {
+    const rows = this.#deps.db.prepare('SELECT * FROM group_epochs WHERE group_key = ? ORDER BY epoch').all(key) as EpochRow[]
+    return rows.map((row) => ({ epoch: row.epoch, base: row.base, contentKey: Buffer.from(row.content_key, 'hex') }))
   }
 
   #group(key: string): Group {
@@ -279,11 +298,11 @@ export class Groups {
     const names = new Map(members.map((m) => [m.writer, m.name]))
     const conflicts = await group.drive.conflicts()
     return {
-      key: row.key, name: group.name || row.name, address: group.address, epoch: group.epoch.epoch, role: self?.role ?? null, writable: group.writable,
+      key: row.key, name: group.name || row.name, address: group.address, epoch: group.epoch.epoch, role: self?.role ?? null, removed: group.removed, writable: group.writable,
       joinedAt: new Date(row.joined_at).toISOString(),
       members: members.map((m) => ({
         name: m.name, role: m.role, you: m.writer === self?.writer, connected: connected.has(m.writer), since: new Date(m.since).toISOString(),
-        addedBy: m.addedBy === null ? null : names.get(m.addedBy) ?? m.addedBy.slice(0, 8), box: m.box, writer: m.writer,
+        addedBy: m.addedBy === null ? null : names.get(m.addedBy) ?? m.addedBy.slice(0, 8), box: m.box, writer: m.writer, blobs: m.blobs,
       })),
       conflicts: conflicts.map((c) => ({ path: c.path, versions: c.versions.map((v) => ({ ...v, mtime: new Date(v.mtime).toISOString() })) })),
     }

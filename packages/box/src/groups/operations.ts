@@ -1,6 +1,6 @@
 /**
  * The owner's group operations: found a group, invite a box to it, join one with an invite, its
- * members, leave it. Owner only, audited as admin actions. The drive itself is reached over
+ * members, remove one, leave it. Owner only, audited as admin actions. The drive itself is reached over
  * WebDAV (webdav.ts), each request audited as a read or a write.
  */
 import { Type } from '@sinclair/typebox'
@@ -69,6 +69,18 @@ export function groupOperations({ groups }: { groups: Groups }) {
       name: 'groups.members', summary: 'A group\'s members, each signed by its own box and added by an admin', audit: 'admin',
       input: GroupInput, output: Type.Object({ members: Type.Array(MemberView) }), access: ownerOnly,
       run: async (input) => ({ members: await groups.members(input.id) }),
+    }),
+
+    remove: defineOperation({
+      name: 'groups.remove',
+      summary: 'Remove a member: its box is dropped at once and the group moves to a new content key, so it reads nothing written from now on',
+      audit: 'admin',
+      input: Type.Object({
+        id: GroupInput.properties.id,
+        member: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'The member\'s box key, as `coffer groups members` shows it' }),
+      }, { additionalProperties: false }),
+      output: GroupView, access: ownerOnly,
+      run: async (input) => groups.remove(input.id, input.member),
     }),
 
     leave: defineOperation({

@@ -22,17 +22,45 @@ export type BlobRef = Static<typeof BlobRef>
 /** The versions of files under a path that a writer saw when it deleted, moved onto or overwrote it: only those go. */
 const Seen = Type.Array(Type.Object({ path: DrivePath, versions: Type.Array(VersionId, { maxItems: 1000 }) }, { additionalProperties: false }), { maxItems: 100_000 })
 
+const Epoch = Type.Integer({ minimum: 0 })
+const Name = Type.String({ minLength: 1, maxLength: 100 })
+
 export const GroupOp = Type.Union([
   /** The founder's first entry: the group's name and the founder as its first admin. */
-  Type.Object({ type: Type.Literal('found'), name: Type.String({ minLength: 1, maxLength: 100 }), member: Statement, at: Time }, { additionalProperties: false }),
-  /** An admin adds a member, with the statement the member signed. */
+  Type.Object({ type: Type.Literal('found'), name: Name, member: Statement, at: Time }, { additionalProperties: false }),
+  /**
+   * The first entry of a later epoch's base, by the admin who began it: the members carried over,
+   * each of whom may be added back by any member once it says so in the epoch before.
+   */
+  Type.Object({
+    type: Type.Literal('epoch'), epoch: Epoch, name: Name, previous: Hex(32), member: Statement,
+    carried: Type.Array(Type.Object({ box: Hex(32), role: Role, name: Name }, { additionalProperties: false }), { maxItems: 10_000 }),
+    at: Time,
+  }, { additionalProperties: false }),
+  /** The drive as it stood, carried into a later epoch's base by the admin who began it, verbatim. */
+  Type.Object({ type: Type.Literal('carry'), entries: Type.Array(Type.Object({ key: Type.String({ maxLength: 10_000 }), value: Type.Unknown() }), { maxItems: 10_000 }) }, { additionalProperties: false }),
+  /** An admin adds a member, with the statement the member signed; a member carried into this epoch may be added back by any member. */
   Type.Object({ type: Type.Literal('add'), member: Statement, role: Role, at: Time }, { additionalProperties: false }),
   /** A member leaves. */
   Type.Object({ type: Type.Literal('leave'), at: Time }, { additionalProperties: false }),
-  /** A new version of a file, replacing the versions it was written over (`parents`); others stay, as a conflict. */
+  /**
+   * An admin removes a member and ends this epoch: the next one is in `base`, read with a new
+   * content key sealed to each remaining member's box. This base is frozen from here on.
+   */
+  Type.Object({
+    type: Type.Literal('rotate'), epoch: Epoch, base: Hex(32), removed: Hex(32),
+    keys: Type.Array(Type.Object({ box: Hex(32), key: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), { maxItems: 10_000 }),
+    at: Time,
+  }, { additionalProperties: false }),
+  /** A remaining member asks, in the ended epoch, to be added back in the next one, as the statement says. */
+  Type.Object({ type: Type.Literal('rejoin'), epoch: Epoch, member: Statement, at: Time }, { additionalProperties: false }),
+  /**
+   * A new version of a file, replacing the versions it was written over (`parents`); others stay,
+   * as a conflict. `epoch` is the epoch whose key its contents are encrypted with, when not this one.
+   */
   Type.Object({
     type: Type.Literal('put'), path: DrivePath, version: VersionId, blob: BlobRef, size: Count, mtime: Time,
-    parents: Type.Array(VersionId, { maxItems: 1000 }),
+    parents: Type.Array(VersionId, { maxItems: 1000 }), epoch: Type.Optional(Epoch),
   }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('mkdir'), path: DrivePath, at: Time }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('delete'), path: DrivePath, seen: Seen, at: Time }, { additionalProperties: false }),

@@ -1,7 +1,7 @@
 /**
  * What a box holding an invite and the admin who made it say, on one protomux channel of the
  * connection the invitee opened under the key the invite was sealed to: the invitee's signed
- * statement and the invite's secret, then the admin's answer — the group's content key sealed to
+ * statement and the invite's secret, then the admin's answer — the group's content keys sealed to
  * the invitee, or why not. Members' own connections carry only the group's replication.
  */
 import Protomux from 'protomux'
@@ -24,10 +24,12 @@ export type JoinRequest = Static<typeof JoinRequest>
 export const JoinAnswer = Type.Union([
   Type.Object({
     type: Type.Literal('admitted'),
-    /** The content key of the group's current epoch, sealed to the invitee's box key. */
-    contentKey: Type.String({ maxLength: 200 }),
-    epoch: Type.Integer({ minimum: 0 }),
-    base: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    /** Every epoch's base and content key, each key sealed to the invitee's box key: it reads what was written before it came. */
+    epochs: Type.Array(Type.Object({
+      epoch: Type.Integer({ minimum: 0 }),
+      base: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      contentKey: Type.String({ maxLength: 200 }),
+    }, { additionalProperties: false }), { minItems: 1, maxItems: 10_000 }),
   }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('refused'), reason: Type.String({ maxLength: 500 }) }, { additionalProperties: false }),
 ])
