@@ -413,6 +413,18 @@ test('removing a member moves the group to a new content key: the removed box is
   assert.equal((await rex.groups.drive(key).readFile('/before.txt')).toString(), 'MARKER-before-removal')
   await new Promise((resolve) => setTimeout(resolve, 1000))
   assert.equal(await rex.groups.drive(key).stat('/after.txt'), undefined)
+
+  // A box let in after the removal reads what was written before it and after; a member restarted is still in the new epoch.
+  const dan = await member(later, bootstrap)
+  await within('Dan joining', dan.groups.join({ code: anna.groups.invite(key, { publicKey: dan.groups.publicKey, name: 'Dan', role: 'member', expiresInSeconds: 600 }).invite }), 60_000)
+  assert.equal((await until('Dan to read the old file', async () => (await dan.groups.drive(key).stat('/before.txt')) && (await dan.groups.drive(key).readFile('/before.txt')).toString())), 'MARKER-before-removal')
+  assert.equal((await dan.groups.drive(key).readFile('/after.txt')).toString(), marker)
+  await bea.stop()
+  await bea.start()
+  assert.equal((await bea.groups.get(key)).epoch, 1)
+  assert.equal((await bea.groups.drive(key).readFile('/after.txt')).toString(), marker)
+  await dan.stop()
+
   const annaBlobs = (await anna.groups.get(key)).members.find((m) => m.name === 'Anna')!.blobs
   const newBase = (await anna.groups.get(key)).epoch
 
