@@ -464,3 +464,45 @@ test('removing a member moves the group to a new content key: the removed box is
   // And Rex's box received none of its blocks.
   assert.equal((await contents(path.join(rex.dir, 'groups', key), null)).length, 0)
 })
+
+test('a member offline while another is removed keeps what it wrote meanwhile: it moves to the new key when it returns, and its edits reach the new epoch', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const elsewhere = await testnet(later)
+  const anna = await member(later, bootstrap)
+  const bea = await member(later, bootstrap)
+  const rex = await member(later, bootstrap)
+  const { key } = await anna.groups.create({ name: 'Band', as: 'Anna' })
+  for (const [box, name] of [[bea, 'Bea'], [rex, 'Rex']] as const) {
+    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
+    await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
+  }
+  await anna.groups.drive(key).writeFile('/setlist.txt', 'intro, verse')
+  await until('Bea to have the set list', async () => (await bea.groups.drive(key).stat('/setlist.txt')) || undefined)
+
+  // Bea is offline: it edits the set list and adds a file, in the epoch it knows.
+  await bea.stop()
+  await bea.start(elsewhere)
+  await bea.groups.drive(key).writeFile('/setlist.txt', 'intro, verse, chorus')
+  await bea.groups.drive(key).writeFile('/lyrics.txt', 'written offline')
+
+  await anna.groups.remove(key, rex.groups.publicKey)
+  await anna.groups.drive(key).writeFile('/after.txt', 'written in the new epoch')
+
+  await bea.stop()
+  await bea.start()
+  await until('Bea to move to the new epoch', async () => {
+    const view = await bea.groups.get(key)
+    return view.epoch === 1 && view.writable || undefined
+  }, 30_000)
+  for (const box of [anna, bea]) {
+    const texts = await until('Bea\'s offline edits in the new epoch', async () => {
+      const drive = box.groups.drive(key)
+      const [lyrics, setlist, after] = await Promise.all(['/lyrics.txt', '/setlist.txt', '/after.txt'].map((p) => drive.stat(p)))
+      return lyrics && setlist?.author === 'Bea' && after ? Promise.all(['/lyrics.txt', '/setlist.txt', '/after.txt'].map(async (p) => (await drive.readFile(p)).toString())) : undefined
+    }, 30_000)
+    assert.deepEqual(texts, ['written offline', 'intro, verse, chorus', 'written in the new epoch'])
+    assert.equal((await box.groups.get(key)).epoch, 1)
+  }
+  assert.equal(await rex.groups.drive(key).stat('/after.txt'), undefined)
+})

@@ -13,7 +13,7 @@ import type { ApplyHost, AutobaseNode } from 'autobase'
 import type Hyperbee from 'hyperbee'
 import type { BeeBatch } from 'hyperbee'
 import { statementSigned, type Member, type Role, type Statement } from './members.ts'
-import { checkOp, type BlobRef, type GroupOp } from './ops.ts'
+import { checkOp, opId, type BlobRef, type DriveOp, type GroupOp } from './ops.ts'
 import {
   childrenRange, conflictKey, folderOf, historyKey, historyRange, nodeKey, normalizePath, pathOfNodeKey, subtreeRanges, within,
 } from './paths.ts'
@@ -56,7 +56,10 @@ export interface Rotation { epoch: number; base: string; keys: { box: string; ke
 /** A member carried into this epoch, not yet added back. */
 export interface Carried { role: Role; name: string }
 
-export type ViewValue = DriveNode | HistoryRecord | Member | GroupMeta | Author | Rotation | Carried | Statement | { versions: number }
+/** A drive change applied, by whom, written in which epoch: what a later epoch replays if the drive carried into it did not hold it. */
+export interface Applied { author: string; op: DriveOp; epoch: number }
+
+export type ViewValue = DriveNode | HistoryRecord | Member | GroupMeta | Author | Rotation | Carried | Statement | Applied | { versions: number }
 export type View = Hyperbee<ViewValue>
 type Batch = BeeBatch<ViewValue>
 
@@ -65,12 +68,14 @@ export const ROTATION_KEY = 'e'
 export const MEMBERS = { gte: 'm/', lt: 'm0' }
 export const AUTHORS = { gte: 'a/', lt: 'a0' }
 export const REJOINS = { gte: 'j/', lt: 'j0' }
+export const APPLIED = { gte: 'o/', lt: 'o0' }
+export const appliedKey = (id: string): string => `o/${id}`
 export const memberKey = (writer: string): string => `m/${writer}`
 const authorKey = (writer: string): string => `a/${writer}`
-const carriedKey = (box: string): string => `k/${box}`
+export const carriedKey = (box: string): string => `k/${box}`
 const rejoinKey = (box: string): string => `j/${box}`
-/** What a later epoch's founder may carry over: the drive (nodes, history, conflicts) and former writers' names. */
-const CARRIED_ENTRY = /^([nhc]|a\/)/
+/** What a later epoch's founder may carry over: the drive (nodes, history, conflicts, the changes applied) and former writers' names. */
+const CARRIED_ENTRY = /^([nhc]|a\/|o\/)/
 
 /**
  * The apply function of one epoch's base. `founder` is the writer whose base it is: only it may
@@ -134,11 +139,29 @@ async function applyOp(b: Batch, op: GroupOp, author: string, ctx: Ctx): Promise
       await b.put(rejoinKey(self.box), op.member)
       return
     }
+    case 'replay': {
+      await applyDrive(b, op.op, op.author, op.epoch)
+      return
+    }
+    default:
+      await applyDrive(b, op, author, ctx.epoch)
+  }
+}
+
+/**
+ * A drive change, once: its id is kept (and carried into later epochs), so a replay of it changes
+ * nothing. `epoch` is the one it was written in, whose key a new version's contents are encrypted with.
+ */
+async function applyDrive(b: Batch, op: DriveOp, author: string, epoch: number): Promise<void> {
+  const id = opId(op)
+  if (await b.get(appliedKey(id))) return
+  await b.put(appliedKey(id), { author, op, epoch } satisfies Applied)
+  switch (op.type) {
     case 'put': {
       const path = drivePath(op.path)
       if (!path) return
       await ensureFolders(b, folderOf(path), op.mtime, author)
-      const version: Version = { id: op.version, blob: op.blob, size: op.size, mtime: op.mtime, author, epoch: op.epoch ?? ctx.epoch }
+      const version: Version = { id: op.version, blob: op.blob, size: op.size, mtime: op.mtime, author, epoch: op.epoch ?? epoch }
       // A folder took the name meanwhile: the file is kept beside it, not dropped.
       const target = (await node(b, path))?.type === 'dir' ? `${path} (file ${op.version.slice(0, 8)})` : path
       await merge(b, target, [version], new Set(op.parents), { at: op.mtime, author })

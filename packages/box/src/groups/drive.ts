@@ -16,6 +16,8 @@ import type { DriveNode, HistoryAction, HistoryRecord, Version, View } from './a
 import type { GroupOp } from './ops.ts'
 import { CONFLICTS, childrenRange, folderOf, historyRange, join, nameOf, nodeKey, normalizePath, pathOfNodeKey, subtreeRanges, asFolder } from './paths.ts'
 
+const newId = (): string => randomBytes(16).toString('hex')
+
 /** File contents go in blocks of this size, whatever size the upload arrives in. */
 const BLOCK_BYTES = 64 * 1024
 /** How long a read waits for a block no connected member has yet. */
@@ -120,7 +122,7 @@ export class Drive {
     const parents = found?.node.type === 'file' ? [(found.copy ?? found.node.heads.at(-1)!).id] : []
     const { blobs, key } = this.#host.ownBlobs()
     return new BlobUpload(blobs, async (id, size) => {
-      await this.#host.append({ type: 'put', path: target, version: randomBytes(16).toString('hex'), blob: { core: key, id }, size, mtime: Date.now(), parents })
+      await this.#host.append({ type: 'put', path: target, version: newId(), blob: { core: key, id }, size, mtime: Date.now(), parents })
     })
   }
 
@@ -141,7 +143,7 @@ export class Drive {
   async mkdir(path: string): Promise<void> {
     const normal = normalizePath(path)
     if (normal === '/' || await this.#resolve(normal)) throw new Conflict(`"${normal}" exists already.`)
-    await this.#host.append({ type: 'mkdir', path: normal, at: Date.now() })
+    await this.#host.append({ type: 'mkdir', id: newId(), path: normal, at: Date.now() })
   }
 
   /** Removes a file's shown version (the next kept one, if any, takes its place), a conflict copy's version, or a folder with all it holds. */
@@ -150,7 +152,7 @@ export class Drive {
     const seen = found.copy ? [{ path: found.path, versions: [found.copy.id] }]
       : found.node.type === 'file' ? [{ path: found.path, versions: [found.node.heads.at(-1)!.id] }]
       : await this.#versionsUnder(found.path)
-    await this.#host.append({ type: 'delete', path: found.path, seen, at: Date.now() })
+    await this.#host.append({ type: 'delete', id: newId(), path: found.path, seen, at: Date.now() })
   }
 
   /** Moves or renames a file or folder; says whether something at `to` was replaced. */
@@ -165,12 +167,12 @@ export class Drive {
       // A conflict copy moved away becomes a file of its own: its version is written there and leaves the conflict.
       const copy = source.copy
       await this.#host.append({
-        type: 'put', path: dest, version: randomBytes(16).toString('hex'), blob: copy.blob, size: copy.size, mtime: copy.mtime,
+        type: 'put', path: dest, version: newId(), blob: copy.blob, size: copy.size, mtime: copy.mtime,
         parents: replaced.flatMap((r) => r.versions), epoch: copy.epoch,
       })
-      await this.#host.append({ type: 'delete', path: source.path, seen: [{ path: source.path, versions: [copy.id] }], at: Date.now() })
+      await this.#host.append({ type: 'delete', id: newId(), path: source.path, seen: [{ path: source.path, versions: [copy.id] }], at: Date.now() })
     } else {
-      await this.#host.append({ type: 'move', from: source.path, to: dest, replaced, at: Date.now() })
+      await this.#host.append({ type: 'move', id: newId(), from: source.path, to: dest, replaced, at: Date.now() })
     }
     return there !== undefined
   }

@@ -27,13 +27,14 @@ import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors/index.ts'
 import { openSealed, sealTo, type BoxKeys, type KeyPair } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
 import {
-  applier, AUTHORS, MEMBERS, META_KEY, REJOINS, ROTATION_KEY, type Author, type Carried, type GroupMeta, type Rotation, type View, type ViewValue,
+  applier, appliedKey, APPLIED, AUTHORS, carriedKey, MEMBERS, META_KEY, REJOINS, ROTATION_KEY,
+  type Applied, type Author, type Carried, type GroupMeta, type Rotation, type View, type ViewValue,
 } from './apply.ts'
 import { Drive } from './drive.ts'
 import { hashSecret, makeInvite } from './invite.ts'
 import { signStatement, statementSigned, type Member, type Role, type Statement } from './members.ts'
 import type { GroupNetwork, GroupSwarm, Connection } from './network.ts'
-import type { GroupOp } from './ops.ts'
+import { opId, type GroupOp } from './ops.ts'
 import { CONFLICTS, subtreeRanges } from './paths.ts'
 import { adminChannel } from './wire.ts'
 
@@ -121,6 +122,9 @@ export class Group {
   #advancing: Promise<void> | undefined
   /** A member being removed, kept connected only until it has heard so. */
   readonly #farewell = new Set<string>()
+  /** How far the epoch before was read for changes to replay, and the changes being replayed. */
+  readonly #replayed = new Map<number, number>()
+  readonly #replaying = new Set<string>()
   #swarm: GroupSwarm | undefined
   readonly drive: Drive
 
@@ -359,7 +363,7 @@ export class Group {
   /** The drive as the old epoch's view holds it, and the names of everyone who wrote in it, in batches to carry over. */
   async #carried(era: Era): Promise<{ key: string; value: unknown }[][]> {
     const entries: { key: string; value: unknown }[] = []
-    for (const range of [...subtreeRanges(''), { gte: 'h', lt: 'i' }, CONFLICTS, AUTHORS]) {
+    for (const range of [...subtreeRanges(''), { gte: 'h', lt: 'i' }, CONFLICTS, AUTHORS, APPLIED]) {
       for await (const e of era.base.view.createReadStream(range)) entries.push({ key: e.key, value: e.value })
     }
     for (const m of this.#members) entries.push({ key: `a/${m.writer}`, value: { name: m.name, box: m.box, epoch: era.epoch.epoch } satisfies Author })
@@ -399,7 +403,7 @@ export class Group {
     if (!era.base.writable) throw new Conflict('This box cannot write to the group yet: it is still being let in. Try again in a moment.')
     await era.base.append(op)
     await era.base.update()
-    if (op.type !== 'put' && op.type !== 'mkdir' && op.type !== 'delete' && op.type !== 'move' && op.type !== 'carry') await this.#refresh()
+    if (op.type === 'found' || op.type === 'epoch' || op.type === 'add' || op.type === 'leave' || op.type === 'rotate' || op.type === 'rejoin') await this.#refresh()
   }
 
   /** Waits until a connected member (that one, if named) has downloaded this box's last entry in an epoch, or `ms` pass. */
@@ -473,12 +477,35 @@ export class Group {
     for await (const e of previous.base.view.createReadStream(REJOINS)) {
       const statement = e.value as Statement
       if (this.#adding.has(statement.box) || this.#members.some((m) => m.box === statement.box)) continue
-      const carried = (await this.#current.base.view.get(`k/${statement.box}`))?.value as Carried | undefined
+      const carried = (await this.#current.base.view.get(carriedKey(statement.box)))?.value as Carried | undefined
       if (!carried) continue
       this.#adding.add(statement.box)
       this.#append(this.#current, { type: 'add', member: statement, role: carried.role, at: Date.now() })
         .catch((err: Error) => this.#deps.logger?.warn({ group: this.key, err: err.message }, 'a member could not be added back'))
         .finally(() => this.#adding.delete(statement.box))
+    }
+    await this.#replay(previous)
+  }
+
+  /**
+   * Drive changes the epoch before holds and this one does not — written there by a member who
+   * was offline when the epoch ended, or as it ended — are replayed here, so none is lost. Any
+   * member may replay them; each is applied once. The epoch before is read again only when it changed.
+   */
+  async #replay(previous: Era): Promise<void> {
+    const version = previous.base.view.version
+    if (this.#replayed.get(previous.epoch.epoch) === version) return
+    this.#replayed.set(previous.epoch.epoch, version)
+    const missing: Applied[] = []
+    for await (const e of previous.base.view.createReadStream(APPLIED)) {
+      if (this.#replaying.has(e.key) || await this.#current.base.view.get(e.key)) continue
+      this.#replaying.add(e.key)
+      missing.push(e.value as Applied)
+    }
+    for (const { author, op, epoch } of missing) {
+      await this.#append(this.#current, { type: 'replay', author, epoch, op })
+        .catch((err: Error) => this.#deps.logger?.warn({ group: this.key, err: err.message }, 'a change from the epoch before could not be replayed'))
+        .finally(() => this.#replaying.delete(appliedKey(opId(op))))
     }
   }
 

@@ -25,6 +25,29 @@ const Seen = Type.Array(Type.Object({ path: DrivePath, versions: Type.Array(Vers
 const Epoch = Type.Integer({ minimum: 0 })
 const Name = Type.String({ minLength: 1, maxLength: 100 })
 
+/** Changes to the drive. Each has an id, so one carried into a later epoch is applied there once. */
+export const DriveOp = Type.Union([
+  /**
+   * A new version of a file, replacing the versions it was written over (`parents`); others stay,
+   * as a conflict. `epoch` is the epoch whose key its contents are encrypted with, when not this one.
+   */
+  Type.Object({
+    type: Type.Literal('put'), path: DrivePath, version: VersionId, blob: BlobRef, size: Count, mtime: Time,
+    parents: Type.Array(VersionId, { maxItems: 1000 }), epoch: Type.Optional(Epoch),
+  }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('mkdir'), id: VersionId, path: DrivePath, at: Time }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('delete'), id: VersionId, path: DrivePath, seen: Seen, at: Time }, { additionalProperties: false }),
+  /** Moves a file or a folder; `replaced` are the versions at the destination it was moved over. */
+  Type.Object({ type: Type.Literal('move'), id: VersionId, from: DrivePath, to: DrivePath, replaced: Seen, at: Time }, { additionalProperties: false }),
+])
+export type DriveOp = Static<typeof DriveOp>
+
+/** A drive change's id: a new version's, or its own. */
+export function opId(op: DriveOp): string {
+  return op.type === 'put' ? op.version : op.id
+}
+
+
 export const GroupOp = Type.Union([
   /** The founder's first entry: the group's name and the founder as its first admin. */
   Type.Object({ type: Type.Literal('found'), name: Name, member: Statement, at: Time }, { additionalProperties: false }),
@@ -45,7 +68,8 @@ export const GroupOp = Type.Union([
   Type.Object({ type: Type.Literal('leave'), at: Time }, { additionalProperties: false }),
   /**
    * An admin removes a member and ends this epoch: the next one is in `base`, read with a new
-   * content key sealed to each remaining member's box. This base is frozen from here on.
+   * content key sealed to each remaining member's box. Drive changes written here after it (by a
+   * member offline meanwhile) are replayed in the next epoch by its members.
    */
   Type.Object({
     type: Type.Literal('rotate'), epoch: Epoch, base: Hex(32), removed: Hex(32),
@@ -55,17 +79,12 @@ export const GroupOp = Type.Union([
   /** A remaining member asks, in the ended epoch, to be added back in the next one, as the statement says. */
   Type.Object({ type: Type.Literal('rejoin'), epoch: Epoch, member: Statement, at: Time }, { additionalProperties: false }),
   /**
-   * A new version of a file, replacing the versions it was written over (`parents`); others stay,
-   * as a conflict. `epoch` is the epoch whose key its contents are encrypted with, when not this one.
+   * Drive changes an epoch's earlier writers made that the drive carried into this one did not
+   * hold yet (written offline, or while the epoch was ending), applied now as they were then;
+   * `epoch` is the one they were written in.
    */
-  Type.Object({
-    type: Type.Literal('put'), path: DrivePath, version: VersionId, blob: BlobRef, size: Count, mtime: Time,
-    parents: Type.Array(VersionId, { maxItems: 1000 }), epoch: Type.Optional(Epoch),
-  }, { additionalProperties: false }),
-  Type.Object({ type: Type.Literal('mkdir'), path: DrivePath, at: Time }, { additionalProperties: false }),
-  Type.Object({ type: Type.Literal('delete'), path: DrivePath, seen: Seen, at: Time }, { additionalProperties: false }),
-  /** Moves a file or a folder; `replaced` are the versions at the destination it was moved over. */
-  Type.Object({ type: Type.Literal('move'), from: DrivePath, to: DrivePath, replaced: Seen, at: Time }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('replay'), author: Hex(32), epoch: Epoch, op: DriveOp }, { additionalProperties: false }),
+  DriveOp,
 ])
 export type GroupOp = Static<typeof GroupOp>
 
