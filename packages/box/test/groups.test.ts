@@ -505,4 +505,7 @@ test('a member offline while another is removed keeps what it wrote meanwhile: i
     assert.equal((await box.groups.get(key)).epoch, 1)
   }
   assert.equal(await rex.groups.drive(key).stat('/after.txt'), undefined)
+  // A removed box may still delete its copy.
+  await rex.groups.leave(key)
+  assert.deepEqual(await rex.groups.list(), [])
 })

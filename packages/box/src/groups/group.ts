@@ -117,7 +117,7 @@ export class Group {
   #authors = new Map<string, Author>()
   #meta: GroupMeta | undefined
   readonly #verified = new Set<string>()
-  /** Boxes being added back in this epoch, and the move to the next, so neither is done twice. */
+  /** Boxes being added back in this epoch, so none is added twice; and the move to the next epoch, under way. */
   readonly #adding = new Set<string>()
   #advancing: Promise<void> | undefined
   /** A member being removed, kept connected only until it has heard so. */
@@ -299,9 +299,10 @@ export class Group {
     return { code, expiresAt }
   }
 
-  /** Leaves the group: says so in its log, gives the members a moment to hear it, and deletes this box's copy. */
+  /** Leaves the group: says so in its log, gives the members a moment to hear it, and deletes this box's copy. A removed box only deletes its copy. */
   async leave(waitMs: number): Promise<void> {
     const self = this.self
+    if (!self && this.removed) return this.destroy()
     if (!self) throw new Conflict('This box is not (yet) a member of the group.')
     const admins = this.#members.filter((m) => m.role === 'admin')
     if (self.role === 'admin' && admins.length === 1 && this.#members.length > 1) {
