@@ -3,14 +3,18 @@
  * on the other, a query posted through one is in the other's feed and event stream, and
  * concurrent posts through both get unique, gap-free sequence numbers. The processes hear of
  * each other's posts through PostgreSQL's NOTIFY, or through NATS, where a box subscribed to
- * the subject the market advertises hears of each query too. Runs the built CLI.
+ * the subject the market advertises hears of each query too. Runs the built CLI. A market told of
+ * a NATS server it cannot reach does not start.
  */
 import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'nats'
 import { createTempDatabase } from './postgres.ts'
-import { call, fund, NATS_URL, OPERATOR_TOKEN, openStream, spec, startProcess, stopProcess } from './helpers.ts'
+import { call, fund, NATS_URL, OPERATOR_TOKEN, openStream, spec, startProcess, stopProcess, tempDir } from './helpers.ts'
+import { createMarket, MarketError } from '../src/index.ts'
 
 for (const announce of ['postgres', 'nats'] as const) test(`two market processes on one PostgreSQL serve the same market (announced through ${announce})`, async () => {
   const temp = await createTempDatabase()
@@ -69,3 +73,16 @@ for (const announce of ['postgres', 'nats'] as const) test(`two market processes
   }
 })
 
+
+test('a market told of a NATS server it cannot reach refuses to start, and opens nothing', async () => {
+  const dir = tempDir()
+  try {
+    const dataDir = path.join(dir, 'data')
+    const market = createMarket({ dataDir, nats: { url: 'nats://user:secret@127.0.0.1:1' }, logLevel: 'silent' })
+    await assert.rejects(market.open(), (err: unknown) => err instanceof MarketError && err.status === 503
+      && /Cannot reach NATS at nats:\/\/127\.0\.0\.1:1/.test(err.message) && !err.message.includes('secret'))
+    assert.equal(fs.existsSync(dataDir), false, 'the embedded database was not opened')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
