@@ -27,6 +27,7 @@ import { importOperations } from './importers/operations.ts'
 import { Answerer, Evaluator, Membership, marketOperations } from './market/index.ts'
 import { Backup, backupOperations, parseBootstrap } from './backup/index.ts'
 import { recoveryOperations } from './recovery/index.ts'
+import { Groups, groupOperations } from './groups/index.ts'
 import { Operations } from './operations/index.ts'
 import { sourceOperations, type SourceOperations } from './sources/index.ts'
 import { createApi } from './api/index.ts'
@@ -55,6 +56,8 @@ export interface Box {
   membership: Membership
   /** The replicas holding encrypted copies of the logs. */
   backup: Backup
+  /** The groups this box is in, and their shared drives. */
+  groups: Groups
   /** The operations every caller runs, and the sources capability's table of them. */
   ops: Operations
   sources: SourceOperations
@@ -114,18 +117,21 @@ export function createBox(config: BoxConfig): Box {
   const backup = new Backup({ db, keys: home.keys, store, audit, logger, timeZone: () => home.config.timeZone ?? 'UTC', bootstrap: config.dhtBootstrap ?? parseBootstrap() })
   const backupOps = backupOperations({ backup })
   const recoveryOps = recoveryOperations({ home, db })
+  const groups = new Groups({ db, keys: home.keys, dir: path.join(home.dir, 'groups'), bootstrap: config.dhtBootstrap ?? parseBootstrap(), logger })
+  const groupOps = groupOperations({ groups })
   const api = createApi({
     home, store, arbiter, drivers, importers, apps, gateway, logger,
-    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps, marketOps, backupOps, recoveryOps,
+    ops, sources, appOps, exportOps, homeOps, grantOps, auditOps, statementOps, driverOps, importOps, marketOps, backupOps, recoveryOps, groups, groupOps,
   })
 
   const box: Box = {
-    home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, membership, backup, ops, sources, api,
+    home, store, audit, arbiter, drivers, importers, gateway, sandbox, apps, membership, backup, groups, ops, sources, api,
     url: undefined,
     async open() {
       await audit.open()
       await store.open()
       await backup.open()
+      await groups.open()
       await importers.open()
       await drivers.open()
       await sandbox.open()
@@ -147,6 +153,7 @@ export function createBox(config: BoxConfig): Box {
       await sandbox.close()
       await drivers.close()
       await backup.close()
+      await groups.close()
       await store.close()
       await audit.close()
       db.close()

@@ -10,8 +10,7 @@ import Hyperswarm from 'hyperswarm'
 import { BoxKeys, createBox, initHome, openHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { openCorestore } from '../src/store/index.ts'
-import { Groups, groupOperations } from '../src/groups/index.ts'
-import { groupDriveRoutes, groupRoutes } from '../src/api/groups.ts'
+import { Groups } from '../src/groups/index.ts'
 import { groupCommands } from '../src/cli/groups.ts'
 import { Client } from '../src/cli/connect.ts'
 import { Command } from 'commander'
@@ -289,17 +288,8 @@ test('the box serves a group\'s drive over WebDAV: a standard client lists, uplo
   initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
   const box = createBox({ home, port: 0, logLevel: 'silent', dhtBootstrap: bootstrap })
   await box.open()
-  const db = openMetaDb(box.home.paths.meta)
-  const groups = new Groups({ db, keys: box.home.keys, dir: path.join(home, 'groups'), bootstrap })
-  await groups.open()
-  later(async () => {
-    await box.close()
-    await groups.close()
-    db.close()
-  })
-  // As box.ts and api/index.ts wire them: the operations under the API's prefix, the drives at the root.
-  box.api.register(async (api) => groupRoutes(api, { ops: box.ops, groupOps: groupOperations({ groups }) }), { prefix: '/api/v1' })
-  groupDriveRoutes(box.api, { ops: box.ops, home: box.home, groups })
+  const groups = box.groups
+  later(() => box.close())
   const url = await box.listen()
   const token = box.arbiter.ownerToken(600).token
 

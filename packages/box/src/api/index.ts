@@ -29,6 +29,7 @@ import type { ImportOperations } from '../importers/operations.ts'
 import type { MarketOperations } from '../market/index.ts'
 import type { BackupOperations } from '../backup/index.ts'
 import type { RecoveryOperations } from '../recovery/index.ts'
+import type { Groups, GroupOperations } from '../groups/index.ts'
 import { CofferError, PayloadTooLarge, UnsupportedMediaType, NotFound, InvalidInput } from '../errors/index.ts'
 import { SENML_CBOR, SENML_JSON } from '../senml/index.ts'
 import { sourceRoutes } from './sources.ts'
@@ -40,6 +41,7 @@ import { appRoutes } from './apps.ts'
 import { marketRoutes } from './market.ts'
 import { backupRoutes } from './backup.ts'
 import { recoveryRoutes } from './recovery.ts'
+import { groupDriveRoutes, groupRoutes } from './groups.ts'
 import { cockpitRoutes, isCockpitPath, sendCockpit } from './cockpit.ts'
 import { docsRoutes } from './docs.ts'
 
@@ -64,6 +66,8 @@ export interface ApiDeps {
   marketOps: MarketOperations
   backupOps: BackupOperations
   recoveryOps: RecoveryOperations
+  groups: Groups
+  groupOps: GroupOperations
   logger: Logger
 }
 
@@ -117,7 +121,9 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     marketRoutes(api, deps)
     backupRoutes(api, deps)
     recoveryRoutes(api, deps)
+    groupRoutes(api, deps)
   }, { prefix: '/api/v1' })
+  groupDriveRoutes(app, deps)
   cockpitRoutes(app, tileOrigin)
 
   return app

@@ -22,6 +22,7 @@ import { readSecret } from './prompt.ts'
 import { statementCommand } from './statement.ts'
 import { marketCommands } from './market.ts'
 import { backupCommands, replicatorCommands } from './backup.ts'
+import { groupCommands } from './groups.ts'
 import { bytes, isoTime, json, out, table } from './format.ts'
 import { appCommands } from './apps.ts'
 
@@ -376,6 +377,7 @@ function buildProgram(): Command {
   marketCommands(program, client)
   backupCommands(program, client, home)
   replicatorCommands(program)
+  groupCommands(program, client)
 
   return program
 }
