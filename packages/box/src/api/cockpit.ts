@@ -30,6 +30,9 @@ const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <a href="/api/v1/docs">/api/v1</a>. To use the web cockpit, run <code>npm run build</code> in the
 Coffer folder, then reload this page.</p></main></body></html>`
 
+/** Each app's cockpit files, for its not-found handler to answer a cockpit path with the page. */
+const cockpits = new WeakMap<FastifyInstance, Relay>()
+
 export function cockpitRoutes(app: FastifyInstance, tiles: TileOrigin, dir = COCKPIT_DIR): void {
   const built = fs.existsSync(`${dir}index.html`)
   if (!built) {
@@ -58,9 +61,6 @@ export function cockpitRoutes(app: FastifyInstance, tiles: TileOrigin, dir = COC
   cockpits.set(app, files)
   app.get('/*', { schema: { hide: true } }, (req, reply) => files.send(req, reply))
 }
-
-/** Each app's cockpit files, for its not-found handler to answer a cockpit path with the page. */
-const cockpits = new WeakMap<FastifyInstance, Relay>()
 
 /** For the not-found handler: a page load outside /api is one of the cockpit's own paths. */
 export function isCockpitPath(req: FastifyRequest): boolean {
