@@ -157,7 +157,7 @@ test('a replicator whose quota is full is flagged where the owner sees it', asyn
   ben.accept(/accept (\S+)/.exec(command)![1]!, { quotaBytes: 1 })
   const pi = card('Ben’s Pi')
   await pi.getByText('Needs attention', { exact: true }).waitFor({ timeout: 30_000 })
-  await pi.getByRole('list', { name: 'Problems with Ben’s Pi' }).getByText(/^Its quota is full \(\d+ of 1 bytes\)/).waitFor()
+  await pi.getByRole('list', { name: 'Problems with Ben’s Pi' }).getByText(/^Its quota is full \([\d.]+ MiB used of [\d.]+ MiB\): it takes no more blocks/).waitFor()
   await section('Replicas').getByText('1 replica needs attention.').waitFor()
   // It stands out from the healthy one by more than its words: a heavy border in the danger colour.
   const border = (of: Locator) => of.evaluate((el) => { const s = getComputedStyle(el); return `${s.borderLeftWidth} ${s.borderLeftColor}` })
