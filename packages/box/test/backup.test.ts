@@ -1,6 +1,5 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
 import path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import createTestnet from 'hyperdht/testnet.js'
@@ -8,18 +7,7 @@ import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { createBox, initHome } from '../src/index.ts'
 import { Replicator, restoreFromReplica, type ReplicaView } from '../src/backup/index.ts'
-import { BIN, PASSPHRASE, call, cli, senml, startBox, tempDir, until, within } from './helpers.ts'
-
-/** Every file under `dir` that holds `needle`, read as raw bytes. */
-function filesHolding(dir: string, needle: string): string[] {
-  const found: string[] = []
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue
-    const file = path.join(entry.parentPath, entry.name)
-    if (fs.readFileSync(file).includes(Buffer.from(needle))) found.push(file)
-  }
-  return found
-}
+import { BIN, PASSPHRASE, call, cli, filesHolding, senml, startBox, tempDir, until, within } from './helpers.ts'
 
 test('a blind replicator pairs by a sealed invite, holds no plaintext, follows deletions, and with the 24 words restores the same records and audit log', async (t) => {
   const testnet = await createTestnet(3)

@@ -14,20 +14,9 @@ import { Groups } from '../src/groups/index.ts'
 import { groupCommands } from '../src/cli/groups.ts'
 import { Client } from '../src/cli/connect.ts'
 import { Command } from 'commander'
-import { PASSPHRASE, call, tempDir, until, within } from './helpers.ts'
+import { PASSPHRASE, call, filesHolding, tempDir, until, within } from './helpers.ts'
 
 type Bootstrap = { host: string; port: number }[]
-
-/** Every file under `dir` that holds `needle`, read as raw bytes. */
-function filesHolding(dir: string, needle: string): string[] {
-  const found: string[] = []
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue
-    const file = path.join(entry.parentPath, entry.name)
-    if (fs.readFileSync(file).includes(Buffer.from(needle))) found.push(file)
-  }
-  return found
-}
 
 /** Undoes what a test set up in reverse order: boxes leave the DHT before its nodes go. */
 function teardown(t: TestContext): (step: () => Promise<unknown> | unknown) => void {

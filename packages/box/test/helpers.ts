@@ -82,6 +82,17 @@ export function senml(records: unknown[]): string {
   return JSON.stringify(records)
 }
 
+/** Every file under `dir` that holds `needle`, read as raw bytes. */
+export function filesHolding(dir: string, needle: string): string[] {
+  const found: string[] = []
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue
+    const file = path.join(entry.parentPath, entry.name)
+    if (fs.readFileSync(file).includes(Buffer.from(needle))) found.push(file)
+  }
+  return found
+}
+
 /** Polls `check` until it returns something other than undefined; fails after `ms`, saying what it waited for. */
 export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
   const end = Date.now() + ms
