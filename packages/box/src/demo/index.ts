@@ -10,6 +10,7 @@ import type { Box } from '../box.ts'
 import { writeAs } from '../ingest/index.ts'
 import { readBundle, type Apps } from '../apps/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
+import { seededRandom as random } from './random.ts'
 
 export const DEMO_DAYS = 21
 
@@ -26,17 +27,6 @@ export const DEMO_SOURCES: NewSource[] = [
   { id: 'heart-rate', logicalType: 'health', description: 'Heart rate from the watch', attributes: [{ name: 'heart-rate', technicalType: 'number', unit: 'beat/min' }] },
   { id: 'living-room', logicalType: 'environment', description: 'Living-room temperature sensor', attributes: [{ name: 'temperature', technicalType: 'number', unit: 'Cel' }] },
 ]
-
-/** Mulberry32: a tiny seeded generator, so the demo is the same every time. */
-function random(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const HOME = { lat: 52.5208, lon: 13.4095 }
 const WORK = { lat: 52.5076, lon: 13.3904 }

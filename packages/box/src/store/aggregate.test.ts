@@ -15,21 +15,12 @@ import { aggregate, type AggregateFn } from './aggregate.ts'
 import { bucketBoundaries, parseBucket } from './buckets.ts'
 import { SKETCH_RELATIVE_ERROR } from './sketch.ts'
 import { InvalidInput } from '../errors/index.ts'
+import { seededRandom as random } from '../demo/random.ts'
 
 const HOUR = 3600
 /** 2026-03-20T00:00Z: the data runs past Europe/Berlin's spring change (29 March) and New York's (8 March) is before. */
 const T0 = Date.UTC(2026, 2, 20) / 1000
 const DAYS = 14
-
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function tempView(): View {
   return new View(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-aggregate-')), 'view.sqlite'))

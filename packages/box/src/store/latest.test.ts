@@ -13,19 +13,10 @@ import { Store, type Source } from './index.ts'
 import { View } from './view.ts'
 import { BoxKeys } from '../keys/index.ts'
 import { openMetaDb } from '../db/index.ts'
+import { seededRandom as random } from '../demo/random.ts'
 
 const T0 = 1_767_225_600
 const NAMES = ['a', 'b', 'c']
-
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 async function openStore(dir: string, idleMs?: number): Promise<Store> {
   fs.mkdirSync(path.join(dir, 'logs'), { recursive: true })

@@ -15,19 +15,11 @@ import { View } from './view.ts'
 import { aggregate, type AggregateFn } from './aggregate.ts'
 import { ExactSum, ROLLUP_MIN_POINTS, ROLLUP_RESOLUTIONS, rolledBit } from './rollups.ts'
 import { bucketBoundaries, parseBucket } from './buckets.ts'
+import { seededRandom as random } from '../demo/random.ts'
 
 const HOUR = 3600
 const T0 = Date.UTC(2026, 5, 1) / 1000
 const DAYS = 4
-
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function tempView(): View {
   return new View(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-rollups-')), 'view.sqlite'))
