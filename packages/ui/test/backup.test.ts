@@ -17,7 +17,7 @@ import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { initHome } from '../../box/src/index.ts'
 import { Replicator } from '../../box/src/backup/index.ts'
 import { PASSPHRASE, senml, startBox, tempDir, until, type Running } from '../../box/test/helpers.ts'
-import { assertAccessible, assertKeyboardReachable, loggedIn, screenshot } from './browser.ts'
+import { assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, loggedIn, screenshot } from './browser.ts'
 
 let testnet: Awaited<ReturnType<typeof createTestnet>>
 let box: Running
@@ -258,8 +258,7 @@ test('the whole page passes axe and every control is reached by the keyboard, on
   await assertKeyboardReachable(page, 'backup')
   await screenshot(page, 'backup')
   await page.setViewportSize({ width: 390, height: 844 })
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
-  assert.ok(overflow <= 0, `the Backup page scrolls sideways by ${overflow}px at 390px`)
+  await assertNoSidewaysScroll(page, 'the Backup page')
   await assertAccessible(page, 'backup at 390px')
   await assertKeyboardReachable(page, 'backup at 390px')
   await screenshot(page, 'backup-390')

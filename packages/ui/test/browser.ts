@@ -59,6 +59,12 @@ export async function assertAccessible(page: Page, name: string): Promise<void> 
   assert.deepEqual(bad.map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`), [], `axe on ${name}`)
 }
 
+/** The page as it is now, at whatever width it is set to, does not scroll sideways; `what` names it in the failure. */
+export async function assertNoSidewaysScroll(page: Page, what: string): Promise<void> {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+  assert.ok(overflow <= 0, `${what} scrolls sideways by ${overflow}px at ${page.viewportSize()?.width}px`)
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(ARTIFACTS, { recursive: true })
   await page.screenshot({ path: path.join(ARTIFACTS, `cockpit-${name}.png`), fullPage: true })

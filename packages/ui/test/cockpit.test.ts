@@ -14,7 +14,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { buildApp } from '../../sdk/src/tools.ts'
 import { PASSPHRASE, startBox, tempDir, type Running } from '../../box/test/helpers.ts'
 import { COCKPIT_DIR } from '../../box/src/api/cockpit.ts'
-import { ARTIFACTS, assertAccessible, assertKeyboardReachable, launch, screenshot, watchErrors } from './browser.ts'
+import { ARTIFACTS, assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, launch, screenshot, watchErrors } from './browser.ts'
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
 const bucketSeconds = (spec: string) => Number(spec.slice(0, -1)) * UNITS[spec.at(-1)!]!
@@ -114,8 +114,7 @@ test('the overview shows every source with a sparkline, its last value and size,
 
   await page.setViewportSize({ width: 390, height: 844 })
   await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor()
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
-  assert.ok(overflow <= 0, `the overview scrolls sideways by ${overflow}px at 390px`)
+  await assertNoSidewaysScroll(page, 'the overview')
   await assertAccessible(page, 'overview at 390px')
   await screenshot(page, 'overview-390')
   await page.setViewportSize({ width: 1280, height: 900 })
@@ -308,8 +307,7 @@ test('at a phone\'s width every page and each of its controls is reached by keyb
     assert.equal(focused, link, `Tab never reached the ${link} link`)
     await page.keyboard.press('Enter')
     await page.getByRole('heading', { level: 1, name: heading }).waitFor()
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
-    assert.ok(overflow <= 0, `${link} scrolls sideways by ${overflow}px at 390px`)
+    await assertNoSidewaysScroll(page, link)
     await assertAccessible(page, `${link} at 390px`)
     await assertKeyboardReachable(page, `${link} at 390px`)
     await screenshot(page, `${link.toLowerCase()}-390`)

@@ -14,7 +14,7 @@ import mqtt from 'mqtt'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { startBox, type Running } from '../../box/test/helpers.ts'
 import { startMosquitto, type Mosquitto } from '../../box/test/mosquitto.ts'
-import { assertAccessible, loggedIn, screenshot } from './browser.ts'
+import { assertAccessible, assertNoSidewaysScroll, loggedIn, screenshot } from './browser.ts'
 
 const run = crypto.randomBytes(4).toString('hex')
 const MQTT_DRIVER = `climate-${run}`
@@ -223,8 +223,7 @@ test('a driver\'s mappings are changed, it is stopped, started and removed after
 
   await page.setViewportSize({ width: 390, height: 844 })
   await page.getByRole('heading', { level: 1, name: 'Drivers' }).waitFor()
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
-  assert.ok(overflow <= 0, `the Drivers page scrolls sideways by ${overflow}px at 390px`)
+  await assertNoSidewaysScroll(page, 'the Drivers page')
   await assertAccessible(page, 'drivers at 390px')
   await screenshot(page, 'drivers-390')
   await page.setViewportSize({ width: 1280, height: 900 })

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import type { BrowserContext, Page } from 'playwright-core'
 import { startBox, type Running } from '../../box/test/helpers.ts'
-import { assertAccessible, assertKeyboardReachable, loggedIn, screenshot } from './browser.ts'
+import { assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, loggedIn, screenshot } from './browser.ts'
 
 let box: Running
 let context: BrowserContext
@@ -117,8 +117,7 @@ test('the mapping screen reads at a phone\'s width', async () => {
   await page.setViewportSize({ width: 390, height: 844 })
   await choose('umsatz-2026-03.csv', MARCH)
   await page.getByRole('heading', { name: /Map the columns/ }).waitFor()
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
-  assert.ok(overflow <= 0, `the mapping scrolls sideways by ${overflow}px at 390px`)
+  await assertNoSidewaysScroll(page, 'the mapping')
   await assertAccessible(page, 'CSV mapping at 390px')
   await screenshot(page, 'import-csv-390')
   assert.deepEqual(errors, [])

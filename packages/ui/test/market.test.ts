@@ -14,7 +14,7 @@ import { createMarket, newWalletKey, type Market } from '@coffer/market'
 import { startBox, type Running } from '../../box/test/helpers.ts'
 import { answerOf, makeBox, sendAnswer } from '../../market/test/boxes.ts'
 import { addressOf, startFakeNode, type FakeNode } from '../../market/test/bitcoin.ts'
-import { assertAccessible, assertKeyboardReachable, loggedIn, screenshot } from './browser.ts'
+import { assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, loggedIn, screenshot } from './browser.ts'
 
 const DAY = 86400
 let helper: Market
@@ -290,8 +290,7 @@ test('the whole page passes axe and every control is reached by the keyboard, on
   await assertKeyboardReachable(page, 'market')
   await screenshot(page, 'market')
   await page.setViewportSize({ width: 390, height: 844 })
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
-  assert.ok(overflow <= 0, `the Market page scrolls sideways by ${overflow}px at 390px`)
+  await assertNoSidewaysScroll(page, 'the Market page')
   await assertAccessible(page, 'market at 390px')
   await assertKeyboardReachable(page, 'market at 390px')
   await screenshot(page, 'market-390')
