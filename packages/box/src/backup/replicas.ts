@@ -215,24 +215,6 @@ export class Backup {
     return this.get(id)
   }
 
-  /** Replicas flagged: for `coffer status`. */
-  async problems(): Promise<{ replica: string; name: string; problems: string[] }[]> {
-    return (await this.list()).filter((r) => r.stale).map((r) => ({ replica: r.id, name: r.name, problems: r.problems }))
-  }
-
-  /** Which replicas held a copy of each source, for the statement. */
-  holders(): Map<string, string[]> {
-    const holders = new Map<string, string[]>()
-    for (const row of this.#rows()) {
-      const health = JSON.parse(row.health ?? 'null') as StoredHealth | null
-      for (const core of health?.report.cores ?? []) {
-        const log = this.#cores.get(core.key)?.log
-        if (log?.startsWith('source:') && core.blocks > 0) holders.set(log.slice(7), [...(holders.get(log.slice(7)) ?? []), row.name])
-      }
-    }
-    return holders
-  }
-
   #rows(): ReplicaRow[] {
     return this.#deps.db.prepare('SELECT * FROM replicas ORDER BY created_at').all() as ReplicaRow[]
   }
