@@ -6,5 +6,5 @@
 export { Backup, ReplicaSettings, ReplicaView, DEFAULT_SETTINGS, type BackupDeps } from './replicas.ts'
 export { Replicator, acceptInvite, listOwners, removeOwner, replicatorIdentity, type OwnerView } from './replicator.ts'
 export { restoreFromReplica, RestoreFailed, type RestoreProgress, type RestoreResult } from './restore.ts'
-export { parseBootstrap } from './network.ts'
+export { parseBootstrap, PeerNetwork, type PeerSwarm, type Connection } from './network.ts'
 export { backupOperations, type BackupOperations } from './operations.ts'

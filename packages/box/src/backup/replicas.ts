@@ -16,7 +16,7 @@ import { describeDuration } from '../duration/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { SourceMeta, Store } from '../store/index.ts'
 import { hashSecret, makeInvite } from './invite.ts'
-import { openSwarm, type Connection, type Swarm } from './network.ts'
+import { openSwarm, type Connection, type PeerSwarm } from './network.ts'
 import { SourceRegistry } from './registry.ts'
 import { throttle } from './throttle.ts'
 import { healthMessage } from './health.ts'
@@ -108,8 +108,8 @@ export class Backup {
   readonly #cores = new Map<string, { log: string; core: Hypercore }>()
   readonly #live = new Map<string, Live>()
   readonly #traffic = new Map<string, { sentBytes: number; receivedBytes: number }>()
-  #swarm: Swarm | undefined
-  #starting: Promise<Swarm> | undefined
+  #swarm: PeerSwarm | undefined
+  #starting: Promise<PeerSwarm> | undefined
   #windowTimer: NodeJS.Timeout | undefined
   #changes: Promise<void> = Promise.resolve()
   readonly #listeners: { added: (m: SourceMeta) => void; removed: (m: SourceMeta) => void; cleared: (m: SourceMeta, blocks: number[]) => void }
@@ -253,7 +253,7 @@ export class Backup {
   }
 
   /** Opens a session on every log, and the swarm: only once there is a replica, so a box without one holds nothing open for it. */
-  async #start(): Promise<Swarm> {
+  async #start(): Promise<PeerSwarm> {
     this.#starting ??= this.#changes.then(() => this.#trackAll()).then(() => openSwarm({
       keyPair: this.#deps.keys.backupPeer,
       bootstrap: this.#deps.bootstrap,

@@ -16,7 +16,7 @@ import { InvalidInput, NotFound } from '../errors/index.ts'
 import { keyPairFromSeed, sign, type KeyPair } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
 import { hashSecret, openInvite } from './invite.ts'
-import { openSwarm, type Connection, type Swarm } from './network.ts'
+import { openSwarm, type Connection, type PeerSwarm } from './network.ts'
 import { heldBlocks, heldRanges } from './held.ts'
 import { ToReplica, type HealthReport, type ToBox, openWire, type Wire } from './wire.ts'
 import { healthMessage } from './health.ts'
@@ -148,7 +148,7 @@ export class Replicator {
   readonly #logger: pino.Logger | undefined
   readonly #owners = new Map<string, Owner>()
   #rows = new Map<string, OwnerRow>()
-  #swarm: Swarm | undefined
+  #swarm: PeerSwarm | undefined
   #poll: NodeJS.Timeout | undefined
   #health: NodeJS.Timeout | undefined
   #dataVersion = -1

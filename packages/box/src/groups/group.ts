@@ -33,7 +33,7 @@ import {
 import { Drive } from './drive.ts'
 import { hashSecret, makeInvite } from './invite.ts'
 import { signStatement, statementSigned, type Member, type Role, type Statement } from './members.ts'
-import type { GroupNetwork, GroupSwarm, Connection } from './network.ts'
+import type { PeerNetwork, PeerSwarm, Connection } from '../backup/index.ts'
 import { opId, type GroupOp } from './ops.ts'
 import { CONFLICTS, subtreeRanges } from './paths.ts'
 import { adminChannel } from './wire.ts'
@@ -52,7 +52,7 @@ export interface Epoch { epoch: number; base: string; contentKey: Buffer }
 export interface GroupDeps {
   db: Database.Database
   keys: BoxKeys
-  network: GroupNetwork
+  network: PeerNetwork
   logger?: pino.Logger
 }
 
@@ -125,7 +125,7 @@ export class Group {
   /** How far the epoch before was read for changes to replay, and the changes being replayed. */
   readonly #replayed = new Map<number, number>()
   readonly #replaying = new Set<string>()
-  #swarm: GroupSwarm | undefined
+  #swarm: PeerSwarm | undefined
   readonly drive: Drive
 
   private constructor(deps: GroupDeps, opts: { key: string; dir: string; store: Corestore; invitedBy: string | null }) {

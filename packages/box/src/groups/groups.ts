@@ -16,7 +16,7 @@ import type { Drive } from './drive.ts'
 import type { Group, Epoch } from './group.ts'
 import { openInvite } from './invite.ts'
 import { Role, signStatement } from './members.ts'
-import { GroupNetwork } from './network.ts'
+import { PeerNetwork } from '../backup/index.ts'
 import { inviteeChannel } from './wire.ts'
 
 /** How long a join waits to reach the inviting admin, and then to be let write. */
@@ -69,7 +69,7 @@ interface EpochRow { group_key: string; epoch: number; base: string; content_key
 
 export class Groups {
   readonly #deps: GroupsDeps
-  readonly #network: GroupNetwork
+  readonly #network: PeerNetwork
   readonly #open = new Map<string, Group>()
   /** Groups being joined or left, so one is not done twice at once. */
   readonly #busy = new Set<string>()
@@ -77,7 +77,7 @@ export class Groups {
 
   constructor(deps: GroupsDeps) {
     this.#deps = deps
-    this.#network = new GroupNetwork(deps.bootstrap)
+    this.#network = new PeerNetwork(deps.bootstrap)
   }
 
   /** This box's public key, which invites to it are sealed to. */

@@ -9,7 +9,7 @@ import c from 'compact-encoding'
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Statement } from './members.ts'
-import type { Connection } from './network.ts'
+import type { Connection } from '../backup/index.ts'
 
 const PROTOCOL = 'coffer/groups/join/1'
 
