@@ -6,8 +6,8 @@
 import { findAttribute, type Attribute, type Reduction, type TechnicalType, type Vocabulary } from '../vocabulary/index.ts'
 import { parseQuery, positionOf, QuerySyntaxError } from './parse.ts'
 import {
-  MAX_COMPARISONS_PER_GROUP, MAX_GROUPS, MAX_HISTOGRAM_EDGES, MAX_PARTICIPANTS, MAX_SELECTIONS, MIN_PARTICIPANTS_FLOOR,
-  type Comparison, type Query, type QueryProblem, type QuerySpec, type Selection, type Value,
+  MAX_COMPARISONS_PER_GROUP, MAX_GROUPS, MAX_HISTOGRAM_EDGES, MAX_PARTICIPANTS, MAX_PREFIX, MAX_SELECTIONS, MIN_PARTICIPANTS_FLOOR,
+  type Column, type Comparison, type Query, type QueryProblem, type QuerySpec, type Selection, type Value,
 } from './schema.ts'
 import { printValue } from './print.ts'
 
@@ -60,6 +60,7 @@ function checkQueryInto(query: Query, vocabulary: Vocabulary, problems: Problems
 function checkSelection(s: Selection, path: string, vocabulary: Vocabulary, problems: Problems): void {
   if (!('value' in s)) return
   const type = checkValue(s.value, `${path}/value`, vocabulary, problems)
+  if (!('aggregate' in s)) return checkColumn(s, type, path, problems)
   if (!('aggregate' in s) || s.aggregate === 'count' || type === undefined) return
   const name = s.aggregate.toUpperCase()
   if (type !== 'number') problems.add(s.value, `${path}/value`, `${name} needs a number, and ${printValue(s.value)} is ${article(type)}; only COUNT takes any value.`)
@@ -72,6 +73,21 @@ function checkSelection(s: Selection, path: string, vocabulary: Vocabulary, prob
     if (!Number.isFinite(e)) problems.add(s, `${path}/edges/${i}`, 'Histogram edges must be finite numbers.', `edges/${i}`)
     else if (i > 0 && !(e > edges[i - 1]!)) problems.add(s, `${path}/edges/${i}`, `Histogram edges must ascend: ${e} comes after ${edges[i - 1]}.`, `edges/${i}`)
   })
+}
+
+/**
+ * A dataset's column is released generalised: a number always as a band (an exact number tells
+ * one person from another), a text as it is or as its first characters.
+ */
+function checkColumn(c: Column, type: TechnicalType | undefined, path: string, problems: Problems): void {
+  const subject = printValue(c.value)
+  if (c.band !== undefined && c.prefix !== undefined) problems.add(c, path, `${subject} takes BAND or PREFIX, not both.`)
+  if (c.band !== undefined && !(Number.isFinite(c.band) && c.band > 0)) problems.add(c, `${path}/band`, 'A band is a width above 0, e.g. BAND 10.', 'band')
+  if (c.prefix !== undefined && !(Number.isInteger(c.prefix) && c.prefix >= 1 && c.prefix <= MAX_PREFIX)) problems.add(c, `${path}/prefix`, `A prefix keeps 1 to ${MAX_PREFIX} characters.`, 'prefix')
+  if (type === undefined) return
+  if (type === 'number' && c.band === undefined) problems.add(c, path, `${subject} is a number, and a dataset releases numbers only as bands: add BAND and a width, e.g. ${subject} BAND 10.`)
+  if (type !== 'number' && c.band !== undefined) problems.add(c, `${path}/band`, `BAND generalises numbers, and ${subject} is ${article(type)}${type === 'string' ? ': use PREFIX to keep its first characters' : ''}.`, 'band')
+  if (type !== 'string' && c.prefix !== undefined) problems.add(c, `${path}/prefix`, `PREFIX generalises texts, and ${subject} is ${article(type)}${type === 'number' ? ': use BAND' : ''}.`, 'prefix')
 }
 
 function checkComparison(c: Comparison, path: string, vocabulary: Vocabulary, problems: Problems): void {
@@ -205,7 +221,10 @@ function lateWindows(query: Query, deadline: number): SeriesOnly[] {
 
 function checkAnswerKind(query: Query, answer: QuerySpec['answer'], add: (path: string, message: string) => void): void {
   const kinds = query.select.map((s) => (!('aggregate' in s) ? 'column' : s.aggregate === 'histogram' ? 'histogram' : 'statistic'))
-  if (answer === 'dataset' && kinds.some((k) => k !== 'column')) add('/answer', 'A dataset lists values (SELECT Identity.age, …); it cannot aggregate them.')
+  if (answer === 'dataset' && kinds.some((k) => k !== 'column')) add('/answer', 'A dataset lists values (SELECT Identity.age BAND 10, …); it cannot aggregate them.')
+  if (answer === 'dataset' && kinds.every((k) => k === 'column') && query.select.every((s) => 'sensitive' in s && s.sensitive)) {
+    add('/question/select', 'A dataset needs at least one value that is not SENSITIVE: the quasi-identifiers its records are grouped by.')
+  }
   if (answer === 'statistics' && kinds.some((k) => k !== 'statistic')) add('/answer', 'Statistics are COUNT, SUM and AVG; use the answer kind histogram for HISTOGRAM, dataset for plain values.')
   if (answer === 'histogram' && !kinds.includes('histogram')) add('/answer', 'A histogram answer needs at least one HISTOGRAM.')
   if (answer === 'histogram' && kinds.includes('column')) add('/answer', 'A histogram answer aggregates; plain values make a dataset.')

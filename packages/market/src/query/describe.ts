@@ -34,7 +34,11 @@ export function describeQuery(query: Query, vocabulary: Vocabulary): string {
 function describeSelection(s: Selection, vocabulary: Vocabulary): string {
   if (!('value' in s)) return 'whether you answer, counted over everyone who does'
   const yours = describeValue(s.value, vocabulary)
-  if (!('aggregate' in s)) return yours
+  if (!('aggregate' in s)) {
+    const unit = unitWord(attributeOf(s.value, vocabulary))
+    const generalised = s.band !== undefined ? ` in bands of ${s.band}${unit ? ` ${unit}` : ''} (only which band)` : s.prefix !== undefined ? ` cut to its first ${s.prefix} character${s.prefix === 1 ? '' : 's'}` : ''
+    return `${yours}${generalised}${s.sensitive ? ', the thing studied' : ''}`
+  }
   switch (s.aggregate) {
     case 'count': return `whether you have ${yours}, counted over everyone who answers`
     case 'sum': return `${yours}, summed over everyone who answers`

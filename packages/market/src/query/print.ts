@@ -5,7 +5,7 @@
  */
 import type { Comparison, Query, Selection, Value } from './schema.ts'
 
-const KEYWORDS = new Set(['select', 'where', 'and', 'or', 'true', 'false', 'per', 'during'])
+const KEYWORDS = new Set(['select', 'where', 'and', 'or', 'true', 'false', 'per', 'during', 'band', 'prefix', 'sensitive'])
 const BARE_WORD = /^[\p{L}_][\p{L}\p{N}_-]*$/u
 
 export function printQuery(query: Query): string {
@@ -16,7 +16,10 @@ export function printQuery(query: Query): string {
 }
 
 function printSelection(s: Selection): string {
-  if (!('aggregate' in s)) return printValue(s.value)
+  if (!('aggregate' in s)) {
+    const generalised = s.band !== undefined ? ` BAND ${printNumber(s.band)}` : s.prefix !== undefined ? ` PREFIX ${s.prefix}` : ''
+    return `${s.sensitive ? 'SENSITIVE ' : ''}${printValue(s.value)}${generalised}`
+  }
   if (!('value' in s)) return 'COUNT(*)'
   if (s.aggregate === 'histogram') return `HISTOGRAM(${printValue(s.value)}, [${s.edges.map(printNumber).join(', ')}])`
   return `${s.aggregate.toUpperCase()}(${printValue(s.value)})`

@@ -63,8 +63,23 @@ export const Histogram = Type.Object({
   value: Value,
   edges: Type.Array(Type.Number(), { minItems: 2, maxItems: MAX_HISTOGRAM_EDGES, description: 'Ascending; n edges make n - 1 buckets, the last one closed; values outside go to the outer buckets' }),
 }, { additionalProperties: false })
-/** A value listed as it is, for a dataset. */
-export const Column = Type.Object({ value: Value }, { additionalProperties: false })
+/** The widest text prefix a dataset may keep: longer is no generalisation at all. */
+export const MAX_PREFIX = 32
+
+/**
+ * A value listed for a dataset, generalised in the box before it leaves: a number as the band of
+ * `band` width that holds it (age 37, band 10 → 30), a text as its first `prefix` characters
+ * (postcode 52062, prefix 2 → 52). The values that are not `sensitive` are the quasi-identifiers:
+ * records alike in all of them form an equivalence class, released only with at least k members;
+ * a sensitive value must take at least l distinct values in each released class.
+ */
+export const Column = Type.Object({
+  value: Value,
+  band: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Numbers: the width of the bands a value is released as, e.g. 10 for ages 30–40' })),
+  prefix: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PREFIX, description: 'Text: how many leading characters are released, e.g. 2 of a postcode' })),
+  sensitive: Type.Optional(Type.Literal(true, { description: 'What the dataset is about (not a quasi-identifier): each released class holds at least l distinct values of it' })),
+}, { additionalProperties: false })
+export type Column = Static<typeof Column>
 
 export const Selection = Type.Union([Histogram, Aggregate, CountAll, Column])
 export type Selection = Static<typeof Selection>
