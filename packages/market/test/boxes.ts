@@ -1,9 +1,11 @@
-/** Simulated boxes for the statistics tests and bench: each an Ed25519 identity that builds, signs and sends its Prio3 answer. */
+/** Simulated boxes for the answers tests and bench: each an Ed25519 identity that builds, signs and sends its Prio3 answer or sealed record. */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { makeReport, measurementFor } from '../src/aggregation/index.ts'
+import { sharingParameters } from '../src/privacy/index.ts'
+import { datasetRecord, type DatasetValue, type Generalisation } from '../src/star/index.ts'
 import {
-  ACCOUNT_SIGNATURE, ACCOUNT_SIGNED_AT, accountSigningText, answerSigningText, payoutAddressSigningText,
-  type Answer, type PayoutAddressBody, type PublishedQuery, type SharingLevel,
+  ACCOUNT_SIGNATURE, ACCOUNT_SIGNED_AT, accountSigningText, answerSigningText, datasetAnswerSigningText, payoutAddressSigningText,
+  type Answer, type DatasetAnswer, type DatasetRecord, type PayoutAddressBody, type PublishedQuery, type SharingLevel,
 } from '../src/protocol/index.ts'
 import { call, OPERATOR_TOKEN, type Running } from './helpers.ts'
 import { createTempDatabase } from './postgres.ts'
@@ -27,7 +29,15 @@ export async function answerOf(box: Box, query: PublishedQuery, level: SharingLe
   return { ...unsigned, signature: sign(null, Buffer.from(answerSigningText(unsigned), 'utf8'), box.privateKey).toString('base64url') }
 }
 
-export function sendAnswer(url: string, answer: Answer) {
+/** A box's dataset answer: its values (null: it does not match) sealed for its class at its level, signed; `tamper` forges the record before signing. */
+export function datasetAnswerOf(box: Box, query: PublishedQuery, level: SharingLevel, values: DatasetValue[] | null, tamper = (r: DatasetRecord) => r): DatasetAnswer {
+  const columns = query.query.select as Generalisation[]
+  const record = tamper(datasetRecord(query.id, columns, level, sharingParameters(level).k, values))
+  const unsigned = { queryId: query.id, boxId: box.boxId, privacyLevel: level, record }
+  return { ...unsigned, signature: sign(null, Buffer.from(datasetAnswerSigningText(unsigned), 'utf8'), box.privateKey).toString('base64url') }
+}
+
+export function sendAnswer(url: string, answer: Answer | DatasetAnswer) {
   return call(url, 'POST', `/api/v1/queries/${answer.queryId}/answers`, { body: answer })
 }
 

@@ -17,11 +17,15 @@ import {
 import type { Database, Sql } from '../db/index.ts'
 import { Conflict, InvalidInput, NotFound, Unauthorized, Unavailable } from '../errors/index.ts'
 import { mergeClasses, type ClassResult } from '../privacy/index.ts'
-import { answerSigningText, SHARING_LEVELS, type Answer, type SharingLevel } from '../protocol/index.ts'
+import {
+  answerSigningText, datasetAnswerSigningText, SHARING_LEVELS, type AnyAnswer, type DatasetAnswer, type DatasetRecord, type SharingLevel,
+} from '../protocol/index.ts'
+import { recordProblem } from '../star/index.ts'
+import { releaseDataset } from './dataset.ts'
 import type { Query, QuerySpec } from '../query/index.ts'
 import { settleQuery, verifyBoxSignature } from '../payments/index.ts'
 import { planFor, statisticOf, type Statistic } from './statistic.ts'
-import { describeRelease, pendingResult, type QueryResult } from './result.ts'
+import { describeRelease, pendingDataset, pendingResult, type QueryResult } from './result.ts'
 
 export interface LeaderOptions {
   keys: AggregatorKeys
@@ -36,9 +40,9 @@ export interface LeaderOptions {
 export type Tasks = Partial<Record<SharingLevel, TaskDescription>>
 
 export interface Leader {
-  /** The tasks of a query about to be posted: one per privacy class. Throws InvalidInput when the market cannot aggregate it. */
-  tasksFor(queryId: string, query: Query, spec: QuerySpec, postedAt: Date): Promise<Tasks>
-  submit(answer: Answer): Promise<{ reportId: string }>
+  /** The tasks of a query about to be posted: one per privacy class, none for a dataset. Throws InvalidInput when the market cannot aggregate it. */
+  tasksFor(queryId: string, query: Query, spec: QuerySpec, postedAt: Date): Promise<Tasks | undefined>
+  submit(answer: AnyAnswer): Promise<{ reportId: string }>
   /** Releases every due query no other process is releasing; resolves to how many it released. */
   releaseDue(): Promise<number>
   result(processorId: string, queryId: string): Promise<QueryResult>
@@ -60,21 +64,39 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
     return checker
   }
 
-  // A query's tasks never change once it is posted: read once, then answered from memory.
-  const tasks = new Map<string, Promise<Tasks>>()
-  const tasksOf = (queryId: string): Promise<Tasks> => {
-    let found = tasks.get(queryId)
+  // What answers a query takes never changes once it is posted: read once, then answered from memory.
+  const kinds = new Map<string, Promise<{ tasks: Tasks | null; dataset: boolean }>>()
+  const kindOf = (queryId: string) => {
+    let found = kinds.get(queryId)
     if (!found) {
-      found = db.query<{ tasks: Tasks | null }>('SELECT tasks FROM queries WHERE id = $1', [queryId]).then(([row]) => {
+      found = db.query<{ tasks: Tasks | null; answer: string }>("SELECT tasks, spec->>'answer' AS answer FROM queries WHERE id = $1", [queryId]).then(([row]) => {
         if (!row) throw new NotFound(`There is no query ${queryId}.`)
-        if (!row.tasks) throw new Conflict(`Query ${queryId} takes no statistics answers.`)
-        return row.tasks
+        return { tasks: row.tasks, dataset: row.answer === 'dataset' }
       })
-      found.catch(() => tasks.delete(queryId))
-      if (tasks.size >= 256) tasks.delete(tasks.keys().next().value as string)
-      tasks.set(queryId, found)
+      found.catch(() => kinds.delete(queryId))
+      if (kinds.size >= 256) kinds.delete(kinds.keys().next().value as string)
+      kinds.set(queryId, found)
     }
     return found
+  }
+  const tasksOf = async (queryId: string): Promise<Tasks> => {
+    const { tasks } = await kindOf(queryId)
+    if (!tasks) throw new InvalidInput(`Query ${queryId} asks for a dataset: answer it with a sealed record, not a report.`, { field: 'leader' })
+    return tasks
+  }
+
+  /** A dataset answer: its record checked for shape here; whether it is genuine shows only when its class opens. */
+  const submitRecord = async (answer: DatasetAnswer): Promise<{ reportId: string }> => {
+    if (!verifyBoxSignature(answer.boxId, datasetAnswerSigningText(answer), answer.signature)) {
+      throw new Unauthorized('The signature does not verify under boxId: the answer is refused.')
+    }
+    if (!(await kindOf(answer.queryId)).dataset) throw new InvalidInput(`Query ${answer.queryId} asks for statistics: answer it with a Prio3 report, not a record.`, { field: 'record' })
+    const problem = recordProblem(answer.record)
+    if (problem) throw new InvalidInput(`The record is refused (malformed): ${problem}.`, { field: 'record' })
+    // The record's point is its report id: the same point sent twice, under any box's name, is a replay.
+    const reportId = Buffer.from(answer.record.x, 'base64url').toString('hex')
+    await keep({ boxId: answer.boxId, level: answer.privacyLevel, taskId: `${answer.queryId}/dataset`, reportId, leader: Buffer.from(JSON.stringify(answer.record)), helper: Buffer.alloc(0) }, answer.queryId)
+    return { reportId }
   }
 
   /**
@@ -134,11 +156,23 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
       await tx.query('INSERT INTO results (query_id, state, result) VALUES ($1, $2, $3::jsonb)', [row.id, state, JSON.stringify({ ...result, payment })])
       await tx.query("UPDATE queries SET status = 'closed', ended_at = now() WHERE id = $1 AND status = 'open'", [row.id])
     }
-    const statistic = statisticOf(row.question, spec).statistic as Statistic
-    const base = pendingResult(row.id, statistic, spec, counts)
+    const dataset = spec.answer === 'dataset'
+    const base = dataset ? pendingDataset(row.id, spec, counts) : pendingResult(row.id, statisticOf(row.question, spec).statistic as Statistic, spec, counts)
     if (row.status === 'cancelled') return finish('cancelled', { ...base, state: 'cancelled', message: 'The processor withdrew the query: nothing is released.' })
     if (counts.total < spec.participants.min) {
       return finish('not_enough', { ...base, state: 'not_enough', message: `${counts.total} boxes answered, fewer than the ${spec.participants.min} the query needs: nothing is released.` })
+    }
+    if (dataset) {
+      const kept = await tx.query<{ box_id: string; level: SharingLevel; leader: Uint8Array }>('SELECT box_id, level, leader FROM answers WHERE query_id = $1 ORDER BY id', [row.id])
+      const records = kept.map((r) => ({ boxId: r.box_id, level: r.level, sealed: JSON.parse(Buffer.from(r.leader).toString('utf8')) as DatasetRecord }))
+      const { forgedBy, ...released } = releaseDataset(row.id, row.question, records)
+      const forged = new Set(forgedBy)
+      const counted = records.length - forged.size
+      if (counted < spec.participants.min) {
+        return finish('not_enough', { ...base, state: 'not_enough', message: `${counted} genuine records, fewer than the ${spec.participants.min} the query needs: nothing is released.` })
+      }
+      const message = `${released.rows.length} of ${records.length} records released in ${released.classes.length} classes; ${released.suppressed} suppressed${released.rejected ? `, ${released.rejected} rejected as forged` : ''}.`
+      return finish('released', { ...base, state: 'released', releasedAt: new Date().toISOString(), message, dataset: released }, records.filter((r) => !forged.has(r.boxId)).map((r) => r.boxId))
     }
 
     // Phase 1: every class's reports verified with the helper; nothing is released yet. The
@@ -176,6 +210,7 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
     }
 
     // Phase 2: each aggregator adds its noise and releases its share, once; the processor's result is their sum.
+    const statistic = statisticOf(row.question, spec).statistic as Statistic
     const classes: { level: SharingLevel; reports: number; result: ClassResult; noise: unknown }[] = []
     for (const { level, task, leader, commit } of prepared) {
       const { aggregateShare } = await callHelper<{ aggregateShare: string }>('/release', { taskId: task.id, commit: Buffer.from(commit).toString('base64url') })
@@ -196,6 +231,8 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
 
   return {
     async tasksFor(queryId, query, spec, postedAt) {
+      // A dataset is answered with sealed records, which need no aggregation task.
+      if (spec.answer === 'dataset') return undefined
       const { statistic, problems } = statisticOf(query, spec)
       if (!statistic) throw new InvalidInput(`${problems[0]!.path}: ${problems[0]!.message}`, { field: problems[0]!.path, problems })
       const leader = { url: options.publicUrl(), hpkeConfig: options.keys.hpkeConfig }
@@ -219,6 +256,7 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
     },
 
     async submit(answer) {
+      if ('record' in answer) return submitRecord(answer)
       if (!verifyBoxSignature(answer.boxId, answerSigningText(answer), answer.signature)) {
         throw new Unauthorized('The signature does not verify under boxId: the answer is refused.')
       }
@@ -250,7 +288,7 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
         const done = await db.transaction(async (tx) => {
           const [row] = await tx.query<DueRow>(
             `SELECT id, processor_id, status, spec, question, tasks FROM queries q
-             WHERE tasks IS NOT NULL AND (status IN ('closed', 'cancelled') OR (status = 'open' AND deadline <= now()))
+             WHERE (tasks IS NOT NULL OR spec->>'answer' = 'dataset') AND (status IN ('closed', 'cancelled') OR (status = 'open' AND deadline <= now()))
                AND NOT EXISTS (SELECT 1 FROM results r WHERE r.query_id = q.id)
              ORDER BY deadline LIMIT 1 FOR UPDATE SKIP LOCKED`)
           if (!row) return false
@@ -268,6 +306,7 @@ export function createLeader(db: Database, options: LeaderOptions): Leader {
          WHERE q.id = $1 AND q.processor_id = $2`, [queryId, processorId])
       if (!row) throw new NotFound(`You have no query ${queryId}. \`coffer-market query list\` shows yours.`)
       if (row.result) return row.result
+      if (row.spec.answer === 'dataset') return pendingDataset(queryId, row.spec, await participantsOf(db, queryId))
       if (!row.tasks) throw new Conflict(`Query ${queryId} has no statistics answer to release.`)
       const statistic = statisticOf(row.question, row.spec).statistic as Statistic
       return pendingResult(queryId, statistic, row.spec, await participantsOf(db, queryId))

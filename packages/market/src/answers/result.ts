@@ -15,6 +15,7 @@ const Num = Type.Number()
 const Interval = Type.Array(Num, { minItems: 2, maxItems: 2, description: '[low, high]' })
 const ValueOrBuckets = Type.Union([Num, Type.Array(Num)], { description: 'A number; for a histogram, one count per bucket' })
 const Intervals = Type.Union([Interval, Type.Array(Interval)], { description: '95 % interval; for a histogram, one per bucket' })
+const DatasetValue = Type.Union([Type.String(), Num, Type.Boolean(), Type.Null()])
 const Levels = { low: Type.Integer(), medium: Type.Integer(), high: Type.Integer() }
 
 const NoiseStatement = Type.Union([Type.Null(), Type.Object({
@@ -41,12 +42,30 @@ export const QueryResultSchema = Type.Object({
     description: 'pending until the deadline or close; not_enough when fewer than the minimum answered (nothing released); cancelled when withdrawn',
   }),
   message: Type.Optional(Type.String()),
-  statistic: Type.Object({
+  statistic: Type.Optional(Type.Object({
     kind: Type.Union([Type.Literal('count'), Type.Literal('sum'), Type.Literal('mean'), Type.Literal('histogram')]),
     attribute: Type.Optional(Type.String()),
     bounds: Type.Optional(Type.Object({ lower: Num, upper: Num, decimals: Type.Integer() })),
     buckets: Type.Optional(Type.Array(Type.Object({ from: Type.Union([Num, Type.Null()]), to: Type.Union([Num, Type.Null()]) }))),
-  }),
+  }, { description: 'What a statistics or histogram query released; absent for a dataset' })),
+  dataset: Type.Optional(Type.Object({
+    columns: Type.Array(Type.Object({
+      name: Type.String({ description: 'The column as the query wrote it' }),
+      attribute: Type.String(),
+      generalisation: Type.Union([Type.String(), Type.Null()], { description: '"band 10", "prefix 2", or null for a value kept as it is' }),
+      sensitive: Type.Boolean(),
+    })),
+    rows: Type.Array(Type.Array(DatasetValue), { description: 'One per released record, in random order, values in column order' }),
+    classes: Type.Array(Type.Object({
+      level: Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')]),
+      k: Type.Integer(),
+      l: Type.Integer(),
+      records: Type.Integer(),
+      values: Type.Array(DatasetValue, { description: 'The quasi-identifiers the class shares, in the order of the columns that are not sensitive' }),
+    }), { description: 'Each released equivalence class' }),
+    suppressed: Type.Integer({ description: 'Records not released: in a class smaller than k or less diverse than l, or the decoy of a box that did not match (the two look the same)' }),
+    rejected: Type.Integer({ description: 'Records shown to be forged and dropped' }),
+  }, { description: 'What a dataset query released; absent for statistics' })),
   minimum: Type.Integer({ description: 'Participants needed for anything to be released' }),
   participants: Type.Object({ total: Type.Integer(), ...Levels }, { description: 'Boxes that answered, per privacy class' }),
   releasedAt: Type.Optional(Type.String({ format: 'date-time' })),
@@ -63,7 +82,7 @@ export const QueryResultSchema = Type.Object({
   }, { description: 'What the query cost, once it ended' })),
   parameters: Type.Object({
     protocol: Type.String(),
-    mechanism: Type.Literal('discrete-laplace'),
+    mechanism: Type.Union([Type.Literal('discrete-laplace'), Type.Literal('k-anonymity')]),
     aggregators: Type.Integer({ description: 'Each adds the full noise on its own: the result is protected if either is honest' }),
     note: Type.String(),
   }),
@@ -75,6 +94,18 @@ const PARAMETERS: QueryResult['parameters'] = {
   mechanism: 'discrete-laplace',
   aggregators: 2,
   note: 'Each privacy class is aggregated and noised on its own (Prio3 over two aggregators, each adding exact discrete Laplace noise at the class\'s ε), then the classes are added up. Error bars are those of the noise; a mean is clipped to the declared bounds.',
+}
+
+const DATASET_PARAMETERS: QueryResult['parameters'] = {
+  protocol: 'coffer-star-v1',
+  mechanism: 'k-anonymity',
+  aggregators: 1,
+  note: 'Each box generalises its own record and seals it so that it opens only when at least k boxes at its privacy level sent the same quasi-identifiers (threshold secret sharing after STAR). A class is released when it holds at least k records and every sensitive column takes at least l distinct values in it (k and l per level: low 5 and 2, medium 10 and 3, high 20 and 4). The market sees how many records share each class, never the values of one below k; it could guess small classes by trying every possible generalised value.',
+}
+
+/** A dataset query's result before release: who took part, no rows. */
+export function pendingDataset(queryId: string, spec: QuerySpec, participants: QueryResult['participants']): QueryResult {
+  return { queryId, state: 'pending', minimum: spec.participants.min, participants, classes: [], parameters: DATASET_PARAMETERS }
 }
 
 export function pendingResult(queryId: string, statistic: Statistic, spec: QuerySpec, participants: QueryResult['participants']): QueryResult {
@@ -125,11 +156,23 @@ export function describeRelease(
   } as QueryResult
 }
 
-/** One row per value (per bucket for a histogram): the merged answer first, then each class. */
+/** A CSV cell; a text that a spreadsheet would run as a formula (=, +, -, @) is written with a leading quote mark. */
+const cell = (v: unknown) => {
+  if (v === undefined || v === null) return ''
+  const text = typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : String(v)
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
+}
+const csv = (rows: unknown[][]) => rows.map((r) => r.map(cell).join(',')).join('\n') + '\n'
+
+/**
+ * One row per value (per bucket for a histogram): the merged answer first, then each class. For
+ * a dataset, one row per released record, its columns named as the query wrote them.
+ */
 export function resultCsv(result: QueryResult): string {
+  if (result.dataset) return csv([result.dataset.columns.map((c) => c.name), ...result.dataset.rows])
   const header = ['query_id', 'state', 'class', 'epsilon', 'participants', 'bucket_from', 'bucket_to', 'value', 'standard_deviation', 'ci95_low', 'ci95_high']
   const rows: unknown[][] = []
-  const buckets = result.statistic.buckets
+  const buckets = result.statistic?.buckets
   const push = (cls: string, epsilon: string, participants: number, value: number | number[] | undefined, sd: number | undefined, half: number | undefined) => {
     const values = value === undefined ? [undefined] : Array.isArray(value) ? value : [value]
     values.forEach((v, i) => {
@@ -139,6 +182,5 @@ export function resultCsv(result: QueryResult): string {
   }
   push('all', '', result.participants.total, result.value, result.standardDeviation, result.halfWidth95)
   for (const c of result.classes) push(c.level, c.epsilon, result.participants[c.level], c.value, c.standardDeviation, c.halfWidth95)
-  const cell = (v: unknown) => (v === undefined || v === null ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v))
-  return [header, ...rows].map((r) => r.map(cell).join(',')).join('\n') + '\n'
+  return csv([header, ...rows])
 }

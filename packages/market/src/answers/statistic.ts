@@ -1,7 +1,7 @@
 /**
  * What one statistics or histogram query aggregates, read off its question and spec: the kind
  * of Prio3 task, the declared bounds at a fixed-point precision, the histogram's inner edges.
- * The market answers one statistic per query for now; a question that selects several is
+ * The market answers one statistic per query for now (a dataset, none: see dataset.ts); a question that selects several is
  * refused when posted rather than published with an answer it cannot release.
  */
 import { planNoise, type NoisePlan, type SharingLevel } from '../privacy/index.ts'
@@ -32,7 +32,7 @@ function decimalsOf(...values: number[]): number {
 
 /** The statistic, or the problems that keep the market from aggregating it. Datasets are not offered yet. */
 export function statisticOf(query: Query, spec: QuerySpec): { statistic?: Statistic; problems: QueryProblem[] } {
-  if (spec.answer === 'dataset') return { problems: [{ path: '/answer', message: 'This market does not release datasets yet; ask for statistics or a histogram.' }] }
+  if (spec.answer === 'dataset') return { problems: [{ path: '/answer', message: 'A dataset releases records, not a statistic.' }] }
   if (query.select.length !== 1) {
     return { problems: [{ path: '/select', message: `This market releases one statistic per query; this one selects ${query.select.length}. Post one query per statistic.` }] }
   }

@@ -291,8 +291,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     if (leader) {
       api.post('/queries/:id/answers', {
         schema: {
-          summary: "A box's answer: its report as two uploads (leader's and helper's) and its privacy level, signed with the box's Ed25519 key",
-          description: 'No API key: the signature is the box\'s. Refused when the signature does not verify (401), the upload is forged, replayed or malformed (400), or the query is closed, past its deadline, full, or already answered by this box (409).',
+          summary: "A box's answer, signed with the box's Ed25519 key: for statistics, its report as two uploads (leader's and helper's); for a dataset, its sealed record; and its privacy level",
+          description: 'No API key: the signature is the box\'s. Refused when the signature does not verify (401), the upload or record is forged, replayed, malformed or of the wrong kind for the query (400), or the query is closed, past its deadline, full, or already answered by this box (409).',
           tags: ['boxes'], params: IdParams, body: AnswerSchema, response: { 202: AnswerAccepted, ...problems(400, 401, 404, 409) },
         },
         bodyLimit: ANSWER_BODY_LIMIT,

@@ -92,7 +92,7 @@ export const FeedLive = Type.Object({
   }), Type.Null()], { description: 'Where a box may subscribe instead, when the market announces on NATS' }),
 })
 
-export { Answer as AnswerSchema } from '../protocol/index.ts'
+export { AnyAnswer as AnswerSchema } from '../protocol/index.ts'
 export { QueryResultSchema } from '../answers/index.ts'
 
 export const AnswerAccepted = Type.Object({

@@ -192,9 +192,14 @@ function buildProgram(): Command {
       if (opts.json) return json(r)
       const fmt = (v: number | number[] | undefined) => (v === undefined ? '-' : Array.isArray(v) ? v.map((x) => x.toFixed(2)).join(', ') : v.toFixed(4))
       out(`Query ${r.queryId}: ${r.state}${r.message ? ` — ${r.message}` : ''}`)
-      out(`  statistic:    ${r.statistic.kind}${r.statistic.attribute ? ` of ${r.statistic.attribute}` : ''}${r.statistic.bounds ? ` within [${r.statistic.bounds.lower}, ${r.statistic.bounds.upper}]` : ''}`)
+      if (r.statistic) out(`  statistic:    ${r.statistic.kind}${r.statistic.attribute ? ` of ${r.statistic.attribute}` : ''}${r.statistic.bounds ? ` within [${r.statistic.bounds.lower}, ${r.statistic.bounds.upper}]` : ''}`)
       out(`  participants: ${r.participants.total} (low ${r.participants.low}, medium ${r.participants.medium}, high ${r.participants.high}); at least ${r.minimum} needed`)
-      if (r.state === 'released') {
+      if (r.dataset) {
+        const d = r.dataset
+        out(`  dataset:      ${d.rows.length} records in ${d.classes.length} classes; ${d.suppressed} suppressed, ${d.rejected} rejected as forged`)
+        for (const c of d.classes) out(`  class ${c.level.padEnd(6)}  k ${c.k}, l ${c.l}: ${c.records} records of ${c.values.map((v) => JSON.stringify(v)).join(', ')}`)
+        if (d.rows.length > 0) out(table(d.rows.map((row) => Object.fromEntries(d.columns.map((c, i) => [c.name, row[i] === null ? '-' : String(row[i])]))), d.columns.map((c) => c.name)))
+      } else if (r.state === 'released') {
         out(`  value:        ${fmt(r.value)}  (standard deviation ${r.standardDeviation!.toFixed(4)}, 95 % within ±${r.halfWidth95!.toFixed(4)})`)
         for (const c of r.classes) out(`  class ${c.level.padEnd(6)}  ε ${c.epsilon}, ${c.reports} reports: ${fmt(c.value)} ± ${c.halfWidth95.toFixed(4)}`)
       }

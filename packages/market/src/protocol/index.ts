@@ -11,7 +11,7 @@ import { literals } from '../vocabulary/index.ts'
 import { TaskDescription } from '../aggregation/schema.ts'
 
 export {
-  Query, QuerySpec, Value, Selection, Comparison, Bounds, OPERATORS, ANSWER_KINDS, MIN_PARTICIPANTS_FLOOR,
+  Query, QuerySpec, Value, Selection, Column, Comparison, Bounds, OPERATORS, ANSWER_KINDS, MIN_PARTICIPANTS_FLOOR,
   type SeriesValue, type Operator, type AnswerKind, type QueryProblem,
 } from '../query/schema.ts'
 export { describeQuery } from '../query/describe.ts'
@@ -99,6 +99,40 @@ export type Answer = Static<typeof Answer>
 export function answerSigningText(answer: Omit<Answer, 'signature'>): string {
   return `coffer-market-answer-v1\n${answer.queryId}\n${answer.boxId}\n${answer.privacyLevel}\n${answer.leader}\n${answer.helper}`
 }
+
+/** One box's sealed dataset record (see the star module): each field base64url without padding. */
+export const DatasetRecord = Type.Object({
+  tag: Base64url(64),
+  x: Base64url(64),
+  y: Base64url(64),
+  nonce: Base64url(64),
+  ciphertext: Base64url(4096),
+}, { additionalProperties: false })
+export type DatasetRecord = Static<typeof DatasetRecord>
+
+/**
+ * A box's answer to a dataset query: its generalised record, sealed so that the market can open
+ * it only when at least k boxes at the same privacy level sent the same class (k is the level's),
+ * signed like a statistics answer. A box that does not match sends a decoy of the same size.
+ */
+export const DatasetAnswer = Type.Object({
+  queryId: Id,
+  boxId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  privacyLevel: literals(SHARING_LEVELS),
+  record: DatasetRecord,
+  signature: Type.String({ pattern: '^[A-Za-z0-9_-]{86}$' }),
+})
+export type DatasetAnswer = Static<typeof DatasetAnswer>
+
+/** What a box signs for a dataset answer: the same rules as answerSigningText, its own version tag. */
+export function datasetAnswerSigningText(answer: Omit<DatasetAnswer, 'signature'>): string {
+  const { tag, x, y, nonce, ciphertext } = answer.record
+  return `coffer-market-dataset-answer-v1\n${answer.queryId}\n${answer.boxId}\n${answer.privacyLevel}\n${tag}\n${x}\n${y}\n${nonce}\n${ciphertext}`
+}
+
+/** Either kind of answer, as the answers route takes it. */
+export const AnyAnswer = Type.Union([Answer, DatasetAnswer])
+export type AnyAnswer = Static<typeof AnyAnswer>
 
 export {
   NETWORKS, ENTRY_KINDS, PaymentTerms, ProcessorAccount, PayoutAddressBody, PayoutAddressSet, OwnerAccount, OwnerEarning, OwnerPayout, PAYOUT_STATES,

@@ -24,7 +24,7 @@ function oneProblem(marked: string, path: string, message: RegExp): void {
 
 test('a valid query has no problems', () => {
   assert.deepEqual(problemsOf(`SELECT COUNT(*), AVG(${OCTOBER}), HISTOGRAM(Identity.age, [0, 18, 65, 120]) WHERE (Identity.city = aachen) OR (Identity.age > 30 AND Health.smoker = false)`), [])
-  assert.deepEqual(problemsOf(`SELECT Identity.age, Identity.city WHERE ${OCTOBER} >= 5000`), [])
+  assert.deepEqual(problemsOf(`SELECT Identity.age BAND 10, Identity.postcode PREFIX 2, SENSITIVE Health.smoker WHERE ${OCTOBER} >= 5000`), [])
   assert.deepEqual(problemsOf("SELECT COUNT(*) WHERE MODE(MODE(Location.city) PER 1d) DURING 2026-10-01 .. 2026-10-08 = aachen AND Identity.postcode = '52062'"), [])
 })
 
@@ -70,7 +70,15 @@ test('a window is real dates, in order, and not too long', () => {
 })
 
 test('a query that mixes aggregates and dataset columns is refused', () => {
-  oneProblem('⟨⟩SELECT COUNT(*), Identity.age', '/select', /either aggregates .* or lists values for a dataset, not both/)
+  oneProblem('⟨⟩SELECT COUNT(*), Identity.city', '/select', /either aggregates .* or lists values for a dataset, not both/)
+})
+
+test('a dataset releases numbers only as bands, texts whole or by prefix, and never BAND on a text or PREFIX on a number', () => {
+  oneProblem('SELECT ⟨⟩Identity.age, Identity.city', '/select/0', /Identity.age is a number, and a dataset releases numbers only as bands: add BAND and a width, e.g. Identity.age BAND 10/)
+  oneProblem('SELECT Identity.age BAND 5, Identity.city ⟨⟩BAND 3', '/select/1/band', /BAND generalises numbers, and Identity.city is a text: use PREFIX/)
+  oneProblem('SELECT Identity.age ⟨⟩PREFIX 2', '/select/0/prefix', /PREFIX generalises texts, and Identity.age is a number: use BAND/)
+  oneProblem('SELECT Identity.age ⟨⟩BAND 0', '/select/0/band', /a width above 0/)
+  oneProblem('SELECT Identity.postcode ⟨⟩PREFIX 33', '/select/0/prefix', /1 to 32 characters/)
 })
 
 test('every problem is reported, not only the first', () => {

@@ -85,7 +85,7 @@ function checkColumn(c: Column, type: TechnicalType | undefined, path: string, p
   if (c.band !== undefined && !(Number.isFinite(c.band) && c.band > 0)) problems.add(c, `${path}/band`, 'A band is a width above 0, e.g. BAND 10.', 'band')
   if (c.prefix !== undefined && !(Number.isInteger(c.prefix) && c.prefix >= 1 && c.prefix <= MAX_PREFIX)) problems.add(c, `${path}/prefix`, `A prefix keeps 1 to ${MAX_PREFIX} characters.`, 'prefix')
   if (type === undefined) return
-  if (type === 'number' && c.band === undefined) problems.add(c, path, `${subject} is a number, and a dataset releases numbers only as bands: add BAND and a width, e.g. ${subject} BAND 10.`)
+  if (type === 'number' && c.band === undefined && c.prefix === undefined) problems.add(c, path, `${subject} is a number, and a dataset releases numbers only as bands: add BAND and a width, e.g. ${subject} BAND 10.`)
   if (type !== 'number' && c.band !== undefined) problems.add(c, `${path}/band`, `BAND generalises numbers, and ${subject} is ${article(type)}${type === 'string' ? ': use PREFIX to keep its first characters' : ''}.`, 'band')
   if (type !== 'string' && c.prefix !== undefined) problems.add(c, `${path}/prefix`, `PREFIX generalises texts, and ${subject} is ${article(type)}${type === 'number' ? ': use BAND' : ''}.`, 'prefix')
 }

@@ -4,7 +4,7 @@
  * in plain words for an owner. README.md beside this file describes the language.
  */
 export {
-  Query, QuerySpec, Value, Selection, Comparison, Bounds, OPERATORS, ANSWER_KINDS,
+  Query, QuerySpec, Value, Selection, Column, Comparison, Bounds, OPERATORS, ANSWER_KINDS,
   MAX_QUERY_TEXT, MAX_SELECTIONS, MAX_GROUPS, MAX_COMPARISONS_PER_GROUP, MAX_HISTOGRAM_EDGES, MIN_PARTICIPANTS_FLOOR, MAX_PARTICIPANTS,
   type QueryProblem, type SeriesValue, type Operator, type AnswerKind,
 } from './schema.ts'

@@ -119,9 +119,9 @@ function refuses(marked: string, message: RegExp): void {
 
 test('malformed texts are refused at the place they go wrong, saying what was expected', () => {
   refuses('⟨⟩', /Expected "SELECT"/)
-  refuses('SELECT ⟨⟩', /Expected "AVG", "COUNT", "HISTOGRAM", "MEAN", "SUM", a reduction .* or an attribute/)
-  refuses('SELECT ⟨⟩WHERE Identity.age > 3', /Expected "AVG", "COUNT", "HISTOGRAM", "MEAN", "SUM", a reduction .* or an attribute/)
-  refuses('SELECT COUNT(*), ⟨⟩', /Expected "AVG", "COUNT", "HISTOGRAM", "MEAN", "SUM", a reduction .* or an attribute/)
+  refuses('SELECT ⟨⟩', /Expected "AVG", "COUNT", "HISTOGRAM", "MEAN", "SENSITIVE", "SUM", a reduction .* or an attribute/)
+  refuses('SELECT ⟨⟩WHERE Identity.age > 3', /Expected "AVG", "COUNT", "HISTOGRAM", "MEAN", "SENSITIVE", "SUM", a reduction .* or an attribute/)
+  refuses('SELECT COUNT(*), ⟨⟩', /Expected "AVG", "COUNT", "HISTOGRAM", "MEAN", "SENSITIVE", "SUM", a reduction .* or an attribute/)
   refuses('SELECT COUNT(*) ⟨⟩junk', /Expected ",", "WHERE", or end of input but "j" found/)
   refuses('SELECT COUNT(*) WHERE Identity.age > 30 ⟨⟩;', /but ";" found/)
   refuses('SELECT AVG(Activity.steps⟨⟩', /Expected "\)"/)

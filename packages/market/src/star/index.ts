@@ -202,3 +202,30 @@ function decrypt(sealed: SealedRecord, key: Buffer): { randomness: string; value
     return undefined
   }
 }
+
+/** How a dataset's column generalises its values (the query's BAND, PREFIX and SENSITIVE). */
+export interface Generalisation {
+  band?: number
+  prefix?: number
+  sensitive?: true
+}
+
+/** A box's value as its column releases it: a number as the lower edge of its band, a text cut to its prefix. */
+export function generalise(value: DatasetValue | undefined, column: Generalisation): DatasetValue {
+  if (value === null || value === undefined) return null
+  if (column.band !== undefined) return typeof value === 'number' && Number.isFinite(value) ? Math.floor(value / column.band) * column.band : null
+  if (column.prefix !== undefined) return [...String(value)].slice(0, column.prefix).join('')
+  return value
+}
+
+/**
+ * The record a box sends for a dataset query at its privacy level (whose k is the threshold):
+ * its values generalised as the columns say, sealed for the class its quasi-identifiers make,
+ * or a decoy when it does not match (null).
+ */
+export function datasetRecord(queryId: string, columns: readonly Generalisation[], level: string, k: number, values: readonly (DatasetValue | undefined)[] | null): SealedRecord {
+  if (values === null) return decoyRecord()
+  const generalised = columns.map((c, i) => generalise(values[i], c))
+  const classValues = generalised.filter((_, i) => !columns[i]!.sensitive)
+  return sealRecord({ queryId, level, classValues }, { values: generalised }, k)
+}
