@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createMarket, newWalletKey, type Market } from '@coffer/market'
 import { cli, startBox, type Running } from './helpers.ts'
-import { answerOf, makeBox, sendAnswer } from '../../market/test/boxes.ts'
+import { answerOf, datasetAnswerOf, makeBox, sendAnswer } from '../../market/test/boxes.ts'
 import { addressOf, startFakeNode, type FakeNode } from '../../market/test/bitcoin.ts'
 
 const DAY = 86400
@@ -179,4 +179,31 @@ test('what an answer earned, the balance and the payout are the owner\'s to see;
   const statement = (await box.api('GET', '/api/v1/statement?format=json')).body as { markets: { answers: { query: string; earnedSat: number | null }[]; earnedSat: number } }
   assert.deepEqual(statement.markets.answers.filter((a) => a.query === posted.id).map((a) => a.earnedSat), [2000], 'the month\'s statement says what the answer was paid')
   assert.equal(statement.markets.earnedSat, 2000)
+})
+
+test('a dataset answer leaves as one sealed record, spends no ε, and is released only in a class of k at the owner\'s level', async () => {
+  const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 20 * DAY
+  const steps = `MEAN(SUM(Activity.steps) PER 1d) DURING ${day(start)} .. ${day(start + 14 * DAY)}`
+  const posted = await market('POST', '/api/v1/queries', {
+    question: `SELECT ${steps} BAND 1000`, purpose: 'How much people walk, in bands of a thousand steps.', price: { amount: 100, currency: 'sat' },
+    deadline: new Date(Date.now() + 30 * DAY * 1000).toISOString(), participants: { min: 10, max: 100 }, bounds: {}, answer: 'dataset', retention: '1y',
+  })
+  assert.match(await coffer('sync'), /1 new query/)
+  assert.match(await coffer('show', posted.id), /What leaves: your values, generalised as the query says, as one sealed record/)
+  const budget = await coffer('budget')
+  assert.match(await coffer('accept', posted.id), /it is answered \(answered at level medium: a sealed record, released only in a class of at least 10\)/)
+  assert.equal(await coffer('budget'), budget, 'a dataset spends no ε')
+  const sent = (await box.api('GET', '/api/v1/exports')).body as { id: string; destination: string }[]
+  const record = (await box.api('GET', `/api/v1/exports/${sent.find((e) => e.destination.endsWith(`/queries/${posted.id}/answers`))!.id}`)).body.payload as { record: { ciphertext: string } }
+  assert.ok(!Buffer.from(record.record.ciphertext, 'base64url').toString('latin1').includes('8000'), 'the record leaves sealed')
+
+  // Nine others at medium walk between 8,000 and 9,000 a day too: with the box, a class of k = 10.
+  const page = await market('GET', `/api/v1/feed?since=${posted.seq - 1}&limit=1`)
+  for (let i = 0; i < 9; i++) assert.equal((await sendAnswer(marketUrl, datasetAnswerOf(makeBox(), page.queries[0], 'medium', [8000 + i * 100]))).status, 202)
+  await market('POST', `/api/v1/queries/${posted.id}/close`)
+  await leader.releaseDue()
+  const result = await market('GET', `/api/v1/queries/${posted.id}/result`)
+  assert.deepEqual(result.dataset.classes, [{ level: 'medium', k: 10, l: 3, records: 10, values: [8000] }])
+  assert.deepEqual(result.dataset.rows, Array.from({ length: 10 }, () => [8000]))
+  assert.equal(result.payment.owners, 10)
 })

@@ -156,7 +156,7 @@ function printQuery(q: QueryDetail): void {
   out(`  Pays: ${sat(spec.price.amount)} to each participant`)
   if (q.earned) out(`  Earned: ${sat(q.earned.sat)}, paid into your balance at ${q.market} on ${q.earned.at.slice(0, 10)}`)
   else if (q.state === 'answered') out(`  Earned: nothing yet; it is paid into your balance at ${q.market} once the market releases the result`)
-  out(`  What leaves: ${spec.answer === 'dataset' ? 'a generalised record' : 'your value, clipped to the declared bounds and split into two encrypted shares, one per aggregator; noise is added before anyone sees a total'}`)
+  out(`  What leaves: ${spec.answer === 'dataset' ? 'your values, generalised as the query says, as one sealed record: the market can read it only if at least k boxes at your privacy level send the same (k is 5, 10 or 20 at low, medium, high); otherwise nothing of it is released' : 'your value, clipped to the declared bounds and split into two encrypted shares, one per aggregator; noise is added before anyone sees a total'}`)
   out(`  Needs ${spec.participants.min}–${spec.participants.max} participants; answers close ${q.published.deadline}; the processor keeps the result ${spec.retention}`)
   if (q.state === 'waiting') out(`  Decide with \`coffer market accept ${q.id}\` or \`coffer market decline ${q.id}\`.`)
 }

@@ -1,16 +1,20 @@
 /**
- * Answering a market's statistics query the owner accepted: the box works out the owner's part
+ * Answering a market's query the owner accepted. For statistics: the box works out the owner's part
  * (evaluate.ts), at the strictest privacy level of the kinds of data it touches, spends that
  * level's ε from the owner's budget for each of them, splits the value into two encrypted Prio3
  * shares — one for each aggregator, neither able to read it alone — signs the answer with the
  * box's identity key, and sends it through the gateway, which audits it and keeps its bytes.
  * A box that does not match sends a report that adds nothing, so no one learns who matched.
+ * For a dataset: the owner's values generalised as the query says, sealed so the market can read
+ * them only if at least k boxes at the owner's level send the same class (k and l are the
+ * level's); a box that does not match sends a decoy of the same size.
  */
 import type { Logger } from 'pino'
 import { checkTask, makeReport, measurementFor } from '@coffer/market/aggregation'
 import { BudgetExceeded, budgetForLevel, parametersForQuery, parseRational, spendForAnswer, toText, type Budget, type BudgetUsage } from '@coffer/market/privacy'
 import {
-  answerSigningText, payoutAddressProblem, payoutAddressSigningText, type Answer, type PayoutAddressBody, type PublishedQuery, type Query, type TaskDescription,
+  answerSigningText, datasetAnswerSigningText, payoutAddressProblem, payoutAddressSigningText,
+  type Answer, type Column, type DatasetAnswer, type PayoutAddressBody, type PublishedQuery, type Query, type TaskDescription,
 } from '@coffer/market/protocol'
 import type { Arbiter } from '../arbiter/index.ts'
 import type { Gateway } from '../gateway/index.ts'
@@ -131,16 +135,20 @@ export class Answerer {
     } catch (err) {
       throw new CannotAnswer(`it asks for data you do not share (${(err as Error).message})`)
     }
+    const dataset = published.spec.answer === 'dataset'
     const task = published.tasks?.[parameters.level]
-    if (!task) throw new CannotAnswer(`the market takes no answers at your privacy level (${parameters.level}) for it`)
-    const selection = statisticOf(published.query)
-    checkTaskFor(task, published, parameters.level, selection.attribute)
+    const selection = dataset ? undefined : statisticOf(published.query)
+    if (selection) {
+      if (!task) throw new CannotAnswer(`the market takes no answers at your privacy level (${parameters.level}) for it`)
+      checkTaskFor(task, published, parameters.level, selection.attribute)
+    }
     const mapping: Mapping = { ...defaultMapping(membership.vocabulary(query.market), store), ...membership.mapping }
     const missing = evaluator.unmapped(published.query, mapping)
     if (missing.length > 0) throw new CannotAnswer(`the box does not know where to find ${missing.join(', ')} (map ${missing.length > 1 ? 'them' : 'it'} to a source)`)
 
     // ε is spent before anything leaves, and not given back if sending fails: an answer that may have arrived counts.
-    if (query.spent === null) {
+    // A dataset adds no noise, so it spends none: k and l of the owner's level protect it instead.
+    if (query.spent === null && !dataset) {
       const budgets: Record<string, Budget> = Object.fromEntries(types.map((t) => [t, budgetForLevel(levelOf(levels, t))]))
       let spent: Record<string, BudgetUsage>
       try {
@@ -155,25 +163,34 @@ export class Answerer {
     // The market reads the owner's data through a grant of its own, for the sources this query needs, gone once it is answered.
     const sources = [...new Set(attributesOf(published.query).map((a) => mapping[a]!.source))]
     const grant = arbiter.createGrant({ subject: `${MARKET_SENDER}${query.market}`, description: `Market ${query.market}: query ${query.id}`, sources, ops: ['read'], windows: [], granularity: 0 })
-    let value: number | boolean | null
+    let evaluation
     try {
       const token = arbiter.mint(grant.id, { ttlSeconds: 300 }).token
-      const { matched, values } = await evaluator.evaluate(published.query, mapping, token, `MARKET ${query.market} ${query.id}`)
-      const own = values[selection.index]
-      value = task.kind === 'count' ? matched : matched && typeof own === 'number' ? own : null
+      evaluation = await evaluator.evaluate(published.query, mapping, token, `MARKET ${query.market} ${query.id}`)
     } finally {
       arbiter.revoke(grant.id)
     }
-
-    const report = await makeReport(task, measurementFor(task, value), now)
-    const unsigned: Omit<Answer, 'signature'> = {
-      queryId: published.id, boxId: keys.identity.publicKey.toString('hex'), privacyLevel: parameters.level,
-      leader: Buffer.from(report.leader).toString('base64url'), helper: Buffer.from(report.helper).toString('base64url'),
+    const boxId = keys.identity.publicKey.toString('hex')
+    let body: Answer | DatasetAnswer
+    if (selection && task) {
+      const own = evaluation.values[selection.index]
+      const value = task.kind === 'count' ? evaluation.matched : evaluation.matched && typeof own === 'number' ? own : null
+      const report = await makeReport(task, measurementFor(task, value), now)
+      const unsigned: Omit<Answer, 'signature'> = {
+        queryId: published.id, boxId, privacyLevel: parameters.level,
+        leader: Buffer.from(report.leader).toString('base64url'), helper: Buffer.from(report.helper).toString('base64url'),
+      }
+      body = { ...unsigned, signature: sign(Buffer.from(answerSigningText(unsigned)), keys.identity).toString('base64url') }
+    } else {
+      // Sealed so the market can open it only with k − 1 others of the same class at this level; a box that does not match sends a decoy.
+      const { datasetRecord } = await import('@coffer/market/star')
+      const record = datasetRecord(published.id, published.query.select as Column[], parameters.level, parameters.k, evaluation.matched ? evaluation.values : null)
+      const unsigned: Omit<DatasetAnswer, 'signature'> = { queryId: published.id, boxId, privacyLevel: parameters.level, record }
+      body = { ...unsigned, signature: sign(Buffer.from(datasetAnswerSigningText(unsigned)), keys.identity).toString('base64url') }
     }
-    const signature = sign(Buffer.from(answerSigningText(unsigned)), keys.identity).toString('base64url')
     const market = membership.market(query.market)
-    await gateway.request(`${MARKET_SENDER}${query.market}`, answerUrl(market.url, published.id), { ...unsigned, signature })
-    membership.settle(query, 'answered', `answered at level ${parameters.level}`)
+    await gateway.request(`${MARKET_SENDER}${query.market}`, answerUrl(market.url, published.id), body)
+    membership.settle(query, 'answered', dataset ? `answered at level ${parameters.level}: a sealed record, released only in a class of at least ${parameters.k}` : `answered at level ${parameters.level}`)
   }
 
   #usages(): Record<string, BudgetUsage> {
@@ -185,7 +202,7 @@ export class Answerer {
 function statisticOf(query: Query): { index: number; attribute: string | undefined } {
   const index = query.select.findIndex((s) => 'aggregate' in s)
   const selection = query.select[index]
-  if (!selection || query.select.length !== 1) throw new CannotAnswer('the box answers one statistic per query, and this one asks for more, or for a dataset')
+  if (!selection || query.select.length !== 1) throw new CannotAnswer('the box answers one statistic per query, and this one asks for more')
   return { index, attribute: 'value' in selection ? selection.value.attribute : undefined }
 }
 
