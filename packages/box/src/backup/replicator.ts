@@ -4,6 +4,8 @@
  * It holds each owner's cores in a corestore of their own, opened by public key only: it can
  * verify every block's signature, and never holds a key that decrypts one. It refuses owners it
  * was not paired with, and blocks beyond an owner's quota (it refuses rather than evicts).
+ * Groups pair with it the same way, by an invite an admin seals to it; their copies are kept
+ * by group-replica.ts, and listed here beside the boxes'.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -20,9 +22,13 @@ import { openSwarm, type Connection, type PeerSwarm } from './network.ts'
 import { heldBlocks, heldRanges } from './held.ts'
 import { ToReplica, type HealthReport, type ToBox, openWire, type Wire } from './wire.ts'
 import { healthMessage } from './health.ts'
+import { GROUP_INVITE_PREFIX } from './group-wire.ts'
+import { GROUP_COPIES_TABLE, GroupCopies, acceptGroupInvite, dirBytes, groupCopyDir, type GroupCopyRow } from './group-replica.ts'
 
 export interface OwnerView {
+  /** A box's key, or a group's. */
   key: string
+  kind: 'box' | 'group'
   name: string
   state: 'pending' | 'active'
   quotaBytes: number
@@ -39,11 +45,15 @@ interface OwnerRow { key: string; name: string; state: 'pending' | 'active'; quo
 /** How often a connected owner gets a signed health report, and its disk use is measured. */
 const HEALTH_MS = 30_000
 
-export function replicatorIdentity(dir: string): KeyPair {
+function identitySeed(dir: string): Buffer {
   const file = path.join(dir, 'identity')
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
   if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' })
-  return keyPairFromSeed(fs.readFileSync(file))
+  return fs.readFileSync(file)
+}
+
+export function replicatorIdentity(dir: string): KeyPair {
+  return keyPairFromSeed(identitySeed(dir))
 }
 
 function openReplicatorDb(dir: string): Database.Database {
@@ -52,13 +62,22 @@ function openReplicatorDb(dir: string): Database.Database {
   db.pragma('journal_mode = WAL')
   db.exec(`CREATE TABLE IF NOT EXISTS owners (key TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, quota INTEGER NOT NULL,
       invite TEXT, expires_at REAL, added_at REAL NOT NULL, last_seen REAL, cores TEXT NOT NULL DEFAULT '[]');
-    CREATE TABLE IF NOT EXISTS spent_invites (hash TEXT PRIMARY KEY, spent_at REAL NOT NULL);`)
+    CREATE TABLE IF NOT EXISTS spent_invites (hash TEXT PRIMARY KEY, spent_at REAL NOT NULL);
+    ${GROUP_COPIES_TABLE};`)
   return db
 }
 
 /** Accepts an invite into the replicator's folder, running or not: a running replicator picks it up within a second. */
 export function acceptInvite(dir: string, code: string, opts: { quotaBytes: number }): { owner: string; name: string } {
   if (!(opts.quotaBytes > 0)) throw new InvalidInput('A quota must be more than 0 bytes, e.g. --quota 10GiB.')
+  if (code.trim().startsWith(GROUP_INVITE_PREFIX)) {
+    const db = openReplicatorDb(dir)
+    try {
+      return acceptGroupInvite(db, code, replicatorIdentity(dir), opts.quotaBytes)
+    } finally {
+      db.close()
+    }
+  }
   const invite = openInvite(code, replicatorIdentity(dir))
   const db = openReplicatorDb(dir)
   try {
@@ -76,21 +95,26 @@ export function acceptInvite(dir: string, code: string, opts: { quotaBytes: numb
   }
 }
 
-/** The owners a replicator folder serves, read from its database (a running replicator keeps it current). */
+/** The owners a replicator folder serves, boxes and groups, read from its database (a running replicator keeps it current). */
 export function listOwners(dir: string): OwnerView[] {
   const db = openReplicatorDb(dir)
+  const used = (folder: string) => fs.existsSync(folder) ? dirBytes(folder) : 0
   try {
-    return (db.prepare('SELECT * FROM owners ORDER BY added_at').all() as OwnerRow[]).map((row) => ownerView(row, fs.existsSync(ownerDir(dir, row.key)) ? dirBytes(ownerDir(dir, row.key)) : 0, false))
+    return [
+      ...(db.prepare('SELECT * FROM owners ORDER BY added_at').all() as OwnerRow[]).map((row) => ownerView(row, used(ownerDir(dir, row.key)), false)),
+      ...(db.prepare('SELECT * FROM group_copies ORDER BY added_at').all() as GroupCopyRow[]).map((row) => groupView(row, used(groupCopyDir(dir, row.key)), false)),
+    ]
   } finally {
     db.close()
   }
 }
 
-/** Stops serving an owner: a running replicator drops them within a second, and deletes what it held for them. */
+/** Stops serving an owner, a box or a group: a running replicator drops them within a second, and deletes what it held for them. */
 export function removeOwner(dir: string, key: string): void {
   const db = openReplicatorDb(dir)
   try {
-    if (!db.prepare('DELETE FROM owners WHERE key = ?').run(key).changes) throw new NotFound(`This replicator holds nothing for ${key}.`)
+    const removed = db.prepare('DELETE FROM owners WHERE key = ?').run(key).changes + db.prepare('DELETE FROM group_copies WHERE key = ?').run(key).changes
+    if (!removed) throw new NotFound(`This replicator holds nothing for ${key}.`)
   } finally {
     db.close()
   }
@@ -102,18 +126,18 @@ function ownerDir(dir: string, key: string): string {
 
 function ownerView(row: OwnerRow, usedBytes: number, connected: boolean): OwnerView {
   return {
-    key: row.key, name: row.name, state: row.state, quotaBytes: row.quota, usedBytes, overQuota: usedBytes > row.quota,
+    key: row.key, kind: 'box', name: row.name, state: row.state, quotaBytes: row.quota, usedBytes, overQuota: usedBytes > row.quota,
     cores: (JSON.parse(row.cores) as string[]).length, addedAt: new Date(row.added_at).toISOString(),
     lastSeen: row.last_seen === null ? null : new Date(row.last_seen).toISOString(), connected,
   }
 }
 
-function dirBytes(dir: string): number {
-  let total = 0
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name), { throwIfNoEntry: false })?.size ?? 0
+function groupView(row: GroupCopyRow, usedBytes: number, connected: boolean): OwnerView {
+  return {
+    key: row.key, kind: 'group', name: `group "${row.name}"`, state: row.state, quotaBytes: row.quota, usedBytes, overQuota: usedBytes > row.quota,
+    cores: (JSON.parse(row.cores) as string[]).length, addedAt: new Date(row.added_at).toISOString(),
+    lastSeen: row.last_seen === null ? null : new Date(row.last_seen).toISOString(), connected,
   }
-  return total
 }
 
 class Owner {
@@ -147,7 +171,10 @@ export class Replicator {
   readonly #bootstrap: { host: string; port: number }[] | undefined
   readonly #logger: pino.Logger | undefined
   readonly #owners = new Map<string, Owner>()
+  readonly #groups: GroupCopies
   #rows = new Map<string, OwnerRow>()
+  /** Groups' copies follow the database one change at a time. */
+  #groupsReloaded: Promise<void> = Promise.resolve()
   #swarm: PeerSwarm | undefined
   #poll: NodeJS.Timeout | undefined
   #health: NodeJS.Timeout | undefined
@@ -155,10 +182,12 @@ export class Replicator {
 
   constructor(opts: { dir: string; bootstrap?: { host: string; port: number }[]; logger?: pino.Logger }) {
     this.dir = path.resolve(opts.dir)
-    this.keyPair = replicatorIdentity(this.dir)
+    const seed = identitySeed(this.dir)
+    this.keyPair = keyPairFromSeed(seed)
     this.#db = openReplicatorDb(this.dir)
     this.#bootstrap = opts.bootstrap
     this.#logger = opts.logger
+    this.#groups = new GroupCopies({ dir: this.dir, db: this.#db, seed, bootstrap: opts.bootstrap, logger: opts.logger })
   }
 
   get publicKey(): string {
@@ -170,10 +199,13 @@ export class Replicator {
     // Owners removed while the replicator was stopped: what was held for them goes now.
     const owners = path.join(this.dir, 'owners')
     for (const key of fs.existsSync(owners) ? fs.readdirSync(owners) : []) if (!this.#rows.has(key)) fs.rmSync(path.join(owners, key), { recursive: true, force: true })
+    await this.#groupsReloaded
+    this.#groups.sweep()
     this.#swarm = await openSwarm({
       keyPair: this.keyPair,
       bootstrap: this.#bootstrap,
-      allowed: (remote) => this.#rows.has(remote.toString('hex')),
+      // Owners, and the admins of groups whose invite is still to be presented.
+      allowed: (remote) => this.#rows.has(remote.toString('hex')) || this.#groups.pendingAdmins().has(remote.toString('hex')),
       onConnection: (conn) => this.#connected(conn),
     })
     this.#dialPending()
@@ -188,6 +220,8 @@ export class Replicator {
     clearInterval(this.#poll)
     clearInterval(this.#health)
     await this.#swarm?.close()
+    await this.#groupsReloaded
+    await this.#groups.close()
     for (const owner of this.#owners.values()) await owner.store.close()
     this.#owners.clear()
     this.#db.close()
@@ -199,13 +233,23 @@ export class Replicator {
     return accepted
   }
 
+  /** The boxes and groups served here. */
   owners(): OwnerView[] {
     const rows = this.#db.prepare('SELECT * FROM owners ORDER BY added_at').all() as OwnerRow[]
-    return rows.map((row) => {
-      const owner = this.#owners.get(row.key)
-      const dir = ownerDir(this.dir, row.key)
-      return ownerView(row, owner ? owner.usedBytes + owner.grown : fs.existsSync(dir) ? dirBytes(dir) : 0, owner?.conn !== undefined)
-    })
+    const groups = this.#db.prepare('SELECT * FROM group_copies ORDER BY added_at').all() as GroupCopyRow[]
+    const used = (folder: string) => fs.existsSync(folder) ? dirBytes(folder) : 0
+    return [
+      ...rows.map((row) => {
+        const owner = this.#owners.get(row.key)
+        return ownerView(row, owner ? owner.usedBytes + owner.grown : used(ownerDir(this.dir, row.key)), owner?.conn !== undefined)
+      }),
+      ...groups.map((row) => groupView(row, this.#groups.usedBytes(row.key) ?? used(groupCopyDir(this.dir, row.key)), this.#groups.connected(row.key))),
+    ]
+  }
+
+  /** The keys connected now to this replicator's copy of a group. */
+  groupConnections(group: string): string[] {
+    return this.#groups.connections(group)
   }
 
   #reload(): void {
@@ -215,8 +259,14 @@ export class Replicator {
     const rows = this.#db.prepare('SELECT * FROM owners').all() as OwnerRow[]
     const before = this.#rows
     this.#rows = new Map(rows.map((r) => [r.key, r]))
-    this.#dialPending()
     for (const key of before.keys()) if (!this.#rows.has(key)) void this.#drop(key)
+    const pending = new Set(this.#groups.pendingAdmins().keys())
+    this.#groupsReloaded = this.#groupsReloaded.then(() => this.#groups.reload()).then(() => {
+      // An admin whose group is paired (or removed) meanwhile is no longer dialled from here.
+      for (const admin of pending) if (!this.#groups.pendingAdmins().has(admin) && !this.#rows.has(admin)) this.#swarm?.forget(Buffer.from(admin, 'hex'))
+      this.#dialPending()
+    }).catch((err: Error) => this.#logger?.error({ err: err.message }, 'the groups held here could not be opened'))
+    this.#dialPending()
   }
 
   /**
@@ -225,6 +275,7 @@ export class Replicator {
    */
   #dialPending(): void {
     for (const row of this.#rows.values()) if (row.state === 'pending') this.#swarm?.dial(Buffer.from(row.key, 'hex'))
+    for (const admin of this.#groups.pendingAdmins().keys()) this.#swarm?.dial(Buffer.from(admin, 'hex'))
   }
 
   async #drop(key: string): Promise<void> {
@@ -244,6 +295,13 @@ export class Replicator {
 
   #connected(conn: Connection): void {
     const key = conn.remotePublicKey.toString('hex')
+    const pairing = this.#groups.pendingAdmins().get(key)
+    if (pairing) {
+      this.#groups.pair(conn, pairing).then(() => {
+        if (!this.#groups.pendingAdmins().has(key) && !this.#rows.has(key)) this.#swarm?.stopDialling(conn.remotePublicKey)
+      }).catch((err: Error) => this.#logger?.warn({ group: pairing.key, err: err.message }, 'this replicator could not pair with the group'))
+      return
+    }
     const row = this.#rows.get(key)
     if (!row) {
       conn.destroy()
@@ -370,6 +428,7 @@ export class Replicator {
   }
 
   #reportAll(): void {
+    this.#groups.reportAll()
     for (const owner of this.#owners.values()) {
       owner.usedBytes = dirBytes(owner.dir)
       owner.grown = 0

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
-import type { GroupView, MemberView } from '../groups/index.ts'
+import type { GroupView, MemberView, ReplicatorView } from '../groups/index.ts'
 import type { Client } from './connect.ts'
 import { json, out, table } from './format.ts'
 
@@ -14,6 +14,20 @@ function members(list: MemberView[]): string {
     name: m.you ? `${m.name} (you)` : m.name, role: m.role, connected: m.you ? '-' : m.connected ? 'yes' : 'no',
     since: m.since.slice(0, 16).replace('T', ' '), 'added by': m.addedBy ?? 'founded it', box: m.box.slice(0, 16),
   })), ['name', 'role', 'connected', 'since', 'added by', 'box'])
+}
+
+function mebibytes(n: number): string {
+  return `${(n / 2 ** 20).toFixed(n < 10 * 2 ** 20 ? 2 : 0)} MiB`
+}
+
+function replicators(list: ReplicatorView[]): string {
+  return table(list.map((r) => ({
+    replicator: r.name, connected: r.connected ? 'yes' : 'no',
+    holds: r.holds ? `${r.holds.cores} cores, ${mebibytes(r.holds.bytes)}${r.holds.overQuota ? ' (quota FULL)' : ''}` : 'no report yet',
+    behind: r.holds ? `${r.holds.behindBlocks} blocks` : '-',
+    'last synced': r.lastSynced?.slice(0, 16).replace('T', ' ') ?? 'never',
+    key: r.box.slice(0, 16),
+  })), ['replicator', 'connected', 'holds', 'behind', 'last synced', 'key'])
 }
 
 function conflicts(group: GroupView): string[] {
@@ -62,6 +76,7 @@ export function groupCommands(program: Command, client: () => Client): void {
       else out(`you: ${g.role ?? 'not yet let in'}${g.writable ? '' : ', cannot write yet'}   key epoch ${g.epoch}   address ${g.address.slice(0, 16)}`)
       out(`drive: ${drive(g)}`)
       out(members(g.members))
+      if (g.replicators.length > 0) out(replicators(g.replicators))
       for (const line of conflicts(g)) out(line)
     })
 
@@ -104,6 +119,55 @@ export function groupCommands(program: Command, client: () => Client): void {
       const after = await client().request<GroupView>('DELETE', `/groups/${g.key}/members/${found[0]!.box}`)
       out(`Removed ${found[0]!.name} from "${g.name}". The group now uses a new key (epoch ${after.epoch}); the other members move to it by themselves.`)
       out(`What ${found[0]!.name} already had stays with them; nothing written from now on is readable to them.`)
+    })
+
+  const replicator = groups.command('replicator').description('a group\'s blind replicators: they hold its cores, encrypted, for members who are offline')
+  const pick = (g: GroupView, ref: string): ReplicatorView => {
+    const found = g.replicators.filter((r) => r.name === ref || r.box.startsWith(ref.toLowerCase()))
+    if (found.length !== 1) throw new InvalidInput(found.length === 0 ? `No replicator "${ref}" in "${g.name}": see \`coffer groups replicator list\`.` : `"${ref}" names several replicators: give their key.`)
+    return found[0]!
+  }
+
+  replicator.command('add <group> <replicator-key>')
+    .description('invite a blind replicator (its operator runs `coffer replicator id` for the key): the code is sealed to it, pairs once, and expires')
+    .requiredOption('--name <name>', 'what to call it, e.g. "Co-op server"')
+    .option('--expires <duration>', 'how long the invite stays good: 30m, 12h, 2d', '1h')
+    .action(async (ref: string, key: string, o: { name: string; expires: string }) => {
+      const g = await resolve(ref)
+      const { invite, expiresAt } = await client().request<{ invite: string; expiresAt: string }>('POST', `/groups/${g.key}/replicators`, {
+        body: { publicKey: key, name: o.name, expiresIn: o.expires },
+      })
+      out(`Invited "${o.name}" to hold "${g.name}" until ${expiresAt}. Give its operator this code (only that replicator can read it, and it pairs once):\n`)
+      out(`  coffer replicator accept ${invite} --quota 10GiB\n`)
+      out('Your box must be running when it pairs. It holds the group\'s files encrypted, and no key to read them.')
+    })
+
+  replicator.command('list <group>').description('a group\'s replicators: connected, what each holds, how far behind this box, when last in sync')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const { replicators: list } = await client().request<{ replicators: ReplicatorView[] }>('GET', `/groups/${(await resolve(ref)).key}/replicators`)
+      if (o.json) return json(list)
+      out(list.length === 0 ? 'No replicator yet: `coffer groups replicator add <group> <replicator-key> --name <name>`.' : replicators(list))
+    })
+
+  replicator.command('limit <group> <replicator>').description('this box\'s bandwidth limits to a replicator (by name or key), bytes a second; 0: none')
+    .option('--upload <bytes>', 'upload limit', (v) => Number(v))
+    .option('--download <bytes>', 'download limit', (v) => Number(v))
+    .action(async (ref: string, who: string, o: { upload?: number; download?: number }) => {
+      const g = await resolve(ref)
+      const r = pick(g, who)
+      const after = await client().request<ReplicatorView>('PATCH', `/groups/${g.key}/replicators/${r.box}`, {
+        body: { ...(o.upload !== undefined ? { uploadBytesPerSecond: o.upload } : {}), ...(o.download !== undefined ? { downloadBytesPerSecond: o.download } : {}) },
+      })
+      out(`Limits to "${after.name}": upload ${after.limits.uploadBytesPerSecond || 'none'}, download ${after.limits.downloadBytesPerSecond || 'none'} (bytes a second).`)
+    })
+
+  replicator.command('remove <group> <replicator>').description('remove a replicator (by name or key): every member stops admitting it')
+    .action(async (ref: string, who: string) => {
+      const g = await resolve(ref)
+      const r = pick(g, who)
+      await client().request('DELETE', `/groups/${g.key}/replicators/${r.box}`)
+      out(`Removed "${r.name}" from "${g.name}". What it already holds stays on its disk, encrypted; ask its operator to run \`coffer replicator remove ${g.key.slice(0, 8)}\`.`)
     })
 
   groups.command('leave <group>').description('leave a group: its members hear it, and this box deletes its copy of the group and its drive')

@@ -53,13 +53,16 @@ export interface Author { name: string; box: string; epoch: number }
 /** How an epoch ended: the next one's base, its content key sealed to each remaining member's box, and who was removed. */
 export interface Rotation { epoch: number; base: string; keys: { box: string; key: string }[]; by: string; removed: string; at: number }
 
+/** A blind replicator the group's members admit: it holds the group's cores, and no key to read them. */
+export interface GroupReplicator { peer: string; box: string; name: string; addedBy: string; since: number }
+
 /** A member carried into this epoch, not yet added back. */
 export interface Carried { role: Role; name: string }
 
 /** A drive change applied, by whom, written in which epoch: what a later epoch replays if the drive carried into it did not hold it. */
 export interface Applied { author: string; op: DriveOp; epoch: number }
 
-export type ViewValue = DriveNode | HistoryRecord | Member | GroupMeta | Author | Rotation | Carried | Statement | Applied | { versions: number }
+export type ViewValue = DriveNode | HistoryRecord | Member | GroupMeta | Author | Rotation | Carried | Statement | Applied | GroupReplicator | { versions: number }
 export type View = Hyperbee<ViewValue>
 type Batch = BeeBatch<ViewValue>
 
@@ -69,13 +72,15 @@ export const MEMBERS = { gte: 'm/', lt: 'm0' }
 export const AUTHORS = { gte: 'a/', lt: 'a0' }
 export const REJOINS = { gte: 'j/', lt: 'j0' }
 export const APPLIED = { gte: 'o/', lt: 'o0' }
+export const REPLICATORS = { gte: 'r/', lt: 'r0' }
+const replicatorKey = (peer: string): string => `r/${peer}`
 export const appliedKey = (id: string): string => `o/${id}`
 export const memberKey = (writer: string): string => `m/${writer}`
 const authorKey = (writer: string): string => `a/${writer}`
 export const carriedKey = (box: string): string => `k/${box}`
 const rejoinKey = (box: string): string => `j/${box}`
-/** What a later epoch's founder may carry over: the drive (nodes, history, conflicts, the changes applied) and former writers' names. */
-const CARRIED_ENTRY = /^([nhc]|a\/|o\/)/
+/** What a later epoch's founder may carry over: the drive (nodes, history, conflicts, the changes applied), former writers' names and the replicators. */
+const CARRIED_ENTRY = /^([nhc]|a\/|o\/|r\/)/
 
 /**
  * The apply function of one epoch's base. `founder` is the writer whose base it is: only it may
@@ -124,6 +129,15 @@ async function applyOp(b: Batch, op: GroupOp, author: string, ctx: Ctx): Promise
     }
     case 'leave': {
       await dropMember(b, self, ctx)
+      return
+    }
+    case 'replicator': {
+      if (self.role !== 'admin') return
+      await b.put(replicatorKey(op.peer), { peer: op.peer, box: op.box, name: op.name, addedBy: author, since: op.at } satisfies GroupReplicator)
+      return
+    }
+    case 'drop-replicator': {
+      if (self.role === 'admin') await b.del(replicatorKey(op.peer))
       return
     }
     case 'rotate': {

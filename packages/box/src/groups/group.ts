@@ -15,6 +15,7 @@
  * epoch adds it. The removed member holds only old keys: nothing written afterwards opens with them.
  */
 import fs from 'node:fs'
+import path from 'node:path'
 import { createHash, createHmac, randomUUID } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import Autobase from 'autobase'
@@ -27,8 +28,8 @@ import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors/index.ts'
 import { openSealed, sealTo, type BoxKeys, type KeyPair } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
 import {
-  applier, appliedKey, APPLIED, AUTHORS, carriedKey, MEMBERS, META_KEY, REJOINS, ROTATION_KEY,
-  type Applied, type Author, type Carried, type GroupMeta, type Rotation, type View, type ViewValue,
+  applier, appliedKey, APPLIED, AUTHORS, carriedKey, MEMBERS, META_KEY, REJOINS, REPLICATORS, ROTATION_KEY,
+  type Applied, type Author, type Carried, type GroupMeta, type GroupReplicator, type Rotation, type View, type ViewValue,
 } from './apply.ts'
 import { Drive } from './drive.ts'
 import { hashSecret, makeInvite } from './invite.ts'
@@ -37,6 +38,9 @@ import type { PeerNetwork, PeerSwarm, Connection } from '../backup/index.ts'
 import { opId, type GroupOp } from './ops.ts'
 import { CONFLICTS, subtreeRanges } from './paths.ts'
 import { adminChannel } from './wire.ts'
+import { openWire } from '../backup/wire.ts'
+import { FromGroupReplica, makeGroupReplicaInvite, type ToGroupReplica } from '../backup/group-wire.ts'
+import { ReplicaLinks, type ReplicatorState } from './replicas.ts'
 
 /** Writers acknowledge each other this often, so the order every member agrees on keeps up. */
 const ACK_MS = 1000
@@ -126,6 +130,10 @@ export class Group {
   readonly #replayed = new Map<number, number>()
   readonly #replaying = new Set<string>()
   #swarm: PeerSwarm | undefined
+  /** The group's blind replicators, as its log lists them; and this box's connections to them. */
+  #replicators: GroupReplicator[] = []
+  readonly #replicas: ReplicaLinks
+  #toldReplicas = ''
   readonly drive: Drive
 
   private constructor(deps: GroupDeps, opts: { key: string; dir: string; store: Corestore; invitedBy: string | null }) {
@@ -135,6 +143,14 @@ export class Group {
     this.#store = opts.store
     this.#invitedBy = opts.invitedBy
     this.#peer = deps.keys.deriveKeyPair(`groups/${opts.key}/peer`)
+    this.#replicas = new ReplicaLinks({
+      group: opts.key,
+      store: opts.store,
+      file: path.join(opts.dir, 'replicators.json'),
+      peers: () => [...this.#members, ...this.#waiting].map((m) => ({ peer: m.peer, admin: m.role === 'admin' })),
+      admin: () => this.self?.role === 'admin',
+      logger: deps.logger,
+    })
     this.drive = new Drive({
       view: () => this.#current.base.view,
       append: (op) => this.#append(this.#current, op),
@@ -204,7 +220,7 @@ export class Group {
     await this.#refresh()
     this.#swarm = await this.#deps.network.swarm({
       keyPair: this.#peer,
-      allowed: (remote) => this.#isMember(remote) || this.#holdsInvite(remote),
+      allowed: (remote) => this.#isMember(remote) || this.#isReplicator(remote) || this.#holdsInvite(remote),
       onConnection: (conn) => this.#connected(conn),
       address: groupAddress(this.key),
     })
@@ -214,6 +230,7 @@ export class Group {
   async close(): Promise<void> {
     await this.#advancing
     await this.#swarm?.close()
+    this.#replicas.close()
     for (const { core } of this.#blobCores.values()) await core.close()
     this.#blobCores.clear()
     if (this.#previous) await this.#closeEra(this.#previous)
@@ -299,6 +316,48 @@ export class Group {
     return { code, expiresAt }
   }
 
+  /** The group's blind replicators, as its log lists them, with what each last reported to this box. */
+  replicators(): (GroupReplicator & ReplicatorState & { connected: boolean })[] {
+    return this.#replicators.map((r) => ({ ...r, ...this.#replicas.state(r.peer), connected: this.#replicas.isConnected(r.peer) }))
+  }
+
+  /**
+   * An invite for a blind replicator, known by its key (`coffer replicator id`), sealed to it: it
+   * pairs once, before it expires, with this admin's box. Admins only.
+   */
+  inviteReplicator(input: { box: string; name: string; expiresInSeconds: number }): { code: string; expiresAt: number } {
+    if (this.self?.role !== 'admin') throw new Forbidden('Only the group\'s admins may add a replicator.')
+    const box = input.box.toLowerCase()
+    if (this.#replicators.some((r) => r.box === box)) throw new Conflict('That replicator holds the group already.')
+    if (this.#members.some((m) => m.box === box)) throw new Conflict('That is a member\'s box, not a replicator.')
+    const expiresAt = Date.now() + input.expiresInSeconds * 1000
+    const { code, secretHash } = makeGroupReplicaInvite({
+      group: this.key, address: this.address, name: this.name, admin: this.#peer.publicKey.toString('hex'), expiresAt,
+    }, Buffer.from(box, 'hex'))
+    this.#deps.db.prepare("INSERT INTO group_invites (id, group_key, invitee, name, role, secret_hash, expires_at, created_at) VALUES (?, ?, ?, ?, 'replicator', ?, ?, ?)")
+      .run(randomUUID(), this.key, box, input.name, secretHash, expiresAt, Date.now())
+    return { code, expiresAt }
+  }
+
+  /** Drops a replicator: every member stops admitting it. What it holds stays on its disk, encrypted. Admins only. */
+  async removeReplicator(ref: string): Promise<GroupReplicator> {
+    if (this.self?.role !== 'admin') throw new Forbidden('Only the group\'s admins may remove a replicator.')
+    const key = ref.toLowerCase()
+    const found = this.#replicators.find((r) => r.box === key || r.peer === key)
+    if (!found) throw new NotFound('That is no replicator of the group: `coffer groups replicator list` lists them.')
+    await this.#append(this.#current, { type: 'drop-replicator', peer: found.peer, at: Date.now() })
+    await this.#refresh()
+    return found
+  }
+
+  /** This box's bandwidth limits to one of the group's replicators. */
+  limitReplicator(ref: string, limits: { uploadBytesPerSecond?: number; downloadBytesPerSecond?: number }): void {
+    const key = ref.toLowerCase()
+    const found = this.#replicators.find((r) => r.box === key || r.peer === key)
+    if (!found) throw new NotFound('That is no replicator of the group: `coffer groups replicator list` lists them.')
+    this.#replicas.limit(found.peer, limits)
+  }
+
   /** Leaves the group: says so in its log, gives the members a moment to hear it, and deletes this box's copy. A removed box only deletes its copy. */
   async leave(waitMs: number): Promise<void> {
     const self = this.self
@@ -361,10 +420,10 @@ export class Group {
     await this.#enter(era)
   }
 
-  /** The drive as the old epoch's view holds it, and the names of everyone who wrote in it, in batches to carry over. */
+  /** The drive as the old epoch's view holds it, the names of everyone who wrote in it and the replicators, in batches to carry over. */
   async #carried(era: Era): Promise<{ key: string; value: unknown }[][]> {
     const entries: { key: string; value: unknown }[] = []
-    for (const range of [...subtreeRanges(''), { gte: 'h', lt: 'i' }, CONFLICTS, AUTHORS, APPLIED]) {
+    for (const range of [...subtreeRanges(''), { gte: 'h', lt: 'i' }, CONFLICTS, AUTHORS, APPLIED, REPLICATORS]) {
       for await (const e of era.base.view.createReadStream(range)) entries.push({ key: e.key, value: e.value })
     }
     for (const m of this.#members) entries.push({ key: `a/${m.writer}`, value: { name: m.name, box: m.box, epoch: era.epoch.epoch } satisfies Author })
@@ -453,15 +512,26 @@ export class Group {
       const gone = new Set([...authors.values()].filter((a) => a.epoch === current.epoch.epoch).map((a) => a.box))
       waiting = (await this.#readMembers(this.#previous.base.view)).filter((p) => !members.some((m) => m.box === p.box) && !gone.has(p.box))
     }
-    const before = new Set([...this.#members, ...this.#waiting].map((m) => m.peer))
+    const replicators: GroupReplicator[] = []
+    for await (const e of view.createReadStream(REPLICATORS)) replicators.push(e.value as GroupReplicator)
+    const before = new Set([...this.#members, ...this.#waiting, ...this.#replicators].map((m) => m.peer))
+    const dropped = this.#replicators.map((r) => r.peer).filter((peer) => !replicators.some((r) => r.peer === peer))
     this.#members = members
     this.#waiting = waiting
     this.#authors = authors
-    const now = new Set([...members, ...waiting].map((m) => m.peer))
-    // A member removed or gone is dropped at once; one new is dialled.
+    this.#replicators = replicators
+    const now = new Set([...members, ...waiting, ...replicators].map((m) => m.peer))
+    // A member or replicator removed or gone is dropped at once; one new is dialled.
     for (const peer of before) if (!now.has(peer) && !this.#farewell.has(peer)) this.#swarm?.forget(Buffer.from(peer, 'hex'))
+    for (const gone of dropped) if (!now.has(gone)) this.#replicas.forget(gone)
     this.#dialMembers()
     for (const m of members) this.#blobs(m.blobs, current.epoch.epoch)
+    // The replicators hear who they may admit now, and of the cores a new member or epoch brought.
+    const told = `${current.epoch.epoch} ${[...now].sort().join(' ')} ${this.self?.role}`
+    if (told !== this.#toldReplicas) {
+      this.#toldReplicas = told
+      this.#replicas.changed()
+    }
     await this.#follow()
   }
 
@@ -512,7 +582,7 @@ export class Group {
 
   #dialMembers(): void {
     const self = this.#peer.publicKey.toString('hex')
-    const peers = new Set([...this.#members, ...this.#waiting].map((m) => m.peer))
+    const peers = new Set([...this.#members, ...this.#waiting, ...this.#replicators].map((m) => m.peer))
     if (this.#invitedBy && peers.size === 0) peers.add(this.#invitedBy)
     peers.delete(self)
     for (const peer of peers) this.#swarm?.dial(Buffer.from(peer, 'hex'))
@@ -525,14 +595,29 @@ export class Group {
     return this.#members.length === 0 && key === this.#invitedBy
   }
 
+  #isReplicator(remote: Buffer): boolean {
+    const key = remote.toString('hex')
+    return this.#replicators.some((r) => r.peer === key)
+  }
+
   #holdsInvite(remote: Buffer): boolean {
     return this.#deps.db.prepare('SELECT 1 FROM group_invites WHERE group_key = ? AND invitee = ?').get(this.key, remote.toString('hex')) !== undefined
   }
 
   #connected(conn: Connection): void {
-    if (this.#isMember(conn.remotePublicKey)) {
+    const member = this.#isMember(conn.remotePublicKey)
+    if (member || this.#isReplicator(conn.remotePublicKey)) {
       if (this.#previous) this.#previous.base.replicate(conn)
       this.#current.base.replicate(conn)
+      if (!member) this.#replicas.connected(conn)
+      return
+    }
+    const pairing = this.#deps.db.prepare("SELECT 1 FROM group_invites WHERE group_key = ? AND invitee = ? AND role = 'replicator'").get(this.key, conn.remotePublicKey.toString('hex'))
+    if (pairing) {
+      this.#admitReplicator(conn).catch((err: Error) => {
+        this.#deps.logger?.warn({ group: this.key, err: err.message }, 'a replicator holding an invite could not be let in')
+        conn.destroy()
+      })
       return
     }
     this.#admit(conn).catch((err: Error) => {
@@ -574,6 +659,35 @@ export class Group {
     })
     // The invitee dials back under its key for the group.
     hangUp()
+  }
+
+  /**
+   * A replicator holding an invite says its secret and the key it will use on the group's network;
+   * if the invite holds, that key goes into the group's log, so every member admits it, and it
+   * hears which peers to admit.
+   */
+  async #admitReplicator(conn: Connection): Promise<void> {
+    const remote = conn.remotePublicKey.toString('hex')
+    const wire = openWire<ToGroupReplica, FromGroupReplica>(conn, FromGroupReplica, () => {})
+    const request = await wire.next('pair', JOIN_REQUEST_MS)
+    const refuse = (reason: string) => {
+      wire.send({ type: 'refused', reason })
+      setTimeout(() => conn.destroy(), 1000).unref()
+    }
+    const row = this.#deps.db.prepare("SELECT * FROM group_invites WHERE group_key = ? AND secret_hash = ? AND role = 'replicator'").get(this.key, hashSecret(request.secret)) as InviteRow | undefined
+    if (!row || row.invitee !== remote) return refuse('That invite is not one this group made for this replicator.')
+    if (row.used_at !== null) return refuse('This invite was used already: an invite pairs once. Ask the admin for a new one.')
+    if (row.expires_at <= Date.now()) return refuse('This invite expired: ask the admin for a new one.')
+    if (this.self?.role !== 'admin') return refuse('The member who invited this replicator is no longer an admin of the group.')
+    if (this.#members.some((m) => m.peer === request.peer) || request.peer === this.#peer.publicKey.toString('hex')) return refuse('That key is a member\'s.')
+    if (this.#deps.db.prepare('UPDATE group_invites SET used_at = ? WHERE id = ? AND used_at IS NULL').run(Date.now(), row.id).changes === 0) {
+      return refuse('This invite was used already: an invite pairs once. Ask the admin for a new one.')
+    }
+    await this.#append(this.#current, { type: 'replicator', peer: request.peer, box: remote, name: row.name, at: Date.now() })
+    await this.#refresh()
+    wire.send({ type: 'paired', peers: [...this.#members, ...this.#waiting].map((m) => ({ peer: m.peer, admin: m.role === 'admin' })) })
+    // The replicator hangs up, and dials back under its key for the group.
+    setTimeout(() => conn.destroy(), 5000).unref()
   }
 
   #blobs(core: string, epoch: number): Hyperblobs {

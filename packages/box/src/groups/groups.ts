@@ -38,6 +38,24 @@ export const MemberView = Type.Object({
 })
 export type MemberView = Static<typeof MemberView>
 
+export const ReplicatorView = Type.Object({
+  name: Type.String(),
+  box: Type.String({ description: 'The replicator\'s key, as `coffer replicator id` prints it' }),
+  peer: Type.String({ description: 'Its key on the group\'s network, which members admit' }),
+  addedBy: Type.String({ description: 'The admin who added it' }),
+  since: Type.String(),
+  connected: Type.Boolean({ description: 'Connected to this box now' }),
+  holds: Type.Union([Type.Null(), Type.Object({
+    reportedAt: Type.String(),
+    cores: Type.Integer(), blocks: Type.Integer(), bytes: Type.Number(),
+    quotaBytes: Type.Number(), usedBytes: Type.Number(), overQuota: Type.Boolean(),
+    behindBlocks: Type.Integer({ description: 'Blocks this box holds that it did not, when it reported' }),
+  })], { description: 'What it last said it holds (signed), checked against this box\'s copy; none before its first report' }),
+  lastSynced: Type.Union([Type.String(), Type.Null()], { description: 'When it last held every block this box holds' }),
+  limits: Type.Object({ uploadBytesPerSecond: Type.Integer(), downloadBytesPerSecond: Type.Integer() }, { description: 'This box\'s bandwidth limits to it; 0: none' }),
+})
+export type ReplicatorView = Static<typeof ReplicatorView>
+
 export const GroupView = Type.Object({
   key: Type.String({ description: 'The group\'s key, which names it for good' }),
   name: Type.String(),
@@ -52,6 +70,7 @@ export const GroupView = Type.Object({
     path: Type.String(),
     versions: Type.Array(Type.Object({ version: Type.String(), author: Type.String(), mtime: Type.String(), size: Type.Integer() })),
   }), { description: 'Files that keep several versions written at once by different members' }),
+  replicators: Type.Array(ReplicatorView, { description: 'Blind replicators holding the group\'s cores, ciphertext only' }),
 })
 export type GroupView = Static<typeof GroupView>
 
@@ -233,6 +252,30 @@ export class Groups {
     }
   }
 
+  /** An invite for a blind replicator, sealed to its key; it pairs once, with this admin's box, which must be running then. */
+  inviteReplicator(key: string, input: { publicKey: string; name: string; expiresInSeconds: number }): { invite: string; expiresAt: string } {
+    const box = input.publicKey.toLowerCase()
+    if (box === this.publicKey) throw new InvalidInput('That is this box\'s own key, not a replicator\'s.', { field: 'publicKey' })
+    const { code, expiresAt } = this.#group(key).inviteReplicator({ box, name: input.name, expiresInSeconds: input.expiresInSeconds })
+    return { invite: code, expiresAt: new Date(expiresAt).toISOString() }
+  }
+
+  async replicators(key: string): Promise<ReplicatorView[]> {
+    return (await this.get(key)).replicators
+  }
+
+  async removeReplicator(key: string, replicator: string): Promise<{ removed: string }> {
+    const removed = await this.#group(key).removeReplicator(replicator)
+    return { removed: removed.box }
+  }
+
+  async limitReplicator(key: string, replicator: string, limits: { uploadBytesPerSecond?: number; downloadBytesPerSecond?: number }): Promise<ReplicatorView> {
+    const group = this.#group(key)
+    group.limitReplicator(replicator, limits)
+    const ref = replicator.toLowerCase()
+    return (await this.replicators(key)).find((r) => r.box === ref || r.peer === ref)!
+  }
+
   drive(key: string): Drive {
     return this.#group(key).drive
   }
@@ -305,6 +348,16 @@ export class Groups {
         addedBy: m.addedBy === null ? null : names.get(m.addedBy) ?? m.addedBy.slice(0, 8), box: m.box, writer: m.writer, blobs: m.blobs,
       })),
       conflicts: conflicts.map((c) => ({ path: c.path, versions: c.versions.map((v) => ({ ...v, mtime: new Date(v.mtime).toISOString() })) })),
+      replicators: group.replicators().map((r) => ({
+        name: r.name, box: r.box, peer: r.peer, addedBy: names.get(r.addedBy) ?? r.addedBy.slice(0, 8), since: new Date(r.since).toISOString(), connected: r.connected,
+        holds: r.report && r.behindBlocks !== null ? {
+          reportedAt: new Date(r.report.at).toISOString(), cores: r.report.cores.length,
+          blocks: r.report.cores.reduce((n, c) => n + c.blocks, 0), bytes: r.report.cores.reduce((n, c) => n + c.bytes, 0),
+          quotaBytes: r.report.quotaBytes, usedBytes: r.report.usedBytes, overQuota: r.report.overQuota, behindBlocks: r.behindBlocks,
+        } : null,
+        lastSynced: r.syncedAt === null ? null : new Date(r.syncedAt).toISOString(),
+        limits: r.limits,
+      })),
     }
   }
 }

@@ -6,7 +6,7 @@
 import { Type } from '@sinclair/typebox'
 import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { durationPattern, parseDuration } from '../duration/index.ts'
-import { GroupView, MemberView, type Groups } from './groups.ts'
+import { GroupView, MemberView, ReplicatorView, type Groups } from './groups.ts'
 import { MemberName, Role } from './members.ts'
 
 const GroupInput = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The group\'s key' }) })
@@ -87,6 +87,46 @@ export function groupOperations({ groups }: { groups: Groups }) {
       name: 'groups.leave', summary: 'Leave a group: its members hear it, and this box deletes its copy of the group', audit: 'admin',
       input: GroupInput, output: Type.Object({ left: Type.String() }), access: ownerOnly,
       run: async (input) => groups.leave(input.id),
+    }),
+
+    addReplicator: defineOperation({
+      name: 'groups.replicators.add',
+      summary: 'Invite a blind replicator, known by its key, to hold the group\'s cores (ciphertext only): the code is sealed to that key, pairs once, and expires',
+      audit: 'admin',
+      input: Type.Object({
+        id: GroupInput.properties.id,
+        publicKey: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'The replicator\'s key, as `coffer replicator id` prints it' }),
+        name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'What to call it, e.g. "Co-op server"' }),
+        expiresIn: Type.Optional(Type.String({ pattern: durationPattern(['m', 'h', 'd'], 3), description: 'How long the invite stays good (default 1h)' })),
+      }, { additionalProperties: false }),
+      output: Type.Object({ invite: Type.String({ description: 'Give this to the replicator\'s operator: `coffer replicator accept <code>`' }), expiresAt: Type.String() }),
+      access: ownerOnly,
+      run: async (input) => groups.inviteReplicator(input.id, { publicKey: input.publicKey, name: input.name, expiresInSeconds: parseDuration(input.expiresIn ?? '1h', 'expiresIn') }),
+    }),
+
+    replicators: defineOperation({
+      name: 'groups.replicators.list', summary: 'A group\'s blind replicators: connected or not, what each holds, when each last held everything', audit: 'admin',
+      input: GroupInput, output: Type.Object({ replicators: Type.Array(ReplicatorView) }), access: ownerOnly,
+      run: async (input) => ({ replicators: await groups.replicators(input.id) }),
+    }),
+
+    limitReplicator: defineOperation({
+      name: 'groups.replicators.configure', summary: 'Set this box\'s bandwidth limits to one of a group\'s replicators', audit: 'admin',
+      input: Type.Object({
+        id: GroupInput.properties.id,
+        replicator: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'The replicator\'s key' }),
+        uploadBytesPerSecond: Type.Optional(Type.Integer({ minimum: 0, description: 'Upload limit to it; 0: none' })),
+        downloadBytesPerSecond: Type.Optional(Type.Integer({ minimum: 0, description: 'Download limit from it; 0: none' })),
+      }, { additionalProperties: false }),
+      output: ReplicatorView, access: ownerOnly,
+      run: async ({ id, replicator, ...limits }) => groups.limitReplicator(id, replicator, limits),
+    }),
+
+    removeReplicator: defineOperation({
+      name: 'groups.replicators.remove', summary: 'Remove a group\'s replicator: every member stops admitting it; what it holds stays on its disk, encrypted', audit: 'admin',
+      input: Type.Object({ id: GroupInput.properties.id, replicator: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'The replicator\'s key' }) }, { additionalProperties: false }),
+      output: Type.Object({ removed: Type.String() }), access: ownerOnly,
+      run: async (input) => groups.removeReplicator(input.id, input.replicator),
     }),
   }
 }

@@ -64,6 +64,12 @@ export const GroupOp = Type.Union([
   Type.Object({ type: Type.Literal('carry'), entries: Type.Array(Type.Object({ key: Type.String({ maxLength: 10_000 }), value: Type.Unknown() }), { maxItems: 10_000 }) }, { additionalProperties: false }),
   /** An admin adds a member, with the statement the member signed; a member carried into this epoch may be added back by any member. */
   Type.Object({ type: Type.Literal('add'), member: Statement, role: Role, at: Time }, { additionalProperties: false }),
+  /**
+   * An admin adds a blind replicator, known by its box-side key (`box`, which its invite was sealed
+   * to) and its key on the group's network (`peer`, which members admit), or drops one.
+   */
+  Type.Object({ type: Type.Literal('replicator'), peer: Hex(32), box: Hex(32), name: Name, at: Time }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('drop-replicator'), peer: Hex(32), at: Time }, { additionalProperties: false }),
   /** A member leaves. */
   Type.Object({ type: Type.Literal('leave'), at: Time }, { additionalProperties: false }),
   /**

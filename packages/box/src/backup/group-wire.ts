@@ -1,0 +1,113 @@
+/**
+ * A group's blind replicator and the group's members: the invite an admin seals to a replicator,
+ * and what the two ends say beside the cores' own replication (on the backup channel of the same
+ * connection). A replicator learns only what a blind copy needs — the group's address, the keys
+ * of its cores, which peers it may admit and which of them are admins — and sends back signed
+ * accounts of what it holds. It never learns a content key, a member's name or a file's.
+ *
+ * Pairing: the admin's box makes an invite sealed to the replicator's key, naming the group's
+ * address and the admin's key on the group's network, and keeps only the hash of its secret. The
+ * replicator, having opened it, dials the admin under its own key, says the secret once and the
+ * key it will use on the group's network; the admin writes that key into the group's log (so
+ * every member admits it) and answers with the peers it may admit. An expired or spent invite is
+ * refused at both ends, as backup's are.
+ */
+import { createHmac, randomBytes } from 'node:crypto'
+import { Type, type Static } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { InvalidInput } from '../errors/index.ts'
+import { openSealed, sealTo, type KeyPair } from '../keys/index.ts'
+import { hashSecret } from './invite.ts'
+
+export const GROUP_INVITE_PREFIX = 'coffer-group-replica:'
+
+const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-f]{${bytes * 2}}$` })
+const CoreKey = Hex(32)
+const Index = Type.Integer({ minimum: 0 })
+
+const GroupReplicaInvite = Type.Object({
+  v: Type.Literal(1),
+  /** The group's key, which names it, and where its members meet on the DHT. */
+  group: Hex(32),
+  address: Hex(32),
+  /** What the group is called, for the replicator's operator to see whose copy this is. */
+  name: Type.String({ maxLength: 100 }),
+  /** The inviting admin's key on the group's network: whom to dial. */
+  admin: Hex(32),
+  secret: Hex(32),
+  expiresAt: Type.Number(),
+}, { additionalProperties: false })
+export type GroupReplicaInvite = Static<typeof GroupReplicaInvite>
+const checkInvite = TypeCompiler.Compile(GroupReplicaInvite)
+
+export function makeGroupReplicaInvite(invite: Omit<GroupReplicaInvite, 'v' | 'secret'>, replicator: Buffer): { code: string; secretHash: string } {
+  const full: GroupReplicaInvite = { v: 1, ...invite, secret: randomBytes(32).toString('hex') }
+  let sealed: Buffer
+  try {
+    sealed = sealTo(Buffer.from(JSON.stringify(full)), replicator)
+  } catch {
+    throw new InvalidInput('That is not a replicator\'s key: copy the whole key `coffer replicator id` prints.', { field: 'publicKey' })
+  }
+  return { code: GROUP_INVITE_PREFIX + sealed.toString('base64url'), secretHash: hashSecret(full.secret) }
+}
+
+/** Opens a group invite sealed to this replicator; refuses one sealed to another, altered, or expired. */
+export function openGroupReplicaInvite(code: string, keyPair: KeyPair, now = Date.now()): GroupReplicaInvite {
+  const text = code.trim()
+  const opened = openSealed(Buffer.from(text.slice(GROUP_INVITE_PREFIX.length), 'base64url'), keyPair)
+  if (!opened) throw new InvalidInput('This invite was not made for this replicator (or it was altered): ask the group\'s admin for an invite to this replicator\'s key.')
+  let invite: unknown
+  try {
+    invite = JSON.parse(opened.toString('utf8'))
+  } catch {
+    invite = undefined
+  }
+  if (!checkInvite.Check(invite)) throw new InvalidInput('This invite is not one this version of Coffer can read.')
+  if (invite.expiresAt <= now) throw new InvalidInput(`This invite expired at ${new Date(invite.expiresAt).toISOString()}: ask the group's admin for a new one.`)
+  return invite
+}
+
+/** A key the replicator may admit on the group's network, and whether it may change that list. */
+export const GroupPeer = Type.Object({ peer: Hex(32), admin: Type.Boolean() }, { additionalProperties: false })
+export type GroupPeer = Static<typeof GroupPeer>
+const Peers = Type.Array(GroupPeer, { maxItems: 10_000 })
+
+/** What a group replicator says it holds, signed with its key on the group's network. */
+export const GroupHealthReport = Type.Object({
+  group: Hex(32),
+  at: Type.Number(),
+  quotaBytes: Type.Number({ minimum: 0 }),
+  usedBytes: Type.Number({ minimum: 0 }),
+  overQuota: Type.Boolean(),
+  cores: Type.Array(Type.Object({ key: CoreKey, length: Index, blocks: Index, bytes: Type.Number({ minimum: 0 }) }, { additionalProperties: false }), { maxItems: 100_000 }),
+}, { additionalProperties: false })
+export type GroupHealthReport = Static<typeof GroupHealthReport>
+
+export function groupHealthMessage(report: GroupHealthReport): Buffer {
+  return Buffer.from(`coffer/v1/group-replica-health\n${JSON.stringify(report)}`)
+}
+
+/** Member → replicator. */
+export const ToGroupReplica = Type.Union([
+  /** The admin's answer to a pairing: the peers to admit. */
+  Type.Object({ type: Type.Literal('paired'), peers: Peers }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('refused'), reason: Type.String({ maxLength: 500 }) }, { additionalProperties: false }),
+  /** Cores of the group to hold (the replicator keeps every core it was told of, across epochs). */
+  Type.Object({ type: Type.Literal('cores'), keys: Type.Array(CoreKey, { maxItems: 100_000 }) }, { additionalProperties: false }),
+  /** The peers to admit from now on: heeded from an admin only. */
+  Type.Object({ type: Type.Literal('peers'), peers: Peers }, { additionalProperties: false }),
+])
+export type ToGroupReplica = Static<typeof ToGroupReplica>
+
+/** Replicator → member. */
+export const FromGroupReplica = Type.Union([
+  /** Pairing: the invite's secret, and the key the replicator will use on the group's network. */
+  Type.Object({ type: Type.Literal('pair'), secret: Hex(32), peer: Hex(32) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('health'), report: GroupHealthReport, signature: Hex(64) }, { additionalProperties: false }),
+])
+export type FromGroupReplica = Static<typeof FromGroupReplica>
+
+/** A replicator's key on one group's network: its own per group, so the groups and owners it serves cannot be linked by key. */
+export function groupPeerSeed(identitySeed: Buffer, group: string): Buffer {
+  return createHmac('sha256', identitySeed).update(`coffer/v1/replicator-group\n${group}`).digest()
+}

@@ -1,0 +1,173 @@
+/**
+ * A member's side of the group's blind replicators: on each connection to one, the member tells it
+ * the keys of every core the group's store holds (so it keeps them all, across epochs) and, if the
+ * member is an admin, which peers it may admit (so a removed member is refused there too). The
+ * replicator answers with signed accounts of what it holds; the member compares each with its own
+ * copy, and keeps the last and when the replicator last held everything it has.
+ */
+import fs from 'node:fs'
+import type Corestore from 'corestore'
+import type Hypercore from 'hypercore'
+import type pino from 'pino'
+import { verifySignature } from '../keys/index.ts'
+import type { Connection } from '../backup/index.ts'
+import { openWire, type Wire } from '../backup/wire.ts'
+import { heldBlocks } from '../backup/held.ts'
+import { FromGroupReplica, groupHealthMessage, type GroupHealthReport, type GroupPeer, type ToGroupReplica } from '../backup/group-wire.ts'
+import { throttle, type Rates } from '../backup/throttle.ts'
+
+export interface ReplicatorState {
+  /** The last report the replicator signed, checked against this box's copy. */
+  report: GroupHealthReport | null
+  /** Blocks this box holds that the replicator did not, when it last reported. */
+  behindBlocks: number | null
+  /** When a report last showed it holding every block this box holds. */
+  syncedAt: number | null
+  /** This box's bandwidth limits to it, bytes a second each way; 0: none (backup's throttle, on this box's connection). */
+  limits: { uploadBytesPerSecond: number; downloadBytesPerSecond: number }
+}
+
+const NO_LIMITS = { uploadBytesPerSecond: 0, downloadBytesPerSecond: 0 }
+
+interface Link { conn: Connection; wire: Wire<ToGroupReplica, FromGroupReplica>; peers: string; cores: Set<string> }
+
+type Listing = { list(): AsyncIterable<Buffer>; getAuth(discoveryKey: Buffer): Promise<{ key: Buffer } | null> }
+
+export class ReplicaLinks {
+  readonly #group: string
+  readonly #store: Corestore
+  readonly #file: string
+  readonly #peers: () => GroupPeer[]
+  readonly #admin: () => boolean
+  readonly #logger: pino.Logger | undefined
+  readonly #links = new Map<string, Link>()
+  readonly #states = new Map<string, ReplicatorState>()
+  /** Core lists being sent, one at a time per replicator. */
+  readonly #sending = new Map<string, Promise<void>>()
+  #closed = false
+
+  constructor(opts: { group: string; store: Corestore; file: string; peers: () => GroupPeer[]; admin: () => boolean; logger?: pino.Logger }) {
+    this.#group = opts.group
+    this.#store = opts.store
+    this.#file = opts.file
+    this.#peers = opts.peers
+    this.#admin = opts.admin
+    this.#logger = opts.logger
+    try {
+      for (const [peer, state] of Object.entries(JSON.parse(fs.readFileSync(this.#file, 'utf8')) as Record<string, ReplicatorState>)) this.#states.set(peer, state)
+    } catch {
+      // None reported yet.
+    }
+  }
+
+  connected(conn: Connection): void {
+    const peer = conn.remotePublicKey.toString('hex')
+    this.#links.get(peer)?.conn.destroy()
+    const wire = openWire<ToGroupReplica, FromGroupReplica>(conn, FromGroupReplica, (message) => {
+      if (message.type !== 'health') return
+      this.#reported(peer, message.report, message.signature).catch((err: Error) => this.#logger?.warn({ group: this.#group, err: err.message }, 'a replicator\'s report could not be read'))
+    })
+    const link: Link = { conn, wire, peers: '', cores: new Set() }
+    this.#links.set(peer, link)
+    const stopThrottle = throttle(conn, (): Rates => this.state(peer).limits)
+    conn.once('close', () => {
+      stopThrottle()
+      if (this.#links.get(peer) === link) this.#links.delete(peer)
+    })
+    this.#tell(peer, link)
+  }
+
+  /** The members or the epoch changed: every replicator hears what is new. */
+  changed(): void {
+    for (const [peer, link] of this.#links) this.#tell(peer, link)
+  }
+
+  isConnected(peer: string): boolean {
+    return this.#links.has(peer)
+  }
+
+  state(peer: string): ReplicatorState {
+    return this.#states.get(peer) ?? { report: null, behindBlocks: null, syncedAt: null, limits: NO_LIMITS }
+  }
+
+  /** Sets this box's bandwidth limits to a replicator; a connection open now follows them at once. */
+  limit(peer: string, limits: Partial<ReplicatorState['limits']>): void {
+    const state = this.state(peer)
+    this.#states.set(peer, { ...state, limits: { ...state.limits, ...limits } })
+    this.#save()
+  }
+
+  /** A replicator dropped from the group: its connection goes, and what it reported is forgotten. */
+  forget(peer: string): void {
+    this.#links.get(peer)?.conn.destroy()
+    this.#states.delete(peer)
+    this.#save()
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const { conn } of this.#links.values()) conn.destroy()
+    this.#links.clear()
+  }
+
+  /** Sends the peers it may admit (an admin's word only) and any cores it has not been told of. */
+  #tell(peer: string, link: Link): void {
+    if (this.#admin()) {
+      const peers = this.#peers()
+      const said = JSON.stringify(peers)
+      if (said !== link.peers) {
+        link.wire.send({ type: 'peers', peers })
+        link.peers = said
+      }
+    }
+    const sending = (this.#sending.get(peer) ?? Promise.resolve()).then(async () => {
+      const keys = await this.#coreKeys()
+      if (this.#closed || keys.every((k) => link.cores.has(k))) return
+      link.wire.send({ type: 'cores', keys })
+      for (const k of keys) link.cores.add(k)
+    }).catch((err: Error) => this.#logger?.warn({ group: this.#group, err: err.message }, 'the group\'s cores could not be listed for a replicator'))
+    this.#sending.set(peer, sending)
+  }
+
+  /** Every core the group's store holds: the bases of every epoch, every writer's, every member's file contents. */
+  async #coreKeys(): Promise<string[]> {
+    const store = this.#store as unknown as Listing
+    const keys: string[] = []
+    for await (const discoveryKey of store.list()) {
+      const auth = await store.getAuth(discoveryKey)
+      if (auth?.key) keys.push(auth.key.toString('hex'))
+    }
+    return keys.sort()
+  }
+
+  async #reported(peer: string, report: GroupHealthReport, signature: string): Promise<void> {
+    if (report.group !== this.#group || !verifySignature(Buffer.from(signature, 'hex'), groupHealthMessage(report), Buffer.from(peer, 'hex'))) {
+      this.#logger?.warn({ group: this.#group }, 'a replicator sent a report it did not sign for this group')
+      this.#links.get(peer)?.conn.destroy()
+      return
+    }
+    const theirs = new Map(report.cores.map((c) => [c.key, c.blocks]))
+    let behind = 0
+    for (const key of await this.#coreKeys()) {
+      if (this.#closed) return
+      const core: Hypercore = this.#store.get({ key: Buffer.from(key, 'hex') })
+      try {
+        await core.ready()
+        behind += Math.max(0, heldBlocks(core) - (theirs.get(key) ?? 0))
+      } finally {
+        await core.close()
+      }
+    }
+    const previous = this.state(peer)
+    this.#states.set(peer, { ...previous, report, behindBlocks: behind, syncedAt: behind === 0 ? report.at : previous.syncedAt })
+    this.#save()
+    // A core it did not know of yet (a member's added since) is sent now.
+    const link = this.#links.get(peer)
+    if (link && !this.#closed) this.#tell(peer, link)
+  }
+
+  #save(): void {
+    if (this.#closed) return
+    fs.writeFileSync(this.#file, JSON.stringify(Object.fromEntries(this.#states)), { mode: 0o600 })
+  }
+}

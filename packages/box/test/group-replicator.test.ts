@@ -1,0 +1,149 @@
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import createTestnet from 'hyperdht/testnet.js'
+import HyperDHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
+import { initHome, openHome } from '../src/index.ts'
+import { openMetaDb } from '../src/db/index.ts'
+import { openCorestore } from '../src/store/index.ts'
+import { Groups } from '../src/groups/index.ts'
+import { Replicator } from '../src/backup/index.ts'
+import { PASSPHRASE, filesHolding, tempDir, until, within } from './helpers.ts'
+
+type Bootstrap = { host: string; port: number }[]
+
+function teardown(t: TestContext): (step: () => Promise<unknown> | unknown) => void {
+  const steps: (() => Promise<unknown> | unknown)[] = []
+  t.after(async () => {
+    for (const step of steps.reverse()) await step()
+  })
+  return (step) => void steps.push(step)
+}
+
+/** A box's groups on its own home, stopped and started as a box is. */
+async function member(later: ReturnType<typeof teardown>, bootstrap: Bootstrap) {
+  const dir = path.join(tempDir('coffer-group-rep-'), 'home')
+  initHome(dir, { passphrase: PASSPHRASE, timeZone: 'UTC' })
+  const home = openHome(dir)
+  const db = openMetaDb(home.paths.meta)
+  const make = () => new Groups({ db, keys: home.keys, dir: path.join(dir, 'groups'), bootstrap })
+  const box = { dir, home, groups: make(), running: true }
+  await box.groups.open()
+  later(async () => {
+    if (box.running) await box.groups.close()
+    db.close()
+  })
+  return Object.assign(box, {
+    async stop() {
+      await box.groups.close()
+      box.running = false
+    },
+    async start() {
+      box.groups = make()
+      await box.groups.open()
+      box.running = true
+    },
+    /** Its key on a group's network. */
+    peer: (group: string) => home.keys.deriveKeyPair(`groups/${group}/peer`).publicKey.toString('hex'),
+  })
+}
+
+test('a group\'s blind replicator pairs by a sealed invite, follows the group to a new key, serves a member that comes back while every other is offline, holds no plaintext, and admits neither a removed member nor a stranger', async (t) => {
+  const later = teardown(t)
+  const net = await createTestnet(3, { host: '127.0.0.1' })
+  later(() => net.destroy())
+  const bootstrap = net.bootstrap
+  const anna = await member(later, bootstrap)
+  const bea = await member(later, bootstrap)
+  const cai = await member(later, bootstrap)
+  const replicatorDir = tempDir('coffer-group-replicator-')
+  const replicator = new Replicator({ dir: replicatorDir, bootstrap })
+  await replicator.open()
+  later(() => replicator.close())
+
+  const { key } = await anna.groups.create({ name: 'Allotment', as: 'Anna' })
+  for (const [box, name] of [[bea, 'Bea'], [cai, 'Cai']] as const) {
+    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
+    await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
+  }
+  await anna.groups.drive(key).writeFile('/before.txt', 'written before the replicator came')
+
+  // The invite is sealed to the replicator: another cannot open it, and it pairs once.
+  const { invite } = anna.groups.inviteReplicator(key, { publicKey: replicator.publicKey, name: 'Co-op server', expiresInSeconds: 600 })
+  assert.ok(!invite.includes(key), 'the code names nothing in the clear')
+  const other = new Replicator({ dir: tempDir('coffer-other-replicator-'), bootstrap })
+  assert.throws(() => other.accept(invite, { quotaBytes: 2 ** 30 }), /not made for this replicator/)
+  assert.deepEqual(replicator.accept(invite, { quotaBytes: 2 ** 30 }), { owner: key, name: 'group "Allotment"' })
+  assert.throws(() => replicator.accept(invite, { quotaBytes: 2 ** 30 }), /used already/)
+
+  const synced = (box: { groups: Groups }, after = 0) => async () => {
+    const view = await box.groups.get(key)
+    const r = view.replicators[0]
+    return r?.connected && r.holds && r.holds.behindBlocks === 0 && r.lastSynced && Date.parse(r.lastSynced) > after ? r : undefined
+  }
+  const paired = await until('the replicator to pair and catch up with Anna', synced(anna), 60_000)
+  assert.equal(paired.name, 'Co-op server')
+  assert.equal(paired.box, replicator.publicKey)
+  assert.ok(paired.holds!.cores > 0 && paired.holds!.blocks > 0)
+  for (const box of [bea, cai]) await until('every member to list the replicator', async () => (await box.groups.get(key)).replicators.some((r) => r.box === replicator.publicKey) || undefined)
+  assert.deepEqual(replicator.owners().map((o) => [o.kind, o.key, o.state]), [['group', key, 'active']])
+
+  // Removing Bea moves the group to a new key; the replicator follows, and no longer admits Bea.
+  await anna.groups.remove(key, bea.groups.publicKey)
+  await until('Cai to be back in the new epoch', async () => {
+    const view = await cai.groups.get(key)
+    return view.epoch === 1 && view.writable && view.role === 'member' || undefined
+  }, 30_000)
+  await until('the replicator to drop Bea', () => !replicator.groupConnections(key).includes(bea.peer(key)) || undefined)
+
+  // Everyone but Anna goes offline; she writes in the new epoch, and the replicator takes it all.
+  await cai.stop()
+  const marker = { name: `MARKER-name-${randomBytes(4).toString('hex')}`, content: `MARKER-content-${randomBytes(4).toString('hex')}` }
+  const written = Date.now()
+  await anna.groups.drive(key).writeFile(`/plans/${marker.name}.txt`, `${marker.content}: beans in row 1`)
+  await anna.groups.drive(key).writeFile('/plans/big.bin', randomBytes(2 * 2 ** 20))
+  await until('the replicator to hold Anna\'s writes', synced(anna, written), 60_000)
+  await anna.stop()
+
+  // Cai comes back while no other member is online: the replicator alone serves it.
+  await cai.start()
+  const text = await until('Cai to get Anna\'s file from the replicator', async () => {
+    const drive = cai.groups.drive(key)
+    return (await drive.stat(`/plans/${marker.name}.txt`)) && (await drive.stat('/plans/big.bin')) ? (await drive.readFile(`/plans/${marker.name}.txt`)).toString() : undefined
+  }, 60_000)
+  assert.equal(text, `${marker.content}: beans in row 1`)
+  assert.equal((await cai.groups.drive(key).readFile('/plans/big.bin')).length, 2 * 2 ** 20)
+  assert.equal((await cai.groups.drive(key).readFile('/before.txt')).toString(), 'written before the replicator came')
+  assert.deepEqual(replicator.groupConnections(key), [cai.peer(key)], 'Cai\'s only peer was the replicator')
+
+  // The replicator's disk holds neither a file's name nor its contents.
+  assert.ok(replicator.owners()[0]!.usedBytes > 2 * 2 ** 20, 'the replicator holds the group\'s blocks')
+  for (const needle of [marker.name, marker.content]) assert.deepEqual(filesHolding(replicatorDir, needle), [], `${needle} on the replicator's disk`)
+  const clear = tempDir('coffer-clear-')
+  const store = openCorestore(clear)
+  const core = store.get({ name: 'clear' })
+  await core.ready()
+  await core.append(Buffer.from(`${marker.content} in the clear`))
+  await store.close()
+  assert.ok(filesHolding(clear, marker.content).length > 0, 'the search finds plaintext where there is some')
+
+  // Bea, removed, still knows the replicator and dials it; a stranger finds it at the group's address. Neither gets a connection.
+  const replicatorPeer = (await cai.groups.get(key)).replicators[0]!.peer
+  const stranger = new Hyperswarm({ dht: new HyperDHT({ bootstrap, host: '127.0.0.1', firewalled: false }) })
+  later(() => stranger.destroy())
+  let strangerConnections = 0
+  stranger.on('connection', (conn) => {
+    strangerConnections++
+    conn.on('error', () => {})
+  })
+  stranger.joinPeer(Buffer.from(replicatorPeer, 'hex'))
+  ;(stranger as unknown as { join(topic: Buffer): unknown }).join(Buffer.from((await cai.groups.get(key)).address, 'hex'))
+  const stats = (stranger as unknown as { stats: { connects: { client: { attempted: number } } } }).stats.connects.client
+  await until('the stranger to try', () => stats.attempted > 0 || undefined)
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  assert.equal(strangerConnections, 0)
+  assert.ok(!replicator.groupConnections(key).includes(bea.peer(key)), 'the removed member is refused')
+  assert.equal((await bea.groups.get(key)).replicators.find((r) => r.peer === replicatorPeer)?.connected, false)
+})
