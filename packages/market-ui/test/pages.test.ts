@@ -236,6 +236,25 @@ test('a released result shows the merged value with its error, each class with i
   }
 })
 
+test('a released dataset shows each class with its k and l, what was suppressed, and the records', async () => {
+  await page.route('**/api/v1/queries/*/result*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(DATASET) }))
+  try {
+    await page.reload()
+    await page.getByRole('heading', { level: 1, name: 'Query #1' }).waitFor()
+    await page.getByText(/6 records in 1 class\. 15 suppressed .*; 1 rejected as forged\./).waitFor()
+    const classes = page.getByRole('table', { name: /Each released class/ })
+    await classes.getByRole('row').filter({ hasText: 'low' }).filter({ hasText: '30, Aachen' }).waitFor()
+    const records = page.getByRole('table', { name: 'The records, in random order' })
+    assert.deepEqual(await records.getByRole('columnheader').allInnerTexts(), ['Identity.age BAND 10', 'Identity.city', 'SENSITIVE Health.smoker'])
+    assert.equal(await records.getByRole('row').count(), 7)
+    await page.getByRole('cell', { name: 'k-anonymity' }).waitFor()
+    await assertAccessible(page, 'dataset')
+    await screenshot(page, 'dataset')
+  } finally {
+    await page.unroute('**/api/v1/queries/*/result*')
+  }
+})
+
 test('signing out forgets the key; a wrong key is refused with what to do; the right one signs in again, back where the processor was', async () => {
   await page.getByRole('button', { name: 'Sign out' }).click()
   await page.getByRole('heading', { level: 1, name: 'Coffer market' }).waitFor()
@@ -254,3 +273,21 @@ test('signing out forgets the key; a wrong key is refused with what to do; the r
   const expected = /^Failed to load resource: the server responded with a status of (404 \(Not Found\) \/api\/v1\/(privacy|queries\/[^/]+\/result)|401 \(Unauthorized\) \/api\/v1\/processors\/me|402 \(Payment Required\) \/api\/v1\/queries)$/
   assert.deepEqual(errors.filter((e) => !expected.test(e)), [], 'no console errors or policy violations on the way')
 })
+
+const DATASET = {
+  queryId: 'q', state: 'released', releasedAt: '2026-12-01T12:00:00.000Z', minimum: 10,
+  message: '6 of 22 records released in 1 classes; 15 suppressed, 1 rejected as forged.',
+  participants: { total: 22, low: 17, medium: 5, high: 0 }, classes: [],
+  payment: { owners: 21, paid: 2100, refunded: 97900 },
+  dataset: {
+    columns: [
+      { name: 'Identity.age BAND 10', attribute: 'Identity.age', generalisation: 'band 10', sensitive: false },
+      { name: 'Identity.city', attribute: 'Identity.city', generalisation: null, sensitive: false },
+      { name: 'SENSITIVE Health.smoker', attribute: 'Health.smoker', generalisation: null, sensitive: true },
+    ],
+    rows: [[30, 'Aachen', true], [30, 'Aachen', false], [30, 'Aachen', false], [30, 'Aachen', true], [30, 'Aachen', false], [30, 'Aachen', false]],
+    classes: [{ level: 'low', k: 5, l: 2, records: 6, values: [30, 'Aachen'] }],
+    suppressed: 15, rejected: 1,
+  },
+  parameters: { protocol: 'coffer-star-v1', mechanism: 'k-anonymity', aggregators: 1, note: 'Each box generalises its own record.' },
+}

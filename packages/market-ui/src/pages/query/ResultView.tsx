@@ -1,30 +1,15 @@
 import { useState } from 'react'
 import { api, message, type QueryWithParticipation } from '../../api/client.ts'
+import type { QueryResult } from '@coffer/market'
 import { decimal, dateTime, sats } from '../../components/format.ts'
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
 type Interval = [number, number]
-type ValueOrBuckets = number | number[]
+type Dataset = NonNullable<QueryResult['dataset']>
 
-/** The result as GET /queries/:id/result describes it (see the market's OpenAPI document). */
-interface QueryResult {
-  queryId: string
-  state: 'pending' | 'released' | 'not_enough' | 'cancelled' | string
-  message?: string
-  statistic?: { kind: string; attribute?: string; bounds?: { lower: number; upper: number }; buckets?: { from: number | null; to: number | null }[] }
-  minimum?: number
-  participants?: { total: number; low?: number; medium?: number; high?: number }
-  releasedAt?: string
-  value?: ValueOrBuckets
-  matched?: number
-  standardDeviation?: number
-  halfWidth95?: number
-  interval95?: Interval | Interval[]
-  classes?: { level: string; epsilon: string; reports: number; value: ValueOrBuckets; standardDeviation: number; halfWidth95: number; interval95: Interval | Interval[] }[]
-  parameters?: Record<string, Json>
-  payment?: { owners: number; paid: number; refunded: number }
-}
+/** The most rows the page shows; the downloads hold them all. */
+const SHOWN_ROWS = 200
 
 const LEVELS = ['low', 'medium', 'high'] as const
 
@@ -50,6 +35,7 @@ export function ResultView({ query, result, error, loading }: { query: QueryWith
       </>
     )
   }
+  if (r.state === 'released' && r.dataset) return <DatasetView query={query} result={r} dataset={r.dataset} />
   if (r.state !== 'released' || r.value === undefined) return <Fields value={result as Json} />
   const buckets = r.statistic?.buckets
   const values = Array.isArray(r.value) ? r.value : [r.value]
@@ -101,6 +87,51 @@ export function ResultView({ query, result, error, loading }: { query: QueryWith
       <Downloads query={query} />
     </>
   )
+}
+
+/** A released dataset: its equivalence classes, what was suppressed, and the rows (the first few hundred; the downloads hold all). */
+function DatasetView({ query, result, dataset }: { query: QueryWithParticipation; result: QueryResult; dataset: Dataset }) {
+  const shown = dataset.rows.slice(0, SHOWN_ROWS)
+  return (
+    <>
+      <p>Released {result.releasedAt ? dateTime(result.releasedAt) : ''}: {dataset.rows.length} {dataset.rows.length === 1 ? 'record' : 'records'} in {dataset.classes.length} {dataset.classes.length === 1 ? 'class' : 'classes'}. {dataset.suppressed} suppressed (in a class smaller than k or less diverse than l, or from a box that did not match: the two look the same){dataset.rejected > 0 ? `; ${dataset.rejected} rejected as forged` : ''}.</p>
+      {result.participants && <Participants participants={result.participants} label="Participants" />}
+      {result.payment && <Payment payment={result.payment} />}
+      <div className="table-wrap">
+        <table>
+          <caption>Each released class: records alike in every column that is not sensitive</caption>
+          <thead><tr><th scope="col">Class</th><th scope="col">k</th><th scope="col">l</th><th scope="col">Records</th><th scope="col">Shared values</th></tr></thead>
+          <tbody>
+            {dataset.classes.map((c, i) => (
+              <tr key={i}><th scope="row">{c.level}</th><td>{c.k}</td><td>{c.l}</td><td>{c.records}</td><td>{c.values.map(cellText).join(', ')}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {shown.length > 0 && (
+        <div className="table-wrap">
+          <table className="result">
+            <caption>{shown.length < dataset.rows.length ? `The first ${shown.length} of ${dataset.rows.length} records, in random order` : 'The records, in random order'}</caption>
+            <thead><tr>{dataset.columns.map((c) => <th scope="col" key={c.name}><code>{c.name}</code></th>)}</tr></thead>
+            <tbody>
+              {shown.map((row, i) => <tr key={i}>{row.map((v, j) => <td key={j}>{cellText(v)}</td>)}</tr>)}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {result.parameters && (
+        <>
+          <h3>Parameters</h3>
+          <Fields value={result.parameters as Json} />
+        </>
+      )}
+      <Downloads query={query} />
+    </>
+  )
+}
+
+function cellText(v: string | number | boolean | null): string {
+  return v === null ? '—' : typeof v === 'number' ? decimal(v) : String(v)
 }
 
 function bucketWords(bucket: { from: number | null; to: number | null } | undefined): string {
@@ -179,7 +210,9 @@ function Downloads({ query }: { query: QueryWithParticipation }) {
         <button type="button" disabled={busy} onClick={() => void download('json')}>Download JSON</button>
         <button type="button" disabled={busy} onClick={() => void download('csv')}>Download CSV</button>
       </div>
-      <p className="hint">Both files hold the figures with the parameters used (bounds, ε per privacy class, participants) and the error to expect.</p>
+      <p className="hint">{query.spec.answer === 'dataset'
+        ? 'The JSON file holds the records with their classes, what was suppressed and the parameters used (k and l per privacy class); the CSV file, one row per record.'
+        : 'Both files hold the figures with the parameters used (bounds, ε per privacy class, participants) and the error to expect.'}</p>
       {error && <p role="alert" className="notice error">{error}</p>}
     </>
   )
