@@ -23,6 +23,7 @@ export function groupRoutes(api: FastifyInstance, deps: { ops: Operations; group
   route('POST', '/groups/join', groupOps.join)
   route('GET', '/groups/:id', groupOps.get)
   route('GET', '/groups/:id/members', groupOps.members)
+  route('GET', '/groups/:id/files', groupOps.files)
   route('POST', '/groups/:id/invites', groupOps.invite)
   route('DELETE', '/groups/:id/members/:member', groupOps.remove)
   route('POST', '/groups/:id/leave', groupOps.leave)

@@ -1,15 +1,29 @@
 /**
  * The owner's group operations: found a group, invite a box to it, join one with an invite, its
  * members, remove one, leave it. Owner only, audited as admin actions. The drive itself is reached over
- * WebDAV (webdav.ts), each request audited as a read or a write.
+ * WebDAV (webdav.ts), each request audited as a read or a write; a folder of it is listed here too,
+ * with what WebDAV cannot say: who wrote each file, and which copies a conflict keeps.
  */
 import { Type } from '@sinclair/typebox'
 import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { durationPattern, parseDuration } from '../duration/index.ts'
 import { GroupView, MemberView, ReplicatorView, type Groups } from './groups.ts'
 import { MemberName, Role } from './members.ts'
+import { normalizePath } from './paths.ts'
 
 const GroupInput = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The group\'s key' }) })
+
+const DriveEntryView = Type.Object({
+  path: Type.String({ description: 'Its path in the drive, e.g. /photos/beach.jpg: the same below /dav/groups/<key>' }),
+  name: Type.String(),
+  type: Type.Union([Type.Literal('file'), Type.Literal('dir')]),
+  size: Type.Integer({ description: 'Bytes; 0 for a folder' }),
+  mtime: Type.String({ description: 'When the version shown was written, or the folder made' }),
+  version: Type.Union([Type.String(), Type.Null()], { description: 'The version shown at this path; none for a folder' }),
+  author: Type.String({ description: 'The member who wrote it, or made the folder' }),
+  conflict: Type.Boolean({ description: 'Members wrote this file at once: each other version is kept beside it as a copy' }),
+  conflictOf: Type.Union([Type.String(), Type.Null()], { description: 'For a conflict copy: the path of the file whose version it is' }),
+})
 
 export function groupOperations({ groups }: { groups: Groups }) {
   return {
@@ -81,6 +95,21 @@ export function groupOperations({ groups }: { groups: Groups }) {
       }, { additionalProperties: false }),
       output: GroupView, access: ownerOnly,
       run: async (input) => groups.remove(input.id, input.member),
+    }),
+
+    files: defineOperation({
+      name: 'groups.files', summary: 'A folder in a group\'s drive: its files and folders, who wrote each, and the copies a conflict keeps', audit: 'read',
+      input: Type.Object({
+        id: GroupInput.properties.id,
+        path: Type.Optional(Type.String({ maxLength: 4096, description: 'The folder, e.g. /photos (default: the drive\'s root)' })),
+      }, { additionalProperties: false }),
+      output: Type.Object({ path: Type.String({ description: 'The folder, as the drive spells it' }), entries: Type.Array(DriveEntryView) }),
+      access: ownerOnly,
+      run: async (input) => {
+        const path = normalizePath(input.path ?? '/')
+        const entries = await groups.drive(input.id).list(path)
+        return { path, entries: entries.map((e) => ({ ...e, mtime: new Date(e.mtime).toISOString() })) }
+      },
     }),
 
     leave: defineOperation({
