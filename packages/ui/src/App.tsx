@@ -15,6 +15,7 @@ const StatementPage = lazy(() => import('./pages/statement/StatementPage.tsx'))
 const SettingsPage = lazy(() => import('./pages/settings/SettingsPage.tsx'))
 const MarketPage = lazy(() => import('./pages/market/MarketPage.tsx'))
 const BackupPage = lazy(() => import('./pages/backup/BackupPage.tsx'))
+const GroupsPage = lazy(() => import('./pages/groups/GroupsPage.tsx'))
 
 const NAV = [
   { to: '/', label: 'Overview' },
@@ -24,6 +25,7 @@ const NAV = [
   { to: '/exports', label: 'Exports' },
   { to: '/market', label: 'Market' },
   { to: '/backup', label: 'Backup' },
+  { to: '/groups', label: 'Groups' },
   { to: '/audit', label: 'Audit' },
   { to: '/statement', label: 'Statement' },
   { to: '/settings', label: 'Settings' },
@@ -97,6 +99,7 @@ function page(path: string) {
     case '/exports': return <ExportsPage />
     case '/market': return <MarketPage />
     case '/backup': return <BackupPage />
+    case '/groups': return <GroupsPage />
     case '/import': return <ImportPage />
     case '/drivers': return <DriversPage />
     case '/statement': return <StatementPage />

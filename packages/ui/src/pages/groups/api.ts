@@ -1,0 +1,49 @@
+/**
+ * The Groups page's calls into the box: the group operations through the box's own client, and
+ * each group's drive over WebDAV on the same origin (/dav/groups/<key>/), with the session's
+ * token as a Bearer header, which the drives accept from the owner. The shapes are the box's
+ * group operations' own, imported, so a change there is a type error here.
+ */
+import { createClient } from '@coffer/box/client'
+import type { GroupOperations, GroupView, MemberView } from '../../../../box/src/groups/index.ts'
+import { currentSession, endSession } from '../../auth/session.ts'
+import { davPath } from './words.ts'
+
+type Answer<K extends keyof GroupOperations> = Awaited<ReturnType<GroupOperations[K]['run']>>
+export type GroupList = Answer<'list'>
+export type Invited = Answer<'invite'>
+export type Folder = Answer<'files'>
+export type DriveEntry = Folder['entries'][number]
+export type { GroupView, MemberView }
+
+const token = () => currentSession()?.token
+const box = createClient({ baseUrl: '/api/v1', token, onUnauthorized: endSession })
+const dav = createClient({ baseUrl: '/dav/groups', token, onUnauthorized: endSession })
+const id = encodeURIComponent
+
+export const groups = {
+  list: (signal?: AbortSignal) => box.request<GroupList>('GET', '/groups', { signal }),
+  create: (input: { name: string; as?: string }) => box.request<GroupView>('POST', '/groups', { json: input }),
+  join: (input: { code: string; as?: string }) => box.request<GroupView>('POST', '/groups/join', { json: input }),
+  invite: (group: string, input: { publicKey: string; name: string; role: 'admin' | 'member'; expiresIn: string }) =>
+    box.request<Invited>('POST', `/groups/${id(group)}/invites`, { json: input }),
+  remove: (group: string, member: string) => box.request<GroupView>('DELETE', `/groups/${id(group)}/members/${id(member)}`),
+  leave: (group: string) => box.request<{ left: string }>('POST', `/groups/${id(group)}/leave`),
+  files: (group: string, path: string, signal?: AbortSignal) => box.request<Folder>('GET', `/groups/${id(group)}/files`, { query: { path }, signal }),
+}
+
+/** A group's drive as any WebDAV client reaches it: a file is sent and fetched as it is, a stream each way. */
+export const drive = {
+  /** Where a file manager mounts the drive. */
+  address: (group: string) => `${location.origin}/dav/groups/${group}/`,
+  upload: async (group: string, path: string, file: File) => {
+    await dav.response('PUT', davPath(group, path), { body: file, type: file.type || 'application/octet-stream' })
+  },
+  download: async (group: string, path: string) => (await dav.response('GET', davPath(group, path))).blob(),
+  remove: async (group: string, path: string) => {
+    await dav.response('DELETE', davPath(group, path))
+  },
+  mkdir: async (group: string, path: string) => {
+    await dav.response('MKCOL', davPath(group, path))
+  },
+}

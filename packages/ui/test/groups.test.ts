@@ -1,0 +1,278 @@
+/**
+ * The Groups page in a real browser against two real boxes on a local DHT testnet. The owner
+ * founds a group from the page, invites the other box (the sealed invite is copied from the page)
+ * and the page follows it until both members are listed, connected. Through the page a file goes
+ * up into the drive, is found there over WebDAV by a plain HTTP client and at the other member's
+ * box, comes down again byte for byte, and is deleted after a confirmation. The owner joins the
+ * other box's group with an invite pasted into the page, removes a member after a confirmation
+ * that says what removal does and does not do, and leaves a group. Checked with axe-core and the
+ * keyboard, on a desktop and at a phone's width, and photographed into test-artifacts/.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { createHash, randomBytes } from 'node:crypto'
+import createTestnet from 'hyperdht/testnet.js'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
+import { initHome } from '../../box/src/index.ts'
+import type { GroupView } from '../../box/src/groups/index.ts'
+import { PASSPHRASE, startBox, tempDir, until, type Running } from '../../box/test/helpers.ts'
+import { assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, loggedIn, screenshot } from './browser.ts'
+
+/** How long a box may take to reach another over the testnet and be let in. */
+const JOIN_MS = 60_000
+
+let testnet: Awaited<ReturnType<typeof createTestnet>>
+let anna: Running
+let bea: Running
+let context: BrowserContext
+let page: Page
+let errors: string[]
+let household: string
+
+before(async () => {
+  testnet = await createTestnet(3, { host: '127.0.0.1' })
+  // A box reads its DHT bootstrap from the environment when it is made, as `coffer start` does.
+  process.env.COFFER_DHT_BOOTSTRAP = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
+  const home = path.join(tempDir(), 'home')
+  initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
+  anna = await startBox(home)
+  bea = await startBox()
+  ;({ context, page, errors } = await loggedIn(anna.url))
+})
+
+after(async () => {
+  await context?.close()
+  await anna?.close()
+  await bea?.close()
+  await testnet?.destroy()
+  delete process.env.COFFER_DHT_BOOTSTRAP
+})
+
+const section = (name: string): Locator => page.getByRole('region', { name })
+const card = (name: string): Locator => section('Your groups').getByRole('listitem').filter({ has: page.getByRole('heading', { level: 3, name, exact: true }) })
+const fact = (of: Locator, name: string): Locator => of.locator('.facts div').filter({ has: page.getByText(name, { exact: true }) }).locator('dd')
+const members = (of: Locator, group: string): Locator => of.getByRole('region', { name: `Members of ${group}` }).getByRole('row')
+const dialog = (): Locator => page.getByRole('dialog')
+const groupsOf = async (box: Running) => (await box.api('GET', '/api/v1/groups')).body as { boxKey: string; groups: GroupView[] }
+
+/** A request to a drive over WebDAV, as a file manager sends it: the owner's token, the path below the drive. */
+const dav = (box: Running, group: string, target: string, init: RequestInit = {}) =>
+  fetch(`${box.url}/dav/groups/${group}${target}`, { ...init, headers: { authorization: `Bearer ${box.token}`, ...init.headers } })
+
+test('the Groups page is in the navigation and shows the box\'s key, with no group yet', async () => {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Groups' }).click()
+  await page.getByRole('heading', { level: 1, name: 'Groups' }).waitFor()
+  assert.equal(await page.title(), 'Groups · Coffer')
+  await section('Your groups').getByText('This box is in no group yet').waitFor()
+  await section('Your groups').getByText(anna.box.groups.publicKey).waitFor()
+  await assertAccessible(page, 'groups, none yet')
+})
+
+test('the owner founds a group from the page: its key, address, their role and where to mount its drive', async () => {
+  const found = page.getByRole('form', { name: 'Found a group' })
+  await found.getByRole('button', { name: 'Found the group' }).click()
+  await found.getByRole('alert').filter({ hasText: 'Give the group a name' }).waitFor()
+  await found.getByLabel('Group name').fill('Household')
+  await found.getByLabel('Your name in it').fill('Anna')
+  await found.getByRole('button', { name: 'Found the group' }).click()
+  await page.getByRole('status').filter({ hasText: 'Founded Household.' }).waitFor()
+
+  const listed = (await groupsOf(anna)).groups
+  assert.deepEqual(listed.map((g) => g.name), ['Household'])
+  household = listed[0]!.key
+  const home = card('Household')
+  assert.equal(await fact(home, 'Your role').textContent(), 'Admin')
+  assert.equal(await fact(home, 'Connected').textContent(), 'No other member yet')
+  await home.getByText(household, { exact: true }).waitFor()
+  await home.getByText(listed[0]!.address, { exact: true }).waitFor()
+  await home.getByText(`${anna.url}/dav/groups/${household}/`, { exact: true }).waitFor()
+  const rows = await members(home, 'Household').allTextContents()
+  assert.equal(rows.length, 2, 'a header and the founder')
+  assert.match(rows[1]!, new RegExp(`^Anna \\(you\\)AdminThis box.+Founded it${anna.box.groups.publicKey.slice(0, 12)}…$`))
+  await home.getByText('The drive is empty.').waitFor()
+  await section('Your groups').getByText('This box is in no group yet').waitFor({ state: 'detached' })
+})
+
+test('an invite needs a box\'s key, and the box\'s refusal is shown as it said it', async () => {
+  const home = card('Household')
+  await home.getByText('Invite a member to Household').click()
+  const form = home.getByRole('form', { name: 'Invite a member to Household' })
+  await form.getByLabel('Their box’s key').fill('not a key')
+  await form.getByRole('button', { name: 'Invite', exact: true }).click()
+  await form.getByRole('alert').filter({ hasText: 'A box’s key is 64 hex characters' }).waitFor()
+  await form.getByLabel('Their box’s key').fill(anna.box.groups.publicKey)
+  await form.getByLabel('Name').fill('Myself')
+  await form.getByRole('button', { name: 'Invite', exact: true }).click()
+  await form.getByRole('alert').filter({ hasText: 'That is this box\'s own key.' }).waitFor()
+  assert.ok(errors.length > 0 && errors.every((e) => e.includes('400')), errors.join('\n'))
+  errors.length = 0
+})
+
+test('the owner invites another box, copies the sealed invite, and the page follows it until both members are listed and connected', async () => {
+  const home = card('Household')
+  const form = home.getByRole('form', { name: 'Invite a member to Household' })
+  const beaKey = (await groupsOf(bea)).boxKey
+  await form.getByLabel('Their box’s key').fill(beaKey.toUpperCase().replace(/(.{16})/g, '$1 '))
+  await form.getByLabel('Name').fill('Bea')
+  await form.getByLabel('Role').selectOption({ label: 'Member' })
+  await form.getByLabel('Invite good for').selectOption({ label: '1 hour' })
+  await form.getByRole('button', { name: 'Invite', exact: true }).click()
+  await home.getByRole('heading', { level: 4, name: 'Invite for Bea' }).waitFor()
+
+  const code = await home.getByRole('textbox', { name: 'Invite', exact: true }).inputValue()
+  assert.match(code, /^coffer-group:[A-Za-z0-9_-]+$/)
+  assert.ok(!code.includes(household) && !code.includes('Household'), 'the invite names nothing in the clear')
+  assert.equal(await home.getByRole('textbox', { name: 'Command for their box' }).inputValue(), `coffer groups join ${code}`)
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: anna.url })
+  await home.getByRole('button', { name: 'Copy invite' }).click()
+  await home.getByRole('status').filter({ hasText: 'Copied.' }).waitFor()
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), code)
+  await home.getByRole('status').filter({ hasText: 'Waiting for Bea to join Household' }).waitFor()
+
+  // Bea's owner uses the invite on their box; the page, following, sees them arrive by itself.
+  const copied = await page.evaluate(() => navigator.clipboard.readText())
+  const joined = await bea.api('POST', '/api/v1/groups/join', { body: { code: copied } })
+  assert.equal(joined.status, 201, JSON.stringify(joined.body))
+  await members(home, 'Household').filter({ hasText: /^Bea/ }).waitFor({ timeout: JOIN_MS })
+  assert.equal(await members(home, 'Household').count(), 3, 'a header and two members')
+  await members(home, 'Household').filter({ hasText: /^BeaMemberConnected/ }).waitFor({ timeout: JOIN_MS })
+  assert.match(await members(home, 'Household').filter({ hasText: /^Bea/ }).textContent() ?? '', new RegExp(`^BeaMemberConnected.+Anna${beaKey.slice(0, 12)}…Remove…$`))
+  await home.getByRole('status').filter({ hasText: 'Waiting for Bea' }).waitFor({ state: 'detached' })
+  assert.equal(await fact(home, 'Connected').textContent(), '1 of 1 other member')
+  await screenshot(page, 'groups-two-members')
+  await home.getByRole('button', { name: 'Done' }).click()
+  await home.getByRole('heading', { level: 4, name: 'Invite for Bea' }).waitFor({ state: 'detached' })
+})
+
+test('a file uploaded through the page is in the drive over WebDAV and at the other member, downloads byte for byte, and is deleted after a confirmation', async () => {
+  const home = card('Household')
+  const name = 'Grüße & shopping.bin'
+  const bytes = randomBytes(300 * 1024 + 17)
+  const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+  await home.getByLabel('Upload files here').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: bytes })
+  await home.getByText(`Uploaded ${name} (300 KB) to the drive.`).waitFor()
+  const row = home.getByRole('region', { name: 'Files in Household’s drive, top folder' }).getByRole('row').filter({ hasText: name })
+  await row.filter({ hasText: /300 KB.+Anna/ }).waitFor()
+
+  // A plain WebDAV client finds it where the page put it, and reads the same bytes.
+  const listing = await dav(anna, household, '/', { method: 'PROPFIND', headers: { depth: '1' } })
+  assert.equal(listing.status, 207)
+  const xml = await listing.text()
+  const hrefs = [...xml.matchAll(/<D:href>([^<]*)<\/D:href>/gi)].map((m) => decodeURIComponent(m[1]!.replaceAll('&amp;', '&')))
+  assert.ok(hrefs.includes(`${anna.url}/dav/groups/${household}/${name}`), hrefs.join('\n'))
+  assert.match(xml, new RegExp(`getcontentlength>${bytes.length}<`, 'i'))
+  const got = await dav(anna, household, `/${encodeURIComponent(name)}`)
+  assert.equal(got.status, 200)
+  assert.equal(sha(new Uint8Array(await got.arrayBuffer())), sha(bytes))
+  // And so does the other member, from its own box, once the change has reached it.
+  await until('the file at Bea\'s box', async () => (await dav(bea, household, `/${encodeURIComponent(name)}`, { method: 'HEAD' })).status === 200 || undefined, JOIN_MS)
+  assert.equal(sha(new Uint8Array(await (await dav(bea, household, `/${encodeURIComponent(name)}`)).arrayBuffer())), sha(bytes))
+
+  const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: `Download ${name}` }).click()])
+  assert.equal(download.suggestedFilename(), name)
+  const file = path.join(tempDir('coffer-download-'), 'file.bin')
+  await download.saveAs(file)
+  assert.equal(sha(fs.readFileSync(file)), sha(bytes))
+  await home.getByText(`Downloaded ${name}.`).waitFor()
+
+  // A folder made from the page is one to open, and back out of.
+  await home.getByLabel('New folder').fill('photos')
+  await home.getByRole('button', { name: 'Make folder' }).click()
+  await home.getByRole('button', { name: 'Open folder photos' }).click()
+  await home.getByText('This folder is empty.').waitFor()
+  assert.equal((await dav(anna, household, '/photos/', { method: 'PROPFIND', headers: { depth: '0' } })).status, 207)
+  await home.getByRole('navigation', { name: 'Folders in Household’s drive' }).getByRole('button', { name: 'Top folder' }).click()
+  await row.waitFor()
+
+  await row.getByRole('button', { name: `Delete ${name}…` }).click()
+  await dialog().getByText('from Household’s drive for every member').waitFor()
+  await dialog().getByRole('button', { name: 'Cancel' }).click()
+  await dialog().waitFor({ state: 'hidden' })
+  assert.equal((await dav(anna, household, `/${encodeURIComponent(name)}`, { method: 'HEAD' })).status, 200)
+  await row.getByRole('button', { name: `Delete ${name}…` }).click()
+  await dialog().getByRole('button', { name: 'Delete', exact: true }).click()
+  await home.getByText(`Deleted ${name} from the drive, for every member.`).waitFor()
+  await row.waitFor({ state: 'detached' })
+  assert.equal((await dav(anna, household, `/${encodeURIComponent(name)}`)).status, 404)
+  await until('the deletion at Bea\'s box', async () => (await dav(bea, household, `/${encodeURIComponent(name)}`, { method: 'HEAD' })).status === 404 || undefined, JOIN_MS)
+})
+
+test('the owner joins another box\'s group with an invite pasted into the page', async () => {
+  const join = page.getByRole('form', { name: 'Join a group' })
+  await join.getByLabel('Invite').fill('coffer-invite:not-for-groups')
+  await join.getByRole('button', { name: 'Join', exact: true }).click()
+  await join.getByRole('alert').filter({ hasText: 'A group invite starts with "coffer-group:": paste the whole code the group\'s admin gave you.' }).waitFor()
+  assert.ok(errors.length > 0 && errors.every((e) => e.includes('400')), errors.join('\n'))
+  errors.length = 0
+
+  const allotment = await bea.api('POST', '/api/v1/groups', { body: { name: 'Allotment', as: 'Bea' } })
+  assert.equal(allotment.status, 201, JSON.stringify(allotment.body))
+  const invited = await bea.api('POST', `/api/v1/groups/${allotment.body.key}/invites`, { body: { publicKey: anna.box.groups.publicKey, name: 'Anna', expiresIn: '1h' } })
+  assert.equal(invited.status, 200, JSON.stringify(invited.body))
+  // The whole command, as the CLI prints it, is taken too.
+  await join.getByLabel('Invite').fill(`  coffer groups join ${invited.body.invite}\n`)
+  await join.getByLabel('Your name in it').fill('Anna G.')
+  await join.getByRole('button', { name: 'Join', exact: true }).click()
+  await page.getByRole('status').filter({ hasText: 'Joined Allotment as Anna G.' }).waitFor({ timeout: JOIN_MS })
+  const plot = card('Allotment')
+  assert.equal(await fact(plot, 'Your role').textContent(), 'Member')
+  assert.equal(await members(plot, 'Allotment').count(), 3)
+  await members(plot, 'Allotment').filter({ hasText: /^Anna G\. \(you\)Member/ }).waitFor()
+  // A member, not an admin, is offered neither invites nor removals.
+  assert.equal(await plot.getByText('Invite a member to Allotment').count(), 0)
+  assert.equal(await plot.getByRole('button', { name: /^Remove/ }).count(), 0)
+})
+
+test('removing a member asks first, saying plainly what it does and does not do, then the group moves to a new content key', async () => {
+  const home = card('Household')
+  await home.getByRole('button', { name: 'Remove Bea…' }).click()
+  const ask = page.getByRole('dialog', { name: 'Remove Bea from Household?' })
+  await ask.getByText('Household moves to a new content key that their box never gets').waitFor()
+  await ask.getByText('Nothing written in the group from now on is readable by them.').waitFor()
+  await ask.getByText('What they already had — the files their box synced before now — they keep.').waitFor()
+  await ask.getByRole('button', { name: 'Cancel' }).click()
+  await ask.waitFor({ state: 'hidden' })
+  assert.equal((await groupsOf(anna)).groups.find((g) => g.key === household)!.members.length, 2)
+
+  await home.getByRole('button', { name: 'Remove Bea…' }).click()
+  await ask.getByRole('button', { name: 'Remove', exact: true }).click()
+  await page.getByRole('status').filter({ hasText: /^Removed Bea from Household\. .*they cannot read anything written from now on\. What they already had, they keep\.$/ }).waitFor({ timeout: JOIN_MS })
+  await members(home, 'Household').filter({ hasText: /^Bea/ }).waitFor({ state: 'detached' })
+  assert.equal(await fact(home, 'Content key').textContent(), 'Changed 1 time')
+  await until('Bea\'s box to hear it was removed', async () => (await groupsOf(bea)).groups.find((g) => g.key === household)?.removed || undefined, JOIN_MS)
+})
+
+test('the whole page passes axe and every control is reached by the keyboard, on a desktop and at a phone\'s width without sideways scrolling', async () => {
+  await card('Household').getByText('Invite a member to Household').click()
+  await card('Household').getByRole('form', { name: 'Invite a member to Household' }).waitFor()
+  const closed = page.locator('details:not([open]) > summary')
+  while (await closed.count() > 0) await closed.first().click()
+  await assertAccessible(page, 'groups')
+  await assertKeyboardReachable(page, 'groups')
+  await screenshot(page, 'groups')
+  await page.setViewportSize({ width: 390, height: 844 })
+  await assertNoSidewaysScroll(page, 'the Groups page')
+  await assertAccessible(page, 'groups at 390px')
+  await assertKeyboardReachable(page, 'groups at 390px')
+  await screenshot(page, 'groups-390')
+  await page.setViewportSize({ width: 1280, height: 900 })
+})
+
+test('leaving a group asks first, then the other members hear it and the group is gone from the page', async () => {
+  const plot = card('Allotment')
+  await plot.getByRole('button', { name: 'Leave Allotment…' }).click()
+  const ask = page.getByRole('dialog', { name: 'Leave Allotment?' })
+  await ask.getByText('this box deletes its copy of Allotment and its drive').waitFor()
+  await ask.getByRole('button', { name: 'Leave', exact: true }).click()
+  await page.getByRole('status').filter({ hasText: 'Left Allotment: its members were told' }).waitFor({ timeout: JOIN_MS })
+  await plot.waitFor({ state: 'detached' })
+  assert.deepEqual((await groupsOf(anna)).groups.map((g) => g.name), ['Household'])
+  await until('Bea\'s box to hear Anna left', async () => (await groupsOf(bea)).groups.find((g) => g.name === 'Allotment')?.members.length === 1 || undefined, JOIN_MS)
+})
+
+test('no console errors on the way', () => {
+  assert.deepEqual(errors, [])
+})
