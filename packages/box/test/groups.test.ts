@@ -106,7 +106,8 @@ async function snapshot(groups: Groups, key: string) {
   const entries = await drive.tree()
   return Promise.all(entries.map(async (e) => ({
     path: e.path, type: e.type, version: e.version, author: e.author, conflictOf: e.conflictOf,
-    text: e.type === 'file' ? (await drive.readFile(e.path)).toString() : null,
+    // A file deleted between the listing and the read (a change landing meanwhile) reads as missing: the caller polls again.
+    text: e.type === 'file' ? await drive.readFile(e.path).then((b) => b.toString(), () => 'gone while read') : null,
   })))
 }
 
