@@ -3,7 +3,8 @@
  * founds a group from the page, invites the other box (the sealed invite is copied from the page)
  * and the page follows it until both members are listed, connected. Through the page a file goes
  * up into the drive, is found there over WebDAV by a plain HTTP client and at the other member's
- * box, comes down again byte for byte, and is deleted after a confirmation. The owner joins the
+ * box, comes down again byte for byte, and is deleted after a confirmation; a file both members
+ * wrote at once shows as a conflict until its copy is deleted from the page. The owner joins the
  * other box's group with an invite pasted into the page, removes a member after a confirmation
  * that says what removal does and does not do, and leaves a group. Checked with axe-core and the
  * keyboard, on a desktop and at a phone's width, and photographed into test-artifacts/.
@@ -198,6 +199,42 @@ test('a file uploaded through the page is in the drive over WebDAV and at the ot
   await row.waitFor({ state: 'detached' })
   assert.equal((await dav(anna, household, `/${encodeURIComponent(name)}`)).status, 404)
   await until('the deletion at Bea\'s box', async () => (await dav(bea, household, `/${encodeURIComponent(name)}`, { method: 'HEAD' })).status === 404 || undefined, JOIN_MS)
+})
+
+test('a file both members wrote at once shows as a conflict, both versions kept, until the page deletes the copy', async () => {
+  const write = async (box: Running, text: string) => {
+    await box.box.groups.drive(household).writeFile('/plan.txt', text)
+  }
+  await write(anna, 'beans in row 1')
+  await until('the plan at Bea\'s box', async () => (await bea.box.groups.drive(household).stat('/plan.txt')) ?? undefined, JOIN_MS)
+  // Each box starts its edit over the version both hold, and only then do both finish: neither saw the other's.
+  const annas = await anna.box.groups.drive(household).write('/plan.txt')
+  const beas = await bea.box.groups.drive(household).write('/plan.txt')
+  const finish = (stream: NodeJS.WritableStream, text: string) => new Promise<void>((resolve, reject) => {
+    stream.once('error', reject)
+    stream.end(text, () => resolve())
+  })
+  await Promise.all([finish(annas, 'potatoes in row 1'), finish(beas, 'carrots in row 1')])
+  await until('the conflict at Anna\'s box', async () => (await groupsOf(anna)).groups.find((g) => g.key === household)?.conflicts.find((c) => c.versions.length === 2), JOIN_MS)
+
+  const home = card('Household')
+  await section('Your groups').getByRole('button', { name: 'Refresh' }).click()
+  const conflicts = home.getByRole('group', { name: 'Conflicting versions in Household’s drive' })
+  await conflicts.getByText(/^\/plan\.txt: (Anna|Bea) at .+, (Anna|Bea) at .+$/).waitFor()
+  const files = home.getByRole('region', { name: 'Files in Household’s drive, top folder' })
+  const copy = files.getByRole('row').filter({ hasText: /^plan \(conflict (Anna|Bea) / })
+  await copy.getByText('another version of plan.txt, written at the same time').waitFor()
+  await files.getByRole('row').filter({ hasText: /^plan\.txt — members wrote it at once/ }).waitFor()
+  await screenshot(page, 'groups-conflict')
+
+  await copy.getByRole('button', { name: /^Delete plan \(conflict/ }).click()
+  await dialog().getByText('This version goes; the file keeps its others.').waitFor()
+  await dialog().getByRole('button', { name: 'Delete', exact: true }).click()
+  await copy.waitFor({ state: 'detached' })
+  await section('Your groups').getByRole('button', { name: 'Refresh' }).click()
+  await conflicts.waitFor({ state: 'detached' })
+  assert.deepEqual((await groupsOf(anna)).groups.find((g) => g.key === household)!.conflicts, [])
+  assert.match((await (await dav(anna, household, '/plan.txt')).text()), /^(potatoes|carrots) in row 1$/)
 })
 
 test('the owner joins another box\'s group with an invite pasted into the page', async () => {

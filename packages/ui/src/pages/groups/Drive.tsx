@@ -3,7 +3,7 @@
  * copies a conflict keeps); files go up, come down and are deleted over WebDAV, as a file manager
  * that mounts the drive would send them.
  */
-import { useId, useState, type FormEvent } from 'react'
+import { useEffect, useId, useState, type FormEvent } from 'react'
 import { formatBytes, formatTime } from '../../components/format.ts'
 import { ErrorNotice } from '../../components/Notice.tsx'
 import { TableWrap } from '../../components/TableWrap.tsx'
@@ -28,6 +28,11 @@ export function Drive({ group, onDelete, refreshed }: {
   const [busy, setBusy] = useState<string | null>(null)
   const [newFolder, setNewFolder] = useState('')
   const writable = group.writable && !group.removed
+  // What was said about the folder before is not news once another is shown or the page is refreshed.
+  useEffect(() => {
+    setNews(null)
+    setProblem(null)
+  }, [folder, refreshed])
 
   const act = async (doing: string, work: () => Promise<string>, fail: (err: unknown) => string) => {
     setBusy(doing)
