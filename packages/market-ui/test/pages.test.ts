@@ -106,7 +106,8 @@ test('the editor checks the query as it is typed, shows each problem at its line
   await summary.getByText('Identity.age: 0 to 120').waitFor()
   const privacy = await summary.textContent() ?? ''
   assert.match(privacy, /Each owner chose a privacy level for Identity/)
-  assert.match(privacy, /does not publish its privacy table yet|ε per answer/, 'the levels, and their ε when the market publishes them')
+  assert.match(privacy, /ε per answer/, 'the levels, with the ε the market publishes for each')
+  assert.match(privacy, /What the market sees: Which boxes answered and at which privacy level\. Each answer is two encrypted shares/)
 
   await page.getByLabel('Price per participant (sat)').fill('250')
   await page.getByLabel('Most participants').fill('400')
@@ -269,8 +270,8 @@ test('signing out forgets the key; a wrong key is refused with what to do; the r
   await page.keyboard.press('Enter')
   await page.getByRole('heading', { level: 1, name: 'Query #1' }).waitFor({ state: 'visible' })
   assert.ok(!page.url().includes(key))
-  // Expected refusals: the privacy table and the result where the market has none, the wrong key, and the post before the deposit.
-  const expected = /^Failed to load resource: the server responded with a status of (404 \(Not Found\) \/api\/v1\/(privacy|queries\/[^/]+\/result)|401 \(Unauthorized\) \/api\/v1\/processors\/me|402 \(Payment Required\) \/api\/v1\/queries)$/
+  // Expected refusals: the result where the market has none, the wrong key, and the post before the deposit.
+  const expected = /^Failed to load resource: the server responded with a status of (404 \(Not Found\) \/api\/v1\/queries\/[^/]+\/result|401 \(Unauthorized\) \/api\/v1\/processors\/me|402 \(Payment Required\) \/api\/v1\/queries)$/
   assert.deepEqual(errors.filter((e) => !expected.test(e)), [], 'no console errors or policy violations on the way')
 })
 

@@ -3,6 +3,7 @@ export { createMarket, type Market, type MarketConfig, type AggregationConfig, t
 export type { Payments, PaymentsConfig, Deposit } from './payments/index.ts'
 export { bitcoinRpc, newWalletKey, TransactionRefused, type Broadcaster, type Payouts, type PayoutRun, type PayoutSummary, type WalletState } from './payouts/index.ts'
 export type { QueryResult } from './answers/index.ts'
+export type { PrivacyTableBody as PrivacyTable } from './api/schemas.ts'
 export { openDatabase, type Database, type DatabaseOptions } from './db/index.ts'
 export type { Processor, Registration } from './processors/index.ts'
 export type { PostedQuery, FeedEntry, FeedPage, Participation, QueryStatus, Validation } from './queries/index.ts'

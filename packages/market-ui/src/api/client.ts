@@ -3,6 +3,7 @@
  * the API key as a Bearer header; a 401 signs out, which shows the sign-in page. Failures
  * become ApiError with the problem+json's detail, which the market writes to say what to do.
  */
+import type { PrivacyTable } from '@coffer/market'
 import type { PaymentTerms, ProcessorAccount, Query, QueryProblem, QuerySpec, Vocabulary } from '@coffer/market/protocol'
 import { currentKey, signOut } from '../auth/session.ts'
 
@@ -37,16 +38,8 @@ export interface Participation { accepted: number; declined: number; answered: n
 export type QueryWithParticipation = PostedQuery & { participation: Participation }
 export interface Validation { valid: boolean; problems: QueryProblem[]; query?: Query; text?: string }
 
-/** One privacy level as the market publishes it (GET /privacy), when it does. */
-export interface PublishedLevel {
-  level: string
-  shares: boolean
-  epsilon?: string | number
-  monthlyBudget?: string | number
-  k?: number
-  l?: number
-  description: string
-}
+/** The market's privacy table (GET /privacy): its levels, and what it can see of the answers. */
+export type { PrivacyTable }
 
 interface Options { json?: unknown; query?: Record<string, string | number | undefined>; signal?: AbortSignal; auth?: boolean; accept?: string }
 
@@ -91,11 +84,10 @@ export const api = {
   account: (signal?: AbortSignal) => json<ProcessorAccount>('GET', '/processors/me/account', { signal }),
   payments: (signal?: AbortSignal) => json<PaymentTerms>('GET', '/payments', { signal, auth: false }),
   /** The market's privacy table, or null when this market does not publish one. */
-  privacy: async (signal?: AbortSignal): Promise<PublishedLevel[] | null> => {
+  privacy: async (signal?: AbortSignal): Promise<PrivacyTable | null> => {
     try {
-      const body = await json<{ levels?: PublishedLevel[] } | PublishedLevel[]>('GET', '/privacy', { signal, auth: false })
-      const levels = Array.isArray(body) ? body : body.levels
-      return Array.isArray(levels) && levels.length > 0 ? levels : null
+      const body = await json<PrivacyTable>('GET', '/privacy', { signal, auth: false })
+      return body.levels.length > 0 ? body : null
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return null
       throw err

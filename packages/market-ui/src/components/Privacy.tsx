@@ -1,5 +1,5 @@
 import type { AnswerKind } from '@coffer/market/protocol'
-import type { PublishedLevel } from '../api/client.ts'
+import type { PrivacyTable } from '../api/client.ts'
 
 const LEVEL_NAMES: Record<string, string> = { low: 'Low', medium: 'Medium', high: 'High', dont_share: "Don't share" }
 const SHARING = ['low', 'medium', 'high']
@@ -14,7 +14,8 @@ function list(items: string[]): string {
  * noised per level (privacy class) before being merged. The numbers are the market's own,
  * when it publishes them; otherwise the levels are named and the page says the numbers are missing.
  */
-export function PrivacyLevels({ levels, types, answer }: { levels: PublishedLevel[] | null | undefined; types: string[]; answer: AnswerKind }) {
+export function PrivacyLevels({ table, types, answer }: { table: PrivacyTable | null | undefined; types: string[]; answer: AnswerKind }) {
+  const levels = table === undefined ? undefined : table?.levels ?? null
   const touched = types.length > 0 ? list(types) : 'the data it asks for'
   const intro = (
     <p>
@@ -37,6 +38,7 @@ export function PrivacyLevels({ levels, types, answer }: { levels: PublishedLeve
   return (
     <>
       {intro}
+      {table && <p><strong>What the market sees:</strong> {dataset ? table.whatTheMarketSees.datasets : table.whatTheMarketSees.statistics}</p>}
       <div className="table-wrap">
         <table>
           <caption className="visually-hidden">Privacy levels</caption>

@@ -23,11 +23,12 @@ import { marketPages } from '../pages/index.ts'
 import type { Payments } from '../payments/index.ts'
 import type { PayoutRun, Payouts } from '../payouts/index.ts'
 import { ACCOUNT_SIGNATURE, ACCOUNT_SIGNED_AT } from '../protocol/index.ts'
+import { publishedLevels, WHAT_THE_MARKET_SEES } from '../privacy/index.ts'
 import {
   AnswerAccepted, AnswerSchema, FeedPageSchema, FeedQuerystring, HpkeConfigAnswer, IdParams, ListQuery, PostedQuerySchema, PrepareAnswer,
   PrepareBody, ProblemSchema, ProcessorSchema, QueryList, QueryResultSchema, QueryWithParticipation, RegisterBody, Registered, ReleaseAnswer,
   ReleaseBody, ReportsAnswer, ReportsBody, ResultQuerystring, StreamQuerystring, ValidationSchema, FeedLive,
-  AccountQuery, BoxParams, DepositAnswer, DepositBody, LedgerCheckSchema, OwnerAccount, PaymentTerms, PayoutAddressBody, PayoutAddressSet, ProcessorAccount,
+  PrivacyTable, AccountQuery, BoxParams, DepositAnswer, DepositBody, LedgerCheckSchema, OwnerAccount, PaymentTerms, PayoutAddressBody, PayoutAddressSet, ProcessorAccount,
   CoinAdded, CoinBody, LimitQuery, PayoutDetailSchema, PayoutList, PayoutParams, PayoutRunSchema, WalletStateSchema,
 } from './schemas.ts'
 
@@ -163,6 +164,10 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     api.get('/vocabulary', {
       schema: { summary: 'The logical types and attributes queries may name', tags: ['boxes'], response: { 200: VocabularySchema } },
     }, async () => deps.vocabulary)
+
+    api.get('/privacy', {
+      schema: { summary: 'The privacy levels owners choose from, with the parameters each stands for, and what the market can see of the answers', tags: ['boxes'], response: { 200: PrivacyTable } },
+    }, async () => ({ levels: publishedLevels(), whatTheMarketSees: WHAT_THE_MARKET_SEES }))
 
     api.post('/processors', {
       schema: { summary: 'Register a processor; the API key is in this answer only', tags: ['processors'], body: RegisterBody, response: { 201: Registered, ...problems(400) } },

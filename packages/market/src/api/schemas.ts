@@ -1,5 +1,5 @@
 /** Request and response schemas of the market's API: validation, response serialisation and the OpenAPI document in one. */
-import { Type } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { Query, QuerySpec } from '../query/index.ts'
 import { TaskDescription } from '../protocol/index.ts'
 
@@ -192,3 +192,17 @@ export const CoinBody = Type.Object({
 export const CoinAdded = Type.Object({ added: Type.Boolean({ description: 'false when the wallet held this coin already' }) })
 export const PayoutParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
 export const LimitQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) })
+
+export const PrivacyTable = Type.Object({
+  levels: Type.Array(Type.Object({
+    level: Type.String(),
+    shares: Type.Boolean({ description: 'false for dont_share: such an owner never answers' }),
+    epsilon: Type.Optional(Type.String({ description: 'ε of one statistics answer, a decimal or a fraction' })),
+    monthlyBudget: Type.Optional(Type.String({ description: 'ε an owner\'s box may spend on one logical type in a calendar month' })),
+    k: Type.Optional(Type.Integer({ description: 'A released dataset class has at least k records' })),
+    l: Type.Optional(Type.Integer({ description: '…and at least l distinct values of each sensitive column' })),
+    description: Type.String(),
+  })),
+  whatTheMarketSees: Type.Object({ statistics: Type.String(), datasets: Type.String() }, { description: 'The processors\' terms: what this market can see of the answers' }),
+})
+export type PrivacyTableBody = Static<typeof PrivacyTable>

@@ -21,6 +21,8 @@ export {
   strictestLevel,
   parametersForQuery,
   sharingParameters,
+  publishedLevels,
+  WHAT_THE_MARKET_SEES,
 } from './levels.ts'
 export {
   type StatisticKind,

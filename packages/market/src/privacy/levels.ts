@@ -5,7 +5,7 @@
  */
 import { PRIVACY_LEVELS, type PrivacyLevel, type SharingLevel } from '../protocol/index.ts'
 import { NotShared } from './errors.ts'
-import { parseRational, type Rational } from './rational.ts'
+import { parseRational, toText, type Rational } from './rational.ts'
 
 export { PRIVACY_LEVELS, type PrivacyLevel, type SharingLevel }
 
@@ -60,6 +60,22 @@ export const PRIVACY_PARAMETERS: Readonly<Record<PrivacyLevel, LevelParameters>>
   high: { level: 'high', shares: true, epsilon: parseRational('0.1'), monthlyBudget: parseRational('0.5'), k: 20, l: 4, description: 'ten times the noise of low; at most a factor of 1.1 per answer' },
   dont_share: { level: 'dont_share', shares: false, description: 'never answers' },
 })
+
+/** The table as the market publishes it (GET /privacy): ε and budgets as decimals or fractions. */
+export function publishedLevels(): { level: PrivacyLevel; shares: boolean; epsilon?: string; monthlyBudget?: string; k?: number; l?: number; description: string }[] {
+  return PRIVACY_LEVELS.map((level) => {
+    const p = PRIVACY_PARAMETERS[level]
+    return p.shares
+      ? { level, shares: true, epsilon: toText(p.epsilon), monthlyBudget: toText(p.monthlyBudget), k: p.k, l: p.l, description: p.description }
+      : { level, shares: false, description: p.description }
+  })
+}
+
+/** What the market sees of the answers, per kind: the processors' terms and the README say the same. */
+export const WHAT_THE_MARKET_SEES = {
+  statistics: 'Which boxes answered and at which privacy level. Each answer is two encrypted shares, one per aggregator; neither aggregator can read a value, and each adds its own noise before anything is released.',
+  datasets: 'Which boxes answered and at which privacy level, and which records share a class and how many do; never the values of a class smaller than k, which stay sealed. Generalised values are few, so a market that tried every combination could recompute a small class\'s key: STAR\'s separate randomness server, which would close that, is not run yet.',
+} as const
 
 /** The least k the market releases at any level. */
 export const MIN_K = 5

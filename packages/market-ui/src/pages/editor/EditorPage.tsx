@@ -276,7 +276,7 @@ export function EditorPage() {
             </div>
           </dl>
           <h3>The privacy it will get</h3>
-          <PrivacyLevels levels={privacy.error ? null : privacy.data} types={logicalTypes(query)} answer={form.answer} />
+          <PrivacyLevels table={privacy.error ? null : privacy.data} types={logicalTypes(query)} answer={form.answer} />
         </aside>
       </div>
     </>

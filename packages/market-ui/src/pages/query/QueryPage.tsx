@@ -78,7 +78,7 @@ export function QueryPage({ id }: { id: string }) {
       <ResultView query={q} result={result.data} error={result.error} loading={result.loading && result.data === undefined} />
 
       <h2>Privacy</h2>
-      <PrivacyLevels levels={privacy.error ? null : privacy.data} types={logicalTypes(q.query)} answer={spec.answer} />
+      <PrivacyLevels table={privacy.error ? null : privacy.data} types={logicalTypes(q.query)} answer={spec.answer} />
 
       {q.status === 'open' && <End query={q} onEnded={reload} />}
     </>
