@@ -136,7 +136,7 @@ export default function GroupsPage() {
             {' '}from {asking.group.name}’s drive for every member.
           </p>
         )}
-        {answer.busy && <p role="status" className="muted">{asking?.kind === 'leave' ? 'Telling the other members…' : 'Working…'}</p>}
+        {answer.busy && <p role="status" className="muted">{busyWords(asking)}</p>}
         {answer.error && <p role="alert" className="notice error">{answer.error}</p>}
       </ConfirmDialog>
     </>
@@ -154,4 +154,10 @@ function verb(asking: Asking | null): string {
   if (asking?.kind === 'remove') return 'Remove'
   if (asking?.kind === 'leave') return asking.group.removed ? 'Delete' : 'Leave'
   return 'Delete'
+}
+
+function busyWords(asking: Asking | null): string {
+  if (asking?.kind === 'remove') return 'Moving the group to a new content key…'
+  if (asking?.kind === 'leave') return 'Telling the other members…'
+  return 'Deleting…'
 }
