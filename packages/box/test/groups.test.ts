@@ -11,6 +11,7 @@ import { BoxKeys, createBox, initHome, openHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { openCorestore } from '../src/store/index.ts'
 import { Groups } from '../src/groups/index.ts'
+import { replicatorIdentity } from '../src/backup/index.ts'
 import { groupCommands } from '../src/cli/groups.ts'
 import { Client } from '../src/cli/connect.ts'
 import { Command } from 'commander'
@@ -341,6 +342,12 @@ test('the box serves a group\'s drive over WebDAV: a standard client lists, uplo
   const someBox = new BoxKeys(randomBytes(32)).backupPeer.publicKey.toString('hex')
   const invited = await captured(() => program.parseAsync(['node', 'coffer', 'groups', 'invite', key.slice(0, 8), someBox, '--name', 'Bea', '--expires', '2h']))
   assert.match(invited, /coffer groups join coffer-group:[A-Za-z0-9_-]+/)
+  // A blind replicator, through the same commands: invited with a sealed code; listed once it has paired.
+  const replicatorKey = replicatorIdentity(tempDir('coffer-dav-replicator-')).publicKey.toString('hex')
+  const replicatorInvite = await captured(() => program.parseAsync(['node', 'coffer', 'groups', 'replicator', 'add', 'Family photos', replicatorKey, '--name', 'Co-op server']))
+  assert.match(replicatorInvite, /coffer replicator accept coffer-group-replica:[A-Za-z0-9_-]+ --quota/)
+  assert.match(await captured(() => program.parseAsync(['node', 'coffer', 'groups', 'replicator', 'list', 'Family photos'])), /No replicator yet/)
+  assert.deepEqual((await call(url, 'GET', `/api/v1/groups/${key}/replicators`, { token })).body, { replicators: [] })
   const notAKey = await call(url, 'POST', `/api/v1/groups/${key}/invites`, { token, body: { publicKey: 'ff'.repeat(32), name: 'Nobody' } })
   assert.equal(notAKey.status, 400)
   assert.match(notAKey.body.detail, /not a box's key/)

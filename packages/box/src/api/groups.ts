@@ -27,6 +27,10 @@ export function groupRoutes(api: FastifyInstance, deps: { ops: Operations; group
   route('POST', '/groups/:id/invites', groupOps.invite)
   route('DELETE', '/groups/:id/members/:member', groupOps.remove)
   route('POST', '/groups/:id/leave', groupOps.leave)
+  route('GET', '/groups/:id/replicators', groupOps.replicators)
+  route('POST', '/groups/:id/replicators', groupOps.addReplicator)
+  route('PATCH', '/groups/:id/replicators/:replicator', groupOps.limitReplicator)
+  route('DELETE', '/groups/:id/replicators/:replicator', groupOps.removeReplicator)
 }
 
 /** WebDAV's methods beyond HTTP's own, which Fastify routes only once told of them. */

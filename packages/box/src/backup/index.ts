@@ -8,3 +8,8 @@ export { Replicator, acceptInvite, listOwners, removeOwner, replicatorIdentity, 
 export { restoreFromReplica, RestoreFailed, type RestoreProgress, type RestoreResult } from './restore.ts'
 export { parseBootstrap, PeerNetwork, type PeerSwarm, type Connection } from './network.ts'
 export { backupOperations, type BackupOperations } from './operations.ts'
+// What groups share with backup: the wire, what a store holds, bandwidth limits, and a group replicator's messages.
+export { openWire, type Wire } from './wire.ts'
+export { heldBlocks } from './held.ts'
+export { throttle, type Rates } from './throttle.ts'
+export { FromGroupReplica, groupHealthMessage, makeGroupReplicaInvite, type GroupHealthReport, type GroupPeer, type ToGroupReplica } from './group-wire.ts'

@@ -34,12 +34,10 @@ import {
 import { Drive } from './drive.ts'
 import { hashSecret, makeInvite } from './invite.ts'
 import { signStatement, statementSigned, type Member, type Role, type Statement } from './members.ts'
-import type { PeerNetwork, PeerSwarm, Connection } from '../backup/index.ts'
+import { FromGroupReplica, makeGroupReplicaInvite, openWire, type PeerNetwork, type PeerSwarm, type Connection, type ToGroupReplica } from '../backup/index.ts'
 import { opId, type GroupOp } from './ops.ts'
 import { CONFLICTS, subtreeRanges } from './paths.ts'
 import { adminChannel } from './wire.ts'
-import { openWire } from '../backup/wire.ts'
-import { FromGroupReplica, makeGroupReplicaInvite, type ToGroupReplica } from '../backup/group-wire.ts'
 import { ReplicaLinks, type ReplicatorState } from './replicas.ts'
 
 /** Writers acknowledge each other this often, so the order every member agrees on keeps up. */

@@ -10,11 +10,10 @@ import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import type pino from 'pino'
 import { verifySignature } from '../keys/index.ts'
-import type { Connection } from '../backup/index.ts'
-import { openWire, type Wire } from '../backup/wire.ts'
-import { heldBlocks } from '../backup/held.ts'
-import { FromGroupReplica, groupHealthMessage, type GroupHealthReport, type GroupPeer, type ToGroupReplica } from '../backup/group-wire.ts'
-import { throttle, type Rates } from '../backup/throttle.ts'
+import {
+  FromGroupReplica, groupHealthMessage, heldBlocks, openWire, throttle,
+  type Connection, type GroupHealthReport, type GroupPeer, type Rates, type ToGroupReplica, type Wire,
+} from '../backup/index.ts'
 
 export interface ReplicatorState {
   /** The last report the replicator signed, checked against this box's copy. */
