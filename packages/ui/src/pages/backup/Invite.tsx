@@ -1,5 +1,6 @@
 /** Inviting a blind replicator by its key, and handing its operator the one-time code. */
-import { useId, useRef, useState, type FormEvent } from 'react'
+import { useId, useState, type FormEvent } from 'react'
+import { Copyable } from '../../components/Copyable.tsx'
 import { formatTime } from '../../components/format.ts'
 import { useAction } from '../../components/useAction.ts'
 import { backup, type Invited } from './api.ts'
@@ -83,31 +84,5 @@ export function InviteCode({ invited, onDone }: { invited: Invited; onDone: () =
       <Copyable label="Invite code alone" copy="Copy code" text={invited.invite} />
       <div className="actions"><button type="button" onClick={onDone}>Done</button></div>
     </section>
-  )
-}
-
-function Copyable({ label, copy: copyLabel, text }: { label: string; copy: string; text: string }) {
-  const id = useId()
-  const ref = useRef<HTMLTextAreaElement>(null)
-  const [said, setSaid] = useState<string | null>(null)
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(text)
-      setSaid('Copied.')
-    } catch {
-      // Without clipboard access (a page not served over https, or a refusal), the text is selected for the keyboard.
-      ref.current?.select()
-      setSaid('Selected: press Ctrl+C (⌘C on a Mac) to copy.')
-    }
-  }
-  return (
-    <div className="copyable">
-      <label htmlFor={id}>{label}</label>
-      <textarea id={id} ref={ref} readOnly value={text} rows={3} spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
-      <div className="actions">
-        <button type="button" onClick={() => void copy()}>{copyLabel}</button>
-        <span role="status">{said}</span>
-      </div>
-    </div>
   )
 }

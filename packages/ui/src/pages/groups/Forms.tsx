@@ -1,5 +1,6 @@
 /** Founding a group, joining one with an invite, inviting a box to one, and the sealed invite to hand over. */
-import { useId, useRef, useState, type FormEvent } from 'react'
+import { useId, useState, type FormEvent } from 'react'
+import { Copyable } from '../../components/Copyable.tsx'
 import { formatTime } from '../../components/format.ts'
 import { useAction } from '../../components/useAction.ts'
 import { groups, type GroupView, type Invited } from './api.ts'
@@ -169,31 +170,5 @@ export function InviteCode({ group, invited, following, onDone }: {
       {following && <p className="muted" role="status">Waiting for {invited.name} to join {group.name}: this page updates when they do.</p>}
       <div className="actions"><button type="button" onClick={onDone}>Done</button></div>
     </section>
-  )
-}
-
-function Copyable({ label, copy: copyLabel, text }: { label: string; copy: string; text: string }) {
-  const id = useId()
-  const ref = useRef<HTMLTextAreaElement>(null)
-  const [said, setSaid] = useState<string | null>(null)
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(text)
-      setSaid('Copied.')
-    } catch {
-      // Without clipboard access (a page not served over https, or a refusal), the text is selected for the keyboard.
-      ref.current?.select()
-      setSaid('Selected: press Ctrl+C (⌘C on a Mac) to copy.')
-    }
-  }
-  return (
-    <div className="copyable">
-      <label htmlFor={id}>{label}</label>
-      <textarea id={id} ref={ref} readOnly value={text} rows={3} spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
-      <div className="actions">
-        <button type="button" onClick={() => void copy()}>{copyLabel}</button>
-        <span role="status">{said}</span>
-      </div>
-    </div>
   )
 }
