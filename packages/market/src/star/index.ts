@@ -71,7 +71,8 @@ function randomnessOf(m: Measurement): Buffer {
 
 /** The class's polynomial: coefficients from the randomness, a₀ the secret the key comes from. */
 function polynomialOf(randomness: Uint8Array, k: number): bigint[] {
-  return Array.from({ length: k }, (_, i) => element(derive(randomness, `coefficient ${i}`, 48)))
+  const bytes = derive(randomness, 'coefficients', 48 * k)
+  return Array.from({ length: k }, (_, i) => element(bytes.subarray(48 * i, 48 * (i + 1))))
 }
 
 function evaluate(coefficients: readonly bigint[], x: bigint): bigint {
