@@ -17,6 +17,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import createTestnet from 'hyperdht/testnet.js'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { initHome } from '../../box/src/index.ts'
+import { replicatorIdentity } from '../../box/src/backup/index.ts'
 import type { GroupView } from '../../box/src/groups/index.ts'
 import { PASSPHRASE, startBox, tempDir, until, type Running } from '../../box/test/helpers.ts'
 import { assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, loggedIn, screenshot } from './browser.ts'
@@ -109,6 +110,22 @@ test('an invite needs a box\'s key, and the box\'s refusal is shown as it said i
   await form.getByRole('alert').filter({ hasText: 'That is this box\'s own key.' }).waitFor()
   assert.ok(errors.length > 0 && errors.every((e) => e.includes('400')), errors.join('\n'))
   errors.length = 0
+})
+
+test('an admin invites a blind replicator: the page says none holds the group yet, and gives the command for its operator', async () => {
+  const home = card('Household')
+  const replicators = home.getByRole('region', { name: 'Replicators of Household' })
+  await replicators.getByText('No replicator holds Household yet.').waitFor()
+  await replicators.getByText('Add a replicator to Household').click()
+  const form = replicators.getByRole('form', { name: 'Add a replicator to Household' })
+  await form.getByLabel('Its key').fill('not a key')
+  await form.getByRole('button', { name: 'Invite the replicator' }).click()
+  await form.getByRole('alert').filter({ hasText: 'coffer replicator id' }).waitFor()
+  await form.getByLabel('Its key').fill(replicatorIdentity(tempDir('coffer-ui-replicator-')).publicKey.toString('hex'))
+  await form.getByLabel('Name').fill('Co-op server')
+  await form.getByRole('button', { name: 'Invite the replicator' }).click()
+  const command = await replicators.getByLabel('Command for the replicator’s operator').inputValue()
+  assert.match(command, /^coffer replicator accept coffer-group-replica:[A-Za-z0-9_-]+ --quota 10GiB$/)
 })
 
 test('the owner invites another box, copies the sealed invite, and the page follows it until both members are listed and connected', async () => {

@@ -4,6 +4,7 @@ import { formatTime } from '../../components/format.ts'
 import { TableWrap } from '../../components/TableWrap.tsx'
 import { drive, type DriveEntry, type GroupView, type Invited, type MemberView } from './api.ts'
 import { Drive } from './Drive.tsx'
+import { Replicators } from './Replicators.tsx'
 import { InviteCode, InviteForm } from './Forms.tsx'
 import { connectedWords, connectionWords, removable, roleWords, short } from './words.ts'
 
@@ -11,7 +12,7 @@ const time = (iso: string) => formatTime(Date.parse(iso) / 1000)
 
 export type Pending = Invited & { group: string; name: string; publicKey: string }
 
-export function GroupCard({ group: g, pending, refreshed, onInvited, onInviteDone, onRemove, onLeave, onDelete }: {
+export function GroupCard({ group: g, pending, refreshed, onInvited, onInviteDone, onRemove, onLeave, onDelete, onChanged }: {
   group: GroupView
   /** The invite made last in this group, shown until the owner is done with it. */
   pending: Pending | null
@@ -21,6 +22,8 @@ export function GroupCard({ group: g, pending, refreshed, onInvited, onInviteDon
   onRemove: (group: GroupView, member: MemberView) => void
   onLeave: (group: GroupView) => void
   onDelete: (group: GroupView, entry: DriveEntry, done: () => void) => void
+  /** Something changed that the group's view shows: read it again. */
+  onChanged: () => void
 }) {
   const heading = useId()
   const address = drive.address(g.key)
@@ -102,6 +105,8 @@ export function GroupCard({ group: g, pending, refreshed, onInvited, onInviteDon
           <InviteForm group={g} onInvited={(invited) => onInvited({ ...invited, group: g.key })} />
         </details>
       )}
+
+      <Replicators group={g} admin={admin} onChanged={onChanged} />
 
       <Drive group={g} refreshed={refreshed} onDelete={(entry, done) => onDelete(g, entry, done)} />
 

@@ -104,6 +104,7 @@ export default function GroupsPage() {
               onRemove={(group, member) => ask({ kind: 'remove', group, member })}
               onLeave={(group) => ask({ kind: 'leave', group })}
               onDelete={(group, entry, done) => ask({ kind: 'delete', group, entry, done })}
+              onChanged={list.reload}
             />
           ))}
         </ul>

@@ -12,6 +12,7 @@ import { davPath } from './words.ts'
 type Answer<K extends keyof GroupOperations> = Awaited<ReturnType<GroupOperations[K]['run']>>
 export type GroupList = Answer<'list'>
 export type Invited = Answer<'invite'>
+export type ReplicatorInvited = Answer<'addReplicator'>
 export type Folder = Answer<'files'>
 export type DriveEntry = Folder['entries'][number]
 export type { GroupView, MemberView }
@@ -29,6 +30,8 @@ export const groups = {
     box.request<Invited>('POST', `/groups/${id(group)}/invites`, { json: input }),
   remove: (group: string, member: string) => box.request<GroupView>('DELETE', `/groups/${id(group)}/members/${id(member)}`),
   leave: (group: string) => box.request<{ left: string }>('POST', `/groups/${id(group)}/leave`),
+  addReplicator: (group: string, input: { publicKey: string; name: string }) => box.request<ReplicatorInvited>('POST', `/groups/${id(group)}/replicators`, { json: input }),
+  removeReplicator: (group: string, replicator: string) => box.request<{ removed: string }>('DELETE', `/groups/${id(group)}/replicators/${id(replicator)}`),
   files: (group: string, path: string, signal?: AbortSignal) => box.request<Folder>('GET', `/groups/${id(group)}/files`, { query: { path }, signal }),
 }
 
