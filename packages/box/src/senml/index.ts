@@ -5,6 +5,7 @@
 export { resolvePack, type SenmlRecord } from './resolve.ts'
 export { parseSenmlJson, toSenmlJson } from './json.ts'
 export { parseSenmlCbor, toSenmlCbor } from './cbor.ts'
+export { parseSenml, parsingStats, INLINE_BYTES, type BodyFormat } from './pool.ts'
 
 export const SENML_JSON = 'application/senml+json'
 export const SENML_CBOR = 'application/senml+cbor'

@@ -11,7 +11,7 @@ import {
 } from '../store/index.ts'
 import { allowsSource, windowOf } from '../arbiter/index.ts'
 import { catalogue } from '../catalogue/index.ts'
-import { parseSenmlCbor, parseSenmlJson, resolvePack, SENML_CBOR, SENML_JSON, type SenmlRecord } from '../senml/index.ts'
+import { parseSenml, resolvePack, SENML_CBOR, SENML_JSON, type SenmlRecord } from '../senml/index.ts'
 import { Forbidden, InvalidInput, NotFound, UnsupportedMediaType } from '../errors/index.ts'
 import { TimeText, defineOperation, type OperationContext } from '../operations/index.ts'
 import { durationCell } from '../duration/index.ts'
@@ -149,8 +149,10 @@ export function sourceOperations({ home, store }: SourcesDeps) {
       }),
       access: ({ source }) => ({ op: 'write', source }),
       run: async ({ source, pack, format, origin }, ctx) => {
-        const target = store.get(source)
-        const result = await target.appendRecords(resolveRecords(pack, format), { origin })
+        // An unknown source is refused before the body is read, and again if it went while the body was.
+        store.get(source)
+        const records = await resolveRecords(pack, format)
+        const result = await store.get(source).appendRecords(records, { origin })
         ctx.records = result.count
         ctx.bytes = result.bytes
         return { stored: result.count, log: { first: result.first, blocks: result.blocks } }
@@ -296,12 +298,13 @@ export function sourceOperations({ home, store }: SourcesDeps) {
 
 export type SourceOperations = ReturnType<typeof sourceOperations>
 
-function resolveRecords(pack: unknown, format: string): SenmlRecord[] {
+/** SenML bytes are parsed in a parsing thread when they are many (see parseSenml). */
+async function resolveRecords(pack: unknown, format: string): Promise<SenmlRecord[]> {
   const now = Date.now() / 1000
   if (format === RESOLVED) return pack as SenmlRecord[]
   if (format === 'application/json') return resolvePack(pack, now)
   if ((format === SENML_CBOR || format === SENML_JSON) && Buffer.isBuffer(pack)) {
-    return format === SENML_CBOR ? parseSenmlCbor(pack, now) : parseSenmlJson(pack, now)
+    return parseSenml(pack, format === SENML_CBOR ? 'cbor' : 'json', now)
   }
   throw new UnsupportedMediaType(`Records must be ${SENML_JSON} or ${SENML_CBOR}, not "${format || 'none'}".`)
 }
