@@ -207,3 +207,18 @@ test('a dataset answer leaves as one sealed record, spends no ε, and is release
   assert.deepEqual(result.dataset.rows, Array.from({ length: 10 }, () => [8000]))
   assert.equal(result.payment.owners, 10)
 })
+
+test('a query whose deadline passes while it waits for the owner is closed, and says why', async () => {
+  const posted = await market('POST', '/api/v1/queries', {
+    question: 'SELECT COUNT(*)', purpose: 'How many answer within two seconds.', price: { amount: 1, currency: 'sat' },
+    deadline: new Date(Date.now() + 2000).toISOString(), participants: { min: 10, max: 100 }, bounds: {}, answer: 'statistics', retention: '30d',
+  })
+  assert.match(await coffer('sync'), /1 new query/)
+  assert.match(await coffer('list'), new RegExp(`${posted.id}\\s+waiting`))
+  await new Promise((resolve) => setTimeout(resolve, 2200))
+  await coffer('sync')
+  assert.match(await coffer('list'), new RegExp(`${posted.id}\\s+closed`))
+  assert.match(await coffer('show', posted.id), /closed \(its deadline \(.*\) passed before you decided\)/)
+  const late = await cli(['--home', home, 'market', 'accept', posted.id])
+  assert.notEqual(late.code, 0)
+})

@@ -130,6 +130,19 @@ export class Membership {
     return this.#syncing
   }
 
+  /** Queries whose deadline passed while they waited for the owner, or for the box to answer, are closed: nothing more can be done with them. */
+  #closeEnded(market: string): void {
+    const now = this.#now()
+    const close = this.#db.prepare(`UPDATE market_queries SET state = 'closed', reason = ?, decided_at = COALESCE(decided_at, ?) WHERE market = ? AND id = ? AND state = ?`)
+    const open = this.#db.prepare(`SELECT * FROM market_queries WHERE market = ? AND state IN ('waiting', 'accepted')`).all(market) as QueryRow[]
+    for (const row of open) {
+      const { deadline } = JSON.parse(row.query) as PublishedQuery
+      if (Date.parse(deadline) / 1000 > now) continue
+      const why = row.state === 'waiting' ? `its deadline (${deadline}) passed before you decided` : `its deadline (${deadline}) passed before the box could answer: ${row.reason ?? 'the market could not be reached'}`
+      close.run(why, now, row.market, row.id, row.state)
+    }
+  }
+
   /** Joins the market at `url` once it answered as a market does; its queries are read at once. */
   async join(url: string): Promise<MarketInfo> {
     const base = marketUrl(url)
@@ -166,11 +179,13 @@ export class Membership {
   }
 
   /**
-   * Reads a market's queries since the last one the box holds, page by page, and judges each.
-   * A market that cannot be reached keeps what the box has; its error is kept for the owner.
+   * Reads a market's queries since the last one the box holds, page by page, and judges each;
+   * closes those whose deadline passed first. A market that cannot be reached keeps what the
+   * box has; its error is kept for the owner.
    */
   async sync(id: string): Promise<{ received: number }> {
     const market = this.market(id)
+    this.#closeEnded(id)
     let next = market.nextSeq
     let received = 0
     try {
