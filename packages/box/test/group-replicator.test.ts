@@ -1,60 +1,17 @@
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import createTestnet from 'hyperdht/testnet.js'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
-import { initHome, openHome } from '../src/index.ts'
-import { openMetaDb } from '../src/db/index.ts'
 import { openCorestore } from '../src/store/index.ts'
 import { Groups } from '../src/groups/index.ts'
 import { Replicator } from '../src/backup/index.ts'
-import { PASSPHRASE, filesHolding, tempDir, until, within } from './helpers.ts'
-
-type Bootstrap = { host: string; port: number }[]
-
-function teardown(t: TestContext): (step: () => Promise<unknown> | unknown) => void {
-  const steps: (() => Promise<unknown> | unknown)[] = []
-  t.after(async () => {
-    for (const step of steps.reverse()) await step()
-  })
-  return (step) => void steps.push(step)
-}
-
-/** A box's groups on its own home, stopped and started as a box is. */
-async function member(later: ReturnType<typeof teardown>, bootstrap: Bootstrap) {
-  const dir = path.join(tempDir('coffer-group-rep-'), 'home')
-  initHome(dir, { passphrase: PASSPHRASE, timeZone: 'UTC' })
-  const home = openHome(dir)
-  const db = openMetaDb(home.paths.meta)
-  const make = () => new Groups({ db, keys: home.keys, dir: path.join(dir, 'groups'), bootstrap })
-  const box = { dir, home, groups: make(), running: true }
-  await box.groups.open()
-  later(async () => {
-    if (box.running) await box.groups.close()
-    db.close()
-  })
-  return Object.assign(box, {
-    async stop() {
-      await box.groups.close()
-      box.running = false
-    },
-    async start() {
-      box.groups = make()
-      await box.groups.open()
-      box.running = true
-    },
-    /** Its key on a group's network. */
-    peer: (group: string) => home.keys.deriveKeyPair(`groups/${group}/peer`).publicKey.toString('hex'),
-  })
-}
+import { filesHolding, tempDir, until, within } from './helpers.ts'
+import { member, teardown, testnet } from './group-members.ts'
 
 test('a group\'s blind replicator pairs by a sealed invite, follows the group to a new key, serves a member that comes back while every other is offline, holds no plaintext, and admits neither a removed member nor a stranger', async (t) => {
   const later = teardown(t)
-  const net = await createTestnet(3, { host: '127.0.0.1' })
-  later(() => net.destroy())
-  const bootstrap = net.bootstrap
+  const bootstrap = await testnet(later)
   const anna = await member(later, bootstrap)
   const bea = await member(later, bootstrap)
   const cai = await member(later, bootstrap)

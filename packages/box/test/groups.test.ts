@@ -1,13 +1,12 @@
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { createHash, createHmac, randomBytes } from 'node:crypto'
-import createTestnet from 'hyperdht/testnet.js'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
-import { BoxKeys, createBox, initHome, openHome } from '../src/index.ts'
+import { BoxKeys, createBox, initHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { openCorestore } from '../src/store/index.ts'
 import { Groups } from '../src/groups/index.ts'
@@ -16,50 +15,7 @@ import { groupCommands } from '../src/cli/groups.ts'
 import { Client } from '../src/cli/connect.ts'
 import { Command } from 'commander'
 import { PASSPHRASE, call, filesHolding, tempDir, until, within } from './helpers.ts'
-
-type Bootstrap = { host: string; port: number }[]
-
-/** Undoes what a test set up in reverse order: boxes leave the DHT before its nodes go. */
-function teardown(t: TestContext): (step: () => Promise<unknown> | unknown) => void {
-  const steps: (() => Promise<unknown> | unknown)[] = []
-  t.after(async () => {
-    for (const step of steps.reverse()) await step()
-  })
-  return (step) => void steps.push(step)
-}
-
-/** A box's groups, on its own home, as the box makes them: closed and opened again like a box stopped and started. */
-async function member(later: ReturnType<typeof teardown>, bootstrap: Bootstrap) {
-  const dir = path.join(tempDir('coffer-groups-'), 'home')
-  initHome(dir, { passphrase: PASSPHRASE, timeZone: 'UTC' })
-  const home = openHome(dir)
-  const db = openMetaDb(home.paths.meta)
-  const make = (network = bootstrap) => new Groups({ db, keys: home.keys, dir: path.join(dir, 'groups'), bootstrap: network })
-  const box = { dir, home, groups: make(), running: true }
-  await box.groups.open()
-  later(async () => {
-    if (box.running) await box.groups.close()
-    db.close()
-  })
-  return Object.assign(box, {
-    async stop() {
-      await box.groups.close()
-      box.running = false
-    },
-    /** Starts the box again, on the group's network or on another one. */
-    async start(network = bootstrap) {
-      box.groups = make(network)
-      await box.groups.open()
-      box.running = true
-    },
-  })
-}
-
-async function testnet(later: ReturnType<typeof teardown>): Promise<Bootstrap> {
-  const net = await createTestnet(3, { host: '127.0.0.1' })
-  later(() => net.destroy())
-  return net.bootstrap
-}
+import { member, teardown, testnet } from './group-members.ts'
 
 test('a box founds a group, invites another, and both write and read the drive', async (t) => {
   const later = teardown(t)
