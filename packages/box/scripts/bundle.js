@@ -1,0 +1,149 @@
+// The `coffer` command as one module graph, built after tsc by `npm run build` (never at run time).
+// Node spends most of a box's start loading modules: resolving and reading some thousand files,
+// parsing CommonJS sources again to find their exports, compiling each. Bundled, `coffer start`
+// loads a few dozen files. esbuild writes src/cli/index.ts with the box and its pure-JavaScript
+// dependencies over tsc's dist/cli/index.js; every dynamic import becomes a chunk of its own
+// beside it, so a command that only talks to a running box still loads only commander and the
+// HTTP client. tsc's other files stay in dist/: the sandbox, SenML and iCalendar workers run from
+// them.
+import fs from 'node:fs'
+import path from 'node:path'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+const PACKAGE = fileURLToPath(new URL('..', import.meta.url))
+const SRC = path.join(PACKAGE, 'src')
+const DIST = path.join(PACKAGE, 'dist')
+const OUT = path.join(DIST, 'cli')
+
+/**
+ * Left to Node, with everything they depend on: native addons, packages that read files lying
+ * beside their own code (fonts, static assets, WebAssembly, worker scripts, their package.json),
+ * the build's own tools, and an optional dependency that is not installed.
+ */
+const UNBUNDLED = [
+  'better-sqlite3', 'sodium-native', 'rocksdb-native', 'udx-native', 'fs-native-extensions', 'quickbit-native', 'simdle-native', 'cbor-extract',
+  'pdfkit', '@fastify/swagger', '@fastify/swagger-ui', 'webdav-server', 'pino', 'thread-stream', '@electric-sql/pglite', 'quickjs-emscripten',
+  'esbuild', 'tsx', 'protobufjs',
+]
+
+/** The directory of package `name` as Node finds it from `dir`, or undefined when it is not installed. */
+function packageDir(name, dir) {
+  for (let at = dir; ; at = path.dirname(at)) {
+    const candidate = path.join(at, 'node_modules', name)
+    if (fs.existsSync(path.join(candidate, 'package.json'))) return fs.realpathSync(candidate)
+    if (path.dirname(at) === at) return undefined
+  }
+}
+
+/**
+ * Every package directory the unbundled ones load, with their dependencies: a package one of them
+ * requires must not also be inside the bundle, or two copies of it would run side by side.
+ */
+function unbundledDirs() {
+  const dirs = new Set()
+  const visit = (name, from) => {
+    const dir = packageDir(name, from)
+    if (!dir || dirs.has(dir)) return
+    dirs.add(dir)
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
+    for (const dep of Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies, ...manifest.peerDependencies })) visit(dep, dir)
+  }
+  for (const name of UNBUNDLED) visit(name, PACKAGE)
+  return dirs
+}
+
+const packageName = (specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/')
+
+const AS_IS = Symbol('resolve as esbuild would')
+
+/**
+ * Leaves the unbundled packages to Node, and works around two of esbuild's ways with CommonJS
+ * imported from ESM (see the plugin's onResolve).
+ */
+function leaveOut(unbundled) {
+  return {
+    name: 'leave-out',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.path.startsWith('node:') || args.pluginData === AS_IS || args.namespace === 'required') return undefined
+        const dir = packageDir(packageName(args.path), args.resolveDir)
+        if (dir && !unbundled.has(dir)) {
+          // With splitting, esbuild hands a dynamically imported CommonJS module over as `default`
+          // alone; Node gives its named exports too, and the sources use them (saxes' parser, webdav-server's v2).
+          if (args.kind !== 'dynamic-import') return undefined
+          const resolved = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: AS_IS })
+          return resolved.errors.length === 0 && isCommonJs(resolved.path) ? { path: args.path, namespace: 'facade', pluginData: args.resolveDir } : undefined
+        }
+        // A CommonJS package imported from ESM would have Node parse its whole source to guess its
+        // exports; taken through require() it is only run.
+        if (dir && args.kind === 'import-statement' && isCommonJs(requireResolve(args.path, args.resolveDir))) return { path: args.path, namespace: 'required' }
+        return { path: args.path, external: true }
+      })
+      b.onLoad({ filter: /.*/, namespace: 'facade' }, (args) => {
+        // Its exports as Node would name them: the keys of what require() returns.
+        const names = Object.keys(createRequire(path.join(args.pluginData, 'x.js'))(args.path)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n))
+        const spec = JSON.stringify(args.path)
+        return { contents: `const m = require(${spec})\nexport default m\nexport const { ${names.join(', ')} } = m\n`, loader: 'js', resolveDir: args.pluginData }
+      })
+      b.onLoad({ filter: /.*/, namespace: 'required' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)})`, loader: 'js' }))
+      b.onResolve({ filter: /.*/, namespace: 'required' }, (args) => ({ path: args.path, external: true }))
+    },
+  }
+}
+
+function requireResolve(specifier, from) {
+  try {
+    return createRequire(path.join(from, 'x.js')).resolve(specifier)
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether Node runs `file` as CommonJS. */
+function isCommonJs(file) {
+  if (!file || file.endsWith('.mjs')) return false
+  if (file.endsWith('.cjs')) return true
+  if (!file.endsWith('.js')) return false
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json')
+    if (fs.existsSync(manifest)) return JSON.parse(fs.readFileSync(manifest, 'utf8')).type !== 'module'
+    if (path.dirname(dir) === dir) return true
+  }
+}
+
+/**
+ * Each source file keeps its own import.meta.url: that of its twin compiled by tsc, so the paths it
+ * takes relative to itself (worker scripts, the cockpit, the example apps) hold inside the bundle.
+ */
+const ownUrls = {
+  name: 'own-urls',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (!args.path.startsWith(SRC + path.sep)) return undefined
+      const text = await fs.promises.readFile(args.path, 'utf8')
+      if (!text.includes('import.meta.url')) return { contents: text, loader: 'ts' }
+      const twin = path.relative(OUT, path.join(DIST, path.relative(SRC, args.path))).replace(/\.ts$/, '.js').split(path.sep).join('/')
+      return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(twin)}, import.meta.url).href`), loader: 'ts' }
+    })
+  },
+}
+
+for (const stale of fs.existsSync(OUT) ? fs.readdirSync(OUT).filter((f) => f.startsWith('chunk-')) : []) fs.rmSync(path.join(OUT, stale))
+await build({
+  entryPoints: { index: path.join(SRC, 'cli/index.ts') },
+  outdir: OUT,
+  // All in one folder, so each chunk's import.meta.url is known when the sources are read.
+  chunkNames: 'chunk-[hash]',
+  allowOverwrite: true,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // What the bundle requires is resolved from where it lies, as tsc's files would be.
+  banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
+  plugins: [leaveOut(unbundledDirs()), ownUrls],
+  logLevel: 'warning',
+})
