@@ -6,7 +6,7 @@
  */
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { answerOf, makeBox, sendAnswer, startPair } from './boxes.ts'
+import { answerOf, closeAndRelease as release, makeBox, postQuery, sendAnswer, startPair } from './boxes.ts'
 import { cli, register, spec } from './helpers.ts'
 import type { PublishedQuery, SharingLevel } from '../src/protocol/index.ts'
 
@@ -23,14 +23,7 @@ for (const storage of ['pglite', 'postgres'] as const) {
     })
     after(async () => pair.close())
 
-    const post = async (overrides: Record<string, unknown>): Promise<PublishedQuery> => {
-      const posted = await pair.running.api('POST', '/api/v1/queries', { key, body: spec(overrides) })
-      assert.equal(posted.status, 201, JSON.stringify(posted.body))
-      const page = await pair.running.api('GET', `/api/v1/feed?since=${posted.body.seq - 1}&limit=1`)
-      const published = page.body.queries[0] as PublishedQuery
-      assert.equal(published.id, posted.body.id)
-      return published
-    }
+    const post = (overrides: Record<string, unknown>) => postQuery(pair, key, spec(overrides))
 
     /** Every box answers at its level (boxes cycle through the levels); resolves to each answer's status. */
     const answerAll = async (query: PublishedQuery, values: (number | boolean | null)[], levels: SharingLevel[] = LEVELS) => {
@@ -43,13 +36,7 @@ for (const storage of ['pglite', 'postgres'] as const) {
       return { boxes, statuses }
     }
 
-    const closeAndRelease = async (id: string) => {
-      assert.equal((await pair.running.api('POST', `/api/v1/queries/${id}/close`, { key })).status, 200)
-      await pair.leader.releaseDue()
-      const result = await pair.running.api('GET', `/api/v1/queries/${id}/result`, { key })
-      assert.equal(result.status, 200, JSON.stringify(result.body))
-      return result.body
-    }
+    const closeAndRelease = (id: string) => release(pair, key, id)
 
     /** Within five standard deviations of the noise: a genuine result fails this about once in a thousand runs. */
     const near = (actual: number, exact: number, sd: number, what: string) => assert.ok(Math.abs(actual - exact) <= 5 * sd + 1e-9, `${what}: ${actual} vs exact ${exact}, sd ${sd}`)

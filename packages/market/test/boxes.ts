@@ -1,4 +1,5 @@
 /** Simulated boxes for the answers tests and bench: each an Ed25519 identity that builds, signs and sends its Prio3 answer or sealed record. */
+import assert from 'node:assert/strict'
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { makeReport, measurementFor } from '../src/aggregation/index.ts'
 import { sharingParameters } from '../src/privacy/index.ts'
@@ -76,6 +77,27 @@ export async function startPair(storage: Storage, leaderOverrides: Partial<Extra
       for (const drop of drops) await drop()
     },
   }
+}
+
+type Pair = Awaited<ReturnType<typeof startPair>>
+
+/** Posts a query as the processor with `key` and reads it back from the feed, as boxes receive it. */
+export async function postQuery(pair: Pair, key: string, body: Record<string, unknown>): Promise<PublishedQuery> {
+  const posted = await pair.running.api('POST', '/api/v1/queries', { key, body })
+  assert.equal(posted.status, 201, JSON.stringify(posted.body))
+  const page = await pair.running.api('GET', `/api/v1/feed?since=${posted.body.seq - 1}&limit=1`)
+  const published = page.body.queries[0] as PublishedQuery
+  assert.equal(published.id, posted.body.id)
+  return published
+}
+
+/** Closes a query as its processor, releases it, and reads the result. */
+export async function closeAndRelease(pair: Pair, key: string, id: string) {
+  assert.equal((await pair.running.api('POST', `/api/v1/queries/${id}/close`, { key })).status, 200)
+  await pair.leader.releaseDue()
+  const result = await pair.running.api('GET', `/api/v1/queries/${id}/result`, { key })
+  assert.equal(result.status, 200, JSON.stringify(result.body))
+  return result.body
 }
 
 /** A payout address as a box sends it: signed with its identity key. */

@@ -6,7 +6,7 @@
  */
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { datasetAnswerOf, makeBox, sendAnswer, startPair, type Box } from './boxes.ts'
+import { closeAndRelease as release, datasetAnswerOf, makeBox, postQuery, sendAnswer, startPair, type Box } from './boxes.ts'
 import { register, spec } from './helpers.ts'
 import type { DatasetAnswer, PublishedQuery, SharingLevel } from '../src/protocol/index.ts'
 import type { DatasetValue } from '../src/star/index.ts'
@@ -26,20 +26,8 @@ for (const storage of ['pglite', 'postgres'] as const) {
     })
     after(async () => pair.close())
 
-    const post = async (overrides: Record<string, unknown> = {}): Promise<PublishedQuery> => {
-      const posted = await pair.running.api('POST', '/api/v1/queries', { key, body: spec({ question: QUESTION, answer: 'dataset', bounds: {}, ...overrides }) })
-      assert.equal(posted.status, 201, JSON.stringify(posted.body))
-      const page = await pair.running.api('GET', `/api/v1/feed?since=${posted.body.seq - 1}&limit=1`)
-      return page.body.queries[0] as PublishedQuery
-    }
-
-    const closeAndRelease = async (id: string) => {
-      assert.equal((await pair.running.api('POST', `/api/v1/queries/${id}/close`, { key })).status, 200)
-      await pair.leader.releaseDue()
-      const result = await pair.running.api('GET', `/api/v1/queries/${id}/result`, { key })
-      assert.equal(result.status, 200, JSON.stringify(result.body))
-      return result.body
-    }
+    const post = (overrides: Record<string, unknown> = {}) => postQuery(pair, key, spec({ question: QUESTION, answer: 'dataset', bounds: {}, ...overrides }))
+    const closeAndRelease = (id: string) => release(pair, key, id)
 
     test('only classes of k genuine records with l distinct sensitive values are released; the rest is counted, never shown', async () => {
       const query = await post()
