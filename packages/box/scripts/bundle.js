@@ -28,6 +28,9 @@ const UNBUNDLED = [
   'esbuild', 'tsx', 'protobufjs',
 ]
 
+/** Dependencies that only install a native addon (download its prebuilt binary), never loaded by it. */
+const INSTALL_ONLY = new Set(['prebuild-install'])
+
 /** The directory of package `name` as Node finds it from `dir`, or undefined when it is not installed. */
 function packageDir(name, dir) {
   for (let at = dir; ; at = path.dirname(at)) {
@@ -48,7 +51,9 @@ function unbundledDirs() {
     if (!dir || dirs.has(dir)) return
     dirs.add(dir)
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
-    for (const dep of Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies, ...manifest.peerDependencies })) visit(dep, dir)
+    for (const dep of Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies, ...manifest.peerDependencies })) {
+      if (!INSTALL_ONLY.has(dep)) visit(dep, dir)
+    }
   }
   for (const name of UNBUNDLED) visit(name, PACKAGE)
   return dirs

@@ -7,7 +7,6 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { Readable } from 'node:stream'
-import tar from 'tar-stream'
 import { InvalidInput, PayloadTooLarge } from '../errors/index.ts'
 
 export interface Bundle {
@@ -42,6 +41,8 @@ export async function readTarball(bytes: Buffer): Promise<Bundle> {
     }
   }
   const files = new Map<string, string>()
+  // Loaded only when a tarball is read, not with every box.
+  const { default: tar } = await import('tar-stream')
   const extract = tar.extract()
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {

@@ -35,6 +35,16 @@ test('a home as initHome writes it opens, and a change made through updateConfig
   assert.deepEqual(openHome(dir).config.map, { tiles: 'https://tiles.example.org/{z}/{x}/{y}.png', attribution: '© Example' })
 })
 
+test('a home opens with any zone a date formatter accepts: canonical names, UTC, aliases and other spellings', () => {
+  const { dir, file, config } = newHome()
+  for (const timeZone of ['America/Los_Angeles', 'UTC', 'Etc/UTC', 'GMT', 'Etc/GMT+5', 'US/Eastern', 'Asia/Calcutta', 'europe/berlin']) {
+    fs.writeFileSync(file, JSON.stringify({ ...config, timeZone }))
+    assert.equal(openHome(dir).config.timeZone, timeZone)
+  }
+  fs.writeFileSync(file, JSON.stringify({ ...config, timeZone: 'Europe/Atlantis' }))
+  assert.match(refusal(dir, 'timeZone').message, /not a known time zone/)
+})
+
 test('a config.json that is not JSON is refused, saying so and what to do', () => {
   const { dir, file } = newHome()
   fs.writeFileSync(file, '{ "version": 1, ')

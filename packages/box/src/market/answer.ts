@@ -10,7 +10,6 @@
  * level's); a box that does not match sends a decoy of the same size.
  */
 import type { Logger } from 'pino'
-import { checkTask, makeReport, measurementFor } from '@coffer/market/aggregation'
 import { BudgetExceeded, budgetForLevel, parametersForQuery, parseRational, spendForAnswer, toText, type Budget, type BudgetUsage } from '@coffer/market/privacy'
 import {
   answerSigningText, datasetAnswerSigningText, payoutAddressProblem, payoutAddressSigningText,
@@ -138,9 +137,11 @@ export class Answerer {
     const dataset = published.spec.answer === 'dataset'
     const task = published.tasks?.[parameters.level]
     const selection = dataset ? undefined : statisticOf(published.query)
+    // Prio3 and its arithmetic load when a statistic is answered, not with every box.
+    const aggregation = selection ? await import('@coffer/market/aggregation') : undefined
     if (selection) {
       if (!task) throw new CannotAnswer(`the market takes no answers at your privacy level (${parameters.level}) for it`)
-      checkTaskFor(task, published, parameters.level, selection.attribute)
+      checkTaskFor(aggregation!.checkTask, task, published, parameters.level, selection.attribute)
     }
     const mapping: Mapping = { ...defaultMapping(membership.vocabulary(query.market), store), ...membership.mapping }
     const missing = evaluator.unmapped(published.query, mapping)
@@ -172,10 +173,10 @@ export class Answerer {
     }
     const boxId = keys.identity.publicKey.toString('hex')
     let body: Answer | DatasetAnswer
-    if (selection && task) {
+    if (selection && task && aggregation) {
       const own = evaluation.values[selection.index]
       const value = task.kind === 'count' ? evaluation.matched : evaluation.matched && typeof own === 'number' ? own : null
-      const report = await makeReport(task, measurementFor(task, value), now)
+      const report = await aggregation.makeReport(task, aggregation.measurementFor(task, value), now)
       const unsigned: Omit<Answer, 'signature'> = {
         queryId: published.id, boxId, privacyLevel: parameters.level,
         leader: Buffer.from(report.leader).toString('base64url'), helper: Buffer.from(report.helper).toString('base64url'),
@@ -211,7 +212,7 @@ function statisticOf(query: Query): { index: number; attribute: string | undefin
  * the declared bounds (a wider range would let one value stand out), two different aggregators,
  * and a VDAF that follows from its kind and bounds.
  */
-function checkTaskFor(task: TaskDescription, published: PublishedQuery, level: string, attribute: string | undefined): void {
+function checkTaskFor(checkTask: (task: TaskDescription) => void, task: TaskDescription, published: PublishedQuery, level: string, attribute: string | undefined): void {
   try {
     checkTask(task)
   } catch (err) {
