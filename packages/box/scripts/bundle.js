@@ -19,12 +19,13 @@ const OUT = path.join(DIST, 'cli')
 
 /**
  * Left to Node, with everything they depend on: native addons, packages that read files lying
- * beside their own code (fonts, static assets, WebAssembly, worker scripts, their package.json),
- * the build's own tools, and an optional dependency that is not installed.
+ * beside their own code (fonts, static assets, WebAssembly, their package.json), the build's own
+ * tools, and an optional dependency that is not installed. pino is bundled: only its transports
+ * would run worker scripts from its folder, and neither the box nor the market logs through one.
  */
 const UNBUNDLED = [
   'better-sqlite3', 'sodium-native', 'rocksdb-native', 'udx-native', 'fs-native-extensions', 'quickbit-native', 'simdle-native', 'cbor-extract',
-  'pdfkit', '@fastify/swagger', '@fastify/swagger-ui', 'webdav-server', 'pino', 'thread-stream', '@electric-sql/pglite', 'quickjs-emscripten',
+  'pdfkit', '@fastify/swagger', '@fastify/swagger-ui', 'webdav-server', '@electric-sql/pglite', 'quickjs-emscripten',
   'esbuild', 'tsx', 'protobufjs',
 ]
 
