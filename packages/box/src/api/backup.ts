@@ -1,4 +1,4 @@
-/** The box's replicas over HTTP. All owner only. */
+/** The box's replicas over HTTP. All owner only; inviting a device takes the owner passphrase too. */
 import type { FastifyInstance, HTTPMethods } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
 import type { Operation } from '../operations/index.ts'
@@ -11,6 +11,7 @@ export function backupRoutes(api: FastifyInstance, deps: ApiDeps): void {
 
   route('GET', '/backup/replicas', backupOps.list)
   route('POST', '/backup/replicas', backupOps.invite)
+  route('POST', '/backup/devices', backupOps.inviteDevice)
   route('GET', '/backup/replicas/:id', backupOps.get)
   route('PATCH', '/backup/replicas/:id', backupOps.configure)
   route('POST', '/backup/replicas/:id/check', backupOps.check)

@@ -1,6 +1,6 @@
 /**
  * The owner's backup operations: invite, list, configure, check and remove replicas. Owner only,
- * audited as admin actions. Restoring runs with the box stopped, so it is not an operation here.
+ * audited as admin actions; inviting a device, which hands it the seed, takes the passphrase too. Restoring runs with the box stopped, so it is not an operation here.
  */
 import { Type } from '@sinclair/typebox'
 import { defineOperation, ownerOnly } from '../operations/index.ts'
@@ -30,6 +30,21 @@ export function backupOperations({ backup }: { backup: Backup }) {
       output: Type.Object({ replica: ReplicaView, invite: Type.String({ description: 'Give this to the replicator\'s operator: `coffer replicator accept <code>`' }) }),
       access: ownerOnly,
       run: async (input) => backup.invite({ publicKey: input.publicKey, name: input.name, expiresInSeconds: parseDuration(input.expiresIn ?? '1h', 'expiresIn') }),
+    }),
+
+    inviteDevice: defineOperation({
+      name: 'backup.inviteDevice',
+      summary: 'Invite the owner\'s other device, known by its key, as a full replica: the code carries the root seed, sealed to that key, so the device can serve as the box. It hands over every key, so it asks for the owner passphrase as well as an owner token',
+      audit: 'admin',
+      input: Type.Object({
+        publicKey: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'The device\'s key, as `coffer device id` prints it there' }),
+        name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'What to call it, e.g. "Laptop"' }),
+        passphrase: Type.String({ minLength: 1, maxLength: 1024, description: 'The owner passphrase of this box: the invite hands over the seed' }),
+        expiresIn: Type.Optional(Type.String({ pattern: durationPattern(['m', 'h', 'd'], 3), description: 'How long the invite stays good (default 1h)' })),
+      }, { additionalProperties: false }),
+      output: Type.Object({ replica: ReplicaView, invite: Type.String({ description: 'Type this on the device: `coffer device accept <code>`. Only that device can open it' }) }),
+      access: ownerOnly,
+      run: async (input) => backup.inviteDevice({ publicKey: input.publicKey, name: input.name, passphrase: input.passphrase, expiresInSeconds: parseDuration(input.expiresIn ?? '1h', 'expiresIn') }),
     }),
 
     get: defineOperation({

@@ -4,14 +4,22 @@
  * never do (they are rebuilt from the logs on restore). Replicas are dialled by key, only inside
  * their sync windows, and throttled to their rates; a deletion reaches them as a list of blocks
  * to clear, kept until each replica says it heard it.
+ *
+ * A replica is blind (a replicator: it holds the blocks, never a key) or the owner's own device (it
+ * is handed the seed in its invite, so it can serve as the box): the two replicate and are checked
+ * alike, and inviting a device asks for the owner passphrase besides the owner's token.
  */
+import path from 'node:path'
+import fs from 'node:fs'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type Hypercore from 'hypercore'
 import type pino from 'pino'
 import { Type, type Static } from '@sinclair/typebox'
 import { Conflict, InvalidInput, NotFound } from '../errors/index.ts'
-import { verifySignature, type BoxKeys } from '../keys/index.ts'
+import { checkPassphrase, verifySignature, type BoxKeys } from '../keys/index.ts'
+import { openHome } from '../home/index.ts'
+import { WrongPassphrase } from '../recovery/index.ts'
 import { describeDuration } from '../duration/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { SourceMeta, Store } from '../store/index.ts'
@@ -47,7 +55,7 @@ export const ReplicaCore = Type.Object({
 export const ReplicaView = Type.Object({
   id: Type.String(),
   name: Type.String(),
-  kind: Type.Literal('blind'),
+  kind: Type.Union([Type.Literal('blind'), Type.Literal('device')], { description: 'blind: holds encrypted blocks, never a key; device: the owner\'s own device, which holds the keys and can serve as the box' }),
   publicKey: Type.String(),
   state: Type.Union([Type.Literal('invited'), Type.Literal('paired')]),
   createdAt: Type.String(),
@@ -75,9 +83,11 @@ export const ReplicaView = Type.Object({
 export type ReplicaView = Static<typeof ReplicaView>
 
 interface ReplicaRow {
-  id: string; name: string; kind: 'blind'; public_key: string; state: 'invited' | 'paired'; invite_hash: string | null; expires_at: number | null
+  id: string; name: string; kind: ReplicaKind; public_key: string; state: 'invited' | 'paired'; invite_hash: string | null; expires_at: number | null
   created_at: number; paired_at: number | null; settings: string; health: string | null; last_seen: number | null; clears_heard: number
 }
+
+type ReplicaKind = 'blind' | 'device'
 
 interface StoredHealth {
   report: HealthReport
@@ -88,6 +98,9 @@ interface StoredHealth {
 
 /** Blocks checked against the box's own copy each time a replica reports. */
 const CHALLENGE_BLOCKS = 8
+
+/** Wrong passphrases in a row after which each next answer comes later, up to 5 s, as recovery's do. */
+const FAILURES_BEFORE_DELAY = 5
 
 export interface BackupDeps {
   db: Database.Database
@@ -112,6 +125,7 @@ export class Backup {
   #starting: Promise<PeerSwarm> | undefined
   #windowTimer: NodeJS.Timeout | undefined
   #changes: Promise<void> = Promise.resolve()
+  #passphraseFailures = 0
   readonly #listeners: { added: (m: SourceMeta) => void; removed: (m: SourceMeta) => void; cleared: (m: SourceMeta, blocks: number[]) => void }
 
   constructor(deps: BackupDeps) {
@@ -163,19 +177,58 @@ export class Backup {
 
   /** Invites a blind replicator, known by its public key, to pair; the code is sealed to that key. */
   async invite(input: { publicKey: string; name: string; expiresInSeconds: number }): Promise<{ replica: ReplicaView; invite: string }> {
-    const key = input.publicKey.toLowerCase()
-    if (!/^[0-9a-f]{64}$/.test(key)) throw new InvalidInput('A replicator\'s key is 64 hex characters: `coffer replicator id` prints it.', { field: 'publicKey' })
-    if (key === this.publicKey) throw new InvalidInput('That is this box\'s own key, not a replicator\'s.', { field: 'publicKey' })
-    const existing = this.#deps.db.prepare('SELECT id, state FROM replicas WHERE public_key = ?').get(key) as { id: string; state: string } | undefined
-    if (existing?.state === 'paired') throw new Conflict(`That replicator is paired already, as replica ${existing.id}.`)
+    const key = this.#inviteeKey(input.publicKey, 'blind')
+    return this.#invite(key, input, 'blind', () => undefined)
+  }
+
+  /**
+   * Invites the owner's other device, known by its public key, to pair as a full replica: its
+   * invite carries the root seed, sealed to that key, so it asks for the owner passphrase first.
+   */
+  async inviteDevice(input: { publicKey: string; name: string; expiresInSeconds: number; passphrase: string }): Promise<{ replica: ReplicaView; invite: string }> {
+    const key = this.#inviteeKey(input.publicKey, 'device')
+    // The home is the folder the box's database is in; its seed and passphrase hash are read only now.
+    const home = openHome(path.dirname(this.#deps.db.name))
+    await this.#checkPassphrase(home.config.passphraseHash, input.passphrase)
+    return this.#invite(key, input, 'device', () => ({ seed: fs.readFileSync(home.paths.seed), timeZone: this.#deps.timeZone() }))
+  }
+
+  async #checkPassphrase(hash: string, passphrase: string): Promise<void> {
+    const failures = this.#passphraseFailures
+    if (failures >= FAILURES_BEFORE_DELAY) await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * 2 ** (failures - FAILURES_BEFORE_DELAY))))
+    if (!checkPassphrase(hash, passphrase)) {
+      this.#passphraseFailures++
+      throw new WrongPassphrase()
+    }
+    this.#passphraseFailures = 0
+  }
+
+  #inviteeKey(publicKey: string, kind: ReplicaKind): string {
+    const key = publicKey.toLowerCase()
+    const what = kind === 'device' ? 'device' : 'replicator'
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new InvalidInput(`A ${what}'s key is 64 hex characters: \`coffer ${what} id\` prints it.`, { field: 'publicKey' })
+    if (key === this.publicKey) throw new InvalidInput(`That is this box's own key, not a ${what}'s.`, { field: 'publicKey' })
+    const existing = this.#byKey(key)
+    if (existing?.state === 'paired') throw new Conflict(`That ${existing.kind === 'device' ? 'device' : 'replicator'} is paired already, as replica ${existing.id}.`)
+    return key
+  }
+
+  async #invite(key: string, input: { name: string; expiresInSeconds: number }, kind: ReplicaKind, device: () => { seed: Buffer; timeZone: string } | undefined): Promise<{ replica: ReplicaView; invite: string }> {
     const expiresAt = Date.now() + input.expiresInSeconds * 1000
-    const { code, secretHash } = makeInvite({ box: this.#deps.keys.backupPeer.publicKey, replica: Buffer.from(key, 'hex'), expiresAt, name: input.name })
-    const id = existing?.id ?? randomUUID()
+    const handed = device()
+    let made
+    try {
+      made = makeInvite({ box: this.#deps.keys.backupPeer.publicKey, replica: Buffer.from(key, 'hex'), expiresAt, name: input.name, device: handed })
+    } finally {
+      handed?.seed.fill(0)
+    }
+    const id = this.#byKey(key)?.id ?? randomUUID()
     // A new replica starts from the box as it is: deletions made before it need not reach it.
     this.#deps.db.prepare(`INSERT INTO replicas (id, name, kind, public_key, state, invite_hash, expires_at, created_at, settings, clears_heard)
-      VALUES (?, ?, 'blind', ?, 'invited', ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM replica_clears))
-      ON CONFLICT (id) DO UPDATE SET name = excluded.name, invite_hash = excluded.invite_hash, expires_at = excluded.expires_at`)
-      .run(id, input.name, key, secretHash, expiresAt, Date.now(), JSON.stringify(DEFAULT_SETTINGS))
+      VALUES (?, ?, ?, ?, 'invited', ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM replica_clears))
+      ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, invite_hash = excluded.invite_hash, expires_at = excluded.expires_at`)
+      .run(id, input.name, kind, key, made.secretHash, expiresAt, Date.now(), JSON.stringify(DEFAULT_SETTINGS))
+    const code = made.code
     const swarm = await this.#start()
     swarm.dial(Buffer.from(key, 'hex'))
     return { replica: await this.get(id), invite: code }

@@ -17,7 +17,7 @@ import type pino from 'pino'
 import { InvalidInput, NotFound } from '../errors/index.ts'
 import { keyPairFromSeed, sign, type KeyPair } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
-import { hashSecret, openInvite } from './invite.ts'
+import { hashSecret, openInvite, type Invite } from './invite.ts'
 import { openSwarm, type Connection, type PeerSwarm } from './network.ts'
 import { heldBlocks, heldRanges } from './held.ts'
 import { ToReplica, type HealthReport, type ToBox, openWire, type Wire } from './wire.ts'
@@ -78,21 +78,50 @@ export function acceptInvite(dir: string, code: string, opts: { quotaBytes: numb
       db.close()
     }
   }
-  const invite = openInvite(code, replicatorIdentity(dir))
+  return addOwner(dir, openInvite(code, replicatorIdentity(dir)), opts.quotaBytes)
+}
+
+/** Refuses an invite this folder has taken already: an invite pairs once. */
+export function refuseSpent(dir: string, invite: Invite): void {
+  const db = openReplicatorDb(dir)
+  try {
+    if (db.prepare('SELECT 1 FROM spent_invites WHERE hash = ?').get(hashSecret(invite.secret))) throw new InvalidInput('This invite was used already: an invite pairs once. Ask the owner for a new one.')
+  } finally {
+    db.close()
+  }
+}
+
+/** Takes an opened invite: its owner is served from then on, and its secret is said to the box once. */
+export function addOwner(dir: string, invite: Invite, quotaBytes: number): { owner: string; name: string } {
   const db = openReplicatorDb(dir)
   try {
     const hash = hashSecret(invite.secret)
-    if (db.prepare('SELECT 1 FROM spent_invites WHERE hash = ?').get(hash)) throw new InvalidInput('This invite was used already: an invite pairs once. Ask the owner for a new one.')
     db.transaction(() => {
+      if (db.prepare('SELECT 1 FROM spent_invites WHERE hash = ?').get(hash)) throw new InvalidInput('This invite was used already: an invite pairs once. Ask the owner for a new one.')
       db.prepare('INSERT INTO spent_invites (hash, spent_at) VALUES (?, ?)').run(hash, Date.now())
       db.prepare(`INSERT INTO owners (key, name, state, quota, invite, expires_at, added_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)
         ON CONFLICT (key) DO UPDATE SET name = excluded.name, quota = excluded.quota, invite = excluded.invite, expires_at = excluded.expires_at`)
-        .run(invite.box, invite.name, opts.quotaBytes, invite.secret, invite.expiresAt, Date.now())
+        .run(invite.box, invite.name, quotaBytes, invite.secret, invite.expiresAt, Date.now())
     })()
     return { owner: invite.box, name: invite.name }
   } finally {
     db.close()
   }
+}
+
+/** The keys of the cores a replicator's folder holds for an owner, as its last message from the owner left them. */
+export function ownerCores(dir: string, key: string): string[] {
+  const db = openReplicatorDb(dir)
+  try {
+    return JSON.parse((db.prepare('SELECT cores FROM owners WHERE key = ?').pluck().get(key) as string | undefined) ?? '[]') as string[]
+  } finally {
+    db.close()
+  }
+}
+
+/** Where an owner's cores are kept in a replicator's folder. */
+export function ownerDir(dir: string, key: string): string {
+  return path.join(dir, 'owners', key)
 }
 
 /** The owners a replicator folder serves, boxes and groups, read from its database (a running replicator keeps it current). */
@@ -118,10 +147,6 @@ export function removeOwner(dir: string, key: string): void {
   } finally {
     db.close()
   }
-}
-
-function ownerDir(dir: string, key: string): string {
-  return path.join(dir, 'owners', key)
 }
 
 function ownerView(row: OwnerRow, usedBytes: number, connected: boolean): OwnerView {

@@ -1,6 +1,7 @@
 /**
  * `coffer backup …`: the replicas holding encrypted copies of the box's logs, their health, and
- * restoring a box from one; the paper key and social recovery (recovery.ts) hang off it too.
+ * restoring a box from one; the paper key and social recovery (recovery.ts) hang off it too, and so
+ * does `coffer device …` (device.ts), the other end of a device invite.
  * `coffer replicator …`: the blind replicator, run on a friend's or a co-op's machine.
  */
 import os from 'node:os'
@@ -11,6 +12,8 @@ import type { ReplicaView, RestoreProgress } from '../backup/index.ts'
 import type { Client } from './connect.ts'
 import { bytes, json, out, table } from './format.ts'
 import { recoveryCommands } from './recovery.ts'
+import { deviceCommands } from './device.ts'
+import { readSecret } from './prompt.ts'
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?$/i
 const UNIT: Record<string, number> = { b: 1, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 }
@@ -42,16 +45,26 @@ export function backupCommands(program: Command, client: () => Client, home: () 
       out(table(listed.replicas.map((r) => ({
         id: r.id.slice(0, 8), name: r.name, state: r.state, connected: r.connected ? 'yes' : r.inWindow ? 'no' : 'outside window',
         'last seen': r.lastSeen ?? '-', health: health(r),
-        quota: r.health ? `${bytes(r.health.usedBytes)} of ${bytes(r.health.quotaBytes)}` : '-',
+        kind: r.kind,
+        quota: r.kind === 'device' ? (r.health ? `${bytes(r.health.usedBytes)}, own disk` : '-') : r.health ? `${bytes(r.health.usedBytes)} of ${bytes(r.health.quotaBytes)}` : '-',
         flag: r.stale ? `STALE: ${r.problems.join(' ')}` : '',
-      })), ['id', 'name', 'state', 'connected', 'last seen', 'health', 'quota', 'flag']))
+      })), ['id', 'name', 'kind', 'state', 'connected', 'last seen', 'health', 'quota', 'flag']))
     })
 
-  backup.command('invite <replicator-key>')
-    .description('invite a blind replicator (its operator runs `coffer replicator id` to get the key) to hold encrypted copies of your logs')
-    .requiredOption('--name <name>', 'what to call it, e.g. "Anna\'s NAS"')
+  backup.command('invite <key>')
+    .description('invite a blind replicator (its operator runs `coffer replicator id` to get the key) to hold encrypted copies of your logs; with --device, your own other device (`coffer device id` there), which gets the keys and can serve as the box')
+    .requiredOption('--name <name>', 'what to call it, e.g. "Anna\'s NAS" or "Laptop"')
+    .option('--device', 'a full replica on your own device: the invite carries the seed, so it asks for the owner passphrase')
     .option('--expires <duration>', 'how long the invite stays good: 30m, 12h, 2d', '1h')
-    .action(async (key: string, o: { name: string; expires: string }) => {
+    .action(async (key: string, o: { name: string; expires: string; device?: boolean }) => {
+      if (o.device) {
+        const passphrase = await readSecret('Owner passphrase (a device invite hands over the seed): ', 'COFFER_PASSPHRASE')
+        const { replica, invite } = await client().request<{ replica: ReplicaView; invite: string }>('POST', '/backup/devices', { body: { publicKey: key, name: o.name, expiresIn: o.expires, passphrase } })
+        out(`Invited the device "${replica.name}" (replica ${replica.id.slice(0, 8)}), until ${replica.inviteExpiresAt}. On that device, in the folder it printed its key for, run:\n`)
+        out(`  coffer device accept ${invite} --home DIR\n`)
+        out('The code carries this box\'s seed, sealed so that only that device can open it; it pairs once. Then `coffer device start` there, and follow it with `coffer backup list`.')
+        return
+      }
       const { replica, invite } = await client().request<{ replica: ReplicaView; invite: string }>('POST', '/backup/replicas', { body: { publicKey: key, name: o.name, expiresIn: o.expires } })
       out(`Invited "${replica.name}" (replica ${replica.id.slice(0, 8)}), until ${replica.inviteExpiresAt}. Give its operator this code; it pairs once, and only that replicator can read it:\n`)
       out(`  coffer replicator accept ${invite} --quota 10GiB\n`)
@@ -132,6 +145,7 @@ export function backupCommands(program: Command, client: () => Client, home: () 
     })
 
   recoveryCommands(backup, client, home)
+  deviceCommands(program, home)
 }
 
 export function replicatorCommands(program: Command): void {
