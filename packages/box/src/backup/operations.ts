@@ -15,7 +15,7 @@ export function backupOperations({ backup }: { backup: Backup }) {
       name: 'backup.list', summary: 'The replicas holding copies of this box\'s logs, and how each is doing', audit: 'admin',
       input: Type.Object({}), output: Type.Object({ boxKey: Type.String({ description: 'This box\'s key on the backup network' }), replicas: Type.Array(ReplicaView) }),
       access: ownerOnly,
-      run: async () => ({ boxKey: backup.publicKey, replicas: await backup.list() }),
+      run: async () => ({ boxKey: backup.publicKey, replicas: await backup.replicas() }),
     }),
 
     invite: defineOperation({

@@ -234,8 +234,17 @@ export class Backup {
     return { replica: await this.get(id), invite: code }
   }
 
-  async list(): Promise<ReplicaView[]> {
+  /** Every replica: blind ones and the owner's devices. */
+  async replicas(): Promise<ReplicaView[]> {
     return Promise.all(this.#rows().map((row) => this.#view(row)))
+  }
+
+  /**
+   * The blind replicas: what the data-use statement describes, in words that say they cannot read
+   * what they hold, which are not true of a device.
+   */
+  async list(): Promise<(ReplicaView & { kind: 'blind' })[]> {
+    return (await this.replicas()).filter((r): r is ReplicaView & { kind: 'blind' } => r.kind === 'blind')
   }
 
   async get(id: string): Promise<ReplicaView> {

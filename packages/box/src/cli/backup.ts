@@ -140,6 +140,7 @@ export function backupCommands(program: Command, client: () => Client, home: () 
         },
       })
       out(`Restored ${result.sources.length} sources (${result.sources.reduce((n, s) => n + s.points + s.keys, 0)} records) from ${result.blocks} verified blocks.`)
+      for (const m of result.missing) out(`The replica lacked the last ${m.blocks} block(s) of ${m.log}, written as the box stopped: that log ends before them.`)
       out(result.audit.ok ? `Audit log verified: ${result.audit.length} entries.` : `Audit log NOT verified: ${result.audit.problems.join('; ')}`)
       out('Start the box with `coffer start`.')
     })

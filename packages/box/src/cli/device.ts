@@ -70,6 +70,7 @@ export function deviceCommands(program: Command, home: () => string): void {
         },
       })
       out(`Promoted: box ${result.identity}, ${result.sources.length} sources (${result.sources.reduce((n, s) => n + s.points + s.keys, 0)} records) from ${result.blocks} verified blocks.`)
+      for (const m of result.missing) out(`This device lacked the last ${m.blocks} block(s) of ${m.log}, written as the box stopped: that log ends before them.`)
       out(`Audit log verified: ${result.audit.length} entries.`)
       out(`Start it with coffer start --home ${dir}. If the old box still runs anywhere, stop it for good: two boxes with one seed would fork each other's logs.`)
       out('Its replicas were the old box\'s: invite them again from here (`coffer backup invite`).')
