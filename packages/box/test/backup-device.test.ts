@@ -2,11 +2,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
 import createTestnet from 'hyperdht/testnet.js'
 import { createBox, initHome } from '../src/index.ts'
 import { DeviceStandby, Replicator, acceptDevice, deviceIdentity, deviceStatus, promoteDevice, type ReplicaView } from '../src/backup/index.ts'
 import { openCorestore } from '../src/store/index.ts'
-import { PASSPHRASE, call, senml, startBox, tempDir, until, within } from './helpers.ts'
+import { BIN, PASSPHRASE, call, cli, senml, startBox, startProcess, tempDir, until, within } from './helpers.ts'
 
 const DEVICE_PASSPHRASE = 'the laptop has its own'
 
@@ -168,4 +169,99 @@ test('the owner\'s other device pairs by a sealed invite carrying the seed, foll
   } finally {
     await again.close()
   }
+})
+
+/** A long-running command of the CLI, as a user leaves it running; resolves once it prints `ready`. */
+function running(args: string[], ready: RegExp): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, COFFER_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout!.on('data', (d) => {
+      out += d
+      if (ready.test(out)) resolve(child)
+    })
+    child.stderr!.on('data', (d) => (err += d))
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${err}`)))
+  })
+}
+
+function stopped(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    child.kill(signal)
+  })
+}
+
+test('from the command line: a device invite asks for the passphrase, the device follows the box, and once the box is killed the promoted device serves its records', async (t) => {
+  const testnet = await createTestnet(3)
+  t.after(() => testnet.destroy())
+  process.env.COFFER_DHT_BOOTSTRAP = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
+  t.after(() => delete process.env.COFFER_DHT_BOOTSTRAP)
+  const children: ChildProcess[] = []
+  t.after(() => Promise.all(children.map((c) => stopped(c, 'SIGKILL'))))
+
+  const home = path.join(tempDir(), 'home')
+  initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
+  const box = await startProcess(home)
+  children.push(box.child)
+  const token = (await cli(['--home', home, 'token', 'owner', '--expires', '1h'])).stdout.trim()
+  assert.equal((await call(box.url, 'POST', '/api/v1/sources', { token, body: { id: 'steps', kind: 'timeseries', logicalType: 'activity' } })).status, 201)
+  const steps = Array.from({ length: 300 }, (_, i) => ({ n: 'steps', t: 1_700_000_000 + i * 60, v: i }))
+  assert.equal((await call(box.url, 'POST', '/api/v1/sources/steps/records', { token, raw: senml(steps) })).status, 201)
+
+  const device = path.join(tempDir(), 'laptop')
+  const key = (await cli(['--home', device, 'device', 'id'])).stdout.trim()
+  assert.match(key, /^[0-9a-f]{64}$/)
+
+  const invite = (env: Record<string, string>) => cli(['--home', home, 'backup', 'invite', key, '--device', '--name', 'Laptop'], env)
+  const unasked = await invite({})
+  assert.equal(unasked.code, 1)
+  assert.match(unasked.stderr, /COFFER_PASSPHRASE/, 'with no terminal to ask on, it says how to give the passphrase')
+  const wrong = await invite({ COFFER_PASSPHRASE: 'not it at all' })
+  assert.equal(wrong.code, 1)
+  assert.match(wrong.stderr, /Wrong passphrase/)
+  const invited = await invite({ COFFER_PASSPHRASE: PASSPHRASE })
+  assert.equal(invited.code, 0, invited.stderr)
+  const code = /coffer-device-invite:\S+/.exec(invited.stdout)![0]
+
+  const accepted = await cli(['--home', device, 'device', 'accept', code], { COFFER_PASSPHRASE: DEVICE_PASSPHRASE })
+  assert.equal(accepted.code, 0, accepted.stderr)
+  assert.match(accepted.stdout, /standby of box [0-9a-f]{64} \(as "Laptop"\)/)
+  const standby = await running(['--home', device, 'device', 'start'], /following box/)
+  children.push(standby)
+
+  const list = async () => JSON.parse((await cli(['--home', home, 'backup', 'list', '--json'])).stdout) as { replicas: ReplicaView[] }
+  const laptop = await until('the device to catch up', async () => {
+    const [r] = (await list()).replicas
+    return r?.state === 'paired' && r.health?.behindBlocks === 0 && (r.health.check?.blocks ?? 0) > 0 ? r : undefined
+  }, 60_000)
+  assert.equal(laptop.kind, 'device')
+  assert.equal(laptop.health!.check!.failed, 0)
+  assert.match((await cli(['--home', home, 'backup', 'list'])).stdout, /Laptop\s+device\s+paired/)
+  const status = JSON.parse((await cli(['--home', device, 'device', 'status', '--json'])).stdout) as { state: string; cores: number; running: boolean }
+  assert.deepEqual([status.state, status.cores, status.running], ['active', 3, true])
+  const early = await cli(['--home', device, 'device', 'promote'])
+  assert.equal(early.code, 1)
+  assert.match(early.stderr, /still following the box/)
+
+  const records = (await call(box.url, 'GET', '/api/v1/sources/steps/records?from=0&to=2000000000', { token })).body
+  assert.equal(records.length, 300)
+  // The box is lost all at once; the device is stopped as its owner stops it.
+  await stopped(box.child, 'SIGKILL')
+  await stopped(standby, 'SIGTERM')
+
+  const promoted = await cli(['--home', device, 'device', 'promote'])
+  assert.equal(promoted.code, 0, promoted.stderr)
+  assert.match(promoted.stdout, /Promoted: box [0-9a-f]{64}, 1 sources \(300 records\)/)
+  assert.match(promoted.stdout, /Audit log verified: \d+ entries/)
+
+  const served = await startProcess(device)
+  children.push(served.child)
+  const login = await call(served.url, 'POST', '/api/v1/login', { body: { passphrase: DEVICE_PASSPHRASE } })
+  assert.equal(login.status, 200)
+  assert.deepEqual((await call(served.url, 'GET', '/api/v1/sources/steps/records?from=0&to=2000000000', { token: login.body.token })).body, records)
+  const verified = await call(served.url, 'POST', '/api/v1/audit/verify', { token: login.body.token })
+  assert.equal(verified.body.ok, true, JSON.stringify(verified.body))
 })
