@@ -178,7 +178,7 @@ export class Backup {
   /** Invites a blind replicator, known by its public key, to pair; the code is sealed to that key. */
   async invite(input: { publicKey: string; name: string; expiresInSeconds: number }): Promise<{ replica: ReplicaView; invite: string }> {
     const key = this.#inviteeKey(input.publicKey, 'blind')
-    return this.#invite(key, input, 'blind', () => undefined)
+    return this.#invite(key, input, 'blind')
   }
 
   /**
@@ -190,7 +190,12 @@ export class Backup {
     // The home is the folder the box's database is in; its seed and passphrase hash are read only now.
     const home = openHome(path.dirname(this.#deps.db.name))
     await this.#checkPassphrase(home.config.passphraseHash, input.passphrase)
-    return this.#invite(key, input, 'device', () => ({ seed: fs.readFileSync(home.paths.seed), timeZone: this.#deps.timeZone() }))
+    const seed = fs.readFileSync(home.paths.seed)
+    try {
+      return await this.#invite(key, input, 'device', { seed, timeZone: this.#deps.timeZone() })
+    } finally {
+      seed.fill(0)
+    }
   }
 
   async #checkPassphrase(hash: string, passphrase: string): Promise<void> {
@@ -213,22 +218,15 @@ export class Backup {
     return key
   }
 
-  async #invite(key: string, input: { name: string; expiresInSeconds: number }, kind: ReplicaKind, device: () => { seed: Buffer; timeZone: string } | undefined): Promise<{ replica: ReplicaView; invite: string }> {
+  async #invite(key: string, input: { name: string; expiresInSeconds: number }, kind: ReplicaKind, device?: { seed: Buffer; timeZone: string }): Promise<{ replica: ReplicaView; invite: string }> {
     const expiresAt = Date.now() + input.expiresInSeconds * 1000
-    const handed = device()
-    let made
-    try {
-      made = makeInvite({ box: this.#deps.keys.backupPeer.publicKey, replica: Buffer.from(key, 'hex'), expiresAt, name: input.name, device: handed })
-    } finally {
-      handed?.seed.fill(0)
-    }
+    const { code, secretHash } = makeInvite({ box: this.#deps.keys.backupPeer.publicKey, replica: Buffer.from(key, 'hex'), expiresAt, name: input.name, device })
     const id = this.#byKey(key)?.id ?? randomUUID()
     // A new replica starts from the box as it is: deletions made before it need not reach it.
     this.#deps.db.prepare(`INSERT INTO replicas (id, name, kind, public_key, state, invite_hash, expires_at, created_at, settings, clears_heard)
       VALUES (?, ?, ?, ?, 'invited', ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) FROM replica_clears))
       ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, invite_hash = excluded.invite_hash, expires_at = excluded.expires_at`)
-      .run(id, input.name, kind, key, made.secretHash, expiresAt, Date.now(), JSON.stringify(DEFAULT_SETTINGS))
-    const code = made.code
+      .run(id, input.name, kind, key, secretHash, expiresAt, Date.now(), JSON.stringify(DEFAULT_SETTINGS))
     const swarm = await this.#start()
     swarm.dial(Buffer.from(key, 'hex'))
     return { replica: await this.get(id), invite: code }
