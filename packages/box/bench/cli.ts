@@ -3,7 +3,8 @@
  * a running box (`coffer sources list`) against the same request made by `curl` and by a bare
  * `node -e "fetch(…)"`; and `coffer start` to its first answer against a bare Fastify process
  * started the same way. Prints one JSON line with the figures; run alone, after `npm run build`,
- * with `node --import tsx packages/box/bench/cli.ts`.
+ * with `node --import tsx packages/box/bench/cli.ts [start] [command]` (both when neither is named).
+ * The machine's load average is printed with them: on a busy machine only the ratios mean much.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -19,6 +20,11 @@ const BIN = fileURLToPath(new URL('../bin/coffer.js', import.meta.url))
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url))
 const COMMAND_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 20)
 const START_RUNS = Number(process.env.BENCH_START_RUNS ?? 7)
+const named = process.argv.slice(2)
+const runs = (part: string) => named.length === 0 || named.includes(part)
+/** The one-minute load average, to print beside the figures. */
+const load = () => Number(os.loadavg()[0]!.toFixed(2))
+const loadBefore = load()
 
 function p50(samples: number[]): number {
   const s = [...samples].sort((a, b) => a - b)
@@ -97,7 +103,7 @@ const bare = [
 ].join('\n')
 const startMs: number[] = []
 const bareMs: number[] = []
-for (let i = 0; i <= START_RUNS; i++) {
+for (let i = 0; runs('start') && i <= START_RUNS; i++) {
   const port = await freePort()
   const ours = await firstAnswer(() => spawn(process.execPath, [BIN, 'start', '--port', String(port)], { env, stdio: ['ignore', 'ignore', 'pipe'] }), `http://127.0.0.1:${port}/api/v1/status`, 401)
   const barePort = await freePort()
@@ -109,6 +115,16 @@ for (let i = 0; i <= START_RUNS; i++) {
 }
 
 // 2. A command that only talks to the box, against the same request from curl and from a bare node process.
+const start = runs('start') ? {
+  startMs: p50(startMs), bareFastifyMs: p50(bareMs),
+  // Each start against the bare process started beside it, so a machine that speeds up or slows down between pairs moves neither.
+  startRatio: Number(p50(startMs.map((ms, i) => ms / bareMs[i]!)).toFixed(2)), startRuns: START_RUNS,
+} : {}
+if (!runs('command')) {
+  console.log(JSON.stringify({ ...start, loadAverage: [loadBefore, load()] }))
+  fs.rmSync(dir, { recursive: true, force: true })
+  process.exit(0)
+}
 const port = await freePort()
 const box = spawn(process.execPath, [BIN, 'start', '--port', String(port)], { env, stdio: 'ignore' })
 try {
@@ -133,8 +149,8 @@ try {
     }
   }
   console.log(JSON.stringify({
-    commandMs: p50(command), commandMinMs: Math.min(...command), curlMs: hasCurl ? p50(curl) : null, nodeFetchMs: p50(nodeFetch),
-    startMs: p50(startMs), bareFastifyMs: p50(bareMs), commandRuns: COMMAND_RUNS, startRuns: START_RUNS,
+    commandMs: p50(command), commandMinMs: Math.min(...command), curlMs: hasCurl ? p50(curl) : null, nodeFetchMs: p50(nodeFetch), commandRuns: COMMAND_RUNS,
+    ...start, loadAverage: [loadBefore, load()],
   }))
 } finally {
   if (box.exitCode === null && box.signalCode === null) {
