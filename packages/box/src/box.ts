@@ -104,7 +104,7 @@ export function createBox(config: BoxConfig): Box {
   const auditOps = auditOperations({ audit })
   const statementOps = statementOperations({
     home, audit, apps, answers: () => membership.queries({ state: 'answered', limit: Number.MAX_SAFE_INTEGER }), accounts: () => membership.payments(),
-    replicas: () => backup.list(),
+    replicas: () => backup.replicas(),
   })
   const driverOps = driverOperations({ drivers })
   const importOps = importOperations({ importers })

@@ -237,14 +237,6 @@ export class Backup {
     return Promise.all(this.#rows().map((row) => this.#view(row)))
   }
 
-  /**
-   * The blind replicas: what the data-use statement describes, in words that say they cannot read
-   * what they hold, which are not true of a device.
-   */
-  async list(): Promise<(ReplicaView & { kind: 'blind' })[]> {
-    return (await this.replicas()).filter((r): r is ReplicaView & { kind: 'blind' } => r.kind === 'blind')
-  }
-
   async get(id: string): Promise<ReplicaView> {
     return this.#view(this.#row(id))
   }

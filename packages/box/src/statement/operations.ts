@@ -83,7 +83,7 @@ const MarketsSchema = Type.Object({
 const ReplicasSchema = Type.Object({
   replicas: Type.Array(Type.Object({
     name: Type.String(),
-    kind: Type.Literal('blind', { description: 'Holds the logs\' blocks, encrypted, and never a key that decrypts them' }),
+    kind: Type.Union([Type.Literal('blind'), Type.Literal('device')], { description: 'blind: holds the logs\' blocks, encrypted, and never a key that decrypts them; device: the owner\'s own device, which holds the keys too' }),
     state: Type.Union([Type.Literal('invited'), Type.Literal('paired')]),
     lastSeen: Nullable(Type.Number({ description: 'Epoch seconds: when it last spoke to the box' })),
     reportedAt: Nullable(Type.Number({ description: 'Epoch seconds: its last verified health report, which what follows is from; null: none yet' })),

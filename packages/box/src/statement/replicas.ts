@@ -7,12 +7,12 @@
 
 /**
  * What the box knows of one replica: the backup module's view of it, of which the statement
- * needs only this. Only blind replicas exist, and the statement's words say they cannot read what
- * they hold: a new kind must be given its own words before it can be passed here.
+ * needs only this. A blind replica cannot read what it holds; the owner's own device holds the keys
+ * and can: each kind has its own words, and a new kind must be given its own before it can be passed here.
  */
 export interface ReplicaRecord {
   name: string
-  kind: 'blind'
+  kind: 'blind' | 'device'
   state: 'invited' | 'paired'
   /** ISO 8601: when it last spoke to the box; null: never. */
   lastSeen: string | null
@@ -31,7 +31,7 @@ export interface ReplicaRecord {
 
 export interface ReplicaHolding {
   name: string
-  kind: 'blind'
+  kind: 'blind' | 'device'
   state: 'invited' | 'paired'
   /** Epoch seconds; null: never seen. */
   lastSeen: number | null

@@ -325,11 +325,15 @@ function holds(r: ReplicaHolding): boolean {
 }
 
 function replicasInShort(p: ReplicasPart): string {
-  const holding = p.replicas.filter(holds).length
+  const blind = p.replicas.filter((r) => holds(r) && r.kind === 'blind').length
+  const devices = p.replicas.filter((r) => holds(r) && r.kind === 'device').length
   const flagged = p.replicas.filter((r) => r.problems.length > 0).length
-  const copies = holding === 0
+  const copies = blind + devices === 0
     ? 'no replica held a copy of your data'
-    : `${count(holding, 'blind replica')} held encrypted copies of your data, which ${holding === 1 ? 'it' : 'they'} cannot read`
+    : [
+      ...(blind > 0 ? [`${count(blind, 'blind replica')} held encrypted copies of your data, which ${blind === 1 ? 'it' : 'they'} cannot read`] : []),
+      ...(devices > 0 ? [`${count(devices, 'device', 'devices')} of yours held ${devices === 1 ? 'a copy' : 'copies'} with your keys`] : []),
+    ].join(', and ')
   return `When this statement was made, ${copies}${flagged > 0 ? `; the box flags ${count(flagged, 'replica')}` : ''}.`
 }
 
@@ -338,6 +342,22 @@ function heldLogs(r: ReplicaHolding): string {
   const logs = r.sources.length > 0 ? [logsOf(r.sources)] : []
   if (r.audit) logs.push('the audit log')
   return logs.length === 0 ? 'no block of your logs' : logs.join(', and ')
+}
+
+/** What each kind of replica can read of what it holds. */
+function kindLines(replicas: ReplicaHolding[]): string[] {
+  const blind = replicas.filter((r) => r.kind === 'blind')
+  const devices = replicas.filter((r) => r.kind === 'device')
+  const names = (rs: ReplicaHolding[]) => listed(rs.map((r) => `"${r.name}"`))
+  const cannot = 'it holds the blocks of your logs encrypted, and never a key that decrypts them, so it cannot read your records, the list of your sources or the audit log.'
+  const lines: string[] = []
+  if (blind.length > 0 && devices.length === 0) lines.push(`${blind.length === 1 ? 'The replica is' : 'Each replica is'} blind: ${cannot}`)
+  else if (blind.length > 0) lines.push(`${blind.length === 1 ? `${names(blind)} is blind` : `Each of ${names(blind)} is blind`}: ${cannot}`)
+  if (devices.length > 0) {
+    const one = devices.length === 1
+    lines.push(`${one ? `${names(devices)} is a device` : `${names(devices)} are devices`} of your own: ${one ? 'it holds' : 'each holds'} your keys as well as the blocks of your logs, so ${one ? 'it' : 'each'} can read them, and can be promoted to serve as your box.`)
+  }
+  return lines
 }
 
 function replicaName(r: ReplicaHolding): string {
@@ -367,9 +387,7 @@ export function backupPart(statement: Statement): { heading: string; lines: stri
     holding.length === 0
       ? `When this statement was made${made}, no replica had reported holding a copy of your data yet.`
       : `When this statement was made${made}, ${count(holding.length, 'replica')} held encrypted copies of your data, as the box knew from each replica's last signed health report. Unlike the rest of the statement, this part is as of that moment, not of ${monthName(statement)}.`,
-    p.replicas.length === 1
-      ? 'The replica is blind: it holds the blocks of your logs encrypted, and never a key that decrypts them, so it cannot read your records, the list of your sources or the audit log.'
-      : 'Each replica is blind: it holds the blocks of your logs encrypted, and never a key that decrypts them, so it cannot read your records, the list of your sources or the audit log.',
+    ...kindLines(p.replicas),
     ...p.replicas.map((r) => replicaSentence(r, when)),
     ...p.replicas.filter((r) => r.problems.length > 0).map((r) => `The box flags replica "${r.name}": ${r.problems.join(' ')}`),
   ]
@@ -385,7 +403,7 @@ export function backupPart(statement: Statement): { heading: string; lines: stri
     headers: ['Replica', 'Kind', 'State', 'Last seen', 'Last report', 'In sync', 'Flagged'],
     columns: ['text', 'text', 'text', 'when', 'when', 'text', 'text'],
     rows: p.replicas.map((r) => [
-      r.name, 'blind: cannot read what it holds', r.state === 'paired' ? 'paired' : 'invited, not paired yet', at(r.lastSeen, 'never'), at(r.reportedAt, 'none yet'),
+      r.name, r.kind === 'device' ? 'your device: holds your keys' : 'blind: cannot read what it holds', r.state === 'paired' ? 'paired' : 'invited, not paired yet', at(r.lastSeen, 'never'), at(r.reportedAt, 'none yet'),
       r.inSync === null ? 'not known' : r.inSync ? 'yes' : `no: ${count(r.behindBlocks, 'block')} (${byteSize(r.behindBytes)}) missing`,
       r.problems.length > 0 ? 'yes' : 'no',
     ]),
