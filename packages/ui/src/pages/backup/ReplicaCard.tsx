@@ -40,7 +40,10 @@ export function ReplicaCard({ replica: r, timeZone, onNews, onChanged, onRemove 
         <div><dt>Connection</dt><dd>{connectionWords(r)}</dd></div>
         <div><dt>Last seen</dt><dd>{time(r.lastSeen)}</dd></div>
         <div><dt>Sync</dt><dd className={`state sync-${sync.tone}`}>{sync.text}</dd></div>
-        {r.health && <div><dt>Quota used</dt><dd>{quotaWords(r.health)}</dd></div>}
+        <div><dt>Kind</dt><dd>{r.kind === 'device' ? 'Your device: holds your keys, and can take over as the box' : 'Blind: cannot read what it holds'}</dd></div>
+        {r.health && (r.kind === 'device'
+          ? <div><dt>Holds</dt><dd>{formatBytes(r.health.usedBytes)} on its own disk</dd></div>
+          : <div><dt>Quota used</dt><dd>{quotaWords(r.health)}</dd></div>)}
         {r.health && <div><dt>Last check</dt><dd>{checkWords(r.health.check)}{r.health.check && r.health.check.blocks > 0 ? `, ${time(r.health.check.at)}` : ''}</dd></div>}
         <div><dt>Sent</dt><dd>{formatBytes(r.traffic.sentBytes)}</dd></div>
         <div><dt>Received</dt><dd>{formatBytes(r.traffic.receivedBytes)}</dd></div>
