@@ -15,9 +15,8 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { InvalidInput } from '../errors/index.ts'
-import { openSealed, sealTo, type KeyPair } from '../keys/index.ts'
-import { hashSecret } from './invite.ts'
+import type { KeyPair } from '../keys/index.ts'
+import { hashSecret, openCode, sealCode } from './invite.ts'
 
 export const GROUP_INVITE_PREFIX = 'coffer-group-replica:'
 
@@ -42,29 +41,15 @@ const checkInvite = TypeCompiler.Compile(GroupReplicaInvite)
 
 export function makeGroupReplicaInvite(invite: Omit<GroupReplicaInvite, 'v' | 'secret'>, replicator: Buffer): { code: string; secretHash: string } {
   const full: GroupReplicaInvite = { v: 1, ...invite, secret: randomBytes(32).toString('hex') }
-  let sealed: Buffer
-  try {
-    sealed = sealTo(Buffer.from(JSON.stringify(full)), replicator)
-  } catch {
-    throw new InvalidInput('That is not a replicator\'s key: copy the whole key `coffer replicator id` prints.', { field: 'publicKey' })
-  }
-  return { code: GROUP_INVITE_PREFIX + sealed.toString('base64url'), secretHash: hashSecret(full.secret) }
+  const code = sealCode(GROUP_INVITE_PREFIX, full, replicator, 'That is not a replicator\'s key: copy the whole key `coffer replicator id` prints.')
+  return { code, secretHash: hashSecret(full.secret) }
 }
 
 /** Opens a group invite sealed to this replicator; refuses one sealed to another, altered, or expired. */
 export function openGroupReplicaInvite(code: string, keyPair: KeyPair, now = Date.now()): GroupReplicaInvite {
-  const text = code.trim()
-  const opened = openSealed(Buffer.from(text.slice(GROUP_INVITE_PREFIX.length), 'base64url'), keyPair)
-  if (!opened) throw new InvalidInput('This invite was not made for this replicator (or it was altered): ask the group\'s admin for an invite to this replicator\'s key.')
-  let invite: unknown
-  try {
-    invite = JSON.parse(opened.toString('utf8'))
-  } catch {
-    invite = undefined
-  }
-  if (!checkInvite.Check(invite)) throw new InvalidInput('This invite is not one this version of Coffer can read.')
-  if (invite.expiresAt <= now) throw new InvalidInput(`This invite expired at ${new Date(invite.expiresAt).toISOString()}: ask the group's admin for a new one.`)
-  return invite
+  return openCode(code.trim().slice(GROUP_INVITE_PREFIX.length), keyPair, (v): v is GroupReplicaInvite => checkInvite.Check(v), {
+    notForYou: 'This invite was not made for this replicator (or it was altered): ask the group\'s admin for an invite to this replicator\'s key.', askWhom: 'the group\'s admin',
+  }, now)
 }
 
 /** A key the replicator may admit on the group's network, and whether it may change that list. */

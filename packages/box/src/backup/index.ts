@@ -12,6 +12,7 @@ export { parseBootstrap, PeerNetwork, type PeerSwarm, type Connection } from './
 export { backupOperations, type BackupOperations } from './operations.ts'
 // What groups share with backup: the wire, what a store holds, bandwidth limits, and a group replicator's messages.
 export { openWire, type Wire } from './wire.ts'
+export { sealCode, openCode, hashSecret } from './invite.ts'
 export { heldBlocks } from './held.ts'
 export { throttle, type Rates } from './throttle.ts'
 export { FromGroupReplica, groupHealthMessage, makeGroupReplicaInvite, type GroupHealthReport, type GroupPeer, type ToGroupReplica } from './group-wire.ts'

@@ -42,37 +42,32 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(Buffer.from(secret, 'hex')).digest('hex')
 }
 
-/** An invite for a blind replicator or, given `device`, for the owner's other device. */
-export function makeInvite(opts: { box: Buffer; replica: Buffer; expiresAt: number; name: string; device?: { seed: Buffer; timeZone: string } }): { code: string; secretHash: string } {
-  const invite: Invite = { v: 1, box: opts.box.toString('hex'), secret: randomBytes(32).toString('hex'), expiresAt: opts.expiresAt, name: opts.name }
-  const plain = Buffer.from(JSON.stringify(opts.device ? { ...invite, seed: opts.device.seed.toString('hex'), timeZone: opts.device.timeZone } satisfies DeviceInvite : invite))
+/**
+ * A JSON payload sealed to one public key, written as `prefix` and base64url: whoever carries the
+ * code reads nothing in it. Throws InvalidInput(notAKey) when `to` is not a key one can seal to.
+ * The plaintext is wiped once sealed (a device's carries the seed).
+ */
+export function sealCode(prefix: string, payload: object, to: Buffer, notAKey: string): string {
+  const plain = Buffer.from(JSON.stringify(payload))
   try {
-    const sealed = sealTo(plain, opts.replica)
-    return { code: (opts.device ? DEVICE_PREFIX : PREFIX) + sealed.toString('base64url'), secretHash: hashSecret(invite.secret) }
+    return prefix + sealTo(plain, to).toString('base64url')
+  } catch {
+    // Not every 32 bytes are a public key: one that is no point on the curve cannot be sealed to.
+    throw new InvalidInput(notAKey, { field: 'publicKey' })
   } finally {
     plain.fill(0)
   }
 }
 
-/** Opens a replicator's invite sealed to this key pair; refuses one that is not, is altered, is a device's, or has expired. */
-export function openInvite(code: string, keyPair: KeyPair, now = Date.now()): Invite {
-  const text = code.trim()
-  if (text.startsWith(DEVICE_PREFIX)) throw new InvalidInput('This is an invite for the owner\'s own device, not for a replicator: accept it on that device with `coffer device accept`.')
-  if (!text.startsWith(PREFIX)) throw new InvalidInput(`An invite code starts with "${PREFIX}": copy the whole code the box owner gave you.`)
-  return opened(text.slice(PREFIX.length), keyPair, now, Invite, 'replicator')
-}
-
-/** Opens a device's invite sealed to this device's key pair; refuses one that is not, is altered, is a replicator's, or has expired. */
-export function openDeviceInvite(code: string, keyPair: KeyPair, now = Date.now()): DeviceInvite {
-  const text = code.trim()
-  if (text.startsWith(PREFIX)) throw new InvalidInput('This is an invite for a blind replicator, not for a device: run `coffer replicator accept` with it, or ask the owner for a device invite (`coffer backup invite --device`).')
-  if (!text.startsWith(DEVICE_PREFIX)) throw new InvalidInput(`A device invite code starts with "${DEVICE_PREFIX}": copy the whole code the box printed.`)
-  return opened(text.slice(DEVICE_PREFIX.length), keyPair, now, DeviceInvite, 'device')
-}
-
-function opened<T extends Invite>(body: string, keyPair: KeyPair, now: number, schema: typeof Invite | typeof DeviceInvite, what: 'replicator' | 'device'): T {
+/**
+ * Opens a code's body (what follows its prefix) sealed to `keyPair`, then checks its shape and
+ * expiry. Refuses one sealed to another key or altered (`notForYou`), one of another shape, or
+ * one past `expiresAt`, saying whom to ask (`askWhom`) for a new one.
+ */
+export function openCode<T extends { expiresAt: number }>(body: string, keyPair: KeyPair, check: (value: unknown) => value is T, words: { notForYou: string; askWhom: string; field?: string }, now = Date.now()): T {
+  const field = words.field ? { field: words.field } : undefined
   const plain = openSealed(Buffer.from(body, 'base64url'), keyPair)
-  if (!plain) throw new InvalidInput(`This invite was not made for this ${what} (or it was altered): ask the owner for an invite to this ${what}'s key.`)
+  if (!plain) throw new InvalidInput(words.notForYou, field)
   let invite: unknown
   try {
     invite = JSON.parse(plain.toString('utf8'))
@@ -81,7 +76,33 @@ function opened<T extends Invite>(body: string, keyPair: KeyPair, now: number, s
   } finally {
     plain.fill(0)
   }
-  if (!Value.Check(schema, invite)) throw new InvalidInput('This invite is not one this version of Coffer can read.')
-  if (invite.expiresAt <= now) throw new InvalidInput(`This invite expired at ${new Date(invite.expiresAt).toISOString()}: ask the owner for a new one.`)
-  return invite as T
+  if (!check(invite)) throw new InvalidInput('This invite is not one this version of Coffer can read.', field)
+  if (invite.expiresAt <= now) throw new InvalidInput(`This invite expired at ${new Date(invite.expiresAt).toISOString()}: ask ${words.askWhom} for a new one.`, field)
+  return invite
 }
+
+/** An invite for a blind replicator or, given `device`, for the owner's other device. */
+export function makeInvite(opts: { box: Buffer; replica: Buffer; expiresAt: number; name: string; device?: { seed: Buffer; timeZone: string } }): { code: string; secretHash: string } {
+  const invite: Invite = { v: 1, box: opts.box.toString('hex'), secret: randomBytes(32).toString('hex'), expiresAt: opts.expiresAt, name: opts.name }
+  const payload = opts.device ? { ...invite, seed: opts.device.seed.toString('hex'), timeZone: opts.device.timeZone } satisfies DeviceInvite : invite
+  const code = sealCode(opts.device ? DEVICE_PREFIX : PREFIX, payload, opts.replica, `That is not a ${opts.device ? 'device' : 'replicator'}'s key: copy the whole key it prints.`)
+  return { code, secretHash: hashSecret(invite.secret) }
+}
+
+/** Opens a replicator's invite sealed to this key pair; refuses one that is not, is altered, is a device's, or has expired. */
+export function openInvite(code: string, keyPair: KeyPair, now = Date.now()): Invite {
+  const text = code.trim()
+  if (text.startsWith(DEVICE_PREFIX)) throw new InvalidInput('This is an invite for the owner\'s own device, not for a replicator: accept it on that device with `coffer device accept`.')
+  if (!text.startsWith(PREFIX)) throw new InvalidInput(`An invite code starts with "${PREFIX}": copy the whole code the box owner gave you.`)
+  return openCode(text.slice(PREFIX.length), keyPair, (v): v is Invite => Value.Check(Invite, v), { notForYou: forYou('replicator'), askWhom: 'the owner' }, now)
+}
+
+/** Opens a device's invite sealed to this device's key pair; refuses one that is not, is altered, is a replicator's, or has expired. */
+export function openDeviceInvite(code: string, keyPair: KeyPair, now = Date.now()): DeviceInvite {
+  const text = code.trim()
+  if (text.startsWith(PREFIX)) throw new InvalidInput('This is an invite for a blind replicator, not for a device: run `coffer replicator accept` with it, or ask the owner for a device invite (`coffer backup invite --device`).')
+  if (!text.startsWith(DEVICE_PREFIX)) throw new InvalidInput(`A device invite code starts with "${DEVICE_PREFIX}": copy the whole code the box printed.`)
+  return openCode(text.slice(DEVICE_PREFIX.length), keyPair, (v): v is DeviceInvite => Value.Check(DeviceInvite, v), { notForYou: forYou('device'), askWhom: 'the owner' }, now)
+}
+
+const forYou = (what: string) => `This invite was not made for this ${what} (or it was altered): ask the owner for an invite to this ${what}'s key.`

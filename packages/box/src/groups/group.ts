@@ -32,9 +32,9 @@ import {
   type Applied, type Author, type Carried, type GroupMeta, type GroupReplicator, type Rotation, type View, type ViewValue,
 } from './apply.ts'
 import { Drive } from './drive.ts'
-import { hashSecret, makeInvite } from './invite.ts'
+import { makeInvite } from './invite.ts'
 import { signStatement, statementSigned, type Member, type Role, type Statement } from './members.ts'
-import { FromGroupReplica, makeGroupReplicaInvite, openWire, type PeerNetwork, type PeerSwarm, type Connection, type ToGroupReplica } from '../backup/index.ts'
+import { FromGroupReplica, hashSecret, makeGroupReplicaInvite, openWire, type PeerNetwork, type PeerSwarm, type Connection, type ToGroupReplica } from '../backup/index.ts'
 import { opId, type GroupOp } from './ops.ts'
 import { CONFLICTS, subtreeRanges } from './paths.ts'
 import { adminChannel } from './wire.ts'

@@ -6,11 +6,12 @@
  * over a connection made under the key the invite was sealed to; the admin's box then admits it
  * and the invite is spent. An expired invite is refused at both ends, a spent one by the admin's.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { InvalidInput } from '../errors/index.ts'
-import { openSealed, sealTo, type KeyPair } from '../keys/index.ts'
+import type { KeyPair } from '../keys/index.ts'
+import { hashSecret, openCode, sealCode } from '../backup/index.ts'
 import { Role } from './members.ts'
 
 const PREFIX = 'coffer-group:'
@@ -35,35 +36,17 @@ const GroupInvite = Type.Object({
 export type GroupInvite = Static<typeof GroupInvite>
 const checkInvite = TypeCompiler.Compile(GroupInvite)
 
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(Buffer.from(secret, 'hex')).digest('hex')
-}
-
 export function makeInvite(invite: Omit<GroupInvite, 'v' | 'secret'>, invitee: Buffer): { code: string; secretHash: string } {
   const full: GroupInvite = { v: 1, ...invite, secret: randomBytes(32).toString('hex') }
-  let sealed: Buffer
-  try {
-    sealed = sealTo(Buffer.from(JSON.stringify(full)), invitee)
-  } catch {
-    // Not every 32 bytes are a public key: one that is no point on the curve cannot be sealed to.
-    throw new InvalidInput('That is not a box\'s key: copy the whole key `coffer groups list` prints on the box to invite.', { field: 'publicKey' })
-  }
-  return { code: PREFIX + sealed.toString('base64url'), secretHash: hashSecret(full.secret) }
+  const code = sealCode(PREFIX, full, invitee, 'That is not a box\'s key: copy the whole key `coffer groups list` prints on the box to invite.')
+  return { code, secretHash: hashSecret(full.secret) }
 }
 
 /** Opens an invite sealed to this box; refuses one sealed to another, altered, or expired. */
 export function openInvite(code: string, box: KeyPair, now = Date.now()): GroupInvite {
   const text = code.trim()
   if (!text.startsWith(PREFIX)) throw new InvalidInput(`A group invite starts with "${PREFIX}": paste the whole code the group's admin gave you.`, { field: 'code' })
-  const opened = openSealed(Buffer.from(text.slice(PREFIX.length), 'base64url'), box)
-  if (!opened) throw new InvalidInput('This invite was not made for this box (or it was altered): ask the admin for an invite to this box\'s key.', { field: 'code' })
-  let invite: unknown
-  try {
-    invite = JSON.parse(opened.toString('utf8'))
-  } catch {
-    invite = undefined
-  }
-  if (!checkInvite.Check(invite)) throw new InvalidInput('This invite is not one this version of Coffer can read.', { field: 'code' })
-  if (invite.expiresAt <= now) throw new InvalidInput(`This invite expired at ${new Date(invite.expiresAt).toISOString()}: ask the admin for a new one.`, { field: 'code' })
-  return invite
+  return openCode(text.slice(PREFIX.length), box, (v): v is GroupInvite => checkInvite.Check(v), {
+    notForYou: 'This invite was not made for this box (or it was altered): ask the admin for an invite to this box\'s key.', askWhom: 'the admin', field: 'code',
+  }, now)
 }
