@@ -27,12 +27,13 @@ export default function BackupPage() {
   const [removing, setRemoving] = useState<ReplicaView | null>(null)
   const removal = useAction()
 
-  const following = replicas.data !== undefined && !replicas.loading && unsettled(replicas.data.replicas)
+  // Following lasts from the first unsettled answer to the first settled one, through the looks in between.
+  const following = replicas.data !== undefined && unsettled(replicas.data.replicas)
   useEffect(() => {
-    if (!following) return
+    if (!following || replicas.loading) return
     const timer = setTimeout(replicas.reload, FOLLOW_MS)
     return () => clearTimeout(timer)
-  }, [following, replicas.data])
+  }, [following, replicas.loading, replicas.data])
 
   const remove = () => removal.run(async () => {
     if (!removing) return

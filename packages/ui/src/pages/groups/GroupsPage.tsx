@@ -34,12 +34,13 @@ export default function GroupsPage() {
   const all = list.data?.groups
   const inviting = pending !== null && Date.parse(pending.expiresAt) > Date.now() &&
     all?.find((g) => g.key === pending.group)?.members.some((m) => m.box === pending.publicKey) === false
-  const following = !list.loading && all !== undefined && (inviting || all.some((g) => !g.writable && !g.removed))
+  // Following lasts from the first unsettled answer to the first settled one, through the looks in between.
+  const following = all !== undefined && (inviting || all.some((g) => !g.writable && !g.removed))
   useEffect(() => {
-    if (!following) return
+    if (!following || list.loading) return
     const timer = setTimeout(list.reload, FOLLOW_MS)
     return () => clearTimeout(timer)
-  }, [following, list.data])
+  }, [following, list.loading, list.data])
 
   const refresh = () => {
     list.reload()
