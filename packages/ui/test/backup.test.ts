@@ -138,10 +138,16 @@ test('the owner invites a replicator, its operator accepts the code from the pag
   for (const log of ['Source diary', 'Audit log', 'List of sources']) await logs.getByRole('row', { name: new RegExp(`^${log} \\d+ 0 0 B$`) }).waitFor()
   assert.ok(Number(await logs.getByRole('row', { name: /^Source diary/ }).getByRole('cell').first().textContent()) > 0, 'the source\'s blocks are held')
 
-  await nas.getByRole('button', { name: 'Check now Anna’s NAS' }).click()
+  // The check is followed by one look at the replicas, which must have come back before the page is watched.
+  await Promise.all([
+    page.waitForResponse((response) => response.url().endsWith('/api/v1/backup/replicas') && response.request().method() === 'GET'),
+    nas.getByRole('button', { name: 'Check now Anna’s NAS' }).click(),
+  ])
   await page.getByRole('status').filter({ hasText: /^Anna’s NAS: (\d+) of \1 blocks matched\.$/ }).waitFor()
   // Settled, the page stops asking: each look is an entry in the audit log.
   await section('Replicas').getByText('Following:', { exact: false }).waitFor({ state: 'detached' })
+  // A look already under way may still be reported a moment later; a page still following would look again within the 5 s watched.
+  await new Promise((resolve) => setTimeout(resolve, 1000))
   let asked = 0
   const count = (request: { url(): string }) => { if (request.url().endsWith('/api/v1/backup/replicas')) asked++ }
   page.on('request', count)
