@@ -5,15 +5,7 @@
  * which repeat, travel once each.
  */
 import type { SenmlRecord } from './resolve.ts'
-
-/** Which value a record carries (the low three bits of its flags), and whether a sum and an update time follow. */
-const V = 1
-const VS = 2
-const VB_TRUE = 3
-const VB_FALSE = 4
-const VD = 5
-const HAS_SUM = 8
-const HAS_UT = 16
+import { flagsOf, namesAndUnits, HAS_SUM, HAS_UT, V, VALUE_KIND, VB_FALSE, VB_TRUE, VD, VS } from './fields.ts'
 
 export interface PackedRecords {
   count: number
@@ -35,48 +27,21 @@ export interface PackedRecords {
 
 export function packRecords(records: SenmlRecord[]): PackedRecords {
   const count = records.length
-  const names: string[] = []
-  const units: string[] = []
-  const nameIndex = new Map<string, number>()
-  const unitIndex = new Map<string, number>()
   const packed: PackedRecords = {
-    count, names, units, texts: [],
-    name: new Uint32Array(count), unit: new Uint32Array(count), flags: new Uint8Array(count),
+    count, ...namesAndUnits(records), texts: [], flags: new Uint8Array(count),
     t: new Float64Array(count), v: new Float64Array(count), s: new Float64Array(count), ut: new Float64Array(count),
   }
   for (let i = 0; i < count; i++) {
     const r = records[i]!
-    let n = nameIndex.get(r.n)
-    if (n === undefined) nameIndex.set(r.n, (n = names.push(r.n) - 1))
-    packed.name[i] = n
-    if (r.u !== undefined) {
-      let u = unitIndex.get(r.u)
-      if (u === undefined) unitIndex.set(r.u, (u = units.push(r.u)))
-      packed.unit[i] = u
-    }
-    packed.t[i] = r.t
-    let flags = 0
-    if (r.v !== undefined) {
-      flags = V
-      packed.v[i] = r.v
-    } else if (r.vs !== undefined) {
-      flags = VS
-      packed.texts.push(r.vs)
-    } else if (r.vb !== undefined) {
-      flags = r.vb ? VB_TRUE : VB_FALSE
-    } else if (r.vd !== undefined) {
-      flags = VD
-      packed.texts.push(r.vd)
-    }
-    if (r.s !== undefined) {
-      flags |= HAS_SUM
-      packed.s[i] = r.s
-    }
-    if (r.ut !== undefined) {
-      flags |= HAS_UT
-      packed.ut[i] = r.ut
-    }
+    const flags = flagsOf(r)
     packed.flags[i] = flags
+    packed.t[i] = r.t
+    const kind = flags & VALUE_KIND
+    if (kind === V) packed.v[i] = r.v!
+    else if (kind === VS) packed.texts.push(r.vs!)
+    else if (kind === VD) packed.texts.push(r.vd!)
+    if (flags & HAS_SUM) packed.s[i] = r.s!
+    if (flags & HAS_UT) packed.ut[i] = r.ut!
   }
   return packed
 }
@@ -96,7 +61,7 @@ export function unpackRecords(packed: PackedRecords): SenmlRecord[] {
     const u = unit[i]!
     if (u > 0) r.u = units[u - 1]
     const f = flags[i]!
-    const kind = f & 7
+    const kind = f & VALUE_KIND
     if (kind === V) r.v = v[i]
     else if (kind === VS) r.vs = texts[text++]
     else if (kind === VB_TRUE) r.vb = true

@@ -5,7 +5,7 @@
  * by index. Other entries are rare and small, so they are JSON after their tag byte.
  */
 import c from 'compact-encoding'
-import type { SenmlRecord } from '../senml/index.ts'
+import { flagsOf, namesAndUnits, HAS_SUM, HAS_UT, V, VALUE_KIND, VB_FALSE, VB_TRUE, VD, VS, type SenmlRecord } from '../senml/index.ts'
 import type { SourceMeta } from './meta.ts'
 import { InvalidInput } from '../errors/index.ts'
 
@@ -21,59 +21,27 @@ const JSON_ENTRY = 2
 /** Records written by a job (an import) that may need taking back: its id precedes the records. */
 const RECORDS_WITH_ORIGIN = 3
 
-// Per-record flags: which value field is present, and whether a sum and an update time follow.
-const V = 1
-const VS = 2
-const VB_TRUE = 3
-const VB_FALSE = 4
-const VD = 5
-const HAS_SUM = 8
-const HAS_UT = 16
-
 const strings = c.array(c.string)
 
 export function encodeEntry(entry: LogEntry): Buffer {
   if (entry.op !== 'records') return Buffer.concat([Buffer.of(JSON_ENTRY), Buffer.from(JSON.stringify(entry))])
   const { records } = entry
-  const names: string[] = []
-  const units: string[] = []
-  const nameIndex = new Map<string, number>()
-  const unitIndex = new Map<string, number>()
-  const refs = new Uint32Array(records.length * 2)
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!
-    let n = nameIndex.get(r.n)
-    if (n === undefined) nameIndex.set(r.n, (n = names.push(r.n) - 1))
-    let u = 0
-    if (r.u !== undefined) {
-      u = unitIndex.get(r.u) ?? 0
-      if (u === 0) unitIndex.set(r.u, (u = units.push(r.u)))
-    }
-    refs[2 * i] = n
-    refs[2 * i + 1] = u
-  }
+  const { names, units, name, unit } = namesAndUnits(records)
   const state = c.state()
   c.uint8.preencode(state, RECORDS)
   if (entry.origin !== undefined) c.string.preencode(state, entry.origin)
   strings.preencode(state, names)
   strings.preencode(state, units)
   c.uint.preencode(state, records.length)
-  for (let i = 0; i < records.length; i++) record('preencode', state, records[i]!, refs[2 * i]!, refs[2 * i + 1]!)
+  for (let i = 0; i < records.length; i++) record('preencode', state, records[i]!, name[i]!, unit[i]!)
   state.buffer = Buffer.allocUnsafe(state.end)
   c.uint8.encode(state, entry.origin === undefined ? RECORDS : RECORDS_WITH_ORIGIN)
   if (entry.origin !== undefined) c.string.encode(state, entry.origin)
   strings.encode(state, names)
   strings.encode(state, units)
   c.uint.encode(state, records.length)
-  for (let i = 0; i < records.length; i++) record('encode', state, records[i]!, refs[2 * i]!, refs[2 * i + 1]!)
+  for (let i = 0; i < records.length; i++) record('encode', state, records[i]!, name[i]!, unit[i]!)
   return state.buffer as Buffer
-}
-
-function flagsOf(r: SenmlRecord): number {
-  let flags = r.v !== undefined ? V : r.vs !== undefined ? VS : r.vb !== undefined ? (r.vb ? VB_TRUE : VB_FALSE) : r.vd !== undefined ? VD : 0
-  if (r.s !== undefined) flags |= HAS_SUM
-  if (r.ut !== undefined) flags |= HAS_UT
-  return flags
 }
 
 type State = ReturnType<typeof c.state>
@@ -85,7 +53,7 @@ function record(pass: 'preencode' | 'encode', state: State, r: SenmlRecord, name
   c.uint[pass](state, unit)
   c.uint8[pass](state, flags)
   c.float64[pass](state, r.t)
-  const kind = flags & 7
+  const kind = flags & VALUE_KIND
   if (kind === V) c.float64[pass](state, r.v!)
   else if (kind === VS) c.string[pass](state, r.vs!)
   else if (kind === VD) c.string[pass](state, r.vd!)
@@ -109,7 +77,7 @@ export function decodeEntry(block: Buffer): LogEntry {
     const flags = c.uint8.decode(state)
     r.t = c.float64.decode(state)
     if (unit > 0) r.u = units[unit - 1]
-    const kind = flags & 7
+    const kind = flags & VALUE_KIND
     if (kind === V) r.v = c.float64.decode(state)
     else if (kind === VS) r.vs = c.string.decode(state)
     else if (kind === VB_TRUE) r.vb = true
