@@ -3,15 +3,9 @@ import { useId, useState, type FormEvent } from 'react'
 import { Copyable } from '../../components/Copyable.tsx'
 import { formatTime } from '../../components/format.ts'
 import { useAction } from '../../components/useAction.ts'
+import { INVITE_EXPIRIES, readPublicKey } from '../../components/invites.ts'
 import { backup, type Invited } from './api.ts'
 import { SUGGESTED_QUOTA, acceptCommand } from './words.ts'
-
-const EXPIRIES = [
-  { value: '30m', label: '30 minutes' },
-  { value: '1h', label: '1 hour' },
-  { value: '1d', label: '1 day' },
-  { value: '7d', label: '7 days' },
-]
 
 export function InviteForm({ onInvited }: { onInvited: (invited: Invited) => void }) {
   const form = useId()
@@ -22,8 +16,8 @@ export function InviteForm({ onInvited }: { onInvited: (invited: Invited) => voi
 
   function invite(e: FormEvent) {
     e.preventDefault()
-    const key = publicKey.replace(/\s/g, '').toLowerCase()
-    if (!/^[0-9a-f]{64}$/.test(key)) {
+    const key = readPublicKey(publicKey)
+    if (!key) {
       setError('The replicator’s key is the 64 hex characters its operator gets from `coffer replicator id`.')
       return
     }
@@ -58,7 +52,7 @@ export function InviteForm({ onInvited }: { onInvited: (invited: Invited) => voi
         <div>
           <label htmlFor={`${form}-expires`}>Invite good for</label>
           <select id={`${form}-expires`} value={expiresIn} onChange={(e) => setExpiresIn(e.target.value)}>
-            {EXPIRIES.map((x) => <option key={x.value} value={x.value}>{x.label}</option>)}
+            {INVITE_EXPIRIES.map((x) => <option key={x.value} value={x.value}>{x.label}</option>)}
           </select>
         </div>
       </div>

@@ -4,7 +4,8 @@ import { Copyable } from '../../components/Copyable.tsx'
 import { formatTime } from '../../components/format.ts'
 import { useAction } from '../../components/useAction.ts'
 import { groups, type GroupView, type Invited } from './api.ts'
-import { EXPIRIES, joinCommand, readBoxKey } from './words.ts'
+import { INVITE_EXPIRIES, readPublicKey } from '../../components/invites.ts'
+import { joinCommand } from './words.ts'
 
 export function CreateForm({ onCreated }: { onCreated: (group: GroupView) => void }) {
   const form = useId()
@@ -101,7 +102,7 @@ export function InviteForm({ group, onInvited }: { group: GroupView; onInvited: 
 
   function invite(e: FormEvent) {
     e.preventDefault()
-    const key = readBoxKey(publicKey)
+    const key = readPublicKey(publicKey)
     if (!key) {
       setError('A box’s key is 64 hex characters: its owner finds it at the top of their Groups page, or with `coffer groups list`.')
       return
@@ -142,7 +143,7 @@ export function InviteForm({ group, onInvited }: { group: GroupView; onInvited: 
         <div>
           <label htmlFor={`${form}-expires`}>Invite good for</label>
           <select id={`${form}-expires`} value={expiresIn} onChange={(e) => setExpiresIn(e.target.value)}>
-            {EXPIRIES.map((x) => <option key={x.value} value={x.value}>{x.label}</option>)}
+            {INVITE_EXPIRIES.map((x) => <option key={x.value} value={x.value}>{x.label}</option>)}
           </select>
         </div>
       </div>

@@ -5,7 +5,8 @@ import { formatBytes, formatTime } from '../../components/format.ts'
 import { TableWrap } from '../../components/TableWrap.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { groups, type GroupView, type ReplicatorInvited } from './api.ts'
-import { readBoxKey, short } from './words.ts'
+import { readPublicKey } from '../../components/invites.ts'
+import { short } from './words.ts'
 
 const time = (iso: string) => formatTime(Date.parse(iso) / 1000)
 
@@ -79,7 +80,7 @@ function ReplicatorForm({ group, onInvited }: { group: GroupView; onInvited: (in
   const { busy, error, setError, run } = useAction()
   function invite(e: FormEvent) {
     e.preventDefault()
-    const key = readBoxKey(publicKey)
+    const key = readPublicKey(publicKey)
     if (!key) return setError('A replicator’s key is 64 hex characters: its operator prints it with `coffer replicator id`.')
     if (name.trim() === '') return setError('Give the replicator a name the group will know it by, like “Co-op server”.')
     void run(async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ApiError } from '@coffer/box/client'
 import type { GroupView, MemberView } from './api.ts'
-import { checkName, connectedWords, crumbs, davPath, driveProblem, joinPath, readBoxKey, removable, roleWords } from './words.ts'
+import { checkName, connectedWords, crumbs, davPath, driveProblem, joinPath, removable, roleWords } from './words.ts'
 
 const member = (over: Partial<MemberView> = {}): MemberView => ({
   name: 'Bea', role: 'member', you: false, connected: false, since: '2026-11-01T00:00:00.000Z', addedBy: 'Anna',
@@ -14,12 +14,6 @@ const group = (over: Partial<GroupView> = {}) => ({
   key: 'ff'.repeat(32), name: 'Household', address: '11'.repeat(32), epoch: 0, role: 'admin', removed: false, writable: true,
   joinedAt: '2026-11-01T00:00:00.000Z', members: [anna], conflicts: [], ...over,
 }) as GroupView
-
-test('a box key is read as pasted, spaces and case aside, and anything else is refused', () => {
-  assert.equal(readBoxKey(`  ${'AB'.repeat(16)}\n${'cd'.repeat(16)} `), 'ab'.repeat(16) + 'cd'.repeat(16))
-  assert.equal(readBoxKey('ab'.repeat(31)), undefined)
-  assert.equal(readBoxKey('zz'.repeat(32)), undefined)
-})
 
 test('the role says a removed box and one not let in yet apart from admins and members', () => {
   assert.equal(roleWords(group()), 'Admin')

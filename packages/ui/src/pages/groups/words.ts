@@ -3,25 +3,12 @@ import { ApiError } from '@coffer/box/client'
 import type { GroupView, MemberView } from '../../../../box/src/groups/index.ts'
 import { message } from '../../api/client.ts'
 
-export const EXPIRIES = [
-  { value: '30m', label: '30 minutes' },
-  { value: '1h', label: '1 hour' },
-  { value: '1d', label: '1 day' },
-  { value: '7d', label: '7 days' },
-]
-
 export function joinCommand(code: string): string {
   return `coffer groups join ${code}`
 }
 
 export function short(key: string): string {
   return `${key.slice(0, 12)}…`
-}
-
-/** A box's key as the owner pasted it: spaces and line breaks dropped, lower case; undefined if it is not 64 hex characters. */
-export function readBoxKey(text: string): string | undefined {
-  const key = text.replace(/\s/g, '').toLowerCase()
-  return /^[0-9a-f]{64}$/.test(key) ? key : undefined
 }
 
 /** What this box is in the group, in words. */
