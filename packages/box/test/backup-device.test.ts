@@ -3,20 +3,15 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
-import createTestnet from 'hyperdht/testnet.js'
 import { createBox, initHome } from '../src/index.ts'
 import { DeviceStandby, Replicator, acceptDevice, deviceIdentity, deviceStatus, promoteDevice, type ReplicaView } from '../src/backup/index.ts'
 import { openCorestore } from '../src/store/index.ts'
-import { BIN, PASSPHRASE, call, cli, senml, startBox, startProcess, tempDir, until, within } from './helpers.ts'
+import { BIN, PASSPHRASE, backupTestnet, call, cli, senml, startBox, startProcess, tempDir, until, within } from './helpers.ts'
 
 const DEVICE_PASSPHRASE = 'the laptop has its own'
 
 test('the owner\'s other device pairs by a sealed invite carrying the seed, follows the box, and promoted serves the same records and a verified audit log', async (t) => {
-  const testnet = await createTestnet(3)
-  t.after(() => testnet.destroy())
-  const bootstrap = testnet.bootstrap
-  process.env.COFFER_DHT_BOOTSTRAP = bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
-  t.after(() => delete process.env.COFFER_DHT_BOOTSTRAP)
+  const bootstrap = await backupTestnet(t)
 
   const homeDir = path.join(tempDir(), 'home')
   initHome(homeDir, { passphrase: PASSPHRASE, timeZone: 'Europe/Berlin' })
@@ -195,10 +190,7 @@ function stopped(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 }
 
 test('from the command line: a device invite asks for the passphrase, the device follows the box, and once the box is killed the promoted device serves its records', async (t) => {
-  const testnet = await createTestnet(3)
-  t.after(() => testnet.destroy())
-  process.env.COFFER_DHT_BOOTSTRAP = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
-  t.after(() => delete process.env.COFFER_DHT_BOOTSTRAP)
+  await backupTestnet(t)
   const children: ChildProcess[] = []
   t.after(() => Promise.all(children.map((c) => stopped(c, 'SIGKILL'))))
 

@@ -7,14 +7,10 @@ import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { createBox, initHome } from '../src/index.ts'
 import { Replicator, restoreFromReplica, type ReplicaView } from '../src/backup/index.ts'
-import { BIN, PASSPHRASE, call, cli, filesHolding, senml, startBox, tempDir, until, within } from './helpers.ts'
+import { BIN, PASSPHRASE, backupTestnet, call, cli, filesHolding, senml, startBox, tempDir, until, within } from './helpers.ts'
 
 test('a blind replicator pairs by a sealed invite, holds no plaintext, follows deletions, and with the 24 words restores the same records and audit log', async (t) => {
-  const testnet = await createTestnet(3)
-  t.after(() => testnet.destroy())
-  const bootstrap = testnet.bootstrap
-  process.env.COFFER_DHT_BOOTSTRAP = bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
-  t.after(() => delete process.env.COFFER_DHT_BOOTSTRAP)
+  const bootstrap = await backupTestnet(t)
 
   const homeDir = path.join(tempDir(), 'home')
   const { words } = initHome(homeDir, { passphrase: PASSPHRASE, timeZone: 'UTC' })
@@ -230,10 +226,7 @@ test('from the command line: a replicator and a box pair, replication survives k
 })
 
 test('a replica refuses blocks beyond its quota, keeps to its upload limit and sync windows, and drops the log of a deleted source', async (t) => {
-  const testnet = await createTestnet(3)
-  t.after(() => testnet.destroy())
-  process.env.COFFER_DHT_BOOTSTRAP = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
-  t.after(() => delete process.env.COFFER_DHT_BOOTSTRAP)
+  const bootstrap = await backupTestnet(t)
   const owner = await startBox()
   t.after(() => owner.close())
   for (const id of ['small', 'big']) assert.equal((await owner.api('POST', '/api/v1/sources', { body: { id, kind: 'timeseries', logicalType: 'health' } })).status, 201)
@@ -244,7 +237,7 @@ test('a replica refuses blocks beyond its quota, keeps to its upload limit and s
     assert.equal((await owner.api('POST', '/api/v1/sources/big/records', { raw: senml(records) })).status, 201)
   }
   const pair = async (name: string, quotaBytes: number, settings: Record<string, unknown> = {}) => {
-    const replicator = new Replicator({ dir: tempDir('coffer-replicator-'), bootstrap: testnet.bootstrap })
+    const replicator = new Replicator({ dir: tempDir('coffer-replicator-'), bootstrap })
     await replicator.open()
     t.after(() => replicator.close())
     const { body } = await owner.api('POST', '/api/v1/backup/replicas', { body: { publicKey: replicator.publicKey, name } })

@@ -4,6 +4,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import type { TestContext } from 'node:test'
+import createTestnet from 'hyperdht/testnet.js'
 import { createBox, initHome, type Box } from '../src/index.ts'
 import { createClient, parse } from '../src/client/index.ts'
 
@@ -115,4 +117,16 @@ export async function within<T>(what: string, promise: Promise<T>, ms = 10_000):
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * A DHT testnet for one test, on which the boxes it starts in this process meet their replicas:
+ * COFFER_DHT_BOOTSTRAP names it for the test's length. Its nodes go when the test ends.
+ */
+export async function backupTestnet(t: TestContext): Promise<{ host: string; port: number }[]> {
+  const testnet = await createTestnet(3)
+  t.after(() => testnet.destroy())
+  process.env.COFFER_DHT_BOOTSTRAP = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
+  t.after(() => delete process.env.COFFER_DHT_BOOTSTRAP)
+  return testnet.bootstrap
 }
