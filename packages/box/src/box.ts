@@ -91,6 +91,9 @@ export function createBox(config: BoxConfig): Box {
   const gateway: Gateway = new Gateway({
     db, audit,
     destinationsOf: (sender) => sender.startsWith(MARKET_SENDER) ? membership.destinations(sender.slice(MARKET_SENDER.length)) : apps.destinations(sender),
+    // An app that reads a source a group keeps in its members' boxes sends nothing out.
+    withheld: (sender) => sender.startsWith(MARKET_SENDER) ? undefined
+      : groups.withheld(arbiter.grants().filter((g) => g.subject === `app:${sender}` && !g.revoked).flatMap((g) => g.sources === '*' ? [] : g.sources)),
   })
   const sandbox = new Sandbox()
   const apps: Apps = new Apps({
@@ -117,7 +120,8 @@ export function createBox(config: BoxConfig): Box {
   const backup = new Backup({ db, keys: home.keys, store, audit, logger, timeZone: () => home.config.timeZone ?? 'UTC', bootstrap: config.dhtBootstrap ?? parseBootstrap() })
   const backupOps = backupOperations({ backup })
   const recoveryOps = recoveryOperations({ home, db })
-  const groups = new Groups({ db, keys: home.keys, dir: path.join(home.dir, 'groups'), bootstrap: config.dhtBootstrap ?? parseBootstrap(), logger })
+  const groups = new Groups({ db, keys: home.keys, dir: path.join(home.dir, 'groups'), bootstrap: config.dhtBootstrap ?? parseBootstrap(), sources: { store, ops }, logger })
+  arbiter.obey(groups.rules)
   const groupOps = groupOperations({ groups })
   const api = createApi({
     home, store, arbiter, drivers, importers, apps, gateway, logger,

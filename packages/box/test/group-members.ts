@@ -54,3 +54,19 @@ export async function member(later: Later, bootstrap: Bootstrap) {
     peer: (group: string) => home.keys.deriveKeyPair(`groups/${group}/peer`).publicKey.toString('hex'),
   })
 }
+
+/** What a command printed. */
+export async function captured(run: () => Promise<unknown>): Promise<string> {
+  const write = process.stdout.write
+  let text = ''
+  process.stdout.write = ((chunk: string) => {
+    text += chunk
+    return true
+  }) as typeof process.stdout.write
+  try {
+    await run()
+  } finally {
+    process.stdout.write = write
+  }
+  return text
+}

@@ -15,7 +15,7 @@ import { groupCommands } from '../src/cli/groups.ts'
 import { Client } from '../src/cli/connect.ts'
 import { Command } from 'commander'
 import { PASSPHRASE, call, filesHolding, tempDir, until, within } from './helpers.ts'
-import { member, teardown, testnet } from './group-members.ts'
+import { captured, member, teardown, testnet } from './group-members.ts'
 
 test('a box founds a group, invites another, and both write and read the drive', async (t) => {
   const later = teardown(t)
@@ -186,22 +186,6 @@ test('an invite sealed to another box, an expired one and a spent one are refuse
   await new Promise((resolve) => setTimeout(resolve, 1000))
   assert.equal(connections, 0)
 })
-
-/** What a command printed. */
-async function captured(run: () => Promise<unknown>): Promise<string> {
-  const write = process.stdout.write
-  let text = ''
-  process.stdout.write = ((chunk: string) => {
-    text += chunk
-    return true
-  }) as typeof process.stdout.write
-  try {
-    await run()
-  } finally {
-    process.stdout.write = write
-  }
-  return text
-}
 
 /** curl as a WebDAV client, as a user would run it; resolves with its status line's code, headers and body. */
 function curl(args: string[]): Promise<{ status: number; headers: string; body: Buffer }> {

@@ -31,6 +31,10 @@ export function groupRoutes(api: FastifyInstance, deps: { ops: Operations; group
   route('POST', '/groups/:id/replicators', groupOps.addReplicator)
   route('PATCH', '/groups/:id/replicators/:replicator', groupOps.limitReplicator)
   route('DELETE', '/groups/:id/replicators/:replicator', groupOps.removeReplicator)
+  route('GET', '/groups/:id/sources', groupOps.sources)
+  route('POST', '/groups/:id/sources', groupOps.share)
+  route('PATCH', '/groups/:id/sources/:source', groupOps.shareRules)
+  route('DELETE', '/groups/:id/sources/:source', groupOps.stopSharing)
 }
 
 /** WebDAV's methods beyond HTTP's own, which Fastify routes only once told of them. */

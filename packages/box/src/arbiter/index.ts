@@ -46,6 +46,17 @@ export interface IssuedToken {
   expires?: number
 }
 
+/**
+ * Rules a source's holder sets beyond what a grant says: the consent rules of a group on the
+ * copies of the sources it shares. Each throws Forbidden, naming the rule, when it refuses.
+ */
+export interface SourcePolicy {
+  /** Before a grant is made. */
+  granting(grant: GrantScope & { subject: string }): void
+  /** On every access a token makes, once the token's own scope allows it. */
+  accessing(scope: Scope, access: Access): void
+}
+
 const OWNER_GRANT = 'owner'
 const VERIFIED_CACHE_SIZE = 1024
 
@@ -61,6 +72,7 @@ export class Arbiter {
    * to look it up.
    */
   #last: { token: string; scope: Scope } | undefined
+  readonly #policies: SourcePolicy[] = []
 
   constructor(db: Database.Database, rootKey: Buffer) {
     this.#db = db
@@ -71,9 +83,15 @@ export class Arbiter {
     }
   }
 
+  /** Adds rules every later grant and every access is checked against too. */
+  obey(policy: SourcePolicy): void {
+    this.#policies.push(policy)
+  }
+
   createGrant(input: GrantScope & { subject: string; description: string; id?: string }): Grant {
     const id = input.id ?? `${input.subject.replace(/[^a-z0-9]/g, '-')}-${crypto.randomBytes(4).toString('hex')}`
     if (this.#grants.has(id)) throw new InvalidInput(`A grant "${id}" already exists.`)
+    for (const policy of this.#policies) policy.granting(input)
     const grant: Grant = {
       id, subject: input.subject, epoch: 1, revoked: false, createdAt: new Date().toISOString(), description: input.description,
       sources: input.sources, ops: input.ops, windows: input.windows, granularity: input.granularity,
@@ -168,6 +186,7 @@ export class Arbiter {
     if ((access.from !== undefined && access.from < window.from) || (access.to !== undefined && access.to > window.to)) {
       throw new Forbidden(`This token allows data from ${iso(window.from)} to ${iso(window.to)} only.`)
     }
+    for (const policy of this.#policies) policy.accessing(scope, access)
   }
 }
 

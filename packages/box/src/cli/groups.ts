@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
-import type { GroupView, MemberView, ReplicatorView } from '../groups/index.ts'
+import { describeRules, type GroupView, type MemberView, type ReplicatorView, type SharedSourceView } from '../groups/index.ts'
 import type { Client } from './connect.ts'
 import { json, out, table } from './format.ts'
 
@@ -28,6 +28,21 @@ function replicators(list: ReplicatorView[]): string {
     'last synced': r.lastSynced?.slice(0, 16).replace('T', ' ') ?? 'never',
     key: r.box.slice(0, 16),
   })), ['replicator', 'connected', 'holds', 'behind', 'last synced', 'key'])
+}
+
+function shared(list: SharedSourceView[]): string {
+  return table(list.map((s) => ({
+    source: s.source, 'shared by': s.you ? `${s.sharedBy} (you)` : s.sharedBy, 'on this box': s.id, records: s.records ?? '-',
+    state: s.stopped ? `stopped ${s.stopped.slice(0, 16).replace('T', ' ')}` : 'live', rules: describeRules(s.rules),
+  })), ['source', 'shared by', 'on this box', 'records', 'state', 'rules'])
+}
+
+/** The rules as the options spell them; those not given are left out, so the box keeps what it had (or its defaults). */
+function rulesOf(o: { apps?: string; finest?: string; gateway?: boolean; market?: boolean }) {
+  return {
+    ...(o.apps !== undefined ? { apps: o.apps } : {}), ...(o.finest !== undefined ? { finest: o.finest } : {}),
+    ...(o.gateway !== undefined ? { gateway: o.gateway } : {}), ...(o.market !== undefined ? { market: o.market } : {}),
+  }
 }
 
 function conflicts(group: GroupView): string[] {
@@ -77,6 +92,7 @@ export function groupCommands(program: Command, client: () => Client): void {
       out(`drive: ${drive(g)}`)
       out(members(g.members))
       if (g.replicators.length > 0) out(replicators(g.replicators))
+      if (g.sources.length > 0) out(shared(g.sources))
       for (const line of conflicts(g)) out(line)
     })
 
@@ -168,6 +184,47 @@ export function groupCommands(program: Command, client: () => Client): void {
       const r = pick(g, who)
       await client().request('DELETE', `/groups/${g.key}/replicators/${r.box}`)
       out(`Removed "${r.name}" from "${g.name}". What it already holds stays on its disk, encrypted; ask its operator to run \`coffer replicator remove ${g.key.slice(0, 8)}\`.`)
+    })
+
+  const sources = groups.command('sources').description('sources a group holds: a member shares one, and every member\'s box keeps a read-only copy its apps may be granted, under the sharer\'s rules')
+  const ruleOptions = (command: Command) => command
+    .option('--apps <what>', 'what members\' apps may be granted: none, aggregates or raw')
+    .option('--finest <bucket>', 'with --apps aggregates: the finest bucket apps may read, e.g. 1h or 1d')
+    .option('--gateway', 'let an app that reads it send data out of a member\'s box through the gateway')
+    .option('--no-gateway', 'an app that reads it sends nothing out of a member\'s box')
+    .option('--market', 'let a member\'s box use it in answers to a data market')
+    .option('--no-market', 'it answers no data market')
+
+  sources.command('list <group>').description('the sources shared with a group: who shares each, its rules, and what this box holds of it')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const { sources: list } = await client().request<{ sources: SharedSourceView[] }>('GET', `/groups/${(await resolve(ref)).key}/sources`)
+      if (o.json) return json(list)
+      out(list.length === 0 ? 'No source is shared with this group yet: `coffer groups sources share <group> <source>`.' : shared(list))
+    })
+
+  ruleOptions(sources.command('share <group> <source>'))
+    .description('share one of your sources with a group: what it holds now and each new record reach every member\'s box, as a read-only copy (default rules: apps see hourly aggregates; nothing leaves their boxes)')
+    .action(async (ref: string, source: string, o: { apps?: string; finest?: string; gateway?: boolean; market?: boolean }) => {
+      const g = await resolve(ref)
+      const s = await client().request<SharedSourceView>('POST', `/groups/${g.key}/sources`, { body: { source, ...rulesOf(o) } })
+      out(`Shared "${s.source}" with "${g.name}". Each member's box holds a read-only copy of it; its records follow as they arrive.`)
+      out(`Rules: ${describeRules(s.rules)}.`)
+    })
+
+  ruleOptions(sources.command('rules <group> <source>'))
+    .description('change the rules a source you share is held under; those you leave out stay as they were')
+    .action(async (ref: string, source: string, o: { apps?: string; finest?: string; gateway?: boolean; market?: boolean }) => {
+      const g = await resolve(ref)
+      const s = await client().request<SharedSourceView>('PATCH', `/groups/${g.key}/sources/${encodeURIComponent(source)}`, { body: rulesOf(o) })
+      out(`"${s.source}" in "${g.name}": ${describeRules(s.rules)}. Members' boxes enforce this once they hear it.`)
+    })
+
+  sources.command('stop <group> <source>').description('stop sharing a source with a group: no new record reaches the members')
+    .action(async (ref: string, source: string) => {
+      const g = await resolve(ref)
+      await client().request('DELETE', `/groups/${g.key}/sources/${encodeURIComponent(source)}`)
+      out(`Stopped sharing "${source}" with "${g.name}". No new record reaches the members; what they already hold stays with them.`)
     })
 
   groups.command('leave <group>').description('leave a group: its members hear it, and this box deletes its copy of the group and its drive')

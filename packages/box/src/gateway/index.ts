@@ -57,17 +57,21 @@ export interface GatewayDeps {
   audit: AuditLog
   /** The destinations a sender holds now; none once an app is revoked or uninstalled, or a market's query is answered or closed. */
   destinationsOf: (app: string) => GrantedDestination[]
+  /** Why a sender may send nothing at all, whatever its destinations (it reads data whose holder keeps it in the box), or undefined. */
+  withheld?: (app: string) => string | undefined
 }
 
 export class Gateway {
   readonly #db: Database.Database
   readonly #audit: AuditLog
   readonly #destinationsOf: GatewayDeps['destinationsOf']
+  readonly #withheld: NonNullable<GatewayDeps['withheld']>
 
   constructor(deps: GatewayDeps) {
     this.#db = deps.db
     this.#audit = deps.audit
     this.#destinationsOf = deps.destinationsOf
+    this.#withheld = deps.withheld ?? (() => undefined)
   }
 
   /** An app's request to send `payload` (any JSON value) to `url`. Sends now, queues for approval, or throws. */
@@ -81,6 +85,8 @@ export class Gateway {
     }
     if (!destination) throw await refuse(new Forbidden(`"${url}" is not a destination the owner granted to ${app}; exports go only to the exact URLs in its grant.`))
     if (destination.policy === 'deny') throw await refuse(new Forbidden(`The owner does not allow ${app} to send data to ${url}.`))
+    const withheld = this.#withheld(app)
+    if (withheld) throw await refuse(new Forbidden(withheld))
     if (body.length > destination.maxBytes) throw await refuse(new PayloadTooLarge(`The export is ${body.length} bytes; ${url} takes at most ${destination.maxBytes}.`))
     const rate = RATE[destination.frequency]
     // Every attempt counts, delivered or not: a destination that answers 500 or 302 still received the payload.
@@ -119,6 +125,11 @@ export class Gateway {
     if (!this.#destinationsOf(row.app).some((d) => d.url === row.destination && d.policy !== 'deny')) {
       this.#decide(id, 'denied', null, 'the app no longer holds this destination')
       throw new Forbidden(`${row.app} no longer holds ${row.destination} (its grant was changed or revoked), so this export cannot be sent.`)
+    }
+    const withheld = this.#withheld(row.app)
+    if (withheld) {
+      this.#decide(id, 'denied', null, withheld)
+      throw new Forbidden(withheld)
     }
     return this.#send(id)
   }

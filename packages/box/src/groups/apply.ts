@@ -14,6 +14,7 @@ import type Hyperbee from 'hyperbee'
 import type { BeeBatch } from 'hyperbee'
 import { statementSigned, type Member, type Role, type Statement } from './members.ts'
 import { checkOp, opId, type BlobRef, type DriveOp, type GroupOp } from './ops.ts'
+import { sharedKey, type SharedSource } from './share-rules.ts'
 import {
   childrenRange, conflictKey, folderOf, historyKey, historyRange, nodeKey, normalizePath, pathOfNodeKey, subtreeRanges, within,
 } from './paths.ts'
@@ -62,7 +63,7 @@ export interface Carried { role: Role; name: string }
 /** A drive change applied, by whom, written in which epoch: what a later epoch replays if the drive carried into it did not hold it. */
 export interface Applied { author: string; op: DriveOp; epoch: number }
 
-export type ViewValue = DriveNode | HistoryRecord | Member | GroupMeta | Author | Rotation | Carried | Statement | Applied | GroupReplicator | { versions: number }
+export type ViewValue = DriveNode | HistoryRecord | Member | GroupMeta | Author | Rotation | Carried | Statement | Applied | GroupReplicator | SharedSource | { versions: number }
 export type View = Hyperbee<ViewValue>
 type Batch = BeeBatch<ViewValue>
 
@@ -79,8 +80,8 @@ export const memberKey = (writer: string): string => `m/${writer}`
 const authorKey = (writer: string): string => `a/${writer}`
 export const carriedKey = (box: string): string => `k/${box}`
 const rejoinKey = (box: string): string => `j/${box}`
-/** What a later epoch's founder may carry over: the drive (nodes, history, conflicts, the changes applied), former writers' names and the replicators. */
-const CARRIED_ENTRY = /^([nhc]|a\/|o\/|r\/)/
+/** What a later epoch's founder may carry over: the drive (nodes, history, conflicts, the changes applied), former writers' names, the replicators and the shared sources. */
+const CARRIED_ENTRY = /^([nhc]|a\/|o\/|r\/|s\/)/
 
 /**
  * The apply function of one epoch's base. `founder` is the writer whose base it is: only it may
@@ -155,6 +156,25 @@ async function applyOp(b: Batch, op: GroupOp, author: string, ctx: Ctx): Promise
     }
     case 'replay': {
       await applyDrive(b, op.op, op.author, op.epoch)
+      return
+    }
+    case 'share': {
+      // A member changes only what it shares itself; a core is announced in the epoch whose key encrypts it.
+      if (op.epoch !== ctx.epoch) return
+      const key = sharedKey(self.box, op.source)
+      const before = (await b.get(key))?.value as SharedSource | undefined
+      const cores = before?.cores ?? []
+      await b.put(key, {
+        source: op.source, box: self.box, name: self.name, meta: op.meta, rules: op.rules,
+        cores: cores.some((c) => c.core === op.core) ? cores : [...cores, { core: op.core, epoch: op.epoch }],
+        since: before && before.stopped === null ? before.since : op.at, changed: op.at, stopped: null,
+      } satisfies SharedSource)
+      return
+    }
+    case 'unshare': {
+      const key = sharedKey(self.box, op.source)
+      const before = (await b.get(key))?.value as SharedSource | undefined
+      if (before && before.stopped === null) await b.put(key, { ...before, changed: op.at, stopped: op.at } satisfies SharedSource)
       return
     }
     default:

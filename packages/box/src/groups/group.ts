@@ -39,6 +39,8 @@ import { opId, type GroupOp } from './ops.ts'
 import { CONFLICTS, subtreeRanges } from './paths.ts'
 import { adminChannel } from './wire.ts'
 import { ReplicaLinks, type ReplicatorState } from './replicas.ts'
+import { Shares, type BoxSources } from './shares.ts'
+import { SHARED } from './share-rules.ts'
 
 /** Writers acknowledge each other this often, so the order every member agrees on keeps up. */
 const ACK_MS = 1000
@@ -55,6 +57,8 @@ export interface GroupDeps {
   db: Database.Database
   keys: BoxKeys
   network: PeerNetwork
+  /** The box's sources, for sharing one with the group and keeping copies of those shared; none where groups run alone. */
+  sources?: BoxSources
   logger?: pino.Logger
 }
 
@@ -133,6 +137,7 @@ export class Group {
   readonly #replicas: ReplicaLinks
   #toldReplicas = ''
   readonly drive: Drive
+  readonly shares: Shares
 
   private constructor(deps: GroupDeps, opts: { key: string; dir: string; store: Corestore; invitedBy: string | null }) {
     this.#deps = deps
@@ -155,6 +160,22 @@ export class Group {
       ownBlobs: () => ({ blobs: this.#current.ownBlobs, key: this.#current.ownBlobs.core.key.toString('hex') }),
       blobs: (core, epoch) => this.#blobs(core, epoch),
       memberName: (writer) => this.#members.find((m) => m.writer === writer)?.name ?? this.#authors.get(writer)?.name ?? `a former member (${writer.slice(0, 8)})`,
+    })
+    this.shares = new Shares({
+      group: opts.key,
+      groupName: () => this.name,
+      file: path.join(opts.dir, 'shares.json'),
+      store: opts.store,
+      view: () => this.#current.base.view,
+      epoch: () => this.#current.epoch.epoch,
+      contentKey: (epoch) => this.#keys.get(epoch),
+      ending: async () => Boolean(await this.#current.base.view.get(ROTATION_KEY)),
+      self: () => this.self,
+      removed: () => this.removed,
+      append: (op) => this.#append(this.#current, op),
+      coresChanged: () => this.#replicas.changed(),
+      sources: deps.sources,
+      logger: deps.logger,
     })
   }
 
@@ -228,6 +249,7 @@ export class Group {
   async close(): Promise<void> {
     await this.#advancing
     await this.#swarm?.close()
+    await this.shares.close()
     this.#replicas.close()
     for (const { core } of this.#blobCores.values()) await core.close()
     this.#blobCores.clear()
@@ -421,7 +443,7 @@ export class Group {
   /** The drive as the old epoch's view holds it, the names of everyone who wrote in it and the replicators, in batches to carry over. */
   async #carried(era: Era): Promise<{ key: string; value: unknown }[][]> {
     const entries: { key: string; value: unknown }[] = []
-    for (const range of [...subtreeRanges(''), { gte: 'h', lt: 'i' }, CONFLICTS, AUTHORS, APPLIED, REPLICATORS]) {
+    for (const range of [...subtreeRanges(''), { gte: 'h', lt: 'i' }, CONFLICTS, AUTHORS, APPLIED, REPLICATORS, SHARED]) {
       for await (const e of era.base.view.createReadStream(range)) entries.push({ key: e.key, value: e.value })
     }
     for (const m of this.#members) entries.push({ key: `a/${m.writer}`, value: { name: m.name, box: m.box, epoch: era.epoch.epoch } satisfies Author })
@@ -531,6 +553,7 @@ export class Group {
       this.#replicas.changed()
     }
     await this.#follow()
+    void this.shares.refresh()
   }
 
   /** Moves to the next epoch when this one has ended, and adds back the members of the last one who asked. */

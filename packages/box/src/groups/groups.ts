@@ -9,7 +9,8 @@ import type Database from 'better-sqlite3'
 import type pino from 'pino'
 import type Corestore from 'corestore'
 import { Type, type Static } from '@sinclair/typebox'
-import { Conflict, InvalidInput, NotFound } from '../errors/index.ts'
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors/index.ts'
+import type { GrantScope, SourcePolicy } from '../arbiter/index.ts'
 import { openSealed, type BoxKeys } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
 import type { Drive } from './drive.ts'
@@ -18,6 +19,8 @@ import { openInvite } from './invite.ts'
 import { Role, signStatement } from './members.ts'
 import { PeerNetwork } from '../backup/index.ts'
 import { inviteeChannel } from './wire.ts'
+import type { BoxSources } from './shares.ts'
+import { DEFAULT_RULES, egressRefusal, heldSourceId, refusal, ShareRules, type Held } from './share-rules.ts'
 
 /** How long a join waits to reach the inviting admin, and then to be let write. */
 const REACH_ADMIN_MS = 30_000
@@ -56,6 +59,20 @@ export const ReplicatorView = Type.Object({
 })
 export type ReplicatorView = Static<typeof ReplicatorView>
 
+export const SharedSourceView = Type.Object({
+  source: Type.String({ description: 'Its id on the sharer\'s box' }),
+  id: Type.String({ description: 'Its id on this box: the sharer\'s own source, or this box\'s read-only copy (group.<hash>.<id>)' }),
+  sharedBy: Type.String({ description: 'The member who shares it' }),
+  you: Type.Boolean({ description: 'This box shares it' }),
+  description: Type.String(),
+  logicalType: Type.String(),
+  rules: ShareRules,
+  since: Type.String(),
+  stopped: Type.Union([Type.String(), Type.Null()], { description: 'When its sharer stopped sharing it: members keep what they hold, and get nothing new' }),
+  records: Type.Union([Type.Integer(), Type.Null()], { description: 'The records this box holds of it; none while its copy is not made yet' }),
+})
+export type SharedSourceView = Static<typeof SharedSourceView>
+
 export const GroupView = Type.Object({
   key: Type.String({ description: 'The group\'s key, which names it for good' }),
   name: Type.String(),
@@ -71,6 +88,7 @@ export const GroupView = Type.Object({
     versions: Type.Array(Type.Object({ version: Type.String(), author: Type.String(), mtime: Type.String(), size: Type.Integer() })),
   }), { description: 'Files that keep several versions written at once by different members' }),
   replicators: Type.Array(ReplicatorView, { description: 'Blind replicators holding the group\'s cores, ciphertext only' }),
+  sources: Type.Array(SharedSourceView, { description: 'Sources members share with the group: each member\'s box holds a read-only copy, under the sharer\'s rules' }),
 })
 export type GroupView = Static<typeof GroupView>
 
@@ -80,6 +98,8 @@ export interface GroupsDeps {
   /** Where each group's corestore is kept, a folder per group. */
   dir: string
   bootstrap?: { host: string; port: number }[]
+  /** The box's sources, which members share with a group and keep the copies of others' in. */
+  sources?: BoxSources
   logger?: pino.Logger
 }
 
@@ -280,6 +300,71 @@ export class Groups {
     return this.#group(key).drive
   }
 
+  /** Shares one of this box's sources with a group: every member's box gets a read-only copy, held under these rules. */
+  async share(key: string, source: string, rules: Partial<ShareRules> = {}): Promise<SharedSourceView> {
+    const copy = this.#held(source)
+    if (copy) throw new Conflict(`"${source}" is this box's copy of a source the group "${copy.groupName}" holds: only ${copy.sharer} shares it.`)
+    const group = this.#group(key)
+    await group.shares.share(source, { ...DEFAULT_RULES, ...rules })
+    return this.#sharedView(key, source)
+  }
+
+  /** Changes the rules named; the others stay as they were. */
+  async setShareRules(key: string, source: string, rules: Partial<ShareRules>): Promise<SharedSourceView> {
+    const before = await this.#sharedView(key, source)
+    await this.#group(key).shares.setRules(source, { ...before.rules, ...rules })
+    return this.#sharedView(key, source)
+  }
+
+  async stopSharing(key: string, source: string): Promise<SharedSourceView> {
+    await this.#group(key).shares.stop(source)
+    return this.#sharedView(key, source)
+  }
+
+  /**
+   * The group's rules on this box's copies of shared sources, as the arbiter asks them: before a
+   * grant is made, and on every access a token makes. A refusal names the rule that refused.
+   */
+  readonly rules: SourcePolicy = {
+    granting: (grant: GrantScope & { subject: string }) => {
+      for (const held of this.#allHeld()) {
+        if (grant.sources !== '*' && !grant.sources.includes(held.id)) continue
+        for (const op of grant.ops) {
+          const why = refusal(held, grant.subject, op, op === 'observe' ? 0 : grant.granularity)
+          if (why) throw new Forbidden(why)
+        }
+      }
+    },
+    accessing: (scope, access) => {
+      const held = access.source === undefined ? undefined : this.#held(access.source)
+      const why = held && refusal(held, scope.subject, access.op, access.granularity)
+      if (why) throw new Forbidden(why)
+    },
+  }
+
+  /** Why a sender that can read these sources may send nothing out of the box, or undefined. */
+  withheld(sources: string[]): string | undefined {
+    return egressRefusal(sources.map((id) => this.#held(id)).filter((h) => h !== undefined))
+  }
+
+  #held(id: string): Held | undefined {
+    for (const group of this.#open.values()) {
+      const held = group.shares.held(id)
+      if (held) return held
+    }
+    return undefined
+  }
+
+  #allHeld(): Held[] {
+    return [...this.#open.values()].flatMap((g) => g.shares.copies())
+  }
+
+  async #sharedView(key: string, source: string): Promise<SharedSourceView> {
+    const found = (await this.get(key)).sources.find((s) => s.you && s.source === source)
+    if (!found) throw new NotFound(`This box shares no source "${source}" with the group.`)
+    return found
+  }
+
   async #askToJoin(invite: ReturnType<typeof openInvite>, store: Corestore, name: string) {
     const { localKeys } = await this.#load()
     const box = this.#deps.keys.backupPeer
@@ -305,7 +390,7 @@ export class Groups {
   }
 
   #groupDeps() {
-    return { db: this.#deps.db, keys: this.#deps.keys, network: this.#network, logger: this.#deps.logger }
+    return { db: this.#deps.db, keys: this.#deps.keys, network: this.#network, sources: this.#deps.sources, logger: this.#deps.logger }
   }
 
   #dir(key: string): string {
@@ -358,6 +443,16 @@ export class Groups {
         lastSynced: r.syncedAt === null ? null : new Date(r.syncedAt).toISOString(),
         limits: r.limits,
       })),
+      sources: group.shares.list().map((e) => {
+        const you = e.box === self?.box || (!self && e.box === this.publicKey)
+        const id = you ? e.source : heldSourceId(row.key, e.box, e.source)
+        const store = this.#deps.sources?.store
+        return {
+          source: e.source, id, sharedBy: you ? (self?.name ?? e.name) : e.name, you, description: e.meta.description, logicalType: e.meta.logicalType, rules: e.rules,
+          since: new Date(e.since).toISOString(), stopped: e.stopped === null ? null : new Date(e.stopped).toISOString(),
+          records: store?.has(id) ? store.summary(id).points : null,
+        }
+      }),
     }
   }
 }

@@ -4,12 +4,13 @@
  * WebDAV (webdav.ts), each request audited as a read or a write; a folder of it is listed here too,
  * with what WebDAV cannot say: who wrote each file, and which copies a conflict keeps.
  */
-import { Type } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { durationPattern, parseDuration } from '../duration/index.ts'
-import { GroupView, MemberView, ReplicatorView, type Groups } from './groups.ts'
+import { GroupView, MemberView, ReplicatorView, SharedSourceView, type Groups } from './groups.ts'
 import { MemberName, Role } from './members.ts'
 import { normalizePath } from './paths.ts'
+import { APP_RULES, SharedSourceId, type ShareRules } from './share-rules.ts'
 
 const GroupInput = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The group\'s key' }) })
 
@@ -24,6 +25,25 @@ const DriveEntryView = Type.Object({
   conflict: Type.Boolean({ description: 'Members wrote this file at once: each other version is kept beside it as a copy' }),
   conflictOf: Type.Union([Type.String(), Type.Null()], { description: 'For a conflict copy: the path of the file whose version it is' }),
 })
+
+/** The rules a source is shared under, as the owner spells them; anything left out stays as it was (or the default, hourly aggregates kept in the box). */
+const RulesInput = Type.Object({
+  apps: Type.Optional(Type.Union(APP_RULES.map((r) => Type.Literal(r)), { description: 'What members\' apps may be granted: none, aggregates (default) or raw' })),
+  finest: Type.Optional(Type.String({ pattern: durationPattern(['m', 'h', 'd', 'w'], 3), description: 'With apps "aggregates": the finest bucket apps may read (default 1h)' })),
+  gateway: Type.Optional(Type.Boolean({ description: 'May an app that reads it send anything out of a member\'s box (default no)' })),
+  market: Type.Optional(Type.Boolean({ description: 'May a member\'s box use it in answers to a data market (default no)' })),
+})
+
+function rulesOf(input: Static<typeof RulesInput>): Partial<ShareRules> {
+  return {
+    ...(input.apps !== undefined ? { apps: input.apps } : {}),
+    ...(input.finest !== undefined ? { finest: parseDuration(input.finest, 'finest') } : {}),
+    ...(input.gateway !== undefined ? { gateway: input.gateway } : {}),
+    ...(input.market !== undefined ? { market: input.market } : {}),
+  }
+}
+
+const SharedInput = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The group\'s key' }), source: SharedSourceId })
 
 export function groupOperations({ groups }: { groups: Groups }) {
   return {
@@ -149,6 +169,34 @@ export function groupOperations({ groups }: { groups: Groups }) {
       }, { additionalProperties: false }),
       output: ReplicatorView, access: ownerOnly,
       run: async ({ id, replicator, ...limits }) => groups.limitReplicator(id, replicator, limits),
+    }),
+
+    sources: defineOperation({
+      name: 'groups.sources.list', summary: 'The sources members share with a group: who shares each, under which rules, and what this box holds of it', audit: 'admin',
+      input: GroupInput, output: Type.Object({ sources: Type.Array(SharedSourceView) }), access: ownerOnly,
+      run: async (input) => ({ sources: (await groups.get(input.id)).sources }),
+    }),
+
+    share: defineOperation({
+      name: 'groups.sources.share',
+      summary: 'Share one of this box\'s sources with a group: every member\'s box gets a read-only copy, live, held under these rules',
+      audit: 'admin', status: 201,
+      input: Type.Object({ id: GroupInput.properties.id, source: SharedSourceId, ...RulesInput.properties }, { additionalProperties: false }),
+      output: SharedSourceView, access: ownerOnly,
+      run: async ({ id, source, ...rules }) => groups.share(id, source, rulesOf(rules)),
+    }),
+
+    shareRules: defineOperation({
+      name: 'groups.sources.rules', summary: 'Change the rules a source this box shares is held under: members\' boxes enforce them once they hear it', audit: 'admin',
+      input: Type.Object({ ...SharedInput.properties, ...RulesInput.properties }, { additionalProperties: false }),
+      output: SharedSourceView, access: ownerOnly,
+      run: async ({ id, source, ...rules }) => groups.setShareRules(id, source, rulesOf(rules)),
+    }),
+
+    stopSharing: defineOperation({
+      name: 'groups.sources.stop', summary: 'Stop sharing a source with a group: no new record reaches the members; what they hold, they keep', audit: 'admin',
+      input: SharedInput, output: SharedSourceView, access: ownerOnly,
+      run: async ({ id, source }) => groups.stopSharing(id, source),
     }),
 
     removeReplicator: defineOperation({

@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Role, Statement } from './members.ts'
+import { ShareMeta, ShareRules, SharedSourceId } from './share-rules.ts'
 
 const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-f]{${bytes * 2}}$` })
 const DrivePath = Type.String({ minLength: 2, maxLength: 4096, pattern: '^/' })
@@ -90,6 +91,16 @@ export const GroupOp = Type.Union([
    * `epoch` is the one they were written in.
    */
   Type.Object({ type: Type.Literal('replay'), author: Hex(32), epoch: Epoch, op: DriveOp }, { additionalProperties: false }),
+  /**
+   * A member shares one of its box's sources with the group, or changes the rules it is shared
+   * under: its records go in `core`, written by this member alone under the content key of `epoch`
+   * (this one: a new epoch takes a new core). Only the member who shared a source may change it.
+   */
+  Type.Object({
+    type: Type.Literal('share'), source: SharedSourceId, meta: ShareMeta, rules: ShareRules, core: Hex(32), epoch: Epoch, at: Time,
+  }, { additionalProperties: false }),
+  /** The member stops sharing a source: no record is added to it any more; what members hold, they keep. */
+  Type.Object({ type: Type.Literal('unshare'), source: SharedSourceId, at: Time }, { additionalProperties: false }),
   DriveOp,
 ])
 export type GroupOp = Static<typeof GroupOp>

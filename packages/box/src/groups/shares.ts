@@ -1,0 +1,337 @@
+/**
+ * Sources a group holds: a member shares one of its box's sources, and every member's box keeps
+ * a read-only copy of it that its apps may be granted like any source, under the rules the sharer
+ * set.
+ *
+ * The sharer's records go in a hypercore of the group's corestore, one per shared source and
+ * epoch, written by the sharer alone and encrypted with a key derived from that epoch's content
+ * key; the core is announced in the group's base (`share`), with the source's description and the
+ * rules, so what is shared and under which rules is part of the group's signed state. The sharer's
+ * box copies the records its source had when it was shared, then each batch as its view applies
+ * it. Removing a member begins a new epoch: the sharer holds new records back until it is in the
+ * new epoch, then writes them to a new core under the new key, which the removed member never
+ * gets — nor, dropped from every member's allow-list, any block of it.
+ *
+ * Each member's box follows every core it holds the key to, block by block from where it stopped
+ * (kept in shares.json), and appends each batch to a local source `group.<hash>.<id>` through the
+ * box's store, filed in the audit log as the group's write. So views, grants, the audit log, apps
+ * and statements treat the copy as any source. The box's arbiter asks the group's rules on every
+ * grant and every access (see share-rules.ts): the copy is read-only, and the sharer decides
+ * whether apps may read it, at what detail, and whether anything read from it may leave the box.
+ *
+ * Stopping sharing stops new records; what members hold they keep, and may then delete. A
+ * deletion on the sharer's box is not carried to the copies.
+ */
+import fs from 'node:fs'
+import { createHmac } from 'node:crypto'
+import type Corestore from 'corestore'
+import type Hypercore from 'hypercore'
+import type pino from 'pino'
+import { Conflict, InvalidInput } from '../errors/index.ts'
+import type { Operations } from '../operations/index.ts'
+import type { Store } from '../store/index.ts'
+import type { SenmlRecord } from '../senml/index.ts'
+import type { Member } from './members.ts'
+import type { GroupOp } from './ops.ts'
+import type { View } from './apply.ts'
+import { SHARED, heldSourceId, sharedKey, type Held, type ShareRules, type SharedSource } from './share-rules.ts'
+
+/** Records per block of a shared core. */
+const BLOCK_RECORDS = 1000
+const SHARED_ID = /^[a-z0-9][a-z0-9._-]{0,47}$/
+
+/** The box's sources, which a group shares from and keeps its copies in. */
+export interface BoxSources { store: Store; ops: Operations }
+
+export interface SharesDeps {
+  group: string
+  groupName: () => string
+  /** Where this box keeps how far it read each core, and the copies it holds. */
+  file: string
+  /** The group's corestore. */
+  store: Corestore
+  view: () => View
+  epoch: () => number
+  contentKey: (epoch: number) => Buffer | undefined
+  /** Whether the current epoch is ending: records wait for the next one's key. */
+  ending: () => Promise<boolean>
+  self: () => Member | undefined
+  removed: () => boolean
+  append: (op: GroupOp) => Promise<void>
+  /** A core was made: the replicators hear of it. */
+  coresChanged: () => void
+  sources: BoxSources | undefined
+  logger?: pino.Logger
+}
+
+interface HeldState extends Held { box: string; source: string; cursors: Record<string, number> }
+
+/** The key a shared core is encrypted with: its own, derived from the epoch's content key. */
+function shareKey(contentKey: Buffer): Buffer {
+  return createHmac('sha256', contentKey).update('coffer/v1/group-shares').digest()
+}
+
+interface Pump { source: string; queue: SenmlRecord[][]; draining: Promise<void>; stop: () => void }
+
+export class Shares {
+  readonly #deps: SharesDeps
+  readonly #held = new Map<string, HeldState>()
+  #entries: SharedSource[] = []
+  readonly #pumps = new Map<string, Pump>()
+  /** Cores open here: this box's own, to write, by `epoch/source`; others', to follow, by key. */
+  readonly #own = new Map<string, Hypercore>()
+  readonly #following = new Map<string, Hypercore>()
+  readonly #wakers = new Set<() => void>()
+  #refreshing: Promise<void> = Promise.resolve()
+  #closed = false
+
+  constructor(deps: SharesDeps) {
+    this.#deps = deps
+    if (fs.existsSync(deps.file)) {
+      for (const held of Object.values(JSON.parse(fs.readFileSync(deps.file, 'utf8')) as Record<string, HeldState>)) this.#held.set(held.id, held)
+    }
+  }
+
+  /** The copy of a shared source this box holds under that id, with its rules. */
+  held(id: string): Held | undefined {
+    return this.#held.get(id)
+  }
+
+  /** Every copy this box holds. */
+  copies(): Held[] {
+    return [...this.#held.values()]
+  }
+
+  /** The sources shared in the group, as its view holds them. */
+  list(): SharedSource[] {
+    return [...this.#entries]
+  }
+
+  /** Shares one of this box's sources with the group, copying what it holds now and each new batch. */
+  async share(source: string, rules: ShareRules): Promise<SharedSource> {
+    const self = this.#member()
+    const sources = this.#sources()
+    if (!SHARED_ID.test(source)) throw new InvalidInput(`"${source}" is too long to share: a shared source's id has at most 48 characters.`, { field: 'source' })
+    const local = sources.store.get(source)
+    if (local.meta.kind !== 'timeseries') throw new InvalidInput(`"${source}" is a key-value source: only time series can be shared.`, { field: 'source' })
+    const mine = this.#mine(self.box, source)
+    if (mine && mine.stopped === null) throw new Conflict(`You share "${source}" with this group already: change its rules instead.`)
+    const meta = { description: local.meta.description, logicalType: local.meta.logicalType, attributes: local.meta.attributes }
+    await this.#announce(source, meta, rules)
+    await local.open()
+    // Read and subscribed in one turn: no batch is applied between the two, so none is missed or copied twice.
+    const all = local.view.records({ from: 0, to: Number.MAX_SAFE_INTEGER, limit: Math.max(1, local.stats().points), order: 'asc' })
+    const backlog: SenmlRecord[][] = []
+    for (let i = 0; i < all.length; i += BLOCK_RECORDS) backlog.push(all.slice(i, i + BLOCK_RECORDS))
+    this.#pump(source, backlog)
+    return this.#mine(self.box, source)!
+  }
+
+  /** Changes the rules a source this box shares is held under: members' boxes enforce them from when they hear it. */
+  async setRules(source: string, rules: ShareRules): Promise<SharedSource> {
+    const self = this.#member()
+    const mine = this.#mine(self.box, source)
+    if (!mine || mine.stopped !== null) throw new Conflict(`You do not share "${source}" with this group.`)
+    await this.#announce(source, mine.meta, rules)
+    return this.#mine(self.box, source)!
+  }
+
+  /** Stops sharing a source: no new record reaches the members; what they hold they keep. */
+  async stop(source: string): Promise<SharedSource> {
+    const self = this.#member()
+    const mine = this.#mine(self.box, source)
+    if (!mine || mine.stopped !== null) throw new Conflict(`You do not share "${source}" with this group.`)
+    this.#pumps.get(source)?.stop()
+    this.#pumps.delete(source)
+    await this.#deps.append({ type: 'unshare', source, at: Date.now() })
+    await this.#read()
+    return this.#mine(self.box, source)!
+  }
+
+  /** After the group's view changed: this box's shares keep writing, others' are followed into their copies. */
+  refresh(): Promise<void> {
+    this.#refreshing = this.#refreshing.then(() => this.#refresh()).catch((err: Error) => {
+      this.#deps.logger?.warn({ group: this.#deps.group, err: err.message }, 'the group\'s shared sources could not be followed')
+    })
+    return this.#refreshing
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const pump of this.#pumps.values()) pump.stop()
+    for (const wake of this.#wakers) wake()
+    await this.#refreshing
+    for (const pump of this.#pumps.values()) await pump.draining
+    this.#pumps.clear()
+    for (const core of [...this.#own.values(), ...this.#following.values()]) await core.close().catch(() => {})
+    this.#own.clear()
+    this.#following.clear()
+  }
+
+  async #refresh(): Promise<void> {
+    if (this.#closed) return
+    await this.#read()
+    const self = this.#deps.self()
+    const box = self?.box
+    let changed = false
+    for (const entry of this.#entries) {
+      if (entry.box === box) {
+        if (entry.stopped === null && this.#deps.sources) this.#pump(entry.source, [])
+        else if (entry.stopped !== null) {
+          this.#pumps.get(entry.source)?.stop()
+          this.#pumps.delete(entry.source)
+        }
+        continue
+      }
+      if (!this.#deps.sources) continue
+      const id = heldSourceId(this.#deps.group, entry.box, entry.source)
+      const before = this.#held.get(id)
+      const held: HeldState = {
+        id, group: this.#deps.group, groupName: this.#deps.groupName(), sharer: entry.name, rules: entry.rules,
+        active: entry.stopped === null && !this.#deps.removed(), box: entry.box, source: entry.source, cursors: before?.cursors ?? {},
+      }
+      if (JSON.stringify(before) !== JSON.stringify(held)) {
+        this.#held.set(id, held)
+        changed = true
+      }
+      if (!this.#deps.sources.store.has(id)) {
+        if (entry.stopped !== null) continue
+        await this.#deps.sources.store.add({
+          id, kind: 'timeseries', logicalType: entry.meta.logicalType, attributes: entry.meta.attributes,
+          description: `Held by the group "${held.groupName}", shared by ${entry.name}${entry.meta.description ? `: ${entry.meta.description}` : ''}`,
+        })
+      }
+      for (const c of entry.cores) this.#follow(held, c)
+    }
+    if (changed) this.#save()
+  }
+
+  async #read(): Promise<void> {
+    const entries: SharedSource[] = []
+    for await (const e of this.#deps.view().createReadStream(SHARED)) entries.push(e.value as SharedSource)
+    this.#entries = entries
+  }
+
+  #mine(box: string, source: string): SharedSource | undefined {
+    return this.#entries.find((e) => e.box === box && e.source === source)
+  }
+
+  #member(): Member {
+    const self = this.#deps.self()
+    if (!self) throw new Conflict('This box is not (yet) a member of the group.')
+    return self
+  }
+
+  #sources(): BoxSources {
+    if (!this.#deps.sources) throw new Conflict('This box\'s groups run without its sources: start the box to share one.')
+    return this.#deps.sources
+  }
+
+  /** Says in the group's base what is shared, under which rules, and in which core of the current epoch. */
+  async #announce(source: string, meta: SharedSource['meta'], rules: ShareRules): Promise<void> {
+    if (await this.#deps.ending()) throw new Conflict('The group is moving to a new key: try again in a moment.')
+    const epoch = this.#deps.epoch()
+    const core = await this.#ownCore(source, epoch)
+    await this.#deps.append({ type: 'share', source, meta, rules, core: core.key!.toString('hex'), epoch, at: Date.now() })
+    await this.#read()
+  }
+
+  /** This box's core for a source in an epoch, named so it is the same core after a restart. */
+  async #ownCore(source: string, epoch: number): Promise<Hypercore> {
+    const id = `${epoch}/${source}`
+    let core = this.#own.get(id)
+    if (!core) {
+      const contentKey = this.#deps.contentKey(epoch)!
+      core = this.#deps.store.get({ name: `share/${epoch}/${source}`, encryption: { key: shareKey(contentKey) } })
+      this.#own.set(id, core)
+      await core.ready()
+      this.#deps.coresChanged()
+    }
+    return core
+  }
+
+  /** Copies a source's batches into the group, the backlog first; one pump per source. */
+  #pump(source: string, backlog: SenmlRecord[][]): void {
+    let pump = this.#pumps.get(source)
+    if (!pump) {
+      const local = this.#sources().store.get(source)
+      const onRecords = (records: SenmlRecord[]) => {
+        pump!.queue.push(records)
+        this.#drain(pump!)
+      }
+      local.events.on('records', onRecords)
+      pump = { source, queue: backlog, draining: Promise.resolve(), stop: () => local.events.off('records', onRecords) }
+      this.#pumps.set(source, pump)
+    }
+    this.#drain(pump)
+  }
+
+  #drain(pump: Pump): void {
+    pump.draining = pump.draining.then(async () => {
+      while (pump.queue.length > 0 && !this.#closed) {
+        // While the epoch ends the records wait: written now, they would be under the key the removed member holds.
+        if (await this.#deps.ending()) return
+        const core = await this.#writable(pump.source)
+        await core.append(Buffer.from(JSON.stringify(pump.queue[0])))
+        pump.queue.shift()
+      }
+    }).catch((err: Error) => this.#deps.logger?.warn({ group: this.#deps.group, source: pump.source, err: err.message }, 'a shared source\'s records wait to be sent'))
+  }
+
+  /** The core of the current epoch, announced first if this epoch has none yet for the source. */
+  async #writable(source: string): Promise<Hypercore> {
+    const epoch = this.#deps.epoch()
+    const core = await this.#ownCore(source, epoch)
+    const mine = this.#mine(this.#member().box, source)
+    if (!mine) throw new Conflict(`"${source}" is not shared with this group.`)
+    if (!mine.cores.some((c) => c.core === core.key!.toString('hex'))) await this.#announce(source, mine.meta, mine.rules)
+    return core
+  }
+
+  /** Follows a core of a shared source into this box's copy, from where it stopped, for as long as the group is open. */
+  #follow(held: HeldState, at: { core: string; epoch: number }): void {
+    const contentKey = this.#deps.contentKey(at.epoch)
+    if (!contentKey || this.#following.has(at.core)) return
+    const core = this.#deps.store.get({ key: Buffer.from(at.core, 'hex'), encryption: { key: shareKey(contentKey) } })
+    this.#following.set(at.core, core)
+    const sources = this.#sources()
+    const read = async () => {
+      await core.ready()
+      core.download({ start: 0, end: -1 })
+      while (!this.#closed) {
+        const next = held.cursors[at.core] ?? 0
+        if (next >= core.length) {
+          await new Promise<void>((resolve) => {
+            const wake = () => {
+              core.off('append', wake)
+              this.#wakers.delete(wake)
+              resolve()
+            }
+            this.#wakers.add(wake)
+            core.on('append', wake)
+          })
+          continue
+        }
+        const block = await core.get(next)
+        if (this.#closed || block === null) return
+        const records = JSON.parse(block.toString('utf8')) as SenmlRecord[]
+        await sources.ops.audited('write', `GROUP ${this.#deps.groupName()} shares ${held.source}`, held.id, async (decision) => {
+          decision.subject = `group:${this.#deps.group.slice(0, 16)}`
+          const written = await sources.store.get(held.id).appendRecords(records)
+          decision.records = written.count
+          decision.bytes = written.bytes
+        })
+        held.cursors[at.core] = next + 1
+        this.#save()
+      }
+    }
+    read().catch((err: Error) => {
+      if (!this.#closed) this.#deps.logger?.warn({ group: this.#deps.group, source: held.id, err: err.message }, 'a shared source could not be followed')
+    })
+  }
+
+  #save(): void {
+    if (this.#closed) return
+    fs.writeFileSync(this.#deps.file, JSON.stringify(Object.fromEntries(this.#held)), { mode: 0o600 })
+  }
+}
