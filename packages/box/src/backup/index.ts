@@ -5,7 +5,8 @@
  * device`), a replica that holds the keys and can be promoted to serve as the box.
  */
 export { Backup, ReplicaSettings, ReplicaView, DEFAULT_SETTINGS, type BackupDeps } from './replicas.ts'
-export { Replicator, acceptInvite, listOwners, removeOwner, replicatorIdentity, type OwnerView } from './replicator.ts'
+export { Replicator, acceptInvite, listOwners, listShares, releaseShare, removeOwner, replicatorIdentity, type OwnerView } from './replicator.ts'
+export type { FriendShare } from './friend-shares.ts'
 export { restoreFromReplica, RestoreFailed, type RestoreProgress, type RestoreResult } from './restore.ts'
 export { DeviceStandby, acceptDevice, deviceIdentity, deviceStatus, promoteDevice, type DeviceStatus } from './device.ts'
 export { parseBootstrap, PeerNetwork, type PeerSwarm, type Connection } from './network.ts'

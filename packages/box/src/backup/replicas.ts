@@ -8,6 +8,10 @@
  * A replica is blind (a replicator: it holds the blocks, never a key) or the owner's own device (it
  * is handed the seed in its invite, so it can serve as the box): the two replicate and are checked
  * alike, and inviting a device asks for the owner passphrase besides the owner's token.
+ *
+ * A blind replica's operator may also be a friend holding a share of the owner's seed (social
+ * recovery): the share, sealed to the replica's key, goes over the same connection when it is
+ * next open, and is kept here until the replica says it holds it.
  */
 import path from 'node:path'
 import fs from 'node:fs'
@@ -19,7 +23,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Conflict, InvalidInput, NotFound } from '../errors/index.ts'
 import { checkPassphrase, verifySignature, type BoxKeys } from '../keys/index.ts'
 import { openHome } from '../home/index.ts'
-import { WrongPassphrase } from '../recovery/index.ts'
+import { RecoveryRecords, WrongPassphrase, type ShareCourier } from '../recovery/index.ts'
 import { describeDuration } from '../duration/index.ts'
 import type { AuditLog } from '../audit/index.ts'
 import type { SourceMeta, Store } from '../store/index.ts'
@@ -114,9 +118,10 @@ export interface BackupDeps {
 
 interface Live { conn: Connection; wire: Wire<ToReplica, ToBox> }
 
-export class Backup {
+export class Backup implements ShareCourier {
   readonly #deps: BackupDeps
   readonly #registry: SourceRegistry
+  readonly #recovery: RecoveryRecords
   /** Every log replicated, by hex key, with what it is. */
   readonly #cores = new Map<string, { log: string; core: Hypercore }>()
   readonly #live = new Map<string, Live>()
@@ -130,6 +135,7 @@ export class Backup {
 
   constructor(deps: BackupDeps) {
     this.#deps = deps
+    this.#recovery = new RecoveryRecords(deps.db)
     const { keyPair, encryptionKey } = deps.keys.sourceRegistry
     this.#registry = new SourceRegistry(deps.store.logs.get({ keyPair, encryption: { key: encryptionKey } }))
     this.#listeners = {
@@ -267,6 +273,32 @@ export class Backup {
     return this.get(id)
   }
 
+  /** The paired blind replica a friend runs, by its name or id, to hold a share of the seed. */
+  replicaHolder(ref: string): { id: string; name: string; publicKey: string } {
+    const found = this.#rows().filter((r) => r.id === ref || r.name === ref)
+    if (found.length !== 1) {
+      throw new InvalidInput(found.length === 0 ? `There is no replica "${ref}": \`coffer backup list\` shows them.` : `"${ref}" names several replicas: give its id.`, { field: 'replica' })
+    }
+    const row = found[0]!
+    if (row.kind === 'device') throw new InvalidInput(`"${row.name}" is your own device: it holds the whole seed already, so a share there guards nothing. Give the share to a friend.`, { field: 'replica' })
+    if (row.state !== 'paired') throw new InvalidInput(`"${row.name}" has not paired yet: a share goes only to a replica paired with this box. Wait until its operator accepts the invite.`, { field: 'replica' })
+    return { id: row.id, name: row.name, publicKey: row.public_key }
+  }
+
+  deliverShares(): void {
+    for (const [key, live] of this.#live) {
+      const row = this.#byKey(key)
+      if (row) this.#sendShare(row, live)
+    }
+  }
+
+  /** Tells a blind replica of the split in force: its share, while it has not said it holds it, or that it holds none. */
+  #sendShare(row: ReplicaRow, live: Live): void {
+    if (row.kind !== 'blind') return
+    const share = this.#recovery.shareFor(row.public_key)
+    if (share) live.wire.send({ type: 'share', set: share.version, file: share.file })
+  }
+
   #rows(): ReplicaRow[] {
     return this.#deps.db.prepare('SELECT * FROM replicas ORDER BY created_at').all() as ReplicaRow[]
   }
@@ -381,7 +413,12 @@ export class Backup {
     }
     if (message.type === 'hello') return this.#hello(row, live, message.invite)
     if (!this.#live.has(key)) return
-    if (message.type === 'heard') {
+    if (message.type === 'share-held') {
+      this.#recovery.delivered(message.set, key, { at: Date.now() / 1000 })
+    } else if (message.type === 'share-refused') {
+      this.#deps.logger?.warn({ replica: row.id, reason: message.reason }, 'a replica refused its share of the seed')
+      this.#recovery.delivered(message.set, key, { problem: message.reason })
+    } else if (message.type === 'heard') {
       this.#deps.db.prepare('UPDATE replicas SET clears_heard = max(clears_heard, ?) WHERE id = ?').run(message.through, row.id)
       this.#pruneClears()
     } else if (message.type === 'health') {
@@ -417,6 +454,7 @@ export class Backup {
     live.wire.send({ type: 'welcome' })
     for (const { core } of this.#cores.values()) core.replicate(live.conn)
     this.#sendCores(this.#byKey(row.public_key)!, live)
+    this.#sendShare(row, live)
   }
 
   /** A deletion every replica must hear about, kept until each has; none is kept while there is no replica. */

@@ -5,7 +5,8 @@
  * verify every block's signature, and never holds a key that decrypts one. It refuses owners it
  * was not paired with, and blocks beyond an owner's quota (it refuses rather than evicts).
  * Groups pair with it the same way, by an invite an admin seals to it; their copies are kept
- * by group-replica.ts, and listed here beside the boxes'.
+ * by group-replica.ts, and listed here beside the boxes'. An owner's box may also leave it a share
+ * of the owner's seed, for its operator to release if the owner loses the box (friend-shares.ts).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -24,6 +25,7 @@ import { ToReplica, type HealthReport, type ToBox, openWire, type Wire } from '.
 import { healthMessage } from './health.ts'
 import { GROUP_INVITE_PREFIX } from './group-wire.ts'
 import { GROUP_COPIES_TABLE, GroupCopies, acceptGroupInvite, dirBytes, groupCopyDir, type GroupCopyRow } from './group-replica.ts'
+import { FRIEND_SHARES_TABLES, forgetShare, friendShares, releaseFriendShare, takeShare, type FriendShare } from './friend-shares.ts'
 
 export interface OwnerView {
   /** A box's key, or a group's. */
@@ -60,10 +62,13 @@ function openReplicatorDb(dir: string): Database.Database {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
   const db = new Database(path.join(dir, 'replicator.db'))
   db.pragma('journal_mode = WAL')
+  // The running replicator and its command line write the same file.
+  db.pragma('busy_timeout = 5000')
   db.exec(`CREATE TABLE IF NOT EXISTS owners (key TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, quota INTEGER NOT NULL,
       invite TEXT, expires_at REAL, added_at REAL NOT NULL, last_seen REAL, cores TEXT NOT NULL DEFAULT '[]');
     CREATE TABLE IF NOT EXISTS spent_invites (hash TEXT PRIMARY KEY, spent_at REAL NOT NULL);
-    ${GROUP_COPIES_TABLE};`)
+    ${GROUP_COPIES_TABLE};
+    ${FRIEND_SHARES_TABLES};`)
   return db
 }
 
@@ -138,12 +143,33 @@ export function listOwners(dir: string): OwnerView[] {
   }
 }
 
+/** The shares of owners' seeds a replicator folder holds, one per owner, none usable alone. */
+export function listShares(dir: string): FriendShare[] {
+  const db = openReplicatorDb(dir)
+  try {
+    return friendShares(db)
+  } finally {
+    db.close()
+  }
+}
+
+/** Releases the share held for an owner (key, identity, a prefix of either, or name), sealed to their recovery code. */
+export function releaseShare(dir: string, owner: string, to: string): { share: FriendShare; file: string } {
+  const db = openReplicatorDb(dir)
+  try {
+    return releaseFriendShare(db, replicatorIdentity(dir), owner, to)
+  } finally {
+    db.close()
+  }
+}
+
 /** Stops serving an owner, a box or a group: a running replicator drops them within a second, and deletes what it held for them. */
 export function removeOwner(dir: string, key: string): void {
   const db = openReplicatorDb(dir)
   try {
     const removed = db.prepare('DELETE FROM owners WHERE key = ?').run(key).changes + db.prepare('DELETE FROM group_copies WHERE key = ?').run(key).changes
     if (!removed) throw new NotFound(`This replicator holds nothing for ${key}.`)
+    forgetShare(db, key)
   } finally {
     db.close()
   }
@@ -411,6 +437,15 @@ export class Replicator {
         return { key, length: core.length, held: heldRanges(core) }
       }))
       wire.send({ type: 'inventory', cores })
+    } else if (message.type === 'share') {
+      try {
+        takeShare(this.#db, this.keyPair, { key: owner.key, name: this.#rows.get(owner.key)!.name }, message)
+      } catch (err) {
+        this.#logger?.warn({ owner: owner.key, err: (err as Error).message }, 'a share of an owner\'s seed was refused')
+        wire.send({ type: 'share-refused', set: message.set, reason: (err as Error).message.slice(0, 500) })
+        return
+      }
+      wire.send({ type: 'share-held', set: message.set })
     }
   }
 

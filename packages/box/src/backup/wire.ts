@@ -34,6 +34,11 @@ export const ToReplica = Type.Union([
   Type.Object({ type: Type.Literal('challenge'), id: Type.String({ maxLength: 64 }), blocks: Type.Array(Type.Object({ core: CoreKey, index: Index }), { maxItems: 64 }) }),
   /** Restoring: say which cores you hold for me, and which of their blocks. */
   Type.Object({ type: Type.Literal('inventory') }),
+  /**
+   * Social recovery: the owner's split in force is `set`; here is this replica's share of it, sealed
+   * to the replica's key (a recovery share file); or none (null), so a share of an older split goes.
+   */
+  Type.Object({ type: Type.Literal('share'), set: Type.Integer({ minimum: 1 }), file: Type.Union([Type.String({ maxLength: 8192 }), Type.Null()]) }),
 ])
 export type ToReplica = Static<typeof ToReplica>
 
@@ -66,6 +71,9 @@ export const ToBox = Type.Union([
     type: Type.Literal('inventory'),
     cores: Type.Array(Type.Object({ key: CoreKey, length: Index, held: Type.Array(Type.Tuple([Index, Index])) }), { maxItems: 100_000 }),
   }),
+  /** The answer to a `share`: kept (or, for none, an older one dropped), or refused and why. */
+  Type.Object({ type: Type.Literal('share-held'), set: Type.Integer({ minimum: 1 }) }),
+  Type.Object({ type: Type.Literal('share-refused'), set: Type.Integer({ minimum: 1 }), reason: Type.String({ maxLength: 500 }) }),
 ])
 export type ToBox = Static<typeof ToBox>
 

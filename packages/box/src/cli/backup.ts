@@ -4,13 +4,14 @@
  * does `coffer device …` (device.ts), the other end of a device invite.
  * `coffer replicator …`: the blind replicator, run on a friend's or a co-op's machine.
  */
+import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
 import type { ReplicaView, RestoreProgress } from '../backup/index.ts'
 import type { Client } from './connect.ts'
-import { bytes, json, out, table } from './format.ts'
+import { bytes, isoTime, json, out, table } from './format.ts'
 import { recoveryCommands } from './recovery.ts'
 import { deviceCommands } from './device.ts'
 import { readSecret } from './prompt.ts'
@@ -190,6 +191,36 @@ export function replicatorCommands(program: Command): void {
       if (o.json) return json(owners)
       out(table(owners.map((w) => ({ owner: `${w.key.slice(0, 16)}…`, name: w.name, state: w.state, used: `${bytes(w.usedBytes)} of ${bytes(w.quotaBytes)}${w.overQuota ? ' FULL' : ''}`, logs: w.cores, 'last seen': w.lastSeen ?? '-' })),
         ['owner', 'name', 'state', 'used', 'logs', 'last seen']))
+    })
+
+  const shares = replicator.command('shares').description('shares of owners\' seeds their boxes left here: none can rebuild a seed alone; each is released only to its owner\'s recovery code')
+
+  shares.command('list').description('the share held for each owner, of which split, and to whom it was last released')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const { listShares } = await import('../backup/index.ts')
+      const held = listShares(dir())
+      if (o.json) return json(held)
+      if (held.length === 0) return out('This replicator holds no share of anyone\'s seed.')
+      out(table(held.map((h) => ({
+        owner: `${h.key.slice(0, 16)}…`, name: h.label, identity: `${h.owner.slice(0, 12)}…`, split: h.version, share: `${h.index} of ${h.count}, ${h.threshold} needed`,
+        received: isoTime(h.receivedAt), released: h.releasedTo ? `${isoTime(h.releasedAt)} to ${h.releasedTo.slice(0, 12)}…` : null,
+      })), ['owner', 'name', 'identity', 'split', 'share', 'received', 'released']))
+    })
+
+  shares.command('release <owner>')
+    .description('give an owner who lost their box the share held for them (by their key as `coffer replicator status` shows it, their identity, or their name), sealed to the recovery code their new machine printed')
+    .requiredOption('--to <recovery-code>', 'the code `coffer backup recover request` printed for them')
+    .requiredOption('--out <file>', 'where to write the released share, to send them')
+    .action(async (owner: string, o: { to: string; out: string }) => {
+      const to = o.to.replace(/[\s-]/g, '').toLowerCase()
+      if (!/^[0-9a-f]{64}$/.test(to)) throw new InvalidInput(`--to ${o.to}: a recovery code is the 64 hex digits \`coffer backup recover request\` printed.`)
+      const { releaseShare } = await import('../backup/index.ts')
+      const released = releaseShare(dir(), owner, to)
+      const file = path.resolve(o.out)
+      fs.writeFileSync(file, released.file + '\n')
+      out(`Wrote share ${released.share.index} of ${released.share.label ?? released.share.owner.slice(0, 12)}'s seed, sealed to ${to.slice(0, 12)}…, to ${file}.`)
+      out(`Send it to them only once you are sure it is them asking: with ${released.share.threshold - 1} other friends' shares it rebuilds their box.`)
     })
 
   replicator.command('remove <owner>').description('stop serving an owner (by key or key prefix) and delete what is held for them')

@@ -7,12 +7,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
-import type { HeldShare, Split } from '../recovery/index.ts'
+import type { HeldShare, ShareHolder, Split } from '../recovery/index.ts'
 import type { Client } from './connect.ts'
 import { readSecret } from './prompt.ts'
 import { isoTime, json, out, table } from './format.ts'
 
 const FRIEND = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})=([0-9a-fA-F]{64})$/
+/** NAME=REPLICA, or the replica alone (its name then names the friend). */
+const REPLICA_FRIEND = /^(?:([A-Za-z0-9][A-Za-z0-9._-]{0,63})=)?(.+)$/s
 const HEX_KEY = /^[0-9a-f]{64}$/
 
 const ownerPassphrase = () => readSecret('Owner passphrase: ', 'COFFER_PASSPHRASE')
@@ -36,34 +38,41 @@ export function recoveryCommands(backup: Command, client: () => Client, home: ()
   const shares = backup.command('shares').description('social recovery: your seed split among friends\' boxes, and the shares your box holds for friends')
 
   shares.command('split')
-    .description('split your seed among friends: one share per friend\'s box, any THRESHOLD of which rebuild it; retires every earlier split (asks for the owner passphrase)')
+    .description('split your seed among friends: one share per friend, any THRESHOLD of which rebuild it; retires every earlier split (asks for the owner passphrase)')
     .requiredOption('--threshold <t>', 'how many shares rebuild the seed (at least 2)')
-    .option('--friend <name=identity>', 'a friend and their box identity (their `coffer status` shows it); once per friend', (v: string, all: string[]) => [...all, v], [] as string[])
-    .requiredOption('--out <dir>', 'the folder to write one share file per friend to')
+    .option('--friend <name=identity>', 'a friend and their box identity (their `coffer status` shows it), whose share is written to a file for you to send; once per friend', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--replica <[name=]replica>', 'a friend who runs a blind replica paired with your box (its name or id in `coffer backup list`): your box delivers their share through it; once per friend', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--out <dir>', 'the folder to write the --friend share files to')
     .option('--json', 'machine-readable output')
-    .action(async (o: { threshold: string; friend: string[]; out: string; json?: boolean }) => {
+    .action(async (o: { threshold: string; friend: string[]; replica: string[]; out?: string; json?: boolean }) => {
       const threshold = Number(o.threshold)
       if (!Number.isInteger(threshold) || threshold < 2) throw new InvalidInput(`--threshold ${o.threshold}: give a whole number of shares, at least 2.`)
       const friends = o.friend.map((f) => {
         const match = FRIEND.exec(f)
         if (!match) throw new InvalidInput(`--friend ${f}: write it as NAME=IDENTITY, the name in letters, digits, dot, dash or underscore and the identity as the 64 hex digits their \`coffer status\` shows.`)
-        return { name: match[1]!, identity: match[2]!.toLowerCase() }
+        return { name: match[1]!, identity: match[2]!.toLowerCase() } as { name?: string; identity?: string; replica?: string }
       })
-      if (friends.length < threshold) throw new InvalidInput(`A threshold of ${threshold} needs at least ${threshold} friends: give each with --friend NAME=IDENTITY.`)
+      for (const r of o.replica) {
+        const [, name, replica] = REPLICA_FRIEND.exec(r)!
+        friends.push({ ...(name ? { name } : {}), replica: replica!.trim() })
+      }
+      if (friends.length < threshold) throw new InvalidInput(`A threshold of ${threshold} needs at least ${threshold} friends: give each with --friend NAME=IDENTITY or --replica REPLICA.`)
+      if (o.friend.length > 0 && !o.out) throw new InvalidInput('Give --out DIR: the shares of --friend friends are written there, one file each, for you to send.')
       const passphrase = await ownerPassphrase()
       const made = await client().request<Split & { shares: { name: string; identity: string; file: string }[] }>('POST', '/recovery/split', { body: { passphrase, threshold, friends } })
-      const dir = path.resolve(o.out)
-      fs.mkdirSync(dir, { recursive: true })
+      const dir = path.resolve(o.out ?? '.')
+      if (made.shares.length > 0) fs.mkdirSync(dir, { recursive: true })
       const written = made.shares.map((s) => {
         const file = path.join(dir, `${s.name}.coffer-share.json`)
         fs.writeFileSync(file, s.file + '\n')
         return { friend: s.name, identity: short(s.identity), file }
       })
-      if (o.json) return json({ version: made.version, threshold: made.threshold, createdAt: made.createdAt, files: written })
-      out(`Split your seed (version ${made.version}): any ${made.threshold} of these ${made.shares.length} shares rebuild it, fewer tell nothing.`)
-      out(table(written, ['friend', 'identity', 'file']))
-      out('\nSend each friend their file (each opens only on their box); they keep it with `coffer backup shares hold FILE`.')
-      out('Friends\' boxes replace the shares of your earlier splits when they hold these. A copy of an old share file kept')
+      if (o.json) return json({ version: made.version, threshold: made.threshold, createdAt: made.createdAt, files: written, friends: made.friends })
+      out(`Split your seed (version ${made.version}): any ${made.threshold} of these ${made.friends.length} shares rebuild it, fewer tell nothing.`)
+      out(table(made.friends.map((f) => ({ friend: f.name, identity: short(f.identity), delivery: delivery(f), file: written.find((w) => w.friend === f.name)?.file ?? null })), ['friend', 'identity', 'delivery', 'file']))
+      if (written.length > 0) out('\nSend each friend their file (each opens only on their box); they keep it with `coffer backup shares hold FILE`.')
+      if (written.length < made.friends.length) out('Your box delivers the other shares to their replicas when each is next connected; `coffer backup shares list` says when each has it.')
+      out('Friends\' boxes and replicas replace the shares of your earlier splits when they hold these. A copy of an old share file kept')
       out('elsewhere still fits with its own split\'s other shares: ask friends to delete old files.')
     })
 
@@ -78,9 +87,9 @@ export function recoveryCommands(backup: Command, client: () => Client, home: ()
       if (o.json) return json({ split, held })
       if (split) {
         out(`Your seed: split version ${split.version} on ${isoTime(split.createdAt)}; any ${split.threshold} of ${split.friends.length} shares rebuild it.`)
-        out(`Held by: ${split.friends.map((f) => `${f.name} (${short(f.identity)})`).join(', ')}`)
+        out(table(split.friends.map((f, i) => ({ share: i + 1, friend: f.name, identity: short(f.identity), delivery: delivery(f) })), ['share', 'friend', 'identity', 'delivery']))
       } else {
-        out('Your seed is not split among friends. Split it with `coffer backup shares split --threshold 2 --friend NAME=IDENTITY … --out DIR`.')
+        out('Your seed is not split among friends. Split it with `coffer backup shares split --threshold 2 --friend NAME=IDENTITY … --replica REPLICA … --out DIR`.')
       }
       out('')
       if (held.length === 0) return out('Your box holds no share for anyone.')
@@ -140,8 +149,17 @@ export function recoveryCommands(backup: Command, client: () => Client, home: ()
       out(`\n  ${code}\n`)
       out('Give it to the friends holding your shares, and ask each to run:')
       out(`  coffer backup shares release YOUR-OLD-BOX-IDENTITY --to ${code} --out FILE`)
+      out('or, if your box gave their blind replicator the share:')
+      out(`  coffer replicator shares release YOUR-NAME-THERE --to ${code} --out FILE`)
       out(`Then, with the files they send: coffer backup recover --home ${dir} FILE…`)
     })
+}
+
+/** How a share reached its friend: a file handed over, or through their replica, delivered or not yet. */
+function delivery(f: ShareHolder): string {
+  if (!f.replica) return 'file'
+  if (f.deliveredAt !== null) return `delivered to replica "${f.replica.name}" ${isoTime(f.deliveredAt)}`
+  return f.problem ? `REFUSED by replica "${f.replica.name}": ${f.problem}` : `waiting for replica "${f.replica.name}" to connect`
 }
 
 /** The owner of the share held under a name the box's owner gave it. */

@@ -1,11 +1,14 @@
 /**
  * Recovery's decisions on a running box, for the owner: printing the paper key, splitting the
- * seed among friends, and, on a friend's box, holding and releasing the shares others gave it.
+ * seed among friends (each share handed over as a file, or delivered through a friend's blind
+ * replicator paired with this box), and, on a friend's box, holding and releasing the shares
+ * others gave it.
  * Whatever lets the seed or a share of it leave the box asks for the owner passphrase as well as
  * an owner token: a token (a script's, a cockpit session's) is not the seed.
  */
 import fs from 'node:fs'
 import { Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
 import type Database from 'better-sqlite3'
 import { EpochSeconds, defineOperation, ownerOnly } from '../operations/index.ts'
 import { checkPassphrase, seedToWords } from '../keys/index.ts'
@@ -14,7 +17,7 @@ import { InvalidInput, NotFound } from '../errors/index.ts'
 import { WrongPassphrase } from './errors.ts'
 import { renderPaperKey } from './paper.ts'
 import { RecoveryRecords } from './records.ts'
-import { FriendName, openShare, releaseShare, short, splitSeed } from './shares.ts'
+import { FriendName, checkShare, releaseHeld, short, splitSeed, type Friend } from './shares.ts'
 
 const Identity = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'A box identity: its Ed25519 public key, 64 hex digits' })
 const Passphrase = Type.String({ minLength: 1, maxLength: 1024, description: 'The owner passphrase of this box' })
@@ -22,7 +25,13 @@ const Passphrase = Type.String({ minLength: 1, maxLength: 1024, description: 'Th
 const SplitSchema = Type.Object({
   version: Type.Integer({ description: 'The split\'s version: a friend\'s box keeps only the newest share of an owner' }),
   threshold: Type.Integer({ description: 'How many shares rebuild the seed' }),
-  friends: Type.Array(Type.Object({ name: Type.String(), identity: Identity }), { description: 'Who holds a share, in share order' }),
+  friends: Type.Array(Type.Object({
+    name: Type.String(),
+    identity: Identity,
+    replica: Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()], { description: 'The paired blind replica the share is delivered through; null: handed over as a file' }),
+    deliveredAt: Type.Union([EpochSeconds, Type.Null()], { description: 'When the replica said it holds the share; null until then, and for a file' }),
+    problem: Type.Union([Type.String(), Type.Null()], { description: 'Why the replica refused the share, if it did' }),
+  }), { description: 'Who holds a share, in share order' }),
   createdAt: EpochSeconds,
 })
 
@@ -41,12 +50,22 @@ const HeldShareSchema = Type.Object({
 /** A box that refuses five passphrases in a row answers each next one later, up to 5 s: guessing is slow. */
 const FAILURES_BEFORE_DELAY = 5
 
+/** The paired blind replicas a share can go through: the box's backup. */
+export interface ShareCourier {
+  /** The paired blind replica so named (or with this id); refused, saying why, when it cannot hold a share. */
+  replicaHolder(ref: string): { id: string; name: string; publicKey: string }
+  /** Tells the connected replicas of the split in force now; the others hear of it when they next connect. */
+  deliverShares(): void
+}
+
 export interface RecoveryOperationsDeps {
   home: Home
   db: Database.Database
+  /** Without it, shares are handed over as files only. */
+  courier?: ShareCourier
 }
 
-export function recoveryOperations({ home, db }: RecoveryOperationsDeps) {
+export function recoveryOperations({ home, db, courier }: RecoveryOperationsDeps) {
   const records = new RecoveryRecords(db)
   let failures = 0
   const checkOwner = async (passphrase: string) => {
@@ -59,6 +78,24 @@ export function recoveryOperations({ home, db }: RecoveryOperationsDeps) {
   }
   const readSeed = () => fs.readFileSync(home.paths.seed)
   const now = () => Date.now() / 1000
+
+  /** A friend as the owner named them: a box identity (a file to hand over), or a paired blind replica to deliver through. */
+  const holderOf = (friend: { name?: string; identity?: string; replica?: string }, field: string): Friend & { replica: { id: string; name: string } | null } => {
+    if ((friend.identity === undefined) === (friend.replica === undefined)) {
+      throw new InvalidInput('Name each friend by their box identity (their share is handed over as a file) or by the blind replica they run for you (it is delivered through it), one of the two.', { field })
+    }
+    if (friend.identity !== undefined) {
+      if (friend.name === undefined) throw new InvalidInput('Give the friend a name: letters, digits, dot, dash or underscore.', { field: `${field}.name` })
+      return { name: friend.name, identity: friend.identity, replica: null }
+    }
+    if (!courier) throw new InvalidInput('This box delivers no share through a replica: hand each friend their share as a file.', { field: `${field}.replica` })
+    const replica = courier.replicaHolder(friend.replica!)
+    const name = friend.name ?? replica.name
+    if (!Value.Check(FriendName, name)) {
+      throw new InvalidInput(`Give the friend who runs the replica "${replica.name}" a name in letters, digits, dot, dash or underscore (NAME=REPLICA): the share carries it.`, { field: `${field}.name` })
+    }
+    return { name, identity: replica.publicKey, replica: { id: replica.id, name: replica.name } }
+  }
 
   return {
     paperKey: defineOperation({
@@ -87,18 +124,23 @@ export function recoveryOperations({ home, db }: RecoveryOperationsDeps) {
 
     split: defineOperation({
       name: 'recovery.split', audit: 'admin',
-      summary: 'Split the root seed among friends, for the owner passphrase: one share per friend\'s box, signed by this box and sealed to that box, any `threshold` of which rebuild the seed. Retires every earlier split.',
+      summary: 'Split the root seed among friends, for the owner passphrase: one share per friend, signed by this box and sealed to that friend\'s box, or to the blind replicator they run for this box, which it is delivered to; any `threshold` of the shares rebuild the seed. Retires every earlier split.',
       input: Type.Object({
         passphrase: Passphrase,
         threshold: Type.Integer({ minimum: 2, maximum: 255, description: 'How many shares rebuild the seed' }),
-        friends: Type.Array(Type.Object({ name: FriendName, identity: Identity }, { additionalProperties: false }), { minItems: 2, maxItems: 255 }),
+        friends: Type.Array(Type.Object({
+          name: Type.Optional(FriendName),
+          identity: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The friend\'s box identity: their share is handed over as a file' })),
+          replica: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Or the name (or id) of the blind replica the friend runs for this box, paired: their share is delivered through it. The friend\'s name defaults to the replica\'s, when it is one' })),
+        }, { additionalProperties: false }), { minItems: 2, maxItems: 255 }),
       }, { additionalProperties: false }),
       output: Type.Intersect([SplitSchema, Type.Object({
-        shares: Type.Array(Type.Object({ name: Type.String(), identity: Identity, file: Type.String({ description: 'The share file, JSON text, for that friend alone' }) })),
+        shares: Type.Array(Type.Object({ name: Type.String(), identity: Identity, file: Type.String({ description: 'The share file, JSON text, for that friend alone' }) }), { description: 'The shares to hand over as files; those going through a replica are not among them' }),
       })]),
       access: ownerOnly,
-      run: async ({ passphrase, threshold, friends }, ctx) => {
-        if (threshold > friends.length) throw new InvalidInput(`A threshold of ${threshold} needs at least ${threshold} friends; ${friends.length} given.`, { field: 'threshold' })
+      run: async ({ passphrase, threshold, friends: asked }, ctx) => {
+        if (threshold > asked.length) throw new InvalidInput(`A threshold of ${threshold} needs at least ${threshold} friends; ${asked.length} given.`, { field: 'threshold' })
+        const friends = asked.map((friend, i) => holderOf(friend, `friends.${i}`))
         const names = new Set<string>()
         const identities = new Set<string>()
         for (const [i, friend] of friends.entries()) {
@@ -118,11 +160,16 @@ export function recoveryOperations({ home, db }: RecoveryOperationsDeps) {
         } finally {
           seed.fill(0)
         }
-        const split = { version, threshold, friends: friends.map(({ name, identity }) => ({ name, identity })), createdAt }
-        records.recordSplit(split)
+        const holders = friends.map(({ name, identity, replica }, i) => ({ name, identity, replica, deliveredAt: null, problem: null, file: shares[i]!.file }))
+        records.recordSplit({ version, threshold, friends: holders, createdAt })
+        courier?.deliverShares()
         ctx.records = shares.length
         ctx.bytes = shares.reduce((sum, s) => sum + s.file.length, 0)
-        return { ...split, shares: shares.map((s) => ({ ...s.friend, file: s.file })) }
+        return {
+          version, threshold, createdAt,
+          friends: holders.map(({ file: _, ...holder }) => holder),
+          shares: holders.filter((h) => !h.replica).map(({ name, identity, file }) => ({ name, identity, file })),
+        }
       },
     }),
 
@@ -144,11 +191,10 @@ export function recoveryOperations({ home, db }: RecoveryOperationsDeps) {
       output: HeldShareSchema,
       access: ownerOnly,
       run: async ({ share, label }, ctx) => {
-        const opened = openShare(share, home.keys.identity)
-        opened.signed.fill(0)
-        if (opened.payload.owner === home.config.identity) throw new InvalidInput('This is a share of this box\'s own seed: it belongs with a friend, not here.')
+        const payload = checkShare(share, home.keys.identity)
+        if (payload.owner === home.config.identity) throw new InvalidInput('This is a share of this box\'s own seed: it belongs with a friend, not here.')
         ctx.records = 1
-        return records.hold(opened.payload, share, label, now())
+        return records.hold(payload, share, label, now())
       },
     }),
 
@@ -174,13 +220,7 @@ export function recoveryOperations({ home, db }: RecoveryOperationsDeps) {
         const kept = records.heldFor(owner)
         if (!kept) throw new NotFound(`This box holds no share for ${short(owner)}. \`coffer backup shares list\` shows the shares it holds.`)
         await checkOwner(passphrase)
-        const opened = openShare(kept.file, home.keys.identity)
-        let file: string
-        try {
-          file = releaseShare(opened, to)
-        } finally {
-          opened.signed.fill(0)
-        }
+        const file = releaseHeld(kept.file, home.keys.identity, to)
         ctx.records = 1
         ctx.bytes = file.length
         return { share: records.markReleased(owner, to, now()), file }

@@ -118,7 +118,8 @@ test('each share is sealed to one friend: that friend\'s box holds it, another b
   assert.deepEqual(await bob.call(bob.recovery.held, {}), [])
   // The owner's box keeps the split, not the shares.
   const latest = await owner.call(owner.recovery.latestSplit, {})
-  assert.deepEqual(latest.friends, [{ name: 'friend-1', identity: alice.identity }, { name: 'friend-2', identity: bob.identity }])
+  const byFile = { replica: null, deliveredAt: null, problem: null }
+  assert.deepEqual(latest.friends, [{ name: 'friend-1', identity: alice.identity, ...byFile }, { name: 'friend-2', identity: bob.identity, ...byFile }])
   assert.equal(latest.threshold, 2)
 })
 

@@ -103,6 +103,23 @@ export function openShare(text: string, keyPair: KeyPair): OpenedShare {
   return openEnvelope(text, SHARE_FORMAT, keyPair)
 }
 
+/** A share file kept by its holder, opened with the holder's key pair: its payload checked, nothing of it kept in the clear. */
+export function checkShare(text: string, keyPair: KeyPair): SharePayload {
+  const opened = openShare(text, keyPair)
+  opened.signed.fill(0)
+  return opened.payload
+}
+
+/** A share file kept by its holder, opened with the holder's key pair and sealed again to a recovery code. */
+export function releaseHeld(text: string, keyPair: KeyPair, recoveryKey: string): string {
+  const opened = openShare(text, keyPair)
+  try {
+    return releaseShare(opened, recoveryKey)
+  } finally {
+    opened.signed.fill(0)
+  }
+}
+
 /** A share opened by its holder, sealed again to the one-time key of whoever is recovering. */
 export function releaseShare(share: OpenedShare, recoveryKey: string): string {
   return envelope(RELEASE_FORMAT, recoveryKey, sealTo(share.signed, boxKey(recoveryKey, 'The recovery code')))
