@@ -5,6 +5,7 @@ import { TableWrap } from '../../components/TableWrap.tsx'
 import { drive, type DriveEntry, type GroupView, type Invited, type MemberView } from './api.ts'
 import { Drive } from './Drive.tsx'
 import { Replicators } from './Replicators.tsx'
+import { SharedSources } from './SharedSources.tsx'
 import { InviteCode, InviteForm } from './Forms.tsx'
 import { connectedWords, connectionWords, removable, roleWords, short } from './words.ts'
 
@@ -107,6 +108,8 @@ export function GroupCard({ group: g, pending, refreshed, onInvited, onInviteDon
       )}
 
       <Replicators group={g} admin={admin} onChanged={onChanged} />
+
+      <SharedSources group={g} onChanged={onChanged} />
 
       <Drive group={g} refreshed={refreshed} onDelete={(entry, done) => onDelete(g, entry, done)} />
 

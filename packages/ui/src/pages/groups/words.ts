@@ -1,6 +1,6 @@
 /** How the Groups page names what a group and its drive are doing, reads what the owner types, and says what went wrong. */
 import { ApiError } from '@coffer/box/client'
-import type { GroupView, MemberView } from '../../../../box/src/groups/index.ts'
+import type { GroupView, MemberView, SharedSourceView } from '../../../../box/src/groups/index.ts'
 import { message } from '../../api/client.ts'
 
 export function joinCommand(code: string): string {
@@ -82,4 +82,18 @@ export function driveProblem(err: unknown, action: DriveAction, name: string): s
     case 507: return `This box's disk is full: ${what} was not stored. Free some space on it and try again.`
     default: return `${DOING[action]} ${what} failed (the drive answered ${err.status}). Try again; the box's log says more.`
   }
+}
+
+/** A bucket size as a person says it: 3600 → "1 hour", 172800 → "2 days". */
+export function bucketWords(seconds: number): string {
+  const [size, word] = seconds % 604800 === 0 ? [604800, 'week'] : seconds % 86400 === 0 ? [86400, 'day'] : seconds % 3600 === 0 ? [3600, 'hour'] : [60, 'minute']
+  const n = seconds / size
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+/** What a shared source's rules let members' boxes do with it, in one sentence. */
+export function rulesWords(rules: SharedSourceView['rules']): string {
+  const apps = rules.apps === 'raw' ? 'Apps may read every reading' : rules.apps === 'none' ? 'No app may be granted it' : `Apps may read totals and averages over ${bucketWords(rules.finest)} or more`
+  const out = rules.gateway ? 'an app reading it may send data out' : 'nothing read from it leaves a member’s box'
+  return `${apps}; ${out}; ${rules.market ? 'it may answer data markets' : 'it answers no data market'}.`
 }
