@@ -20,7 +20,7 @@ import { pubECDSA, pubSchnorr, randomPrivateKeyBytes } from '@scure/btc-signer/u
 import { openDatabase, type Database } from '../src/db/index.ts'
 import { Account, checkLedger, lockAccounts, post } from '../src/ledger/index.ts'
 import { createPayouts, newWalletKey, openWallet, MAX_STANDARD_WEIGHT } from '../src/payouts/index.ts'
-import { NETWORK_PARAMETERS } from '../src/protocol/index.ts'
+import { NETWORK_PARAMETERS } from '../src/protocol/addresses.ts'
 import { createTempDatabase } from '../test/postgres.ts'
 
 const STORAGE = (process.argv[2] ?? 'postgres') as 'postgres' | 'pglite'

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { Address, OutScript, p2wpkh, Transaction } from '@scure/btc-signer'
 import { hash160, pubECDSA } from '@scure/btc-signer/utils.js'
-import { NETWORK_PARAMETERS } from '../src/protocol/index.ts'
+import { NETWORK_PARAMETERS } from '../src/protocol/addresses.ts'
 
 /** A regtest (or testnet) P2WPKH address of a fixed key (seed 1 to 255): what an owner's wallet would hand out. */
 export function addressOf(seed: number, network: 'regtest' | 'testnet' = 'regtest'): string {

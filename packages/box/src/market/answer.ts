@@ -12,7 +12,7 @@
 import type { Logger } from 'pino'
 import { BudgetExceeded, budgetForLevel, parametersForQuery, parseRational, spendForAnswer, toText, type Budget, type BudgetUsage } from '@coffer/market/privacy'
 import {
-  answerSigningText, datasetAnswerSigningText, payoutAddressProblem, payoutAddressSigningText,
+  answerSigningText, datasetAnswerSigningText, payoutAddressSigningText,
   type Answer, type Column, type DatasetAnswer, type PayoutAddressBody, type PublishedQuery, type Query, type TaskDescription,
 } from '@coffer/market/protocol'
 import type { Arbiter } from '../arbiter/index.ts'
@@ -78,6 +78,8 @@ export class Answerer {
     const { membership, gateway, keys } = this.#deps
     const terms = await membership.paymentTerms(market)
     if (!terms.network) throw new Conflict(`The market ${market} makes no payouts: its operator has set no Bitcoin network. What your answers earn stays in your balance there.`)
+    // Bitcoin's address formats load here, on their one use, not with every start of the box.
+    const { payoutAddressProblem } = await import('@coffer/market/addresses')
     const problem = payoutAddressProblem(address, terms.network)
     if (problem) throw new InvalidInput(`${problem}; this market pays out on ${terms.network}.`, { field: 'address' })
     const unsigned = { boxId: keys.identity.publicKey.toString('hex'), address, signedAt: this.#now().toISOString() }

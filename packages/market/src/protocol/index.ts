@@ -139,4 +139,3 @@ export {
   ACCOUNT_SIGNED_AT, ACCOUNT_SIGNATURE, SIGNATURE_WINDOW_SECONDS, accountSigningText, payoutAddressSigningText,
   type Network, type PayoutState,
 } from './payments.ts'
-export { NETWORK_PARAMETERS, payoutAddressProblem } from './addresses.ts'
