@@ -4,7 +4,7 @@
  * it speaks the same protocol from the other end, and so does the owner's other device (`coffer
  * device`), a replica that holds the keys and can be promoted to serve as the box.
  */
-export { Backup, ReplicaSettings, ReplicaView, DEFAULT_SETTINGS, type BackupDeps } from './replicas.ts'
+export { Backup, ReplicaSettings, ReplicaView, DEFAULT_SETTINGS, Window, inWindows, type BackupDeps } from './replicas.ts'
 export { Replicator, acceptInvite, listOwners, listShares, releaseShare, removeOwner, replicatorIdentity, type OwnerView } from './replicator.ts'
 export type { FriendShare } from './friend-shares.ts'
 export { restoreFromReplica, RestoreFailed, type RestoreProgress, type RestoreResult } from './restore.ts'

@@ -35,7 +35,7 @@ import { healthMessage } from './health.ts'
 import { heldBlocks } from './held.ts'
 import { ToBox, type HealthReport, type ToReplica, openWire, type Wire } from './wire.ts'
 
-const Window = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM-HH:MM in the owner\'s time zone; may wrap midnight' })
+export const Window = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM-HH:MM in the owner\'s time zone; may wrap midnight' })
 
 export const ReplicaSettings = Type.Object({
   windows: Type.Array(Window, { maxItems: 24, description: 'When the box syncs with this replica; empty: always' }),
@@ -375,14 +375,7 @@ export class Backup implements ShareCourier {
   }
 
   #inWindow(row: ReplicaRow): boolean {
-    const { windows } = JSON.parse(row.settings) as ReplicaSettings
-    if (windows.length === 0) return true
-    const parts = new Intl.DateTimeFormat('en-GB', { timeZone: this.#deps.timeZone(), hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date())
-    const now = minutes(parts)
-    return windows.some((w) => {
-      const [from, to] = w.split('-').map(minutes) as [number, number]
-      return from <= to ? now >= from && now < to : now >= from || now < to
-    })
+    return inWindows((JSON.parse(row.settings) as ReplicaSettings).windows, this.#deps.timeZone())
   }
 
   #connected(conn: Connection): void {
@@ -573,6 +566,17 @@ export class Backup implements ShareCourier {
 
 function mebibytes(n: number): string {
   return `${(n / 2 ** 20).toFixed(n < 10 * 2 ** 20 ? 2 : 0)} MiB`
+}
+
+/** Whether the time now, in `timeZone`, falls in one of the windows (HH:MM-HH:MM, which may wrap midnight); no window means always. */
+export function inWindows(windows: string[], timeZone: string): boolean {
+  if (windows.length === 0) return true
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date())
+  const now = minutes(parts)
+  return windows.some((w) => {
+    const [from, to] = w.split('-').map(minutes) as [number, number]
+    return from <= to ? now >= from && now < to : now >= from || now < to
+  })
 }
 
 function minutes(hhmm: string): number {
