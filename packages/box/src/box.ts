@@ -120,7 +120,7 @@ export function createBox(config: BoxConfig): Box {
   const backup = new Backup({ db, keys: home.keys, store, audit, logger, timeZone: () => home.config.timeZone ?? 'UTC', bootstrap: config.dhtBootstrap ?? parseBootstrap() })
   const backupOps = backupOperations({ backup })
   const recoveryOps = recoveryOperations({ home, db, courier: backup })
-  const groups = new Groups({ db, keys: home.keys, dir: path.join(home.dir, 'groups'), bootstrap: config.dhtBootstrap ?? parseBootstrap(), sources: { store, ops }, logger })
+  const groups = new Groups({ db, keys: home.keys, dir: path.join(home.dir, 'groups'), bootstrap: config.dhtBootstrap ?? parseBootstrap(), sources: { store, ops }, timeZone: () => home.config.timeZone ?? 'UTC', logger })
   arbiter.obey(groups.rules)
   const groupOps = groupOperations({ groups })
   const api = createApi({

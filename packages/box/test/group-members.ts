@@ -1,11 +1,14 @@
-/** What the group tests share: undoing a test's setup in order, a DHT testnet, and a box's groups on a home of its own. */
+/** What the group tests share: undoing a test's setup in order, a DHT testnet, a box's groups on a home of its own, and a whole box. */
 import type { TestContext } from 'node:test'
 import path from 'node:path'
 import createTestnet from 'hyperdht/testnet.js'
-import { initHome, openHome } from '../src/index.ts'
+import { Command } from 'commander'
+import { createBox, initHome, openHome, type Box } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { Groups } from '../src/groups/index.ts'
-import { PASSPHRASE, tempDir } from './helpers.ts'
+import { groupCommands } from '../src/cli/groups.ts'
+import { Client } from '../src/cli/connect.ts'
+import { PASSPHRASE, call, tempDir } from './helpers.ts'
 
 export type Bootstrap = { host: string; port: number }[]
 export type Later = (step: () => Promise<unknown> | unknown) => void
@@ -69,4 +72,22 @@ export async function captured(run: () => Promise<unknown>): Promise<string> {
     process.stdout.write = write
   }
   return text
+}
+
+/** A whole box on the testnet, reached over HTTP with its owner's token, and its command line. */
+export async function startBox(later: Later, bootstrap: Bootstrap) {
+  const home = path.join(tempDir('coffer-group-box-'), 'home')
+  initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
+  const box: Box = createBox({ home, port: 0, logLevel: 'silent', dhtBootstrap: bootstrap })
+  await box.open()
+  later(() => box.close())
+  const url = await box.listen()
+  const token = box.arbiter.ownerToken(3600).token
+  const program = new Command().exitOverride()
+  groupCommands(program, () => new Client(url, token))
+  return {
+    home, url, token,
+    api: (method: string, route: string, opts: { body?: unknown; raw?: string; token?: string } = {}) => call(url, method, `/api/v1${route}`, { token, ...opts }),
+    coffer: (...args: string[]) => captured(() => program.parseAsync(['node', 'coffer', ...args])),
+  }
 }

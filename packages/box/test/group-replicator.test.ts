@@ -6,8 +6,8 @@ import Hyperswarm from 'hyperswarm'
 import { openCorestore } from '../src/store/index.ts'
 import { Groups } from '../src/groups/index.ts'
 import { Replicator } from '../src/backup/index.ts'
-import { filesHolding, tempDir, until, within } from './helpers.ts'
-import { member, teardown, testnet } from './group-members.ts'
+import { call, filesHolding, tempDir, until, within } from './helpers.ts'
+import { member, startBox, teardown, testnet } from './group-members.ts'
 
 test('a group\'s blind replicator pairs by a sealed invite, follows the group to a new key, serves a member that comes back while every other is offline, holds no plaintext, and admits neither a removed member nor a stranger', async (t) => {
   const later = teardown(t)
@@ -103,4 +103,45 @@ test('a group\'s blind replicator pairs by a sealed invite, follows the group to
   assert.equal(strangerConnections, 0)
   assert.ok(!replicator.groupConnections(key).includes(bea.peer(key)), 'the removed member is refused')
   assert.equal((await bea.groups.get(key)).replicators.find((r) => r.peer === replicatorPeer)?.connected, false)
+})
+
+test('a member syncs with a group\'s replicator only inside the sync windows it set: outside them the replicator is dropped and refused, and inside them it catches up', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const anna = await startBox(later, bootstrap)
+  const replicator = new Replicator({ dir: tempDir('coffer-group-window-replicator-'), bootstrap })
+  await replicator.open()
+  later(() => replicator.close())
+  const key: string = (await anna.api('POST', '/groups', { body: { name: 'Allotment', as: 'Anna' } })).body.key
+  const { invite } = (await anna.api('POST', `/groups/${key}/replicators`, { body: { publicKey: replicator.publicKey, name: 'Co-op server' } })).body
+  replicator.accept(invite, { quotaBytes: 2 ** 30 })
+  const view = async () => (await anna.api('GET', `/groups/${key}/replicators`)).body.replicators[0] as { connected: boolean; inWindow: boolean; windows: string[]; holds: { behindBlocks: number } | null; lastSynced: string | null }
+  await until('the replicator to pair and connect', async () => (await view())?.connected || undefined, 60_000)
+  assert.deepEqual((await view()).windows, [])
+
+  // A window that opens in two hours (the box's time zone is UTC): the replicator is dropped at once, and refused while it redials.
+  const hhmm = (offsetHours: number) => new Date(Date.now() + offsetHours * 3600_000).toISOString().slice(11, 16)
+  const said = await anna.coffer('groups', 'replicator', 'set', 'Allotment', 'Co-op server', '--window', `${hhmm(2)}-${hhmm(3)}`)
+  assert.match(said, new RegExp(`"Co-op server": syncs in ${hhmm(2)}-${hhmm(3)} \\(outside its windows now`))
+  const outside = await until('the replicator to be dropped outside its window', async () => {
+    const r = await view()
+    return !r.connected && replicator.groupConnections(key).length === 0 ? r : undefined
+  })
+  assert.equal(outside.inWindow, false)
+  assert.deepEqual(outside.windows, [`${hhmm(2)}-${hhmm(3)}`])
+  const written = Date.now()
+  const put = await call(anna.url, 'PUT', `/dav/groups/${key}/while-closed.txt`, { raw: 'written outside the window', type: 'text/plain', token: anna.token })
+  assert.equal(put.status, 201)
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  assert.deepEqual(replicator.groupConnections(key), [], 'the replicator redials, and is refused')
+  assert.match(await anna.coffer('groups', 'replicator', 'list', 'Allotment'), /Co-op server +outside window/)
+
+  // A window around now: it is admitted again, and takes what was written meanwhile.
+  await anna.api('PATCH', `/groups/${key}/replicators/${replicator.publicKey}`, { body: { windows: [`${hhmm(-1)}-${hhmm(1)}`] } })
+  const inside = await until('the replicator to reconnect and catch up inside its window', async () => {
+    const r = await view()
+    return r.connected && r.holds?.behindBlocks === 0 && r.lastSynced && Date.parse(r.lastSynced) > written ? r : undefined
+  }, 60_000)
+  assert.equal(inside.inWindow, true)
+  assert.match(await anna.coffer('groups', 'replicator', 'list', 'Allotment'), /Co-op server +yes +\d\d:\d\d-\d\d:\d\d/)
 })

@@ -1,31 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { Command } from 'commander'
-import { createBox, initHome, type Box } from '../src/index.ts'
 import { Replicator } from '../src/backup/index.ts'
-import { groupCommands } from '../src/cli/groups.ts'
-import { Client } from '../src/cli/connect.ts'
-import { PASSPHRASE, call, filesHolding, senml, tempDir, until, within } from './helpers.ts'
-import { captured, teardown, testnet, type Bootstrap, type Later } from './group-members.ts'
-
-/** A whole box on the testnet, reached over HTTP with its owner's token, and its command line. */
-async function startBox(later: Later, bootstrap: Bootstrap) {
-  const home = path.join(tempDir('coffer-group-sources-'), 'home')
-  initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
-  const box: Box = createBox({ home, port: 0, logLevel: 'silent', dhtBootstrap: bootstrap })
-  await box.open()
-  later(() => box.close())
-  const url = await box.listen()
-  const token = box.arbiter.ownerToken(3600).token
-  const program = new Command().exitOverride()
-  groupCommands(program, () => new Client(url, token))
-  return {
-    home, url, token,
-    api: (method: string, route: string, opts: { body?: unknown; raw?: string; token?: string } = {}) => call(url, method, `/api/v1${route}`, { token, ...opts }),
-    coffer: (...args: string[]) => captured(() => program.parseAsync(['node', 'coffer', ...args])),
-  }
-}
+import { filesHolding, senml, tempDir, until, within } from './helpers.ts'
+import { startBox, teardown, testnet } from './group-members.ts'
 
 type Member = Awaited<ReturnType<typeof startBox>>
 

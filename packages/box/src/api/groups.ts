@@ -29,7 +29,7 @@ export function groupRoutes(api: FastifyInstance, deps: { ops: Operations; group
   route('POST', '/groups/:id/leave', groupOps.leave)
   route('GET', '/groups/:id/replicators', groupOps.replicators)
   route('POST', '/groups/:id/replicators', groupOps.addReplicator)
-  route('PATCH', '/groups/:id/replicators/:replicator', groupOps.limitReplicator)
+  route('PATCH', '/groups/:id/replicators/:replicator', groupOps.configureReplicator)
   route('DELETE', '/groups/:id/replicators/:replicator', groupOps.removeReplicator)
   route('GET', '/groups/:id/sources', groupOps.sources)
   route('POST', '/groups/:id/sources', groupOps.share)

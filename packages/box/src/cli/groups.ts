@@ -22,12 +22,12 @@ function mebibytes(n: number): string {
 
 function replicators(list: ReplicatorView[]): string {
   return table(list.map((r) => ({
-    replicator: r.name, connected: r.connected ? 'yes' : 'no',
+    replicator: r.name, connected: r.connected ? 'yes' : r.inWindow ? 'no' : 'outside window', windows: r.windows.join(', ') || 'always',
     holds: r.holds ? `${r.holds.cores} cores, ${mebibytes(r.holds.bytes)}${r.holds.overQuota ? ' (quota FULL)' : ''}` : 'no report yet',
     behind: r.holds ? `${r.holds.behindBlocks} blocks` : '-',
     'last synced': r.lastSynced?.slice(0, 16).replace('T', ' ') ?? 'never',
     key: r.box.slice(0, 16),
-  })), ['replicator', 'connected', 'holds', 'behind', 'last synced', 'key'])
+  })), ['replicator', 'connected', 'windows', 'holds', 'behind', 'last synced', 'key'])
 }
 
 function shared(list: SharedSourceView[]): string {
@@ -166,16 +166,23 @@ export function groupCommands(program: Command, client: () => Client): void {
       out(list.length === 0 ? 'No replicator yet: `coffer groups replicator add <group> <replicator-key> --name <name>`.' : replicators(list))
     })
 
-  replicator.command('limit <group> <replicator>').description('this box\'s bandwidth limits to a replicator (by name or key), bytes a second; 0: none')
-    .option('--upload <bytes>', 'upload limit', (v) => Number(v))
-    .option('--download <bytes>', 'download limit', (v) => Number(v))
-    .action(async (ref: string, who: string, o: { upload?: number; download?: number }) => {
+  replicator.command('set <group> <replicator>').alias('limit')
+    .description('this box\'s sync windows and bandwidth limits to a replicator (by name or key); those left out stay as they were')
+    .option('--window <HH:MM-HH:MM...>', 'sync only in these windows, in your time zone (may wrap midnight): outside them this box neither dials nor admits it')
+    .option('--always', 'sync at any time (no windows)')
+    .option('--upload <bytes>', 'upload limit, bytes a second; 0: none', (v) => Number(v))
+    .option('--download <bytes>', 'download limit, bytes a second; 0: none', (v) => Number(v))
+    .action(async (ref: string, who: string, o: { window?: string[]; always?: boolean; upload?: number; download?: number }) => {
       const g = await resolve(ref)
       const r = pick(g, who)
+      const windows = o.always ? [] : o.window?.flatMap((w) => w.split(','))
       const after = await client().request<ReplicatorView>('PATCH', `/groups/${g.key}/replicators/${r.box}`, {
-        body: { ...(o.upload !== undefined ? { uploadBytesPerSecond: o.upload } : {}), ...(o.download !== undefined ? { downloadBytesPerSecond: o.download } : {}) },
+        body: {
+          ...(windows !== undefined ? { windows } : {}),
+          ...(o.upload !== undefined ? { uploadBytesPerSecond: o.upload } : {}), ...(o.download !== undefined ? { downloadBytesPerSecond: o.download } : {}),
+        },
       })
-      out(`Limits to "${after.name}": upload ${after.limits.uploadBytesPerSecond || 'none'}, download ${after.limits.downloadBytesPerSecond || 'none'} (bytes a second).`)
+      out(`"${after.name}": syncs ${after.windows.length === 0 ? 'at any time' : `in ${after.windows.join(', ')}`} (${after.inWindow ? 'in a window now' : 'outside its windows now: not connected until one opens'}); upload ${after.limits.uploadBytesPerSecond || 'none'}, download ${after.limits.downloadBytesPerSecond || 'none'} (bytes a second).`)
     })
 
   replicator.command('remove <group> <replicator>').description('remove a replicator (by name or key): every member stops admitting it')

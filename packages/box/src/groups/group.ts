@@ -38,7 +38,7 @@ import { FromGroupReplica, hashSecret, makeGroupReplicaInvite, openWire, type Pe
 import { opId, type GroupOp } from './ops.ts'
 import { CONFLICTS, subtreeRanges } from './paths.ts'
 import { adminChannel } from './wire.ts'
-import { ReplicaLinks, type ReplicatorState } from './replicas.ts'
+import { ReplicaLinks, type ReplicatorSettings, type ReplicatorState } from './replicas.ts'
 import { Shares, type BoxSources } from './shares.ts'
 import { SHARED } from './share-rules.ts'
 
@@ -50,6 +50,8 @@ const JOIN_REQUEST_MS = 15_000
 const FAREWELL_MS = 2000
 /** View entries per entry carrying the drive into a new epoch. */
 const CARRY_BATCH = 256
+/** How often replicators are dialled or dropped as their sync windows open and close (backup's replicas are followed as often). */
+const WINDOWS_MS = 30_000
 
 export interface Epoch { epoch: number; base: string; contentKey: Buffer }
 
@@ -59,6 +61,8 @@ export interface GroupDeps {
   network: PeerNetwork
   /** The box's sources, for sharing one with the group and keeping copies of those shared; none where groups run alone. */
   sources?: BoxSources
+  /** The owner's time zone, which replicators' sync windows are in (default UTC). */
+  timeZone?: () => string
   logger?: pino.Logger
 }
 
@@ -132,6 +136,7 @@ export class Group {
   readonly #replayed = new Map<number, number>()
   readonly #replaying = new Set<string>()
   #swarm: PeerSwarm | undefined
+  #windowTimer: NodeJS.Timeout | undefined
   /** The group's blind replicators, as its log lists them; and this box's connections to them. */
   #replicators: GroupReplicator[] = []
   readonly #replicas: ReplicaLinks
@@ -152,6 +157,7 @@ export class Group {
       file: path.join(opts.dir, 'replicators.json'),
       peers: () => [...this.#members, ...this.#waiting].map((m) => ({ peer: m.peer, admin: m.role === 'admin' })),
       admin: () => this.self?.role === 'admin',
+      timeZone: deps.timeZone ?? (() => 'UTC'),
       logger: deps.logger,
     })
     this.drive = new Drive({
@@ -239,14 +245,17 @@ export class Group {
     await this.#refresh()
     this.#swarm = await this.#deps.network.swarm({
       keyPair: this.#peer,
-      allowed: (remote) => this.#isMember(remote) || this.#isReplicator(remote) || this.#holdsInvite(remote),
+      allowed: (remote) => this.#isMember(remote) || (this.#isReplicator(remote) && this.#replicas.inWindow(remote.toString('hex'))) || this.#holdsInvite(remote),
       onConnection: (conn) => this.#connected(conn),
       address: groupAddress(this.key),
     })
     this.#dialMembers()
+    this.#windowTimer = setInterval(() => this.#dialMembers(), WINDOWS_MS)
+    this.#windowTimer.unref()
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#windowTimer)
     await this.#advancing
     await this.#swarm?.close()
     await this.shares.close()
@@ -337,8 +346,8 @@ export class Group {
   }
 
   /** The group's blind replicators, as its log lists them, with what each last reported to this box. */
-  replicators(): (GroupReplicator & ReplicatorState & { connected: boolean })[] {
-    return this.#replicators.map((r) => ({ ...r, ...this.#replicas.state(r.peer), connected: this.#replicas.isConnected(r.peer) }))
+  replicators(): (GroupReplicator & ReplicatorState & { connected: boolean; inWindow: boolean })[] {
+    return this.#replicators.map((r) => ({ ...r, ...this.#replicas.state(r.peer), connected: this.#replicas.isConnected(r.peer), inWindow: this.#replicas.inWindow(r.peer) }))
   }
 
   /**
@@ -370,12 +379,13 @@ export class Group {
     return found
   }
 
-  /** This box's bandwidth limits to one of the group's replicators. */
-  limitReplicator(ref: string, limits: { uploadBytesPerSecond?: number; downloadBytesPerSecond?: number }): void {
+  /** This box's sync windows and bandwidth limits to one of the group's replicators: it is dialled or dropped at once as they say. */
+  configureReplicator(ref: string, settings: ReplicatorSettings): void {
     const key = ref.toLowerCase()
     const found = this.#replicators.find((r) => r.box === key || r.peer === key)
     if (!found) throw new NotFound('That is no replicator of the group: `coffer groups replicator list` lists them.')
-    this.#replicas.limit(found.peer, limits)
+    this.#replicas.configure(found.peer, settings)
+    this.#dialMembers()
   }
 
   /** Leaves the group: says so in its log, gives the members a moment to hear it, and deletes this box's copy. A removed box only deletes its copy. */
@@ -601,10 +611,15 @@ export class Group {
     }
   }
 
+  /** Dials every member, and each replicator inside its sync windows; one outside them is dropped, and refused until they open. */
   #dialMembers(): void {
     const self = this.#peer.publicKey.toString('hex')
-    const peers = new Set([...this.#members, ...this.#waiting, ...this.#replicators].map((m) => m.peer))
-    if (this.#invitedBy && peers.size === 0) peers.add(this.#invitedBy)
+    const peers = new Set([...this.#members, ...this.#waiting].map((m) => m.peer))
+    if (this.#invitedBy && peers.size === 0 && this.#replicators.length === 0) peers.add(this.#invitedBy)
+    for (const { peer } of this.#replicators) {
+      if (this.#replicas.inWindow(peer)) peers.add(peer)
+      else this.#swarm?.forget(Buffer.from(peer, 'hex'))
+    }
     peers.delete(self)
     for (const peer of peers) this.#swarm?.dial(Buffer.from(peer, 'hex'))
   }

@@ -17,9 +17,10 @@ import type { Drive } from './drive.ts'
 import type { Group, Epoch } from './group.ts'
 import { openInvite } from './invite.ts'
 import { Role, signStatement } from './members.ts'
-import { PeerNetwork } from '../backup/index.ts'
+import { PeerNetwork, Window } from '../backup/index.ts'
 import { inviteeChannel } from './wire.ts'
 import type { BoxSources } from './shares.ts'
+import type { ReplicatorSettings } from './replicas.ts'
 import { DEFAULT_RULES, egressRefusal, heldSourceId, refusal, ShareRules, type Held } from './share-rules.ts'
 
 /** How long a join waits to reach the inviting admin, and then to be let write. */
@@ -48,6 +49,7 @@ export const ReplicatorView = Type.Object({
   addedBy: Type.String({ description: 'The admin who added it' }),
   since: Type.String(),
   connected: Type.Boolean({ description: 'Connected to this box now' }),
+  inWindow: Type.Boolean({ description: 'Inside one of this box\'s sync windows with it now (or it has none): outside them this box neither dials nor admits it' }),
   holds: Type.Union([Type.Null(), Type.Object({
     reportedAt: Type.String(),
     cores: Type.Integer(), blocks: Type.Integer(), bytes: Type.Number(),
@@ -56,6 +58,7 @@ export const ReplicatorView = Type.Object({
   })], { description: 'What it last said it holds (signed), checked against this box\'s copy; none before its first report' }),
   lastSynced: Type.Union([Type.String(), Type.Null()], { description: 'When it last held every block this box holds' }),
   limits: Type.Object({ uploadBytesPerSecond: Type.Integer(), downloadBytesPerSecond: Type.Integer() }, { description: 'This box\'s bandwidth limits to it; 0: none' }),
+  windows: Type.Array(Window, { description: 'When this box syncs with it, in the owner\'s time zone; empty: always' }),
 })
 export type ReplicatorView = Static<typeof ReplicatorView>
 
@@ -100,6 +103,8 @@ export interface GroupsDeps {
   bootstrap?: { host: string; port: number }[]
   /** The box's sources, which members share with a group and keep the copies of others' in. */
   sources?: BoxSources
+  /** The owner's time zone, which replicators' sync windows are in (default UTC). */
+  timeZone?: () => string
   logger?: pino.Logger
 }
 
@@ -289,9 +294,10 @@ export class Groups {
     return { removed: removed.box }
   }
 
-  async limitReplicator(key: string, replicator: string, limits: { uploadBytesPerSecond?: number; downloadBytesPerSecond?: number }): Promise<ReplicatorView> {
+  /** This box's sync windows and bandwidth limits to one of a group's replicators; those left out stay as they were. */
+  async configureReplicator(key: string, replicator: string, settings: ReplicatorSettings): Promise<ReplicatorView> {
     const group = this.#group(key)
-    group.limitReplicator(replicator, limits)
+    group.configureReplicator(replicator, settings)
     const ref = replicator.toLowerCase()
     return (await this.replicators(key)).find((r) => r.box === ref || r.peer === ref)!
   }
@@ -390,7 +396,7 @@ export class Groups {
   }
 
   #groupDeps() {
-    return { db: this.#deps.db, keys: this.#deps.keys, network: this.#network, sources: this.#deps.sources, logger: this.#deps.logger }
+    return { db: this.#deps.db, keys: this.#deps.keys, network: this.#network, sources: this.#deps.sources, timeZone: this.#deps.timeZone, logger: this.#deps.logger }
   }
 
   #dir(key: string): string {
@@ -434,14 +440,15 @@ export class Groups {
       })),
       conflicts: conflicts.map((c) => ({ path: c.path, versions: c.versions.map((v) => ({ ...v, mtime: new Date(v.mtime).toISOString() })) })),
       replicators: group.replicators().map((r) => ({
-        name: r.name, box: r.box, peer: r.peer, addedBy: names.get(r.addedBy) ?? r.addedBy.slice(0, 8), since: new Date(r.since).toISOString(), connected: r.connected,
+        name: r.name, box: r.box, peer: r.peer, addedBy: names.get(r.addedBy) ?? r.addedBy.slice(0, 8), since: new Date(r.since).toISOString(),
+        connected: r.connected, inWindow: r.inWindow,
         holds: r.report && r.behindBlocks !== null ? {
           reportedAt: new Date(r.report.at).toISOString(), cores: r.report.cores.length,
           blocks: r.report.cores.reduce((n, c) => n + c.blocks, 0), bytes: r.report.cores.reduce((n, c) => n + c.bytes, 0),
           quotaBytes: r.report.quotaBytes, usedBytes: r.report.usedBytes, overQuota: r.report.overQuota, behindBlocks: r.behindBlocks,
         } : null,
         lastSynced: r.syncedAt === null ? null : new Date(r.syncedAt).toISOString(),
-        limits: r.limits,
+        limits: r.limits, windows: r.windows,
       })),
       sources: group.shares.list().map((e) => {
         const you = e.box === self?.box || (!self && e.box === this.publicKey)

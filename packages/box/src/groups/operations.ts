@@ -7,6 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { durationPattern, parseDuration } from '../duration/index.ts'
+import { Window } from '../backup/index.ts'
 import { GroupView, MemberView, ReplicatorView, SharedSourceView, type Groups } from './groups.ts'
 import { MemberName, Role } from './members.ts'
 import { normalizePath } from './paths.ts'
@@ -159,16 +160,17 @@ export function groupOperations({ groups }: { groups: Groups }) {
       run: async (input) => ({ replicators: await groups.replicators(input.id) }),
     }),
 
-    limitReplicator: defineOperation({
-      name: 'groups.replicators.configure', summary: 'Set this box\'s bandwidth limits to one of a group\'s replicators', audit: 'admin',
+    configureReplicator: defineOperation({
+      name: 'groups.replicators.configure', summary: 'Set this box\'s sync windows and bandwidth limits to one of a group\'s replicators', audit: 'admin',
       input: Type.Object({
         id: GroupInput.properties.id,
         replicator: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'The replicator\'s key' }),
         uploadBytesPerSecond: Type.Optional(Type.Integer({ minimum: 0, description: 'Upload limit to it; 0: none' })),
         downloadBytesPerSecond: Type.Optional(Type.Integer({ minimum: 0, description: 'Download limit from it; 0: none' })),
+        windows: Type.Optional(Type.Array(Window, { maxItems: 24, description: 'When this box syncs with it; outside them it neither dials nor admits it, and drops it when one closes. Empty: always' })),
       }, { additionalProperties: false }),
       output: ReplicatorView, access: ownerOnly,
-      run: async ({ id, replicator, ...limits }) => groups.limitReplicator(id, replicator, limits),
+      run: async ({ id, replicator, ...settings }) => groups.configureReplicator(id, replicator, settings),
     }),
 
     sources: defineOperation({

@@ -3,7 +3,8 @@
  * the keys of every core the group's store holds (so it keeps them all, across epochs) and, if the
  * member is an admin, which peers it may admit (so a removed member is refused there too). The
  * replicator answers with signed accounts of what it holds; the member compares each with its own
- * copy, and keeps the last and when the replicator last held everything it has.
+ * copy, and keeps the last and when the replicator last held everything it has. This box's sync
+ * windows and bandwidth limits to each replicator are kept here too, as backup keeps its replicas'.
  */
 import fs from 'node:fs'
 import type Corestore from 'corestore'
@@ -11,7 +12,7 @@ import type Hypercore from 'hypercore'
 import type pino from 'pino'
 import { verifySignature } from '../keys/index.ts'
 import {
-  FromGroupReplica, groupHealthMessage, heldBlocks, openWire, throttle,
+  FromGroupReplica, groupHealthMessage, heldBlocks, inWindows, openWire, throttle,
   type Connection, type GroupHealthReport, type GroupPeer, type Rates, type ToGroupReplica, type Wire,
 } from '../backup/index.ts'
 
@@ -24,7 +25,11 @@ export interface ReplicatorState {
   syncedAt: number | null
   /** This box's bandwidth limits to it, bytes a second each way; 0: none (backup's throttle, on this box's connection). */
   limits: { uploadBytesPerSecond: number; downloadBytesPerSecond: number }
+  /** When this box syncs with it, HH:MM-HH:MM in the owner's time zone, as backup's windows; none: always. */
+  windows: string[]
 }
+
+export type ReplicatorSettings = Partial<ReplicatorState['limits']> & { windows?: string[] }
 
 const NO_LIMITS = { uploadBytesPerSecond: 0, downloadBytesPerSecond: 0 }
 
@@ -38,6 +43,7 @@ export class ReplicaLinks {
   readonly #file: string
   readonly #peers: () => GroupPeer[]
   readonly #admin: () => boolean
+  readonly #timeZone: () => string
   readonly #logger: pino.Logger | undefined
   readonly #links = new Map<string, Link>()
   readonly #states = new Map<string, ReplicatorState>()
@@ -45,12 +51,13 @@ export class ReplicaLinks {
   readonly #sending = new Map<string, Promise<void>>()
   #closed = false
 
-  constructor(opts: { group: string; store: Corestore; file: string; peers: () => GroupPeer[]; admin: () => boolean; logger?: pino.Logger }) {
+  constructor(opts: { group: string; store: Corestore; file: string; peers: () => GroupPeer[]; admin: () => boolean; timeZone: () => string; logger?: pino.Logger }) {
     this.#group = opts.group
     this.#store = opts.store
     this.#file = opts.file
     this.#peers = opts.peers
     this.#admin = opts.admin
+    this.#timeZone = opts.timeZone
     this.#logger = opts.logger
     try {
       for (const [peer, state] of Object.entries(JSON.parse(fs.readFileSync(this.#file, 'utf8')) as Record<string, ReplicatorState>)) this.#states.set(peer, state)
@@ -86,13 +93,18 @@ export class ReplicaLinks {
   }
 
   state(peer: string): ReplicatorState {
-    return this.#states.get(peer) ?? { report: null, behindBlocks: null, syncedAt: null, limits: NO_LIMITS }
+    return { report: null, behindBlocks: null, syncedAt: null, limits: NO_LIMITS, windows: [], ...this.#states.get(peer) }
   }
 
-  /** Sets this box's bandwidth limits to a replicator; a connection open now follows them at once. */
-  limit(peer: string, limits: Partial<ReplicatorState['limits']>): void {
+  /** Whether this box syncs with the replicator now: inside one of its windows, or it has none. */
+  inWindow(peer: string): boolean {
+    return inWindows(this.state(peer).windows, this.#timeZone())
+  }
+
+  /** Sets this box's windows and bandwidth limits to a replicator; a connection open now follows the limits at once. */
+  configure(peer: string, { windows, ...limits }: ReplicatorSettings): void {
     const state = this.state(peer)
-    this.#states.set(peer, { ...state, limits: { ...state.limits, ...limits } })
+    this.#states.set(peer, { ...state, limits: { ...state.limits, ...limits }, windows: windows ?? state.windows })
     this.#save()
   }
 

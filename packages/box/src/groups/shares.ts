@@ -34,7 +34,7 @@ import type { SenmlRecord } from '../senml/index.ts'
 import type { Member } from './members.ts'
 import type { GroupOp } from './ops.ts'
 import type { View } from './apply.ts'
-import { SHARED, heldSourceId, sharedKey, type Held, type ShareRules, type SharedSource } from './share-rules.ts'
+import { SHARED, heldSourceId, type Held, type ShareRules, type SharedSource } from './share-rules.ts'
 
 /** Records per block of a shared core. */
 const BLOCK_RECORDS = 1000
