@@ -4,8 +4,10 @@
  * shows, and the page follows it to paired, connected and in sync, checked block by block; a
  * replicator whose quota is full is flagged. A sync window that shuts it out now is set from the
  * page and the replica drops to "outside its sync window"; removing it needs a confirmation and
- * cuts it off. The paper key downloads as a PDF for the owner passphrase only, and the seed's split
- * and the shares held for friends are shown. Checked with axe-core and the keyboard, on a desktop
+ * cuts it off. The owner's other device is invited from the same form, for the owner passphrase, and
+ * the page gives the commands the device runs. The paper key downloads as a PDF for the owner
+ * passphrase only, and the seed's split (each share handed over as a file or delivered through a
+ * replica) and the shares held for friends are shown. Checked with axe-core and the keyboard, on a desktop
  * and at a phone's width, and photographed into test-artifacts/.
  */
 import { test, before, after } from 'node:test'
@@ -15,7 +17,7 @@ import path from 'node:path'
 import createTestnet from 'hyperdht/testnet.js'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { initHome } from '../../box/src/index.ts'
-import { Replicator } from '../../box/src/backup/index.ts'
+import { Replicator, acceptDevice, deviceIdentity } from '../../box/src/backup/index.ts'
 import { PASSPHRASE, senml, startBox, tempDir, until, type Running } from '../../box/test/helpers.ts'
 import { assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, loggedIn, screenshot } from './browser.ts'
 
@@ -215,6 +217,51 @@ test('removing a replica asks first, then cuts it off', async () => {
   await until('the removed replicator to be disconnected', () => ben.owners()[0]?.connected === false ? true : undefined)
 })
 
+test('the owner\'s other device is invited from the same form for the owner passphrase, and the page gives the commands the device runs', async () => {
+  const add = section('Add a replica')
+  await add.getByRole('radio', { name: 'your own other device' }).check()
+  await add.getByText(/it gets your keys, follows this box, and can take over as your box/).waitFor()
+  const deviceDir = path.join(tempDir(), 'laptop')
+  await add.getByLabel('Device’s key').fill(deviceIdentity(deviceDir).publicKey.toString('hex'))
+  await add.getByLabel('Name').fill('Laptop')
+  const passphrase = add.getByLabel('Owner passphrase')
+  await add.getByText(/^Asked because the invite carries your box’s seed — every key — sealed so that only that device can open it\./).waitFor()
+  await add.getByRole('button', { name: 'Invite', exact: true }).click()
+  await add.getByRole('alert').filter({ hasText: 'Enter your owner passphrase: a device’s invite carries your seed' }).waitFor()
+
+  await passphrase.fill('not the passphrase')
+  await add.getByRole('button', { name: 'Invite', exact: true }).click()
+  await add.getByRole('alert').filter({ hasText: 'That is not the owner passphrase of this box.' }).waitFor()
+  assert.equal(await passphrase.inputValue(), '')
+  assert.deepEqual((await replicas()).replicas.map((r) => r.name), ['Anna’s NAS'], 'a refused invite leaves nothing behind')
+  assert.ok(errors.length > 0 && errors.every((e) => e.includes('403')), errors.join('\n'))
+  errors.length = 0
+
+  await passphrase.fill(PASSPHRASE)
+  await add.getByRole('button', { name: 'Invite', exact: true }).click()
+  await add.getByRole('heading', { level: 3, name: 'Invite for Laptop' }).waitFor()
+  assert.equal(await passphrase.inputValue(), '')
+  const accept = await add.getByRole('textbox', { name: 'Command to take the invite, on the device' }).inputValue()
+  const match = /^coffer device accept (coffer-device-invite:\S+)$/.exec(accept)
+  assert.ok(match, accept)
+  assert.equal(await add.getByRole('textbox', { name: 'Then, to follow this box' }).inputValue(), 'coffer device start')
+  assert.equal(await add.getByRole('textbox', { name: 'Invite code alone' }).inputValue(), match[1])
+  await fact(card('Laptop'), 'Kind').filter({ hasText: 'Your device: holds your keys' }).waitFor()
+  await card('Laptop').getByText(/^Your device [0-9a-f]{12}…$/).waitFor()
+  await screenshot(page, 'backup-device-invite')
+  // The code the page gave is the device's alone, and carries this box's seed.
+  const accepted = await acceptDevice(deviceDir, match[1]!, async () => 'the laptop has its own')
+  assert.equal(accepted.identity, box.box.home.config.identity)
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))
+  assert.ok(!stored.includes(PASSPHRASE))
+
+  // Not left open: the page would follow an open invite for as long as it stays good.
+  const laptop = (await replicas()).replicas.find((r) => r.name === 'Laptop')!
+  assert.equal((await box.api('DELETE', `/api/v1/backup/replicas/${laptop.id}`)).status, 200)
+  await add.getByRole('button', { name: 'Done' }).click()
+  await card('Laptop').waitFor({ state: 'detached' })
+})
+
 test('the paper key downloads as a PDF for the owner passphrase only, and the passphrase is not kept', async () => {
   const paper = section('Paper key')
   const passphrase = paper.getByLabel('Owner passphrase')
@@ -243,13 +290,20 @@ test('the paper key downloads as a PDF for the owner passphrase only, and the pa
 test('the seed\'s split is shown with the command that makes one, and the shares held for friends', async () => {
   const split = section('Your seed among friends')
   await split.getByText('Your seed is not split among friends.').waitFor()
-  await split.getByText(/^coffer backup shares split --threshold 2 --friend /).waitFor()
+  await split.getByText(/^coffer backup shares split --threshold 2 --replica anna=ANNAS-REPLICA /).waitFor()
 
-  const made = await box.api('POST', '/api/v1/recovery/split', { body: { passphrase: PASSPHRASE, threshold: 2, friends: [{ name: 'chloe', identity: friend.box.home.config.identity }, { name: 'dan', identity: bystander }] } })
+  // Anna's share goes through her replicator, which is outside its sync window now: it waits for it to connect.
+  const made = await box.api('POST', '/api/v1/recovery/split', {
+    body: { passphrase: PASSPHRASE, threshold: 2, friends: [{ name: 'chloe', identity: friend.box.home.config.identity }, { name: 'dan', identity: bystander }, { name: 'anna', replica: 'Anna’s NAS' }] },
+  })
   assert.equal(made.status, 200, JSON.stringify(made.body))
   await page.reload()
-  await split.getByText(/any 2 of these 2 friends’ shares rebuild your seed/).waitFor()
-  assert.deepEqual(await split.getByRole('listitem').allTextContents(), [`chloe ${friend.box.home.config.identity.slice(0, 12)}…`, `dan ${bystander.slice(0, 12)}…`])
+  await split.getByText(/any 2 of these 3 friends’ shares rebuild your seed/).waitFor()
+  assert.deepEqual(await split.getByRole('listitem').allTextContents(), [
+    `chloe ${friend.box.home.config.identity.slice(0, 12)}…: handed over as a file`,
+    `dan ${bystander.slice(0, 12)}…: handed over as a file`,
+    `anna ${anna.publicKey.slice(0, 12)}…: waiting for Anna’s NAS to connect`,
+  ])
 
   const held = section('Shares you hold for friends')
   await held.getByText(box.box.home.config.identity).waitFor()

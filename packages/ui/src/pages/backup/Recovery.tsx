@@ -10,7 +10,7 @@ import { TableWrap } from '../../components/TableWrap.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { useLoad } from '../../components/useLoad.ts'
 import { backup } from './api.ts'
-import { short } from './words.ts'
+import { deliveryWords, short } from './words.ts'
 
 export function Recovery() {
   const split = useLoad((signal) => backup.split(signal), [])
@@ -23,10 +23,11 @@ export function Recovery() {
       <section className="recovery-part" aria-labelledby="split-heading">
         <h3 id="split-heading">Your seed among friends</h3>
         <p>
-          Your seed can be split among friends’ boxes: any few of them together can give it back, and none can use its share alone.
-          Splitting is done from the command line, which writes one share file per friend for you to send them:
+          Your seed can be split among friends: any few of them together can give it back, and none can use its share alone.
+          Splitting is done from the command line. A friend who runs a blind replicator for you gets their share through it (<code>--replica</code>, by the replica’s name);
+          for any other friend it writes a share file for you to send them (<code>--friend</code>, by their box’s identity):
         </p>
-        <pre className="preview">coffer backup shares split --threshold 2 --friend anna=ANNAS-BOX-IDENTITY --friend ben=BENS-BOX-IDENTITY --friend chloe=CHLOES-BOX-IDENTITY --out shares</pre>
+        <pre className="preview">coffer backup shares split --threshold 2 --replica anna=ANNAS-REPLICA --friend ben=BENS-BOX-IDENTITY --friend chloe=CHLOES-BOX-IDENTITY --out shares</pre>
         <ErrorNotice error={split.error} />
         {split.data === null && <p>Your seed is not split among friends.</p>}
         {split.data && (
@@ -36,7 +37,7 @@ export function Recovery() {
               these {split.data.friends.length} friends’ shares rebuild your seed. A new split retires this one.
             </p>
             <ul className="friends">
-              {split.data.friends.map((f) => <li key={f.identity}>{f.name} <code title={f.identity}>{short(f.identity)}</code></li>)}
+              {split.data.friends.map((f) => <li key={f.identity}>{f.name} <code title={f.identity}>{short(f.identity)}</code>: {deliveryWords(f)}</li>)}
             </ul>
           </>
         )}

@@ -29,7 +29,7 @@ export function ReplicaCard({ replica: r, timeZone, onNews, onChanged, onRemove 
         <h3 id={heading}>{r.name}</h3>
         {r.stale && <span className="flag">Needs attention</span>}
       </div>
-      <p className="muted">Blind replicator <code title={r.publicKey}>{short(r.publicKey)}</code></p>
+      <p className="muted">{r.kind === 'device' ? 'Your device' : 'Blind replicator'} <code title={r.publicKey}>{short(r.publicKey)}</code></p>
       {r.problems.length > 0 && (
         <ul className="notice error problems" aria-label={`Problems with ${r.name}`}>
           {r.problems.map((p) => <li key={p}>{p}</li>)}

@@ -5,13 +5,13 @@
  */
 import { createClient } from '@coffer/box/client'
 import type { BackupOperations, ReplicaSettings, ReplicaView } from '../../../../box/src/backup/index.ts'
-import type { HeldShare, Split } from '../../../../box/src/recovery/index.ts'
+import type { HeldShare, ShareHolder, Split } from '../../../../box/src/recovery/index.ts'
 import { currentSession, endSession } from '../../auth/session.ts'
 
 type Answer<K extends keyof BackupOperations> = Awaited<ReturnType<BackupOperations[K]['run']>>
 export type Replicas = Answer<'list'>
 export type Invited = Answer<'invite'>
-export type { HeldShare, ReplicaSettings, ReplicaView, Split }
+export type { HeldShare, ReplicaSettings, ReplicaView, ShareHolder, Split }
 
 const box = createClient({ baseUrl: '/api/v1', token: () => currentSession()?.token, onUnauthorized: endSession })
 const id = encodeURIComponent
@@ -19,6 +19,8 @@ const id = encodeURIComponent
 export const backup = {
   replicas: (signal?: AbortSignal) => box.request<Replicas>('GET', '/backup/replicas', { signal }),
   invite: (input: { publicKey: string; name: string; expiresIn: string }) => box.request<Invited>('POST', '/backup/replicas', { json: input }),
+  /** The passphrase goes in this one request and is kept nowhere: the device's invite carries the seed. */
+  inviteDevice: (input: { publicKey: string; name: string; expiresIn: string; passphrase: string }) => box.request<Invited>('POST', '/backup/devices', { json: input }),
   configure: (replica: string, settings: Partial<ReplicaSettings>) => box.request<ReplicaView>('PATCH', `/backup/replicas/${id(replica)}`, { json: settings }),
   check: (replica: string) => box.request<ReplicaView>('POST', `/backup/replicas/${id(replica)}/check`),
   remove: (replica: string) => box.request<{ removed: string }>('DELETE', `/backup/replicas/${id(replica)}`),

@@ -1,6 +1,6 @@
 /** How the Backup page says what a replica is doing, and reads what the owner types. */
-import { formatBytes } from '../../components/format.ts'
-import type { ReplicaSettings, ReplicaView } from './api.ts'
+import { formatBytes, formatTime } from '../../components/format.ts'
+import type { ReplicaSettings, ReplicaView, ShareHolder } from './api.ts'
 
 /** The quota a replicator's operator is suggested; they choose their own. */
 export const SUGGESTED_QUOTA = '10GiB'
@@ -9,8 +9,20 @@ export function acceptCommand(code: string): string {
   return `coffer replicator accept ${code} --quota ${SUGGESTED_QUOTA}`
 }
 
+/** What the owner's other device runs with its invite: take it, then follow the box. */
+export function deviceCommands(code: string): { accept: string; start: string } {
+  return { accept: `coffer device accept ${code}`, start: 'coffer device start' }
+}
+
 export function short(key: string): string {
   return `${key.slice(0, 12)}…`
+}
+
+/** How a friend's share of the seed reached them: a file handed over, or through the replica they run, delivered or not yet. */
+export function deliveryWords(holder: ShareHolder): string {
+  if (!holder.replica) return 'handed over as a file'
+  if (holder.deliveredAt !== null) return `delivered to ${holder.replica.name} ${formatTime(holder.deliveredAt)}`
+  return holder.problem ? `refused by ${holder.replica.name}: ${holder.problem}` : `waiting for ${holder.replica.name} to connect`
 }
 
 /** A log as the owner knows it: each source by its name, the audit log, and the list of sources that restores the rest. */
