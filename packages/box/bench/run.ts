@@ -3,7 +3,7 @@
  * same machine: raw better-sqlite3 inserts, raw SQL scans, and a bare Fastify route.
  * Prints a Markdown table for BENCHMARKS.md. Set BENCH_POINTS to shrink the big series.
  * Name benchmarks to run only those: `npm run bench -- owntracks health`
- * (big, plot, bytes, inproc, http, latest, owntracks, health, sandbox, apps, sources, cli; plot ingests the big series too).
+ * (big, plot, bytes, inproc, http, latest, owntracks, health, sandbox, apps, sources, cli, ingest; plot ingests the big series too).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -26,7 +26,7 @@ const BIG = Number(process.env.BENCH_POINTS ?? 10_000_000)
 const YEAR = 365 * 86400
 const T0 = 1_735_689_600 // 2025-01-01T00:00:00Z
 const rows: string[][] = []
-const BENCHMARKS = ['big', 'plot', 'bytes', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps', 'sources', 'cli']
+const BENCHMARKS = ['big', 'plot', 'bytes', 'inproc', 'http', 'latest', 'owntracks', 'health', 'sandbox', 'apps', 'sources', 'cli', 'ingest']
 const chosen = process.argv.slice(2)
 for (const name of chosen) if (!BENCHMARKS.includes(name)) throw new Error(`Unknown benchmark "${name}": choose from ${BENCHMARKS.join(', ')}.`)
 const selected = (name: string) => chosen.length === 0 || chosen.includes(name)
@@ -371,6 +371,16 @@ if (selected('sources')) {
   row(`${many}: idle RSS, open files`, `${mib(o.idleRss)}, ${o.idleFiles}`, `${mib(b.idleRss)}, ${b.idleFiles} with ${b.sources}`, b.idleRss / o.idleRss, '≤ 300 MiB')
   row(`${many}: RSS and open files after one query to each (an exact median over all its points)`, `${mib(o.touchedRss)}, ${o.touchedFiles}`, `${mib(b.touchedRss)}, ${b.touchedFiles} with ${b.sources}`, b.touchedRss / o.touchedRss, '≤ 500 MiB')
   row(`${many}: first query to a closed source, which opens it (p50)`, `${o.firstQueryMs.toFixed(1)} ms`, `${o.againQueryMs.toFixed(1)} ms the same query once open`, o.againQueryMs / o.firstQueryMs, 'reported')
+}
+
+// 11. HTTP ingest into `coffer start` in a process of its own, against PostgreSQL's COPY of the same batches.
+if (selected('ingest')) {
+  console.error('HTTP ingest against PostgreSQL COPY')
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./ingest.ts', import.meta.url))], { encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const r = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { boxRecordsPerSecond: number; copyRowsPerSecond: number | null; streamedCopyRowsPerSecond: number | null; ratio: number | null; ratioToStreamed: number | null; rounds: number }
+  const rate = (x: number | null) => x === null ? 'no PostgreSQL reachable' : `${x.toLocaleString('en')} rows/s`
+  row(`HTTP SenML ingest into \`coffer start\`, batches of 1,000 over 4 connections (p50 of ${r.rounds} rounds)`, `${r.boxRecordsPerSecond.toLocaleString('en')} rec/s`, `${rate(r.copyRowsPerSecond)} PostgreSQL COPY, one per batch`, r.ratio, '≥ 0.8')
+  row('… against one COPY per connection, streaming every batch', `${r.boxRecordsPerSecond.toLocaleString('en')} rec/s`, rate(r.streamedCopyRowsPerSecond), r.ratioToStreamed, 'reported')
 }
 
 await box.close()
