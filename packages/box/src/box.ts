@@ -98,7 +98,7 @@ export function createBox(config: BoxConfig): Box {
   const sandbox = new Sandbox()
   const apps: Apps = new Apps({
     db, dir: path.join(home.dir, 'apps'), store, arbiter, audit, gateway, sandbox, logger,
-    ops, sources, timeZone: home.config.timeZone ?? 'UTC',
+    ops, sources, timeZone: home.config.timeZone ?? 'UTC', closedToApps: (source) => groups.closedToApps(source),
   })
   const appOps = appOperations({ apps })
   const exportOps = exportOperations({ gateway })

@@ -65,11 +65,15 @@ export function ownSourceId(app: string, source: string): string {
   return `app.${app}.${source}`
 }
 
-/** Sources a request may be answered from: the one it names, or every source of its logical type (never another app's). */
-export function candidates(request: SourceRequest, sources: SourceMeta[]): string[] {
+/**
+ * Sources a request may be answered from: the one it names, or every source of its logical type —
+ * never another app's, nor one `closed` to apps (a group's copy shared under apps=none), which would
+ * have the whole grant refused for its sake.
+ */
+export function candidates(request: SourceRequest, sources: SourceMeta[], closed: (source: string) => boolean = () => false): string[] {
   if (request.source) return sources.some((s) => s.id === request.source) ? [request.source] : []
   return sources
-    .filter((s) => !s.id.startsWith('app.') && (s.logicalType === request.logicalType || s.attributes.some((a) => a.logicalType === request.logicalType)))
+    .filter((s) => !s.id.startsWith('app.') && !closed(s.id) && (s.logicalType === request.logicalType || s.attributes.some((a) => a.logicalType === request.logicalType)))
     .map((s) => s.id)
 }
 
@@ -77,11 +81,11 @@ function period(window: number): string {
   return window === 0 ? 'all of its history' : `the last ${describeDuration(window)}`
 }
 
-export function review(manifest: Manifest, sources: SourceMeta[]): Review {
+export function review(manifest: Manifest, sources: SourceMeta[], closed?: (source: string) => boolean): Review {
   const reads = manifest.sources.map((request) => {
     const granularity = durationSeconds(request.granularity)
     const window = durationSeconds(request.window)
-    const matches = candidates(request, sources)
+    const matches = candidates(request, sources, closed)
     const what = request.source ? `"${request.source}"` : `your ${request.logicalType} data`
     const how = request.ops.includes('observe') ? (request.ops.includes('read') ? 'read and watch' : 'watch') : 'read'
     return {
@@ -113,7 +117,7 @@ export function review(manifest: Manifest, sources: SourceMeta[]): Review {
 }
 
 /** The owner's answers as a consent, refusing any answer that would widen what the manifest asked. */
-export function decide(manifest: Manifest, sources: SourceMeta[], input: ConsentInput = {}): Consent {
+export function decide(manifest: Manifest, sources: SourceMeta[], input: ConsentInput = {}, closed?: (source: string) => boolean): Consent {
   const answers = input.sources ?? {}
   for (const id of Object.keys(answers)) {
     if (!manifest.sources.some((s) => s.id === id)) throw new InvalidInput(`The app asks for no source "${id}"; it asks for ${manifest.sources.map((s) => s.id).join(', ') || 'none'}.`, { field: `sources.${id}` })
@@ -125,7 +129,7 @@ export function decide(manifest: Manifest, sources: SourceMeta[], input: Consent
       if (request.required) throw new InvalidInput(`"${request.id}" is required by ${manifest.name}: grant it (narrowed if you like) or do not install the app.`, { field: `sources.${request.id}` })
       continue
     }
-    const allowed = candidates(request, sources)
+    const allowed = candidates(request, sources, closed)
     const chosen = answer.sources ?? allowed
     for (const source of chosen) {
       if (!allowed.includes(source)) throw new InvalidInput(`"${source}" is not a source ${manifest.name} asked for under "${request.id}" (it may have ${allowed.join(', ') || 'none'}).`, { field: `sources.${request.id}` })

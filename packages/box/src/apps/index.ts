@@ -97,6 +97,8 @@ export interface AppsDeps {
   sources: SourceOperations
   logger: Logger
   timeZone: string
+  /** Sources no app may be granted (a group's copy shared under apps=none): a request by logical type is not offered them. */
+  closedToApps?: (source: string) => boolean
 }
 
 export class Apps {
@@ -141,7 +143,7 @@ export class Apps {
     const existing = this.#find(manifest.id)
     this.#keepBundle(manifest, bundle.code)
     const now = Date.now() / 1000
-    const appReview = review(manifest, this.#deps.store.list())
+    const appReview = review(manifest, this.#deps.store.list(), this.#deps.closedToApps)
     if (!existing) {
       this.#db.prepare(`INSERT INTO apps (id, version, state, manifest, consent, grants, installed_at, updated_at) VALUES (?, ?, 'pending', ?, NULL, '{}', ?, ?)`)
         .run(manifest.id, manifest.version, JSON.stringify(manifest), now, now)
@@ -164,14 +166,14 @@ export class Apps {
   /** The review of what the app (or its waiting update) asks for. */
   review(id: string): Review {
     const app = this.get(id)
-    return review(app.update ?? app.manifest, this.#deps.store.list())
+    return review(app.update ?? app.manifest, this.#deps.store.list(), this.#deps.closedToApps)
   }
 
   /** The owner's consent: to a new app, to an update that asked for more, or a change to a running app's grant. */
   async grant(id: string, input: ConsentInput = {}): Promise<AppInfo> {
     const app = this.get(id)
     const manifest = app.update ?? app.manifest
-    await this.#apply(manifest, decide(manifest, this.#deps.store.list(), input))
+    await this.#apply(manifest, decide(manifest, this.#deps.store.list(), input, this.#deps.closedToApps))
     return this.get(id)
   }
 

@@ -348,6 +348,11 @@ export class Groups {
     },
   }
 
+  /** Whether a source is this box's copy of one a group shares under apps=none: no app may be granted it. */
+  closedToApps(id: string): boolean {
+    return this.#held(id)?.rules.apps === 'none'
+  }
+
   /** Why a sender that can read these sources may send nothing out of the box, or undefined. */
   withheld(sources: string[]): string | undefined {
     return egressRefusal(sources.map((id) => this.#held(id)).filter((h) => h !== undefined))
