@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { createMarket } from '@coffer/market'
 import { senml, until, within } from './helpers.ts'
 import { startBox, testnet, type Later } from './group-members.ts'
 
@@ -129,4 +130,48 @@ test('an app that can read a copy shared with gateway=no sends nothing out of th
   assert.deepEqual(received, ['{"week":1}'], 'nothing more reached the destination')
   const audit = (await bea.api('GET', '/audit?subject=app:energy-report&outcome=deny&limit=100')).body as { operation: string; reason: string | null }[]
   assert.ok(audit.some((e) => e.operation === 'export' && /gateway=no/.test(e.reason ?? '')))
+})
+
+test('a data market\'s query is not answered from a copy shared with market=no: the market\'s read of it is refused under the rule, and nothing is sent', async () => {
+  const helper = createMarket({ port: 0, logLevel: 'silent', aggregation: { role: 'helper', leaderToken: 'between-operators', verifyKey: 'agreed by both operators' } })
+  await helper.open()
+  later(() => helper.close())
+  const leader = createMarket({
+    port: 0, logLevel: 'silent',
+    aggregation: { role: 'leader', helper: { url: await helper.listen(), token: 'between-operators' }, verifyKey: 'agreed by both operators', releasePollMs: 60_000 },
+  })
+  await leader.open()
+  later(() => leader.close())
+  const marketUrl = await leader.listen()
+  const market = async (method: string, route: string, body?: unknown, key?: string) => {
+    const res = await fetch(marketUrl + route, {
+      method, body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    })
+    assert.ok(res.ok, `${method} ${route}: ${res.status}`)
+    return res.json()
+  }
+  const registered = await market('POST', '/api/v1/processors', { name: 'Energy study', contact: 'study@example.org' })
+  await leader.payments.deposit({ processorId: registered.processor.id, amount: 1_000_000, reference: 'study grant' })
+
+  // The electricity the market's vocabulary asks for is only in Bea's copy of Anna's solar panel, shared with market=no.
+  assert.equal((await anna.api('POST', '/sources/solar/records', { raw: senml([{ n: 'electricity', u: 'kWh', v: 3, t: t0 }]) })).status, 201)
+  await until('the reading in Bea\'s copy', async () => ((await bea.api('GET', `/groups/${key}/sources`)).body.sources as Shared[]).find((s) => s.id === solar)?.records === 2 || undefined, 30_000)
+  const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10)
+  const posted = await market('POST', '/api/v1/queries', {
+    question: `SELECT AVG(MEAN(SUM(Energy.electricity) PER 1d) DURING ${day(t0 - 86400)} .. ${day(t0 + 86400)})`,
+    purpose: 'How much electricity homes make.', price: { amount: 10, currency: 'sat' },
+    deadline: new Date(Date.now() + 30 * 86400_000).toISOString(), participants: { min: 10, max: 100 },
+    bounds: { 'Energy.electricity': { lo: 0, hi: 100 } }, answer: 'statistics', retention: '30d',
+  }, registered.key)
+
+  assert.equal((await bea.api('PUT', '/market/levels', { body: { levels: { Energy: 'medium' } } })).status, 200)
+  assert.equal((await bea.api('POST', '/markets', { body: { url: marketUrl } })).status, 201)
+  const accepted = await bea.api('POST', `/market/queries/${posted.id}/accept`)
+  assert.equal(accepted.status, 200, JSON.stringify(accepted.body))
+  assert.notEqual(accepted.body.state, 'answered')
+  assert.match(accepted.body.reason, new RegExp(`"${solar.replaceAll('.', '\\.')}" is held by the group "Household", shared by Anna, under the rule market=no`))
+  assert.equal((await market('GET', `/api/v1/queries/${posted.id}`, undefined, registered.key)).participation.answered, 0)
+  const sent = (await bea.api('GET', '/exports')).body as { app: string }[]
+  assert.deepEqual(sent.filter((e) => e.app.startsWith('market:')), [], 'nothing went to the market')
 })
