@@ -80,13 +80,19 @@ export async function startBox(later: Later, bootstrap: Bootstrap) {
   initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
   const box: Box = createBox({ home, port: 0, logLevel: 'silent', dhtBootstrap: bootstrap })
   await box.open()
-  later(() => box.close())
+  let running = true
+  later(() => running && box.close())
   const url = await box.listen()
   const token = box.arbiter.ownerToken(3600).token
   const program = new Command().exitOverride()
   groupCommands(program, () => new Client(url, token))
   return {
     home, url, token,
+    /** Stops the box, so what it holds on disk can be read as it is. */
+    async stop() {
+      running = false
+      await box.close()
+    },
     api: (method: string, route: string, opts: { body?: unknown; raw?: string; token?: string } = {}) => call(url, method, `/api/v1${route}`, { token, ...opts }),
     coffer: (...args: string[]) => captured(() => program.parseAsync(['node', 'coffer', ...args])),
   }

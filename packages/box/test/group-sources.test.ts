@@ -1,6 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
+import { createHmac } from 'node:crypto'
+import { openHome } from '../src/index.ts'
+import { openMetaDb } from '../src/db/index.ts'
+import { openCorestore } from '../src/store/index.ts'
 import { Replicator } from '../src/backup/index.ts'
 import { filesHolding, senml, tempDir, until, within } from './helpers.ts'
 import { startBox, teardown, testnet } from './group-members.ts'
@@ -15,7 +19,7 @@ async function shared(box: Member, key: string): Promise<Shared[]> {
   return res.body.sources
 }
 
-test('a member shares a source with its group: every member\'s box holds a read-only copy, live, that its apps may be granted under the sharer\'s rules; a removed member gets nothing new, the replicator holds ciphertext only, and stopping stops it', async (t) => {
+test('a member shares a source with its group: every member\'s box holds a read-only copy, live, that its apps may be granted under the sharer\'s rules; a removed member gets nothing new and opens nothing shared afterwards with any key it holds, the replicator holds ciphertext only, and stopping stops it', async (t) => {
   const later = teardown(t)
   const bootstrap = await testnet(later)
   const anna = await startBox(later, bootstrap)
@@ -140,4 +144,39 @@ test('a member shares a source with its group: every member\'s box holds a read-
   assert.equal((await bea.api('GET', `/sources/${copy.id}`)).body.points, 5)
   assert.match(await bea.coffer('groups', 'sources', 'list', 'Household'), /stopped/)
   assert.equal((await bea.api('DELETE', `/sources/${copy.id}`)).status, 200)
+
+  // With every key Rex's box holds, the meter's core written after the removal does not open; the new epoch's key opens it.
+  const keysOf = (box: Member) => {
+    const db = openMetaDb(openHome(box.home).paths.meta)
+    try {
+      return db.prepare('SELECT epoch, content_key FROM group_epochs WHERE group_key = ? ORDER BY epoch').all(key) as { epoch: number; content_key: string }[]
+    } finally {
+      db.close()
+    }
+  }
+  const rexKeys = keysOf(rex)
+  assert.deepEqual(rexKeys.map((k) => k.epoch), [0])
+  const annaKeys = keysOf(anna)
+  assert.deepEqual(annaKeys.map((k) => k.epoch), [0, 1])
+  await anna.stop()
+  const derived = (contentKey: string, context: string) => createHmac('sha256', Buffer.from(contentKey, 'hex')).update(context).digest()
+  const held = async (encryption: Buffer | null) => {
+    const store = openCorestore(path.join(anna.home, 'groups', key))
+    try {
+      const core = store.get({ name: 'share/1/energy', ...(encryption ? { encryption: { key: encryption } } : {}) })
+      await core.ready()
+      const blocks: Buffer[] = []
+      for (let i = 0; i < core.length; i++) blocks.push((await core.get(i, { wait: false }))!)
+      return { length: core.length, bytes: Buffer.concat(blocks) }
+    } finally {
+      await store.close()
+    }
+  }
+  const rexHolds = rexKeys.flatMap((k) => [Buffer.from(k.content_key, 'hex'), derived(k.content_key, 'coffer/v1/group-shares'), derived(k.content_key, 'coffer/v1/group-blobs')])
+  for (const candidate of [...rexHolds, null]) {
+    const { length, bytes } = await held(candidate)
+    assert.ok(length > 0)
+    assert.ok(!bytes.includes(after), 'a key Rex holds opens the meter\'s records shared after its removal')
+  }
+  assert.ok((await held(derived(annaKeys[1]!.content_key, 'coffer/v1/group-shares'))).bytes.includes(after))
 })
