@@ -101,16 +101,20 @@ test('a share of the seed goes to a friend\'s blind replicator over the paired c
   // A new split: Anna's replicator gets the new share in place of the old; Ben is now a file friend, and his replicator drops the old one.
   const benBox = path.join(tempDir(), 'ben-box')
   initHome(benBox, { passphrase: PASSPHRASE, timeZone: 'UTC' })
-  const second = await split([{ replica: 'anna-nas' }, { name: 'ben', identity: openHome(benBox).config.identity }])
-  assert.equal(second.status, 200, JSON.stringify(second.body))
-  assert.ok(second.body.version > v1)
-  assert.deepEqual(second.body.shares.map((s: any) => s.name), ['ben'], 'the file friend\'s share is handed over as a file')
-  await until('Anna\'s replicator to hold the new split\'s share', async () => (await heldOn(anna))[0]?.version === second.body.version ? true : undefined, 30_000)
+  const sharesDir = path.join(tempDir(), 'shares')
+  const second = await cli(['--home', homeDir, 'backup', 'shares', 'split', '--threshold', '2', '--replica', 'anna-nas', '--friend', `ben=${openHome(benBox).config.identity}`, '--out', sharesDir],
+    { COFFER_URL: owner.url, COFFER_TOKEN: owner.token, COFFER_PASSPHRASE: PASSPHRASE })
+  assert.equal(second.code, 0, second.stderr)
+  const v2 = Number(/^Split your seed \(version (\d+)\)/.exec(second.stdout)![1])
+  assert.ok(v2 > v1)
+  assert.match(second.stdout, /anna-nas\s+[0-9a-f]{12}…\s+waiting for replica "anna-nas" to connect|anna-nas\s+[0-9a-f]{12}…\s+delivered/)
+  assert.deepEqual(fs.readdirSync(sharesDir), ['ben.coffer-share.json'], 'the file friend\'s share is handed over as a file')
+  await until('Anna\'s replicator to hold the new split\'s share', async () => (await heldOn(anna))[0]?.version === v2 ? true : undefined, 30_000)
   await until('Ben\'s replicator to drop the old split\'s share', async () => (await heldOn(ben)).length === 0 ? true : undefined, 30_000)
   const now = await until('the new share to be delivered', async () => {
     const { body } = await owner.api('GET', '/api/v1/recovery/split')
-    return body.friends[0].deliveredAt !== null ? body : undefined
+    return body.friends.find((f: any) => f.name === 'anna-nas').deliveredAt !== null ? body : undefined
   }, 30_000)
-  assert.deepEqual(now.friends.map((f: any) => [f.name, f.replica?.name ?? null]), [['anna-nas', 'anna-nas'], ['ben', null]])
+  assert.deepEqual(now.friends.map((f: any) => [f.name, f.replica?.name ?? null, f.deliveredAt]), [['ben', null, null], ['anna-nas', 'anna-nas', now.friends[1].deliveredAt]])
   assert.deepEqual(await heldOn(stranger), [], 'the unpaired replicator never got a share')
 })
