@@ -4,7 +4,10 @@
  * and the page follows it until both members are listed, connected. Through the page a file goes
  * up into the drive, is found there over WebDAV by a plain HTTP client and at the other member's
  * box, comes down again byte for byte, and is deleted after a confirmation; a file both members
- * wrote at once shows as a conflict until its copy is deleted from the page. The owner joins the
+ * wrote at once shows as a conflict until its copy is deleted from the page. A blind replicator
+ * pairs, and the sync windows set for it from the page let it go and let it back. A source the
+ * other member shares shows with its rules in words and this box's read-only copy, and the owner
+ * shares one of theirs from the page. The owner joins the
  * other box's group with an invite pasted into the page, removes a member after a confirmation
  * that says what removal does and does not do, and leaves a group. Checked with axe-core and the
  * keyboard, on a desktop and at a phone's width, and photographed into test-artifacts/.
@@ -17,7 +20,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import createTestnet from 'hyperdht/testnet.js'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { initHome } from '../../box/src/index.ts'
-import { replicatorIdentity } from '../../box/src/backup/index.ts'
+import { Replicator } from '../../box/src/backup/index.ts'
 import type { GroupView } from '../../box/src/groups/index.ts'
 import { PASSPHRASE, startBox, tempDir, until, type Running } from '../../box/test/helpers.ts'
 import { assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, loggedIn, screenshot } from './browser.ts'
@@ -32,6 +35,7 @@ let context: BrowserContext
 let page: Page
 let errors: string[]
 let household: string
+let replicator: Replicator
 
 before(async () => {
   testnet = await createTestnet(3, { host: '127.0.0.1' })
@@ -46,6 +50,7 @@ before(async () => {
 
 after(async () => {
   await context?.close()
+  await replicator?.close()
   await anna?.close()
   await bea?.close()
   await testnet?.destroy()
@@ -121,11 +126,48 @@ test('an admin invites a blind replicator: the page says none holds the group ye
   await form.getByLabel('Its key').fill('not a key')
   await form.getByRole('button', { name: 'Invite the replicator' }).click()
   await form.getByRole('alert').filter({ hasText: 'coffer replicator id' }).waitFor()
-  await form.getByLabel('Its key').fill(replicatorIdentity(tempDir('coffer-ui-replicator-')).publicKey.toString('hex'))
+  replicator = new Replicator({ dir: tempDir('coffer-ui-replicator-'), bootstrap: testnet.bootstrap })
+  await replicator.open()
+  await form.getByLabel('Its key').fill(replicator.publicKey)
   await form.getByLabel('Name').fill('Co-op server')
   await form.getByRole('button', { name: 'Invite the replicator' }).click()
   const command = await replicators.getByLabel('Command for the replicator’s operator').inputValue()
   assert.match(command, /^coffer replicator accept coffer-group-replica:[A-Za-z0-9_-]+ --quota 10GiB$/)
+  // Its operator accepts; once it pairs it is listed.
+  replicator.accept(command.split(' ')[3]!, { quotaBytes: 2 ** 30 })
+  await until('the replicator to pair', async () => (await groupsOf(anna)).groups[0]!.replicators[0]?.connected || undefined, JOIN_MS)
+})
+
+test('this box\'s sync windows with a replicator are set from the page: outside them it is let go, inside them it connects again', async () => {
+  const home = card('Household')
+  const replicators = home.getByRole('region', { name: 'Replicators of Household' })
+  const row = replicators.getByRole('row').filter({ hasText: /^Co-op server/ })
+  await section('Your groups').getByRole('button', { name: 'Refresh' }).click()
+  await row.filter({ hasText: /^Co-op serverConnectedAt any time/ }).waitFor()
+  await replicators.getByText('Sync of Co-op server: at any time, upload no limit, download no limit').click()
+  const form = replicators.getByRole('form', { name: 'Sync of Co-op server' })
+  await form.getByLabel('Sync windows').fill('25:00-26:00')
+  await form.getByRole('button', { name: 'Save' }).click()
+  await form.getByRole('alert').filter({ hasText: '“25:00-26:00” is not a sync window' }).waitFor()
+
+  // A window that opens in two hours (the box is in UTC): the replicator is let go at once.
+  const hhmm = (offsetHours: number) => new Date(Date.now() + offsetHours * 3600_000).toISOString().slice(11, 16)
+  const closed = `${hhmm(2)}-${hhmm(3)}`
+  await form.getByLabel('Sync windows').fill(closed)
+  await form.getByLabel('Upload limit (KB/s)').fill('512')
+  await form.getByRole('button', { name: 'Save' }).click()
+  await replicators.getByRole('status').filter({ hasText: `Co-op server: syncs ${closed.replace('-', '–')} (outside its windows now: this box lets it go until one opens); upload 512 KB/s, download no limit.` }).waitFor()
+  await row.filter({ hasText: `Co-op serverOutside its sync windows${closed.replace('-', '–')}` }).waitFor()
+  const set = (await groupsOf(anna)).groups[0]!.replicators[0]!
+  assert.deepEqual([set.windows, set.limits.uploadBytesPerSecond, set.connected], [[closed], 512 * 1024, false])
+
+  // Emptied, it syncs at any time and connects again.
+  await replicators.getByText(/^Sync of Co-op server: /).click()
+  await form.getByLabel('Sync windows').fill('')
+  await form.getByRole('button', { name: 'Save' }).click()
+  await until('the replicator to connect again', async () => (await groupsOf(anna)).groups[0]!.replicators[0]?.connected || undefined, JOIN_MS)
+  await section('Your groups').getByRole('button', { name: 'Refresh' }).click()
+  await row.filter({ hasText: /^Co-op serverConnectedAt any time/ }).waitFor()
 })
 
 test('the owner invites another box, copies the sealed invite, and the page follows it until both members are listed and connected', async () => {
@@ -252,6 +294,40 @@ test('a file both members wrote at once shows as a conflict, both versions kept,
   await conflicts.waitFor({ state: 'detached' })
   assert.deepEqual((await groupsOf(anna)).groups.find((g) => g.key === household)!.conflicts, [])
   assert.match((await (await dav(anna, household, '/plan.txt')).text()), /^(potatoes|carrots) in row 1$/)
+})
+
+test('a source another member shares shows with who shares it, its rules in words and this box\'s read-only copy; the owner shares one of theirs from the page', async () => {
+  const t0 = Date.UTC(2026, 10, 2, 10) / 1000
+  for (const [box, id, type] of [[bea, 'meter', 'energy'], [anna, 'thermostat', 'environment']] as const) {
+    assert.equal((await box.api('POST', '/api/v1/sources', { body: { id, logicalType: type, description: `The ${id}` } })).status, 201)
+    assert.equal((await box.api('POST', `/api/v1/sources/${id}/records`, { raw: JSON.stringify([{ n: 'x', v: 1, t: t0 }]), type: 'application/senml+json' })).status, 201)
+  }
+  assert.equal((await bea.api('POST', `/api/v1/groups/${household}/sources`, { body: { source: 'meter', apps: 'raw' } })).status, 201)
+  const copy = await until('Anna\'s copy of Bea\'s meter', async () => (await groupsOf(anna)).groups.find((g) => g.key === household)?.sources.find((s) => s.source === 'meter' && s.records === 1), JOIN_MS)
+  // The share form lists this box's sources as the page found them: it is read again with the page.
+  await page.reload()
+  const home = card('Household')
+  const shared = home.getByRole('region', { name: 'Sources shared with Household' })
+  const meter = shared.getByRole('row').filter({ hasText: /^meter/ })
+  await meter.waitFor()
+  assert.match(await meter.textContent() ?? '', new RegExp(`^meterBea${copy.id.replaceAll('.', '\\.')} Read-only, held by the group1Live since .+Apps may read every reading; nothing read from it leaves a member’s box; it answers no data market\\.$`))
+  assert.equal(await meter.getByRole('button').count(), 0, 'only its sharer stops sharing it')
+  await meter.getByRole('link', { name: copy.id }).waitFor()
+
+  await home.getByText('Share a source with Household').click()
+  const form = home.getByRole('form', { name: 'Share a source with Household' })
+  await form.getByRole('button', { name: 'Share it' }).click()
+  await form.getByRole('alert').filter({ hasText: 'Choose the source to share.' }).waitFor()
+  assert.deepEqual(await form.getByLabel('Source').locator('option').allTextContents(), ['Choose…', 'thermostat'], 'neither the copy of Bea\'s meter nor anything else')
+  await form.getByLabel('Source').selectOption('thermostat')
+  await form.getByLabel('Over at least').selectOption({ label: '1 day' })
+  await form.getByLabel('It may answer data markets').check()
+  await form.getByRole('button', { name: 'Share it' }).click()
+  const thermostat = shared.getByRole('row').filter({ hasText: /^thermostat/ })
+  await thermostat.filter({ hasText: /^thermostatAnna \(you\)thermostat1Live since .+Apps may read totals and averages over 1 day or more; nothing read from it leaves a member’s box; it may answer data markets\.Stop sharing…$/ }).waitFor()
+  const atBea = await until('Bea\'s copy of the thermostat', async () => (await groupsOf(bea)).groups.find((g) => g.key === household)?.sources.find((s) => s.source === 'thermostat' && s.records === 1), JOIN_MS)
+  assert.deepEqual(atBea.rules, { apps: 'aggregates', finest: 86400, gateway: false, market: true })
+  await screenshot(page, 'groups-shared-sources')
 })
 
 test('the owner joins another box\'s group with an invite pasted into the page', async () => {

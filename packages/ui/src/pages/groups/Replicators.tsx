@@ -1,16 +1,22 @@
-/** A group's blind replicators: what each holds and how far behind, inviting one (the sealed code for its operator), and removing one. */
+/**
+ * A group's blind replicators: what each holds and how far behind, this box's sync windows and
+ * bandwidth limits to each (read and said as the Backup page says a replica's), inviting one (the
+ * sealed code for its operator), and removing one.
+ */
 import { useId, useState, type FormEvent } from 'react'
 import { Copyable } from '../../components/Copyable.tsx'
 import { formatBytes, formatTime } from '../../components/format.ts'
 import { TableWrap } from '../../components/TableWrap.tsx'
 import { useAction } from '../../components/useAction.ts'
-import { groups, type GroupView, type ReplicatorInvited } from './api.ts'
+import { groups, type GroupView, type ReplicatorInvited, type ReplicatorView } from './api.ts'
 import { readPublicKey } from '../../components/invites.ts'
-import { short } from './words.ts'
+import { limitWords, readLimit, readWindows, settingsText, windowsWords } from '../backup/words.ts'
+import { replicatorConnectionWords, short } from './words.ts'
 
 const time = (iso: string) => formatTime(Date.parse(iso) / 1000)
 
 export function Replicators({ group: g, admin, onChanged }: { group: GroupView; admin: boolean; onChanged: () => void }) {
+  const [news, setNews] = useState<string | null>(null)
   const [invited, setInvited] = useState<ReplicatorInvited | null>(null)
   const [removing, setRemoving] = useState<string | null>(null)
   const { busy, error, run } = useAction()
@@ -29,7 +35,7 @@ export function Replicators({ group: g, admin, onChanged }: { group: GroupView; 
             <table>
               <thead>
                 <tr>
-                  <th scope="col">Name</th><th scope="col">Connection</th><th scope="col">Holds</th><th scope="col">Behind this box</th><th scope="col">Last held everything</th><th scope="col">Key</th>
+                  <th scope="col">Name</th><th scope="col">Connection</th><th scope="col">Syncs</th><th scope="col">Holds</th><th scope="col">Behind this box</th><th scope="col">Last held everything</th><th scope="col">Key</th>
                   {admin && <th scope="col"><span className="visually-hidden">Actions</span></th>}
                 </tr>
               </thead>
@@ -37,7 +43,8 @@ export function Replicators({ group: g, admin, onChanged }: { group: GroupView; 
                 {g.replicators.map((r) => (
                   <tr key={r.box}>
                     <th scope="row">{r.name}</th>
-                    <td className={r.connected ? 'state-active' : 'state-offline'}>{r.connected ? 'Connected' : 'Not connected'}</td>
+                    <td className={r.connected ? 'state-active' : 'state-offline'}>{replicatorConnectionWords(r)}</td>
+                    <td>{windowsWords(r.windows)}</td>
                     <td>{r.holds ? `${formatBytes(r.holds.bytes)} in ${r.holds.blocks.toLocaleString('en')} blocks${r.holds.overQuota ? ' (over its quota)' : ''}` : 'Nothing reported yet'}</td>
                     <td>{r.holds ? (r.holds.behindBlocks === 0 ? 'Nothing' : `${r.holds.behindBlocks.toLocaleString('en')} blocks`) : '—'}</td>
                     <td>{r.lastSynced ? time(r.lastSynced) : 'Not yet'}</td>
@@ -55,6 +62,8 @@ export function Replicators({ group: g, admin, onChanged }: { group: GroupView; 
             </table>
           </TableWrap>
         )}
+      {g.replicators.map((r) => <Settings key={`${r.box} ${r.windows.join()} ${JSON.stringify(r.limits)}`} group={g} replicator={r} onNews={setNews} onChanged={onChanged} />)}
+      {news && <p className="notice" role="status">{news}</p>}
       {removing && <p className="notice">Every member stops admitting it. What it already holds stays on its disk, encrypted: ask its operator to delete it.</p>}
       {error && <p role="alert" className="notice error">{error}</p>}
       {admin && (
@@ -105,5 +114,54 @@ function ReplicatorForm({ group, onInvited }: { group: GroupView; onInvited: (in
       <div className="actions"><button type="submit" disabled={busy}>{busy ? 'Inviting…' : 'Invite the replicator'}</button></div>
       {error && <p role="alert" className="notice error">{error}</p>}
     </form>
+  )
+}
+
+/** This box's sync windows and bandwidth limits to one replicator: shown as set, edited in place. Each member sets its own. */
+function Settings({ group, replicator: r, onNews, onChanged }: { group: GroupView; replicator: ReplicatorView; onNews: (news: string) => void; onChanged: () => void }) {
+  const form = useId()
+  const initial = settingsText({ windows: r.windows, ...r.limits, staleAfterSeconds: 0 })
+  const [windows, setWindows] = useState(initial.windows)
+  const [upload, setUpload] = useState(initial.upload)
+  const [download, setDownload] = useState(initial.download)
+  const { busy, error, setError, run } = useAction()
+
+  function save(e: FormEvent) {
+    e.preventDefault()
+    const w = readWindows(windows)
+    const up = readLimit(upload, 'upload')
+    const down = readLimit(download, 'download')
+    const bad = w.error ?? up.error ?? down.error
+    if (bad !== undefined) return setError(bad)
+    void run(async () => {
+      const saved = await groups.configureReplicator(group.key, r.box, { windows: w.value, uploadBytesPerSecond: up.value, downloadBytesPerSecond: down.value })
+      onNews(`${saved.name}: syncs ${windowsWords(saved.windows).toLowerCase()}${saved.inWindow ? '' : ' (outside its windows now: this box lets it go until one opens)'}; upload ${limitWords(saved.limits.uploadBytesPerSecond).toLowerCase()}, download ${limitWords(saved.limits.downloadBytesPerSecond).toLowerCase()}.`)
+      onChanged()
+    })
+  }
+
+  return (
+    <details className="invite">
+      <summary>Sync of {r.name}: {windowsWords(r.windows).toLowerCase()}, upload {limitWords(r.limits.uploadBytesPerSecond).toLowerCase()}, download {limitWords(r.limits.downloadBytesPerSecond).toLowerCase()}</summary>
+      <form onSubmit={save} aria-label={`Sync of ${r.name}`} noValidate>
+        <div className="inline-form">
+          <div className="wide">
+            <label htmlFor={`${form}-windows`}>Sync windows</label>
+            <input id={`${form}-windows`} value={windows} onChange={(e) => setWindows(e.target.value)} placeholder="22:00-06:00" spellCheck={false} autoComplete="off" aria-describedby={`${form}-windows-hint`} />
+            <span id={`${form}-windows-hint`} className="hint">HH:MM-HH:MM in the box’s time zone, several separated by commas; empty to sync at any time. Outside them this box neither reaches nor lets in the replicator.</span>
+          </div>
+          <div>
+            <label htmlFor={`${form}-upload`}>Upload limit (KB/s)</label>
+            <input id={`${form}-upload`} inputMode="decimal" value={upload} onChange={(e) => setUpload(e.target.value)} placeholder="none" autoComplete="off" size={8} />
+          </div>
+          <div>
+            <label htmlFor={`${form}-download`}>Download limit (KB/s)</label>
+            <input id={`${form}-download`} inputMode="decimal" value={download} onChange={(e) => setDownload(e.target.value)} placeholder="none" autoComplete="off" size={8} />
+          </div>
+        </div>
+        <div className="actions"><button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save'}</button></div>
+        {error && <p role="alert" className="notice error">{error}</p>}
+      </form>
+    </details>
   )
 }

@@ -5,7 +5,7 @@
  * group operations' own, imported, so a change there is a type error here.
  */
 import { createClient } from '@coffer/box/client'
-import type { GroupOperations, GroupView, MemberView, SharedSourceView } from '../../../../box/src/groups/index.ts'
+import type { GroupOperations, GroupView, MemberView, ReplicatorView, SharedSourceView } from '../../../../box/src/groups/index.ts'
 import { currentSession, endSession } from '../../auth/session.ts'
 import { davPath } from './words.ts'
 
@@ -15,7 +15,7 @@ export type Invited = Answer<'invite'>
 export type ReplicatorInvited = Answer<'addReplicator'>
 export type Folder = Answer<'files'>
 export type DriveEntry = Folder['entries'][number]
-export type { GroupView, MemberView, SharedSourceView }
+export type { GroupView, MemberView, ReplicatorView, SharedSourceView }
 /** The rules as the share and rules operations take them: anything left out stays as it was. */
 export type RulesInput = { apps?: 'none' | 'aggregates' | 'raw'; finest?: string; gateway?: boolean; market?: boolean }
 
@@ -33,6 +33,8 @@ export const groups = {
   remove: (group: string, member: string) => box.request<GroupView>('DELETE', `/groups/${id(group)}/members/${id(member)}`),
   leave: (group: string) => box.request<{ left: string }>('POST', `/groups/${id(group)}/leave`),
   addReplicator: (group: string, input: { publicKey: string; name: string }) => box.request<ReplicatorInvited>('POST', `/groups/${id(group)}/replicators`, { json: input }),
+  configureReplicator: (group: string, replicator: string, settings: { windows?: string[]; uploadBytesPerSecond?: number; downloadBytesPerSecond?: number }) =>
+    box.request<ReplicatorView>('PATCH', `/groups/${id(group)}/replicators/${id(replicator)}`, { json: settings }),
   removeReplicator: (group: string, replicator: string) => box.request<{ removed: string }>('DELETE', `/groups/${id(group)}/replicators/${id(replicator)}`),
   share: (group: string, input: { source: string } & RulesInput) => box.request<SharedSourceView>('POST', `/groups/${id(group)}/sources`, { json: input }),
   shareRules: (group: string, source: string, rules: RulesInput) => box.request<SharedSourceView>('PATCH', `/groups/${id(group)}/sources/${id(source)}`, { json: rules }),

@@ -1,6 +1,6 @@
 /** How the Groups page names what a group and its drive are doing, reads what the owner types, and says what went wrong. */
 import { ApiError } from '@coffer/box/client'
-import type { GroupView, MemberView, SharedSourceView } from '../../../../box/src/groups/index.ts'
+import type { GroupView, MemberView, ReplicatorView, SharedSourceView } from '../../../../box/src/groups/index.ts'
 import { message } from '../../api/client.ts'
 
 export function joinCommand(code: string): string {
@@ -21,6 +21,11 @@ export function roleWords(group: GroupView): string {
 export function connectionWords(member: MemberView): string {
   if (member.you) return 'This box'
   return member.connected ? 'Connected' : 'Not connected'
+}
+
+export function replicatorConnectionWords(r: ReplicatorView): string {
+  if (r.connected) return 'Connected'
+  return r.inWindow ? 'Not connected' : 'Outside its sync windows'
 }
 
 /** How many of the other members are connected now. */
