@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ApiError } from '@coffer/box/client'
-import type { GroupView, MemberView } from './api.ts'
-import { checkName, connectedWords, crumbs, davPath, driveProblem, joinPath, removable, roleWords } from './words.ts'
+import type { GroupView, MemberView, ReplicatorView } from './api.ts'
+import { checkName, connectedWords, crumbs, davPath, driveProblem, joinPath, removable, replicatorConnectionWords, roleWords } from './words.ts'
 
 const member = (over: Partial<MemberView> = {}): MemberView => ({
   name: 'Bea', role: 'member', you: false, connected: false, since: '2026-11-01T00:00:00.000Z', addedBy: 'Anna',
@@ -63,4 +63,11 @@ test('a drive request refused with a bare status is said in words with what to d
   assert.match(driveProblem(bare(502), 'delete', 'a.txt'), /^Deleting “a\.txt” failed \(the drive answered 502\)\. Try again/)
   const problem = new ApiError(404, { type: 'https://coffer.dev/problems/not-found', title: 'Not found', status: 404, detail: 'This box is in no group "ff".' }, 'x')
   assert.equal(driveProblem(problem, 'download', 'a.txt'), 'This box is in no group "ff".')
+})
+
+test('a replicator not connected says whether it is only outside its sync windows', () => {
+  const replicator = (over: Partial<ReplicatorView>) => ({ connected: false, inWindow: true, ...over }) as ReplicatorView
+  assert.equal(replicatorConnectionWords(replicator({ connected: true })), 'Connected')
+  assert.equal(replicatorConnectionWords(replicator({})), 'Not connected')
+  assert.equal(replicatorConnectionWords(replicator({ inWindow: false })), 'Outside its sync windows')
 })
