@@ -88,10 +88,22 @@ export class Arbiter {
     this.#policies.push(policy)
   }
 
+  /** Why the rules of a source's holder would refuse this grant, or undefined when none does. */
+  refusalOf(input: GrantScope & { subject: string }): string | undefined {
+    try {
+      for (const policy of this.#policies) policy.granting(input)
+      return undefined
+    } catch (err) {
+      if (err instanceof Forbidden) return err.message
+      throw err
+    }
+  }
+
   createGrant(input: GrantScope & { subject: string; description: string; id?: string }): Grant {
     const id = input.id ?? `${input.subject.replace(/[^a-z0-9]/g, '-')}-${crypto.randomBytes(4).toString('hex')}`
     if (this.#grants.has(id)) throw new InvalidInput(`A grant "${id}" already exists.`)
-    for (const policy of this.#policies) policy.granting(input)
+    const refused = this.refusalOf(input)
+    if (refused) throw new Forbidden(refused)
     const grant: Grant = {
       id, subject: input.subject, epoch: 1, revoked: false, createdAt: new Date().toISOString(), description: input.description,
       sources: input.sources, ops: input.ops, windows: input.windows, granularity: input.granularity,

@@ -109,6 +109,16 @@ export class Answerer {
     await this.#running
   }
 
+  /**
+   * Where the box looks for each attribute of a market's vocabulary unless the owner says otherwise:
+   * sources that market may read before those their holder's rules keep from it.
+   */
+  defaults(market: string): Mapping {
+    const { membership, store, arbiter } = this.#deps
+    const readable = (source: string) => arbiter.refusalOf({ subject: `${MARKET_SENDER}${market}`, sources: [source], ops: ['read'], windows: [], granularity: 0 }) === undefined
+    return defaultMapping(membership.vocabulary(market), store, readable)
+  }
+
   /** Answers one accepted query now. A query the box cannot answer is marked so, with the reason. */
   async answer(query: ReceivedQuery): Promise<ReceivedQuery> {
     const { membership } = this.#deps
@@ -124,7 +134,7 @@ export class Answerer {
   }
 
   async #answer(query: ReceivedQuery): Promise<void> {
-    const { membership, evaluator, arbiter, gateway, keys, store } = this.#deps
+    const { membership, evaluator, arbiter, gateway, keys } = this.#deps
     const { published } = query
     const now = this.#now()
     if (Date.parse(published.deadline) <= now.getTime()) throw new CannotAnswer('it closed before the box could answer')
@@ -145,9 +155,15 @@ export class Answerer {
       if (!task) throw new CannotAnswer(`the market takes no answers at your privacy level (${parameters.level}) for it`)
       checkTaskFor(aggregation!.checkTask, task, published, parameters.level, selection.attribute)
     }
-    const mapping: Mapping = { ...defaultMapping(membership.vocabulary(query.market), store), ...membership.mapping }
+    const mapping: Mapping = { ...this.defaults(query.market), ...membership.mapping }
     const missing = evaluator.unmapped(published.query, mapping)
     if (missing.length > 0) throw new CannotAnswer(`the box does not know where to find ${missing.join(', ')} (map ${missing.length > 1 ? 'them' : 'it'} to a source)`)
+    // The market reads the owner's data through a grant of its own, for the sources this query needs, gone once it is answered.
+    // A source whose holder's rules keep it from markets (a group's copy) is refused here, before any ε is spent.
+    const sources = [...new Set(attributesOf(published.query).map((a) => mapping[a]!.source))]
+    const scope = { subject: `${MARKET_SENDER}${query.market}`, sources, ops: ['read' as const], windows: [], granularity: 0 }
+    const refused = arbiter.refusalOf(scope)
+    if (refused) throw new CannotAnswer(refused)
 
     // ε is spent before anything leaves, and not given back if sending fails: an answer that may have arrived counts.
     // A dataset adds no noise, so it spends none: k and l of the owner's level protect it instead.
@@ -163,9 +179,7 @@ export class Answerer {
       membership.spend(query, toText(parameters.epsilon), Object.fromEntries(Object.entries(spent).map(([t, u]) => [t, { periodStart: u.periodStart, spent: toText(u.spent) }])))
     }
 
-    // The market reads the owner's data through a grant of its own, for the sources this query needs, gone once it is answered.
-    const sources = [...new Set(attributesOf(published.query).map((a) => mapping[a]!.source))]
-    const grant = arbiter.createGrant({ subject: `${MARKET_SENDER}${query.market}`, description: `Market ${query.market}: query ${query.id}`, sources, ops: ['read'], windows: [], granularity: 0 })
+    const grant = arbiter.createGrant({ ...scope, description: `Market ${query.market}: query ${query.id}` })
     let evaluation
     try {
       const token = arbiter.mint(grant.id, { ttlSeconds: 300 }).token

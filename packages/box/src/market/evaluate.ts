@@ -21,10 +21,12 @@ const PER_PERIOD = new Set<Reduction>(['sum', 'mean', 'min', 'max', 'count'])
 
 /**
  * Where the box's own importers and drivers put each attribute: a source of the attribute's
- * logical type holding a record of one of its default names. The owner's own mapping overrides.
+ * logical type holding a record of one of its default names, one the market may read (`readable`)
+ * before one it may not. The owner's own mapping overrides.
  */
-export function defaultMapping(vocabulary: Vocabulary, store: Store): Mapping {
-  const sources = store.list().map((s) => store.summary(s.id))
+export function defaultMapping(vocabulary: Vocabulary, store: Store, readable: (source: string) => boolean = () => true): Mapping {
+  const listed = store.list()
+  const sources = [...listed.filter((s) => readable(s.id)), ...listed.filter((s) => !readable(s.id))].map((s) => store.summary(s.id))
   const mapping: Mapping = {}
   for (const type of vocabulary.types) {
     for (const attribute of type.attributes) {

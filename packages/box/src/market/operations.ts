@@ -7,7 +7,6 @@ import { Type, type Static } from '@sinclair/typebox'
 import { OwnerAccount, PublishedQuery, describeQuery } from '@coffer/market/protocol'
 import { defineOperation, ownerOnly, EpochSeconds } from '../operations/index.ts'
 import { MappingKey, MappingPlace, MappingSchema, QUERY_STATES, budgetReport, type Membership, type ReceivedQuery } from './membership.ts'
-import { defaultMapping } from './evaluate.ts'
 import type { Store } from '../store/index.ts'
 import { InvalidInput } from '../errors/index.ts'
 import { MarketRule, PrivacyLevelSchema, PrivacyLevels } from './rules.ts'
@@ -191,7 +190,7 @@ export function marketOperations({ membership, answerer, store }: MarketOperatio
       access: ownerOnly,
       run: async ({ market }) => {
         const vocabulary = membership.vocabulary(market)
-        const defaults = defaultMapping(vocabulary, store)
+        const defaults = answerer.defaults(market)
         const own = membership.mapping
         return vocabulary.types.flatMap((type) => type.attributes.map((a) => {
           const attribute = `${type.name}.${a.name}`
