@@ -74,25 +74,36 @@ export async function captured(run: () => Promise<unknown>): Promise<string> {
   return text
 }
 
-/** A whole box on the testnet, reached over HTTP with its owner's token, and its command line. */
+/** A whole box on the testnet, reached over HTTP with its owner's token, and its command line; it can be stopped and started again, on the group's network or on another. */
 export async function startBox(later: Later, bootstrap: Bootstrap) {
   const home = path.join(tempDir('coffer-group-box-'), 'home')
   initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
-  const box: Box = createBox({ home, port: 0, logLevel: 'silent', dhtBootstrap: bootstrap })
-  await box.open()
-  let running = true
-  later(() => running && box.close())
-  const url = await box.listen()
-  const token = box.arbiter.ownerToken(3600).token
+  let box: Box | undefined
+  let url = ''
+  let token = ''
   const program = new Command().exitOverride()
   groupCommands(program, () => new Client(url, token))
+  const start = async (network: Bootstrap) => {
+    const started = createBox({ home, port: 0, logLevel: 'silent', dhtBootstrap: network })
+    await started.open()
+    url = await started.listen()
+    token = started.arbiter.ownerToken(3600).token
+    box = started
+  }
+  await start(bootstrap)
+  later(() => box?.close())
   return {
-    home, url, token,
+    home,
+    get url() { return url },
+    get token() { return token },
     /** Stops the box, so what it holds on disk can be read as it is. */
     async stop() {
-      running = false
-      await box.close()
+      const running = box
+      box = undefined
+      await running?.close()
     },
+    /** Starts the box again, on the group's network or on another one. */
+    start: (network = bootstrap) => start(network),
     api: (method: string, route: string, opts: { body?: unknown; raw?: string; token?: string } = {}) => call(url, method, `/api/v1${route}`, { token, ...opts }),
     coffer: (...args: string[]) => captured(() => program.parseAsync(['node', 'coffer', ...args])),
   }

@@ -46,12 +46,13 @@ export interface HistoryRecord {
   other?: string
 }
 
-export interface GroupMeta { name: string; founded: number; founder: string; epoch: number; previous: string | null }
+/** An epoch's founding: by whom, after which base, and (for a later epoch) the box whose removal began it. */
+export interface GroupMeta { name: string; founded: number; founder: string; epoch: number; previous: string | null; removed?: string }
 
 /** A writer that is no longer a member: the name its versions still go by, its box, and the epoch it stopped writing in. */
 export interface Author { name: string; box: string; epoch: number }
 
-/** How an epoch ended: the next one's base, its content key sealed to each remaining member's box, and who was removed. */
+/** How an epoch ended: the next one's base, its content key sealed to each remaining member's box, and who was removed (a writer key, or the box key of a member carried in and not back yet). */
 export interface Rotation { epoch: number; base: string; keys: { box: string; key: string }[]; by: string; removed: string; at: number }
 
 /** A blind replicator the group's members admit: it holds the group's cores, and no key to read them. */
@@ -104,7 +105,10 @@ async function applyOp(b: Batch, op: GroupOp, author: string, ctx: Ctx): Promise
   if (op.type === 'found' || op.type === 'epoch') {
     if (author !== ctx.founder || op.member.writer !== author || await b.get(META_KEY) || !statementSigned(ctx.group, op.member)) return
     if (op.type === 'found' ? ctx.epoch !== 0 : op.epoch !== ctx.epoch || ctx.epoch === 0) return
-    await b.put(META_KEY, { name: op.name, founded: op.at, founder: author, epoch: ctx.epoch, previous: op.type === 'epoch' ? op.previous : null } satisfies GroupMeta)
+    await b.put(META_KEY, {
+      name: op.name, founded: op.at, founder: author, epoch: ctx.epoch, previous: op.type === 'epoch' ? op.previous : null,
+      ...(op.type === 'epoch' && op.removed ? { removed: op.removed } : {}),
+    } satisfies GroupMeta)
     await b.put(memberKey(author), member(op.member, 'admin', op.at, null))
     if (op.type === 'epoch') {
       for (const c of op.carried) if (c.box !== op.member.box) await b.put(carriedKey(c.box), { role: c.role, name: c.name } satisfies Carried)
@@ -143,14 +147,16 @@ async function applyOp(b: Batch, op: GroupOp, author: string, ctx: Ctx): Promise
     }
     case 'rotate': {
       const removed = (await b.get(memberKey(op.removed)))?.value as Member | undefined
-      if (self.role !== 'admin' || op.epoch !== ctx.epoch + 1 || !removed || op.removed === author || await b.get(ROTATION_KEY)) return
+      const carried = !removed && await b.get(carriedKey(op.removed))
+      if (self.role !== 'admin' || op.epoch !== ctx.epoch + 1 || (!removed && !carried) || op.removed === author || await b.get(ROTATION_KEY)) return
       await b.put(ROTATION_KEY, { epoch: op.epoch, base: op.base, keys: op.keys, by: author, removed: op.removed, at: op.at } satisfies Rotation)
-      await dropMember(b, removed, ctx)
+      if (removed) await dropMember(b, removed, ctx)
+      else await b.del(carriedKey(op.removed))
       return
     }
     case 'rejoin': {
       const rotation = (await b.get(ROTATION_KEY))?.value as Rotation | undefined
-      if (rotation?.epoch !== op.epoch || op.member.box !== self.box || !statementSigned(ctx.group, op.member)) return
+      if (rotation?.epoch !== op.epoch || (op.base !== undefined && op.base !== rotation.base) || op.member.box !== self.box || !statementSigned(ctx.group, op.member)) return
       await b.put(rejoinKey(self.box), op.member)
       return
     }

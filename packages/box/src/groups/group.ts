@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { createHash, createHmac, randomUUID } from 'node:crypto'
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import Autobase from 'autobase'
 import Hyperbee from 'hyperbee'
@@ -35,7 +35,7 @@ import { Drive } from './drive.ts'
 import { makeInvite } from './invite.ts'
 import { signStatement, statementSigned, type Member, type Role, type Statement } from './members.ts'
 import { FromGroupReplica, hashSecret, makeGroupReplicaInvite, openWire, type PeerNetwork, type PeerSwarm, type Connection, type ToGroupReplica } from '../backup/index.ts'
-import { opId, type GroupOp } from './ops.ts'
+import { opId, type BlobRef, type DriveOp, type GroupOp } from './ops.ts'
 import { CONFLICTS, subtreeRanges } from './paths.ts'
 import { adminChannel } from './wire.ts'
 import { ReplicaLinks, type ReplicatorSettings, type ReplicatorState } from './replicas.ts'
@@ -52,6 +52,8 @@ const FAREWELL_MS = 2000
 const CARRY_BATCH = 256
 /** How often replicators are dialled or dropped as their sync windows open and close (backup's replicas are followed as often). */
 const WINDOWS_MS = 30_000
+/** How long copying a file out of an epoch that lost a race waits for a block no connected member has yet; it is tried again later. */
+const COPY_TIMEOUT_MS = 30_000
 
 export interface Epoch { epoch: number; base: string; contentKey: Buffer }
 
@@ -74,6 +76,9 @@ interface Era {
   ownBlobs: Hyperblobs
 }
 
+/** What the group's folder keeps of its epochs beside box.db: which bases' cores are named by their content key, and the epochs this box left when another base won the race for their number, each key sealed to this box. */
+interface EpochsFile { named: string[]; abandoned: { epoch: number; base: string; key: string }[] }
+
 interface InviteRow { id: string; group_key: string; invitee: string; name: string; role: Role; secret_hash: string; expires_at: number; created_at: number; used_at: number | null }
 
 /** The key a group's blob cores are encrypted with: its own, derived from the content key, so no key encrypts two kinds of core. */
@@ -86,14 +91,25 @@ export function groupAddress(group: string): Buffer {
   return createHash('sha256').update(`coffer/v1/group-address\n${group}`).digest()
 }
 
-/** A session of the store whose new cores are named apart from other epochs'. */
-function epochStore(store: Corestore, epoch: number): Corestore {
-  return (store as unknown as { namespace(name: string): Corestore }).namespace(`epoch-${epoch}`)
+/**
+ * What this box's cores in an epoch are named under. Two bases may hold one epoch number (two
+ * admins removing at once), so an epoch entered through a rotation is named by its content key,
+ * which is new for every base; one entered before that was so (and epoch 0, and the epoch an invite
+ * lets a box into, whose writer it names before it holds the key) keeps the number alone.
+ */
+function epochName(epoch: number, contentKey?: Buffer): string {
+  if (!contentKey) return `${epoch}`
+  return `${epoch}-${createHmac('sha256', contentKey).update('coffer/v1/group-epoch-cores').digest('hex').slice(0, 32)}`
 }
 
-/** The keys a member will write and store file contents under in an epoch, before its base exists. */
-export async function localKeys(store: Corestore, epoch: number): Promise<{ writer: string; blobs: string }> {
-  const session = epochStore(store, epoch)
+/** A session of the store whose new cores are named apart from other epochs'. */
+function epochStore(store: Corestore, name: string): Corestore {
+  return (store as unknown as { namespace(name: string): Corestore }).namespace(`epoch-${name}`)
+}
+
+/** The keys a member will write and store file contents under in an epoch, before its base exists (named by its content key when given). */
+export async function localKeys(store: Corestore, epoch: number, contentKey?: Buffer): Promise<{ writer: string; blobs: string }> {
+  const session = epochStore(store, epochName(epoch, contentKey))
   try {
     const writer = await Autobase.getLocalKey(session)
     const blobs = session.get({ name: 'blobs' })
@@ -118,6 +134,12 @@ export class Group {
   #current!: Era
   /** The epoch before, while it is open: where remaining members ask to be added back. */
   #previous: Era | undefined
+  /** Epochs this box was in whose base lost the race for their number, kept open until what was written in them is in the group's epoch. */
+  #abandoned: Era[] = []
+  /** Bases whose cores this box names by their content key (see epochName). */
+  readonly #named: Set<string>
+  #recovering: Promise<void> | undefined
+  #closed = false
   /** Other members' blob cores, kept downloading, so a file is readable from any member that has it. */
   readonly #blobCores = new Map<string, { core: Hypercore; blobs: Hyperblobs }>()
   readonly #onUpdate = () => void this.#refresh().catch((err: Error) => this.#deps.logger?.warn({ group: this.key, err: err.message }, 'a group\'s members could not be read'))
@@ -151,6 +173,7 @@ export class Group {
     this.#store = opts.store
     this.#invitedBy = opts.invitedBy
     this.#peer = deps.keys.deriveKeyPair(`groups/${opts.key}/peer`)
+    this.#named = new Set(this.#epochsFile().named)
     this.#replicas = new ReplicaLinks({
       group: opts.key,
       store: opts.store,
@@ -175,6 +198,7 @@ export class Group {
       view: () => this.#current.base.view,
       epoch: () => this.#current.epoch.epoch,
       contentKey: (epoch) => this.#keys.get(epoch),
+      coreName: (epoch) => `share/${this.#name([this.#current, this.#previous].find((e) => e?.epoch.epoch === epoch)!.epoch)}`,
       ending: async () => Boolean(await this.#current.base.view.get(ROTATION_KEY)),
       self: () => this.self,
       removed: () => this.removed,
@@ -211,12 +235,41 @@ export class Group {
     const before = epochs.at(-2)
     if (before) group.#previous = await group.#openEra(before, false)
     group.#current = await group.#openEra(epochs.at(-1)!, false)
+    for (const lost of group.#epochsFile().abandoned) {
+      const contentKey = openSealed(Buffer.from(lost.key, 'base64'), deps.keys.backupPeer)
+      if (contentKey && !epochs.some((e) => e.base === lost.base)) group.#abandoned.push(await group.#openEra({ epoch: lost.epoch, base: lost.base, contentKey }, false))
+    }
     await group.#connect()
     return group
   }
 
+  /** The group folder's record of its epochs; none for a group made before it was kept. */
+  #epochsFile(): EpochsFile {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(this.#dir, 'epochs.json'), 'utf8')) as EpochsFile
+    } catch {
+      return { named: [], abandoned: [] }
+    }
+  }
+
+  /** Written before the cores it names are made: a box stopped midway opens them under the same names. */
+  #saveEpochs(): void {
+    const box = this.#deps.keys.backupPeer.publicKey
+    const file: EpochsFile = {
+      named: [...this.#named],
+      abandoned: this.#abandoned.map((e) => ({ epoch: e.epoch.epoch, base: e.epoch.base, key: sealTo(e.epoch.contentKey, box).toString('base64') })),
+    }
+    const target = path.join(this.#dir, 'epochs.json')
+    fs.writeFileSync(`${target}.new`, JSON.stringify(file), { mode: 0o600 })
+    fs.renameSync(`${target}.new`, target)
+  }
+
+  #name(epoch: Epoch): string {
+    return epochName(epoch.epoch, this.#named.has(epoch.base) ? epoch.contentKey : undefined)
+  }
+
   async #openEra(epoch: Epoch, founding: boolean): Promise<Era> {
-    const session = epochStore(this.#store, epoch.epoch)
+    const session = epochStore(this.#store, this.#name(epoch))
     const base = new Autobase<View, GroupOp>(session, founding ? null : Buffer.from(epoch.base, 'hex'), {
       valueEncoding: 'json',
       encryptionKey: epoch.contentKey,
@@ -262,8 +315,8 @@ export class Group {
     this.#replicas.close()
     for (const { core } of this.#blobCores.values()) await core.close()
     this.#blobCores.clear()
-    if (this.#previous) await this.#closeEra(this.#previous)
-    await this.#closeEra(this.#current)
+    this.#closed = true
+    for (const era of [...this.#abandoned, this.#previous, this.#current]) if (era) await this.#closeEra(era)
     await this.#store.close()
   }
 
@@ -409,14 +462,20 @@ export class Group {
   async remove(box: string): Promise<void> {
     const self = this.self
     if (self?.role !== 'admin') throw new Forbidden('Only the group\'s admins may remove a member.')
-    const gone = this.#members.find((m) => m.box === box)
+    // A member carried into this epoch and not back yet is removed by its box key: it holds this epoch's key already.
+    const member = this.#members.find((m) => m.box === box)
+    const gone = member ?? this.#waiting.find((m) => m.box === box)
     if (!gone) throw new NotFound('That box is not a member of the group.')
     if (gone.writer === self.writer) throw new Conflict('To leave the group yourself, leave it.')
     if (await this.#current.base.view.get(ROTATION_KEY)) throw new Conflict('The group is moving to a new key already: try again once it has.')
     const old = this.#current
     const next = old.epoch.epoch + 1
-    const { writer, blobs } = await localKeys(this.#store, next)
-    const epoch: Epoch = { epoch: next, base: writer, contentKey: this.#deps.keys.derive(`groups/${this.key}/content/${next}`) }
+    // A key of its own for every base, even one this box begins again for the same number after losing a race.
+    const contentKey = this.#deps.keys.derive(`groups/${this.key}/content/${next}/${randomBytes(16).toString('hex')}`)
+    const { writer, blobs } = await localKeys(this.#store, next, contentKey)
+    this.#named.add(writer)
+    this.#saveEpochs()
+    const epoch: Epoch = { epoch: next, base: writer, contentKey }
     const era = await this.#openEra(epoch, true)
     // Held from here, so this box does not take the rotation it is writing for one it must follow.
     this.#keys.set(next, epoch.contentKey)
@@ -424,7 +483,7 @@ export class Group {
     try {
       const member = signStatement(this.key, { peer: this.#peer.publicKey.toString('hex'), writer, blobs, name: self.name }, this.#deps.keys.backupPeer)
       await this.#append(era, {
-        type: 'epoch', epoch: next, name: this.name, previous: old.epoch.base, member, at: Date.now(),
+        type: 'epoch', epoch: next, name: this.name, previous: old.epoch.base, member, removed: gone.box, at: Date.now(),
         carried: remaining.map((m) => ({ box: m.box, role: m.role, name: m.name })),
       })
       for (const entries of await this.#carried(old)) await this.#append(era, { type: 'carry', entries })
@@ -432,7 +491,7 @@ export class Group {
       // says so and a moment to take what that entry follows from (the old epoch is frozen: nothing new comes).
       this.#farewell.add(gone.peer)
       await this.#append(old, {
-        type: 'rotate', epoch: next, base: writer, removed: gone.writer, at: Date.now(),
+        type: 'rotate', epoch: next, base: writer, removed: member ? gone.writer : gone.box, at: Date.now(),
         keys: remaining.map((m) => ({ box: m.box, key: sealTo(epoch.contentKey, Buffer.from(m.box, 'hex')).toString('base64') })),
       })
     } catch (err) {
@@ -445,8 +504,7 @@ export class Group {
       this.#farewell.delete(gone.peer)
       this.#swarm?.forget(Buffer.from(gone.peer, 'hex'))
     })
-    this.#deps.db.prepare('INSERT OR IGNORE INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)')
-      .run(this.key, next, writer, epoch.contentKey.toString('hex'), Date.now())
+    this.#saveEpoch(epoch)
     await this.#enter(era)
   }
 
@@ -481,12 +539,66 @@ export class Group {
     const contentKey = openSealed(Buffer.from(sealed.key, 'base64'), box)
     if (!contentKey) throw new Error('The new epoch\'s key could not be opened with this box\'s key.')
     const epoch: Epoch = { epoch: rotation.epoch, base: rotation.base, contentKey }
-    this.#deps.db.prepare('INSERT OR IGNORE INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)')
-      .run(this.key, epoch.epoch, epoch.base, contentKey.toString('hex'), Date.now())
-    const { writer, blobs } = await localKeys(this.#store, epoch.epoch)
+    this.#named.add(epoch.base)
+    this.#saveEpochs()
+    this.#saveEpoch(epoch)
+    const { writer, blobs } = await localKeys(this.#store, epoch.epoch, contentKey)
     const member = signStatement(this.key, { peer: this.#peer.publicKey.toString('hex'), writer, blobs, name: self.name }, box)
-    await this.#append(this.#current, { type: 'rejoin', epoch: epoch.epoch, member, at: Date.now() })
+    await this.#append(this.#current, { type: 'rejoin', epoch: epoch.epoch, base: epoch.base, member, at: Date.now() })
     await this.#enter(await this.#openEra(epoch, false))
+  }
+
+  /** The base this box is in for an epoch's number (the one it left, if another base won the race, is replaced). */
+  #saveEpoch(epoch: Epoch): void {
+    this.#deps.db.prepare('INSERT OR REPLACE INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)')
+      .run(this.key, epoch.epoch, epoch.base, epoch.contentKey.toString('hex'), Date.now())
+  }
+
+  /**
+   * This box's epoch lost the race for its number: another admin began another base at the same
+   * moment, and the epoch before settled on that one. The box follows it with the key sealed to it
+   * there (asking, in the epoch before, to be added back), and keeps its own epoch open until what
+   * was written in it is in the group's epoch (see #recover). A box the winning epoch was begun
+   * without was removed: it goes back to the epoch before, which says so.
+   */
+  async #yield(rotation: Rotation): Promise<void> {
+    const lost = this.#current
+    const previous = this.#previous!
+    const box = this.#deps.keys.backupPeer
+    const sealed = rotation.keys.find((k) => k.box === box.publicKey.toString('hex'))
+    const self = (await this.#readMembers(previous.base.view)).find((m) => m.box === box.publicKey.toString('hex'))
+    const contentKey = sealed && self ? openSealed(Buffer.from(sealed.key, 'base64'), box) : null
+    this.#dropBlobs(lost.epoch.epoch)
+    if (!contentKey || !self) {
+      this.#current = previous
+      this.#previous = undefined
+      this.#keys.delete(lost.epoch.epoch)
+      this.#deps.db.prepare('DELETE FROM group_epochs WHERE group_key = ? AND epoch = ?').run(this.key, lost.epoch.epoch)
+      await this.#closeEra(lost)
+      await this.#refresh()
+      return
+    }
+    const epoch: Epoch = { epoch: rotation.epoch, base: rotation.base, contentKey }
+    this.#named.add(epoch.base)
+    this.#abandoned.push(lost)
+    this.#saveEpochs()
+    this.#saveEpoch(epoch)
+    const { writer, blobs } = await localKeys(this.#store, epoch.epoch, contentKey)
+    const member = signStatement(this.key, { peer: this.#peer.publicKey.toString('hex'), writer, blobs, name: self.name }, box)
+    await this.#append(previous, { type: 'rejoin', epoch: epoch.epoch, base: epoch.base, member, at: Date.now() })
+    const era = await this.#openEra(epoch, false)
+    this.#current = era
+    this.#keys.set(epoch.epoch, contentKey)
+    await this.#refresh()
+  }
+
+  /** Blob cores opened under an epoch's key, closed when this box leaves that epoch's base for another of the same number. */
+  #dropBlobs(epoch: number): void {
+    for (const [id, { core }] of this.#blobCores) {
+      if (!id.startsWith(`${epoch}/`)) continue
+      this.#blobCores.delete(id)
+      void core.close().catch(() => {})
+    }
   }
 
   async #append(era: Era, op: GroupOp): Promise<void> {
@@ -566,13 +678,22 @@ export class Group {
     void this.shares.refresh()
   }
 
-  /** Moves to the next epoch when this one has ended, and adds back the members of the last one who asked. */
+  /**
+   * Moves to the next epoch when this one has ended, or to the base the epoch before settled on if
+   * it is not this one; adds back the members of the last one who asked.
+   */
   async #follow(): Promise<void> {
+    const settled = this.#previous && (await this.#previous.base.view.get(ROTATION_KEY))?.value as Rotation | undefined
+    if (settled && settled.epoch === this.#current.epoch.epoch && settled.base !== this.#current.epoch.base) {
+      this.#move(() => this.#yield(settled))
+      return
+    }
     const rotation = (await this.#current.base.view.get(ROTATION_KEY))?.value as Rotation | undefined
-    if (rotation && rotation.epoch === this.#current.epoch.epoch + 1 && !this.#keys.has(rotation.epoch) && !this.#advancing) {
-      this.#advancing = this.#advance(rotation).catch((err: Error) => {
-        this.#deps.logger?.warn({ group: this.key, err: err.message }, 'this box could not move to the group\'s new epoch')
-      }).finally(() => (this.#advancing = undefined))
+    if (rotation && rotation.epoch === this.#current.epoch.epoch + 1 && !this.#keys.has(rotation.epoch)) this.#move(() => this.#advance(rotation))
+    if (this.#abandoned.length > 0 && !this.#recovering) {
+      this.#recovering = this.#recover().catch((err: Error) => {
+        this.#deps.logger?.warn({ group: this.key, err: err.message }, 'what was written in an epoch that lost a race could not all be carried over yet')
+      }).finally(() => (this.#recovering = undefined))
     }
     const previous = this.#previous
     if (!previous || !this.writable || !this.self) return
@@ -589,6 +710,14 @@ export class Group {
     await this.#replay(previous)
   }
 
+  /** Moves this box to another epoch, one move at a time. */
+  #move(step: () => Promise<void>): void {
+    if (this.#advancing) return
+    this.#advancing = step().catch((err: Error) => {
+      this.#deps.logger?.warn({ group: this.key, err: err.message }, 'this box could not move to the group\'s new epoch')
+    }).finally(() => (this.#advancing = undefined))
+  }
+
   /**
    * Drive changes the epoch before holds and this one does not — written there by a member who
    * was offline when the epoch ended, or as it ended — are replayed here, so none is lost. Any
@@ -598,16 +727,97 @@ export class Group {
     const version = previous.base.view.version
     if (this.#replayed.get(previous.epoch.epoch) === version) return
     this.#replayed.set(previous.epoch.epoch, version)
-    const missing: Applied[] = []
-    for await (const e of previous.base.view.createReadStream(APPLIED)) {
-      if (this.#replaying.has(e.key) || await this.#current.base.view.get(e.key)) continue
-      this.#replaying.add(e.key)
-      missing.push(e.value as Applied)
-    }
-    for (const { author, op, epoch } of missing) {
+    for (const { author, op, epoch } of await this.#missing(previous)) {
       await this.#append(this.#current, { type: 'replay', author, epoch, op })
         .catch((err: Error) => this.#deps.logger?.warn({ group: this.key, err: err.message }, 'a change from the epoch before could not be replayed'))
         .finally(() => this.#replaying.delete(appliedKey(opId(op))))
+    }
+  }
+
+  /** The drive changes an epoch applied that the current one has not, in the order it applied them; each is marked as being replayed until the caller is done with it. */
+  async #missing(era: Era): Promise<Applied[]> {
+    const missing: { seq: number; applied: Applied }[] = []
+    for await (const e of era.base.view.createReadStream(APPLIED)) {
+      if (this.#replaying.has(e.key) || await this.#current.base.view.get(e.key)) continue
+      this.#replaying.add(e.key)
+      missing.push({ seq: e.seq, applied: e.value as Applied })
+    }
+    return missing.sort((a, b) => a.seq - b.seq).map((m) => m.applied)
+  }
+
+  /**
+   * What was written in an epoch this box left for the base that won the race for its number. The
+   * removal that began it is made again in the group's epoch first — by the admin who made it, once
+   * every other member has come over so none is left behind — and only then is what was written in
+   * it replayed, there: it was written for members without the removed one, and no key that one
+   * holds may open it. Files are written again under the current epoch's key. Changes by boxes no
+   * longer in the group are left out. The epoch is closed once nothing it holds is missing.
+   */
+  async #recover(): Promise<void> {
+    for (const lost of [...this.#abandoned]) {
+      if (this.#closed) return
+      const meta = (await lost.base.view.get(META_KEY))?.value as GroupMeta | undefined
+      const present = [...this.#members, ...this.#waiting]
+      const excluded = meta?.removed === undefined ? undefined : present.find((m) => m.box === meta.removed)
+      if (excluded) {
+        const founder = lost.base.local.key.toString('hex') === lost.epoch.base
+        if (founder && this.self?.role === 'admin' && this.writable && this.#waiting.every((m) => m.box === excluded.box) && !(await this.#current.base.view.get(ROTATION_KEY))) {
+          this.#move(() => this.remove(excluded.box))
+        }
+        continue
+      }
+      if (!this.writable || !this.self) return
+      const boxes = new Map<string, string>()
+      for await (const e of lost.base.view.createReadStream(MEMBERS)) boxes.set((e.value as Member).writer, (e.value as Member).box)
+      for await (const e of lost.base.view.createReadStream(AUTHORS)) boxes.set(e.key.slice(2), (e.value as Author).box)
+      let left = 0
+      for (const { author, op, epoch } of await this.#missing(lost)) {
+        const writer = this.#members.find((m) => m.box === boxes.get(author))?.writer
+        try {
+          if (writer && !this.#closed) await this.#rewrite(lost, { author: writer, op, epoch })
+          else if (present.some((m) => m.box === boxes.get(author))) left++
+        } catch (err) {
+          left++
+          this.#deps.logger?.warn({ group: this.key, err: (err as Error).message }, 'a change from an epoch that lost a race could not be carried over yet')
+        } finally {
+          this.#replaying.delete(appliedKey(opId(op)))
+        }
+      }
+      if (left > 0 || this.#closed) continue
+      this.#abandoned = this.#abandoned.filter((e) => e !== lost)
+      this.#saveEpochs()
+      await this.#closeEra(lost)
+    }
+  }
+
+  /** Replays a change from an epoch that lost a race in the current one; a file written under that epoch's key is written again under this one's. */
+  async #rewrite(lost: Era, change: Applied): Promise<void> {
+    const era = this.#current
+    let { op, epoch } = change
+    if (op.type === 'put' && (op.epoch ?? epoch) === lost.epoch.epoch) {
+      // The copy is written in this epoch: the put names no other epoch's key.
+      op = { ...op, blob: await this.#copyBlob(op.blob, lost.epoch.contentKey, era), epoch: undefined } satisfies DriveOp
+      epoch = era.epoch.epoch
+    }
+    await this.#append(era, { type: 'replay', author: change.author, epoch, op })
+  }
+
+  /** A file's contents, read under an epoch's key and written into this box's blob core of another epoch. */
+  async #copyBlob(ref: BlobRef, contentKey: Buffer, era: Era): Promise<BlobRef> {
+    const core = this.#store.get({ key: Buffer.from(ref.core, 'hex'), encryption: { key: blobKey(contentKey) } })
+    try {
+      const read = new Hyperblobs(core).createReadStream(ref.id, { wait: true, timeout: COPY_TIMEOUT_MS })
+      const write = era.ownBlobs.createWriteStream()
+      const stored = new Promise<void>((resolve, reject) => {
+        write.once('close', resolve)
+        write.once('error', reject)
+      })
+      for await (const chunk of read) if (!write.write(chunk)) await new Promise<void>((resolve) => write.once('drain', () => resolve()))
+      write.end()
+      await stored
+      return { core: era.ownBlobs.core.key.toString('hex'), id: write.id }
+    } finally {
+      await core.close()
     }
   }
 

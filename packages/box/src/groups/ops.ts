@@ -54,11 +54,13 @@ export const GroupOp = Type.Union([
   Type.Object({ type: Type.Literal('found'), name: Name, member: Statement, at: Time }, { additionalProperties: false }),
   /**
    * The first entry of a later epoch's base, by the admin who began it: the members carried over,
-   * each of whom may be added back by any member once it says so in the epoch before.
+   * each of whom may be added back by any member once it says so in the epoch before, and the box
+   * removed (kept, so that if another admin's epoch wins the race, this removal is made again there).
    */
   Type.Object({
     type: Type.Literal('epoch'), epoch: Epoch, name: Name, previous: Hex(32), member: Statement,
     carried: Type.Array(Type.Object({ box: Hex(32), role: Role, name: Name }, { additionalProperties: false }), { maxItems: 10_000 }),
+    removed: Type.Optional(Hex(32)),
     at: Time,
   }, { additionalProperties: false }),
   /** The drive as it stood, carried into a later epoch's base by the admin who began it, verbatim. */
@@ -74,7 +76,8 @@ export const GroupOp = Type.Union([
   /** A member leaves. */
   Type.Object({ type: Type.Literal('leave'), at: Time }, { additionalProperties: false }),
   /**
-   * An admin removes a member and ends this epoch: the next one is in `base`, read with a new
+   * An admin removes a member (by its writer key, or by its box key if it was carried into this
+   * epoch and has not come back yet) and ends this epoch: the next one is in `base`, read with a new
    * content key sealed to each remaining member's box. Drive changes written here after it (by a
    * member offline meanwhile) are replayed in the next epoch by its members.
    */
@@ -83,8 +86,11 @@ export const GroupOp = Type.Union([
     keys: Type.Array(Type.Object({ box: Hex(32), key: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), { maxItems: 10_000 }),
     at: Time,
   }, { additionalProperties: false }),
-  /** A remaining member asks, in the ended epoch, to be added back in the next one, as the statement says. */
-  Type.Object({ type: Type.Literal('rejoin'), epoch: Epoch, member: Statement, at: Time }, { additionalProperties: false }),
+  /**
+   * A remaining member asks, in the ended epoch, to be added back in the next one, as the statement
+   * says; `base` names that next epoch's base, so a statement made for an epoch that lost a race is not taken for the winner's.
+   */
+  Type.Object({ type: Type.Literal('rejoin'), epoch: Epoch, base: Type.Optional(Hex(32)), member: Statement, at: Time }, { additionalProperties: false }),
   /**
    * Drive changes an epoch's earlier writers made that the drive carried into this one did not
    * hold yet (written offline, or while the epoch was ending), applied now as they were then;

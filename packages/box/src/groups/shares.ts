@@ -53,6 +53,8 @@ export interface SharesDeps {
   view: () => View
   epoch: () => number
   contentKey: (epoch: number) => Buffer | undefined
+  /** What this box's cores of the epoch are named under: two bases racing for one epoch number get apart names. */
+  coreName: (epoch: number) => string
   /** Whether the current epoch is ending: records wait for the next one's key. */
   ending: () => Promise<boolean>
   self: () => Member | undefined
@@ -78,7 +80,7 @@ export class Shares {
   readonly #held = new Map<string, HeldState>()
   #entries: SharedSource[] = []
   readonly #pumps = new Map<string, Pump>()
-  /** Cores open here: this box's own, to write, by `epoch/source`; others', to follow, by key. */
+  /** Cores open here: this box's own, to write, by name; others', to follow, by key. */
   readonly #own = new Map<string, Hypercore>()
   readonly #following = new Map<string, Hypercore>()
   readonly #wakers = new Set<() => void>()
@@ -238,11 +240,11 @@ export class Shares {
 
   /** This box's core for a source in an epoch, named so it is the same core after a restart. */
   async #ownCore(source: string, epoch: number): Promise<Hypercore> {
-    const id = `${epoch}/${source}`
+    const id = `${this.#deps.coreName(epoch)}/${source}`
     let core = this.#own.get(id)
     if (!core) {
       const contentKey = this.#deps.contentKey(epoch)!
-      core = this.#deps.store.get({ name: `share/${epoch}/${source}`, encryption: { key: shareKey(contentKey) } })
+      core = this.#deps.store.get({ name: id, encryption: { key: shareKey(contentKey) } })
       this.#own.set(id, core)
       await core.ready()
       this.#deps.coresChanged()
