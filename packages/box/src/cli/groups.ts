@@ -5,9 +5,18 @@
  */
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
-import { describeRules, type GroupView, type MemberView, type ReplicatorView, type SharedSourceView } from '../groups/index.ts'
+import { describeRules, sameFingerprint, type AskView, type GroupView, type MemberView, type NearbyView, type ReplicatorView, type SharedSourceView } from '../groups/index.ts'
 import type { Client } from './connect.ts'
 import { json, out, table } from './format.ts'
+import { confirm } from './prompt.ts'
+
+/** How often a LAN command looks again, and how long the admin's waits after hearing one box asking, to hear whether others are. */
+const POLL_MS = 1000
+const HEAR_OTHERS_MS = 1500
+
+function nearbyTable(list: NearbyView[]): string {
+  return table(list.map((b) => ({ fingerprint: b.fingerprint, 'asks to join as': b.name ?? '-', key: b.boxKey.slice(0, 16) })), ['fingerprint', 'asks to join as', 'key'])
+}
 
 function members(list: MemberView[]): string {
   return table(list.map((m) => ({
@@ -96,27 +105,100 @@ export function groupCommands(program: Command, client: () => Client): void {
       for (const line of conflicts(g)) out(line)
     })
 
-  groups.command('invite <group> <box-key>')
-    .description('invite a box (its owner runs `coffer groups list` for its key): the code is sealed to that box, lets it in once, and expires')
-    .requiredOption('--name <name>', 'what to call the new member, e.g. "Bea"')
+  groups.command('invite <group> [box-key]')
+    .description('invite a box (its owner runs `coffer groups list` for its key), or with --lan one asking nearby: the code is sealed to that box, lets it in once, and expires')
+    .option('--name <name>', 'what to call the new member, e.g. "Bea" (with --lan, default: the name it asks under)')
     .option('--admin', 'make it an admin, who may invite others too')
-    .option('--expires <duration>', 'how long the invite stays good: 30m, 12h, 2d', '1d')
-    .action(async (ref: string, key: string, o: { name: string; admin?: boolean; expires: string }) => {
+    .option('--expires <duration>', 'how long the invite stays good: 30m, 12h, 2d (default 1d; with --lan 1h)')
+    .option('--lan', 'invite a box asking to join on this local network (`coffer groups join --lan` there)')
+    .option('--to <fingerprint>', 'with --lan: the box whose fingerprint its owner\'s screen shows')
+    .option('--wait <seconds>', 'with --lan: how long to look for boxes asking', (v) => Number(v), 30)
+    .option('--yes', 'with --lan: invite the one box asking without asking you')
+    .action(async (ref: string, key: string | undefined, o: { name?: string; admin?: boolean; expires?: string; lan?: boolean; to?: string; wait: number; yes?: boolean }) => {
       const g = await resolve(ref)
+      const role = o.admin ? 'admin' : 'member'
+      if (o.lan) return inviteNearby(g, { ...o, role })
+      if (!key || !o.name) throw new InvalidInput('Give the invited box\'s key and --name, or invite a box asking nearby with --lan.')
       const { invite, expiresAt } = await client().request<{ invite: string; expiresAt: string }>('POST', `/groups/${g.key}/invites`, {
-        body: { publicKey: key, name: o.name, role: o.admin ? 'admin' : 'member', expiresIn: o.expires },
+        body: { publicKey: key, name: o.name, role, expiresIn: o.expires ?? '1d' },
       })
       out(`Invited ${o.name} to "${g.name}" until ${expiresAt}. Give them this code (only their box can read it, and it works once):\n`)
       out(`  coffer groups join ${invite}\n`)
       out('Your box must be running when they join.')
     })
 
-  groups.command('join <code>').description('join a group with an invite made for this box')
-    .option('--as <name>', 'your name in the group (default: what the admin called you)')
-    .action(async (code: string, o: { as?: string }) => {
-      const g = await client().request<GroupView>('POST', '/groups/join', { body: { code, ...(o.as ? { as: o.as } : {}) } })
-      out(`Joined "${g.name}" with ${g.members.length - 1} other ${g.members.length === 2 ? 'member' : 'members'}. Its drive: ${drive(g)}`)
+  /** Looks for boxes asking nearby, picks one by fingerprint (or the only one, once confirmed), and sends it the invite. */
+  const inviteNearby = async (g: GroupView, o: { name?: string; role: string; expires?: string; to?: string; wait: number; yes?: boolean }) => {
+    const seen = await lookNearby(o.to, o.wait)
+    const box = o.to ? seen.find((b) => sameFingerprint(o.to!, b.fingerprint)) : seen.length === 1 ? seen[0] : undefined
+    if (!box && seen.length === 0) throw new InvalidInput(`No box asked to join nearby within ${o.wait} s: its owner runs \`coffer groups join --lan\` (or asks on their Groups page) on this network.`)
+    if (!box) {
+      out(nearbyTable(seen))
+      throw new InvalidInput(o.to ? `None of them has the fingerprint ${o.to}: compare it with their screen again.` : 'Several boxes are asking nearby: pick one by the fingerprint its owner\'s screen shows, with --to.')
+    }
+    if (!o.to) {
+      out(nearbyTable([box]))
+      if (!o.yes && !(await confirm(`Invite ${o.name ?? box.name ?? 'this box'} (${box.fingerprint}) to "${g.name}"? Check the fingerprint on their screen first.`))) {
+        throw new InvalidInput('Not invited. Compare the fingerprint with their screen, then run again with --to FINGERPRINT (or --yes).')
+      }
+    }
+    const sent = await client().request<{ invite: string; expiresAt: string; to: NearbyView; adminFingerprint: string; arrived: boolean }>('POST', `/groups/${g.key}/invites/lan`, {
+      body: { to: box.fingerprint, ...(o.name ? { name: o.name } : {}), role: o.role, expiresIn: o.expires ?? '1h' },
     })
+    out(`Invited ${o.name ?? sent.to.name} (${sent.to.fingerprint}) to "${g.name}" until ${sent.expiresAt}.`)
+    out(sent.arrived
+      ? `Their box has the invite. It shows your fingerprint ${sent.adminFingerprint}: they compare it before they join.`
+      : `Their box did not say it has the invite. It shows your fingerprint ${sent.adminFingerprint}; if nothing arrives there, give them this code another way (only their box can read it):\n\n  coffer groups join ${sent.invite}\n`)
+    out('Your box must be running when they join.')
+  }
+
+  /** Polls the boxes asking nearby: until the one with `to` is heard, or any, then a moment more to hear whether there are others. */
+  const lookNearby = async (to: string | undefined, seconds: number): Promise<NearbyView[]> => {
+    const end = Date.now() + seconds * 1000
+    let heardAt: number | undefined
+    for (;;) {
+      const { nearby } = await client().request<{ nearby: NearbyView[] }>('GET', '/groups/lan/nearby')
+      if (to ? nearby.some((b) => sameFingerprint(to, b.fingerprint)) : heardAt !== undefined && Date.now() - heardAt > HEAR_OTHERS_MS) return nearby
+      if (nearby.length > 0) heardAt ??= Date.now()
+      if (Date.now() > end) return nearby
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    }
+  }
+
+  groups.command('join [code]').description('join a group with an invite made for this box, or with --lan ask to join on this local network')
+    .option('--as <name>', 'your name in the group (default: what the admin called you)')
+    .option('--lan', 'ask an admin\'s box on this local network to invite this box; you compare fingerprints')
+    .option('--wait <seconds>', 'with --lan: how long to ask', (v) => Number(v), 120)
+    .option('--yes', 'with --lan: join the first invite that arrives without asking you')
+    .action(async (code: string | undefined, o: { as?: string; lan?: boolean; wait: number; yes?: boolean }) => {
+      if (o.lan) return joinNearby(o)
+      if (!code) throw new InvalidInput('Give the invite code the admin sent, or ask to join on this local network with --lan.')
+      joined(await client().request<GroupView>('POST', '/groups/join', { body: { code, ...(o.as ? { as: o.as } : {}) } }))
+    })
+
+  const joined = (g: GroupView) => out(`Joined "${g.name}" with ${g.members.length - 1} other ${g.members.length === 2 ? 'member' : 'members'}. Its drive: ${drive(g)}`)
+
+  /** Announces this box until an invite sealed to it arrives, shows it, and joins once the owner says yes. */
+  const joinNearby = async (o: { as?: string; wait: number; yes?: boolean }) => {
+    let status = await client().request<AskView>('POST', '/groups/lan/ask', { body: { ...(o.as ? { as: o.as } : {}), wait: o.wait } })
+    out(`Asking to join on the local network${o.as ? ` as ${o.as}` : ''} for ${o.wait} s. This box's fingerprint: ${status.fingerprint}`)
+    out('The admin\'s screen shows it beside your name: they invite the box with that fingerprint.')
+    let reported = 0
+    while (status.offers.length === 0) {
+      for (const r of status.refused.slice(reported)) out(`! ${r.reason}`)
+      reported = status.refused.length
+      if (!status.asking) throw new InvalidInput(`No invite for this box arrived within ${o.wait} s. Ask the admin to invite the box with the fingerprint ${status.fingerprint}, or for an invite code.`)
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+      status = await client().request<AskView>('GET', '/groups/lan/ask')
+    }
+    const offer = status.offers[0]!
+    out(`Invited to "${offer.groupName}" as ${offer.as} (${offer.role}), until ${offer.expiresAt}, by the admin whose fingerprint is ${offer.adminFingerprint}.`)
+    if (!o.yes && !(await confirm(`Join "${offer.groupName}"? Check the admin's fingerprint on their screen first.`))) {
+      await client().request('DELETE', '/groups/lan/ask')
+      throw new InvalidInput('Not joined. Run again with --yes once the admin\'s fingerprint matches.')
+    }
+    joined(await client().request<GroupView>('POST', '/groups/lan/join', { body: { offer: offer.id, ...(o.as ? { as: o.as } : {}) } }))
+  }
 
   groups.command('members <group>').description('a group\'s members, each signed by its own box and added by an admin')
     .option('--json', 'machine-readable output')

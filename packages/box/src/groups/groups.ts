@@ -22,6 +22,7 @@ import { inviteeChannel } from './wire.ts'
 import type { BoxSources } from './shares.ts'
 import type { ReplicatorSettings } from './replicas.ts'
 import { DEFAULT_RULES, egressRefusal, heldSourceId, refusal, ShareRules, type Held } from './share-rules.ts'
+import { fingerprint, lanOptions, LanInvites, nameFor, type LanOptions } from './lan.ts'
 
 /** How long a join waits to reach the inviting admin, and then to be let write. */
 const REACH_ADMIN_MS = 30_000
@@ -106,6 +107,8 @@ export interface GroupsDeps {
   /** The owner's time zone, which replicators' sync windows are in (default UTC). */
   timeZone?: () => string
   logger?: pino.Logger
+  /** Where LAN invites go (default: COFFER_LAN_INTERFACE and COFFER_LAN_PORT, else the first interface but loopback). */
+  lan?: LanOptions
 }
 
 interface GroupRow { key: string; name: string; joined_at: number; invited_by: string | null }
@@ -114,6 +117,8 @@ interface EpochRow { group_key: string; epoch: number; base: string; content_key
 export class Groups {
   readonly #deps: GroupsDeps
   readonly #network: PeerNetwork
+  /** Asking to join, and inviting, on the local network. */
+  readonly lan: LanInvites
   readonly #open = new Map<string, Group>()
   /** Groups being joined or left, so one is not done twice at once. */
   readonly #busy = new Set<string>()
@@ -122,6 +127,7 @@ export class Groups {
   constructor(deps: GroupsDeps) {
     this.#deps = deps
     this.#network = new PeerNetwork(deps.bootstrap)
+    this.lan = new LanInvites({ box: deps.keys.backupPeer, options: deps.lan ?? lanOptions(), ...(deps.logger ? { logger: deps.logger } : {}) })
   }
 
   /** This box's public key, which invites to it are sealed to. */
@@ -150,6 +156,7 @@ export class Groups {
   async close(): Promise<void> {
     for (const group of this.#open.values()) await group.close()
     this.#open.clear()
+    await this.lan.close()
     await this.#network.close()
   }
 
@@ -202,6 +209,26 @@ export class Groups {
     if (input.publicKey.toLowerCase() === this.publicKey) throw new InvalidInput('That is this box\'s own key.', { field: 'publicKey' })
     const { code, expiresAt } = this.#group(key).invite({ box: input.publicKey, name: input.name, role: input.role, expiresInSeconds: input.expiresInSeconds })
     return { invite: code, expiresAt: new Date(expiresAt).toISOString() }
+  }
+
+  /**
+   * Invites a box asking to join on the local network, picked by its fingerprint: the usual invite,
+   * sealed to its key, sent to it over the LAN until it says it has it. The code is returned too,
+   * to hand over another way if it never says so.
+   */
+  async inviteNearby(key: string, input: { to: string; name?: string; role: Role; expiresInSeconds: number }) {
+    const box = await this.lan.find(input.to)
+    const invited = this.invite(key, { publicKey: box.boxKey, name: nameFor(box, input.name), role: input.role, expiresInSeconds: input.expiresInSeconds })
+    const arrived = await this.lan.send(box.boxKey, invited.invite)
+    const peer = this.#deps.keys.deriveKeyPair(`groups/${key}/peer`).publicKey.toString('hex')
+    return { ...invited, to: box, adminFingerprint: fingerprint(peer), arrived }
+  }
+
+  /** Joins a group with an invite that arrived on the local network, once the owner has seen what it is. */
+  async joinNearby(input: { offer: string; as?: string }): Promise<GroupView> {
+    const { code, as } = this.lan.take(input.offer)
+    const chosen = input.as ?? as
+    return this.join({ code, ...(chosen ? { as: chosen } : {}) })
   }
 
   /** Joins a group with an invite sealed to this box: reaches the admin who made it, and is let in. */

@@ -12,6 +12,7 @@ import { GroupView, MemberView, ReplicatorView, SharedSourceView, type Groups } 
 import { MemberName, Role } from './members.ts'
 import { normalizePath } from './paths.ts'
 import { APP_RULES, SharedSourceId, type ShareRules } from './share-rules.ts'
+import { AskView, NearbyView } from './lan.ts'
 
 const GroupInput = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The group\'s key' }) })
 
@@ -98,6 +99,70 @@ export function groupOperations({ groups }: { groups: Groups }) {
       }, { additionalProperties: false }),
       output: GroupView, access: ownerOnly,
       run: async (input) => groups.join({ code: input.code, ...(input.as ? { as: input.as } : {}) }),
+    }),
+
+    ask: defineOperation({
+      name: 'groups.lan.ask',
+      summary: 'Ask to join a group on the local network: this box announces its key and name for a while, and holds the invites sealed to it that arrive',
+      audit: 'admin',
+      input: Type.Object({
+        as: Type.Optional({ ...MemberName, description: 'The name to join as, which the admin sees beside this box\'s fingerprint' }),
+        wait: Type.Optional(Type.Integer({ minimum: 5, maximum: 3600, description: 'How long to announce, in seconds (default 120)' })),
+      }, { additionalProperties: false }),
+      output: AskView, access: ownerOnly,
+      run: async (input) => groups.lan.ask({ ...(input.as ? { as: input.as } : {}), seconds: input.wait ?? 120 }),
+    }),
+
+    asking: defineOperation({
+      name: 'groups.lan.asking', summary: 'Whether this box asks to join on the local network, its fingerprint, and the invites that arrived for it', audit: 'admin',
+      input: Type.Object({}), output: AskView, access: ownerOnly,
+      run: async () => groups.lan.asking(),
+    }),
+
+    stopAsking: defineOperation({
+      name: 'groups.lan.stop', summary: 'Stop asking to join on the local network', audit: 'admin',
+      input: Type.Object({}), output: AskView, access: ownerOnly,
+      run: async () => groups.lan.stopAsking(),
+    }),
+
+    joinNearby: defineOperation({
+      name: 'groups.lan.join', summary: 'Join a group with an invite that arrived on the local network: the admin\'s box must be online', audit: 'admin', status: 201,
+      input: Type.Object({
+        offer: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The invite\'s id, as the asking status lists it' }),
+        as: Type.Optional({ ...MemberName, description: 'Your name in the group (default: the name asked under, else what the admin called you)' }),
+      }, { additionalProperties: false }),
+      output: GroupView, access: ownerOnly,
+      run: async (input) => groups.joinNearby({ offer: input.offer, ...(input.as ? { as: input.as } : {}) }),
+    }),
+
+    nearby: defineOperation({
+      name: 'groups.lan.nearby', summary: 'The boxes asking to join on the local network, each with its key\'s fingerprint; the first look starts listening', audit: 'admin',
+      input: Type.Object({}), output: Type.Object({ nearby: Type.Array(NearbyView) }), access: ownerOnly,
+      run: async () => ({ nearby: await groups.lan.nearby() }),
+    }),
+
+    inviteNearby: defineOperation({
+      name: 'groups.lan.invite',
+      summary: 'Invite a box asking nearby, picked by its fingerprint: the usual sealed, single-use, expiring invite, sent to it over the local network',
+      audit: 'admin',
+      input: Type.Object({
+        id: GroupInput.properties.id,
+        to: Type.String({ pattern: '^[0-9A-Fa-f -]{12,20}$', description: 'The fingerprint both screens show, e.g. 3F2A-91C0-77DE' }),
+        name: Type.Optional({ ...MemberName, description: 'What to call the new member (default: the name it asks under)' }),
+        role: Type.Optional({ ...Role, description: 'admin (may invite) or member (default)' }),
+        expiresIn: Type.Optional(Type.String({ pattern: durationPattern(['m', 'h', 'd'], 3), description: 'How long the invite stays good (default 1h)' })),
+      }, { additionalProperties: false }),
+      output: Type.Object({
+        invite: Type.String({ description: 'The same code, to hand over another way if it did not arrive: `coffer groups join <code>`' }),
+        expiresAt: Type.String(),
+        to: NearbyView,
+        adminFingerprint: Type.String({ description: 'Of this box\'s key on the group\'s network: the invitee\'s screen shows the same' }),
+        arrived: Type.Boolean({ description: 'The invited box said it has the invite (only its joining proves it)' }),
+      }),
+      access: ownerOnly,
+      run: async (input) => groups.inviteNearby(input.id, {
+        to: input.to, ...(input.name ? { name: input.name } : {}), role: input.role ?? 'member', expiresInSeconds: parseDuration(input.expiresIn ?? '1h', 'expiresIn'),
+      }),
     }),
 
     members: defineOperation({
