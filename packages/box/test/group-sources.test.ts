@@ -163,7 +163,8 @@ test('a member shares a source with its group: every member\'s box holds a read-
   const held = async (encryption: Buffer | null) => {
     const store = openCorestore(path.join(anna.home, 'groups', key))
     try {
-      const core = store.get({ name: 'share/1/energy', ...(encryption ? { encryption: { key: encryption } } : {}) })
+      // A member's cores in an epoch begun by a removal are named by the epoch and its content key.
+      const core = store.get({ name: `share/1-${derived(annaKeys[1]!.content_key, 'coffer/v1/group-epoch-cores').toString('hex').slice(0, 32)}/energy`, ...(encryption ? { encryption: { key: encryption } } : {}) })
       await core.ready()
       const blocks: Buffer[] = []
       for (let i = 0; i < core.length; i++) blocks.push((await core.get(i, { wait: false }))!)

@@ -13,6 +13,34 @@
  * in the old base, with the drive carried over. The old base is frozen; its last word says where
  * the group went. Each remaining member asks there to be added back, and any member of the new
  * epoch adds it. The removed member holds only old keys: nothing written afterwards opens with them.
+ *
+ * Two admins may remove members at the same moment (or while they cannot reach each other): each
+ * begins a base for the same epoch number and writes its `rotate` in the old one. The old view
+ * keeps the first in Autobase's order, the same at every box; the other removal used to be lost
+ * silently — its admin stayed in a base nobody else came to, and the member it removed was carried
+ * into the winning epoch and read everything written there. Now:
+ * - A box whose epoch before settled on another base than the one it is in drops its own (keeping
+ *   it open, and listed in the group's epochs.json with its key sealed to this box, until what was
+ *   written in it is carried over) and follows the winner with the key sealed to it there, asking
+ *   to be added back. A box the winner was begun without was removed: it goes back to the epoch before.
+ * - The losing epoch's first entry names the box its admin removed. Once that admin is back in the
+ *   group's epoch and no other member is still on its way, it removes that box again there, which
+ *   begins the next epoch: both removals hold, in order. (A member carried into an epoch and not back
+ *   yet can be removed too, by its box key: it holds that epoch's key already.)
+ * - What was written in the losing epoch is replayed only in an epoch the box it removed is out of
+ *   (it was written for members without it), files written again under that epoch's key; changes
+ *   by boxes no longer in the group are left out.
+ * - A box's cores in an epoch used to be named by the epoch's number alone, so the two bases would
+ *   have shared one local writer and blob core with blocks under two keys. Every base entered
+ *   through a rotation now gets a content key of its own and its cores a name made from it
+ *   (epochName); epochs.json lists those bases. Epochs a box was in before this, epoch 0 and the
+ *   epoch an invite lets a box into keep the number alone (an invitee names its writer before it
+ *   holds the key), so groups made earlier open as they were. A rejoin names the base it is for, so
+ *   one made for a base that lost is not taken for the winner's. Replayed changes are replayed in
+ *   the order the epoch applied them.
+ * Not handled: a box that removes again while still cut off (a losing chain two epochs deep); a box
+ * invited into a losing epoch; a shared source's records written in a losing epoch reach only the
+ * members who were in it.
  */
 import fs from 'node:fs'
 import path from 'node:path'
