@@ -41,6 +41,8 @@ before(async () => {
   testnet = await createTestnet(3, { host: '127.0.0.1' })
   // A box reads its DHT bootstrap from the environment when it is made, as `coffer start` does.
   process.env.COFFER_DHT_BOOTSTRAP = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
+  // The boxes meet on the LAN on a port of this test's own, so nothing else on the link is heard.
+  process.env.COFFER_LAN_PORT = String(40_000 + Math.floor(Math.random() * 20_000))
   const home = path.join(tempDir(), 'home')
   initHome(home, { passphrase: PASSPHRASE, timeZone: 'UTC' })
   anna = await startBox(home)
@@ -55,6 +57,7 @@ after(async () => {
   await bea?.close()
   await testnet?.destroy()
   delete process.env.COFFER_DHT_BOOTSTRAP
+  delete process.env.COFFER_LAN_PORT
 })
 
 const section = (name: string): Locator => page.getByRole('region', { name })
@@ -401,6 +404,52 @@ test('leaving a group asks first, then the other members hear it and the group i
   await plot.waitFor({ state: 'detached' })
   assert.deepEqual((await groupsOf(anna)).groups.map((g) => g.name), ['Household'])
   await until('Bea\'s box to hear Anna left', async () => (await groupsOf(bea)).groups.find((g) => g.name === 'Allotment')?.members.length === 1 || undefined, JOIN_MS)
+})
+
+test('on the local network the admin invites a box asking nearby by its fingerprint, and the page asks to join another box\'s group and joins once the admin\'s fingerprint is shown', async () => {
+  const club = await anna.api('POST', '/api/v1/groups', { body: { name: 'Club', as: 'Anna' } })
+  assert.equal(club.status, 201, JSON.stringify(club.body))
+  const beaAsks = await bea.api('POST', '/api/v1/groups/lan/ask', { body: { as: 'Bea', wait: 120 } })
+  assert.equal(beaAsks.status, 200, JSON.stringify(beaAsks.body))
+  await page.reload()
+  const clubCard = card('Club')
+  await clubCard.getByText('Invite a member to Club').click()
+  await clubCard.getByRole('button', { name: 'Look for boxes nearby' }).click()
+  const nearby = clubCard.getByRole('region', { name: 'Boxes asking to join nearby, for Club' })
+  await nearby.getByRole('row').filter({ hasText: `${beaAsks.body.fingerprint}Bea` }).waitFor()
+  await assertAccessible(page, 'groups, boxes asking nearby')
+  await nearby.getByRole('button', { name: `Invite the box ${beaAsks.body.fingerprint}` }).click()
+  const sent = clubCard.getByRole('region', { name: 'Invite for Bea' })
+  await sent.getByText(`Sent on this network to the box ${beaAsks.body.fingerprint}. Their box has it.`).waitFor()
+  const adminFingerprint = await sent.locator('.fingerprint').textContent()
+  const offer = await until('the invite at Bea\'s box', async () => (await bea.api('GET', '/api/v1/groups/lan/ask')).body.offers[0])
+  assert.equal(offer.adminFingerprint, adminFingerprint, 'both screens show the admin\'s fingerprint')
+  assert.equal(offer.groupName, 'Club')
+  assert.equal((await bea.api('POST', '/api/v1/groups/lan/join', { body: { offer: offer.id } })).status, 201)
+  await members(clubCard, 'Club').filter({ hasText: /^BeaMember/ }).waitFor({ timeout: JOIN_MS })
+  await clubCard.getByRole('button', { name: 'Done' }).click()
+
+  // The other way round: this page asks, and Bea's box invites it.
+  const choir = await bea.api('POST', '/api/v1/groups', { body: { name: 'Choir', as: 'Bea' } })
+  assert.equal(choir.status, 201, JSON.stringify(choir.body))
+  const ask = page.getByRole('form', { name: 'Ask to join on this network' })
+  await ask.getByLabel('Your name in the group').fill('Anna L.')
+  await ask.getByRole('button', { name: 'Ask to join' }).click()
+  await ask.getByRole('status').filter({ hasText: 'The admin’s screen shows this fingerprint beside Anna L.' }).waitFor()
+  const fingerprint = (await ask.locator('strong.fingerprint').textContent())!
+  assert.match(fingerprint, /^[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}$/)
+  await until('Bea\'s box to hear this one asking', async () => (await bea.api('GET', '/api/v1/groups/lan/nearby')).body.nearby.find((b: { fingerprint: string }) => b.fingerprint === fingerprint))
+  const invited = await bea.api('POST', `/api/v1/groups/${choir.body.key}/invites/lan`, { body: { to: fingerprint } })
+  assert.equal(invited.status, 200, JSON.stringify(invited.body))
+  assert.equal(invited.body.to.name, 'Anna L.')
+  const shown = ask.getByRole('region', { name: 'Invite to Choir' })
+  await shown.getByText('Invited to Choir as Anna L. (a member)').waitFor()
+  await shown.getByText(`By the admin whose fingerprint is ${invited.body.adminFingerprint}`).waitFor()
+  await assertAccessible(page, 'groups, an invite arrived on the local network')
+  await screenshot(page, 'groups-lan')
+  await shown.getByRole('button', { name: 'Join Choir' }).click()
+  await page.getByRole('status').filter({ hasText: 'Joined Choir as Anna L.' }).waitFor({ timeout: JOIN_MS })
+  await members(card('Choir'), 'Choir').filter({ hasText: /^Anna L\. \(you\)Member/ }).waitFor()
 })
 
 test('no console errors on the way', () => {

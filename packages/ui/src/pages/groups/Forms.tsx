@@ -3,9 +3,10 @@ import { useId, useState, type FormEvent } from 'react'
 import { Copyable } from '../../components/Copyable.tsx'
 import { formatTime } from '../../components/format.ts'
 import { useAction } from '../../components/useAction.ts'
-import { groups, type GroupView, type Invited } from './api.ts'
+import { groups, type GroupView, type MadeInvite, type Nearby } from './api.ts'
 import { INVITE_EXPIRIES, readPublicKey } from '../../components/invites.ts'
 import { joinCommand } from './words.ts'
+import { NearbyBoxes } from './Nearby.tsx'
 
 export function CreateForm({ onCreated }: { onCreated: (group: GroupView) => void }) {
   const form = useId()
@@ -92,7 +93,7 @@ export function JoinForm({ onJoined }: { onJoined: (group: GroupView) => void })
   )
 }
 
-export function InviteForm({ group, onInvited }: { group: GroupView; onInvited: (invited: Invited & { name: string; publicKey: string }) => void }) {
+export function InviteForm({ group, onInvited }: { group: GroupView; onInvited: (invited: MadeInvite) => void }) {
   const form = useId()
   const [publicKey, setPublicKey] = useState('')
   const [name, setName] = useState('')
@@ -115,6 +116,24 @@ export function InviteForm({ group, onInvited }: { group: GroupView; onInvited: 
       const invited = await groups.invite(group.key, { publicKey: key, name: name.trim(), role, expiresIn })
       onInvited({ ...invited, name: name.trim(), publicKey: key })
       setPublicKey('')
+      setName('')
+      setRole('member')
+    })
+  }
+
+  /** The same invite for a box asking nearby, picked by its fingerprint, and sent to it on the local network. */
+  function inviteNearby(box: Nearby) {
+    const chosen = name.trim() || box.name
+    if (!chosen) {
+      setError(`The box ${box.fingerprint} asks to join under no name: give the new member a name above.`)
+      return
+    }
+    void run(async () => {
+      const sent = await groups.inviteNearby(group.key, { to: box.fingerprint, ...(name.trim() ? { name: name.trim() } : {}), role, expiresIn })
+      onInvited({
+        invite: sent.invite, expiresAt: sent.expiresAt, name: chosen, publicKey: sent.to.boxKey,
+        lan: { fingerprint: sent.to.fingerprint, adminFingerprint: sent.adminFingerprint, arrived: sent.arrived },
+      })
       setName('')
       setRole('member')
     })
@@ -148,6 +167,7 @@ export function InviteForm({ group, onInvited }: { group: GroupView; onInvited: 
         </div>
       </div>
       <div className="actions"><button type="submit" disabled={busy}>{busy ? 'Inviting…' : 'Invite'}</button></div>
+      <NearbyBoxes group={group} busy={busy} onInvite={inviteNearby} />
       {error && <p role="alert" className="notice error">{error}</p>}
     </form>
   )
@@ -155,17 +175,25 @@ export function InviteForm({ group, onInvited }: { group: GroupView; onInvited: 
 
 /** The invite, once: sealed to the invited box's key, so only that box can open it, and it lets it in once. */
 export function InviteCode({ group, invited, following, onDone }: {
-  group: GroupView; invited: Invited & { name: string }; following: boolean; onDone: () => void
+  group: GroupView; invited: MadeInvite; following: boolean; onDone: () => void
 }) {
   const heading = useId()
+  const lan = invited.lan
   return (
     <section className="invite-code review" aria-labelledby={heading}>
       <h4 id={heading}>Invite for {invited.name}</h4>
-      <p>
+      {lan && (
+        <p>
+          Sent on this network to the box {lan.fingerprint}.{' '}
+          {lan.arrived ? 'Their box has it.' : 'Their box did not say it has it: if nothing arrives there, send them the invite below.'}
+          {' '}Their screen shows your fingerprint, <strong className="fingerprint">{lan.adminFingerprint}</strong>: they compare it before they join.
+        </p>
+      )}
+      {!lan && <p>
         Send this to {invited.name}’s owner before {formatTime(Date.parse(invited.expiresAt) / 1000)}. It is sealed to their box’s key:
         only that box can open it, and it lets it in once. They paste it into Join a group on their Groups page, or run the command.
         Your box must be running when they join.
-      </p>
+      </p>}
       <Copyable label="Invite" copy="Copy invite" text={invited.invite} />
       <Copyable label="Command for their box" copy="Copy command" text={joinCommand(invited.invite)} />
       {following && <p className="muted" role="status">Waiting for {invited.name} to join {group.name}: this page updates when they do.</p>}

@@ -2,7 +2,7 @@
 import { useId } from 'react'
 import { formatTime } from '../../components/format.ts'
 import { TableWrap } from '../../components/TableWrap.tsx'
-import { drive, type DriveEntry, type GroupView, type Invited, type MemberView } from './api.ts'
+import { drive, type DriveEntry, type GroupView, type MadeInvite, type MemberView } from './api.ts'
 import { Drive } from './Drive.tsx'
 import { Replicators } from './Replicators.tsx'
 import { SharedSources } from './SharedSources.tsx'
@@ -11,7 +11,7 @@ import { connectedWords, connectionWords, removable, roleWords, short } from './
 
 const time = (iso: string) => formatTime(Date.parse(iso) / 1000)
 
-export type Pending = Invited & { group: string; name: string; publicKey: string }
+export type Pending = MadeInvite & { group: string }
 
 export function GroupCard({ group: g, pending, refreshed, onInvited, onInviteDone, onRemove, onLeave, onDelete, onChanged }: {
   group: GroupView

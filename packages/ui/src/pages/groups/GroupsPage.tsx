@@ -6,6 +6,7 @@ import { useLoad } from '../../components/useLoad.ts'
 import { useTitle } from '../../components/useTitle.ts'
 import { drive, groups, type DriveEntry, type GroupView, type MemberView } from './api.ts'
 import { CreateForm, JoinForm } from './Forms.tsx'
+import { AskNearby } from './Nearby.tsx'
 import { GroupCard, type Pending } from './GroupCard.tsx'
 import { driveProblem } from './words.ts'
 import './groups.css'
@@ -41,6 +42,11 @@ export default function GroupsPage() {
     const timer = setTimeout(list.reload, FOLLOW_MS)
     return () => clearTimeout(timer)
   }, [following, list.loading, list.data])
+
+  const joined = (g: GroupView) => {
+    setNews(`Joined ${g.name} as ${g.members.find((m) => m.you)?.name ?? 'a member'}. Its drive is below its name.`)
+    list.reload()
+  }
 
   const refresh = () => {
     list.reload()
@@ -115,7 +121,8 @@ export default function GroupsPage() {
         <h2 id="new-heading">Found or join a group</h2>
         <div className="group-forms">
           <CreateForm onCreated={(g) => { setNews(`Founded ${g.name}. Invite its members from its card above.`); list.reload() }} />
-          <JoinForm onJoined={(g) => { setNews(`Joined ${g.name} as ${g.members.find((m) => m.you)?.name ?? 'a member'}. Its drive is below its name.`); list.reload() }} />
+          <JoinForm onJoined={joined} />
+          <AskNearby onJoined={joined} />
         </div>
       </section>
 

@@ -15,6 +15,14 @@ export type Invited = Answer<'invite'>
 export type ReplicatorInvited = Answer<'addReplicator'>
 export type Folder = Answer<'files'>
 export type DriveEntry = Folder['entries'][number]
+export type Asking = Answer<'asking'>
+export type Offer = Asking['offers'][number]
+export type Nearby = Answer<'nearby'>['nearby'][number]
+export type NearbyInvited = Answer<'inviteNearby'>
+/** An invite made for a box asking nearby and sent to it on the local network: its fingerprint, this box's, and whether it said it has it. */
+export type LanDelivery = { fingerprint: string; adminFingerprint: string; arrived: boolean }
+/** An invite as the page shows it once made: for whom, and for a box nearby how it went. */
+export type MadeInvite = Invited & { name: string; publicKey: string; lan?: LanDelivery }
 export type { GroupView, MemberView, ReplicatorView, SharedSourceView }
 /** The rules as the share and rules operations take them: anything left out stays as it was. */
 export type RulesInput = { apps?: 'none' | 'aggregates' | 'raw'; finest?: string; gateway?: boolean; market?: boolean }
@@ -30,6 +38,13 @@ export const groups = {
   join: (input: { code: string; as?: string }) => box.request<GroupView>('POST', '/groups/join', { json: input }),
   invite: (group: string, input: { publicKey: string; name: string; role: 'admin' | 'member'; expiresIn: string }) =>
     box.request<Invited>('POST', `/groups/${id(group)}/invites`, { json: input }),
+  ask: (input: { as?: string; wait?: number }) => box.request<Asking>('POST', '/groups/lan/ask', { json: input }),
+  asking: (signal?: AbortSignal) => box.request<Asking>('GET', '/groups/lan/ask', { signal }),
+  stopAsking: () => box.request<Asking>('DELETE', '/groups/lan/ask'),
+  joinNearby: (input: { offer: string; as?: string }) => box.request<GroupView>('POST', '/groups/lan/join', { json: input }),
+  nearby: (signal?: AbortSignal) => box.request<{ nearby: Nearby[] }>('GET', '/groups/lan/nearby', { signal }),
+  inviteNearby: (group: string, input: { to: string; name?: string; role: 'admin' | 'member'; expiresIn: string }) =>
+    box.request<NearbyInvited>('POST', `/groups/${id(group)}/invites/lan`, { json: input }),
   remove: (group: string, member: string) => box.request<GroupView>('DELETE', `/groups/${id(group)}/members/${id(member)}`),
   leave: (group: string) => box.request<{ left: string }>('POST', `/groups/${id(group)}/leave`),
   addReplicator: (group: string, input: { publicKey: string; name: string }) => box.request<ReplicatorInvited>('POST', `/groups/${id(group)}/replicators`, { json: input }),
