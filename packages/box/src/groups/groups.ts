@@ -226,9 +226,12 @@ export class Groups {
 
   /** Joins a group with an invite that arrived on the local network, once the owner has seen what it is. */
   async joinNearby(input: { offer: string; as?: string }): Promise<GroupView> {
-    const { code, as } = this.lan.take(input.offer)
+    const { code, as } = this.lan.offer(input.offer)
     const chosen = input.as ?? as
-    return this.join({ code, ...(chosen ? { as: chosen } : {}) })
+    // Kept until it lets this box in: an admin's box that could not be reached now may be later.
+    const group = await this.join({ code, ...(chosen ? { as: chosen } : {}) })
+    this.lan.spend(input.offer)
+    return group
   }
 
   /** Joins a group with an invite sealed to this box: reaches the admin who made it, and is let in. */

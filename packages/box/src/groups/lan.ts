@@ -19,7 +19,7 @@
  *   invites are sealed to it), and see that invites pass (sealed: it reads nothing in them);
  * - announce a false name, or someone else's key: the admin compares the fingerprint, not the
  *   name, and an invite to someone else's key is of use to that box only. Finding a key of its own
- *   whose 48-bit fingerprint equals the one on the invitee's screen takes about 2^47 tries;
+ *   whose 48-bit fingerprint equals the one on the invitee's screen takes about 2^48 tries;
  * - send the invitee an invite of its own, to a group of its own (anyone can seal to a public
  *   key): the invitee's screen shows that invite's admin fingerprint, which is not the one on the
  *   real admin's screen, and nothing is joined without the owner's yes;
@@ -287,8 +287,8 @@ export class LanInvites {
     return this.asking()
   }
 
-  /** The code of an invite that arrived, to join with; it is not offered again, whatever comes of it. */
-  take(id: string): { code: string; as: string | null } {
+  /** The code of an invite that arrived, to join with. */
+  offer(id: string): { code: string; as: string | null } {
     this.asking()
     const held = this.#offers.get(id)
     if (!held) {
@@ -296,10 +296,14 @@ export class LanInvites {
         ? 'This box used that invite already: an invite lets a box in once. Ask the admin for a new one.'
         : 'No invite with that id arrived (or it expired): `coffer groups join --lan` lists those that did.')
     }
+    return { code: held.code, as: this.#as }
+  }
+
+  /** An invite this box joined with: not offered again, and this box stops asking. */
+  spend(id: string): void {
     this.#offers.delete(id)
     this.#spent.add(id)
     this.stopAsking()
-    return { code: held.code, as: this.#as }
   }
 
   /** The boxes heard asking to join lately; the first look starts listening, which goes on a while after the last. */
