@@ -3,6 +3,7 @@ import { useId, useState, type FormEvent } from 'react'
 import { describeDuration } from '../../../../box/src/duration/index.ts'
 import { formatBytes, formatTime } from '../../components/format.ts'
 import { TableWrap } from '../../components/TableWrap.tsx'
+import { SyncFields, type SyncText } from '../../components/SyncFields.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { backup, type ReplicaView } from './api.ts'
 import {
@@ -84,17 +85,15 @@ export function ReplicaCard({ replica: r, timeZone, onNews, onChanged, onRemove 
 function Settings({ replica: r, timeZone, onNews, onChanged }: { replica: ReplicaView; timeZone: string | undefined; onNews: (news: string) => void; onChanged: () => void }) {
   const form = useId()
   const initial = settingsText(r.settings)
-  const [windows, setWindows] = useState(initial.windows)
-  const [upload, setUpload] = useState(initial.upload)
-  const [download, setDownload] = useState(initial.download)
+  const [sync, setSync] = useState<SyncText>(initial)
   const [stale, setStale] = useState(initial.stale)
   const { busy, error, setError, run } = useAction()
 
   function save(e: FormEvent) {
     e.preventDefault()
-    const w = readWindows(windows)
-    const up = readLimit(upload, 'upload')
-    const down = readLimit(download, 'download')
+    const w = readWindows(sync.windows)
+    const up = readLimit(sync.upload, 'upload')
+    const down = readLimit(sync.download, 'download')
     const st = readStaleHours(stale)
     const bad = w.error ?? up.error ?? down.error ?? st.error
     if (bad !== undefined) {
@@ -116,19 +115,7 @@ function Settings({ replica: r, timeZone, onNews, onChanged }: { replica: Replic
       </summary>
       <form onSubmit={save} aria-label={`Settings of ${r.name}`} noValidate>
         <div className="inline-form">
-          <div className="wide">
-            <label htmlFor={`${form}-windows`}>Sync windows</label>
-            <input id={`${form}-windows`} value={windows} onChange={(e) => setWindows(e.target.value)} placeholder="22:00-06:00" spellCheck={false} autoComplete="off" aria-describedby={`${form}-windows-hint`} />
-            <span id={`${form}-windows-hint`} className="hint">HH:MM-HH:MM{timeZone ? ` in ${timeZone}` : ''}, several separated by commas; empty to sync at any time</span>
-          </div>
-          <div>
-            <label htmlFor={`${form}-upload`}>Upload limit (KB/s)</label>
-            <input id={`${form}-upload`} inputMode="decimal" value={upload} onChange={(e) => setUpload(e.target.value)} placeholder="none" autoComplete="off" size={8} />
-          </div>
-          <div>
-            <label htmlFor={`${form}-download`}>Download limit (KB/s)</label>
-            <input id={`${form}-download`} inputMode="decimal" value={download} onChange={(e) => setDownload(e.target.value)} placeholder="none" autoComplete="off" size={8} />
-          </div>
+          <SyncFields id={form} value={sync} onChange={setSync} windowsHint={`HH:MM-HH:MM${timeZone ? ` in ${timeZone}` : ''}, several separated by commas; empty to sync at any time`} />
           <div>
             <label htmlFor={`${form}-stale`}>Flag after (hours)</label>
             <input id={`${form}-stale`} inputMode="decimal" value={stale} onChange={(e) => setStale(e.target.value)} autoComplete="off" size={6} aria-describedby={`${form}-stale-hint`} />

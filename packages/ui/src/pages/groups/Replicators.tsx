@@ -7,6 +7,7 @@ import { useId, useState, type FormEvent } from 'react'
 import { Copyable } from '../../components/Copyable.tsx'
 import { formatBytes, formatTime } from '../../components/format.ts'
 import { TableWrap } from '../../components/TableWrap.tsx'
+import { SyncFields, type SyncText } from '../../components/SyncFields.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { groups, type GroupView, type ReplicatorInvited, type ReplicatorView } from './api.ts'
 import { readPublicKey } from '../../components/invites.ts'
@@ -120,17 +121,14 @@ function ReplicatorForm({ group, onInvited }: { group: GroupView; onInvited: (in
 /** This box's sync windows and bandwidth limits to one replicator: shown as set, edited in place. Each member sets its own. */
 function Settings({ group, replicator: r, onNews, onChanged }: { group: GroupView; replicator: ReplicatorView; onNews: (news: string) => void; onChanged: () => void }) {
   const form = useId()
-  const initial = settingsText({ windows: r.windows, ...r.limits, staleAfterSeconds: 0 })
-  const [windows, setWindows] = useState(initial.windows)
-  const [upload, setUpload] = useState(initial.upload)
-  const [download, setDownload] = useState(initial.download)
+  const [sync, setSync] = useState<SyncText>(() => settingsText({ windows: r.windows, ...r.limits, staleAfterSeconds: 0 }))
   const { busy, error, setError, run } = useAction()
 
   function save(e: FormEvent) {
     e.preventDefault()
-    const w = readWindows(windows)
-    const up = readLimit(upload, 'upload')
-    const down = readLimit(download, 'download')
+    const w = readWindows(sync.windows)
+    const up = readLimit(sync.upload, 'upload')
+    const down = readLimit(sync.download, 'download')
     const bad = w.error ?? up.error ?? down.error
     if (bad !== undefined) return setError(bad)
     void run(async () => {
@@ -145,19 +143,7 @@ function Settings({ group, replicator: r, onNews, onChanged }: { group: GroupVie
       <summary>Sync of {r.name}: {windowsWords(r.windows).toLowerCase()}, upload {limitWords(r.limits.uploadBytesPerSecond).toLowerCase()}, download {limitWords(r.limits.downloadBytesPerSecond).toLowerCase()}</summary>
       <form onSubmit={save} aria-label={`Sync of ${r.name}`} noValidate>
         <div className="inline-form">
-          <div className="wide">
-            <label htmlFor={`${form}-windows`}>Sync windows</label>
-            <input id={`${form}-windows`} value={windows} onChange={(e) => setWindows(e.target.value)} placeholder="22:00-06:00" spellCheck={false} autoComplete="off" aria-describedby={`${form}-windows-hint`} />
-            <span id={`${form}-windows-hint`} className="hint">HH:MM-HH:MM in the box’s time zone, several separated by commas; empty to sync at any time. Outside them this box neither reaches nor lets in the replicator.</span>
-          </div>
-          <div>
-            <label htmlFor={`${form}-upload`}>Upload limit (KB/s)</label>
-            <input id={`${form}-upload`} inputMode="decimal" value={upload} onChange={(e) => setUpload(e.target.value)} placeholder="none" autoComplete="off" size={8} />
-          </div>
-          <div>
-            <label htmlFor={`${form}-download`}>Download limit (KB/s)</label>
-            <input id={`${form}-download`} inputMode="decimal" value={download} onChange={(e) => setDownload(e.target.value)} placeholder="none" autoComplete="off" size={8} />
-          </div>
+          <SyncFields id={form} value={sync} onChange={setSync} windowsHint="HH:MM-HH:MM in the box’s time zone, several separated by commas; empty to sync at any time. Outside them this box neither reaches nor lets in the replicator." />
         </div>
         <div className="actions"><button type="submit" disabled={busy}>{busy ? 'Saving…' : 'Save'}</button></div>
         {error && <p role="alert" className="notice error">{error}</p>}
