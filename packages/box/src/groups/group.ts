@@ -528,10 +528,7 @@ export class Group {
       await this.#closeEra(era)
       throw err
     }
-    this.#heard(old, FAREWELL_MS, gone.peer).then(() => new Promise((resolve) => setTimeout(resolve, FAREWELL_MS).unref())).finally(() => {
-      this.#farewell.delete(gone.peer)
-      this.#swarm?.forget(Buffer.from(gone.peer, 'hex'))
-    })
+    this.#letGo(gone.peer, old)
     this.#saveEpoch(epoch)
     await this.#enter(era)
   }
@@ -576,6 +573,15 @@ export class Group {
     await this.#enter(await this.#openEra(epoch, false))
   }
 
+  /** Drops a box let go once it has this box's last entry in an epoch and a moment to apply it, or FAREWELL_MS pass: so it hears it is out. */
+  #letGo(peer: string, era: Era): void {
+    this.#farewell.add(peer)
+    this.#heard(era, FAREWELL_MS, peer).then(() => new Promise((resolve) => setTimeout(resolve, FAREWELL_MS).unref())).finally(() => {
+      this.#farewell.delete(peer)
+      this.#swarm?.forget(Buffer.from(peer, 'hex'))
+    })
+  }
+
   /** The base this box is in for an epoch's number (the one it left, if another base won the race, is replaced). */
   #saveEpoch(epoch: Epoch): void {
     this.#deps.db.prepare('INSERT OR REPLACE INTO group_epochs (group_key, epoch, base, content_key, started_at) VALUES (?, ?, ?, ?, ?)')
@@ -613,7 +619,11 @@ export class Group {
     this.#saveEpoch(epoch)
     const { writer, blobs } = await localKeys(this.#store, epoch.epoch, contentKey)
     const member = signStatement(this.key, { peer: this.#peer.publicKey.toString('hex'), writer, blobs, name: self.name }, box)
+    // Members of this box's epoch the winner was begun without were removed there: kept connected until they hear it, through this box's entry that follows from it.
+    const leaving = (await this.#readMembers(lost.base.view)).filter((m) => m.box !== self.box && !rotation.keys.some((k) => k.box === m.box)).map((m) => m.peer)
+    for (const peer of leaving) this.#farewell.add(peer)
     await this.#append(previous, { type: 'rejoin', epoch: epoch.epoch, base: epoch.base, member, at: Date.now() })
+    for (const peer of leaving) this.#letGo(peer, previous)
     const era = await this.#openEra(epoch, false)
     this.#current = era
     this.#keys.set(epoch.epoch, contentKey)
