@@ -324,6 +324,34 @@ test('sparse cells keep no rollups and are read raw: every density, alone and to
   view.close()
 })
 
+test('edges anywhere in a minute or a 5-minute cell, on dense, sparse and gappy series, alone and together, equal a raw scan', () => {
+  const rand = random(7)
+  const view = tempView()
+  const records: SenmlRecord[] = []
+  const end = T0 + 2 * 86400
+  // A point every 0.5–3 s, but none in one hour of every five and none in minutes 2 and 7 of every hour.
+  for (let t = T0 + rand(); t < end; t += 0.5 + rand() * 2.5) {
+    const minute = Math.floor((t - T0) / 60) % 60
+    if (Math.floor((t - T0) / HOUR) % 5 === 3 || minute === 2 || minute === 7) continue
+    const v = rand() < 0.1 ? 7 : 20 + Math.sin(t / 900) * 3 + rand()
+    records.push({ n: 'dense', u: 'a', t, v }, { n: 'solo', t, v })
+  }
+  // The same name in another unit, a reading every 20–100 s: its minutes hold one value or none.
+  for (let t = T0 + rand() * 30; t < end; t += 20 + rand() * 80) records.push({ n: 'dense', u: 'b', t, v: -rand() * 100 })
+  insert(view, blocksOf(rand, records))
+  const hourly = bucketBoundaries(T0, end, parseBucket('1h'), 'UTC')
+  const shifts = [0.25, 1, 30, 59, 60, 61, 90, 119.5, 120, 150, 179, 180, 240, 299, 300, 301, 421, 1799, 3540, 3599.5]
+  for (const shift of shifts) {
+    checkStats(view, records, hourly.map((b) => b + shift), `two series, hourly + ${shift} s`, 'dense')
+    checkStats(view, records, hourly.map((b) => b + shift), `one dense series, hourly + ${shift} s`, 'solo')
+  }
+  const span = (from: number, to: number, bucket: string) => bucketBoundaries(from, to, parseBucket(bucket), 'UTC')
+  for (const [from, bucket] of [[T0 + 3 * HOUR + 17.5, '90s'], [T0 + 7 * HOUR + 1, '2m'], [T0 + 9 * HOUR + 45, '10m'], [T0 + 3 * HOUR - 130, '1m']] as const) {
+    for (const name of ['dense', 'solo']) checkStats(view, records, span(from, from + 2 * HOUR, bucket), `${name}, ${bucket} buckets from ${from - T0} s`, name)
+  }
+  view.close()
+})
+
 test('a long stretch of sparse cells, more points than are read exactly, gives quantiles from its raw values', () => {
   const view = tempView()
   const rand = random(6)

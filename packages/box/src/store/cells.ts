@@ -36,17 +36,12 @@ export function planGrid(reqs: readonly Span[], res: number, longRun = Infinity)
   const long: Part[] = []
   const cut: CutCell[] = []
   const runs: Span[] = []
-  const read = (lo: number, hi: number) => {
-    const run = runs.at(-1)
-    if (run && lo <= run.hi) run.hi = Math.max(run.hi, hi)
-    else runs.push({ lo, hi })
-  }
   const cutAt = (start: number, part: Part) => {
     const last = cut.at(-1)
     if (last?.start === start) last.parts.push(part)
     else {
       cut.push({ start, parts: [part] })
-      read(start, start + res)
+      extendRuns(runs, start, start + res)
     }
   }
   reqs.forEach(({ lo, hi }, req) => {
@@ -59,7 +54,7 @@ export function planGrid(reqs: readonly Span[], res: number, longRun = Infinity)
     if (a < z && z - a >= longRun * res) long.push({ req, lo: a, hi: z })
     else if (a < z) {
       whole.push({ req, lo: a, hi: z })
-      read(a, z)
+      extendRuns(runs, a, z)
     }
     if (z < hi) cutAt(z, { req, lo: z, hi })
   })
@@ -75,6 +70,34 @@ export function planGrid(reqs: readonly Span[], res: number, longRun = Infinity)
     cell.parts = parts
   }
   return { whole, long, cut, runs }
+}
+
+/** Adds [lo, hi), at or after every run so far, to these runs in time order: to the last one where they touch. */
+function extendRuns(runs: Span[], lo: number, hi: number): void {
+  const run = runs.at(-1)
+  if (run && lo <= run.hi) run.hi = Math.max(run.hi, hi)
+  else runs.push({ lo, hi })
+}
+
+/** The runs covering these spans, sorted by start: spans that touch or overlap are merged. */
+export function runsOf(spans: readonly Span[]): Span[] {
+  const runs: Span[] = []
+  for (const { lo, hi } of spans) extendRuns(runs, lo, hi)
+  return runs
+}
+
+/**
+ * The wanted part of a cut cell taken as the cell less its other parts: the largest, where it
+ * outweighs the cell's gaps (parts of no request), so that reading the others costs less.
+ */
+export function complementPart(cell: CutCell): Part | undefined {
+  let star: Part | undefined
+  let gaps = 0
+  for (const part of cell.parts) {
+    if (part.req < 0) gaps += part.hi - part.lo
+    else if (!star || part.hi - part.lo > star.hi - star.lo) star = part
+  }
+  return star && star.hi - star.lo > gaps ? star : undefined
 }
 
 /** Pieces expected to hold at most this many points are read as rows, not counted by a statement of their own. */

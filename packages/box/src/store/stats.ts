@@ -8,7 +8,9 @@
  * its other parts: a range from one second past the hour reads the hour's row and one raw
  * second, not 59 minutes of rows and points. A minimum or maximum subtracts only when the
  * cell's extreme lies outside the parts taken away; when it may not, that part is computed on
- * the finer grid after all. A part expected to hold a handful of points is read raw at once.
+ * the finer grid after all. A part expected to hold a handful of points is read raw at once, and so
+ * are the parts of a 5-minute cell that has no part to take as the rest: its row would only cost a
+ * read as dear as theirs (an hour cut 150 s past reads its first 150 s and nothing else).
  *
  * Cells holding few points are not rolled up at all (rollups.ts): a cell without a row of the
  * series is empty of them if it is rolled, and read raw if not. Ranges in which no cell is rolled
@@ -16,7 +18,7 @@
  * straight to raw points.
  */
 import { ROLLUP_RESOLUTIONS, type Stats } from './rollups.ts'
-import { cutCellAt, holdsFew, partHolding, planGrid, rawSpans, sparseBelow, unrolledParts, wholeHoles, type CellReader, type GridPlan, type Part, type Span, type StatsRow } from './cells.ts'
+import { complementPart, cutCellAt, holdsFew, partHolding, planGrid, rawSpans, runsOf, sparseBelow, unrolledParts, wholeHoles, type CellReader, type CutCell, type GridPlan, type Part, type Span, type StatsRow } from './cells.ts'
 
 /** Runs of at least this many whole cells are summed by SQL; shorter ones are cheaper read as rows. */
 const LONG_RUN = 4
@@ -69,7 +71,8 @@ export function rangeStats(reader: CellReader, reqs: readonly Span[], extremes: 
   }
 
   // Parts refer to the ranges read on this grid, rest[part.req].
-  const plan = planGrid(rest.map((i) => reqs[i]!), res, LONG_RUN)
+  let plan = planGrid(rest.map((i) => reqs[i]!), res, LONG_RUN)
+  if (level === ROLLUP_RESOLUTIONS.length - 1) plan = withoutRawCuts(reader, reqs, rest, plan, res, extremes, out)
   // Runs of whole cells some of which hold no row of the series: those are looked at below.
   const gappy: Part[] = []
   reader.eachRollupStats(res, plan.long, (k, [n, sum, min, max, sumsq], cells) => {
@@ -102,13 +105,7 @@ export function rangeStats(reader: CellReader, reqs: readonly Span[], extremes: 
   const largest = plan.cut.map((cell, k): Part | undefined => {
     const n = cutStats[k]!.n
     if (n === 0) return undefined
-    let star: Part | undefined
-    let gaps = 0
-    for (const part of cell.parts) {
-      if (part.req < 0) gaps += part.hi - part.lo
-      else if (!star || part.hi - part.lo > star.hi - star.lo) star = part
-    }
-    const complement = star && star.hi - star.lo > gaps ? star : undefined
+    const complement = complementPart(cell)
     for (const part of cell.parts) {
       if (part === complement || (!complement && part.req < 0)) continue
       finer.push({ lo: part.lo, hi: part.hi, est: (n * (part.hi - part.lo)) / res })
@@ -151,6 +148,29 @@ export function rangeStats(reader: CellReader, reqs: readonly Span[], extremes: 
   const retried = finerStats(reader, retry.map((r) => r.span), retryRaw, extremes, level)
   retry.forEach((r, i) => mergeStats(out[r.req]!, retried[i]!))
   return out
+}
+
+/**
+ * On the finest grid a cut cell's row serves only to take its complement part (complementPart)
+ * as the cell less the rest: the wanted parts of a cell without one are read raw at once, with no
+ * look at its row first, which would cost as much again as their raw read. Returns the plan
+ * without those cells; their statistics go to `out`.
+ */
+function withoutRawCuts(reader: CellReader, reqs: readonly Span[], rest: number[], plan: GridPlan, res: number, extremes: boolean, out: Stats[]): GridPlan {
+  const kept: CutCell[] = []
+  const direct: Part[] = []
+  for (const cell of plan.cut) {
+    if (complementPart(cell)) kept.push(cell)
+    else for (const part of cell.parts) if (part.req >= 0) direct.push(part)
+  }
+  if (direct.length === 0) return plan
+  const spans = direct.map((part): Span => {
+    const req = reqs[rest[part.req]!]!
+    return { lo: part.lo, hi: part.hi, est: req.est === undefined ? undefined : (req.est * (part.hi - part.lo)) / (req.hi - req.lo) }
+  })
+  rangeStats(reader, spans, extremes, ROLLUP_RESOLUTIONS.length).forEach((s, i) => mergeStats(out[rest[direct[i]!.req]!]!, s))
+  const read = [...plan.whole, ...kept.map((cell) => ({ lo: cell.start, hi: cell.start + res }))].sort((a, b) => a.lo - b.lo)
+  return { whole: plan.whole, long: plan.long, cut: kept, runs: runsOf(read) }
 }
 
 /**
