@@ -4,6 +4,14 @@
  * address on the DHT under a key of its own for that group and admits only the peers the group's
  * admins listed (checked again on every connection, as members check theirs). It holds every core
  * any member tells it of, across epochs: a member that was offline catches up from it alone.
+ *
+ * Who the admins are it learns from its pairing and from the lists it takes since. An admin says who
+ * may be admitted directly when connected, and in its admissions core (see group-wire), which the
+ * replicator follows for every admin it trusts and gets from whichever member it reaches: so a
+ * removal reaches it through a plain member, with no admin online. It takes an admin's list only if
+ * it moves forward — a later epoch, or the same epoch written later — never back. A member can pass
+ * such a list on or hold it back; it cannot widen the list itself (its `peers` are ignored), forge an
+ * admin's entry (hypercore checks every block against the admin's key) or hand back an older one.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -19,7 +27,7 @@ import { PeerNetwork, type Connection, type PeerSwarm } from './network.ts'
 import { heldBlocks } from './held.ts'
 import { openWire, type Wire } from './wire.ts'
 import {
-  FromGroupReplica, ToGroupReplica, groupHealthMessage, groupPeerSeed, openGroupReplicaInvite,
+  FromGroupReplica, ToGroupReplica, admissionsKey, groupHealthMessage, groupPeerSeed, lastAdmission, openGroupReplicaInvite,
   type GroupHealthReport, type GroupPeer,
 } from './group-wire.ts'
 
@@ -65,6 +73,12 @@ class HeldGroup {
   readonly downloads = new Map<string, { destroy(): void }>()
   readonly links = new Map<string, { conn: Connection; wire: GroupWire }>()
   peers: GroupPeer[]
+  /** The admissions core of every admin it trusts, followed for that admin's latest list. */
+  readonly admissions = new Map<string, Hypercore>()
+  /** The epoch and time of the newest admin's list it took (none yet since it started: any trusted admin's is newer). */
+  admitted: { epoch: number; at: number } | null = null
+  /** Admins' lists being read and taken, one at a time. */
+  admitting: Promise<void> = Promise.resolve()
   usedBytes: number
   grown = 0
   swarm: PeerSwarm | undefined
@@ -208,10 +222,12 @@ export class GroupCopies {
       address: Buffer.from(row.address, 'hex'),
     })
     for (const p of held.peers) held.swarm.dial(Buffer.from(p.peer, 'hex'))
+    await this.#followAdmins(held)
   }
 
   async #close(held: HeldGroup): Promise<void> {
     clearTimeout(held.reportTimer)
+    await held.admitting
     await held.swarm?.close()
     await held.store.close()
   }
@@ -250,11 +266,52 @@ export class GroupCopies {
     } else if (message.type === 'peers') {
       // Only an admin of the group changes who may connect: a member removed is dropped at once.
       if (!held.peers.some((p) => p.peer === from && p.admin)) return
-      held.peers = message.peers
-      this.#db.prepare('UPDATE group_copies SET peers = ? WHERE key = ?').run(JSON.stringify(message.peers), held.row.key)
-      for (const peer of held.links.keys()) if (!held.allowed(Buffer.from(peer, 'hex'))) held.swarm?.forget(Buffer.from(peer, 'hex'))
-      for (const p of held.peers) held.swarm?.dial(Buffer.from(p.peer, 'hex'))
+      await this.#admit(held, message.peers)
     }
+  }
+
+  /** Admits these peers from now on: one no longer listed is dropped at once and refused; an admin newly listed is followed. */
+  async #admit(held: HeldGroup, peers: GroupPeer[]): Promise<void> {
+    held.peers = peers
+    this.#db.prepare('UPDATE group_copies SET peers = ? WHERE key = ?').run(JSON.stringify(peers), held.row.key)
+    for (const peer of held.links.keys()) if (!held.allowed(Buffer.from(peer, 'hex'))) held.swarm?.forget(Buffer.from(peer, 'hex'))
+    for (const p of held.peers) held.swarm?.dial(Buffer.from(p.peer, 'hex'))
+    await this.#followAdmins(held)
+  }
+
+  /** Follows the admissions core of every admin it trusts now, from any member that has it; an admin no longer trusted is not heard. */
+  async #followAdmins(held: HeldGroup): Promise<void> {
+    const admins = new Set(held.peers.filter((p) => p.admin).map((p) => p.peer))
+    for (const [admin, core] of held.admissions) {
+      if (admins.has(admin)) continue
+      held.admissions.delete(admin)
+      await core.close()
+    }
+    for (const admin of admins) {
+      if (held.admissions.has(admin) || this.#closing) continue
+      const core = held.store.get({ key: admissionsKey(admin) })
+      held.admissions.set(admin, core)
+      await core.ready()
+      core.download({ start: 0, end: -1 })
+      // A longer core, or the block that ends it arriving: the admin may have said something new.
+      const read = () => this.#readAdmission(held, admin, core)
+      core.on('append', read)
+      core.on('download', read)
+      read()
+    }
+  }
+
+  /** Takes an admin's latest list if that admin is still trusted and the list moves forward: a later epoch, or the same one written later. */
+  #readAdmission(held: HeldGroup, admin: string, core: Hypercore): void {
+    held.admitting = held.admitting.then(async () => {
+      if (held.admissions.get(admin) !== core || !held.peers.some((p) => p.peer === admin && p.admin)) return
+      const admission = await lastAdmission(core, held.row.key)
+      if (!admission) return
+      const taken = held.admitted
+      if (taken && (admission.epoch < taken.epoch || (admission.epoch === taken.epoch && admission.at <= taken.at))) return
+      held.admitted = { epoch: admission.epoch, at: admission.at }
+      await this.#admit(held, admission.peers)
+    }).catch((err: Error) => this.#logger?.warn({ group: held.row.key, err: err.message }, 'an admin\'s list of peers to admit could not be read'))
   }
 
   /** Opens a core by its key alone and follows it, unless the group's quota is spent. */

@@ -12,7 +12,8 @@
  * every member admits it) and answers with the peers it may admit. An expired or spent invite is
  * refused at both ends, as backup's are.
  */
-import { createHmac, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
+import Hypercore from 'hypercore'
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { KeyPair } from '../keys/index.ts'
@@ -57,6 +58,51 @@ export const GroupPeer = Type.Object({ peer: Hex(32), admin: Type.Boolean() }, {
 export type GroupPeer = Static<typeof GroupPeer>
 const Peers = Type.Array(GroupPeer, { maxItems: 10_000 })
 
+/**
+ * An admin's word on which peers the group's replicators may admit, from its epoch on. Each admin
+ * appends one, whenever the list it would give changes, to a core of its own signed with its key on
+ * the group's network (its admissions core). Every member keeps every admin's admissions core and
+ * replicates it like any other core of the group, so a replicator that only plain members reach
+ * still gets the latest, and hypercore checks each block against the admin's key, which the
+ * replicator already trusts: a member can pass on what an admin signed, but not make it up, alter
+ * it, or hand back an older one in place of a newer (the core only grows).
+ */
+export const Admission = Type.Object({
+  v: Type.Literal(1),
+  group: Hex(32),
+  /** The group's epoch when the admin wrote it: a list from an earlier epoch never replaces one from a later. */
+  epoch: Index,
+  peers: Peers,
+  at: Type.Number(),
+}, { additionalProperties: false })
+export type Admission = Static<typeof Admission>
+const checkAdmission = TypeCompiler.Compile(Admission)
+
+const ADMISSIONS_NAMESPACE = createHash('sha256').update('coffer/v1/group-admissions').digest()
+
+/** How an admin's admissions core is signed: by its key on the group's network alone, under a namespace no other core of ours uses. */
+export function admissionsManifest(admin: string): object {
+  return { version: 1, signers: [{ signature: 'ed25519', namespace: ADMISSIONS_NAMESPACE, publicKey: Buffer.from(admin, 'hex') }] }
+}
+
+/** The key of an admin's admissions core, which anyone knowing the admin's key on the group's network can work out. */
+export function admissionsKey(admin: string): Buffer {
+  return (Hypercore as unknown as { key(manifest: object): Buffer }).key(admissionsManifest(admin))
+}
+
+/** The last admission an admin's core holds for this group; null if none, its block is not here yet, or it is something else. */
+export async function lastAdmission(core: Hypercore, group: string): Promise<Admission | null> {
+  if (core.length === 0) return null
+  const block = await core.get(core.length - 1, { wait: false })
+  let admission: unknown
+  try {
+    admission = JSON.parse(block?.toString() ?? '')
+  } catch {
+    return null
+  }
+  return checkAdmission.Check(admission) && admission.group === group ? admission : null
+}
+
 /** What a group replicator says it holds, signed with its key on the group's network. */
 export const GroupHealthReport = Type.Object({
   group: Hex(32),
@@ -79,7 +125,7 @@ export const ToGroupReplica = Type.Union([
   Type.Object({ type: Type.Literal('refused'), reason: Type.String({ maxLength: 500 }) }, { additionalProperties: false }),
   /** Cores of the group to hold (the replicator keeps every core it was told of, across epochs). */
   Type.Object({ type: Type.Literal('cores'), keys: Type.Array(CoreKey, { maxItems: 100_000 }) }, { additionalProperties: false }),
-  /** The peers to admit from now on: heeded from an admin only. */
+  /** The peers to admit from now on: heeded from an admin connected to it only (its admissions core says the same, and reaches it through any member). */
   Type.Object({ type: Type.Literal('peers'), peers: Peers }, { additionalProperties: false }),
 ])
 export type ToGroupReplica = Static<typeof ToGroupReplica>

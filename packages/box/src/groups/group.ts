@@ -208,6 +208,8 @@ export class Group {
       file: path.join(opts.dir, 'replicators.json'),
       peers: () => [...this.#members, ...this.#waiting].map((m) => ({ peer: m.peer, admin: m.role === 'admin' })),
       admin: () => this.self?.role === 'admin',
+      epoch: () => this.#current.epoch.epoch,
+      keyPair: this.#peer,
       timeZone: deps.timeZone ?? (() => 'UTC'),
       logger: deps.logger,
     })
@@ -340,7 +342,7 @@ export class Group {
     await this.#advancing
     await this.#swarm?.close()
     await this.shares.close()
-    this.#replicas.close()
+    await this.#replicas.close()
     for (const { core } of this.#blobCores.values()) await core.close()
     this.#blobCores.clear()
     this.#closed = true

@@ -5,15 +5,27 @@
  * replicator answers with signed accounts of what it holds; the member compares each with its own
  * copy, and keeps the last and when the replicator last held everything it has. This box's sync
  * windows and bandwidth limits to each replicator are kept here too, as backup keeps its replicas'.
+ *
+ * Who may be admitted also travels without an admin: each admin appends its list, with the epoch,
+ * to its admissions core (see backup's group-wire), and every member keeps every admin's core and
+ * serves it to the members and replicators it reaches. So a replicator that only a plain member
+ * reaches hears of a removal as soon as that member has the admin's entry. What a member can make a
+ * replicator do, then: pass on the latest list an admin of the group signed, or hold it back (another
+ * member, or the admin, brings it). What it cannot: widen or change the list by its own word (a
+ * plain member's `peers` is ignored, and a list in a core no trusted admin signs is never read),
+ * forge or alter an admin's entry (hypercore checks every block against the admin's key), or bring
+ * back an older list (an admin's core only grows, and a list from an earlier epoch than the one the
+ * replicator follows is ignored). A removed member is refused as soon as the replicator has the
+ * entry, so from then on it can fetch nothing, not even ciphertext.
  */
 import fs from 'node:fs'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import type pino from 'pino'
-import { verifySignature } from '../keys/index.ts'
+import { verifySignature, type KeyPair } from '../keys/index.ts'
 import {
-  FromGroupReplica, groupHealthMessage, heldBlocks, inWindows, openWire, throttle,
-  type Connection, type GroupHealthReport, type GroupPeer, type Rates, type ToGroupReplica, type Wire,
+  FromGroupReplica, admissionsKey, admissionsManifest, groupHealthMessage, heldBlocks, inWindows, lastAdmission, openWire, throttle,
+  type Admission, type Connection, type GroupHealthReport, type GroupPeer, type Rates, type ToGroupReplica, type Wire,
 } from '../backup/index.ts'
 
 export interface ReplicatorState {
@@ -43,20 +55,32 @@ export class ReplicaLinks {
   readonly #file: string
   readonly #peers: () => GroupPeer[]
   readonly #admin: () => boolean
+  readonly #epoch: () => number
+  /** This box's key on the group's network, which signs its admissions core when it is an admin. */
+  readonly #keyPair: KeyPair
   readonly #timeZone: () => string
   readonly #logger: pino.Logger | undefined
   readonly #links = new Map<string, Link>()
   readonly #states = new Map<string, ReplicatorState>()
   /** Core lists being sent, one at a time per replicator. */
   readonly #sending = new Map<string, Promise<void>>()
+  /** Every admin's admissions core, this box's own among them if it is one, kept downloading so it can pass them on. */
+  readonly #admissions = new Map<string, Hypercore>()
+  /** Admissions cores being opened, and this box's list being appended, one change at a time. */
+  #admitting: Promise<void> = Promise.resolve()
   #closed = false
 
-  constructor(opts: { group: string; store: Corestore; file: string; peers: () => GroupPeer[]; admin: () => boolean; timeZone: () => string; logger?: pino.Logger }) {
+  constructor(opts: {
+    group: string; store: Corestore; file: string; peers: () => GroupPeer[]; admin: () => boolean; epoch: () => number; keyPair: KeyPair
+    timeZone: () => string; logger?: pino.Logger
+  }) {
     this.#group = opts.group
     this.#store = opts.store
     this.#file = opts.file
     this.#peers = opts.peers
     this.#admin = opts.admin
+    this.#epoch = opts.epoch
+    this.#keyPair = opts.keyPair
     this.#timeZone = opts.timeZone
     this.#logger = opts.logger
     try {
@@ -83,8 +107,9 @@ export class ReplicaLinks {
     this.#tell(peer, link)
   }
 
-  /** The members or the epoch changed: every replicator hears what is new. */
+  /** The members or the epoch changed: every replicator hears what is new, and an admin writes its list down for the members to pass on. */
   changed(): void {
+    this.#admitting = this.#admitting.then(() => this.#followAdmissions()).catch((err: Error) => this.#logger?.warn({ group: this.#group, err: err.message }, 'the admins\' lists of peers to admit could not be followed'))
     for (const [peer, link] of this.#links) this.#tell(peer, link)
   }
 
@@ -115,10 +140,41 @@ export class ReplicaLinks {
     this.#save()
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#closed = true
     for (const { conn } of this.#links.values()) conn.destroy()
     this.#links.clear()
+    await this.#admitting
+    for (const core of this.#admissions.values()) await core.close()
+    this.#admissions.clear()
+  }
+
+  /** Holds every current admin's admissions core (an admin no longer one is let go), and appends this box's list to its own when it changed. */
+  async #followAdmissions(): Promise<void> {
+    if (this.#closed) return
+    const peers = this.#peers().sort((a, b) => a.peer.localeCompare(b.peer))
+    const self = this.#keyPair.publicKey.toString('hex')
+    const admins = new Set(peers.filter((p) => p.admin).map((p) => p.peer))
+    for (const [admin, core] of this.#admissions) {
+      if (admins.has(admin)) continue
+      this.#admissions.delete(admin)
+      await core.close()
+    }
+    for (const admin of admins) {
+      if (this.#admissions.has(admin)) continue
+      const core = admin === self
+        ? this.#store.get({ keyPair: this.#keyPair, manifest: admissionsManifest(admin) })
+        : this.#store.get({ key: admissionsKey(admin) })
+      await core.ready()
+      if (admin !== self) core.download({ start: 0, end: -1 })
+      this.#admissions.set(admin, core)
+    }
+    const own = this.#admissions.get(self)
+    if (!own || this.#closed) return
+    const epoch = this.#epoch()
+    const last = own.length > 0 ? await lastAdmission(own, this.#group) : null
+    if (last && last.epoch === epoch && JSON.stringify(last.peers) === JSON.stringify(peers)) return
+    await own.append(Buffer.from(JSON.stringify({ v: 1, group: this.#group, epoch, peers, at: Date.now() } satisfies Admission)))
   }
 
   /** Sends the peers it may admit (an admin's word only) and any cores it has not been told of. */
