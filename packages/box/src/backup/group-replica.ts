@@ -12,6 +12,8 @@
  * it moves forward — a later epoch, or the same epoch written later — never back. A member can pass
  * such a list on or hold it back; it cannot widen the list itself (its `peers` are ignored), forge an
  * admin's entry (hypercore checks every block against the admin's key) or hand back an older one.
+ * Not handled: an admin stays trusted until a list without it is taken, so a removed admin whose
+ * box, altered, writes a list for a later epoch than the group's before then is heeded.
  */
 import fs from 'node:fs'
 import path from 'node:path'

@@ -172,7 +172,7 @@ export class ReplicaLinks {
     const own = this.#admissions.get(self)
     if (!own || this.#closed) return
     const epoch = this.#epoch()
-    const last = own.length > 0 ? await lastAdmission(own, this.#group) : null
+    const last = await lastAdmission(own, this.#group)
     if (last && last.epoch === epoch && JSON.stringify(last.peers) === JSON.stringify(peers)) return
     await own.append(Buffer.from(JSON.stringify({ v: 1, group: this.#group, epoch, peers, at: Date.now() } satisfies Admission)))
   }
