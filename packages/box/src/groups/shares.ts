@@ -7,10 +7,16 @@
  * epoch, written by the sharer alone and encrypted with a key derived from that epoch's content
  * key; the core is announced in the group's base (`share`), with the source's description and the
  * rules, so what is shared and under which rules is part of the group's signed state. The sharer's
- * box copies the records its source had when it was shared, then each batch as its view applies
- * it. Removing a member begins a new epoch: the sharer holds new records back until it is in the
- * new epoch, then writes them to a new core under the new key, which the removed member never
- * gets — nor, dropped from every member's allow-list, any block of it.
+ * box sends its source's log in order, from the first block: it keeps how far it has sent (in
+ * sent.json, beside shares.json) and moves that on only once the group's core holds the records,
+ * so it picks up where it was after a restart, with what was written while it was stopped, or
+ * saved in the moment before it died, or while the group could not take it. It sends again at
+ * start, after each batch its source applies and whenever the group's view changes. Before each
+ * append it notes the core's length, so an append that lands just before the box dies is not
+ * sent twice: every record reaches the copies once. Removing a member begins a new epoch: the
+ * sharer holds new records back until it is in the new epoch, then writes them to a new core
+ * under the new key, which the removed member never gets — nor, dropped from every member's
+ * allow-list, any block of it.
  *
  * Each member's box follows every core it holds the key to, block by block from where it stopped
  * (kept in shares.json), and appends each batch to a local source `group.<hash>.<id>` through the
@@ -19,17 +25,21 @@
  * grant and every access (see share-rules.ts): the copy is read-only, and the sharer decides
  * whether apps may read it, at what detail, and whether anything read from it may leave the box.
  *
- * Stopping sharing stops new records; what members hold they keep, and may then delete. A
- * deletion on the sharer's box is not carried to the copies.
+ * Stopping sharing stops new records; what members hold they keep, and may then delete; sharing
+ * again sends what was written in between. A deletion on the sharer's box is not carried to the
+ * copies: records it drops that were sent stay there, and the points it keeps in the blocks it drops
+ * are sent again, as the log holds them again.
  */
 import fs from 'node:fs'
+import path from 'node:path'
 import { createHmac } from 'node:crypto'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import type pino from 'pino'
 import { Conflict, InvalidInput } from '../errors/index.ts'
 import type { Operations } from '../operations/index.ts'
-import type { Store } from '../store/index.ts'
+import type { Source, Store } from '../store/index.ts'
+import { writeFileAtomic } from '../home/index.ts'
 import type { SenmlRecord } from '../senml/index.ts'
 import type { Member } from './members.ts'
 import type { GroupOp } from './ops.ts'
@@ -73,11 +83,20 @@ function shareKey(contentKey: Buffer): Buffer {
   return createHmac('sha256', contentKey).update('coffer/v1/group-shares').digest()
 }
 
-interface Pump { source: string; queue: SenmlRecord[][]; draining: Promise<void>; stop: () => void }
+interface Pump { source: string; wanted: boolean; draining: Promise<void>; stop: () => void }
+
+/**
+ * How far this box has sent one of its sources: `next` is the first block of the source's log (of
+ * that generation) not yet in the group. `pending`, noted before an append: the core it goes to,
+ * its length then, and where the position moves once it has landed.
+ */
+interface Sent { generation: number; next: number; pending?: { core: string; length: number; next: number } }
 
 export class Shares {
   readonly #deps: SharesDeps
   readonly #held = new Map<string, HeldState>()
+  readonly #sentFile: string
+  readonly #sent: Record<string, Sent>
   #entries: SharedSource[] = []
   readonly #pumps = new Map<string, Pump>()
   /** Cores open here: this box's own, to write, by name; others', to follow, by key. */
@@ -92,6 +111,8 @@ export class Shares {
     if (fs.existsSync(deps.file)) {
       for (const held of Object.values(JSON.parse(fs.readFileSync(deps.file, 'utf8')) as Record<string, HeldState>)) this.#held.set(held.id, held)
     }
+    this.#sentFile = path.join(path.dirname(deps.file), 'sent.json')
+    this.#sent = fs.existsSync(this.#sentFile) ? JSON.parse(fs.readFileSync(this.#sentFile, 'utf8')) as Record<string, Sent> : {}
   }
 
   /** The copy of a shared source this box holds under that id, with its rules. */
@@ -109,7 +130,7 @@ export class Shares {
     return [...this.#entries]
   }
 
-  /** Shares one of this box's sources with the group, copying what it holds now and each new batch. */
+  /** Shares one of this box's sources with the group, copying what it holds now and each new batch; shared before, from where it stopped. */
   async share(source: string, rules: ShareRules): Promise<SharedSource> {
     const self = this.#member()
     const sources = this.#sources()
@@ -119,13 +140,10 @@ export class Shares {
     const mine = this.#mine(self.box, source)
     if (mine && mine.stopped === null) throw new Conflict(`You share "${source}" with this group already: change its rules instead.`)
     const meta = { description: local.meta.description, logicalType: local.meta.logicalType, attributes: local.meta.attributes }
+    // Noted before it is announced: a box that dies in between sends the whole log when it starts again.
+    if (this.#sent[source]?.generation !== local.meta.generation) this.#saveSent(source, { generation: local.meta.generation, next: 0 })
     await this.#announce(source, meta, rules)
-    await local.open()
-    // Read and subscribed in one turn: no batch is applied between the two, so none is missed or copied twice.
-    const all = local.view.records({ from: 0, to: Number.MAX_SAFE_INTEGER, limit: Math.max(1, local.stats().points), order: 'asc' })
-    const backlog: SenmlRecord[][] = []
-    for (let i = 0; i < all.length; i += BLOCK_RECORDS) backlog.push(all.slice(i, i + BLOCK_RECORDS))
-    this.#pump(source, backlog)
+    this.#pump(source)
     return this.#mine(self.box, source)!
   }
 
@@ -178,7 +196,7 @@ export class Shares {
     let changed = false
     for (const entry of this.#entries) {
       if (entry.box === box) {
-        if (entry.stopped === null && this.#deps.sources) this.#pump(entry.source, [])
+        if (entry.stopped === null && this.#deps.sources) this.#pump(entry.source)
         else if (entry.stopped !== null) {
           this.#pumps.get(entry.source)?.stop()
           this.#pumps.delete(entry.source)
@@ -252,32 +270,76 @@ export class Shares {
     return core
   }
 
-  /** Copies a source's batches into the group, the backlog first; one pump per source. */
-  #pump(source: string, backlog: SenmlRecord[][]): void {
+  /** Sends what a source's log holds past what was sent, now and after each batch it applies; one pump per source. */
+  #pump(source: string): void {
     let pump = this.#pumps.get(source)
     if (!pump) {
       const local = this.#sources().store.get(source)
-      const onRecords = (records: SenmlRecord[]) => {
-        pump!.queue.push(records)
-        this.#drain(pump!)
-      }
+      const onRecords = () => this.#send(pump!)
       local.events.on('records', onRecords)
-      pump = { source, queue: backlog, draining: Promise.resolve(), stop: () => local.events.off('records', onRecords) }
+      pump = { source, wanted: false, draining: Promise.resolve(), stop: () => local.events.off('records', onRecords) }
       this.#pumps.set(source, pump)
     }
-    this.#drain(pump)
+    this.#send(pump)
   }
 
-  #drain(pump: Pump): void {
+  /** Sends the log past the position, in order, up to its end; a call while one waits to start adds nothing. */
+  #send(pump: Pump): void {
+    if (pump.wanted) return
+    pump.wanted = true
     pump.draining = pump.draining.then(async () => {
-      while (pump.queue.length > 0 && !this.#closed) {
+      pump.wanted = false
+      while (!this.#closed && this.#pumps.get(pump.source) === pump) {
         // While the epoch ends the records wait: written now, they would be under the key the removed member holds.
         if (await this.#deps.ending()) return
-        const core = await this.#writable(pump.source)
-        await core.append(Buffer.from(JSON.stringify(pump.queue[0])))
-        pump.queue.shift()
+        const local = this.#sources().store.get(pump.source)
+        const from = await this.#position(local)
+        const { records, next } = await unsent(local, from)
+        if (next === from) return
+        const generation = local.meta.generation
+        if (records.length > 0) {
+          const core = await this.#writable(pump.source)
+          const blocks: Buffer[] = []
+          for (let i = 0; i < records.length; i += BLOCK_RECORDS) blocks.push(Buffer.from(JSON.stringify(records.slice(i, i + BLOCK_RECORDS))))
+          this.#saveSent(pump.source, { generation, next: from, pending: { core: core.key!.toString('hex'), length: core.length, next } })
+          // One append: the blocks land together or not at all.
+          await core.append(blocks)
+        }
+        this.#saveSent(pump.source, { generation, next })
       }
     }).catch((err: Error) => this.#deps.logger?.warn({ group: this.#deps.group, source: pump.source, err: err.message }, 'a shared source\'s records wait to be sent'))
+  }
+
+  /**
+   * The first block of the source's log not yet sent. An append noted as pending has landed when its
+   * core is longer than it was. A share noted by no position was made before positions were kept,
+   * when the box sent what the source held as it was shared and then each batch: it goes on from the
+   * log's end. A position in another generation's log is of a source deleted since: all of this one goes.
+   */
+  async #position(local: Source): Promise<number> {
+    const id = local.meta.id
+    const sent = this.#sent[id]
+    if (!sent) {
+      await local.open()
+      this.#saveSent(id, { generation: local.meta.generation, next: local.core.length })
+    } else if (sent.generation !== local.meta.generation) {
+      this.#saveSent(id, { generation: local.meta.generation, next: 0 })
+    } else if (sent.pending) {
+      const { core: key, length, next } = sent.pending
+      const core = this.#deps.store.get({ key: Buffer.from(key, 'hex') })
+      try {
+        await core.ready()
+        this.#saveSent(id, { generation: sent.generation, next: core.length > length ? next : sent.next })
+      } finally {
+        await core.close()
+      }
+    }
+    return this.#sent[id]!.next
+  }
+
+  #saveSent(source: string, sent: Sent): void {
+    this.#sent[source] = sent
+    writeFileAtomic(this.#sentFile, JSON.stringify(this.#sent), 0o600)
   }
 
   /** The core of the current epoch, announced first if this epoch has none yet for the source. */
@@ -336,4 +398,29 @@ export class Shares {
     if (this.#closed) return
     fs.writeFileSync(this.#deps.file, JSON.stringify(Object.fromEntries(this.#held)), { mode: 0o600 })
   }
+}
+
+/**
+ * The records of a source's log from block `from` on, in order — at least a shared block's worth
+ * unless the log ends first — and the block to read on from. A deletion read here takes out the
+ * blocks it drops that are read here too, so the points it keeps, written after it, go once.
+ */
+async function unsent(local: Source, from: number): Promise<{ records: SenmlRecord[]; next: number }> {
+  const batches = new Map<number, SenmlRecord[]>()
+  let count = 0
+  let next = from
+  for await (const { index, entry } of local.entries(from)) {
+    next = index + 1
+    if (entry?.op === 'records') {
+      batches.set(index, entry.records)
+      count += entry.records.length
+    } else if (entry?.op === 'delete') {
+      for (const b of entry.drop) {
+        count -= batches.get(b)?.length ?? 0
+        batches.delete(b)
+      }
+    }
+    if (count >= BLOCK_RECORDS) break
+  }
+  return { records: [...batches.values()].flat(), next }
 }

@@ -416,18 +416,26 @@ export class Source {
 
   /** The blocks from `from` on that a job wrote, found by their origin mark. */
   async blocksOf(origin: string, from: number): Promise<number[]> {
+    const blocks: number[] = []
+    for await (const { index, entry } of this.entries(from)) {
+      if (entry?.op === 'records' && entry.origin === origin) blocks.push(index)
+    }
+    return blocks
+  }
+
+  /**
+   * The log's entries from block `from` to its end, in order, each with its index; a block a
+   * deletion cleared reads null. The source stays open while they are read.
+   */
+  async *entries(from: number): AsyncGenerator<{ index: number; entry: LogEntry | null }> {
     this.#users++
     try {
       await this.open()
       const core = this.#core!
-      const blocks: number[] = []
       for (let i = from; i < core.length; i++) {
         const block = await core.get(i, { wait: false })
-        if (block === null) continue
-        const entry = decode(block)
-        if (entry.op === 'records' && entry.origin === origin) blocks.push(i)
+        yield { index: i, entry: block === null ? null : decode(block) }
       }
-      return blocks
     } finally {
       this.#users--
     }
