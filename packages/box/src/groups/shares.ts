@@ -290,12 +290,12 @@ export class Shares {
     pump.draining = pump.draining.then(async () => {
       pump.wanted = false
       while (!this.#closed && this.#pumps.get(pump.source) === pump) {
-        // While the epoch ends the records wait: written now, they would be under the key the removed member holds.
-        if (await this.#deps.ending()) return
         const local = this.#sources().store.get(pump.source)
         const from = await this.#position(local)
-        const { records, next } = await unsent(local, from)
+        const { records, next, more } = await unsent(local, from)
         if (next === from) return
+        // While the epoch ends the records wait: written now, they would be under the key the removed member holds.
+        if (await this.#deps.ending()) return
         const generation = local.meta.generation
         if (records.length > 0) {
           const core = await this.#writable(pump.source)
@@ -306,6 +306,8 @@ export class Shares {
           await core.append(blocks)
         }
         this.#saveSent(pump.source, { generation, next })
+        // The log's end was read: a batch applied since calls again.
+        if (!more) return
       }
     }).catch((err: Error) => this.#deps.logger?.warn({ group: this.#deps.group, source: pump.source, err: err.message }, 'a shared source\'s records wait to be sent'))
   }
@@ -402,10 +404,11 @@ export class Shares {
 
 /**
  * The records of a source's log from block `from` on, in order — at least a shared block's worth
- * unless the log ends first — and the block to read on from. A deletion read here takes out the
- * blocks it drops that are read here too, so the points it keeps, written after it, go once.
+ * unless the log ends first — the block to read on from, and whether the log goes on past it. A
+ * deletion read here takes out the blocks it drops that are read here too, so the points it keeps,
+ * written after it, go once.
  */
-async function unsent(local: Source, from: number): Promise<{ records: SenmlRecord[]; next: number }> {
+async function unsent(local: Source, from: number): Promise<{ records: SenmlRecord[]; next: number; more: boolean }> {
   const batches = new Map<number, SenmlRecord[]>()
   let count = 0
   let next = from
@@ -420,7 +423,7 @@ async function unsent(local: Source, from: number): Promise<{ records: SenmlReco
         batches.delete(b)
       }
     }
-    if (count >= BLOCK_RECORDS) break
+    if (count >= BLOCK_RECORDS) return { records: [...batches.values()].flat(), next, more: true }
   }
-  return { records: [...batches.values()].flat(), next }
+  return { records: [...batches.values()].flat(), next, more: false }
 }
