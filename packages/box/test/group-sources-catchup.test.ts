@@ -46,7 +46,7 @@ async function points(box: Box, source: string): Promise<string[]> {
   return (res.body as Point[]).map((p) => `${p.t} ${p.n} ${p.v ?? p.vs}`).sort()
 }
 
-test('a shared source\'s copies catch up once the sharer\'s box is back: what it wrote as it was stopped, while stopped, while the member was away, and the batch its group core took just before it died, each reach the member\'s copy exactly once', async (t) => {
+test('a shared source\'s copies catch up once the sharer\'s box is back: what it wrote as it was stopped, while stopped, while the member was away, and the batch its group core took just before it died, each reach the member\'s copy exactly once, and so does what it wrote while it did not share', async (t) => {
   const later = teardown(t)
   const bootstrap = await testnet(later)
   const anna = await startBox(later, bootstrap)
@@ -98,4 +98,14 @@ test('a shared source\'s copies catch up once the sharer\'s box is back: what it
   // Nothing more arrives after a pause: every point once.
   await new Promise((resolve) => setTimeout(resolve, 1500))
   assert.deepEqual(await points(bea, copy.id), expected)
+
+  // Shared again after a stop, the meter sends what was written in between, and only that.
+  assert.match(await anna.coffer('groups', 'sources', 'stop', 'Flat', 'meter'), /Stopped sharing/)
+  await until('Bea to hear sharing stopped', async () => ((await bea.api('GET', `/groups/${key}/sources`)).body.sources as { stopped: string | null }[])[0]?.stopped !== null || undefined, 30_000)
+  assert.equal((await anna.api('POST', '/sources/meter/records', { raw: senml([{ n: 'note', vs: 'while not shared', t: t0 + 7320 }]) })).status, 201)
+  assert.match(await anna.coffer('groups', 'sources', 'share', 'Flat', 'meter', '--apps', 'raw'), /Shared "meter"/)
+  const all = await points(anna, 'meter')
+  await until('the note written while not shared at Bea\'s', async () => (await bea.api('GET', `/sources/${copy.id}`)).body.points >= all.length || undefined, 30_000)
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  assert.deepEqual(await points(bea, copy.id), all)
 })
