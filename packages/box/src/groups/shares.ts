@@ -83,7 +83,7 @@ function shareKey(contentKey: Buffer): Buffer {
   return createHmac('sha256', contentKey).update('coffer/v1/group-shares').digest()
 }
 
-interface Pump { source: string; wanted: boolean; draining: Promise<void>; stop: () => void }
+interface Pump { source: string; wanted: boolean; stop: () => void }
 
 /**
  * How far this box has sent one of its sources: `next` is the first block of the source's log (of
@@ -103,6 +103,8 @@ export class Shares {
   readonly #own = new Map<string, Hypercore>()
   readonly #following = new Map<string, Hypercore>()
   readonly #wakers = new Set<() => void>()
+  /** Sends, one after another: a source shared again never sends beside the pump it had before. */
+  #sending: Promise<void> = Promise.resolve()
   #refreshing: Promise<void> = Promise.resolve()
   #closed = false
 
@@ -181,7 +183,7 @@ export class Shares {
     for (const pump of this.#pumps.values()) pump.stop()
     for (const wake of this.#wakers) wake()
     await this.#refreshing
-    for (const pump of this.#pumps.values()) await pump.draining
+    await this.#sending
     this.#pumps.clear()
     for (const core of [...this.#own.values(), ...this.#following.values()]) await core.close().catch(() => {})
     this.#own.clear()
@@ -277,7 +279,7 @@ export class Shares {
       const local = this.#sources().store.get(source)
       const onRecords = () => this.#send(pump!)
       local.events.on('records', onRecords)
-      pump = { source, wanted: false, draining: Promise.resolve(), stop: () => local.events.off('records', onRecords) }
+      pump = { source, wanted: false, stop: () => local.events.off('records', onRecords) }
       this.#pumps.set(source, pump)
     }
     this.#send(pump)
@@ -287,7 +289,7 @@ export class Shares {
   #send(pump: Pump): void {
     if (pump.wanted) return
     pump.wanted = true
-    pump.draining = pump.draining.then(async () => {
+    this.#sending = this.#sending.then(async () => {
       pump.wanted = false
       while (!this.#closed && this.#pumps.get(pump.source) === pump) {
         const local = this.#sources().store.get(pump.source)
