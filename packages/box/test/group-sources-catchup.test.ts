@@ -109,3 +109,28 @@ test('a shared source\'s copies catch up once the sharer\'s box is back: what it
   await new Promise((resolve) => setTimeout(resolve, 1500))
   assert.deepEqual(await points(bea, copy.id), all)
 })
+
+test('a source deleted on the sharer\'s box while shared does not keep the group\'s other shares from sending', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const anna = await startBox(later, bootstrap)
+  const bea = await startBox(later, bootstrap)
+
+  const key: string = (await anna.api('POST', '/groups', { body: { name: 'Flat', as: 'Anna' } })).body.key
+  const { invite } = (await anna.api('POST', `/groups/${key}/invites`, { body: { publicKey: (await bea.api('GET', '/groups')).body.boxKey, name: 'Bea' } })).body
+  assert.equal((await bea.api('POST', '/groups/join', { body: { code: invite } })).status, 201)
+  for (const id of ['boiler', 'meter']) {
+    assert.equal((await anna.api('POST', '/sources', { body: { id, logicalType: 'energy' } })).status, 201)
+    await anna.api('POST', `/sources/${id}/records`, { raw: senml([{ n: 'power', u: 'W', v: 1, t: t0 }]) })
+    assert.equal((await anna.api('POST', `/groups/${key}/sources`, { body: { source: id } })).status, 201)
+  }
+  const copies = async () => ((await bea.api('GET', `/groups/${key}/sources`)).body.sources as { id: string; records: number }[])
+  await until('both copies at Bea\'s box', async () => (await copies()).filter((s) => s.records === 1).length === 2 || undefined, 30_000)
+
+  assert.equal((await anna.api('DELETE', '/sources/boiler')).status, 200)
+  // Anna's box starts again, so it takes up its shares from the group's log, the deleted one among them.
+  await anna.stop()
+  await anna.start()
+  await anna.api('POST', '/sources/meter/records', { raw: senml([{ n: 'power', u: 'W', v: 2, t: t0 + 60 }]) })
+  await until('the meter\'s new reading at Bea\'s box', async () => (await copies()).find((s) => s.id.endsWith('.meter'))?.records === 2 || undefined, 30_000)
+})

@@ -198,8 +198,10 @@ export class Shares {
     let changed = false
     for (const entry of this.#entries) {
       if (entry.box === box) {
-        if (entry.stopped === null && this.#deps.sources) this.#pump(entry.source)
-        else if (entry.stopped !== null) {
+        // A source deleted while shared sends nothing more, and must not keep the group's other shares from their turn.
+        if (entry.stopped === null && this.#deps.sources) {
+          if (this.#deps.sources.store.has(entry.source)) this.#pump(entry.source)
+        } else if (entry.stopped !== null) {
           this.#pumps.get(entry.source)?.stop()
           this.#pumps.delete(entry.source)
         }
