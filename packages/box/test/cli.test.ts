@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { cli, startProcess, tempDir, PASSPHRASE } from './helpers.ts'
 import { openHome } from '../src/home/index.ts'
 
@@ -36,6 +37,22 @@ test('init shows 24 words once; init --recover rebuilds identical keys; secrets 
   const wrong = await cli(['--home', path.join(dir, 'c'), 'init', '--recover'], { ...env, COFFER_RECOVERY_WORDS: words.replace(/^\w+/, 'zoo') })
   assert.equal(wrong.code, 1)
   assert.match(wrong.stderr, /not valid|checksum/)
+})
+
+test('the command line loads only itself and the HTTP client before a command runs: no log, database, crypto or server code, which each command that needs it imports', () => {
+  const dir = fileURLToPath(new URL('../dist/cli/', import.meta.url))
+  const seen = new Set<string>()
+  const visit = (file: string) => {
+    if (seen.has(file)) return
+    seen.add(file)
+    for (const [, spec] of fs.readFileSync(path.join(dir, file), 'utf8').matchAll(/^import\s(?:[^'"]*?from\s*)?["']\.\/([^'"]+)["']/gm)) visit(spec!)
+  }
+  visit('index.js')
+  assert.ok(seen.size > 1, 'the walk followed the imports')
+  const loaded = [...seen].map((file) => fs.readFileSync(path.join(dir, file), 'utf8')).join('\n')
+  for (const heavy of ['hypercore', 'corestore', 'autobase', 'better-sqlite3', 'sodium-native', 'fastify']) {
+    assert.doesNotMatch(loaded, new RegExp(`node_modules/${heavy}/|require\\(["']${heavy}["']\\)`), `every command would load ${heavy}`)
+  }
 })
 
 test('commands say what to do next when there is no box or it is not running', async () => {

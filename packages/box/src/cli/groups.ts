@@ -5,7 +5,9 @@
  */
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
-import { describeRules, sameFingerprint, type AskView, type GroupView, type MemberView, type NearbyView, type ReplicatorView, type SharedSourceView } from '../groups/index.ts'
+import type { AskView, GroupView, MemberView, NearbyView, ReplicatorView, SharedSourceView } from '../groups/index.ts'
+// Words only: the groups' machinery is the running box's, not this command's.
+import { describeRules, sameFingerprint } from '../groups/words.ts'
 import type { Client } from './connect.ts'
 import { json, out, table } from './format.ts'
 import { confirm } from './prompt.ts'

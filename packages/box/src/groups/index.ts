@@ -5,8 +5,9 @@
  * member's blob core; everything is encrypted with the group's content key.
  */
 export { Groups, GroupView, MemberView, ReplicatorView, SharedSourceView, type GroupsDeps } from './groups.ts'
-export { DEFAULT_RULES, describeRules, type ShareRules } from './share-rules.ts'
+export { DEFAULT_RULES, type ShareRules } from './share-rules.ts'
+export { describeRules, sameFingerprint } from './words.ts'
 export { Drive, type DriveEntry, type HistoryEntry, type ConflictView } from './drive.ts'
 export { groupOperations, type GroupOperations } from './operations.ts'
 export { serveDav } from './webdav.ts'
-export { fingerprint, sameFingerprint, LanUnavailable, type AskView, type NearbyView, type OfferView } from './lan.ts'
+export { fingerprint, LanUnavailable, type AskView, type NearbyView, type OfferView } from './lan.ts'

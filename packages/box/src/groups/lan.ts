@@ -39,6 +39,7 @@ import { CofferError, InvalidInput, NotFound } from '../errors/index.ts'
 import type { KeyPair } from '../keys/index.ts'
 import { openInvite, type GroupInvite } from './invite.ts'
 import { MemberName, Role } from './members.ts'
+import { sameFingerprint } from './words.ts'
 
 /** Where boxes meet on the LAN: an address in the IPv4 local scope (239.255.0.0/16), and a port of Coffer's. */
 export const LAN_ADDRESS = '239.255.67.70'
@@ -81,10 +82,6 @@ export function fingerprint(key: string): string {
   return `${hex.slice(0, 4)}-${hex.slice(4, 8)}-${hex.slice(8)}`
 }
 
-/** A fingerprint as the owner may type it: any case, with or without dashes or spaces. */
-export function sameFingerprint(typed: string, fp: string): boolean {
-  return typed.replace(/[\s-]/g, '').toUpperCase() === fp.replace(/-/g, '')
-}
 
 const OUT_OF_BAND = 'Invite with a code instead: on the invited box `coffer groups list` prints its key; the admin runs `coffer groups invite GROUP KEY --name NAME`, and the invited box joins with `coffer groups join CODE`.'
 

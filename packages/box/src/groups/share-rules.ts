@@ -75,11 +75,6 @@ export interface Held {
   active: boolean
 }
 
-export function describeRules(rules: ShareRules): string {
-  const apps = rules.apps === 'raw' ? 'apps may read raw points' : rules.apps === 'none' ? 'no app may be granted it' : `apps may read ${durationCell(rules.finest)} aggregates or coarser`
-  return `${apps}; ${rules.gateway ? 'may' : 'may not'} leave through the gateway; ${rules.market ? 'may' : 'may not'} answer a data market`
-}
-
 /**
  * Why the rules a copy is held under refuse `op` by `subject` at that detail (0: raw points), or
  * undefined when they allow it. The owner reads the copy as it is; nobody writes to it.
