@@ -1,6 +1,7 @@
 /** What the group tests share: undoing a test's setup in order, a DHT testnet, a box's groups on a home of its own, and a whole box. */
 import type { TestContext } from 'node:test'
 import path from 'node:path'
+import { createHmac } from 'node:crypto'
 import createTestnet from 'hyperdht/testnet.js'
 import { Command } from 'commander'
 import { createBox, initHome, openHome, type Box } from '../src/index.ts'
@@ -108,3 +109,16 @@ export async function startBox(later: Later, bootstrap: Bootstrap) {
     coffer: (...args: string[]) => captured(() => program.parseAsync(['node', 'coffer', ...args])),
   }
 }
+
+/** Every content key a box's database holds for a group, oldest epoch first: all it could open the group's cores with. */
+export function contentKeys(meta: string, group: string): { epoch: number; content_key: string }[] {
+  const db = openMetaDb(meta)
+  try {
+    return db.prepare('SELECT epoch, content_key FROM group_epochs WHERE group_key = ? ORDER BY epoch').all(group) as { epoch: number; content_key: string }[]
+  } finally {
+    db.close()
+  }
+}
+
+/** The key a group's content key gives its members' blob cores, as the drive derives it. */
+export const blobKeyOf = (contentKey: string): Buffer => createHmac('sha256', Buffer.from(contentKey, 'hex')).update('coffer/v1/group-blobs').digest()

@@ -1,11 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { createHmac } from 'node:crypto'
-import { openMetaDb } from '../src/db/index.ts'
 import { openCorestore } from '../src/store/index.ts'
 import { call, until, within } from './helpers.ts'
-import { startBox, teardown, testnet, type Bootstrap } from './group-members.ts'
+import { blobKeyOf, contentKeys, startBox, teardown, testnet, type Bootstrap } from './group-members.ts'
 
 type Box = Awaited<ReturnType<typeof startBox>>
 
@@ -52,16 +50,7 @@ async function moveTo(network: Bootstrap, ...boxes: Box[]): Promise<void> {
 }
 
 /** Every content key a box holds for the group, as its box.db keeps them. */
-function keysHeld(box: Box, key: string): string[] {
-  const db = openMetaDb(path.join(box.home, 'box.db'))
-  try {
-    return (db.prepare('SELECT content_key FROM group_epochs WHERE group_key = ?').all(key) as { content_key: string }[]).map((r) => r.content_key)
-  } finally {
-    db.close()
-  }
-}
-
-const blobKeyOf = (contentKey: string) => createHmac('sha256', Buffer.from(contentKey, 'hex')).update('coffer/v1/group-blobs').digest()
+const keysHeld = (box: Box, key: string): string[] => contentKeys(path.join(box.home, 'box.db'), key).map((k) => k.content_key)
 
 /** The bytes of a blob core as a box's group store holds them, read with a key (or none). */
 async function contents(box: Box, key: string, core: string, encryption: Buffer | null): Promise<{ length: number; bytes: Buffer }> {

@@ -1,4 +1,4 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -40,6 +40,18 @@ async function sharedCore(box: Box, group: string, source: string): Promise<{ ke
   }
 }
 
+/** Anna's group "Flat", with Bea in it: two whole boxes on a testnet of their own. */
+async function flat(t: TestContext): Promise<{ anna: Box; bea: Box; key: string }> {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const anna = await startBox(later, bootstrap)
+  const bea = await startBox(later, bootstrap)
+  const key: string = (await anna.api('POST', '/groups', { body: { name: 'Flat', as: 'Anna' } })).body.key
+  const { invite } = (await anna.api('POST', `/groups/${key}/invites`, { body: { publicKey: (await bea.api('GET', '/groups')).body.boxKey, name: 'Bea' } })).body
+  assert.equal((await bea.api('POST', '/groups/join', { body: { code: invite } })).status, 201)
+  return { anna, bea, key }
+}
+
 async function points(box: Box, source: string): Promise<string[]> {
   const res = await box.api('GET', `/sources/${source}/records?limit=100000`)
   assert.equal(res.status, 200, JSON.stringify(res.body))
@@ -47,14 +59,7 @@ async function points(box: Box, source: string): Promise<string[]> {
 }
 
 test('a shared source\'s copies catch up once the sharer\'s box is back: what it wrote as it was stopped, while stopped, while the member was away, and the batch its group core took just before it died, each reach the member\'s copy exactly once, and so does what it wrote while it did not share', async (t) => {
-  const later = teardown(t)
-  const bootstrap = await testnet(later)
-  const anna = await startBox(later, bootstrap)
-  const bea = await startBox(later, bootstrap)
-
-  const key: string = (await anna.api('POST', '/groups', { body: { name: 'Flat', as: 'Anna' } })).body.key
-  const { invite } = (await anna.api('POST', `/groups/${key}/invites`, { body: { publicKey: (await bea.api('GET', '/groups')).body.boxKey, name: 'Bea' } })).body
-  assert.equal((await bea.api('POST', '/groups/join', { body: { code: invite } })).status, 201)
+  const { anna, bea, key } = await flat(t)
 
   assert.equal((await anna.api('POST', '/sources', { body: { id: 'meter', logicalType: 'energy', description: 'The flat\'s meter' } })).status, 201)
   await anna.api('POST', '/sources/meter/records', { raw: senml([{ n: 'power', u: 'W', v: 1, t: t0 }, { n: 'note', vs: 'before sharing', t: t0 }]) })
@@ -111,14 +116,7 @@ test('a shared source\'s copies catch up once the sharer\'s box is back: what it
 })
 
 test('a source deleted on the sharer\'s box while shared does not keep the group\'s other shares from sending', async (t) => {
-  const later = teardown(t)
-  const bootstrap = await testnet(later)
-  const anna = await startBox(later, bootstrap)
-  const bea = await startBox(later, bootstrap)
-
-  const key: string = (await anna.api('POST', '/groups', { body: { name: 'Flat', as: 'Anna' } })).body.key
-  const { invite } = (await anna.api('POST', `/groups/${key}/invites`, { body: { publicKey: (await bea.api('GET', '/groups')).body.boxKey, name: 'Bea' } })).body
-  assert.equal((await bea.api('POST', '/groups/join', { body: { code: invite } })).status, 201)
+  const { anna, bea, key } = await flat(t)
   for (const id of ['boiler', 'meter']) {
     assert.equal((await anna.api('POST', '/sources', { body: { id, logicalType: 'energy' } })).status, 201)
     await anna.api('POST', `/sources/${id}/records`, { raw: senml([{ n: 'power', u: 'W', v: 1, t: t0 }]) })

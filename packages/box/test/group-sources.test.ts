@@ -3,11 +3,10 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { createHmac } from 'node:crypto'
 import { openHome } from '../src/index.ts'
-import { openMetaDb } from '../src/db/index.ts'
 import { openCorestore } from '../src/store/index.ts'
 import { Replicator } from '../src/backup/index.ts'
 import { filesHolding, senml, tempDir, until, within } from './helpers.ts'
-import { startBox, teardown, testnet } from './group-members.ts'
+import { contentKeys, startBox, teardown, testnet } from './group-members.ts'
 
 type Member = Awaited<ReturnType<typeof startBox>>
 
@@ -146,17 +145,9 @@ test('a member shares a source with its group: every member\'s box holds a read-
   assert.equal((await bea.api('DELETE', `/sources/${copy.id}`)).status, 200)
 
   // With every key Rex's box holds, the meter's core written after the removal does not open; the new epoch's key opens it.
-  const keysOf = (box: Member) => {
-    const db = openMetaDb(openHome(box.home).paths.meta)
-    try {
-      return db.prepare('SELECT epoch, content_key FROM group_epochs WHERE group_key = ? ORDER BY epoch').all(key) as { epoch: number; content_key: string }[]
-    } finally {
-      db.close()
-    }
-  }
-  const rexKeys = keysOf(rex)
+  const rexKeys = contentKeys(openHome(rex.home).paths.meta, key)
   assert.deepEqual(rexKeys.map((k) => k.epoch), [0])
-  const annaKeys = keysOf(anna)
+  const annaKeys = contentKeys(openHome(anna.home).paths.meta, key)
   assert.deepEqual(annaKeys.map((k) => k.epoch), [0, 1])
   await anna.stop()
   const derived = (contentKey: string, context: string) => createHmac('sha256', Buffer.from(contentKey, 'hex')).update(context).digest()

@@ -3,11 +3,10 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { BoxKeys, createBox, initHome } from '../src/index.ts'
-import { openMetaDb } from '../src/db/index.ts'
 import { openCorestore } from '../src/store/index.ts'
 import { Groups } from '../src/groups/index.ts'
 import { replicatorIdentity } from '../src/backup/index.ts'
@@ -15,7 +14,7 @@ import { groupCommands } from '../src/cli/groups.ts'
 import { Client } from '../src/cli/connect.ts'
 import { Command } from 'commander'
 import { PASSPHRASE, call, filesHolding, tempDir, until, within } from './helpers.ts'
-import { captured, member, teardown, testnet } from './group-members.ts'
+import { blobKeyOf, captured, contentKeys, member, teardown, testnet } from './group-members.ts'
 
 test('a box founds a group, invites another, and both write and read the drive', async (t) => {
   const later = teardown(t)
@@ -356,20 +355,11 @@ test('removing a member moves the group to a new content key: the removed box is
   const newBase = (await anna.groups.get(key)).epoch
 
   // With everything Rex's box holds, the file written afterwards does not open.
-  const keysOf = (box: { home: { paths: { meta: string } } }) => {
-    const db = openMetaDb(box.home.paths.meta)
-    try {
-      return db.prepare('SELECT epoch, content_key FROM group_epochs WHERE group_key = ? ORDER BY epoch').all(key) as { epoch: number; content_key: string }[]
-    } finally {
-      db.close()
-    }
-  }
-  const rexKeys = keysOf(rex)
+  const rexKeys = contentKeys(rex.home.paths.meta, key)
   assert.deepEqual(rexKeys.map((k) => k.epoch), [0])
-  const annaKeys = keysOf(anna)
+  const annaKeys = contentKeys(anna.home.paths.meta, key)
   assert.equal(annaKeys.length, newBase + 1)
   for (const box of [anna, bea, rex]) await box.stop()
-  const blobKeyOf = (contentKey: string) => createHmac('sha256', Buffer.from(contentKey, 'hex')).update('coffer/v1/group-blobs').digest()
   const contents = async (dir: string, encryption: Buffer | null) => {
     const store = openCorestore(dir)
     const core = store.get({ key: Buffer.from(annaBlobs, 'hex'), ...(encryption ? { encryption: { key: encryption } } : {}) })
