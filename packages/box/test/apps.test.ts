@@ -9,18 +9,7 @@ import http from 'node:http'
 import zlib from 'node:zlib'
 import type { AddressInfo } from 'node:net'
 import tar from 'tar-stream'
-import { startBox, until, type Running } from './helpers.ts'
-
-/** A probe app: runs the calls its event lists, one after another, and reports each outcome. */
-const PROBE = `
-async function main(event) {
-  const out = []
-  for (const c of event.calls) {
-    try { out.push({ ok: true, value: JSON.parse(await coffer.call(c.method, JSON.stringify(c.args))) }) }
-    catch (e) { out.push({ ok: false, status: e.status, message: e.message }) }
-  }
-  return out
-}`
+import { PROBE, startBox, until, type Running } from './helpers.ts'
 
 const DAY = 86400
 let box: Running

@@ -9,19 +9,8 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createMarket } from '@coffer/market'
-import { senml, until, within } from './helpers.ts'
+import { PROBE, senml, until, within } from './helpers.ts'
 import { startBox, testnet, type Later } from './group-members.ts'
-
-/** An app that runs the host calls its event lists and reports each outcome. */
-const PROBE = `
-async function main(event) {
-  const out = []
-  for (const c of event.calls) {
-    try { out.push({ ok: true, value: JSON.parse(await coffer.call(c.method, JSON.stringify(c.args))) }) }
-    catch (e) { out.push({ ok: false, status: e.status, message: e.message }) }
-  }
-  return out
-}`
 
 const t0 = Date.UTC(2026, 10, 2, 10) / 1000
 let steps: (() => Promise<unknown> | unknown)[] = []

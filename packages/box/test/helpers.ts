@@ -80,6 +80,17 @@ export function startProcess(home: string): Promise<{ child: ChildProcess; url: 
   })
 }
 
+/** A probe app: runs the calls its event lists, one after another, and reports each outcome. */
+export const PROBE = `
+async function main(event) {
+  const out = []
+  for (const c of event.calls) {
+    try { out.push({ ok: true, value: JSON.parse(await coffer.call(c.method, JSON.stringify(c.args))) }) }
+    catch (e) { out.push({ ok: false, status: e.status, message: e.message }) }
+  }
+  return out
+}`
+
 export function senml(records: unknown[]): string {
   return JSON.stringify(records)
 }
