@@ -7,7 +7,7 @@ import { SyncFields, type SyncText } from '../../components/SyncFields.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { backup, type ReplicaView } from './api.ts'
 import {
-  checkWords, connectionWords, limitWords, logName, quotaWords, readLimit, readStaleHours, readWindows, settingsText, short, syncWords, windowsWords,
+  checkWords, connectionWords, limitWords, logName, quotaWords, readStaleHours, readSync, settingsText, short, syncWords, windowsWords,
 } from './words.ts'
 
 const time = (iso: string | null) => iso === null ? 'never' : formatTime(Date.parse(iso) / 1000)
@@ -91,17 +91,15 @@ function Settings({ replica: r, timeZone, onNews, onChanged }: { replica: Replic
 
   function save(e: FormEvent) {
     e.preventDefault()
-    const w = readWindows(sync.windows)
-    const up = readLimit(sync.upload, 'upload')
-    const down = readLimit(sync.download, 'download')
+    const read = readSync(sync)
     const st = readStaleHours(stale)
-    const bad = w.error ?? up.error ?? down.error ?? st.error
+    const bad = read.error ?? st.error
     if (bad !== undefined) {
       setError(bad)
       return
     }
     void run(async () => {
-      const saved = await backup.configure(r.id, { windows: w.value, uploadBytesPerSecond: up.value, downloadBytesPerSecond: down.value, staleAfterSeconds: st.value })
+      const saved = await backup.configure(r.id, { ...read.value!, staleAfterSeconds: st.value! })
       onNews(`${r.name}: syncs ${windowsWords(saved.settings.windows).toLowerCase()}; upload ${limitWords(saved.settings.uploadBytesPerSecond).toLowerCase()}, download ${limitWords(saved.settings.downloadBytesPerSecond).toLowerCase()}; flagged after ${describeDuration(saved.settings.staleAfterSeconds)} out of sync.`)
       onChanged()
     })

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { DEFAULT_SETTINGS } from '../../../../box/src/backup/index.ts'
 import type { ReplicaView } from './api.ts'
-import { acceptCommand, checkWords, connectionWords, logName, readLimit, readStaleHours, readWindows, settingsText, syncWords, unsettled } from './words.ts'
+import { acceptCommand, checkWords, connectionWords, logName, readLimit, readStaleHours, readSync, readWindows, settingsText, syncWords, unsettled } from './words.ts'
 
 const replica = (over: Partial<ReplicaView> = {}): ReplicaView => ({
   id: 'r1', name: 'Anna’s NAS', kind: 'blind', publicKey: 'ab'.repeat(32), state: 'paired', createdAt: '2026-11-01T00:00:00.000Z',
@@ -21,6 +21,12 @@ test('sync windows are read as the box takes them, and a mistake is named', () =
   assert.match(readWindows('22:00-06:00, 9-17').error ?? '', /“9-17” is not a sync window/)
   assert.match(readWindows('24:00-01:00').error ?? '', /not a sync window/)
   assert.match(readWindows('03:00-03:00').error ?? '', /would never sync/)
+})
+
+test('a replica\'s sync reads its windows and both limits together, or names the first mistake', () => {
+  assert.deepEqual(readSync({ windows: '22:00-06:00', upload: '512', download: '' }), { value: { windows: ['22:00-06:00'], uploadBytesPerSecond: 512 * 1024, downloadBytesPerSecond: 0 } })
+  assert.match(readSync({ windows: '9-17', upload: 'fast', download: '' }).error ?? '', /“9-17” is not a sync window/)
+  assert.match(readSync({ windows: '', upload: '1', download: '-1' }).error ?? '', /download limit/)
 })
 
 test('limits are KB per second, empty for none; flagging takes at least a minute', () => {

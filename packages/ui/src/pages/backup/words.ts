@@ -110,6 +110,16 @@ export function readLimit(text: string, what: string): Read<number> {
 }
 
 /** Hours after which a replica not in sync is flagged; the box takes no less than a minute. */
+/** A replica's sync as typed in SyncFields: its windows and both limits, or the first problem. */
+export function readSync(text: { windows: string; upload: string; download: string }): Read<{ windows: string[]; uploadBytesPerSecond: number; downloadBytesPerSecond: number }> {
+  const windows = readWindows(text.windows)
+  const upload = readLimit(text.upload, 'upload')
+  const download = readLimit(text.download, 'download')
+  const error = windows.error ?? upload.error ?? download.error
+  if (error !== undefined) return { error }
+  return { value: { windows: windows.value!, uploadBytesPerSecond: upload.value!, downloadBytesPerSecond: download.value! } }
+}
+
 export function readStaleHours(text: string): Read<number> {
   const n = Number(text.trim())
   if (text.trim() === '' || !Number.isFinite(n) || n * 3600 < 60) return { error: 'Flag it after a number of hours, at least 0.02 (a minute).' }

@@ -11,7 +11,7 @@ import { SyncFields, type SyncText } from '../../components/SyncFields.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { groups, type GroupView, type ReplicatorInvited, type ReplicatorView } from './api.ts'
 import { readPublicKey } from '../../components/invites.ts'
-import { limitWords, readLimit, readWindows, settingsText, windowsWords } from '../backup/words.ts'
+import { limitWords, readSync, settingsText, windowsWords } from '../backup/words.ts'
 import { replicatorConnectionWords, short } from './words.ts'
 
 const time = (iso: string) => formatTime(Date.parse(iso) / 1000)
@@ -126,13 +126,10 @@ function Settings({ group, replicator: r, onNews, onChanged }: { group: GroupVie
 
   function save(e: FormEvent) {
     e.preventDefault()
-    const w = readWindows(sync.windows)
-    const up = readLimit(sync.upload, 'upload')
-    const down = readLimit(sync.download, 'download')
-    const bad = w.error ?? up.error ?? down.error
-    if (bad !== undefined) return setError(bad)
+    const read = readSync(sync)
+    if (read.error !== undefined) return setError(read.error)
     void run(async () => {
-      const saved = await groups.configureReplicator(group.key, r.box, { windows: w.value, uploadBytesPerSecond: up.value, downloadBytesPerSecond: down.value })
+      const saved = await groups.configureReplicator(group.key, r.box, read.value)
       onNews(`${saved.name}: syncs ${windowsWords(saved.windows).toLowerCase()}${saved.inWindow ? '' : ' (outside its windows now: this box lets it go until one opens)'}; upload ${limitWords(saved.limits.uploadBytesPerSecond).toLowerCase()}, download ${limitWords(saved.limits.downloadBytesPerSecond).toLowerCase()}.`)
       onChanged()
     })
