@@ -7,9 +7,10 @@ import { Command } from 'commander'
 import { createBox, initHome, openHome, type Box } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { Groups } from '../src/groups/index.ts'
+import { Replicator } from '../src/backup/index.ts'
 import { groupCommands } from '../src/cli/groups.ts'
 import { Client } from '../src/cli/connect.ts'
-import { PASSPHRASE, call, tempDir } from './helpers.ts'
+import { PASSPHRASE, call, tempDir, within } from './helpers.ts'
 
 export type Bootstrap = { host: string; port: number }[]
 export type Later = (step: () => Promise<unknown> | unknown) => void
@@ -122,3 +123,21 @@ export function contentKeys(meta: string, group: string): { epoch: number; conte
 
 /** The key a group's content key gives its members' blob cores, as the drive derives it. */
 export const blobKeyOf = (contentKey: string): Buffer => createHmac('sha256', Buffer.from(contentKey, 'hex')).update('coffer/v1/group-blobs').digest()
+
+/**
+ * Anna's group "Allotment" with Bea and Cai as members, each a box's groups on a testnet of the
+ * test's own, and a blind replicator open beside them (not yet invited).
+ */
+export async function allotment(later: Later, replicatorDir: string) {
+  const bootstrap = await testnet(later)
+  const [anna, bea, cai] = [await member(later, bootstrap), await member(later, bootstrap), await member(later, bootstrap)]
+  const replicator = new Replicator({ dir: replicatorDir, bootstrap })
+  await replicator.open()
+  later(() => replicator.close())
+  const { key } = await anna.groups.create({ name: 'Allotment', as: 'Anna' })
+  for (const [box, name] of [[bea, 'Bea'], [cai, 'Cai']] as const) {
+    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
+    await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
+  }
+  return { bootstrap, anna, bea, cai, replicator, key }
+}

@@ -3,25 +3,13 @@ import assert from 'node:assert/strict'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { openCorestore } from '../src/store/index.ts'
-import { FromGroupReplica, Replicator, admissionsManifest, openWire, type GroupHealthReport, type ToGroupReplica } from '../src/backup/index.ts'
-import { tempDir, until, within } from './helpers.ts'
-import { member, teardown, testnet } from './group-members.ts'
+import { FromGroupReplica, admissionsManifest, openWire, type GroupHealthReport, type ToGroupReplica } from '../src/backup/index.ts'
+import { tempDir, until } from './helpers.ts'
+import { allotment, teardown } from './group-members.ts'
 
 test('a group\'s replicator that only a plain member reaches hears of a removal with no admin connected, drops and refuses the removed member, and takes no list a plain member makes up or brings back', async (t) => {
   const later = teardown(t)
-  const bootstrap = await testnet(later)
-  const anna = await member(later, bootstrap)
-  const bea = await member(later, bootstrap)
-  const cai = await member(later, bootstrap)
-  const replicator = new Replicator({ dir: tempDir('coffer-group-removal-replicator-'), bootstrap })
-  await replicator.open()
-  later(() => replicator.close())
-
-  const { key } = await anna.groups.create({ name: 'Allotment', as: 'Anna' })
-  for (const [box, name] of [[bea, 'Bea'], [cai, 'Cai']] as const) {
-    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
-    await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
-  }
+  const { bootstrap, anna, bea, cai, replicator, key } = await allotment(later, tempDir('coffer-group-removal-replicator-'))
   const { invite } = anna.groups.inviteReplicator(key, { publicKey: replicator.publicKey, name: 'Co-op server', expiresInSeconds: 600 })
   replicator.accept(invite, { quotaBytes: 2 ** 30 })
   const connected = () => replicator.groupConnections(key)

@@ -6,25 +6,13 @@ import Hyperswarm from 'hyperswarm'
 import { openCorestore } from '../src/store/index.ts'
 import { Groups } from '../src/groups/index.ts'
 import { Replicator } from '../src/backup/index.ts'
-import { call, filesHolding, tempDir, until, within } from './helpers.ts'
-import { member, startBox, teardown, testnet } from './group-members.ts'
+import { call, filesHolding, tempDir, until } from './helpers.ts'
+import { allotment, startBox, teardown, testnet } from './group-members.ts'
 
 test('a group\'s blind replicator pairs by a sealed invite, follows the group to a new key, serves a member that comes back while every other is offline, holds no plaintext, and admits neither a removed member nor a stranger', async (t) => {
   const later = teardown(t)
-  const bootstrap = await testnet(later)
-  const anna = await member(later, bootstrap)
-  const bea = await member(later, bootstrap)
-  const cai = await member(later, bootstrap)
   const replicatorDir = tempDir('coffer-group-replicator-')
-  const replicator = new Replicator({ dir: replicatorDir, bootstrap })
-  await replicator.open()
-  later(() => replicator.close())
-
-  const { key } = await anna.groups.create({ name: 'Allotment', as: 'Anna' })
-  for (const [box, name] of [[bea, 'Bea'], [cai, 'Cai']] as const) {
-    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
-    await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
-  }
+  const { bootstrap, anna, bea, cai, replicator, key } = await allotment(later, replicatorDir)
   await anna.groups.drive(key).writeFile('/before.txt', 'written before the replicator came')
 
   // The invite is sealed to the replicator: another cannot open it, and it pairs once.
