@@ -20,6 +20,15 @@ test('a batch marked with the job that wrote it keeps the mark', () => {
   assert.deepEqual(decodeEntry(encodeEntry(entry)), entry)
 })
 
+test('the points a deletion keeps are marked with the block they were in, and an unmarked batch reads as before', () => {
+  const kept: LogEntry = { op: 'records', records: [{ n: 'power', t: 7, u: 'W', v: 3 }], kept: 12 }
+  assert.deepEqual(decodeEntry(encodeEntry(kept)), kept)
+  assert.equal(encodeEntry(kept)[0], 4)
+  const plain: LogEntry = { op: 'records', records: [{ n: 'power', t: 7, u: 'W', v: 3 }] }
+  assert.equal(encodeEntry(plain)[0], 1)
+  assert.deepEqual(decodeEntry(encodeEntry(plain)), plain)
+})
+
 test('other entries round-trip as JSON', () => {
   for (const entry of [{ op: 'delete', from: 1, to: 2, drop: [3, 4] }, { op: 'put', key: 'k', value: { a: [1] }, t: 9 }, { op: 'del', key: 'k', t: 10 }] as LogEntry[]) {
     assert.deepEqual(decodeEntry(encodeEntry(entry)), entry)

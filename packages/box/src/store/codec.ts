@@ -3,6 +3,12 @@
  * use a compact binary layout (declared once, with compact-encoding, the way hypercore
  * declares its own): names and units are listed once per block and records refer to them
  * by index. Other entries are rare and small, so they are JSON after their tag byte.
+ *
+ * A range deletion is written as a `delete` entry followed, in the same write, by the points the
+ * blocks it drops hold outside the range: one `records` entry per such block, marked `kept` with
+ * that block's index, so a reader of the log tells them from new records and knows where they were
+ * before (a group's shared copy holds them already when that block was sent). Logs written before
+ * the mark have their kept points in one unmarked `records` entry; they read as they always did.
  */
 import c from 'compact-encoding'
 import { flagsOf, namesAndUnits, HAS_SUM, HAS_UT, V, VALUE_KIND, VB_FALSE, VB_TRUE, VD, VS, type SenmlRecord } from '../senml/index.ts'
@@ -11,7 +17,8 @@ import { InvalidInput } from '../errors/index.ts'
 
 export type LogEntry =
   | { op: 'create'; meta: SourceMeta }
-  | { op: 'records'; records: SenmlRecord[]; origin?: string }
+  /** `origin`: the job that wrote them; `kept`: the block a deletion dropped that held them (the entry follows that deletion). */
+  | { op: 'records'; records: SenmlRecord[]; origin?: string; kept?: number }
   | { op: 'delete'; from: number; to: number; drop: number[] }
   | { op: 'put'; key: string; value: unknown; t: number }
   | { op: 'del'; key: string; t: number }
@@ -20,6 +27,8 @@ const RECORDS = 1
 const JSON_ENTRY = 2
 /** Records written by a job (an import) that may need taking back: its id precedes the records. */
 const RECORDS_WITH_ORIGIN = 3
+/** Records a deletion keeps, from a block it drops: that block's index precedes the records. */
+const RECORDS_KEPT = 4
 
 const strings = c.array(c.string)
 
@@ -30,13 +39,15 @@ export function encodeEntry(entry: LogEntry): Buffer {
   const state = c.state()
   c.uint8.preencode(state, RECORDS)
   if (entry.origin !== undefined) c.string.preencode(state, entry.origin)
+  if (entry.kept !== undefined) c.uint.preencode(state, entry.kept)
   strings.preencode(state, names)
   strings.preencode(state, units)
   c.uint.preencode(state, records.length)
   for (let i = 0; i < records.length; i++) record('preencode', state, records[i]!, name[i]!, unit[i]!)
   state.buffer = Buffer.allocUnsafe(state.end)
-  c.uint8.encode(state, entry.origin === undefined ? RECORDS : RECORDS_WITH_ORIGIN)
+  c.uint8.encode(state, entry.origin !== undefined ? RECORDS_WITH_ORIGIN : entry.kept !== undefined ? RECORDS_KEPT : RECORDS)
   if (entry.origin !== undefined) c.string.encode(state, entry.origin)
+  if (entry.kept !== undefined) c.uint.encode(state, entry.kept)
   strings.encode(state, names)
   strings.encode(state, units)
   c.uint.encode(state, records.length)
@@ -64,9 +75,10 @@ function record(pass: 'preencode' | 'encode', state: State, r: SenmlRecord, name
 export function decodeEntry(block: Buffer): LogEntry {
   const tag = block[0]
   if (tag === JSON_ENTRY) return JSON.parse(block.subarray(1).toString('utf8')) as LogEntry
-  if (tag !== RECORDS && tag !== RECORDS_WITH_ORIGIN) throw new InvalidInput(`Unknown log entry tag ${tag}: this log was written by a newer Coffer.`)
+  if (tag !== RECORDS && tag !== RECORDS_WITH_ORIGIN && tag !== RECORDS_KEPT) throw new InvalidInput(`Unknown log entry tag ${tag}: this log was written by a newer Coffer.`)
   const state = c.state(1, block.length, block)
   const origin = tag === RECORDS_WITH_ORIGIN ? c.string.decode(state) : undefined
+  const kept = tag === RECORDS_KEPT ? c.uint.decode(state) : undefined
   const names = strings.decode(state)
   const units = strings.decode(state)
   const count = c.uint.decode(state)
@@ -87,5 +99,6 @@ export function decodeEntry(block: Buffer): LogEntry {
     if (flags & HAS_UT) r.ut = c.float64.decode(state)
     records[i] = r
   }
-  return origin === undefined ? { op: 'records', records } : { op: 'records', records, origin }
+  if (origin !== undefined) return { op: 'records', records, origin }
+  return kept === undefined ? { op: 'records', records } : { op: 'records', records, kept }
 }

@@ -441,13 +441,21 @@ export class Source {
     }
   }
 
-  /** Deletes [from, to): drops every block holding a point in range, re-appending the points outside it. */
+  /**
+   * Deletes [from, to): drops every block holding a point in range, re-appending the points outside
+   * it, one batch per dropped block that held any, marked with that block (a reader of the log, such
+   * as a group's sharer, can tell where they were before).
+   */
   deleteRange(from: number, to: number): Promise<WriteResult> {
     this.#expect('timeseries')
     return this.#exclusive(async () => {
       const drop = this.#view!.blocksInRange(from, to)
-      const survivors = this.#view!.survivors(drop, from, to)
-      return this.#dropBlocks({ op: 'delete', from, to, drop }, survivors)
+      const kept: LogEntry[] = []
+      for (const block of drop) {
+        const records = this.#view!.survivors([block], from, to)
+        if (records.length > 0) kept.push({ op: 'records', records, kept: block })
+      }
+      return this.#dropBlocks({ op: 'delete', from, to, drop }, kept)
     })
   }
 
@@ -456,11 +464,11 @@ export class Source {
     return this.#exclusive(() => this.#dropBlocks({ op: 'delete', from: 0, to: 0, drop: blocks }, []))
   }
 
-  /** Writes a deletion (and the points it keeps) under the exclusive gate; counts the points gone. */
-  async #dropBlocks(deletion: LogEntry & { op: 'delete' }, survivors: SenmlRecord[]): Promise<WriteResult> {
+  /** Writes a deletion (and the batches of points it keeps) under the exclusive gate; counts the points gone. */
+  async #dropBlocks(deletion: LogEntry & { op: 'delete' }, kept: LogEntry[]): Promise<WriteResult> {
     if (deletion.drop.length === 0) return { count: 0, bytes: 0, first: this.#core!.length, blocks: 0 }
     const before = this.#view!.points
-    const entries: LogEntry[] = survivors.length > 0 ? [deletion, { op: 'records', records: survivors }] : [deletion]
+    const entries: LogEntry[] = [deletion, ...kept]
     const written = await this.#writeUngated(entries)
     return { count: before - this.#view!.points, ...written }
   }
