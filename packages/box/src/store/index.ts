@@ -89,6 +89,8 @@ export class Store {
     this.#db = opts.db
     this.#keys = opts.keys
     this.#viewsDir = opts.viewsDir
+    // Each group's shares hear a source removed, besides the replicas: a box may be in many groups.
+    this.events.setMaxListeners(0)
     this.#corestore = openCorestore(opts.logsDir)
     this.#maxOpen = opts.maxOpen ?? MAX_OPEN
     this.#idleMs = opts.idleMs ?? IDLE_MS
