@@ -102,7 +102,9 @@ export function createApi(deps: ApiDeps): FastifyInstance {
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const problem = toCofferError(err)
-    if (problem.status >= 500) req.log.error({ err }, 'request failed')
+    // A 503 says the box is busy for a moment (see Unavailable), not that something broke.
+    if (problem.status >= 500 && problem.status !== 503) req.log.error({ err }, 'request failed')
+    if (typeof problem.extras.retryAfter === 'number') reply.header('retry-after', String(Math.ceil(problem.extras.retryAfter)))
     reply.status(problem.status).type(PROBLEM_JSON).send(problem.toProblem())
   })
   app.setNotFoundHandler((req, reply) => {

@@ -83,6 +83,17 @@ export class TooManyRequests extends CofferError {
   }
 }
 
+/**
+ * The box cannot answer this yet, only for a moment: a group it is opening, or moving to a new
+ * epoch. `retryAfter` is how many seconds to wait before asking again; the HTTP layer sends it as
+ * Retry-After too.
+ */
+export class Unavailable extends CofferError {
+  constructor(detail: string, retryAfter = 5) {
+    super(503, 'unavailable', 'Service unavailable', detail, { retryAfter })
+  }
+}
+
 /** Something outside the box, such as an export destination, failed to take what was sent. */
 export class BadGateway extends CofferError {
   constructor(detail: string) {
