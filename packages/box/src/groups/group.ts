@@ -80,10 +80,18 @@ const FAREWELL_MS = 2000
 const CARRY_BATCH = 256
 /** How often replicators are dialled or dropped as their sync windows open and close (backup's replicas are followed as often). */
 const WINDOWS_MS = 30_000
+/** How long a move to another epoch waits for the requests using the group to finish before it goes ahead anyway. */
+const DRAIN_MS = 10_000
 /** How long copying a file out of an epoch that lost a race waits for a block no connected member has yet; it is tried again later. */
 const COPY_TIMEOUT_MS = 30_000
 
 export interface Epoch { epoch: number; base: string; contentKey: Buffer }
+
+/**
+ * Why a group is between epochs: this box removes a member, follows the epoch another admin
+ * began, or follows the base that won a race for its epoch's number.
+ */
+export type Moving = 'removing' | 'following' | 'yielding'
 
 export interface GroupDeps {
   db: Database.Database
@@ -180,6 +188,15 @@ export class Group {
   /** Boxes being added back in this epoch, so none is added twice; and the move to the next epoch, under way. */
   readonly #adding = new Set<string>()
   #advancing: Promise<void> | undefined
+  /**
+   * The moves to another epoch under way, and the requests using the group (see lease()): a move
+   * begins once those in flight are done, and requests wait for it to end (see settled()), so
+   * none meets an epoch being closed or one half open.
+   */
+  readonly #moves = new Map<symbol, Moving>()
+  readonly #settledWaiters = new Set<() => void>()
+  #leases = 0
+  readonly #drainWaiters = new Set<() => void>()
   /** A member being removed, kept connected only until it has heard so. */
   readonly #farewell = new Set<string>()
   /** How far the epoch before was read for changes to replay, and the changes being replayed. */
@@ -394,6 +411,64 @@ export class Group {
     return new Set(this.#members.filter((m) => peers.has(m.peer)).map((m) => m.writer))
   }
 
+  /** Why the group is between epochs now, or undefined while it is in one. */
+  get moving(): Moving | undefined {
+    return [...this.#moves.values()].at(-1)
+  }
+
+  /** Resolves true once no move to another epoch is under way (at once if none is), or false if one still is after `ms`. */
+  settled(ms: number): Promise<boolean> {
+    if (this.#moves.size === 0) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const done = (settled: boolean) => {
+        clearTimeout(timer)
+        this.#settledWaiters.delete(onSettled)
+        resolve(settled)
+      }
+      const onSettled = () => done(true)
+      const timer = setTimeout(() => done(this.#moves.size === 0), ms)
+      this.#settledWaiters.add(onSettled)
+    })
+  }
+
+  /**
+   * Marks a request as using the group until the function returned is called: a move to another
+   * epoch waits for it (DRAIN_MS at most) before it closes or swaps an epoch. Take it only while
+   * no move is under way (check `moving` right after), and never wait for one while holding it.
+   */
+  lease(): () => void {
+    this.#leases++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      if (--this.#leases === 0) for (const wake of [...this.#drainWaiters]) wake()
+    }
+  }
+
+  /** Runs a move to another epoch: marked at once, so requests arriving from now wait for it; begun once the requests in flight are done. */
+  #transition<T>(why: Moving, work: () => Promise<T>): Promise<T> {
+    const id = Symbol(why)
+    this.#moves.set(id, why)
+    return this.#drained(DRAIN_MS).then(work).finally(() => {
+      this.#moves.delete(id)
+      if (this.#moves.size === 0) for (const wake of [...this.#settledWaiters]) wake()
+    })
+  }
+
+  #drained(ms: number): Promise<void> {
+    if (this.#leases === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#drainWaiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.#drainWaiters.add(done)
+    })
+  }
+
   /** Resolves once this box may write to the group, or rejects after `ms`. */
   async whenWritable(ms: number): Promise<void> {
     const until = Date.now() + ms
@@ -489,7 +564,11 @@ export class Group {
    * Removes a member: it is dropped from the allow-list at once, and the group moves to a new
    * epoch whose content key it never gets. Admins only.
    */
-  async remove(box: string): Promise<void> {
+  remove(box: string): Promise<void> {
+    return this.#transition('removing', () => this.#remove(box))
+  }
+
+  async #remove(box: string): Promise<void> {
     const self = this.self
     if (self?.role !== 'admin') throw new Forbidden('Only the group\'s admins may remove a member.')
     // A member carried into this epoch and not back yet is removed by its box key: it holds this epoch's key already.
@@ -725,11 +804,11 @@ export class Group {
   async #follow(): Promise<void> {
     const settled = this.#previous && (await this.#previous.base.view.get(ROTATION_KEY))?.value as Rotation | undefined
     if (settled && settled.epoch === this.#current.epoch.epoch && settled.base !== this.#current.epoch.base) {
-      this.#move(() => this.#yield(settled))
+      this.#move('yielding', () => this.#yield(settled))
       return
     }
     const rotation = (await this.#current.base.view.get(ROTATION_KEY))?.value as Rotation | undefined
-    if (rotation && rotation.epoch === this.#current.epoch.epoch + 1 && !this.#keys.has(rotation.epoch)) this.#move(() => this.#advance(rotation))
+    if (rotation && rotation.epoch === this.#current.epoch.epoch + 1 && !this.#keys.has(rotation.epoch)) this.#move('following', () => this.#advance(rotation))
     if (this.#abandoned.length > 0 && !this.#recovering) {
       this.#recovering = this.#recover().catch((err: Error) => {
         this.#deps.logger?.warn({ group: this.key, err: err.message }, 'what was written in an epoch that lost a race could not all be carried over yet')
@@ -751,9 +830,9 @@ export class Group {
   }
 
   /** Moves this box to another epoch, one move at a time. */
-  #move(step: () => Promise<void>): void {
+  #move(why: Moving, step: () => Promise<void>): void {
     if (this.#advancing) return
-    this.#advancing = step().catch((err: Error) => {
+    this.#advancing = this.#transition(why, step).catch((err: Error) => {
       this.#deps.logger?.warn({ group: this.key, err: err.message }, 'this box could not move to the group\'s new epoch')
     }).finally(() => (this.#advancing = undefined))
   }
@@ -802,7 +881,7 @@ export class Group {
       if (excluded) {
         const founder = lost.base.local.key.toString('hex') === lost.epoch.base
         if (founder && this.self?.role === 'admin' && this.writable && this.#waiting.every((m) => m.box === excluded.box) && !(await this.#current.base.view.get(ROTATION_KEY))) {
-          this.#move(() => this.remove(excluded.box))
+          this.#move('removing', () => this.#remove(excluded.box))
         }
         continue
       }
