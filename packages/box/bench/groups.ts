@@ -143,7 +143,7 @@ async function converge(bootstrap: { host: string; port: number }[]) {
     const [anna, bea, cai] = boxes as [typeof boxes[0], typeof boxes[0], typeof boxes[0]]
     const { key } = await anna.groups.create({ name: 'Bench', as: 'anna' })
     for (const box of [bea, cai]) {
-      const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name: box.name, role: 'member', expiresInSeconds: 600 })
+      const { invite } = await anna.groups.invite(key, { publicKey: box.groups.publicKey, name: box.name, role: 'member', expiresInSeconds: 600 })
       await box.groups.join({ code: invite })
     }
     const share = (i: number) => Math.floor(EDITS / 3) + (i < EDITS % 3 ? 1 : 0)

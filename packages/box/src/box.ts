@@ -40,6 +40,8 @@ export interface BoxConfig {
   logLevel?: pino.Level | 'silent'
   /** The DHT nodes replicas are found through; default COFFER_DHT_BOOTSTRAP, else HyperDHT's public ones. */
   dhtBootstrap?: { host: string; port: number }[]
+  /** How long a request waits for a group being opened or moving to a new epoch before it is answered 503 (default 10 s). */
+  groupReadyMs?: number
 }
 
 export interface Box {
@@ -120,7 +122,7 @@ export function createBox(config: BoxConfig): Box {
   const backup = new Backup({ db, keys: home.keys, store, audit, logger, timeZone: () => home.config.timeZone ?? 'UTC', bootstrap: config.dhtBootstrap ?? parseBootstrap() })
   const backupOps = backupOperations({ backup })
   const recoveryOps = recoveryOperations({ home, db, courier: backup })
-  const groups = new Groups({ db, keys: home.keys, dir: path.join(home.dir, 'groups'), bootstrap: config.dhtBootstrap ?? parseBootstrap(), sources: { store, ops }, timeZone: () => home.config.timeZone ?? 'UTC', logger })
+  const groups = new Groups({ db, keys: home.keys, dir: path.join(home.dir, 'groups'), bootstrap: config.dhtBootstrap ?? parseBootstrap(), sources: { store, ops }, timeZone: () => home.config.timeZone ?? 'UTC', logger, readyMs: config.groupReadyMs })
   arbiter.obey(groups.rules)
   const groupOps = groupOperations({ groups })
   const api = createApi({

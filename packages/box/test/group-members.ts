@@ -136,7 +136,7 @@ export async function allotment(later: Later, replicatorDir: string) {
   later(() => replicator.close())
   const { key } = await anna.groups.create({ name: 'Allotment', as: 'Anna' })
   for (const [box, name] of [[bea, 'Bea'], [cai, 'Cai']] as const) {
-    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
+    const { invite } = await anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
     await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
   }
   return { bootstrap, anna, bea, cai, replicator, key }

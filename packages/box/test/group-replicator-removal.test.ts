@@ -10,7 +10,7 @@ import { allotment, teardown } from './group-members.ts'
 test('a group\'s replicator that only a plain member reaches hears of a removal with no admin connected, drops and refuses the removed member, and takes no list a plain member makes up or brings back', async (t) => {
   const later = teardown(t)
   const { bootstrap, anna, bea, cai, replicator, key } = await allotment(later, tempDir('coffer-group-removal-replicator-'))
-  const { invite } = anna.groups.inviteReplicator(key, { publicKey: replicator.publicKey, name: 'Co-op server', expiresInSeconds: 600 })
+  const { invite } = await anna.groups.inviteReplicator(key, { publicKey: replicator.publicKey, name: 'Co-op server', expiresInSeconds: 600 })
   replicator.accept(invite, { quotaBytes: 2 ** 30 })
   const connected = () => replicator.groupConnections(key)
   await until('the replicator to pair and admit Bea and Cai', () => [bea, cai].every((b) => connected().includes(b.peer(key))) || undefined, 60_000)

@@ -16,7 +16,7 @@ test('a group\'s blind replicator pairs by a sealed invite, follows the group to
   await anna.groups.drive(key).writeFile('/before.txt', 'written before the replicator came')
 
   // The invite is sealed to the replicator: another cannot open it, and it pairs once.
-  const { invite } = anna.groups.inviteReplicator(key, { publicKey: replicator.publicKey, name: 'Co-op server', expiresInSeconds: 600 })
+  const { invite } = await anna.groups.inviteReplicator(key, { publicKey: replicator.publicKey, name: 'Co-op server', expiresInSeconds: 600 })
   assert.ok(!invite.includes(key), 'the code names nothing in the clear')
   const other = new Replicator({ dir: tempDir('coffer-other-replicator-'), bootstrap })
   assert.throws(() => other.accept(invite, { quotaBytes: 2 ** 30 }), /not made for this replicator/)

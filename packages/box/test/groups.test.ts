@@ -24,7 +24,7 @@ test('a box founds a group, invites another, and both write and read the drive',
   const group = await anna.groups.create({ name: 'Household', as: 'Anna' })
   assert.equal(group.role, 'admin')
   assert.deepEqual(group.members.map((m) => m.name), ['Anna'])
-  const { invite } = anna.groups.invite(group.key, { publicKey: bea.groups.publicKey, name: 'Bea', role: 'member', expiresInSeconds: 600 })
+  const { invite } = await anna.groups.invite(group.key, { publicKey: bea.groups.publicKey, name: 'Bea', role: 'member', expiresInSeconds: 600 })
   const joined = await within('the join', bea.groups.join({ code: invite }), 60_000)
   assert.equal(joined.key, group.key)
   assert.equal(joined.role, 'member')
@@ -77,7 +77,7 @@ test('three members edit the drive while one is offline; when it returns all con
   const cai = await member(later, bootstrap)
   const { key } = await anna.groups.create({ name: 'Allotment', as: 'Anna' })
   for (const [box, name] of [[bea, 'Bea'], [cai, 'Cai']] as const) {
-    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
+    const { invite } = await anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
     await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
   }
   const drive = (box: { groups: Groups }) => box.groups.drive(key)
@@ -151,11 +151,11 @@ test('an invite sealed to another box, an expired one and a spent one are refuse
   const cai = await member(later, bootstrap)
   const group = await anna.groups.create({ name: 'Choir', as: 'Anna' })
 
-  const forBea = anna.groups.invite(group.key, { publicKey: bea.groups.publicKey, name: 'Bea', role: 'member', expiresInSeconds: 600 }).invite
+  const forBea = (await anna.groups.invite(group.key, { publicKey: bea.groups.publicKey, name: 'Bea', role: 'member', expiresInSeconds: 600 })).invite
   assert.ok(!forBea.includes(group.key) && !forBea.includes(bea.groups.publicKey), 'the code names nothing in the clear')
   await assert.rejects(cai.groups.join({ code: forBea }), /not made for this box/)
 
-  const expiring = anna.groups.invite(group.key, { publicKey: cai.groups.publicKey, name: 'Cai', role: 'member', expiresInSeconds: 1 }).invite
+  const expiring = (await anna.groups.invite(group.key, { publicKey: cai.groups.publicKey, name: 'Cai', role: 'member', expiresInSeconds: 1 })).invite
   await new Promise((resolve) => setTimeout(resolve, 1100))
   await assert.rejects(cai.groups.join({ code: expiring }), /expired/)
   assert.deepEqual(await cai.groups.list(), [])
@@ -307,7 +307,7 @@ test('removing a member moves the group to a new content key: the removed box is
   const rex = await member(later, bootstrap)
   const { key } = await anna.groups.create({ name: 'Flat share', as: 'Anna' })
   for (const [box, name] of [[bea, 'Bea'], [rex, 'Rex']] as const) {
-    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
+    const { invite } = await anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
     await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
   }
   await anna.groups.drive(key).writeFile('/before.txt', 'MARKER-before-removal')
@@ -342,7 +342,7 @@ test('removing a member moves the group to a new content key: the removed box is
 
   // A box let in after the removal reads what was written before it and after; a member restarted is still in the new epoch.
   const dan = await member(later, bootstrap)
-  await within('Dan joining', dan.groups.join({ code: anna.groups.invite(key, { publicKey: dan.groups.publicKey, name: 'Dan', role: 'member', expiresInSeconds: 600 }).invite }), 60_000)
+  await within('Dan joining', dan.groups.join({ code: (await anna.groups.invite(key, { publicKey: dan.groups.publicKey, name: 'Dan', role: 'member', expiresInSeconds: 600 })).invite }), 60_000)
   assert.equal((await until('Dan to read the old file', async () => (await dan.groups.drive(key).stat('/before.txt')) && (await dan.groups.drive(key).readFile('/before.txt')).toString())), 'MARKER-before-removal')
   assert.equal((await dan.groups.drive(key).readFile('/after.txt')).toString(), marker)
   await bea.stop()
@@ -391,7 +391,7 @@ test('a member offline while another is removed keeps what it wrote meanwhile: i
   const rex = await member(later, bootstrap)
   const { key } = await anna.groups.create({ name: 'Band', as: 'Anna' })
   for (const [box, name] of [[bea, 'Bea'], [rex, 'Rex']] as const) {
-    const { invite } = anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
+    const { invite } = await anna.groups.invite(key, { publicKey: box.groups.publicKey, name, role: 'member', expiresInSeconds: 600 })
     await within(`${name} joining`, box.groups.join({ code: invite }), 60_000)
   }
   await anna.groups.drive(key).writeFile('/setlist.txt', 'intro, verse')

@@ -97,18 +97,20 @@ export function groupDriveRoutes(app: FastifyInstance, deps: { ops: Operations; 
     return deps.ops.audited(kind, `${req.method} ${DAV_PREFIX}/:group/*`, null, async (decision) => {
       await authenticate(req, reply, decision)
       if (!/^[0-9a-f]{64}$/.test(group)) throw new InvalidInput('A group drive is at /dav/groups/<the group\'s key>/.')
-      const drive = deps.groups.drive(group)
       const mount = `${DAV_PREFIX}/${group}`
       const url = req.raw.url ?? mount
-      reply.hijack()
-      try {
-        await serveDav(drive, req.raw, reply.raw, { mount, target: url.slice(mount.length) || '/' })
-      } catch (err) {
-        // The response is ours now, not Fastify's: it must still end.
-        if (reply.raw.headersSent) reply.raw.destroy()
-        else reply.raw.writeHead(500).end()
-        throw err
-      }
+      // Once the group is ready (opened, and in an epoch: a 503 if it is not soon); a move to a new epoch waits for the request.
+      await deps.groups.withDrive(group, async (drive) => {
+        reply.hijack()
+        try {
+          await serveDav(drive, req.raw, reply.raw, { mount, target: url.slice(mount.length) || '/' })
+        } catch (err) {
+          // The response is ours now, not Fastify's: it must still end.
+          if (reply.raw.headersSent) reply.raw.destroy()
+          else reply.raw.writeHead(500).end()
+          throw err
+        }
+      })
       decision.status = reply.raw.statusCode
       decision.bytes = Number(reply.raw.getHeader('content-length') ?? 0) || Number(req.headers['content-length'] ?? 0)
     })

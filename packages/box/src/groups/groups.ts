@@ -9,12 +9,12 @@ import type Database from 'better-sqlite3'
 import type pino from 'pino'
 import type Corestore from 'corestore'
 import { Type, type Static } from '@sinclair/typebox'
-import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors/index.ts'
+import { Conflict, Forbidden, InvalidInput, NotFound, Unavailable } from '../errors/index.ts'
 import type { GrantScope, SourcePolicy } from '../arbiter/index.ts'
 import { openSealed, type BoxKeys } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
 import type { Drive } from './drive.ts'
-import type { Group, Epoch } from './group.ts'
+import type { Group, Epoch, Moving } from './group.ts'
 import { openInvite } from './invite.ts'
 import { Role, signStatement } from './members.ts'
 import { PeerNetwork, Window } from '../backup/index.ts'
@@ -29,6 +29,17 @@ const REACH_ADMIN_MS = 30_000
 const WRITABLE_MS = 30_000
 /** How long leaving waits for a member to hear it. */
 const LEAVE_HEARD_MS = 10_000
+/** How long a request waits, by default, for a group being opened or moving to a new epoch before it is answered 503. */
+const READY_MS = 10_000
+/** What a client answered 503 is told to wait, in seconds. */
+const RETRY_AFTER_S = 5
+
+/** What a group between epochs is doing, as a 503 says it. */
+const MOVING: Record<Moving, string> = {
+  removing: 'is moving to a new epoch after a removal',
+  following: 'is moving to a new epoch after a removal',
+  yielding: 'is moving to the epoch another admin began at the same moment',
+}
 
 export const MemberView = Type.Object({
   name: Type.String(),
@@ -109,6 +120,8 @@ export interface GroupsDeps {
   logger?: pino.Logger
   /** Where LAN invites go (default: COFFER_LAN_INTERFACE and COFFER_LAN_PORT, else the first interface but loopback). */
   lan?: LanOptions
+  /** How long a request waits for a group being opened or moving to a new epoch before it is answered 503 (default 10 s). */
+  readyMs?: number
 }
 
 interface GroupRow { key: string; name: string; joined_at: number; invited_by: string | null }
@@ -120,6 +133,8 @@ export class Groups {
   /** Asking to join, and inviting, on the local network. */
   readonly lan: LanInvites
   readonly #open = new Map<string, Group>()
+  /** Groups the box knows and is opening still, as it starts: requests for them wait. */
+  readonly #opening = new Map<string, Promise<void>>()
   /** Groups being joined or left, so one is not done twice at once. */
   readonly #busy = new Set<string>()
   #impl: Promise<typeof import('./group.ts')> | undefined
@@ -140,20 +155,29 @@ export class Groups {
     return this.#impl ??= import('./group.ts')
   }
 
+  /** Opens the groups in box.db, one after another; a request for one not open yet waits for it (see #ready). */
   async open(): Promise<void> {
-    const rows = this.#rows()
-    if (rows.length === 0) return
-    const { Group } = await this.#load()
-    for (const row of rows) {
-      try {
-        this.#open.set(row.key, await Group.open(this.#groupDeps(), { key: row.key, dir: this.#dir(row.key), epochs: this.#epochs(row.key), invitedBy: row.invited_by }))
-      } catch (err) {
-        this.#deps.logger?.error({ group: row.key, err: (err as Error).message }, 'a group could not be opened')
-      }
+    let opened: Promise<void> = Promise.resolve()
+    for (const row of this.#rows()) {
+      opened = opened.then(() => this.#openGroup(row))
+      this.#opening.set(row.key, opened)
+    }
+    await opened
+  }
+
+  async #openGroup(row: GroupRow): Promise<void> {
+    try {
+      const { Group } = await this.#load()
+      this.#open.set(row.key, await Group.open(this.#groupDeps(), { key: row.key, dir: this.#dir(row.key), epochs: this.#epochs(row.key), invitedBy: row.invited_by }))
+    } catch (err) {
+      this.#deps.logger?.error({ group: row.key, err: (err as Error).message }, 'a group could not be opened')
+    } finally {
+      this.#opening.delete(row.key)
     }
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.#opening.values())
     for (const group of this.#open.values()) await group.close()
     this.#open.clear()
     await this.lan.close()
@@ -187,17 +211,17 @@ export class Groups {
     return this.#view(this.#row(key), group)
   }
 
+  /** Every group this box holds open (or is opening, or moving to a new epoch: waited for); one that could not be opened is left out. */
   async list(): Promise<GroupView[]> {
     const views: GroupView[] = []
     for (const row of this.#rows()) {
-      const group = this.#open.get(row.key)
-      if (group) views.push(await this.#view(row, group))
+      if (this.#open.has(row.key) || this.#opening.has(row.key)) views.push(await this.#with(row.key, (group) => this.#view(row, group)))
     }
     return views
   }
 
   async get(key: string): Promise<GroupView> {
-    return this.#view(this.#row(key), this.#group(key))
+    return this.#with(key, (group, row) => this.#view(row, group))
   }
 
   async members(key: string): Promise<MemberView[]> {
@@ -205,10 +229,12 @@ export class Groups {
   }
 
   /** An invite for a box, known by its public key; the code is sealed to that key and lets it in once. */
-  invite(key: string, input: { publicKey: string; name: string; role: Role; expiresInSeconds: number }): { invite: string; expiresAt: string } {
+  async invite(key: string, input: { publicKey: string; name: string; role: Role; expiresInSeconds: number }): Promise<{ invite: string; expiresAt: string }> {
     if (input.publicKey.toLowerCase() === this.publicKey) throw new InvalidInput('That is this box\'s own key.', { field: 'publicKey' })
-    const { code, expiresAt } = this.#group(key).invite({ box: input.publicKey, name: input.name, role: input.role, expiresInSeconds: input.expiresInSeconds })
-    return { invite: code, expiresAt: new Date(expiresAt).toISOString() }
+    return this.#with(key, (group) => {
+      const { code, expiresAt } = group.invite({ box: input.publicKey, name: input.name, role: input.role, expiresInSeconds: input.expiresInSeconds })
+      return { invite: code, expiresAt: new Date(expiresAt).toISOString() }
+    })
   }
 
   /**
@@ -218,7 +244,7 @@ export class Groups {
    */
   async inviteNearby(key: string, input: { to: string; name?: string; role: Role; expiresInSeconds: number }) {
     const box = await this.lan.find(input.to)
-    const invited = this.invite(key, { publicKey: box.boxKey, name: nameFor(box, input.name), role: input.role, expiresInSeconds: input.expiresInSeconds })
+    const invited = await this.invite(key, { publicKey: box.boxKey, name: nameFor(box, input.name), role: input.role, expiresInSeconds: input.expiresInSeconds })
     const arrived = await this.lan.send(box.boxKey, invited.invite)
     const peer = this.#deps.keys.deriveKeyPair(`groups/${key}/peer`).publicKey.toString('hex')
     return { ...invited, to: box, adminFingerprint: fingerprint(peer), arrived }
@@ -281,38 +307,43 @@ export class Groups {
    * content key it never gets, so it reads nothing written from now on. What it had, it keeps.
    */
   async remove(key: string, member: string): Promise<GroupView> {
-    const group = this.#group(key)
-    const box = group.members().find((m) => m.box === member.toLowerCase() || m.writer === member.toLowerCase())?.box
-    if (!box) throw new NotFound('That is no member of the group: `coffer groups members` lists them with their box keys.')
-    await group.remove(box)
-    return this.#view(this.#row(key), group)
+    // Not holding the group as requests do: the move it begins waits for those.
+    return this.#with(key, async (group, row) => {
+      const box = group.members().find((m) => m.box === member.toLowerCase() || m.writer === member.toLowerCase())?.box
+      if (!box) throw new NotFound('That is no member of the group: `coffer groups members` lists them with their box keys.')
+      await group.remove(box)
+      return this.#view(row, group)
+    }, { hold: false })
   }
 
   /** Leaves a group: the other members hear it, and this box's copy of the group is deleted. */
   async leave(key: string): Promise<{ left: string }> {
-    const group = this.#group(key)
-    if (this.#busy.has(key)) throw new Conflict('This box is leaving that group already.')
-    this.#busy.add(key)
-    try {
-      await group.leave(LEAVE_HEARD_MS)
-      this.#open.delete(key)
-      this.#deps.db.transaction(() => {
-        this.#deps.db.prepare('DELETE FROM group_epochs WHERE group_key = ?').run(key)
-        this.#deps.db.prepare('DELETE FROM group_invites WHERE group_key = ?').run(key)
-        this.#deps.db.prepare('DELETE FROM groups WHERE key = ?').run(key)
-      })()
-      return { left: key }
-    } finally {
-      this.#busy.delete(key)
-    }
+    return this.#with(key, async (group) => {
+      if (this.#busy.has(key)) throw new Conflict('This box is leaving that group already.')
+      this.#busy.add(key)
+      try {
+        await group.leave(LEAVE_HEARD_MS)
+        this.#open.delete(key)
+        this.#deps.db.transaction(() => {
+          this.#deps.db.prepare('DELETE FROM group_epochs WHERE group_key = ?').run(key)
+          this.#deps.db.prepare('DELETE FROM group_invites WHERE group_key = ?').run(key)
+          this.#deps.db.prepare('DELETE FROM groups WHERE key = ?').run(key)
+        })()
+        return { left: key }
+      } finally {
+        this.#busy.delete(key)
+      }
+    }, { hold: false })
   }
 
   /** An invite for a blind replicator, sealed to its key; it pairs once, with this admin's box, which must be running then. */
-  inviteReplicator(key: string, input: { publicKey: string; name: string; expiresInSeconds: number }): { invite: string; expiresAt: string } {
+  async inviteReplicator(key: string, input: { publicKey: string; name: string; expiresInSeconds: number }): Promise<{ invite: string; expiresAt: string }> {
     const box = input.publicKey.toLowerCase()
     if (box === this.publicKey) throw new InvalidInput('That is this box\'s own key, not a replicator\'s.', { field: 'publicKey' })
-    const { code, expiresAt } = this.#group(key).inviteReplicator({ box, name: input.name, expiresInSeconds: input.expiresInSeconds })
-    return { invite: code, expiresAt: new Date(expiresAt).toISOString() }
+    return this.#with(key, (group) => {
+      const { code, expiresAt } = group.inviteReplicator({ box, name: input.name, expiresInSeconds: input.expiresInSeconds })
+      return { invite: code, expiresAt: new Date(expiresAt).toISOString() }
+    })
   }
 
   async replicators(key: string): Promise<ReplicatorView[]> {
@@ -320,41 +351,57 @@ export class Groups {
   }
 
   async removeReplicator(key: string, replicator: string): Promise<{ removed: string }> {
-    const removed = await this.#group(key).removeReplicator(replicator)
+    const removed = await this.#with(key, (group) => group.removeReplicator(replicator))
     return { removed: removed.box }
   }
 
   /** This box's sync windows and bandwidth limits to one of a group's replicators; those left out stay as they were. */
   async configureReplicator(key: string, replicator: string, settings: ReplicatorSettings): Promise<ReplicatorView> {
-    const group = this.#group(key)
-    group.configureReplicator(replicator, settings)
-    const ref = replicator.toLowerCase()
-    return (await this.replicators(key)).find((r) => r.box === ref || r.peer === ref)!
+    return this.#with(key, async (group, row) => {
+      group.configureReplicator(replicator, settings)
+      const ref = replicator.toLowerCase()
+      return (await this.#view(row, group)).replicators.find((r) => r.box === ref || r.peer === ref)!
+    })
   }
 
+  /** A group's drive, for this process's own use, now: the group must be open (requests go through withDrive, which waits for it to be ready). */
   drive(key: string): Drive {
-    return this.#group(key).drive
+    const row = this.#row(key)
+    const group = this.#open.get(key)
+    if (group) return group.drive
+    if (this.#opening.has(key)) throw this.#unavailable(row)
+    throw new Conflict('That group could not be opened when the box started: see the box\'s log.')
+  }
+
+  /** Uses a group's drive once the group is ready (see #with): a move to a new epoch waits until `use` is done. */
+  async withDrive<T>(key: string, use: (drive: Drive) => Promise<T>): Promise<T> {
+    return this.#with(key, (group) => use(group.drive))
   }
 
   /** Shares one of this box's sources with a group: every member's box gets a read-only copy, held under these rules. */
   async share(key: string, source: string, rules: Partial<ShareRules> = {}): Promise<SharedSourceView> {
     const copy = this.#held(source)
     if (copy) throw new Conflict(`"${source}" is this box's copy of a source the group "${copy.groupName}" holds: only ${copy.sharer} shares it.`)
-    const group = this.#group(key)
-    await group.shares.share(source, { ...DEFAULT_RULES, ...rules })
-    return this.#sharedView(key, source)
+    return this.#with(key, async (group, row) => {
+      await group.shares.share(source, { ...DEFAULT_RULES, ...rules })
+      return this.#sharedView(row, group, source)
+    })
   }
 
   /** Changes the rules named; the others stay as they were. */
   async setShareRules(key: string, source: string, rules: Partial<ShareRules>): Promise<SharedSourceView> {
-    const before = await this.#sharedView(key, source)
-    await this.#group(key).shares.setRules(source, { ...before.rules, ...rules })
-    return this.#sharedView(key, source)
+    return this.#with(key, async (group, row) => {
+      const before = await this.#sharedView(row, group, source)
+      await group.shares.setRules(source, { ...before.rules, ...rules })
+      return this.#sharedView(row, group, source)
+    })
   }
 
   async stopSharing(key: string, source: string): Promise<SharedSourceView> {
-    await this.#group(key).shares.stop(source)
-    return this.#sharedView(key, source)
+    return this.#with(key, async (group, row) => {
+      await group.shares.stop(source)
+      return this.#sharedView(row, group, source)
+    })
   }
 
   /**
@@ -400,8 +447,8 @@ export class Groups {
     return [...this.#open.values()].flatMap((g) => g.shares.copies())
   }
 
-  async #sharedView(key: string, source: string): Promise<SharedSourceView> {
-    const found = (await this.get(key)).sources.find((s) => s.you && s.source === source)
+  async #sharedView(row: GroupRow, group: Group, source: string): Promise<SharedSourceView> {
+    const found = (await this.#view(row, group)).sources.find((s) => s.you && s.source === source)
     if (!found) throw new NotFound(`This box shares no source "${source}" with the group.`)
     return found
   }
@@ -453,11 +500,64 @@ export class Groups {
     return rows.map((row) => ({ epoch: row.epoch, base: row.base, contentKey: Buffer.from(row.content_key, 'hex') }))
   }
 
-  #group(key: string): Group {
-    this.#row(key)
-    const group = this.#open.get(key)
+  /**
+   * Runs `use` on a group once it is ready: known to box.db (else 404), opened (it waits while the
+   * box is opening it as it starts), and in an epoch — not moving to another, which it waits for
+   * too. All this waits readyMs at most, then answers 503 naming what the group is doing. `use`
+   * holds the group (unless `hold` is false): a move to another epoch begun meanwhile waits until
+   * it is done. Inside `use`, nothing waits for the group again: a move waiting on `use` would
+   * wait on itself.
+   */
+  async #with<T>(key: string, use: (group: Group, row: GroupRow) => Promise<T> | T, opts: { hold?: boolean } = {}): Promise<T> {
+    const row = this.#row(key)
+    const hold = opts.hold ?? true
+    // A group open and in an epoch is used at once, with no turn of the event loop in between: a
+    // removal is under way (and waited for) as soon as it is asked for.
+    const release = this.#readyNow(row, hold) ?? await this.#ready(row, hold)
+    const group = this.#open.get(key)!
+    try {
+      return await use(group, row)
+    } finally {
+      release()
+    }
+  }
+
+  /** A group open and between no epochs now: held (if asked), answering what lets it go; else undefined. */
+  #readyNow(row: GroupRow, hold: boolean): (() => void) | undefined {
+    const group = this.#open.get(row.key)
+    if (!group || group.moving || this.#opening.has(row.key)) return undefined
+    return hold ? group.lease() : () => {}
+  }
+
+  /** Waits until a group is open and between no epochs; then holds it (if asked), and answers what lets it go. */
+  async #ready(row: GroupRow, hold: boolean): Promise<() => void> {
+    const until = Date.now() + (this.#deps.readyMs ?? READY_MS)
+    const opening = this.#opening.get(row.key)
+    if (opening) {
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, until - Date.now()))))
+      const tooLate = await Promise.race([opening.then(() => false), late])
+      clearTimeout(timer)
+      if (tooLate && this.#opening.has(row.key)) throw this.#unavailable(row)
+    }
+    const group = this.#open.get(row.key)
     if (!group) throw new Conflict('That group could not be opened when the box started: see the box\'s log.')
-    return group
+    for (;;) {
+      if (!(await group.settled(Math.max(0, until - Date.now())))) throw this.#unavailable(row, group)
+      if (!this.#open.has(row.key)) throw new NotFound(`This box is in no group "${row.key}" any more: it left it.`)
+      if (!hold) return () => {}
+      // Held, then checked: a move marked in between sees this hold and waits for it, or this sees the move and waits for it.
+      const release = group.lease()
+      if (!group.moving) return release
+      release()
+    }
+  }
+
+  /** The 503 for a group the box is opening, or one moving to a new epoch: what it is doing, and when to ask again. */
+  #unavailable(row: GroupRow, group?: Group): Unavailable {
+    const name = group?.name || row.name
+    const doing = group?.moving ? MOVING[group.moving] : 'is still being opened as the box starts'
+    return new Unavailable(`The group "${name}" ${doing}; try again in a few seconds.`, RETRY_AFTER_S)
   }
 
   async #view(row: GroupRow, group: Group): Promise<GroupView> {

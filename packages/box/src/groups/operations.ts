@@ -193,7 +193,7 @@ export function groupOperations({ groups }: { groups: Groups }) {
       access: ownerOnly,
       run: async (input) => {
         const path = normalizePath(input.path ?? '/')
-        const entries = await groups.drive(input.id).list(path)
+        const entries = await groups.withDrive(input.id, (drive) => drive.list(path))
         return { path, entries: entries.map((e) => ({ ...e, mtime: new Date(e.mtime).toISOString() })) }
       },
     }),
