@@ -12,6 +12,7 @@ import type { Stats } from './rollups.ts'
 import type { Series } from './series.ts'
 import { CellReader, type Span } from './cells.ts'
 import { emptyStats, rangeStats } from './stats.ts'
+import { edgeStats } from './edges.ts'
 import { exactAccumulators, sketchAccumulators, type QuantileAccumulator } from './quantiles.ts'
 import { SKETCH_RELATIVE_ERROR } from './sketch.ts'
 
@@ -50,7 +51,9 @@ export function aggregate(db: Database.Database, series: Series[], bounds: numbe
   const buckets: Span[] = []
   for (let i = 0; i + 1 < bounds.length; i++) buckets.push({ lo: bounds[i]!, hi: bounds[i + 1]! })
   const reader = series.length > 0 ? new CellReader(db, series.map((s) => s.id)) : undefined
-  const stats = reader ? rangeStats(reader, buckets, list.includes('min') || list.includes('max')) : buckets.map(emptyStats)
+  // One series off the hour grid, without quantiles: the dense hours' cells answer, where they are kept.
+  const fast = reader && series.length === 1 && !list.some(isQuantile) ? edgeStats(db, reader, series[0]!.id, bounds) : undefined
+  const stats = fast ?? (reader ? rangeStats(reader, buckets, list.includes('min') || list.includes('max')) : buckets.map(emptyStats))
   const quantiles = reader ? quantilesOf(reader, buckets, stats, list, exactMaxPoints) : undefined
 
   return buckets.map((span, i) => {
@@ -61,6 +64,10 @@ export function aggregate(db: Database.Database, series: Series[], bounds: numbe
     if (acc?.approximate && st.n > 0) bucket.error = { relative: SKETCH_RELATIVE_ERROR }
     return bucket
   })
+}
+
+function isQuantile(fn: AggregateFn): boolean {
+  return fn in QUANTILES || fn.startsWith('exact_')
 }
 
 function valueOf(fn: AggregateFn, st: Stats, acc: QuantileAccumulator | undefined): number | null {

@@ -33,7 +33,7 @@ export function emptyStats(): Stats {
   return stats
 }
 
-function merge(into: Stats, n: number, sum: number, min: number, max: number, sumsq: number): void {
+export function merge(into: Stats, n: number, sum: number, min: number, max: number, sumsq: number): void {
   if (n === 0) return
   into.n += n
   into.sum += sum

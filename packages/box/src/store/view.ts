@@ -13,6 +13,7 @@ import { KeyValues } from './kv.ts'
 import { Latest } from './latest.ts'
 import { Points } from './points.ts'
 import { Rollups } from './rollups.ts'
+import { EdgeCells } from './edges.ts'
 import { SeriesRegistry, valueOf, type Series } from './series.ts'
 
 // What callers of the view pass it and get back, and the time limit sources check records against.
@@ -36,6 +37,8 @@ CREATE TABLE IF NOT EXISTS rollups (res INTEGER NOT NULL, series INTEGER NOT NUL
   n INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sumsq REAL NOT NULL, sketch BLOB,
   PRIMARY KEY (res, series, bucket)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rolled (slot INTEGER PRIMARY KEY, cells INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hourcells (id INTEGER PRIMARY KEY, cells BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS edgecells (id INTEGER PRIMARY KEY, pts BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS latest (series INTEGER PRIMARY KEY, t REAL NOT NULL, val, s REAL, ut REAL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, t REAL NOT NULL) WITHOUT ROWID;
 `
@@ -48,6 +51,7 @@ export class View {
   readonly #series: SeriesRegistry
   readonly #points: Points
   readonly #rollups: Rollups
+  readonly #edges: EdgeCells
   readonly #latest: Latest
   readonly #kv: KeyValues
   readonly #setState: Database.Statement
@@ -71,7 +75,9 @@ export class View {
     this.series = this.#series.byKey
     this.seriesById = this.#series.byId
     this.#points = new Points(this.db, this.#series)
-    this.#rollups = new Rollups(this.db, (id) => this.#series.byId.get(id)?.type === 'number')
+    const isNumeric = (id: number) => this.#series.byId.get(id)?.type === 'number'
+    this.#rollups = new Rollups(this.db, isNumeric)
+    this.#edges = new EdgeCells(this.db, isNumeric)
     this.#latest = new Latest(this.db)
     this.#kv = new KeyValues(this.db)
     const getState = this.db.prepare('SELECT value FROM state WHERE key = ?')
@@ -125,6 +131,7 @@ export class View {
   insertBlocks(blocks: { index: number; records: SenmlRecord[] }[]): void {
     const points = this.#points.batch()
     const rollups = this.#rollups.batch()
+    const edges = this.#edges.batch()
     const latest = this.#latest.batch()
     for (const { index: block, records } of blocks) {
       if (records.length === 0) continue
@@ -139,14 +146,18 @@ export class View {
         const ut = r.ut ?? null
         points.add(block, i, r.t, series, val, s, ut)
         latest.add(series, r.t, val, s, ut)
-        rollups.add(series, r.t, type === 'number' && val !== null ? val as number : undefined)
+        const number = type === 'number' && val !== null ? val as number : undefined
+        rollups.add(series, r.t, number)
+        if (number !== undefined) edges.add(series, r.t, number)
       }
       points.endBlock(block)
       rollups.endBlock(block)
+      edges.endBlock(block)
       this.#pointCount += records.length
     }
     points.finish()
     rollups.finish()
+    edges.finish()
     latest.finish()
   }
 
@@ -165,6 +176,7 @@ export class View {
     const spans = this.#points.seriesSpans(blocks)
     this.#pointCount -= this.#points.drop(blocks)
     this.#rollups.rebuild(spans)
+    this.#edges.rebuild(spans)
     this.#latest.rebuild(spans.keys())
   }
 

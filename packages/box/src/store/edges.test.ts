@@ -1,0 +1,198 @@
+/**
+ * Aggregates with bucket edges inside hours, answered from the dense hours' cells (edges.ts): the
+ * same answers as every raw value gives, whatever the edges, however the blocks came and after
+ * deletions; and the cells themselves the same however the blocks were grouped.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { SenmlRecord } from '../senml/index.ts'
+import { View } from './view.ts'
+import { aggregate } from './aggregate.ts'
+import { CellReader } from './cells.ts'
+import { DENSE, edgeStats } from './edges.ts'
+import { bucketBoundaries, parseBucket } from './buckets.ts'
+import { seededRandom as random } from '../demo/random.ts'
+
+const HOUR = 3600
+const T0 = Date.UTC(2026, 5, 1) / 1000
+const DAYS = 3
+
+function tempView(): View {
+  return new View(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-edges-')), 'view.sqlite'))
+}
+
+/** Hours dense and sparse for 'a', a few points of 'b' everywhere; times whole, to the millisecond, and with no round microsecond. */
+function records(rand: () => number): SenmlRecord[] {
+  const out: SenmlRecord[] = []
+  for (let h = T0; h < T0 + DAYS * 86400; h += HOUR) {
+    const mode = rand()
+    const count = mode < 0.1 ? 0 : mode < 0.2 ? Math.floor(rand() * DENSE) : DENSE + Math.floor(rand() * 600)
+    for (let i = 0; i < count; i++) {
+      const kind = rand()
+      const t = kind < 0.3 ? h + Math.floor(rand() * HOUR) : kind < 0.6 ? h + Math.round(rand() * HOUR * 1000) / 1000 : h + rand() * HOUR
+      out.push({ n: 'a', t, v: rand() < 0.1 ? 20 : (rand() - 0.4) * 100 })
+    }
+    if (rand() < 0.5) out.push({ n: 'b', t: h + rand() * HOUR, v: rand() }, { n: 'a', t: h + 7, vs: 'not a number' })
+  }
+  return out
+}
+
+/** Blocks of random sizes, mostly in time order, some shuffled, some late. */
+function blocksOf(rand: () => number, all: SenmlRecord[]): SenmlRecord[][] {
+  const sorted = [...all].sort((x, y) => x.t - y.t)
+  const blocks: SenmlRecord[][] = []
+  for (let i = 0; i < sorted.length;) {
+    const size = 1 + Math.floor(rand() * (rand() < 0.3 ? 5 : 700))
+    const block = sorted.slice(i, i + size)
+    blocks.push(rand() < 0.3 ? block.sort(() => rand() - 0.5) : block)
+    i += size
+  }
+  for (let k = 0; k < blocks.length / 8; k++) blocks.push(...blocks.splice(Math.floor(rand() * blocks.length), 1))
+  return blocks
+}
+
+function apply(view: View, blocks: SenmlRecord[][], groupSize: () => number): void {
+  const first = view.applied
+  for (let i = 0; i < blocks.length;) {
+    const group = blocks.slice(i, i + groupSize())
+    const at = first + i
+    view.db.transaction(() => {
+      view.insertBlocks(group.map((records, k) => ({ index: at + k, records })))
+      view.setApplied(at + group.length)
+    })()
+    i += group.length
+  }
+}
+
+/** Bounds of every kind: hourly off the grid by whole, fractional and 5-minute-grid offsets, daily in a half-hour zone, sub-hour, at points' own times. */
+function boundSets(rand: () => number, held: SenmlRecord[]): number[][] {
+  const hourly = bucketBoundaries(T0, T0 + DAYS * 86400, parseBucket('1h'), 'UTC')
+  const sets = [1, 150, 299.5, 1799, 1800, 3599.999].map((shift) => hourly.map((b) => b + shift))
+  sets.push(bucketBoundaries(T0 + 1234, T0 + DAYS * 86400, parseBucket('1d'), 'Asia/Kolkata'))
+  sets.push(bucketBoundaries(T0 + 86400 + 61, T0 + 86400 + 6 * HOUR, parseBucket('7m'), 'UTC'))
+  sets.push(bucketBoundaries(T0 - 3 * HOUR + 17, T0 + DAYS * 86400 + 5 * HOUR, parseBucket('3h'), 'UTC'))
+  const times = held.filter((r) => r.n === 'a' && typeof r.v === 'number').map((r) => r.t).sort((x, y) => x - y)
+  const atPoints = [...new Set(Array.from({ length: 40 }, () => times[Math.floor(rand() * times.length)]!))].sort((x, y) => x - y)
+  sets.push(atPoints)
+  return sets
+}
+
+/** Each bucket's count, sum, min and max of 'a' from every value held. */
+function truth(held: SenmlRecord[], bounds: number[]): { count: number; sum: number; min: number | null; max: number | null }[] {
+  return bounds.slice(1).map((hi, i) => {
+    const lo = bounds[i]!
+    const values = held.filter((r) => r.n === 'a' && typeof r.v === 'number' && r.t >= lo && r.t < hi).map((r) => r.v!)
+    return { count: values.length, sum: values.reduce((a, v) => a + v, 0), min: values.length ? Math.min(...values) : null, max: values.length ? Math.max(...values) : null }
+  })
+}
+
+function check(view: View, held: SenmlRecord[], rand: () => number, what: string): number {
+  const series = view.seriesNamed(['a']).filter((s) => s.type === 'number')
+  let fast = 0
+  for (const bounds of boundSets(rand, held)) {
+    if (edgeStats(view.db, new CellReader(view.db, [series[0]!.id]), series[0]!.id, bounds)) fast++
+    const got = aggregate(view.db, series, bounds, ['count', 'sum', 'min', 'max'])
+    truth(held, bounds).forEach((want, i) => {
+      const where = `${what}: bucket ${i} [${bounds[i]}, ${bounds[i + 1]})`
+      const b = got[i]!
+      assert.equal(b.count, want.count, where)
+      assert.ok(Math.abs((b.values!.sum ?? 0) - want.sum) <= 1e-9 * Math.max(1, Math.abs(want.sum), want.count * 100), `${where}: sum ${b.values!.sum} against ${want.sum}`)
+      assert.equal(b.values!.min, want.min, where)
+      assert.equal(b.values!.max, want.max, where)
+    })
+  }
+  return fast
+}
+
+/** Both tables, their ids told by series name and type rather than by the series' id in this view. */
+function edgeTables(view: View): unknown[] {
+  const name = (series: number) => { const s = view.seriesById.get(series)!; return `${s.name}/${s.type}` }
+  const hours = (view.db.prepare('SELECT id, cells FROM hourcells').raw().all() as [number, Buffer][]).map(([id, cells]) => [`${name(Math.floor(id / 2 ** 22))} ${id % 2 ** 22}`, cells])
+  const cells = (view.db.prepare('SELECT id, pts FROM edgecells').raw().all() as [number, Buffer][]).map(([id, pts]) => [`${name(Math.floor(id / 2 ** 26))} ${Math.floor(id / 2 ** 22) % 16} ${id % 2 ** 22}`, pts])
+  const sorted = (rows: unknown[][]) => rows.sort((x, y) => String(x[0]).localeCompare(String(y[0])))
+  return [sorted(hours), sorted(cells)]
+}
+
+test('edges inside dense hours: the answers every raw value gives, from the cells, whatever the edges', () => {
+  const rand = random(41)
+  const held = records(rand)
+  const view = tempView()
+  apply(view, blocksOf(rand, held), () => 1 + Math.floor(rand() * 6))
+  const fast = check(view, held, rand, 'after ingest')
+  // The hourly, daily, sub-hour and 3-hour sets are answered from the cells; none falls back for want of them.
+  assert.ok(fast >= 8, `${fast} of the bound sets took the cells`)
+  assert.ok((view.db.prepare('SELECT count(*) FROM hourcells').pluck().get() as number) > 0)
+  view.close()
+})
+
+test('the cells are the same bytes however the blocks were grouped, and after a deletion as a fresh view of what is left', () => {
+  for (const seed of [51, 52]) {
+    const rand = random(seed)
+    const held = records(rand)
+    const blocks = blocksOf(rand, held)
+    const grouped = tempView()
+    const single = tempView()
+    apply(grouped, blocks, () => 1 + Math.floor(rand() * 30))
+    apply(single, blocks, () => 1)
+    assert.deepEqual(edgeTables(grouped), edgeTables(single), `seed ${seed}`)
+
+    // A range deletion cutting dense hours, as a source makes one: its blocks go, the points it keeps come back.
+    const from = T0 + 86400 + 1234.5
+    const to = from + 7 * HOUR + 17
+    const dropped = grouped.blocksInRange(from, to)
+    const survivors = grouped.survivors(dropped, from, to)
+    grouped.db.transaction(() => grouped.dropBlocks(dropped))()
+    apply(grouped, [survivors], () => 1)
+    const left = held.filter((r) => !(r.t >= from && r.t < to))
+    check(grouped, left, rand, `seed ${seed}, after a deletion`)
+    const fresh = tempView()
+    apply(fresh, [left], () => 1)
+    assert.deepEqual(edgeTables(grouped), edgeTables(fresh), `seed ${seed}: the deletion left other cells than a view of what is left`)
+    for (const v of [grouped, single, fresh]) v.close()
+  }
+})
+
+test('an hour becomes dense over several groups, and is kept from then on with every value it held', () => {
+  const view = tempView()
+  const at = (k: number): SenmlRecord => ({ n: 'a', t: T0 + 10 + k * 13.1, v: k % 17 })
+  const held: SenmlRecord[] = []
+  for (const [lo, hi] of [[0, 100], [100, DENSE - 1], [DENSE - 1, DENSE + 3], [DENSE + 3, 270]] as const) {
+    const block = Array.from({ length: hi - lo }, (_, i) => at(lo + i))
+    held.push(...block)
+    apply(view, [block], () => 1)
+    const kept = view.db.prepare('SELECT count(*) FROM hourcells').pluck().get()
+    assert.equal(kept, held.length >= DENSE ? 1 : 0, `after ${held.length} values`)
+  }
+  const bounds = [T0 + 100.5, T0 + 1000, T0 + 2345.25, T0 + HOUR - 0.5]
+  const series = view.seriesNamed(['a'])
+  assert.ok(edgeStats(view.db, new CellReader(view.db, [series[0]!.id]), series[0]!.id, bounds))
+  const got = aggregate(view.db, series, bounds, ['count', 'min', 'max'])
+  truth(held, bounds).forEach((want, i) => assert.deepEqual([got[i]!.count, got[i]!.values!.min, got[i]!.values!.max], [want.count, want.min, want.max]))
+  view.close()
+})
+
+test('a value at an edge\'s own microsecond that cannot be placed sends the aggregate the general way, with the right answer', () => {
+  const view = tempView()
+  // 1/3 of a second has no exact microsecond: at an edge there, the cells cannot say which side the value is on.
+  const third = T0 + 100 + 1 / 3
+  const block: SenmlRecord[] = Array.from({ length: DENSE + 10 }, (_, i) => ({ n: 'a', t: T0 + 5 + i * 10, v: i }))
+  block.push({ n: 'a', t: third, v: -1 })
+  apply(view, [block], () => 1)
+  const series = view.seriesNamed(['a'])
+  const reader = new CellReader(view.db, [series[0]!.id])
+  const edge = third + 1e-9
+  assert.equal(edgeStats(view.db, reader, series[0]!.id, [T0, edge, T0 + HOUR]), undefined)
+  const [before, after] = aggregate(view.db, series, [T0, edge, T0 + HOUR], ['count', 'min'])
+  assert.deepEqual([before!.count, before!.values!.min, after!.count], [...(() => {
+    const left = block.filter((r) => r.t < edge)
+    return [left.length, Math.min(...left.map((r) => r.v!)), block.length - left.length]
+  })()])
+  // An edge at a whole second splits exactly, from the cells.
+  assert.ok(edgeStats(view.db, reader, series[0]!.id, [T0, T0 + 105, T0 + HOUR]))
+  const [upTo] = aggregate(view.db, series, [T0, T0 + 105, T0 + HOUR], 'count')
+  assert.equal(upTo!.count, block.filter((r) => r.t < T0 + 105).length)
+  view.close()
+})

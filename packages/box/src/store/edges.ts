@@ -1,0 +1,498 @@
+/**
+ * Edge cells: what an aggregate reads where its bucket edges fall inside hours, instead of the raw
+ * points around each edge. "Hourly, for the last year, from now" cuts 8,761 hours; their points,
+ * read as rows, cost more than the whole answer may. So for every hour in which a numeric series
+ * holds at least DENSE values the view keeps
+ *  - `hourcells`: the count, sum, min, max and sum of squares of each of the hour's twelve
+ *    5-minute cells, a row per series and hour; and
+ *  - `edgecells`: each 5-minute cell's values with their offsets into the cell, packed, a row per
+ *    series, cell and hour, keyed so that the same cell of consecutive hours is consecutive rows:
+ *    the edges of buckets a whole number of hours wide fall in the same cell of every hour they
+ *    cut, and are read in one range.
+ * A piece of a bucket inside such an hour is the whole cells it covers, from `hourcells`, and the
+ * values of the cells its ends cut, from `edgecells`; whole hours come from the hourly rollups, and
+ * hours without a rollup from their few raw points. Sparser hours keep neither: their points cost
+ * little to read raw, and packed copies would outweigh them (bytes per point). Several series at
+ * once, quantiles, and edges in sparser hours take the general path (stats.ts).
+ *
+ * Packed values are sorted by offset, then value: the same values give the same bytes and sums
+ * however the blocks that brought them were grouped. An offset is kept to the microsecond with a
+ * bit saying whether that is exact; a value at an edge's own microsecond whose offset is not exact
+ * cannot be put on either side of the edge, and the aggregate then takes the general path.
+ * Numbers are little-endian.
+ */
+import type Database from 'better-sqlite3'
+import type { Stats } from './rollups.ts'
+import { keyOf, SEQ_SPACE } from './points.ts'
+import { emptyStats, merge } from './stats.ts'
+import { runsOf, type CellReader, type Span } from './cells.ts'
+
+const HOUR = 3600
+const CELL = 300
+const CELLS = HOUR / CELL
+/** Values of a series an hour must hold for its cells to be kept: about 20 a 5-minute cell. */
+export const DENSE = 240
+/** Hours since 1970 stay below this until after MAX_TIME; series ids below 2^20: ids below 2^46. */
+const HOUR_SPACE = 2 ** 22
+const EXACT = 2 ** 31
+/** Rolled hours not kept in which an aggregate's edges may fall before it takes the general path. */
+const MAX_RAW_EDGE_HOURS = 16
+/** Ids per IN list when reading rows that lie far apart. */
+const LOOKUPS = 64
+
+const hourId = (series: number, hour: number) => series * HOUR_SPACE + hour
+const cellId = (series: number, cell: number, hour: number) => (series * 16 + cell) * HOUR_SPACE + hour
+
+/**
+ * A blob, as `length` bytes at `at` in `view`. A cell's packed values are n little-endian doubles
+ * and then their n offsets (microseconds, plus EXACT when exact), n = length / 12.
+ */
+interface Slice { view: DataView; at: number; length: number }
+
+function sliceOf(blob: Buffer): Slice {
+  return { view: new DataView(blob.buffer, blob.byteOffset, blob.length), at: 0, length: blob.length }
+}
+
+/** A time's offset into the cell starting at `start` (which must be the time's cell), to the microsecond. */
+function offsetOf(t: number, start: number): number {
+  const off = t - start
+  const us = Math.round(off * 1e6)
+  return us / 1e6 === off ? us + EXACT : us
+}
+
+/** The canonical order of packed values: by microsecond, the exact one after any other there, then by value. */
+function compare(offsetA: number, valueA: number, offsetB: number, valueB: number): number {
+  return (offsetA % EXACT) - (offsetB % EXACT) || offsetA - offsetB || (valueA < valueB ? -1 : valueA > valueB ? 1 : 0)
+}
+
+/** The values of one cell, packed in canonical order, and their statistics in that order. */
+function packCell(offsets: number[], values: number[]): { blob: Buffer; stats: Stats } {
+  const n = values.length
+  const inOrder = (a: number, b: number) => compare(offsets[a]!, values[a]!, offsets[b]!, values[b]!)
+  // Values nearly always come in time order, after those already packed: then they need no sort.
+  let sorted = true
+  for (let i = 1; i < n && sorted; i++) sorted = inOrder(i - 1, i) <= 0
+  const order = sorted ? undefined : Array.from({ length: n }, (_, i) => i).sort(inOrder)
+  const bytes = new ArrayBuffer(12 * n)
+  const view = new DataView(bytes)
+  const stats = emptyStats()
+  for (let k = 0; k < n; k++) {
+    const i = order ? order[k]! : k
+    const v = values[i]!
+    view.setFloat64(8 * k, v, true)
+    view.setUint32(8 * n + 4 * k, offsets[i]!, true)
+    merge(stats, 1, v, v, v, v * v)
+  }
+  return { blob: Buffer.from(bytes), stats }
+}
+
+/**
+ * A packed cell with values added. Where they all sort after its last value, as values coming in
+ * time order do, they are appended and its statistics carried on in that order, which gives what
+ * packing all anew gives, bit for bit; else it is packed anew.
+ */
+function extendCell(old: Buffer, oldStats: Stats, offsets: number[], values: number[]): { blob: Buffer; stats: Stats } {
+  const fresh = packCell(offsets, values)
+  const a = sliceOf(old)
+  const b = sliceOf(fresh.blob)
+  const m = old.length / 12
+  const n = values.length
+  if (compare(offsetAt(a, m - 1), valueAt(a, m - 1), offsetAt(b, 0), valueAt(b, 0)) > 0) {
+    const all = { offsets: [] as number[], values: [] as number[] }
+    for (const [p, count] of [[a, m], [b, n]] as const) {
+      for (let i = 0; i < count; i++) {
+        all.offsets.push(offsetAt(p, i))
+        all.values.push(valueAt(p, i))
+      }
+    }
+    return packCell(all.offsets, all.values)
+  }
+  const stats = { ...oldStats }
+  for (let i = 0; i < n; i++) {
+    const v = valueAt(b, i)
+    merge(stats, 1, v, v, v, v * v)
+  }
+  return { blob: Buffer.concat([old.subarray(0, 8 * m), fresh.blob.subarray(0, 8 * n), old.subarray(8 * m), fresh.blob.subarray(8 * n)]), stats }
+}
+
+/** An hour's cells: count, sum, min, max and sum of squares of each of its 5-minute cells, little-endian doubles. */
+const HOUR_CELLS_BYTES = CELLS * 5 * 8
+
+function setCell(cells: Buffer, j: number, s: Stats): void {
+  ;[s.n, s.sum, s.min, s.max, s.sumsq].forEach((x, i) => cells.writeDoubleLE(x, (j * 5 + i) * 8))
+}
+
+function cellAt(cells: Buffer, j: number): Stats {
+  const at = (i: number) => cells.readDoubleLE((j * 5 + i) * 8)
+  return { n: at(0), sum: at(1), min: at(2), max: at(3), sumsq: at(4) }
+}
+
+function emptyCells(): Buffer {
+  const cells = Buffer.alloc(HOUR_CELLS_BYTES)
+  for (let j = 0; j < CELLS; j++) setCell(cells, j, emptyStats())
+  return cells
+}
+
+/** A series' values in one hour, on their way in. */
+interface HourValues { series: number; hour: number; t: number[]; v: number[] }
+
+/**
+ * Reads of many rows of one table, each returned as one blob of all the rows' blobs in id order
+ * with the ids and lengths as text: better-sqlite3 makes a Buffer of every blob it returns, which
+ * costs more than reading the row. The database's text is UTF-8, so the bytes go through as they are.
+ */
+interface Reads { range: Database.Statement; inList: Database.Statement }
+
+const reads = new WeakMap<Database.Database, Record<'hours' | 'cells', Reads>>()
+
+function readsOf(db: Database.Database): Record<'hours' | 'cells', Reads> {
+  let r = reads.get(db)
+  if (!r) {
+    const list = Array(LOOKUPS).fill('?').join(', ')
+    const of = (table: string, column: string, where: string) => db.prepare(`SELECT CAST(group_concat(${column}, '') AS BLOB), group_concat(id), group_concat(length(${column})) FROM (SELECT id, ${column} FROM ${table} WHERE ${where} ORDER BY id)`).raw()
+    r = {
+      hours: { range: of('hourcells', 'cells', 'id >= ? AND id <= ?'), inList: of('hourcells', 'cells', `id IN (${list})`) },
+      cells: { range: of('edgecells', 'pts', 'id >= ? AND id <= ?'), inList: of('edgecells', 'pts', `id IN (${list})`) },
+    }
+    reads.set(db, r)
+  }
+  return r
+}
+
+/** The blobs of the rows with these ids (sorted, distinct) that exist: one range read where they lie close together, else lists of ids. */
+function rowsById(ids: readonly number[], reads: Reads): Map<number, Slice> {
+  const out = new Map<number, Slice>()
+  if (ids.length === 0) return out
+  const add = ([blob, idList, lengths]: [Buffer | null, string | null, string | null], wanted?: Set<number>) => {
+    if (blob === null) return
+    const view = new DataView(blob.buffer, blob.byteOffset, blob.length)
+    const idsRead = idList!.split(',')
+    const lengthsRead = lengths!.split(',')
+    let at = 0
+    for (let i = 0; i < idsRead.length; i++) {
+      const id = Number(idsRead[i])
+      const length = Number(lengthsRead[i])
+      if (!wanted || wanted.has(id)) out.set(id, { view, at, length })
+      at += length
+    }
+  }
+  const first = ids[0]!
+  const last = ids.at(-1)!
+  if (last - first < 4 * ids.length) add(reads.range.get(first, last) as [Buffer | null, string | null, string | null], new Set(ids))
+  else {
+    for (let at = 0; at < ids.length; at += LOOKUPS) {
+      const batch = ids.slice(at, at + LOOKUPS)
+      while (batch.length < LOOKUPS) batch.push(-1)
+      add(reads.inList.get(batch) as [Buffer | null, string | null, string | null])
+    }
+  }
+  return out
+}
+
+/** Keeps `hourcells` and `edgecells` in step with the points. */
+export class EdgeCells {
+  readonly #db: Database.Database
+  readonly #isNumeric: (series: number) => boolean
+  readonly #putHour: Database.Statement
+  readonly #putCell: Database.Statement
+  readonly #getCell: Database.Statement
+  readonly #hourTotal: Database.Statement
+  readonly #hourValues: Database.Statement
+  readonly #earlier: Database.Statement
+
+  constructor(db: Database.Database, isNumeric: (series: number) => boolean) {
+    this.#db = db
+    this.#isNumeric = isNumeric
+    this.#putHour = db.prepare('INSERT OR REPLACE INTO hourcells (id, cells) VALUES (?, ?)')
+    this.#putCell = db.prepare('INSERT OR REPLACE INTO edgecells (id, pts) VALUES (?, ?)')
+    this.#getCell = db.prepare('SELECT pts FROM edgecells WHERE id = ?').pluck()
+    this.#hourTotal = db.prepare(`SELECT n FROM rollups WHERE res = ${HOUR} AND series = ? AND bucket = ?`).pluck()
+    this.#hourValues = db.prepare('SELECT t, val FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL').raw()
+    this.#earlier = db.prepare('SELECT t, val FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL AND block < ?').raw()
+  }
+
+  /** Starts adding a group of blocks' numeric values. Finish it after the group's points and rollups are written. */
+  batch(): EdgeBatch {
+    return new EdgeBatch(this)
+  }
+
+  /** Adds a group's values, by series and hour: to hours already kept, or to hours they make dense. `first`: the group's first block. */
+  add(hours: Map<number, HourValues>, first: number): void {
+    const ids = [...hours.keys()].sort((a, b) => a - b)
+    const kept = rowsById(ids, readsOf(this.#db).hours)
+    for (const id of ids) {
+      const h = hours.get(id)!
+      const cells = kept.get(id)
+      if (cells) this.#extend(h, Buffer.from(new Uint8Array(cells.view.buffer, cells.view.byteOffset + cells.at, cells.length)))
+      else this.#start(h, first)
+    }
+  }
+
+  /** Recomputes the hours of these series' spans from the points, after points were dropped. Call inside a transaction. */
+  rebuild(spans: Map<number, { lo: number; hi: number }>): void {
+    const dropHours = this.#db.prepare('DELETE FROM hourcells WHERE id >= ? AND id <= ?')
+    const dropCells = this.#db.prepare('DELETE FROM edgecells WHERE id >= ? AND id <= ?')
+    for (const [series, span] of spans) {
+      if (!this.#isNumeric(series)) continue
+      const first = Math.floor(span.lo / HOUR)
+      const last = Math.floor(span.hi / HOUR)
+      dropHours.run(hourId(series, first), hourId(series, last))
+      for (let j = 0; j < CELLS; j++) dropCells.run(cellId(series, j, first), cellId(series, j, last))
+      for (let hour = first; hour <= last; hour++) {
+        const h = this.#valuesOf(series, hour)
+        if (h.v.length >= DENSE) this.#build(h)
+      }
+    }
+  }
+
+  /** Adds values to an hour already kept: each cell they fall in packed anew, and the hour's cells. */
+  #extend(h: HourValues, cells: Buffer): void {
+    for (const [j, fresh] of byCell(h)) {
+      const id = cellId(h.series, j, h.hour)
+      const old = this.#getCell.get(id) as Buffer | undefined
+      const { blob, stats } = old ? extendCell(old, cellAt(cells, j), fresh.offsets, fresh.values) : packCell(fresh.offsets, fresh.values)
+      this.#putCell.run(id, blob)
+      setCell(cells, j, stats)
+    }
+    this.#putHour.run(hourId(h.series, h.hour), cells)
+  }
+
+  /** An hour not kept yet: kept from now on once it holds DENSE values, with every value it holds. */
+  #start(h: HourValues, first: number): void {
+    const total = (this.#hourTotal.get(h.series, h.hour * HOUR) as number | undefined) ?? 0
+    if (total < DENSE) return
+    // What the hour held before this group: fewer than DENSE values, read from the points.
+    if (total > h.v.length) {
+      const start = h.hour * HOUR
+      // A hundredth of a second wider on each side: a point's hour is decided by its time, as ingest decides it.
+      for (const [t, val] of this.#earlier.all(keyOf(start) - SEQ_SPACE, keyOf(start + HOUR) + SEQ_SPACE, h.series, first) as [number, unknown][]) {
+        if (typeof val !== 'number' || Math.floor(t / HOUR) !== h.hour) continue
+        h.t.push(t)
+        h.v.push(val)
+      }
+    }
+    this.#build(h)
+  }
+
+  #build(h: HourValues): void {
+    const cells = emptyCells()
+    for (const [j, { offsets, values }] of byCell(h)) {
+      const { blob, stats } = packCell(offsets, values)
+      this.#putCell.run(cellId(h.series, j, h.hour), blob)
+      setCell(cells, j, stats)
+    }
+    this.#putHour.run(hourId(h.series, h.hour), cells)
+  }
+
+  /** Every numeric value a series holds in an hour, from the points. */
+  #valuesOf(series: number, hour: number): HourValues {
+    const h: HourValues = { series, hour, t: [], v: [] }
+    // A hundredth of a second wider on each side: a point's hour is decided by its time, as ingest decides it.
+    for (const [t, val] of this.#hourValues.all(keyOf(hour * HOUR) - SEQ_SPACE, keyOf((hour + 1) * HOUR) + SEQ_SPACE, series) as [number, unknown][]) {
+      if (typeof val !== 'number' || Math.floor(t / HOUR) !== hour) continue
+      h.t.push(t)
+      h.v.push(val)
+    }
+    return h
+  }
+}
+
+/** An hour's values by 5-minute cell, with their offsets into it. */
+function byCell(h: HourValues): Map<number, { offsets: number[]; values: number[] }> {
+  const cells = new Map<number, { offsets: number[]; values: number[] }>()
+  for (let i = 0; i < h.v.length; i++) {
+    const t = h.t[i]!
+    const start = Math.floor(t / CELL) * CELL
+    const j = (start - h.hour * HOUR) / CELL
+    let cell = cells.get(j)
+    if (!cell) cells.set(j, (cell = { offsets: [], values: [] }))
+    cell.offsets.push(offsetOf(t, start))
+    cell.values.push(h.v[i]!)
+  }
+  return cells
+}
+
+/** One group of blocks' numeric values, gathered by series and hour. */
+class EdgeBatch {
+  readonly #cells: EdgeCells
+  readonly #hours = new Map<number, HourValues>()
+  #recent: HourValues | undefined
+  #first: number | undefined
+
+  constructor(cells: EdgeCells) {
+    this.#cells = cells
+  }
+
+  add(series: number, t: number, v: number): void {
+    const hour = Math.floor(t / HOUR)
+    let h = this.#recent
+    if (h?.series !== series || h.hour !== hour) {
+      const id = hourId(series, hour)
+      h = this.#hours.get(id)
+      if (!h) this.#hours.set(id, (h = { series, hour, t: [], v: [] }))
+      this.#recent = h
+    }
+    h.t.push(t)
+    h.v.push(v)
+  }
+
+  /** Closes a block whose values were added since the last one. */
+  endBlock(block: number): void {
+    this.#first ??= block
+  }
+
+  finish(): void {
+    if (this.#first !== undefined && this.#hours.size > 0) this.#cells.add(this.#hours, this.#first)
+  }
+}
+
+/** Thrown when a value lies at an edge's microsecond and cannot be placed: the general path answers instead. */
+const UNPLACEABLE = Symbol('a value at the edge\'s own microsecond')
+
+/** An edge's offset into a cell, to compare packed offsets with. */
+interface EdgeOffset { us: number; exact: boolean }
+
+function edgeOffset(off: number): EdgeOffset {
+  const us = Math.round(off * 1e6)
+  return { us, exact: us / 1e6 === off }
+}
+
+/** Whether a packed offset lies before the edge. */
+function before(offset: number, edge: EdgeOffset): boolean {
+  const us = offset % EXACT
+  if (us !== edge.us) return us < edge.us
+  if (offset >= EXACT && edge.exact) return false
+  throw UNPLACEABLE
+}
+
+/** Adds the values of a packed cell whose offsets lie in [lo, hi) (either end open when not given). */
+function addPart(into: Stats, cell: Slice, lo: EdgeOffset | undefined, hi: EdgeOffset | undefined): void {
+  const n = cell.length / 12
+  for (let i = 0; i < n; i++) {
+    if (lo && before(offsetAt(cell, i), lo)) continue
+    if (hi && !before(offsetAt(cell, i), hi)) break
+    const v = valueAt(cell, i)
+    merge(into, 1, v, v, v, v * v)
+  }
+}
+
+function valueAt(p: Slice, i: number): number {
+  return p.view.getFloat64(p.at + 8 * i, true)
+}
+
+function offsetAt(p: Slice, i: number): number {
+  return p.view.getUint32(p.at + (2 * p.length) / 3 + 4 * i, true)
+}
+
+/**
+ * Statistics of one series in each bucket between consecutive bounds, from the hourly rollups,
+ * `hourcells` and `edgecells`, and raw points in hours without rollups. Undefined, for the general
+ * path to answer, when no bound falls inside an hour, or bounds fall in more than a few rolled
+ * hours not kept.
+ */
+export function edgeStats(db: Database.Database, reader: CellReader, series: number, bounds: readonly number[]): Stats[] | undefined {
+  if (bounds.length < 2) return undefined
+  const edgeHours: number[] = []
+  const cutCells = new Map<number, number[]>()
+  for (const b of bounds) {
+    if (b % HOUR === 0) continue
+    const hour = Math.floor(b / HOUR)
+    if (edgeHours.at(-1) !== hour) edgeHours.push(hour)
+    if (b % CELL === 0) continue
+    const j = Math.floor(b / CELL) - hour * CELLS
+    const id = cellId(series, j, hour)
+    const ids = cutCells.get(j)
+    if (!ids) cutCells.set(j, [id])
+    else if (ids.at(-1) !== id) ids.push(id)
+  }
+  if (edgeHours.length === 0) return undefined
+  const lo = bounds[0]!
+  const hi = bounds.at(-1)!
+  const first = Math.floor(lo / HOUR)
+  const end = Math.ceil(hi / HOUR)
+  const read = readsOf(db)
+  const kept = rowsById(edgeHours.map((h) => hourId(series, h)), read.hours)
+  const missing = edgeHours.filter((h) => !kept.has(hourId(series, h)))
+
+  // Hours no bound cuts, in runs: their rollup rows, and which of those without one are rolled at all.
+  const runs: Span[] = []
+  let e = 0
+  for (let hour = first; hour < end; hour++) {
+    while (e < edgeHours.length && edgeHours[e]! < hour) e++
+    if (edgeHours[e] === hour || hour * HOUR < lo || (hour + 1) * HOUR > hi) continue
+    if (runs.at(-1)?.hi === hour * HOUR) runs.at(-1)!.hi += HOUR
+    else runs.push({ lo: hour * HOUR, hi: (hour + 1) * HOUR })
+  }
+  const rows = new Map<number, number[]>()
+  for (const [bucket, ...row] of reader.statsRows(HOUR, runs)) rows.set(bucket, row)
+  const unknown: Span[] = []
+  for (const hour of missing) unknown.push({ lo: hour * HOUR, hi: (hour + 1) * HOUR })
+  for (const run of runs) for (let at = run.lo; at < run.hi; at += HOUR) if (!rows.has(at)) unknown.push({ lo: at, hi: at + HOUR })
+  const rolled = new Set(reader.rolledCells(HOUR, runsOf(unknown.sort((a, b) => a.lo - b.lo))))
+  // Edges in hours not kept are read raw: cheap in hours not rolled, which hold a few points; in
+  // more than a few rolled ones the general path reads less.
+  if (missing.filter((h) => rolled.has(h * HOUR)).length > MAX_RAW_EDGE_HOURS) return undefined
+  const packed = new Map<number, Slice>()
+  for (const ids of cutCells.values()) for (const [id, slice] of rowsById(ids, read.cells)) packed.set(id, slice)
+
+  const out = bounds.slice(1).map(emptyStats)
+  const raw: Span[] = []
+  const rawBuckets: number[] = []
+  /** Reads [a, b) raw into a bucket: with the span before, where they touch and share it. */
+  const readRaw = (bucket: number, a: number, b: number) => {
+    const last = raw.at(-1)
+    if (last?.hi === a && rawBuckets.at(-1) === bucket) last.hi = b
+    else {
+      raw.push({ lo: a, hi: b })
+      rawBuckets.push(bucket)
+    }
+  }
+  let k = 0
+  try {
+    for (let hour = first; hour < end; hour++) {
+      const start = hour * HOUR
+      while (k < bounds.length && bounds[k]! <= start) k++
+      // bounds[k] is the first bound after the hour's start; bucket k - 1 holds the start, when k > 0.
+      if (k < bounds.length && bounds[k]! < start + HOUR) {
+        const cells = kept.get(hourId(series, hour))
+        // The hour's pieces, each in bucket i - 1: from the hour's start or bounds[i - 1] to bounds[i] or the hour's end.
+        const end = start + HOUR
+        for (let i = k, a = start; ; i++) {
+          const b = i < bounds.length && bounds[i]! < end ? bounds[i]! : end
+          if (i > 0 && i <= out.length) {
+            if (cells) addPiece(out[i - 1]!, cells, packed, series, hour, a, b)
+            else readRaw(i - 1, a, b)
+          }
+          if (b === end) break
+          a = b
+        }
+      } else if (k > 0 && k < bounds.length) {
+        const row = rows.get(start)
+        if (row) merge(out[k - 1]!, row[0]!, row[1]!, row[2]!, row[3]!, row[4]!)
+        else if (!rolled.has(start)) readRaw(k - 1, start, start + HOUR)
+      }
+    }
+  } catch (err) {
+    if (err === UNPLACEABLE) return undefined
+    throw err
+  }
+  reader.eachRawPoint(raw, (i, v) => merge(out[rawBuckets[i]!]!, 1, v, v, v, v * v))
+  return out
+}
+
+/** Adds the part [a, b) of a kept hour: whole cells from its cells' statistics, cut ones from their packed values. */
+function addPiece(into: Stats, cells: Slice, packed: Map<number, Slice>, series: number, hour: number, a: number, b: number): void {
+  const { view, at } = cells
+  const start = hour * HOUR
+  const last = Math.ceil((b - start) / CELL)
+  for (let j = Math.floor((a - start) / CELL); j < last; j++) {
+    const lo = start + j * CELL
+    const hi = lo + CELL
+    const c = at + j * 40
+    if (a <= lo && hi <= b) merge(into, view.getFloat64(c, true), view.getFloat64(c + 8, true), view.getFloat64(c + 16, true), view.getFloat64(c + 24, true), view.getFloat64(c + 32, true))
+    else {
+      const values = packed.get(cellId(series, j, hour))
+      if (values) addPart(into, values, a > lo ? edgeOffset(a - lo) : undefined, b < hi ? edgeOffset(b - lo) : undefined)
+    }
+  }
+}
