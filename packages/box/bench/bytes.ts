@@ -3,7 +3,7 @@
  * `npm run bench -- bytes` ingests (batches of 1,000, four in flight), broken down into the log's
  * files and the view's tables and indexes (SQLite's dbstat: payload, b-tree overhead, unused space).
  *
- *   node --import tsx packages/box/bench/bytes.ts [points a year …]   (default 10000 100000 1000000)
+ *   node --import tsx packages/box/bench/bytes.ts [points a year …]   (default 10000 100000 1000000 2200000 10000000)
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -17,7 +17,7 @@ import type { SenmlRecord } from '../src/senml/index.ts'
 const YEAR = 365 * 86400
 const T0 = 1_735_689_600
 const densities = process.argv.slice(2).map(Number)
-if (densities.length === 0) densities.push(10_000, 100_000, 1_000_000)
+if (densities.length === 0) densities.push(10_000, 100_000, 1_000_000, 2_200_000, 10_000_000)
 
 function batch(first: number, size: number, step: number): SenmlRecord[] {
   return Array.from({ length: size }, (_, i) => ({ n: 'temperature', u: 'Cel', t: T0 + (first + i) * step, v: 20 + Math.sin((first + i) / 500) * 3 }))
