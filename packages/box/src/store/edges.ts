@@ -357,23 +357,37 @@ function edgeOffset(off: number): EdgeOffset {
   return { us, exact: us / 1e6 === off }
 }
 
-/** Whether a packed offset lies before the edge. */
-function before(offset: number, edge: EdgeOffset): boolean {
-  const us = offset % EXACT
-  if (us !== edge.us) return us < edge.us
-  if (offset >= EXACT && edge.exact) return false
-  throw UNPLACEABLE
+/** The index of the first packed value not before the edge: values are sorted by microsecond, so a binary search finds it. */
+function splitAt(cell: Slice, edge: EdgeOffset): number {
+  let lo = 0
+  let hi = cell.length / 12
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (offsetAt(cell, mid) % EXACT < edge.us) lo = mid + 1
+    else hi = mid
+  }
+  // Values at the edge's own microsecond are at the edge only when both are exact; else they cannot be placed.
+  for (let i = lo; i < cell.length / 12 && offsetAt(cell, i) % EXACT === edge.us; i++) if (!(offsetAt(cell, i) >= EXACT && edge.exact)) throw UNPLACEABLE
+  return lo
 }
 
 /** Adds the values of a packed cell whose offsets lie in [lo, hi) (either end open when not given). */
 function addPart(into: Stats, cell: Slice, lo: EdgeOffset | undefined, hi: EdgeOffset | undefined): void {
-  const n = cell.length / 12
-  for (let i = 0; i < n; i++) {
-    if (lo && before(offsetAt(cell, i), lo)) continue
-    if (hi && !before(offsetAt(cell, i), hi)) break
+  const last = hi ? splitAt(cell, hi) : cell.length / 12
+  let n = 0
+  let sum = 0
+  let sumsq = 0
+  let min = Infinity
+  let max = -Infinity
+  for (let i = lo ? splitAt(cell, lo) : 0; i < last; i++) {
     const v = valueAt(cell, i)
-    merge(into, 1, v, v, v, v * v)
+    n++
+    sum += v
+    sumsq += v * v
+    if (v < min) min = v
+    if (v > max) max = v
   }
+  merge(into, n, sum, min, max, sumsq)
 }
 
 function valueAt(p: Slice, i: number): number {
