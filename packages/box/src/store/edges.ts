@@ -34,7 +34,6 @@ const CELLS = HOUR / CELL
 export const DENSE = 240
 /** Hours since 1970 stay below this until after MAX_TIME; series ids below 2^20: ids below 2^46. */
 const HOUR_SPACE = 2 ** 22
-const EXACT = 2 ** 31
 /** Rolled hours not kept in which an aggregate's edges may fall before it takes the general path. */
 const MAX_RAW_EDGE_HOURS = 16
 /** Ids per IN list when reading rows that lie far apart. */
@@ -45,7 +44,7 @@ const cellId = (series: number, cell: number, hour: number) => (series * 16 + ce
 
 /**
  * A blob, as `length` bytes at `at` in `view`. A cell's packed values are n little-endian doubles
- * and then their n offsets (microseconds, plus EXACT when exact), n = length / 12.
+ * and then their n offsets, each twice its microsecond plus 1 when exact, n = length / 12.
  */
 interface Slice { view: DataView; at: number; length: number }
 
@@ -53,16 +52,16 @@ function sliceOf(blob: Buffer): Slice {
   return { view: new DataView(blob.buffer, blob.byteOffset, blob.length), at: 0, length: blob.length }
 }
 
-/** A time's offset into the cell starting at `start` (which must be the time's cell), to the microsecond. */
+/** A time's offset into the cell starting at `start` (which must be the time's cell): twice its microsecond, plus 1 when exact. */
 function offsetOf(t: number, start: number): number {
   const off = t - start
   const us = Math.round(off * 1e6)
-  return us / 1e6 === off ? us + EXACT : us
+  return 2 * us + (us / 1e6 === off ? 1 : 0)
 }
 
 /** The canonical order of packed values: by microsecond, the exact one after any other there, then by value. */
 function compare(offsetA: number, valueA: number, offsetB: number, valueB: number): number {
-  return (offsetA % EXACT) - (offsetB % EXACT) || offsetA - offsetB || (valueA < valueB ? -1 : valueA > valueB ? 1 : 0)
+  return offsetA - offsetB || (valueA < valueB ? -1 : valueA > valueB ? 1 : 0)
 }
 
 /** The values of one cell, packed in canonical order, and their statistics in that order. */
@@ -133,8 +132,21 @@ function emptyCells(): Buffer {
   return cells
 }
 
-/** A series' values in one hour, on their way in. */
-interface HourValues { series: number; hour: number; t: number[]; v: number[] }
+/** A series' values in one hour, on their way in, by 5-minute cell, with their offsets into it. */
+interface HourValues { series: number; hour: number; count: number; cells: ({ offsets: number[]; values: number[] } | undefined)[] }
+
+function hourValues(series: number, hour: number): HourValues {
+  return { series, hour, count: 0, cells: new Array(CELLS) }
+}
+
+function addValue(h: HourValues, t: number, v: number): void {
+  const start = Math.floor(t / CELL) * CELL
+  const j = (start - h.hour * HOUR) / CELL
+  const cell = (h.cells[j] ??= { offsets: [], values: [] })
+  cell.offsets.push(offsetOf(t, start))
+  cell.values.push(v)
+  h.count++
+}
 
 /**
  * Reads of many rows of one table, each returned as one blob of all the rows' blobs in id order
@@ -240,20 +252,21 @@ export class EdgeCells {
       for (let j = 0; j < CELLS; j++) dropCells.run(cellId(series, j, first), cellId(series, j, last))
       for (let hour = first; hour <= last; hour++) {
         const h = this.#valuesOf(series, hour)
-        if (h.v.length >= DENSE) this.#build(h)
+        if (h.count >= DENSE) this.#build(h)
       }
     }
   }
 
   /** Adds values to an hour already kept: each cell they fall in packed anew, and the hour's cells. */
   #extend(h: HourValues, cells: Buffer): void {
-    for (const [j, fresh] of byCell(h)) {
+    h.cells.forEach((fresh, j) => {
+      if (!fresh) return
       const id = cellId(h.series, j, h.hour)
       const old = this.#getCell.get(id) as Buffer | undefined
       const { blob, stats } = old ? extendCell(old, cellAt(cells, j), fresh.offsets, fresh.values) : packCell(fresh.offsets, fresh.values)
       this.#putCell.run(id, blob)
       setCell(cells, j, stats)
-    }
+    })
     this.#putHour.run(hourId(h.series, h.hour), cells)
   }
 
@@ -262,13 +275,11 @@ export class EdgeCells {
     const total = (this.#hourTotal.get(h.series, h.hour * HOUR) as number | undefined) ?? 0
     if (total < DENSE) return
     // What the hour held before this group: fewer than DENSE values, read from the points.
-    if (total > h.v.length) {
+    if (total > h.count) {
       const start = h.hour * HOUR
       // A hundredth of a second wider on each side: a point's hour is decided by its time, as ingest decides it.
       for (const [t, val] of this.#earlier.all(keyOf(start) - SEQ_SPACE, keyOf(start + HOUR) + SEQ_SPACE, h.series, first) as [number, unknown][]) {
-        if (typeof val !== 'number' || Math.floor(t / HOUR) !== h.hour) continue
-        h.t.push(t)
-        h.v.push(val)
+        if (typeof val === 'number' && Math.floor(t / HOUR) === h.hour) addValue(h, t, val)
       }
     }
     this.#build(h)
@@ -276,40 +287,24 @@ export class EdgeCells {
 
   #build(h: HourValues): void {
     const cells = emptyCells()
-    for (const [j, { offsets, values }] of byCell(h)) {
-      const { blob, stats } = packCell(offsets, values)
+    h.cells.forEach((cell, j) => {
+      if (!cell) return
+      const { blob, stats } = packCell(cell.offsets, cell.values)
       this.#putCell.run(cellId(h.series, j, h.hour), blob)
       setCell(cells, j, stats)
-    }
+    })
     this.#putHour.run(hourId(h.series, h.hour), cells)
   }
 
   /** Every numeric value a series holds in an hour, from the points. */
   #valuesOf(series: number, hour: number): HourValues {
-    const h: HourValues = { series, hour, t: [], v: [] }
+    const h = hourValues(series, hour)
     // A hundredth of a second wider on each side: a point's hour is decided by its time, as ingest decides it.
     for (const [t, val] of this.#hourValues.all(keyOf(hour * HOUR) - SEQ_SPACE, keyOf((hour + 1) * HOUR) + SEQ_SPACE, series) as [number, unknown][]) {
-      if (typeof val !== 'number' || Math.floor(t / HOUR) !== hour) continue
-      h.t.push(t)
-      h.v.push(val)
+      if (typeof val === 'number' && Math.floor(t / HOUR) === hour) addValue(h, t, val)
     }
     return h
   }
-}
-
-/** An hour's values by 5-minute cell, with their offsets into it. */
-function byCell(h: HourValues): Map<number, { offsets: number[]; values: number[] }> {
-  const cells = new Map<number, { offsets: number[]; values: number[] }>()
-  for (let i = 0; i < h.v.length; i++) {
-    const t = h.t[i]!
-    const start = Math.floor(t / CELL) * CELL
-    const j = (start - h.hour * HOUR) / CELL
-    let cell = cells.get(j)
-    if (!cell) cells.set(j, (cell = { offsets: [], values: [] }))
-    cell.offsets.push(offsetOf(t, start))
-    cell.values.push(h.v[i]!)
-  }
-  return cells
 }
 
 /** One group of blocks' numeric values, gathered by series and hour. */
@@ -329,11 +324,10 @@ class EdgeBatch {
     if (h?.series !== series || h.hour !== hour) {
       const id = hourId(series, hour)
       h = this.#hours.get(id)
-      if (!h) this.#hours.set(id, (h = { series, hour, t: [], v: [] }))
+      if (!h) this.#hours.set(id, (h = hourValues(series, hour)))
       this.#recent = h
     }
-    h.t.push(t)
-    h.v.push(v)
+    addValue(h, t, v)
   }
 
   /** Closes a block whose values were added since the last one. */
@@ -363,11 +357,11 @@ function splitAt(cell: Slice, edge: EdgeOffset): number {
   let hi = cell.length / 12
   while (lo < hi) {
     const mid = (lo + hi) >> 1
-    if (offsetAt(cell, mid) % EXACT < edge.us) lo = mid + 1
+    if (offsetAt(cell, mid) < 2 * edge.us) lo = mid + 1
     else hi = mid
   }
   // Values at the edge's own microsecond are at the edge only when both are exact; else they cannot be placed.
-  for (let i = lo; i < cell.length / 12 && offsetAt(cell, i) % EXACT === edge.us; i++) if (!(offsetAt(cell, i) >= EXACT && edge.exact)) throw UNPLACEABLE
+  for (let i = lo; i < cell.length / 12 && offsetAt(cell, i) <= 2 * edge.us + 1; i++) if (!(offsetAt(cell, i) % 2 === 1 && edge.exact)) throw UNPLACEABLE
   return lo
 }
 
