@@ -5,11 +5,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import type { SenmlRecord } from '../senml/index.ts'
-import { View } from './view.ts'
+import type { View } from './view.ts'
+import { apply, tempView } from '../../test/views.ts'
 import { aggregate } from './aggregate.ts'
 import { CellReader } from './cells.ts'
 import { DENSE, edgeStats } from './edges.ts'
@@ -19,10 +17,6 @@ import { seededRandom as random } from '../demo/random.ts'
 const HOUR = 3600
 const T0 = Date.UTC(2026, 5, 1) / 1000
 const DAYS = 3
-
-function tempView(): View {
-  return new View(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-edges-')), 'view.sqlite'))
-}
 
 /** Hours dense and sparse for 'a', a few points of 'b' everywhere; times whole, to the millisecond, and with no round microsecond. */
 function records(rand: () => number): SenmlRecord[] {
@@ -52,19 +46,6 @@ function blocksOf(rand: () => number, all: SenmlRecord[]): SenmlRecord[][] {
   }
   for (let k = 0; k < blocks.length / 8; k++) blocks.push(...blocks.splice(Math.floor(rand() * blocks.length), 1))
   return blocks
-}
-
-function apply(view: View, blocks: SenmlRecord[][], groupSize: () => number): void {
-  const first = view.applied
-  for (let i = 0; i < blocks.length;) {
-    const group = blocks.slice(i, i + groupSize())
-    const at = first + i
-    view.db.transaction(() => {
-      view.insertBlocks(group.map((records, k) => ({ index: at + k, records })))
-      view.setApplied(at + group.length)
-    })()
-    i += group.length
-  }
 }
 
 /** Bounds of every kind: hourly off the grid by whole, fractional and 5-minute-grid offsets, daily in a half-hour zone, sub-hour, at points' own times. */

@@ -7,11 +7,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import type { SenmlRecord } from '../senml/index.ts'
-import { View } from './view.ts'
+import type { View } from './view.ts'
+import { apply, tempView } from '../../test/views.ts'
 import { aggregate, type AggregateFn } from './aggregate.ts'
 import { ExactSum, ROLLUP_MIN_POINTS, ROLLUP_RESOLUTIONS, rolledBit } from './rollups.ts'
 import { bucketBoundaries, parseBucket } from './buckets.ts'
@@ -20,10 +18,6 @@ import { seededRandom as random } from '../demo/random.ts'
 const HOUR = 3600
 const T0 = Date.UTC(2026, 5, 1) / 1000
 const DAYS = 4
-
-function tempView(): View {
-  return new View(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-rollups-')), 'view.sqlite'))
-}
 
 /** Points of several series and types, at densities either side of the threshold, in cells of every kind. */
 function records(rand: () => number): SenmlRecord[] {
@@ -61,19 +55,6 @@ function blocksOf(rand: () => number, all: SenmlRecord[]): SenmlRecord[][] {
     blocks.push(...blocks.splice(i, 1))
   }
   return blocks
-}
-
-/** Applies blocks in groups of `groupSize()` blocks, each group in one transaction, as a source drains them. */
-function apply(view: View, blocks: SenmlRecord[][], groupSize: () => number, first = view.applied): void {
-  for (let i = 0; i < blocks.length;) {
-    const group = blocks.slice(i, i + groupSize())
-    const at = first + i
-    view.db.transaction(() => {
-      view.insertBlocks(group.map((records, k) => ({ index: at + k, records })))
-      view.setApplied(at + group.length)
-    })()
-    i += group.length
-  }
 }
 
 function rollupState(view: View): unknown[] {
