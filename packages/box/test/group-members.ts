@@ -141,3 +141,19 @@ export async function allotment(later: Later, replicatorDir: string) {
   }
   return { bootstrap, anna, bea, cai, replicator, key }
 }
+
+/** A whole box as startBox gives it. */
+export type TestBox = Awaited<ReturnType<typeof startBox>>
+
+/** Anna's group "Flat", with Bea in it: two whole boxes on a testnet of their own. */
+export async function flat(t: TestContext): Promise<{ anna: TestBox; bea: TestBox; key: string }> {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const anna = await startBox(later, bootstrap)
+  const bea = await startBox(later, bootstrap)
+  const key: string = (await anna.api('POST', '/groups', { body: { name: 'Flat', as: 'Anna' } })).body.key
+  const { invite } = (await anna.api('POST', `/groups/${key}/invites`, { body: { publicKey: (await bea.api('GET', '/groups')).body.boxKey, name: 'Bea' } })).body
+  const joined = await bea.api('POST', '/groups/join', { body: { code: invite } })
+  if (joined.status !== 201) throw new Error(`Bea could not join: ${JSON.stringify(joined.body)}`)
+  return { anna, bea, key }
+}

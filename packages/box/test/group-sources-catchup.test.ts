@@ -1,4 +1,4 @@
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -7,15 +7,14 @@ import { openMetaDb } from '../src/db/index.ts'
 import { Store, openCorestore } from '../src/store/index.ts'
 import type { SenmlRecord } from '../src/senml/index.ts'
 import { senml, until } from './helpers.ts'
-import { startBox, teardown, testnet } from './group-members.ts'
+import { flat, type TestBox } from './group-members.ts'
 
-type Box = Awaited<ReturnType<typeof startBox>>
 type Point = { n: string; t: number; v?: number; vs?: string }
 
 const t0 = Date.UTC(2026, 10, 3, 8) / 1000
 
 /** Appends batches to a source of a stopped box, as its store does: in its log, which the group has not seen. */
-async function appendStopped(box: Box, source: string, batches: SenmlRecord[][]): Promise<void> {
+async function appendStopped(box: TestBox, source: string, batches: SenmlRecord[][]): Promise<void> {
   const home = openHome(box.home)
   const db = openMetaDb(home.paths.meta)
   const store = new Store({ db, keys: home.keys, logsDir: home.paths.logs, viewsDir: home.paths.views })
@@ -29,7 +28,7 @@ async function appendStopped(box: Box, source: string, batches: SenmlRecord[][])
 }
 
 /** The length and key of a stopped box's core for a source it shares in epoch 0. */
-async function sharedCore(box: Box, group: string, source: string): Promise<{ key: string; length: number }> {
+async function sharedCore(box: TestBox, group: string, source: string): Promise<{ key: string; length: number }> {
   const store = openCorestore(path.join(box.home, 'groups', group))
   try {
     const core = store.get({ name: `share/0/${source}` })
@@ -40,19 +39,7 @@ async function sharedCore(box: Box, group: string, source: string): Promise<{ ke
   }
 }
 
-/** Anna's group "Flat", with Bea in it: two whole boxes on a testnet of their own. */
-async function flat(t: TestContext): Promise<{ anna: Box; bea: Box; key: string }> {
-  const later = teardown(t)
-  const bootstrap = await testnet(later)
-  const anna = await startBox(later, bootstrap)
-  const bea = await startBox(later, bootstrap)
-  const key: string = (await anna.api('POST', '/groups', { body: { name: 'Flat', as: 'Anna' } })).body.key
-  const { invite } = (await anna.api('POST', `/groups/${key}/invites`, { body: { publicKey: (await bea.api('GET', '/groups')).body.boxKey, name: 'Bea' } })).body
-  assert.equal((await bea.api('POST', '/groups/join', { body: { code: invite } })).status, 201)
-  return { anna, bea, key }
-}
-
-async function points(box: Box, source: string): Promise<string[]> {
+async function points(box: TestBox, source: string): Promise<string[]> {
   const res = await box.api('GET', `/sources/${source}/records?limit=100000`)
   assert.equal(res.status, 200, JSON.stringify(res.body))
   return (res.body as Point[]).map((p) => `${p.t} ${p.n} ${p.v ?? p.vs}`).sort()

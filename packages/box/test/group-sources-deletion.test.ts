@@ -6,9 +6,8 @@ import { openHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { Store } from '../src/store/index.ts'
 import { senml, until } from './helpers.ts'
-import { startBox, teardown, testnet } from './group-members.ts'
+import { flat, type TestBox } from './group-members.ts'
 
-type Box = Awaited<ReturnType<typeof startBox>>
 type Point = { n: string; t: number; v?: number }
 
 const t0 = Date.UTC(2026, 10, 4, 8) / 1000
@@ -17,7 +16,7 @@ const t0 = Date.UTC(2026, 10, 4, 8) / 1000
 const readings = (from: number, count: number) => Array.from({ length: count }, (_, i) => ({ n: 'power', u: 'W', v: from - t0 + i, t: from + i }))
 
 /** Works on the store of a stopped box, as the box would: its log changes while the group sees nothing. */
-async function whileStopped(box: Box, work: (store: Store) => Promise<void>): Promise<void> {
+async function whileStopped(box: TestBox, work: (store: Store) => Promise<void>): Promise<void> {
   const home = openHome(box.home)
   const db = openMetaDb(home.paths.meta)
   const store = new Store({ db, keys: home.keys, logsDir: home.paths.logs, viewsDir: home.paths.views })
@@ -31,14 +30,8 @@ async function whileStopped(box: Box, work: (store: Store) => Promise<void>): Pr
 }
 
 /** Anna's group "Flat", with Bea in it, and Anna's meter shared with it, holding `first` already. */
-async function flat(t: TestContext, first: unknown[]): Promise<{ anna: Box; bea: Box; key: string; copy: string }> {
-  const later = teardown(t)
-  const bootstrap = await testnet(later)
-  const anna = await startBox(later, bootstrap)
-  const bea = await startBox(later, bootstrap)
-  const key: string = (await anna.api('POST', '/groups', { body: { name: 'Flat', as: 'Anna' } })).body.key
-  const { invite } = (await anna.api('POST', `/groups/${key}/invites`, { body: { publicKey: (await bea.api('GET', '/groups')).body.boxKey, name: 'Bea' } })).body
-  assert.equal((await bea.api('POST', '/groups/join', { body: { code: invite } })).status, 201)
+async function sharedMeter(t: TestContext, first: unknown[]): Promise<{ anna: TestBox; bea: TestBox; key: string; copy: string }> {
+  const { anna, bea, key } = await flat(t)
   assert.equal((await anna.api('POST', '/sources', { body: { id: 'meter', logicalType: 'energy' } })).status, 201)
   assert.equal((await anna.api('POST', '/sources/meter/records', { raw: senml(first) })).status, 201)
   assert.equal((await anna.api('POST', `/groups/${key}/sources`, { body: { source: 'meter', apps: 'raw' } })).status, 201)
@@ -46,14 +39,14 @@ async function flat(t: TestContext, first: unknown[]): Promise<{ anna: Box; bea:
   return { anna, bea, key, copy: copy.id }
 }
 
-async function points(box: Box, source: string): Promise<string[]> {
+async function points(box: TestBox, source: string): Promise<string[]> {
   const res = await box.api('GET', `/sources/${source}/records?limit=100000`)
   assert.equal(res.status, 200, JSON.stringify(res.body))
   return (res.body as Point[]).map((p) => `${p.t} ${p.n} ${p.v}`).sort()
 }
 
 /** Waits until Bea's copy holds what Anna's meter does, point for point, and still does after a pause: nothing deleted stays, nothing arrives twice. */
-async function same(anna: Box, bea: Box, copy: string, what: string): Promise<string[]> {
+async function same(anna: TestBox, bea: TestBox, copy: string, what: string): Promise<string[]> {
   const expected = await points(anna, 'meter')
   await until(what, async () => JSON.stringify(await points(bea, copy)) === JSON.stringify(expected) || undefined, 60_000)
   await new Promise((resolve) => setTimeout(resolve, 1500))
@@ -62,7 +55,7 @@ async function same(anna: Box, bea: Box, copy: string, what: string): Promise<st
 }
 
 /** Waits until Anna's box has sent its meter's whole log to the group. */
-async function sent(anna: Box, key: string): Promise<void> {
+async function sent(anna: TestBox, key: string): Promise<void> {
   const end: number = (await anna.api('GET', '/sources/meter')).body.logLength
   const file = path.join(anna.home, 'groups', key, 'sent.json')
   await until('Anna\'s box to send the meter\'s log', () => {
@@ -73,7 +66,7 @@ async function sent(anna: Box, key: string): Promise<void> {
 
 test('a range deleted on the sharer\'s box leaves the members\' copies, exactly: the points it keeps are not sent twice, a member away catches up to the same, and a deletion of records not yet sent sends what it keeps', async (t) => {
   // Two batches, two log blocks: a deletion across both drops both and keeps their outer points.
-  const { anna, bea, key, copy } = await flat(t, readings(t0, 10))
+  const { anna, bea, key, copy } = await sharedMeter(t, readings(t0, 10))
   assert.equal((await anna.api('POST', '/sources/meter/records', { raw: senml(readings(t0 + 100, 10)) })).status, 201)
   await until('the second batch at Bea\'s', async () => (await bea.api('GET', `/sources/${copy}`)).body.points === 20 || undefined, 30_000)
 
