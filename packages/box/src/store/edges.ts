@@ -36,6 +36,8 @@ export const DENSE = 240
 const HOUR_SPACE = 2 ** 22
 /** Rolled hours not kept in which an aggregate's edges may fall before it takes the general path. */
 const MAX_RAW_EDGE_HOURS = 16
+/** Hours an aggregate may span per bound for this path to take it: buckets up to a few days wide. */
+const HOURS_PER_BOUND = 64
 /** Ids per IN list when reading rows that lie far apart. */
 const LOOKUPS = 64
 
@@ -395,8 +397,8 @@ function offsetAt(p: Slice, i: number): number {
 /**
  * Statistics of one series in each bucket between consecutive bounds, from the hourly rollups,
  * `hourcells` and `edgecells`, and raw points in hours without rollups. Undefined, for the general
- * path to answer, when no bound falls inside an hour, or bounds fall in more than a few rolled
- * hours not kept.
+ * path to answer, when no bound falls inside an hour, the buckets are days wide, or bounds fall in
+ * more than a few rolled hours not kept.
  */
 export function edgeStats(db: Database.Database, reader: CellReader, series: number, bounds: readonly number[]): Stats[] | undefined {
   if (bounds.length < 2) return undefined
@@ -414,77 +416,65 @@ export function edgeStats(db: Database.Database, reader: CellReader, series: num
     else if (ids.at(-1) !== id) ids.push(id)
   }
   if (edgeHours.length === 0) return undefined
-  const lo = bounds[0]!
-  const hi = bounds.at(-1)!
-  const first = Math.floor(lo / HOUR)
-  const end = Math.ceil(hi / HOUR)
+  // Buckets of days on end have few edges for their hours: the general path reads them for less.
+  if (Math.ceil(bounds.at(-1)! / HOUR) - Math.floor(bounds[0]! / HOUR) > HOURS_PER_BOUND * bounds.length) return undefined
   const read = readsOf(db)
   const kept = rowsById(edgeHours.map((h) => hourId(series, h)), read.hours)
-  const missing = edgeHours.filter((h) => !kept.has(hourId(series, h)))
+  const out = bounds.slice(1).map(emptyStats)
+  /** Spans read raw, each into a bucket. */
+  const raw: (Span & { bucket: number })[] = []
 
-  // Hours no bound cuts, in runs: their rollup rows, and which of those without one are rolled at all.
-  const runs: Span[] = []
-  let e = 0
-  for (let hour = first; hour < end; hour++) {
-    while (e < edgeHours.length && edgeHours[e]! < hour) e++
-    if (edgeHours[e] === hour || hour * HOUR < lo || (hour + 1) * HOUR > hi) continue
-    if (runs.at(-1)?.hi === hour * HOUR) runs.at(-1)!.hi += HOUR
-    else runs.push({ lo: hour * HOUR, hi: (hour + 1) * HOUR })
+  // The hours each bucket holds whole, summed from their rollup rows; in runs where some hour has no
+  // row, the hours without one that are not rolled hold a few points, read raw.
+  const runs: (Span & { bucket: number })[] = []
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const a = Math.ceil(bounds[i]! / HOUR) * HOUR
+    const b = Math.floor(bounds[i + 1]! / HOUR) * HOUR
+    if (a < b) runs.push({ lo: a, hi: b, bucket: i })
   }
-  const rows = new Map<number, number[]>()
-  for (const [bucket, ...row] of reader.statsRows(HOUR, runs)) rows.set(bucket, row)
-  const unknown: Span[] = []
-  for (const hour of missing) unknown.push({ lo: hour * HOUR, hi: (hour + 1) * HOUR })
-  for (const run of runs) for (let at = run.lo; at < run.hi; at += HOUR) if (!rows.has(at)) unknown.push({ lo: at, hi: at + HOUR })
-  const rolled = new Set(reader.rolledCells(HOUR, runsOf(unknown.sort((a, b) => a.lo - b.lo))))
+  const gappy: (Span & { bucket: number })[] = []
+  reader.eachRollupStats(HOUR, runs, (i, [n, sum, min, max, sumsq], cells) => {
+    const run = runs[i]!
+    merge(out[run.bucket]!, n, sum ?? 0, min ?? Infinity, max ?? -Infinity, sumsq ?? 0)
+    if (cells < (run.hi - run.lo) / HOUR) gappy.push(run)
+  })
+  const present = new Set(reader.rollupBuckets(HOUR, gappy))
+  const rowless: (Span & { bucket: number })[] = []
+  for (const run of gappy) for (let at = run.lo; at < run.hi; at += HOUR) if (!present.has(at)) rowless.push({ lo: at, hi: at + HOUR, bucket: run.bucket })
+  const missing = edgeHours.filter((h) => !kept.has(hourId(series, h)))
+  const rolled = new Set(reader.rolledCells(HOUR, runsOf([...rowless, ...missing.map((h) => ({ lo: h * HOUR, hi: (h + 1) * HOUR }))].sort((a, b) => a.lo - b.lo))))
   // Edges in hours not kept are read raw: cheap in hours not rolled, which hold a few points; in
   // more than a few rolled ones the general path reads less.
   if (missing.filter((h) => rolled.has(h * HOUR)).length > MAX_RAW_EDGE_HOURS) return undefined
+  for (const span of rowless) if (!rolled.has(span.lo)) raw.push(span)
+
+  // The hours bounds cut, piece by piece: from their cells where kept, else raw.
   const packed = new Map<number, Slice>()
   for (const ids of cutCells.values()) for (const [id, slice] of rowsById(ids, read.cells)) packed.set(id, slice)
-
-  const out = bounds.slice(1).map(emptyStats)
-  const raw: Span[] = []
-  const rawBuckets: number[] = []
-  /** Reads [a, b) raw into a bucket: with the span before, where they touch and share it. */
-  const readRaw = (bucket: number, a: number, b: number) => {
-    const last = raw.at(-1)
-    if (last?.hi === a && rawBuckets.at(-1) === bucket) last.hi = b
-    else {
-      raw.push({ lo: a, hi: b })
-      rawBuckets.push(bucket)
-    }
-  }
   let k = 0
   try {
-    for (let hour = first; hour < end; hour++) {
+    for (const hour of edgeHours) {
       const start = hour * HOUR
+      const end = start + HOUR
       while (k < bounds.length && bounds[k]! <= start) k++
-      // bounds[k] is the first bound after the hour's start; bucket k - 1 holds the start, when k > 0.
-      if (k < bounds.length && bounds[k]! < start + HOUR) {
-        const cells = kept.get(hourId(series, hour))
-        // The hour's pieces, each in bucket i - 1: from the hour's start or bounds[i - 1] to bounds[i] or the hour's end.
-        const end = start + HOUR
-        for (let i = k, a = start; ; i++) {
-          const b = i < bounds.length && bounds[i]! < end ? bounds[i]! : end
-          if (i > 0 && i <= out.length) {
-            if (cells) addPiece(out[i - 1]!, cells, packed, series, hour, a, b)
-            else readRaw(i - 1, a, b)
-          }
-          if (b === end) break
-          a = b
+      const cells = kept.get(hourId(series, hour))
+      // The hour's pieces, each in bucket i - 1: from the hour's start or bounds[i - 1] to bounds[i] or the hour's end.
+      for (let i = k, a = start; ; i++) {
+        const b = i < bounds.length && bounds[i]! < end ? bounds[i]! : end
+        if (i > 0 && i <= out.length) {
+          if (cells) addPiece(out[i - 1]!, cells, packed, series, hour, a, b)
+          else raw.push({ lo: a, hi: b, bucket: i - 1 })
         }
-      } else if (k > 0 && k < bounds.length) {
-        const row = rows.get(start)
-        if (row) merge(out[k - 1]!, row[0]!, row[1]!, row[2]!, row[3]!, row[4]!)
-        else if (!rolled.has(start)) readRaw(k - 1, start, start + HOUR)
+        if (b === end) break
+        a = b
       }
     }
   } catch (err) {
     if (err === UNPLACEABLE) return undefined
     throw err
   }
-  reader.eachRawPoint(raw, (i, v) => merge(out[rawBuckets[i]!]!, 1, v, v, v, v * v))
+  raw.sort((a, b) => a.lo - b.lo)
+  reader.eachRawPoint(raw, (i, v) => merge(out[raw[i]!.bucket]!, 1, v, v, v, v * v))
   return out
 }
 
