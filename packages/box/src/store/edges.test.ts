@@ -177,3 +177,18 @@ test('a value at an edge\'s own microsecond that cannot be placed sends the aggr
   assert.equal(upTo!.count, block.filter((r) => r.t < T0 + 105).length)
   view.close()
 })
+
+test('past its memory budget for packed values the cells are not read: the general path answers', () => {
+  const rand = random(61)
+  const held = records(rand)
+  const view = tempView()
+  apply(view, blocksOf(rand, held), () => 4)
+  const series = view.seriesNamed(['a']).filter((s) => s.type === 'number')
+  const reader = new CellReader(view.db, [series[0]!.id])
+  const bounds = bucketBoundaries(T0, T0 + DAYS * 86400, parseBucket('1h'), 'UTC').map((b) => b + 150)
+  const fast = edgeStats(view.db, reader, series[0]!.id, bounds)
+  assert.ok(fast, 'within the budget the cells answer')
+  truth(held, bounds).forEach((want, i) => assert.deepEqual([fast[i]!.n, fast[i]!.n ? fast[i]!.min : null, fast[i]!.n ? fast[i]!.max : null], [want.count, want.min, want.max]))
+  assert.equal(edgeStats(view.db, reader, series[0]!.id, bounds, 1000), undefined)
+  view.close()
+})

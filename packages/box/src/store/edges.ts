@@ -38,6 +38,12 @@ const HOUR_SPACE = 2 ** 22
 const MAX_RAW_EDGE_HOURS = 16
 /** Hours an aggregate may span per bound for this path to take it: buckets up to a few days wide. */
 const HOURS_PER_BOUND = 64
+/** Rows per range read, so that no one blob read gets large. */
+const ROWS_PER_READ = 4096
+/** The most packed values an aggregate reads this way, in bytes; beyond, the general path reads less at once. */
+export const PACKED_BUDGET = 32 * 2 ** 20
+/** Hours bounds may cut for this path: their cells are read whole, 480 bytes an hour. */
+const MAX_EDGE_HOURS = 20_000
 /** Ids per IN list when reading rows that lie far apart. */
 const LOOKUPS = 64
 
@@ -163,10 +169,10 @@ function readsOf(db: Database.Database): Record<'hours' | 'cells', Reads> {
   let r = reads.get(db)
   if (!r) {
     const list = Array(LOOKUPS).fill('?').join(', ')
-    const of = (table: string, column: string, where: string) => db.prepare(`SELECT CAST(group_concat(${column}, '') AS BLOB), group_concat(id), group_concat(length(${column})) FROM (SELECT id, ${column} FROM ${table} WHERE ${where} ORDER BY id)`).raw()
+    const of = (table: string, column: string, where: string, limit = '') => db.prepare(`SELECT CAST(group_concat(${column}, '') AS BLOB), group_concat(id), group_concat(length(${column})) FROM (SELECT id, ${column} FROM ${table} WHERE ${where} ORDER BY id${limit})`).raw()
     r = {
-      hours: { range: of('hourcells', 'cells', 'id >= ? AND id <= ?'), inList: of('hourcells', 'cells', `id IN (${list})`) },
-      cells: { range: of('edgecells', 'pts', 'id >= ? AND id <= ?'), inList: of('edgecells', 'pts', `id IN (${list})`) },
+      hours: { range: of('hourcells', 'cells', 'id >= ? AND id <= ?', ` LIMIT ${ROWS_PER_READ}`), inList: of('hourcells', 'cells', `id IN (${list})`) },
+      cells: { range: of('edgecells', 'pts', 'id >= ? AND id <= ?', ` LIMIT ${ROWS_PER_READ}`), inList: of('edgecells', 'pts', `id IN (${list})`) },
     }
     reads.set(db, r)
   }
@@ -192,8 +198,16 @@ function rowsById(ids: readonly number[], reads: Reads): Map<number, Slice> {
   }
   const first = ids[0]!
   const last = ids.at(-1)!
-  if (last - first < 4 * ids.length) add(reads.range.get(first, last) as [Buffer | null, string | null, string | null], new Set(ids))
-  else {
+  if (last - first < 4 * ids.length) {
+    const wanted = new Set(ids)
+    // A read at a time of at most ROWS_PER_READ rows, from the id after the last one read.
+    for (let from = first; from <= last;) {
+      const read = reads.range.get(from, last) as [Buffer | null, string | null, string | null]
+      if (read[0] === null) break
+      add(read, wanted)
+      from = Number(read[1]!.slice(read[1]!.lastIndexOf(',') + 1)) + 1
+    }
+  } else {
     for (let at = 0; at < ids.length; at += LOOKUPS) {
       const batch = ids.slice(at, at + LOOKUPS)
       while (batch.length < LOOKUPS) batch.push(-1)
@@ -400,7 +414,7 @@ function offsetAt(p: Slice, i: number): number {
  * path to answer, when no bound falls inside an hour, the buckets are days wide, or bounds fall in
  * more than a few rolled hours not kept.
  */
-export function edgeStats(db: Database.Database, reader: CellReader, series: number, bounds: readonly number[]): Stats[] | undefined {
+export function edgeStats(db: Database.Database, reader: CellReader, series: number, bounds: readonly number[], budget = PACKED_BUDGET): Stats[] | undefined {
   if (bounds.length < 2) return undefined
   const edgeHours: number[] = []
   const cutCells = new Map<number, number[]>()
@@ -415,7 +429,7 @@ export function edgeStats(db: Database.Database, reader: CellReader, series: num
     if (!ids) cutCells.set(j, [id])
     else if (ids.at(-1) !== id) ids.push(id)
   }
-  if (edgeHours.length === 0) return undefined
+  if (edgeHours.length === 0 || edgeHours.length > MAX_EDGE_HOURS) return undefined
   // Buckets of days on end have few edges for their hours: the general path reads them for less.
   if (Math.ceil(bounds.at(-1)! / HOUR) - Math.floor(bounds[0]! / HOUR) > HOURS_PER_BOUND * bounds.length) return undefined
   const read = readsOf(db)
@@ -444,8 +458,17 @@ export function edgeStats(db: Database.Database, reader: CellReader, series: num
   const missing = edgeHours.filter((h) => !kept.has(hourId(series, h)))
   const rolled = new Set(reader.rolledCells(HOUR, runsOf([...rowless, ...missing.map((h) => ({ lo: h * HOUR, hi: (h + 1) * HOUR }))].sort((a, b) => a.lo - b.lo))))
   // Edges in hours not kept are read raw: cheap in hours not rolled, which hold a few points; in
-  // more than a few rolled ones the general path reads less.
+  // more than a few rolled ones the general path reads less. So it does where the cut cells' values
+  // would take more memory than the budget.
   if (missing.filter((h) => rolled.has(h * HOUR)).length > MAX_RAW_EDGE_HOURS) return undefined
+  let packedBytes = 0
+  for (const [j, ids] of cutCells) {
+    for (const id of ids) {
+      const cells = kept.get(hourId(series, id % HOUR_SPACE))
+      if (cells) packedBytes += 12 * cells.view.getFloat64(cells.at + j * 40, true)
+    }
+  }
+  if (packedBytes > budget) return undefined
   for (const span of rowless) if (!rolled.has(span.lo)) raw.push(span)
 
   // The hours bounds cut, piece by piece: from their cells where kept, else raw.
