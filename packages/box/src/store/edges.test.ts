@@ -10,7 +10,7 @@ import type { View } from './view.ts'
 import { apply, tempView } from '../../test/views.ts'
 import { aggregate } from './aggregate.ts'
 import { CellReader } from './cells.ts'
-import { DENSE, edgeStats } from './edges.ts'
+import { DENSE, MAX_VALUES, edgeStats } from './edges.ts'
 import { bucketBoundaries, parseBucket } from './buckets.ts'
 import { seededRandom as random } from '../demo/random.ts'
 
@@ -191,4 +191,23 @@ test('past its memory budget for packed values the cells are not read: the gener
   truth(held, bounds).forEach((want, i) => assert.deepEqual([fast[i]!.n, fast[i]!.n ? fast[i]!.min : null, fast[i]!.n ? fast[i]!.max : null], [want.count, want.min, want.max]))
   assert.equal(edgeStats(view.db, reader, series[0]!.id, bounds, 1000), undefined)
   view.close()
+})
+
+test('an hour of more than MAX_VALUES values is kept no longer, however its values came, and answers stay right', () => {
+  const at = (k: number): SenmlRecord => ({ n: 'a', t: T0 + k * 0.09, v: (k % 1000) - 500 })
+  const all = Array.from({ length: MAX_VALUES + 100 }, (_, k) => at(k))
+  const kept = (v: View) => [v.db.prepare('SELECT count(*) FROM hourcells').pluck().get(), v.db.prepare('SELECT count(*) FROM edgecells').pluck().get()]
+  const stepwise = tempView()
+  apply(stepwise, [all.slice(0, 10_000)], () => 1)
+  assert.deepEqual(kept(stepwise), [1, 3], 'kept while within the bounds: the hour, and the three cells 900 s of values fall in')
+  apply(stepwise, [all.slice(10_000, 30_000), all.slice(30_000)], () => 1)
+  assert.deepEqual(kept(stepwise), [0, 0], 'past MAX_VALUES nothing is kept')
+  const whole = tempView()
+  apply(whole, [all], () => 1)
+  assert.deepEqual(kept(whole), [0, 0])
+  const bounds = [T0 + 100.05, T0 + 1800, T0 + 3599.95]
+  const series = stepwise.seriesNamed(['a'])
+  const got = aggregate(stepwise.db, series, bounds, ['count', 'min', 'max'])
+  truth(all, bounds).forEach((want, i) => assert.deepEqual([got[i]!.count, got[i]!.values!.min, got[i]!.values!.max], [want.count, want.min, want.max]))
+  for (const v of [stepwise, whole]) v.close()
 })

@@ -2,7 +2,7 @@
  * Edge cells: what an aggregate reads where its bucket edges fall inside hours, instead of the raw
  * points around each edge. "Hourly, for the last year, from now" cuts 8,761 hours; their points,
  * read as rows, cost more than the whole answer may. So for every hour in which a numeric series
- * holds at least DENSE values the view keeps
+ * holds at least DENSE values, and no more than MAX_VALUES, the view keeps
  *  - `hourcells`: the count, sum, min, max and sum of squares of each of the hour's twelve
  *    5-minute cells, a row per series and hour; and
  *  - `edgecells`: each 5-minute cell's values with their offsets into the cell, packed, a row per
@@ -12,8 +12,10 @@
  * A piece of a bucket inside such an hour is the whole cells it covers, from `hourcells`, and the
  * values of the cells its ends cut, from `edgecells`; whole hours come from the hourly rollups, and
  * hours without a rollup from their few raw points. Sparser hours keep neither: their points cost
- * little to read raw, and packed copies would outweigh them (bytes per point). Several series at
- * once, quantiles, and edges in sparser hours take the general path (stats.ts).
+ * little to read raw, and packed copies would outweigh them (bytes per point); denser ones (a
+ * sensor read more than ten times a second) keep neither either: every batch would write their
+ * growing cells anew, many times the points' own bytes. Several series at once, quantiles, and
+ * edges in hours not kept take the general path (stats.ts).
  *
  * Packed values are sorted by offset, then value: the same values give the same bytes and sums
  * however the blocks that brought them were grouped. An offset is kept to the microsecond with a
@@ -32,6 +34,8 @@ const CELL = 300
 const CELLS = HOUR / CELL
 /** Values of a series an hour must hold for its cells to be kept: about 20 a 5-minute cell. */
 export const DENSE = 240
+/** Values of a series an hour may hold and still be kept: ten a second. */
+export const MAX_VALUES = 36_000
 /** Hours since 1970 stay below this until after MAX_TIME; series ids below 2^20: ids below 2^46. */
 const HOUR_SPACE = 2 ** 22
 /** Rolled hours not kept in which an aggregate's edges may fall before it takes the general path. */
@@ -227,6 +231,8 @@ export class EdgeCells {
   readonly #hourTotal: Database.Statement
   readonly #hourValues: Database.Statement
   readonly #earlier: Database.Statement
+  readonly #dropHour: Database.Statement
+  readonly #dropCell: Database.Statement
 
   constructor(db: Database.Database, isNumeric: (series: number) => boolean) {
     this.#db = db
@@ -236,6 +242,8 @@ export class EdgeCells {
     this.#getCell = db.prepare('SELECT pts FROM edgecells WHERE id = ?').pluck()
     this.#hourTotal = db.prepare(`SELECT n FROM rollups WHERE res = ${HOUR} AND series = ? AND bucket = ?`).pluck()
     this.#hourValues = db.prepare('SELECT t, val FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL').raw()
+    this.#dropHour = db.prepare('DELETE FROM hourcells WHERE id = ?')
+    this.#dropCell = db.prepare('DELETE FROM edgecells WHERE id = ?')
     this.#earlier = db.prepare('SELECT t, val FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL AND block < ?').raw()
   }
 
@@ -268,13 +276,20 @@ export class EdgeCells {
       for (let j = 0; j < CELLS; j++) dropCells.run(cellId(series, j, first), cellId(series, j, last))
       for (let hour = first; hour <= last; hour++) {
         const h = this.#valuesOf(series, hour)
-        if (h.count >= DENSE) this.#build(h)
+        if (h.count >= DENSE && h.count <= MAX_VALUES) this.#build(h)
       }
     }
   }
 
-  /** Adds values to an hour already kept: each cell they fall in packed anew, and the hour's cells. */
+  /** Adds values to an hour already kept: each cell they fall in packed anew, and the hour's cells; or, past MAX_VALUES, stops keeping it. */
   #extend(h: HourValues, cells: Buffer): void {
+    let total = h.count
+    for (let j = 0; j < CELLS; j++) total += cells.readDoubleLE(j * 40)
+    if (total > MAX_VALUES) {
+      this.#dropHour.run(hourId(h.series, h.hour))
+      for (let j = 0; j < CELLS; j++) this.#dropCell.run(cellId(h.series, j, h.hour))
+      return
+    }
     h.cells.forEach((fresh, j) => {
       if (!fresh) return
       const id = cellId(h.series, j, h.hour)
@@ -289,7 +304,7 @@ export class EdgeCells {
   /** An hour not kept yet: kept from now on once it holds DENSE values, with every value it holds. */
   #start(h: HourValues, first: number): void {
     const total = (this.#hourTotal.get(h.series, h.hour * HOUR) as number | undefined) ?? 0
-    if (total < DENSE) return
+    if (total < DENSE || total > MAX_VALUES) return
     // What the hour held before this group: fewer than DENSE values, read from the points.
     if (total > h.count) {
       const start = h.hour * HOUR
