@@ -60,7 +60,11 @@ export function aggregate(db: Database.Database, series: Series[], bounds: numbe
     const st = stats[i]!
     const acc = quantiles?.[i]
     const bucket: BucketValue = { start: span.lo, end: span.hi, count: st.n, value: valueOf(list[0]!, st, acc) }
-    if (list.length > 1) bucket.values = Object.fromEntries(list.map((fn) => [fn, fn === list[0] ? bucket.value : valueOf(fn, st, acc)]))
+    if (list.length > 1) {
+      const values: Partial<Record<AggregateFn, number | null>> = {}
+      for (const fn of list) values[fn] = fn === list[0] ? bucket.value : valueOf(fn, st, acc)
+      bucket.values = values
+    }
     if (acc?.approximate && st.n > 0) bucket.error = { relative: SKETCH_RELATIVE_ERROR }
     return bucket
   })
