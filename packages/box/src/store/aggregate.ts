@@ -2,7 +2,9 @@
  * Per-bucket statistics of numeric points, whatever the bucket edges: each bucket takes the
  * rollup rows of the hours and 5-minute cells it covers whole and raw points only at its edges
  * and in cells too sparse to be rolled up (stats.ts), which keeps a year of hourly means over
- * millions of points to milliseconds on the rollup grid or off it. Quantiles merge the rollups' sketches the same way (quantiles.ts):
+ * millions of points to milliseconds on the rollup grid or off it. One series whose bucket edges
+ * cut dense hours reads those hours' 5-minute cells instead of the raw points around each edge
+ * (edges.ts). Quantiles merge the rollups' sketches the same way (quantiles.ts):
  * exact when the range holds few points, within SKETCH_RELATIVE_ERROR otherwise, and exact on
  * request (exact_median, …) up to EXACT_QUANTILE_MAX_POINTS.
  */

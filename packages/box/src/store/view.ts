@@ -2,8 +2,8 @@
  * A source's SQLite view: a cache of its log. The view opens the file, owns the schema and
  * `applied` — how many log blocks it holds, committed in the same transaction as the rows — and
  * feeds each log block to the parts that keep its tables: the series, the points, their
- * rollups, the latest point per series and key-value items. Aggregates read the rollups or
- * the points.
+ * rollups, the dense hours' 5-minute cells (edges.ts), the latest point per series and key-value
+ * items. Aggregates read the rollups, the cells or the points.
  */
 import Database from 'better-sqlite3'
 import type { SenmlRecord } from '../senml/index.ts'
