@@ -56,7 +56,14 @@ function p50(samples: number[]): number {
   return s[Math.floor(s.length / 2)]!
 }
 
+/**
+ * The p50 of `runs` timed calls, after one untimed call that warms the page cache and compiles the
+ * code on the path, and a full garbage collection (run with --expose-gc, as `npm run bench` does),
+ * so that what an earlier figure left on the heap is not collected during this one.
+ */
 function time(fn: () => void, runs: number): number {
+  fn()
+  ;(globalThis as { gc?: () => void }).gc?.()
   const samples: number[] = []
   for (let i = 0; i < runs; i++) {
     const t = performance.now()
