@@ -181,7 +181,7 @@ test('aggregates stay right after a deletion rebuilds the rollups, and with no s
   const blocks = view.blocksInRange(from, to)
   const survivors = view.survivors(blocks, from, to)
   view.db.transaction(() => view.dropBlocks(blocks))()
-  insert(view, [survivors])
+  insert(view, [...survivors.values()])
   records = records.filter((r) => r.t < from || r.t >= to)
   for (const { what, bounds } of boundsToCheck(rand)) checkStats(view, records, bounds, `after a deletion: ${what}`)
   for (const fn of ['exact_median', 'median'] as const) {
@@ -315,7 +315,7 @@ test('sparse cells keep no rollups and are read raw: every density, alone and to
   const blocks = view.blocksInRange(from, to)
   const survivors = view.survivors(blocks, from, to)
   view.db.transaction(() => view.dropBlocks(blocks))()
-  insert(view, [survivors])
+  insert(view, [...survivors.values()])
   records = records.filter((r) => r.t < from || r.t >= to)
   for (const name of ['sparse', 'bursty', 'mix']) {
     for (const { what, bounds } of cases.slice(0, 8)) checkStats(view, records, bounds, `after a deletion, ${name}: ${what}`, name)

@@ -126,7 +126,7 @@ test('the cells are the same bytes however the blocks were grouped, and after a 
     const dropped = grouped.blocksInRange(from, to)
     const survivors = grouped.survivors(dropped, from, to)
     grouped.db.transaction(() => grouped.dropBlocks(dropped))()
-    apply(grouped, [survivors], () => 1)
+    apply(grouped, [...survivors.values()], () => 1)
     const left = held.filter((r) => !(r.t >= from && r.t < to))
     check(grouped, left, rand, `seed ${seed}, after a deletion`)
     const fresh = tempView()

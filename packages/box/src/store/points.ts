@@ -65,13 +65,16 @@ export class Points {
     return rows.map((r) => r.block)
   }
 
-  /** The points of these blocks that fall outside [from, to), in time order. */
-  survivors(blocks: number[], from: number, to: number): SenmlRecord[] {
-    const out: SenmlRecord[] = []
-    for (const row of this.#blockPoints(blocks, 'p.t, p.series, p.val, p.s, p.ut', 'AND NOT (p.t >= ? AND p.t < ?)', [from, to]) as PointRow[]) {
-      out.push(toRecord(this.#series.byId.get(row.series)!, row.t, row.val, row.s, row.ut))
+  /** The points of these blocks that fall outside [from, to), by block (in the order given, those holding any), each block's in time order. */
+  survivors(blocks: number[], from: number, to: number): Map<number, SenmlRecord[]> {
+    const out = new Map<number, SenmlRecord[]>()
+    for (const row of this.#blockPoints(blocks, 'p.t, p.series, p.val, p.s, p.ut, p.block', 'AND NOT (p.t >= ? AND p.t < ?)', [from, to]) as (PointRow & { block: number })[]) {
+      let records = out.get(row.block)
+      if (!records) out.set(row.block, (records = []))
+      records.push(toRecord(this.#series.byId.get(row.series)!, row.t, row.val, row.s, row.ut))
     }
-    return out.sort((a, b) => a.t - b.t)
+    for (const records of out.values()) records.sort((a, b) => a.t - b.t)
+    return out
   }
 
   /** The series these blocks' points belong to, each with the time span those points cover. */

@@ -451,10 +451,7 @@ export class Source {
     return this.#exclusive(async () => {
       const drop = this.#view!.blocksInRange(from, to)
       const kept: LogEntry[] = []
-      for (const block of drop) {
-        const records = this.#view!.survivors([block], from, to)
-        if (records.length > 0) kept.push({ op: 'records', records, kept: block })
-      }
+      for (const [block, records] of this.#view!.survivors(drop, from, to)) kept.push({ op: 'records', records, kept: block })
       return this.#dropBlocks({ op: 'delete', from, to, drop }, kept)
     })
   }

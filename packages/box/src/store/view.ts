@@ -166,8 +166,8 @@ export class View {
     return this.#points.blocksInRange(from, to)
   }
 
-  /** The points of these blocks that fall outside [from, to), in time order. */
-  survivors(blocks: number[], from: number, to: number): SenmlRecord[] {
+  /** The points of these blocks that fall outside [from, to), by block, each block's in time order. */
+  survivors(blocks: number[], from: number, to: number): Map<number, SenmlRecord[]> {
     return this.#points.survivors(blocks, from, to)
   }
 
