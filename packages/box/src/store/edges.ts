@@ -229,8 +229,7 @@ export class EdgeCells {
   readonly #putCell: Database.Statement
   readonly #getCell: Database.Statement
   readonly #hourTotal: Database.Statement
-  readonly #hourValues: Database.Statement
-  readonly #earlier: Database.Statement
+  readonly #hourPoints: Database.Statement
   readonly #dropHour: Database.Statement
   readonly #dropCell: Database.Statement
 
@@ -241,10 +240,9 @@ export class EdgeCells {
     this.#putCell = db.prepare('INSERT OR REPLACE INTO edgecells (id, pts) VALUES (?, ?)')
     this.#getCell = db.prepare('SELECT pts FROM edgecells WHERE id = ?').pluck()
     this.#hourTotal = db.prepare(`SELECT n FROM rollups WHERE res = ${HOUR} AND series = ? AND bucket = ?`).pluck()
-    this.#hourValues = db.prepare('SELECT t, val FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL').raw()
     this.#dropHour = db.prepare('DELETE FROM hourcells WHERE id = ?')
     this.#dropCell = db.prepare('DELETE FROM edgecells WHERE id = ?')
-    this.#earlier = db.prepare('SELECT t, val FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL AND block < ?').raw()
+    this.#hourPoints = db.prepare('SELECT t, val FROM points WHERE id >= ? AND id < ? AND series = ? AND val IS NOT NULL AND block < ?').raw()
   }
 
   /** Starts adding a group of blocks' numeric values. Finish it after the group's points and rollups are written. */
@@ -306,13 +304,7 @@ export class EdgeCells {
     const total = (this.#hourTotal.get(h.series, h.hour * HOUR) as number | undefined) ?? 0
     if (total < DENSE || total > MAX_VALUES) return
     // What the hour held before this group: fewer than DENSE values, read from the points.
-    if (total > h.count) {
-      const start = h.hour * HOUR
-      // A hundredth of a second wider on each side: a point's hour is decided by its time, as ingest decides it.
-      for (const [t, val] of this.#earlier.all(keyOf(start) - SEQ_SPACE, keyOf(start + HOUR) + SEQ_SPACE, h.series, first) as [number, unknown][]) {
-        if (typeof val === 'number' && Math.floor(t / HOUR) === h.hour) addValue(h, t, val)
-      }
-    }
+    if (total > h.count) this.#addPoints(h, first)
     this.#build(h)
   }
 
@@ -330,11 +322,17 @@ export class EdgeCells {
   /** Every numeric value a series holds in an hour, from the points. */
   #valuesOf(series: number, hour: number): HourValues {
     const h = hourValues(series, hour)
-    // A hundredth of a second wider on each side: a point's hour is decided by its time, as ingest decides it.
-    for (const [t, val] of this.#hourValues.all(keyOf(hour * HOUR) - SEQ_SPACE, keyOf((hour + 1) * HOUR) + SEQ_SPACE, series) as [number, unknown][]) {
-      if (typeof val === 'number' && Math.floor(t / HOUR) === hour) addValue(h, t, val)
-    }
+    this.#addPoints(h, Number.MAX_SAFE_INTEGER)
     return h
+  }
+
+  /** Adds to an hour's values those its series holds there in the points of blocks before `before`. */
+  #addPoints(h: HourValues, before: number): void {
+    const start = h.hour * HOUR
+    // A hundredth of a second wider on each side: a point's hour is decided by its time, as ingest decides it.
+    for (const [t, val] of this.#hourPoints.all(keyOf(start) - SEQ_SPACE, keyOf(start + HOUR) + SEQ_SPACE, h.series, before) as [number, unknown][]) {
+      if (typeof val === 'number' && Math.floor(t / HOUR) === h.hour) addValue(h, t, val)
+    }
   }
 }
 
