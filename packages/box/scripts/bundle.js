@@ -8,7 +8,7 @@
 // them.
 import fs from 'node:fs'
 import path from 'node:path'
-import { createRequire } from 'node:module'
+import { createRequire, isBuiltin } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
@@ -66,14 +66,17 @@ const AS_IS = Symbol('resolve as esbuild would')
 
 /**
  * Leaves the unbundled packages to Node, and works around two of esbuild's ways with CommonJS
- * imported from ESM (see the plugin's onResolve).
+ * imported from ESM (see the plugin's onResolve). In the CommonJS build every import() of what is
+ * left to Node becomes a require(): V8 loses a script's import() callback when it compiles the
+ * script from a code cache (Node 20), and a CommonJS package or Node's own module is as well required.
  */
-function leaveOut(unbundled) {
+function leaveOut(unbundled, format) {
   return {
     name: 'leave-out',
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, async (args) => {
-        if (args.path.startsWith('node:') || args.pluginData === AS_IS || args.namespace === 'required') return undefined
+        if (args.pluginData === AS_IS || args.namespace === 'required') return undefined
+        if (isBuiltin(args.path)) return format === 'cjs' && args.kind === 'dynamic-import' ? { path: args.path, namespace: 'required' } : undefined
         const dir = packageDir(packageName(args.path), args.resolveDir)
         if (dir && !unbundled.has(dir)) {
           // With splitting, esbuild hands a dynamically imported CommonJS module over as `default`
@@ -84,7 +87,8 @@ function leaveOut(unbundled) {
         }
         // A CommonJS package imported from ESM would have Node parse its whole source to guess its
         // exports; taken through require() it is only run.
-        if (dir && args.kind === 'import-statement' && isCommonJs(requireResolve(args.path, args.resolveDir))) return { path: args.path, namespace: 'required' }
+        const required = args.kind === 'import-statement' || (format === 'cjs' && args.kind === 'dynamic-import')
+        if (dir && required && isCommonJs(requireResolve(args.path, args.resolveDir))) return { path: args.path, namespace: 'required' }
         return { path: args.path, external: true }
       })
       b.onLoad({ filter: /.*/, namespace: 'facade' }, (args) => {
@@ -136,20 +140,49 @@ const ownUrls = {
   },
 }
 
-for (const stale of fs.existsSync(OUT) ? fs.readdirSync(OUT).filter((f) => f.startsWith('chunk-')) : []) fs.rmSync(path.join(OUT, stale))
+const stale = (f) => f.startsWith('chunk-') || f.startsWith('index.js.') || f.startsWith('box-')
+for (const file of fs.existsSync(OUT) ? fs.readdirSync(OUT).filter(stale) : []) fs.rmSync(path.join(OUT, file))
+const unbundled = unbundledDirs()
+const common = {
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // Node parses every chunk it loads in full: without whitespace and comments there is a third less
+  // to parse, and a chunk stays one byte a character (a single non-ASCII character in a comment made
+  // V8 hold and scan a whole chunk as two-byte text). Names are kept, so stack traces still name
+  // functions; with `node --enable-source-maps` they name the source lines too. Licence comments go
+  // to a .LEGAL.txt beside each file that has them.
+  minifyWhitespace: true,
+  legalComments: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+}
 await build({
+  ...common,
   entryPoints: { index: path.join(SRC, 'cli/index.ts') },
   outdir: OUT,
   // All in one folder, so each chunk's import.meta.url is known when the sources are read.
   chunkNames: 'chunk-[hash]',
-  allowOverwrite: true,
-  bundle: true,
   splitting: true,
   format: 'esm',
-  platform: 'node',
-  target: 'node20',
+  plugins: [leaveOut(unbundled, 'esm'), ownUrls],
   // What the bundle requires is resolved from where it lies, as tsc's files would be.
   banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
-  plugins: [leaveOut(unbundledDirs()), ownUrls],
-  logLevel: 'warning',
+})
+// The same command as one CommonJS file, for `coffer start` and `coffer demo`, which load nearly all
+// of it: bin/coffer.js compiles it with a V8 code cache, which Node 20 offers for scripts and not for
+// ES modules. Its name holds a hash of its content, because V8 checks a cache against the length of
+// its source only. import.meta.resolve is only reached when running from the TypeScript sources.
+await build({
+  ...common,
+  entryPoints: { box: path.join(SRC, 'cli/index.ts') },
+  outdir: OUT,
+  entryNames: '[name]-[hash]',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  plugins: [leaveOut(unbundled, 'cjs'), ownUrls],
+  define: { 'import.meta.url': '__cofferUrl' },
+  banner: { js: "const __cofferUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logOverride: { 'empty-import-meta': 'silent' },
 })

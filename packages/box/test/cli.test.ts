@@ -4,7 +4,9 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cli, startProcess, tempDir, PASSPHRASE } from './helpers.ts'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { BIN, cli, startProcess, tempDir, PASSPHRASE } from './helpers.ts'
 import { openHome } from '../src/home/index.ts'
 
 const env = { COFFER_PASSPHRASE: PASSPHRASE }
@@ -45,13 +47,57 @@ test('the command line loads only itself and the HTTP client before a command ru
   const visit = (file: string) => {
     if (seen.has(file)) return
     seen.add(file)
-    for (const [, spec] of fs.readFileSync(path.join(dir, file), 'utf8').matchAll(/^import\s(?:[^'"]*?from\s*)?["']\.\/([^'"]+)["']/gm)) visit(spec!)
+    for (const [, spec] of fs.readFileSync(path.join(dir, file), 'utf8').matchAll(/\bimport\s*(?:[^'"();]*?from\s*)?["']\.\/([^'"]+)["']/g)) visit(spec!)
   }
   visit('index.js')
   assert.ok(seen.size > 1, 'the walk followed the imports')
   const loaded = [...seen].map((file) => fs.readFileSync(path.join(dir, file), 'utf8')).join('\n')
   for (const heavy of ['hypercore', 'corestore', 'autobase', 'better-sqlite3', 'sodium-native', 'fastify']) {
     assert.doesNotMatch(loaded, new RegExp(`node_modules/${heavy}/|require\\(["']${heavy}["']\\)`), `every command would load ${heavy}`)
+  }
+})
+
+test('coffer start compiles the box from its code cache once one is written, and what it loads on demand still loads', { timeout: 120_000 }, async () => {
+  const home = path.join(tempDir(), 'home')
+  assert.equal((await cli(['--home', home, 'init'], env)).code, 0)
+  /** `coffer start` with NODE_DEBUG=coffer, once its standard error matches `said` and it listens. */
+  const start = (said: RegExp) => new Promise<{ child: ChildProcess; url: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--home', home, 'start', '--port', '0'], { env: { ...process.env, ...env, COFFER_LOG_LEVEL: 'warn', NODE_DEBUG: 'coffer' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    const check = () => {
+      const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1]
+      if (url && said.test(stderr)) resolve({ child, url, stderr })
+    }
+    child.stdout!.on('data', (d) => {
+      stdout += d
+      check()
+    })
+    child.stderr!.on('data', (d) => {
+      stderr += d
+      check()
+    })
+    child.on('exit', (code) => reject(new Error(`the box exited with ${code}: ${stderr}`)))
+  })
+  const stop = async (child: ChildProcess) => {
+    child.removeAllListeners('exit')
+    child.kill('SIGTERM')
+    await once(child, 'exit')
+  }
+  // The first start writes the cache after a few seconds, unless a box another test started just did.
+  await stop((await start(/wrote the code cache|compiled from the code cache/)).child)
+  const { child, url } = await start(/compiled from the code cache/)
+  try {
+    // Both are imported on demand, which a script compiled from a cache cannot do: the bundle requires them.
+    const out = path.join(tempDir(), 'statement.pdf')
+    const pdf = await cli(['--home', home, 'statement', '--format', 'pdf', '--out', out], env)
+    assert.equal(pdf.code, 0, pdf.stderr)
+    assert.equal(fs.readFileSync(out).subarray(0, 5).toString(), '%PDF-')
+    const docs = await fetch(`${url}/api/v1/docs/`)
+    assert.equal(docs.status, 200)
+    assert.match(await docs.text(), /swagger/i)
+  } finally {
+    await stop(child)
   }
 })
 

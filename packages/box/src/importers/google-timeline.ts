@@ -19,7 +19,7 @@ export const googleTimeline: ImportFormat = {
 
 /** Timeline.json writes points as "40.7128°, -74.0060°", or in the array form as "geo:40.7128,-74.0060". */
 function latLng(text: unknown): [number, number] | undefined {
-  const m = typeof text === 'string' ? /(-?\d+(?:\.\d+)?)°?\s*,\s*(-?\d+(?:\.\d+)?)°?/.exec(text) : null
+  const m = typeof text === 'string' ? /(-?\d+(?:\.\d+)?)\u00b0?\s*,\s*(-?\d+(?:\.\d+)?)\u00b0?/.exec(text) : null
   return m ? [Number(m[1]), Number(m[2])] : undefined
 }
 
