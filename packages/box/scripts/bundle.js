@@ -183,6 +183,7 @@ await build({
   format: 'cjs',
   plugins: [leaveOut(unbundled, 'cjs'), ownUrls],
   define: { 'import.meta.url': '__cofferUrl' },
-  banner: { js: "const __cofferUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // A banner goes before esbuild's own "use strict", which would then not be the directive it is.
+  banner: { js: "'use strict'; const __cofferUrl = require('node:url').pathToFileURL(__filename).href;" },
   logOverride: { 'empty-import-meta': 'silent' },
 })
