@@ -381,9 +381,10 @@ if (selected('apps')) {
 if (selected('cli')) {
   console.error('the coffer command')
   const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./cli.ts', import.meta.url))], { encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'inherit'] })
-  const c = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { commandMs: number; curlMs: number | null; nodeFetchMs: number; startMs: number; bareFastifyMs: number; commandRuns: number; startRuns: number }
+  const c = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { commandMs: number; curlMs: number | null; nodeFetchMs: number; firstStartMs: number; startMs: number; bareFastifyMs: number; commandRuns: number; startRuns: number }
   row(`\`coffer sources list\` against a running box, a process per run (p50 of ${c.commandRuns})`, `${c.commandMs.toFixed(0)} ms`, `${c.nodeFetchMs.toFixed(0)} ms \`node -e "fetch(…)"\`${c.curlMs === null ? '' : `; ${c.curlMs.toFixed(0)} ms curl`}`, c.nodeFetchMs / c.commandMs, '≤ 150 ms')
   row(`\`coffer start\` to its first answer (p50 of ${c.startRuns})`, `${c.startMs.toFixed(0)} ms`, `${c.bareFastifyMs.toFixed(0)} ms bare Fastify process`, c.bareFastifyMs / c.startMs, '≤ 2× bare Fastify (ratio ≥ 0.5)')
+  row('… its first start, without a code cache yet', `${c.firstStartMs.toFixed(0)} ms`, '-', null, 'reported')
 }
 
 // 10. A box of 1,000 sources started as a user starts it, in a process of its own, against one of 10 such sources.

@@ -29,6 +29,15 @@ const UNBUNDLED = [
   'esbuild', 'tsx', 'protobufjs',
 ]
 
+/**
+ * Packages the box loads only on demand: for an import, an MQTT driver, an app's tarball, the paper
+ * key, the demo market. The CommonJS build leaves them to Node's require() (where it can: not an ES
+ * module), so that `coffer start` neither reads them nor deserializes their code from the cache:
+ * 2 of the file's 5.9 MB. The ES module build has them in chunks of their own anyway.
+ */
+const ON_DEMAND = ['iconv-lite', 'csv-parse', 'mqtt', 'tar-stream', 'qrcode', 'pngjs', 'nats', 'pg']
+const onDemand = new Set(ON_DEMAND.filter((name) => isCommonJs(requireResolve(name, OUT))))
+
 /** Dependencies that only install a native addon (download its prebuilt binary), never loaded by it. */
 const INSTALL_ONLY = new Set(['prebuild-install'])
 
@@ -78,6 +87,7 @@ function leaveOut(unbundled, format) {
         if (args.pluginData === AS_IS || args.namespace === 'required') return undefined
         if (isBuiltin(args.path)) return format === 'cjs' && args.kind === 'dynamic-import' ? { path: args.path, namespace: 'required' } : undefined
         const dir = packageDir(packageName(args.path), args.resolveDir)
+        if (format === 'cjs' && onDemand.has(packageName(args.path))) return { path: args.path, namespace: 'required' }
         if (dir && !unbundled.has(dir)) {
           // With splitting, esbuild hands a dynamically imported CommonJS module over as `default`
           // alone; Node gives its named exports too, and the sources use them (saxes' parser, webdav-server's v2).
