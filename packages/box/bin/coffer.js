@@ -2,25 +2,21 @@
 // The `coffer` command, run from the box's built JavaScript (dist/, compiled by `npm run build`).
 import fs from 'node:fs'
 import path from 'node:path'
-import vm from 'node:vm'
-import { debuglog } from 'node:util'
-import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
-const DIST = fileURLToPath(new URL('../dist/cli/', import.meta.url))
+const CLI = new URL('../dist/cli/', import.meta.url)
+const DIST = fileURLToPath(CLI)
 /** The commands that run the box itself, and so load nearly all of its code. */
 const BOX_COMMANDS = new Set(['start', 'demo'])
 /** How long a box runs before the code it has compiled is written to the cache, when there is none it could use. */
 const CACHE_AFTER_MS = 3_000
-/** With NODE_DEBUG=coffer, says on standard error how the box's code was compiled. */
-const debug = debuglog('coffer')
 
 if (!fs.existsSync(path.join(DIST, 'index.js'))) {
   console.error('coffer: the box is not built yet: run `npm run build` (npm install does it)')
   process.exit(1)
 }
 const bundle = BOX_COMMANDS.has(commandOf(process.argv.slice(2))) && fs.readdirSync(DIST).find((f) => /^box-\w+\.cjs$/.test(f))
-const { main } = bundle ? withCodeCache(path.join(DIST, bundle)) : await import(new URL('index.js', `file://${DIST}`).href)
+const { main } = bundle ? await withCodeCache(path.join(DIST, bundle)) : await import(new URL('index.js', CLI).href)
 process.exitCode = await main(process.argv)
 
 /** The command named in `args`: the first word that is neither an option nor --home's value. */
@@ -40,7 +36,11 @@ function commandOf(args) {
  * once it has run for a few seconds, when what starting it compiles is compiled; a box that
  * cannot write beside its code runs as well without.
  */
-function withCodeCache(file) {
+async function withCodeCache(file) {
+  // Imported here, not above: a command that only talks to the box would pay for them too.
+  const [{ default: vm }, { createRequire }, { debuglog }] = await Promise.all([import('node:vm'), import('node:module'), import('node:util')])
+  /** With NODE_DEBUG=coffer, says on standard error how the box's code was compiled. */
+  const debug = debuglog('coffer')
   const cacheFile = `${file}.cache`
   let cachedData
   try {
