@@ -17,7 +17,10 @@ export const googleTimeline: ImportFormat = {
   parse: (input) => jsonItems(input, /^((semanticSegments|rawSignals)\.)?\d+$/, timelineItem),
 }
 
-/** Timeline.json writes points as "40.7128°, -74.0060°", or in the array form as "geo:40.7128,-74.0060". */
+/**
+ * Timeline.json writes points as "40.7128°, -74.0060°", or in the array form as "geo:40.7128,-74.0060".
+ * The degree sign is escaped so the built JavaScript stays ASCII (see scripts/bundle.js).
+ */
 function latLng(text: unknown): [number, number] | undefined {
   const m = typeof text === 'string' ? /(-?\d+(?:\.\d+)?)\u00b0?\s*,\s*(-?\d+(?:\.\d+)?)\u00b0?/.exec(text) : null
   return m ? [Number(m[1]), Number(m[2])] : undefined
