@@ -35,28 +35,30 @@ function commandOf(args) {
  * script. Without a cache V8 accepts (none yet, another Node or other flags), the box writes one
  * once it has run for a few seconds, when what starting it compiles is compiled; a box that
  * cannot write beside its code runs as well without.
+ *
+ * The cache file is a CRC-32 of the cache, then the cache: V8 checks a cache's version, flags and
+ * length but, outside its debug builds, not its bytes, and a damaged one aborts the process. One
+ * whose CRC does not match is not used, and is written anew.
  */
 async function withCodeCache(file) {
   // Imported here, not above: a command that only talks to the box would pay for them too.
-  const [{ default: vm }, { createRequire }, { debuglog }] = await Promise.all([import('node:vm'), import('node:module'), import('node:util')])
+  const [{ default: vm }, { createRequire }, { debuglog }, { crc32 }] = await Promise.all([import('node:vm'), import('node:module'), import('node:util'), import('node:zlib')])
   /** With NODE_DEBUG=coffer, says on standard error how the box's code was compiled. */
   const debug = debuglog('coffer')
   const cacheFile = `${file}.cache`
-  let cachedData
-  try {
-    cachedData = fs.readFileSync(cacheFile)
-  } catch {
-    cachedData = undefined
-  }
+  const cachedData = crc32 && readCache(cacheFile, crc32, debug)
   const source = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(file, 'utf8')}\n})`
   const script = new vm.Script(source, { filename: file, cachedData })
   if (cachedData !== undefined && !script.cachedDataRejected) debug('compiled from the code cache %s', cacheFile)
-  else {
-    debug(cachedData === undefined ? 'no code cache yet' : 'the code cache was made by another Node or with other flags')
+  else if (crc32) {
+    if (cachedData !== undefined) debug('the code cache was made by another Node or with other flags')
     setTimeout(() => {
       const temporary = `${cacheFile}.${process.pid}`
       try {
-        fs.writeFileSync(temporary, script.createCachedData())
+        const data = script.createCachedData()
+        const crc = Buffer.alloc(4)
+        crc.writeUInt32LE(crc32(data))
+        fs.writeFileSync(temporary, Buffer.concat([crc, data]))
         fs.renameSync(temporary, cacheFile)
         debug('wrote the code cache %s', cacheFile)
       } catch (err) {
@@ -68,4 +70,18 @@ async function withCodeCache(file) {
   const module = { exports: {} }
   script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file))
   return module.exports
+}
+
+/** The cache in `file` when its CRC-32 holds, else undefined. */
+function readCache(file, crc32, debug) {
+  let bytes
+  try {
+    bytes = fs.readFileSync(file)
+  } catch {
+    debug('no code cache yet')
+    return undefined
+  }
+  if (bytes.length > 4 && crc32(bytes.subarray(4)) === bytes.readUInt32LE(0)) return bytes.subarray(4)
+  debug('the code cache %s is damaged', file)
+  return undefined
 }

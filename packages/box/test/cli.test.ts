@@ -57,7 +57,7 @@ test('the command line loads only itself and the HTTP client before a command ru
   }
 })
 
-test('coffer start compiles the box from its code cache once one is written, and what it loads on demand still loads', { timeout: 120_000 }, async () => {
+test('coffer start compiles the box from its code cache once one is written, and what it loads on demand still loads; a damaged cache is written anew', { timeout: 120_000 }, async () => {
   const home = path.join(tempDir(), 'home')
   assert.equal((await cli(['--home', home, 'init'], env)).code, 0)
   /** `coffer start` with NODE_DEBUG=coffer, once its standard error matches `said` and it listens. */
@@ -99,6 +99,14 @@ test('coffer start compiles the box from its code cache once one is written, and
   } finally {
     await stop(child)
   }
+  // A damaged cache (V8 would abort on it) is not used, and is written anew.
+  const dist = fileURLToPath(new URL('../dist/cli/', import.meta.url))
+  const cache = path.join(dist, fs.readdirSync(dist).find((f) => /^box-\w+\.cjs\.cache$/.test(f))!)
+  const bytes = fs.readFileSync(cache)
+  for (let i = 64; i < bytes.length; i += 97) bytes[i] = bytes[i]! ^ 0x5a
+  fs.writeFileSync(cache, bytes)
+  await stop((await start(/the code cache \S+ is damaged[^]*wrote the code cache/)).child)
+  await stop((await start(/compiled from the code cache/)).child)
 })
 
 test('commands say what to do next when there is no box or it is not running', async () => {
