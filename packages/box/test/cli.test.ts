@@ -109,6 +109,20 @@ test('coffer start compiles the box from its code cache once one is written, and
   await stop((await start(/compiled from the code cache/)).child)
 })
 
+test('each command-line tool ends quietly when its reader stops early, as Unix tools do', async () => {
+  const bins = ['../bin/coffer.js', '../../market/bin/coffer-market.js', '../../sdk/bin/coffer-app.js'].map((bin) => fileURLToPath(new URL(bin, import.meta.url)))
+  for (const bin of bins) {
+    const child = spawn(process.execPath, [bin, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Closed before the command has started, so its first write meets a pipe with no reader.
+    child.stdout!.destroy()
+    let stderr = ''
+    child.stderr!.on('data', (d) => (stderr += d))
+    const [code] = await once(child, 'exit')
+    assert.equal(stderr, '', bin)
+    assert.equal(code, 0, bin)
+  }
+})
+
 test('commands say what to do next when there is no box or it is not running', async () => {
   const dir = path.join(tempDir(), 'none')
   const noBox = await cli(['--home', dir, 'status'])

@@ -5,6 +5,11 @@ import { CofferError } from '@coffer/box'
 import { buildApp, runLocal, type Sample } from './tools.ts'
 
 export async function main(argv: string[]): Promise<number> {
+  // A reader that stops early (`… | head`) ends the command quietly, as it ends Unix tools.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(0)
+  })
   const program = new Command('coffer-app').description('Build and try Coffer apps.').exitOverride()
   program.command('build <dir>').description('bundle the app\'s src/main.ts into the script its manifest names').action(async (dir: string) => {
     process.stdout.write(`Built ${await buildApp(dir)}\n`)

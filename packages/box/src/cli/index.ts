@@ -31,6 +31,12 @@ const DEMO_PASSPHRASE = 'coffer-demo-passphrase'
 const EXAMPLE_APPS = fileURLToPath(new URL('../../../../apps/', import.meta.url))
 
 export async function main(argv: string[]): Promise<number> {
+  // A reader that stops early (`coffer audit list | head`) ends the command quietly, as it ends Unix
+  // tools, instead of an unhandled EPIPE with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(0)
+  })
   const program = buildProgram()
   try {
     await program.parseAsync(argv)

@@ -19,6 +19,11 @@ import type { LedgerCheck as LedgerCheckAnswer } from '../ledger/index.ts'
 import type { ProcessorAccount } from '../protocol/payments.ts'
 
 export async function main(argv: string[]): Promise<number> {
+  // A reader that stops early (`… | head`) ends the command quietly, as it ends Unix tools.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(0)
+  })
   const program = buildProgram()
   try {
     await program.parseAsync(argv)
