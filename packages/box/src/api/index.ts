@@ -161,7 +161,7 @@ const onFirstUse = {
       let serialize: ReturnType<typeof compile> | undefined
       return (doc: unknown) => (serialize ??= compile(route))(doc)
     }
-  }) satisfies SerializerSelector.SerializerFactory,
+  }) satisfies ReturnType<typeof SerializerSelector>,
 }
 
 /** Maps Fastify's own errors (validation, body size, media type) onto Coffer's typed errors. */
