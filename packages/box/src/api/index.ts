@@ -93,7 +93,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     // The schemas are built with TypeBox, so they are not checked against the JSON Schema meta-schema
     // on every start: compiling the meta-schema was a quarter of the time routes took to get ready.
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false, validateSchema: false } },
-    schemaController: { compilersFactory: onFirstUse },
+    schemaController: { compilersFactory: onFirstUse() },
   })
 
   for (const type of [SENML_JSON, SENML_CBOR]) {
@@ -138,30 +138,36 @@ export function createApi(deps: ApiDeps): FastifyInstance {
  * Fastify's own validator and serializer compilers, but each route's schemas are compiled when the
  * route is first used instead of all at start, where they took about 30 ms of `coffer start`'s
  * time to its first answer. A route's validator keeps Fastify's contract: `errors` after a failure.
+ * Each app has one pool of each, as under Fastify's defaults, so the same schemas and options share
+ * one Ajv instance.
  */
-const onFirstUse = {
-  buildValidator: ((externalSchemas, options) => {
-    const compile = AjvCompiler()(externalSchemas, options)
-    return (route) => {
-      let validate: ReturnType<typeof compile> | undefined
-      const lazy = (data: unknown) => {
-        validate ??= compile(route)
-        const valid = validate(data)
-        lazy.errors = validate.errors
-        return valid
+function onFirstUse() {
+  const validators = AjvCompiler()
+  const serializers = SerializerSelector()
+  return {
+    buildValidator: ((externalSchemas, options) => {
+      const compile = validators(externalSchemas, options)
+      return (route) => {
+        let validate: ReturnType<typeof compile> | undefined
+        const lazy = (data: unknown) => {
+          validate ??= compile(route)
+          const valid = validate(data)
+          lazy.errors = validate.errors
+          return valid
+        }
+        lazy.errors = undefined as ReturnType<typeof compile>['errors']
+        // Fastify calls a validator and reads its `errors`; Ajv's other fields are for Ajv.
+        return lazy as unknown as ReturnType<typeof compile>
       }
-      lazy.errors = undefined as ReturnType<typeof compile>['errors']
-      // Fastify calls a validator and reads its `errors`; Ajv's other fields are for Ajv.
-      return lazy as unknown as ReturnType<typeof compile>
-    }
-  }) satisfies ReturnType<typeof AjvCompiler>,
-  buildSerializer: ((externalSchemas, options) => {
-    const compile = SerializerSelector()(externalSchemas, options)
-    return (route) => {
-      let serialize: ReturnType<typeof compile> | undefined
-      return (doc: unknown) => (serialize ??= compile(route))(doc)
-    }
-  }) satisfies ReturnType<typeof SerializerSelector>,
+    }) satisfies typeof validators,
+    buildSerializer: ((externalSchemas, options) => {
+      const compile = serializers(externalSchemas, options)
+      return (route) => {
+        let serialize: ReturnType<typeof compile> | undefined
+        return (doc: unknown) => (serialize ??= compile(route))(doc)
+      }
+    }) satisfies typeof serializers,
+  }
 }
 
 /** Maps Fastify's own errors (validation, body size, media type) onto Coffer's typed errors. */
