@@ -347,3 +347,22 @@ async function move(b: Batch, from: string, to: string, replaced: Map<string, Se
   }
   for (const { path } of nodes) await b.del(nodeKey(path))
 }
+
+/** Tries a read of a group's view takes before its error is the caller's. */
+const REREADS = 5
+
+/**
+ * Makes a read of a group's view again when autobase cut it short: as it reorders what members
+ * wrote, autobase truncates the view and writes it anew, and a read begun on the view as it was
+ * fails with SNAPSHOT_NOT_AVAILABLE. Only reads: a write is never made twice.
+ */
+export async function reread<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read()
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SNAPSHOT_NOT_AVAILABLE' || attempt === REREADS) throw err
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
+    }
+  }
+}

@@ -12,7 +12,7 @@ import { Readable, Writable } from 'node:stream'
 import type Hyperblobs from 'hyperblobs'
 import type { BlobId } from 'hyperblobs'
 import { Conflict, NotFound } from '../errors/index.ts'
-import type { DriveNode, HistoryAction, HistoryRecord, Version, View } from './apply.ts'
+import { reread, type DriveNode, type HistoryAction, type HistoryRecord, type Version, type View } from './apply.ts'
 import type { GroupOp } from './ops.ts'
 import { CONFLICTS, childrenRange, folderOf, historyRange, join, nameOf, nodeKey, normalizePath, pathOfNodeKey, subtreeRanges, asFolder } from './paths.ts'
 
@@ -87,17 +87,23 @@ export class Drive {
     const normal = normalizePath(folder)
     const found = normal === '/' ? undefined : await this.#resolve(normal)
     if (normal !== '/' && found?.node.type !== 'dir') throw new NotFound(`"${normal}" is not a folder in this drive.`)
-    const entries: DriveEntry[] = []
-    for await (const e of this.#host.view().createReadStream(childrenRange(asFolder(normal)))) entries.push(...this.#entries(pathOfNodeKey(e.key), e.value as DriveNode))
+    const entries = await reread(async () => {
+      const read: DriveEntry[] = []
+      for await (const e of this.#host.view().createReadStream(childrenRange(asFolder(normal)))) read.push(...this.#entries(pathOfNodeKey(e.key), e.value as DriveNode))
+      return read
+    })
     return entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
   }
 
   /** Every entry in the drive, conflict copies included, by path. */
   async tree(): Promise<DriveEntry[]> {
-    const entries: DriveEntry[] = []
-    for (const range of subtreeRanges('')) {
-      for await (const e of this.#host.view().createReadStream(range)) entries.push(...this.#entries(pathOfNodeKey(e.key), e.value as DriveNode))
-    }
+    const entries = await reread(async () => {
+      const read: DriveEntry[] = []
+      for (const range of subtreeRanges('')) {
+        for await (const e of this.#host.view().createReadStream(range)) read.push(...this.#entries(pathOfNodeKey(e.key), e.value as DriveNode))
+      }
+      return read
+    })
     return entries.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
   }
 
@@ -179,28 +185,32 @@ export class Drive {
 
   async history(path: string): Promise<HistoryEntry[]> {
     const normal = normalizePath(path)
-    const entries: HistoryEntry[] = []
-    for await (const e of this.#host.view().createReadStream(historyRange(normal))) {
-      const r = e.value as HistoryRecord
-      entries.push({ at: r.at, author: this.#host.memberName(r.author), action: r.action, version: r.version ?? null, size: r.size ?? null, other: r.other ?? null })
-    }
-    return entries
+    return reread(async () => {
+      const entries: HistoryEntry[] = []
+      for await (const e of this.#host.view().createReadStream(historyRange(normal))) {
+        const r = e.value as HistoryRecord
+        entries.push({ at: r.at, author: this.#host.memberName(r.author), action: r.action, version: r.version ?? null, size: r.size ?? null, other: r.other ?? null })
+      }
+      return entries
+    })
   }
 
   /** Every file that keeps more than one version, with who wrote each and when. */
   async conflicts(): Promise<ConflictView[]> {
-    const found: ConflictView[] = []
-    for await (const e of this.#host.view().createReadStream(CONFLICTS)) {
-      const path = e.key.slice(1)
-      const node = (await this.#host.view().get(nodeKey(path)))?.value as DriveNode | undefined
-      if (node?.type !== 'file') continue
-      found.push({ path, versions: node.heads.map((h) => ({ version: h.id, author: this.#host.memberName(h.author), mtime: h.mtime, size: h.size })) })
-    }
-    return found
+    return reread(async () => {
+      const found: ConflictView[] = []
+      for await (const e of this.#host.view().createReadStream(CONFLICTS)) {
+        const path = e.key.slice(1)
+        const node = (await this.#host.view().get(nodeKey(path)))?.value as DriveNode | undefined
+        if (node?.type !== 'file') continue
+        found.push({ path, versions: node.heads.map((h) => ({ version: h.id, author: this.#host.memberName(h.author), mtime: h.mtime, size: h.size })) })
+      }
+      return found
+    })
   }
 
   async #node(path: string): Promise<DriveNode | undefined> {
-    return (await this.#host.view().get(nodeKey(path)))?.value as DriveNode | undefined
+    return (await reread(() => this.#host.view().get(nodeKey(path))))?.value as DriveNode | undefined
   }
 
   async #resolve(path: string): Promise<Resolved | undefined> {

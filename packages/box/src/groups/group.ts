@@ -56,7 +56,7 @@ import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors/index.ts'
 import { openSealed, sealTo, type BoxKeys, type KeyPair } from '../keys/index.ts'
 import { openCorestore } from '../store/index.ts'
 import {
-  applier, appliedKey, APPLIED, AUTHORS, carriedKey, MEMBERS, META_KEY, REJOINS, REPLICATORS, ROTATION_KEY,
+  applier, appliedKey, reread, APPLIED, AUTHORS, carriedKey, MEMBERS, META_KEY, REJOINS, REPLICATORS, ROTATION_KEY,
   type Applied, type Author, type Carried, type GroupMeta, type GroupReplicator, type Rotation, type View, type ViewValue,
 } from './apply.ts'
 import { Drive } from './drive.ts'
@@ -277,17 +277,23 @@ export class Group {
     const store = opts.store ?? openCorestore(opts.dir)
     await store.ready()
     const group = new Group(deps, { key: opts.key, dir: opts.dir, store, invitedBy: opts.invitedBy })
-    const epochs = [...opts.epochs].sort((a, b) => a.epoch - b.epoch)
-    for (const e of epochs) group.#keys.set(e.epoch, e.contentKey)
-    const before = epochs.at(-2)
-    if (before) group.#previous = await group.#openEra(before, false)
-    group.#current = await group.#openEra(epochs.at(-1)!, false)
-    for (const lost of group.#epochsFile().abandoned) {
-      const contentKey = openSealed(Buffer.from(lost.key, 'base64'), deps.keys.backupPeer)
-      if (contentKey && !epochs.some((e) => e.base === lost.base)) group.#abandoned.push(await group.#openEra({ epoch: lost.epoch, base: lost.base, contentKey }, false))
+    try {
+      const epochs = [...opts.epochs].sort((a, b) => a.epoch - b.epoch)
+      for (const e of epochs) group.#keys.set(e.epoch, e.contentKey)
+      const before = epochs.at(-2)
+      if (before) group.#previous = await group.#openEra(before, false)
+      group.#current = await group.#openEra(epochs.at(-1)!, false)
+      for (const lost of group.#epochsFile().abandoned) {
+        const contentKey = openSealed(Buffer.from(lost.key, 'base64'), deps.keys.backupPeer)
+        if (contentKey && !epochs.some((e) => e.base === lost.base)) group.#abandoned.push(await group.#openEra({ epoch: lost.epoch, base: lost.base, contentKey }, false))
+      }
+      await group.#connect()
+      return group
+    } catch (err) {
+      // What was opened is closed again: the store's files stay locked until it is, and a later open (or the tests reading them) would fail.
+      await group.close().catch(() => {})
+      throw err
     }
-    await group.#connect()
-    return group
   }
 
   /** The group folder's record of its epochs; none for a group made before it was kept. */
@@ -758,12 +764,10 @@ export class Group {
     return members
   }
 
-  async #refresh(): Promise<void> {
-    const current = this.#current
-    // An epoch opened before the current one is set (the one before it, as the group opens) waits for it.
-    if (!current) return
+  /** What the epoch's view says of the group: its name, members, authors and replicators, and the members of the epoch before still to come over. */
+  async #readState(current: Era) {
     const view = current.base.view
-    this.#meta = (await view.get(META_KEY))?.value as GroupMeta | undefined
+    const meta = (await view.get(META_KEY))?.value as GroupMeta | undefined
     const members = await this.#readMembers(view)
     const authors = new Map<string, Author>()
     for await (const e of view.createReadStream(AUTHORS)) authors.set(e.key.slice(2), e.value as Author)
@@ -775,6 +779,15 @@ export class Group {
     }
     const replicators: GroupReplicator[] = []
     for await (const e of view.createReadStream(REPLICATORS)) replicators.push(e.value as GroupReplicator)
+    return { meta, members, authors, waiting, replicators }
+  }
+
+  async #refresh(): Promise<void> {
+    const current = this.#current
+    // An epoch opened before the current one is set (the one before it, as the group opens) waits for it.
+    if (!current) return
+    const { meta, members, authors, waiting, replicators } = await reread(() => this.#readState(current))
+    this.#meta = meta
     const before = new Set([...this.#members, ...this.#waiting, ...this.#replicators].map((m) => m.peer))
     const dropped = this.#replicators.map((r) => r.peer).filter((peer) => !replicators.some((r) => r.peer === peer))
     this.#members = members
