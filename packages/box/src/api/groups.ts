@@ -103,7 +103,7 @@ export function groupDriveRoutes(app: FastifyInstance, deps: { ops: Operations; 
       await deps.groups.withDrive(group, async (drive) => {
         reply.hijack()
         try {
-          await serveDav(drive, req.raw, reply.raw, { mount, target: url.slice(mount.length) || '/' })
+          await serveDav(drive, req.raw, reply.raw, { mount, target: url.slice(mount.length) || '/', failed: (err) => req.log.error({ err }, 'a WebDAV request on a group drive failed') })
         } catch (err) {
           // The response is ours now, not Fastify's: it must still end.
           if (reply.raw.headersSent) reply.raw.destroy()

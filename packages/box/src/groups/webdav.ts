@@ -15,10 +15,14 @@ import type { Drive } from './drive.ts'
 
 type Dav = typeof WebDAV
 
-/** Where the drive is mounted (`/dav/groups/<key>`, for the links in answers), and the request's target below it, as sent. */
-export interface DavRequest { mount: string; target: string }
+/**
+ * Where the drive is mounted (`/dav/groups/<key>`, for the links in answers), the request's target
+ * below it, as sent, and who is told of a failure that the client sees only as a 500.
+ */
+export interface DavRequest { mount: string; target: string; failed(err: Error): void }
 
 const servers = new WeakMap<Drive, WebDAV.WebDAVServer>()
+const failing = new WeakMap<IncomingMessage, (err: Error) => void>()
 const OWNER = { uid: 'owner', username: 'owner', isAdministrator: true }
 let loaded: Promise<Dav> | undefined
 
@@ -35,6 +39,7 @@ export async function serveDav(drive: Drive, req: IncomingMessage, res: ServerRe
     })
     servers.set(drive, server)
   }
+  failing.set(req, where.failed)
   req.url = where.target.startsWith('/') ? where.target : `/${where.target}`
   // The drives are the owner's alone: webdav-server's blanket cross-origin headers are not sent.
   const setHeader = res.setHeader.bind(res)
@@ -48,15 +53,17 @@ export async function serveDav(drive: Drive, req: IncomingMessage, res: ServerRe
 function driveFileSystem(dav: Dav, drive: Drive): WebDAV.FileSystem {
   const { Errors, ResourceType, LocalLockManager, LocalPropertyManager } = dav
 
-  /** The drive's errors as webdav-server's, which it answers with the matching status. */
-  const davError = (err: unknown): Error => {
+  /** The drive's errors as webdav-server's, which it answers with the matching status; any other is a 500, and told to the request's `failed`. */
+  const davError = (err: unknown, ctx: WebDAV.IContextInfo): Error => {
     if (err instanceof NotFound) return Errors.ResourceNotFound
     if (err instanceof Conflict) return Errors.ResourceAlreadyExists
     if (err instanceof InvalidInput) return Errors.Forbidden
+    // Every request here comes over HTTP, so its context is webdav-server's HTTP one.
+    failing.get((ctx.context as WebDAV.HTTPRequestContext).request)?.(err as Error)
     return err as Error
   }
-  const answer = <T>(work: Promise<T>, callback: (error?: Error, data?: T) => void) => {
-    work.then((value) => callback(undefined, value), (err: unknown) => callback(davError(err)))
+  const answer = <T>(work: Promise<T>, ctx: WebDAV.IContextInfo, callback: (error?: Error, data?: T) => void) => {
+    work.then((value) => callback(undefined, value), (err: unknown) => callback(davError(err, ctx)))
   }
 
   class DriveFileSystem extends dav.FileSystem {
@@ -84,50 +91,52 @@ function driveFileSystem(dav: Dav, drive: Drive): WebDAV.FileSystem {
       this.#stat(path).then(() => callback(true), () => callback(false))
     }
 
-    protected override _type(path: WebDAV.Path, _ctx: WebDAV.TypeInfo, callback: WebDAV.ReturnCallback<WebDAV.ResourceType>): void {
-      answer(this.#stat(path).then((e) => e.type === 'dir' ? ResourceType.Directory : ResourceType.File), callback)
+    protected override _type(path: WebDAV.Path, ctx: WebDAV.TypeInfo, callback: WebDAV.ReturnCallback<WebDAV.ResourceType>): void {
+      answer(this.#stat(path).then((e) => e.type === 'dir' ? ResourceType.Directory : ResourceType.File), ctx, callback)
     }
 
-    protected override _size(path: WebDAV.Path, _ctx: WebDAV.SizeInfo, callback: WebDAV.ReturnCallback<number>): void {
-      answer(this.#stat(path).then((e) => e.size), callback)
+    protected override _size(path: WebDAV.Path, ctx: WebDAV.SizeInfo, callback: WebDAV.ReturnCallback<number>): void {
+      answer(this.#stat(path).then((e) => e.size), ctx, callback)
     }
 
-    protected override _lastModifiedDate(path: WebDAV.Path, _ctx: WebDAV.LastModifiedDateInfo, callback: WebDAV.ReturnCallback<number>): void {
-      answer(this.#stat(path).then((e) => e.mtime), callback)
+    protected override _lastModifiedDate(path: WebDAV.Path, ctx: WebDAV.LastModifiedDateInfo, callback: WebDAV.ReturnCallback<number>): void {
+      answer(this.#stat(path).then((e) => e.mtime), ctx, callback)
     }
 
-    protected override _etag(path: WebDAV.Path, _ctx: WebDAV.ETagInfo, callback: WebDAV.ReturnCallback<string>): void {
-      answer(this.#stat(path).then((e) => `"${e.version ?? `dir-${e.mtime}`}"`), callback)
+    protected override _etag(path: WebDAV.Path, ctx: WebDAV.ETagInfo, callback: WebDAV.ReturnCallback<string>): void {
+      answer(this.#stat(path).then((e) => `"${e.version ?? `dir-${e.mtime}`}"`), ctx, callback)
     }
 
-    protected override _readDir(path: WebDAV.Path, _ctx: WebDAV.ReadDirInfo, callback: WebDAV.ReturnCallback<string[] | WebDAV.Path[]>): void {
-      answer(drive.list(path.toString()).then((entries) => entries.map((e) => e.name)), callback)
+    protected override _readDir(path: WebDAV.Path, ctx: WebDAV.ReadDirInfo, callback: WebDAV.ReturnCallback<string[] | WebDAV.Path[]>): void {
+      answer(drive.list(path.toString()).then((entries) => entries.map((e) => e.name)), ctx, callback)
     }
 
     protected override _create(path: WebDAV.Path, ctx: WebDAV.CreateInfo, callback: WebDAV.SimpleCallback): void {
-      if (ctx.type.isDirectory) return answer(drive.mkdir(path.toString()), callback)
+      if (ctx.type.isDirectory) return answer(drive.mkdir(path.toString()), ctx, callback)
       this.#creating.add(path.toString())
       callback()
     }
 
-    protected override _openWriteStream(path: WebDAV.Path, _ctx: WebDAV.OpenWriteStreamInfo, callback: WebDAV.ReturnCallback<Writable>): void {
+    protected override _openWriteStream(path: WebDAV.Path, ctx: WebDAV.OpenWriteStreamInfo, callback: WebDAV.ReturnCallback<Writable>): void {
       const key = path.toString()
       answer(drive.write(key).then((stream) => {
         stream.once('close', () => this.#creating.delete(key))
+        // An upload that fails once it is under way (storing the version, say) is a 500 too.
+        stream.once('error', (err) => davError(err, ctx))
         return stream
-      }), callback)
+      }), ctx, callback)
     }
 
-    protected override _openReadStream(path: WebDAV.Path, _ctx: WebDAV.OpenReadStreamInfo, callback: WebDAV.ReturnCallback<Readable>): void {
-      answer(drive.read(path.toString()), callback)
+    protected override _openReadStream(path: WebDAV.Path, ctx: WebDAV.OpenReadStreamInfo, callback: WebDAV.ReturnCallback<Readable>): void {
+      answer(drive.read(path.toString()), ctx, callback)
     }
 
-    protected override _delete(path: WebDAV.Path, _ctx: WebDAV.DeleteInfo, callback: WebDAV.SimpleCallback): void {
-      answer(drive.remove(path.toString()), callback)
+    protected override _delete(path: WebDAV.Path, ctx: WebDAV.DeleteInfo, callback: WebDAV.SimpleCallback): void {
+      answer(drive.remove(path.toString()), ctx, callback)
     }
 
     protected override _move(from: WebDAV.Path, to: WebDAV.Path, ctx: WebDAV.MoveInfo, callback: WebDAV.ReturnCallback<boolean>): void {
-      answer(drive.move(from.toString(), to.toString(), { overwrite: ctx.overwrite }), callback)
+      answer(drive.move(from.toString(), to.toString(), { overwrite: ctx.overwrite }), ctx, callback)
     }
 
     protected override _lockManager(path: WebDAV.Path, _ctx: WebDAV.LockManagerInfo, callback: WebDAV.ReturnCallback<WebDAV.ILockManager>): void {
