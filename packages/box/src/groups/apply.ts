@@ -348,8 +348,8 @@ async function move(b: Batch, from: string, to: string, replaced: Map<string, Se
   for (const { path } of nodes) await b.del(nodeKey(path))
 }
 
-/** Tries a read of a group's view takes before its error is the caller's. */
-const REREADS = 5
+/** Tries a read of a group's view takes before its error is the caller's: together they wait up to 1.4 s. */
+const REREADS = 8
 
 /**
  * Makes a read of a group's view again when autobase cut it short: as it reorders what members
@@ -362,7 +362,7 @@ export async function reread<T>(read: () => Promise<T>): Promise<T> {
       return await read()
     } catch (err) {
       if ((err as { code?: string }).code !== 'SNAPSHOT_NOT_AVAILABLE' || attempt === REREADS) throw err
-      await new Promise((resolve) => setTimeout(resolve, 20 * attempt))
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
     }
   }
 }
