@@ -406,12 +406,14 @@ if (selected('ingest')) {
   console.error('HTTP ingest against PostgreSQL COPY')
   const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./ingest.ts', import.meta.url))], { encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'inherit'] })
   type Against = { rowsPerSecond: number; ratio: number } | null
-  const r = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { boxRecordsPerSecond: number; copy: Against; batches: Against; parallel: Against; rounds: number }
+  const r = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { boxRecordsPerSecond: number; copy: Against; batches: Against; parallel: Against; rounds: number; cpuMicrosecondsPerPoint: { box: number; copy: number | null } | null }
   const ours = `${r.boxRecordsPerSecond.toLocaleString('en')} rec/s`
   const against = (name: string, x: Against, target: string) => row(name, ours, x ? `${x.rowsPerSecond.toLocaleString('en')} rows/s` : 'no PostgreSQL reachable', x?.ratio ?? null, target)
   against(`HTTP SenML ingest into \`coffer start\`, batches of 1,000 over 4 connections (p50 of ${r.rounds} rounds), against one PostgreSQL COPY of the same points`, r.copy, '≥ 0.8')
   against('… against a COPY and commit per batch over 4 connections', r.batches, 'reported')
   against('… against a streaming COPY on each of 4 connections', r.parallel, 'reported')
+  const cpu = r.cpuMicrosecondsPerPoint
+  if (cpu) row('… CPU time per point, every thread of the server', `${cpu.box} µs`, cpu.copy === null ? 'no PostgreSQL reachable' : `${cpu.copy} µs (one COPY)`, cpu.copy === null ? null : cpu.copy / cpu.box, 'reported')
 }
 
 await box.close()
