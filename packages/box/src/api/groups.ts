@@ -105,7 +105,8 @@ export function groupDriveRoutes(app: FastifyInstance, deps: { ops: Operations; 
         try {
           await serveDav(drive, req.raw, reply.raw, { mount, target: url.slice(mount.length) || '/', failed: (err) => req.log.error({ err }, 'a WebDAV request on a group drive failed') })
         } catch (err) {
-          // The response is ours now, not Fastify's: it must still end.
+          // The response is ours now, not Fastify's: it must still end, and Fastify no longer logs what failed.
+          req.log.error({ err }, 'a WebDAV request on a group drive failed')
           if (reply.raw.headersSent) reply.raw.destroy()
           else reply.raw.writeHead(500).end()
           throw err

@@ -23,6 +23,8 @@ export interface DavRequest { mount: string; target: string; failed(err: Error):
 
 const servers = new WeakMap<Drive, WebDAV.WebDAVServer>()
 const failing = new WeakMap<IncomingMessage, (err: Error) => void>()
+/** Requests whose failure was told already. */
+const told = new WeakSet<IncomingMessage>()
 const OWNER = { uid: 'owner', username: 'owner', isAdministrator: true }
 let loaded: Promise<Dav> | undefined
 
@@ -36,6 +38,12 @@ export async function serveDav(drive: Drive, req: IncomingMessage, res: ServerRe
       rootFileSystem: driveFileSystem(dav, drive), serverName: 'coffer-drive', version: '1', requireAuthentification: false,
       // The request was authenticated before it came here: every one is the owner's.
       httpAuthentication: { askForAuthentication: () => ({}), getUser: (_ctx, callback) => callback(undefined as never, OWNER) },
+    })
+    // A 500 webdav-server answers on its own, from no error of the drive's, is told too.
+    server.afterRequest((ctx, next) => {
+      const status = ctx.response.statusCode
+      if (status >= 500 && !told.has(ctx.request)) failing.get(ctx.request)?.(new Error(`webdav-server answered ${status} to ${ctx.request.method} ${ctx.requested.uri}`))
+      next()
     })
     servers.set(drive, server)
   }
@@ -59,7 +67,9 @@ function driveFileSystem(dav: Dav, drive: Drive): WebDAV.FileSystem {
     if (err instanceof Conflict) return Errors.ResourceAlreadyExists
     if (err instanceof InvalidInput) return Errors.Forbidden
     // Every request here comes over HTTP, so its context is webdav-server's HTTP one.
-    failing.get((ctx.context as WebDAV.HTTPRequestContext).request)?.(err as Error)
+    const req = (ctx.context as WebDAV.HTTPRequestContext).request
+    told.add(req)
+    failing.get(req)?.(err as Error)
     return err as Error
   }
   const answer = <T>(work: Promise<T>, ctx: WebDAV.IContextInfo, callback: (error?: Error, data?: T) => void) => {
