@@ -82,6 +82,8 @@ const CARRY_BATCH = 256
 const WINDOWS_MS = 30_000
 /** How long a move to another epoch waits for the requests using the group to finish before it goes ahead anyway. */
 const DRAIN_MS = 10_000
+/** How long closing a group waits for each of its parts (a move under way, each epoch, the store) before it goes on without it. */
+const CLOSE_MS = 10_000
 /** How long copying a file out of an epoch that lost a race waits for a block no connected member has yet; it is tried again later. */
 const COPY_TIMEOUT_MS = 30_000
 
@@ -360,17 +362,32 @@ export class Group {
     this.#windowTimer.unref()
   }
 
+  /**
+   * Closes the group. A move to a new epoch under way, and each epoch's base, get CLOSE_MS each to
+   * finish: one that fails or hangs is logged and left behind, and the rest still close (the store
+   * last, which unlocks the group's files), so the box can always stop.
+   */
   async close(): Promise<void> {
     clearInterval(this.#windowTimer)
-    await this.#advancing
+    await this.#closing('a move to a new epoch', this.#advancing)
     await this.#swarm?.close()
     await this.shares.close()
     await this.#replicas.close()
     for (const { core } of this.#blobCores.values()) await core.close()
     this.#blobCores.clear()
     this.#closed = true
-    for (const era of [...this.#abandoned, this.#previous, this.#current]) if (era) await this.#closeEra(era)
-    await this.#store.close()
+    for (const era of [...this.#abandoned, this.#previous, this.#current]) if (era) await this.#closing(`epoch ${era.epoch.epoch}`, this.#closeEra(era))
+    await this.#closing('its store', this.#store.close())
+  }
+
+  /** Waits for a step of closing, CLOSE_MS at most; one that fails or takes longer is logged. */
+  async #closing(what: string, step: Promise<unknown> | undefined): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_MS)))
+    const ended = await Promise.race([Promise.resolve(step).then(() => 'done' as const, (err: Error) => err), late])
+    clearTimeout(timer)
+    if (ended === 'late') this.#deps.logger?.warn({ group: this.key, step: what }, `closing a group: ${what} did not end within ${CLOSE_MS / 1000} s, and is left behind`)
+    else if (ended instanceof Error) this.#deps.logger?.warn({ group: this.key, step: what, err: ended.message }, `closing a group: ${what} failed`)
   }
 
   /** Closes the group and deletes everything this box held of it. */
