@@ -106,6 +106,7 @@ async function timed(cpu: number[], which: (pid: number, name: string) => boolea
   if (before && after) cpu.push([...after].reduce((sum, [pid, seconds]) => sum + seconds - (before.get(pid) ?? 0), 0) / points)
   return rate
 }
+
 async function boxRound(): Promise<Round> {
   const result = await autocannon({
     url: `${url}/api/v1/sources/ingest/records`, method: 'POST', duration: SECONDS, connections: CONNECTIONS,
@@ -184,7 +185,7 @@ const micros = (perPoint: number[]) => Number((p50(perPoint) * 1e6).toFixed(2))
 // Each round against the COPY rounds beside it, so a machine that slows down between rounds moves neither.
 const against = (way: CopyWay) => pool ? { rowsPerSecond: Math.round(p50(copies[way])), ratio: Number(p50(ours.map((r, i) => r / copies[way][i]!)).toFixed(2)) } : null
 console.log(JSON.stringify({
-  boxRecordsPerSecond: Math.round(p50(ours)), copy: against('copy'),
-  cpuMicrosecondsPerPoint: cpu.box.length ? { box: micros(cpu.box), copy: cpu.copy.length ? micros(cpu.copy) : null } : null, batches: against('batches'), parallel: against('parallel'),
+  boxRecordsPerSecond: Math.round(p50(ours)), copy: against('copy'), batches: against('batches'), parallel: against('parallel'),
+  cpuMicrosecondsPerPoint: cpu.box.length ? { box: micros(cpu.box), copy: cpu.copy.length ? micros(cpu.copy) : null } : null,
   rounds: ROUNDS, seconds: SECONDS, loadAverage: [loadBefore, load()],
 }))

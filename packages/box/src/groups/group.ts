@@ -292,7 +292,7 @@ export class Group {
       await group.#connect()
       return group
     } catch (err) {
-      // What was opened is closed again: the store's files stay locked until it is, and a later open (or the tests reading them) would fail.
+      // What was opened is closed again: the store's files stay locked until it is, and a later open would fail.
       await group.close().catch(() => {})
       throw err
     }
