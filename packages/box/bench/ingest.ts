@@ -172,7 +172,8 @@ const copies: Record<CopyWay, number[]> = { copy: [], batches: [], parallel: [] 
 const cpu = { box: [] as number[], copy: [] as number[] }
 for (let round = 0; round < ROUNDS; round++) {
   ours.push(await timed(cpu.box, (pid) => pid === box.pid, boxRound))
-  for (const way of pool ? WAYS : []) copies[way].push(await timed(way === 'copy' ? cpu.copy : [], (_pid, name) => name === 'postgres', () => copyRound(pool!, way)))
+  // PostgreSQL's CPU is read around the one-COPY round, the target's baseline.
+  for (const way of pool ? WAYS : []) copies[way].push(way === 'copy' ? await timed(cpu.copy, (_pid, name) => name === 'postgres', () => copyRound(pool!, way)) : (await copyRound(pool!, way)).rate)
   console.error(`  round ${round + 1}: box ${Math.round(ours.at(-1)!)} rec/s${pool ? WAYS.map((way) => `, ${way} ${Math.round(copies[way].at(-1)!)} rows/s`).join('') : ''}`)
 }
 await pool?.query('DROP TABLE coffer_bench_ingest')

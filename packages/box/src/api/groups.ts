@@ -100,13 +100,14 @@ export function groupDriveRoutes(app: FastifyInstance, deps: { ops: Operations; 
       const mount = `${DAV_PREFIX}/${group}`
       const url = req.raw.url ?? mount
       // Once the group is ready (opened, and in an epoch: a 503 if it is not soon); a move to a new epoch waits for the request.
+      const failed = (err: unknown) => req.log.error({ err }, 'a WebDAV request on a group drive failed')
       await deps.groups.withDrive(group, async (drive) => {
         reply.hijack()
         try {
-          await serveDav(drive, req.raw, reply.raw, { mount, target: url.slice(mount.length) || '/', failed: (err) => req.log.error({ err }, 'a WebDAV request on a group drive failed') })
+          await serveDav(drive, req.raw, reply.raw, { mount, target: url.slice(mount.length) || '/', failed })
         } catch (err) {
           // The response is ours now, not Fastify's: it must still end, and Fastify no longer logs what failed.
-          req.log.error({ err }, 'a WebDAV request on a group drive failed')
+          failed(err)
           if (reply.raw.headersSent) reply.raw.destroy()
           else reply.raw.writeHead(500).end()
           throw err
