@@ -11,6 +11,7 @@ import { createBox, initHome, openHome } from '../src/index.ts'
 import { openMetaDb } from '../src/db/index.ts'
 import { Groups } from '../src/groups/index.ts'
 import { Unavailable } from '../src/errors/index.ts'
+import { openCorestore } from '../src/store/index.ts'
 import { PASSPHRASE, call, tempDir, until, within } from './helpers.ts'
 import { member, teardown, testnet, type Bootstrap, type Later } from './group-members.ts'
 
@@ -26,6 +27,8 @@ function restartable(later: Later, bootstrap: Bootstrap) {
     db.close()
   })
   return {
+    /** Where its groups' stores are, a folder per group. */
+    stores: path.join(dir, 'groups'),
     get groups() { return groups! },
     /** Starts the box's groups; what `open()` answers is returned, not waited for. */
     start(readyMs?: number): Promise<void> {
@@ -84,11 +87,34 @@ test('with a tiny wait, a request for a group still opening is answered 503 with
     assert.ok(err instanceof Unavailable)
     assert.equal(err.status, 503)
     assert.equal(err.extras.retryAfter, 5)
-    assert.match(err.message, /"Allotment" is still being opened as the box starts; try again in a few seconds/)
+    assert.match(err.message, /"Allotment" is still being opened; try again in a few seconds/)
     return true
   })
   await opening
   assert.equal((await anna.groups.get(key)).members.length, 3)
+})
+
+test('a group that fails to open is opened again: meanwhile a request is told why and when the box tries next, and then the group answers', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const anna = restartable(later, bootstrap)
+  await anna.start()
+  const { key } = await allotment(later, bootstrap, anna)
+  await anna.stop()
+
+  // Another process holds the group's store, so the box cannot lock it as it starts.
+  const holder = openCorestore(path.join(anna.stores, key))
+  await holder.ready()
+  await anna.start(0)
+  await assert.rejects(anna.groups.get(key), (err: unknown) => {
+    assert.ok(err instanceof Unavailable)
+    assert.match(err.message, /"Allotment" could not be opened \(.*lock.*\); the box tries again in 1 s/i)
+    assert.equal(err.extras.retryAfter, 1)
+    return true
+  })
+  await holder.close()
+  const shown = await until('the group to open on a later try', () => anna.groups.get(key).catch(() => undefined), 30_000)
+  assert.equal(shown.members.length, 3)
 })
 
 test('a request made while a removal moves the group to a new epoch waits for the move, and answers the group as it is after it', async (t) => {

@@ -33,6 +33,9 @@ const LEAVE_HEARD_MS = 10_000
 const READY_MS = 10_000
 /** What a client answered 503 is told to wait, in seconds. */
 const RETRY_AFTER_S = 5
+/** A group that failed to open is opened again after this long, doubled each time it fails again, up to REOPEN_MAX_MS. */
+const REOPEN_MS = 1_000
+const REOPEN_MAX_MS = 60_000
 
 /** What a group between epochs is doing, as a 503 says it. */
 const MOVING: Record<Moving, string> = {
@@ -135,6 +138,9 @@ export class Groups {
   readonly #open = new Map<string, Group>()
   /** Groups the box knows and is opening still, as it starts: requests for them wait. */
   readonly #opening = new Map<string, Promise<void>>()
+  /** Groups whose last open failed, until they are opened again: why, how many times, and when next. */
+  readonly #failed = new Map<string, { reason: string; tries: number; at: number; timer: NodeJS.Timeout }>()
+  #closed = false
   /** Groups being joined or left, so one is not done twice at once. */
   readonly #busy = new Set<string>()
   #impl: Promise<typeof import('./group.ts')> | undefined
@@ -165,18 +171,37 @@ export class Groups {
     await opened
   }
 
-  async #openGroup(row: GroupRow): Promise<void> {
+  /**
+   * Opens one group. An open that fails — autobase rewriting the view under a read on a loaded
+   * machine, a store still locked — is tried again later, sooner at first, so a group is not shut
+   * out until the box restarts; requests meanwhile are answered 503 with the reason.
+   */
+  async #openGroup(row: GroupRow, tries = 0): Promise<void> {
     try {
       const { Group } = await this.#load()
       this.#open.set(row.key, await Group.open(this.#groupDeps(), { key: row.key, dir: this.#dir(row.key), epochs: this.#epochs(row.key), invitedBy: row.invited_by }))
     } catch (err) {
-      this.#deps.logger?.error({ group: row.key, err: (err as Error).message }, 'a group could not be opened')
+      const ms = Math.min(REOPEN_MAX_MS, REOPEN_MS * 2 ** tries)
+      this.#deps.logger?.error({ group: row.key, err: (err as Error).message, retryInMs: ms }, 'a group could not be opened; the box tries again')
+      const timer = setTimeout(() => this.#reopen(row.key), ms).unref()
+      this.#failed.set(row.key, { reason: (err as Error).message, tries: tries + 1, at: Date.now() + ms, timer })
     } finally {
       this.#opening.delete(row.key)
     }
   }
 
+  #reopen(key: string): void {
+    const failed = this.#failed.get(key)
+    this.#failed.delete(key)
+    const row = this.#rows().find((r) => r.key === key)
+    if (this.#closed || !failed || !row) return
+    this.#opening.set(key, this.#openGroup(row, failed.tries))
+  }
+
   async close(): Promise<void> {
+    this.#closed = true
+    for (const { timer } of this.#failed.values()) clearTimeout(timer)
+    this.#failed.clear()
     await Promise.all(this.#opening.values())
     for (const group of this.#open.values()) await group.close()
     this.#open.clear()
@@ -369,8 +394,7 @@ export class Groups {
     const row = this.#row(key)
     const group = this.#open.get(key)
     if (group) return group.drive
-    if (this.#opening.has(key)) throw this.#unavailable(row)
-    throw new Conflict('That group could not be opened when the box started: see the box\'s log.')
+    throw this.#unavailable(row)
   }
 
   /** Uses a group's drive once the group is ready (see #with): a move to a new epoch waits until `use` is done. */
@@ -541,7 +565,7 @@ export class Groups {
       if (tooLate && this.#opening.has(row.key)) throw this.#unavailable(row)
     }
     const group = this.#open.get(row.key)
-    if (!group) throw new Conflict('That group could not be opened when the box started: see the box\'s log.')
+    if (!group) throw this.#unavailable(row)
     for (;;) {
       if (!(await group.settled(Math.max(0, until - Date.now())))) throw this.#unavailable(row, group)
       if (!this.#open.has(row.key)) throw new NotFound(`This box is in no group "${row.key}" any more: it left it.`)
@@ -553,10 +577,15 @@ export class Groups {
     }
   }
 
-  /** The 503 for a group the box is opening, or one moving to a new epoch: what it is doing, and when to ask again. */
+  /** The 503 for a group the box is opening, could not open yet, or is moving to a new epoch: what it is doing, and when to ask again. */
   #unavailable(row: GroupRow, group?: Group): Unavailable {
     const name = group?.name || row.name
-    const doing = group?.moving ? MOVING[group.moving] : 'is still being opened as the box starts'
+    const failed = this.#failed.get(row.key)
+    if (!group && failed) {
+      const seconds = Math.max(1, Math.ceil((failed.at - Date.now()) / 1000))
+      return new Unavailable(`The group "${name}" could not be opened (${failed.reason}); the box tries again in ${seconds} s. If this goes on, the box's log says more.`, seconds)
+    }
+    const doing = group?.moving ? MOVING[group.moving] : 'is still being opened'
     return new Unavailable(`The group "${name}" ${doing}; try again in a few seconds.`, RETRY_AFTER_S)
   }
 
