@@ -12,7 +12,7 @@ interface GroupState { epoch: number; role: string | null; removed: boolean; wri
 /** A box's view of the group. One moving to a new epoch answers 503 while it moves, longer than usual on a loaded machine: asked again, as a client told to retry does. */
 async function state(box: Box, key: string): Promise<GroupState> {
   for (const end = Date.now() + 60_000; ;) {
-    const res = await box.api('GET', `/groups/${key}`)
+    const res = await within(`GET /groups/${key.slice(0, 8)}…`, box.api('GET', `/groups/${key}`), 60_000)
     if (res.status === 503 && Date.now() < end) {
       await new Promise((resolve) => setTimeout(resolve, 200))
       continue
@@ -27,12 +27,12 @@ async function boxKey(box: Box): Promise<string> {
 }
 
 async function put(box: Box, key: string, file: string, text: string): Promise<void> {
-  const res = await call(box.url, 'PUT', `/dav/groups/${key}${file}`, { raw: text, type: 'text/plain', token: box.token })
+  const res = await within(`PUT ${file}`, call(box.url, 'PUT', `/dav/groups/${key}${file}`, { raw: text, type: 'text/plain', token: box.token }), 60_000)
   assert.ok([201, 204].includes(res.status), `PUT ${file} answered ${res.status}`)
 }
 
 async function read(box: Box, key: string, file: string): Promise<string | undefined> {
-  const res = await call(box.url, 'GET', `/dav/groups/${key}${file}`, { token: box.token, accept: '*/*' })
+  const res = await within(`GET ${file}`, call(box.url, 'GET', `/dav/groups/${key}${file}`, { token: box.token, accept: '*/*' }), 60_000)
   return res.status === 200 ? String(res.body) : undefined
 }
 
@@ -50,10 +50,10 @@ async function group(boxes: { box: Box; name: string; admin?: boolean }[]): Prom
   return key
 }
 
-/** Moves boxes to another network: stopped, and started there. */
+/** Moves boxes to another network: stopped, and started there. Each step is bounded, so one that does not end fails the test, naming it, rather than hanging it. */
 async function moveTo(network: Bootstrap, ...boxes: Box[]): Promise<void> {
-  for (const box of boxes) await box.stop()
-  for (const box of boxes) await box.start(network)
+  for (const [i, box] of boxes.entries()) await within(`box ${i + 1} of ${boxes.length} to stop`, box.stop(), 60_000)
+  for (const [i, box] of boxes.entries()) await within(`box ${i + 1} of ${boxes.length} to start again`, box.start(network), 60_000)
 }
 
 /** Every content key a box holds for the group, as its box.db keeps them. */
@@ -115,13 +115,16 @@ test('two admins each remove a different member while cut off from each other: o
   await moveTo(elsewhere, bea!, cleo!, xavi!)
   // A box opening the group again, or moving to a new epoch, is waited for by the requests themselves: this waits only for each to have heard of all five members before it is cut off.
   for (const box of [bea!, cleo!, xavi!]) await until('a moved box to know all five members', async () => (await state(box, key)).members.length === 5 || undefined, 30_000)
-  assert.equal((await anna!.api('DELETE', `/groups/${key}/members/${xaviKey}`)).status, 200)
-  assert.equal((await bea!.api('DELETE', `/groups/${key}/members/${yuriKey}`)).status, 200)
-  for (const [box, side] of [[yuri!, 'Anna'], [cleo!, 'Bea'], [xavi!, 'Bea']] as const) {
-    await until(`${side}'s side to be in ${side}'s new epoch`, async () => {
-      const s = await state(box, key)
+  assert.equal((await within('Anna removing Xavi', anna!.api('DELETE', `/groups/${key}/members/${xaviKey}`), 60_000)).status, 200)
+  assert.equal((await within('Bea removing Yuri', bea!.api('DELETE', `/groups/${key}/members/${yuriKey}`), 60_000)).status, 200)
+  for (const [box, name, side] of [[yuri!, 'Yuri', 'Anna'], [cleo!, 'Cleo', 'Bea'], [xavi!, 'Xavi', 'Bea']] as const) {
+    let seen: GroupState | undefined
+    await until(`${name} to be in ${side}'s new epoch`, async () => {
+      const s = seen = await state(box, key)
       return s.epoch === 1 && s.writable && s.role !== null || undefined
-    }, 60_000)
+    }, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message} Last seen: epoch ${seen?.epoch}, writable ${seen?.writable}, role ${seen?.role}, members ${seen?.members.map((m) => m.name).join(', ')}.`)
+    })
   }
   await put(anna!, key, '/anna.txt', 'Anna, during the race')
   await put(bea!, key, '/bea.txt', 'Bea, during the race')
@@ -168,8 +171,8 @@ test('two admins remove the same member at once: they converge on one epoch, the
   const xaviKey = await boxKey(xavi!)
 
   await moveTo(elsewhere, bea!)
-  assert.equal((await anna!.api('DELETE', `/groups/${key}/members/${xaviKey}`)).status, 200)
-  assert.equal((await bea!.api('DELETE', `/groups/${key}/members/${xaviKey}`)).status, 200)
+  assert.equal((await within('Anna removing Xavi', anna!.api('DELETE', `/groups/${key}/members/${xaviKey}`), 60_000)).status, 200)
+  assert.equal((await within('Bea removing Xavi', bea!.api('DELETE', `/groups/${key}/members/${xaviKey}`), 60_000)).status, 200)
   await put(anna!, key, '/anna.txt', 'Anna, during the race')
   await put(bea!, key, '/bea.txt', 'Bea, during the race')
   const held = keysHeld(xavi!, key)

@@ -339,6 +339,9 @@ test('removing a member moves the group to a new content key: the removed box is
   assert.equal((await rex.groups.drive(key).readFile('/before.txt')).toString(), 'MARKER-before-removal')
   await new Promise((resolve) => setTimeout(resolve, 1000))
   assert.equal(await rex.groups.drive(key).stat('/after.txt'), undefined)
+  // ... and writes nothing more: it is told why.
+  assert.equal((await rex.groups.get(key)).writable, false)
+  await assert.rejects(rex.groups.drive(key).writeFile('/from-rex.txt', 'Rex, removed'), { status: 409, message: /removed from the group/ })
 
   // A box let in after the removal reads what was written before it and after; a member restarted is still in the new epoch.
   const dan = await member(later, bootstrap)

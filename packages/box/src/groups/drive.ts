@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { Readable, Writable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import type Hyperblobs from 'hyperblobs'
 import type { BlobId } from 'hyperblobs'
 import { Conflict, NotFound } from '../errors/index.ts'
@@ -134,10 +135,9 @@ export class Drive {
 
   async writeFile(path: string, data: Buffer | string): Promise<void> {
     const stream = await this.write(path)
-    await new Promise<void>((resolve, reject) => {
-      stream.once('error', reject)
-      stream.end(data, () => resolve())
-    })
+    // Settled by the upload's own end: a change the log refuses rejects here.
+    stream.end(data)
+    await finished(stream)
   }
 
   async readFile(path: string): Promise<Buffer> {

@@ -744,6 +744,7 @@ export class Group {
   }
 
   async #append(era: Era, op: GroupOp): Promise<void> {
+    if (era === this.#current && this.removed) throw new Conflict('This box was removed from the group: it keeps what it held, and can write nothing more.')
     if (!era.base.writable) throw new Conflict('This box cannot write to the group yet: it is still being let in. Try again in a moment.')
     await era.base.append(op)
     await era.base.update()
