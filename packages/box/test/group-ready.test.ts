@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { createBox, initHome, openHome } from '../src/index.ts'
@@ -115,6 +116,25 @@ test('a group that fails to open is opened again: meanwhile a request is told wh
   await holder.close()
   const shown = await until('the group to open on a later try', () => anna.groups.get(key).catch(() => undefined), 30_000)
   assert.equal(shown.members.length, 3)
+})
+
+test('a group the box cannot open can still be left: it is dropped from this box, its files with it', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const anna = restartable(later, bootstrap)
+  await anna.start()
+  const { key } = await allotment(later, bootstrap, anna)
+  await anna.stop()
+
+  const holder = openCorestore(path.join(anna.stores, key))
+  await holder.ready()
+  later(() => holder.close().catch(() => {}))
+  await anna.start(0)
+  await assert.rejects(anna.groups.get(key), { status: 503, message: /leaving the group drops it from this box/ })
+  assert.deepEqual(await anna.groups.leave(key), { left: key })
+  await assert.rejects(anna.groups.get(key), { status: 404 })
+  assert.ok(!fs.existsSync(path.join(anna.stores, key)), 'the group\'s files are deleted')
+  assert.deepEqual(await anna.groups.list(), [])
 })
 
 test('a request made while a removal moves the group to a new epoch waits for the move, and answers the group as it is after it', async (t) => {

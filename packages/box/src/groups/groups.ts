@@ -343,22 +343,35 @@ export class Groups {
 
   /** Leaves a group: the other members hear it, and this box's copy of the group is deleted. */
   async leave(key: string): Promise<{ left: string }> {
+    // A group the box cannot open is left here only: the others hear nothing, and list this box until an admin removes it.
+    if (this.#failed.has(key)) {
+      clearTimeout(this.#failed.get(key)!.timer)
+      this.#failed.delete(key)
+      fs.rmSync(this.#dir(key), { recursive: true, force: true })
+      this.#forget(key)
+      return { left: key }
+    }
     return this.#with(key, async (group) => {
       if (this.#busy.has(key)) throw new Conflict('This box is leaving that group already.')
       this.#busy.add(key)
       try {
         await group.leave(LEAVE_HEARD_MS)
         this.#open.delete(key)
-        this.#deps.db.transaction(() => {
-          this.#deps.db.prepare('DELETE FROM group_epochs WHERE group_key = ?').run(key)
-          this.#deps.db.prepare('DELETE FROM group_invites WHERE group_key = ?').run(key)
-          this.#deps.db.prepare('DELETE FROM groups WHERE key = ?').run(key)
-        })()
+        this.#forget(key)
         return { left: key }
       } finally {
         this.#busy.delete(key)
       }
     }, { hold: false })
+  }
+
+  /** What box.db holds of a group this box left. */
+  #forget(key: string): void {
+    this.#deps.db.transaction(() => {
+      this.#deps.db.prepare('DELETE FROM group_epochs WHERE group_key = ?').run(key)
+      this.#deps.db.prepare('DELETE FROM group_invites WHERE group_key = ?').run(key)
+      this.#deps.db.prepare('DELETE FROM groups WHERE key = ?').run(key)
+    })()
   }
 
   /** An invite for a blind replicator, sealed to its key; it pairs once, with this admin's box, which must be running then. */
@@ -583,7 +596,7 @@ export class Groups {
     const failed = this.#failed.get(row.key)
     if (!group && failed) {
       const seconds = Math.max(1, Math.ceil((failed.at - Date.now()) / 1000))
-      return new Unavailable(`The group "${name}" could not be opened (${failed.reason}); the box tries again in ${seconds} s. If this goes on, the box's log says more.`, seconds)
+      return new Unavailable(`The group "${name}" could not be opened (${failed.reason}); the box tries again in ${seconds} s. If this goes on, the box's log says more; leaving the group drops it from this box.`, seconds)
     }
     const doing = group?.moving ? MOVING[group.moving] : 'is still being opened'
     return new Unavailable(`The group "${name}" ${doing}; try again in a few seconds.`, RETRY_AFTER_S)
