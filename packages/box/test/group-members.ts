@@ -86,7 +86,8 @@ export async function startBox(later: Later, bootstrap: Bootstrap) {
   const program = new Command().exitOverride()
   groupCommands(program, () => new Client(url, token))
   const start = async (network: Bootstrap) => {
-    const started = createBox({ home, port: 0, logLevel: 'silent', dhtBootstrap: network })
+    // Silent, unless GROUP_TEST_LOG names a level (warn, info): the boxes' own account of a failing run.
+    const started = createBox({ home, port: 0, logLevel: (process.env.GROUP_TEST_LOG ?? 'silent') as 'silent', dhtBootstrap: network })
     await started.open()
     url = await started.listen()
     token = started.arbiter.ownerToken(3600).token
