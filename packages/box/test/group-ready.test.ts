@@ -14,7 +14,7 @@ import { Groups } from '../src/groups/index.ts'
 import { Unavailable } from '../src/errors/index.ts'
 import { openCorestore } from '../src/store/index.ts'
 import { PASSPHRASE, call, tempDir, until, within } from './helpers.ts'
-import { member, teardown, testnet, type Bootstrap, type Later } from './group-members.ts'
+import { member, startBox, teardown, testnet, type Bootstrap, type Later } from './group-members.ts'
 
 /** A box's groups on a home of its own, opened again as a box starts: `open()` is not awaited, so requests meet the group still opening. */
 function restartable(later: Later, bootstrap: Bootstrap) {
@@ -131,7 +131,9 @@ test('a group the box cannot open can still be left: it is dropped from this box
   later(() => holder.close().catch(() => {}))
   await anna.start(0)
   await assert.rejects(anna.groups.get(key), { status: 503, message: /leaving the group drops it from this box/ })
+  assert.deepEqual(anna.groups.unopened().map((g) => [g.key, g.name]), [[key, 'Allotment']])
   assert.deepEqual(await anna.groups.leave(key), { left: key })
+  assert.deepEqual(anna.groups.unopened(), [])
   await assert.rejects(anna.groups.get(key), { status: 404 })
   assert.ok(!fs.existsSync(path.join(anna.stores, key)), 'the group\'s files are deleted')
   assert.deepEqual(await anna.groups.list(), [])
@@ -209,4 +211,22 @@ test('over HTTP: a group moving to a new epoch answers 503 with Retry-After once
   const read = await call(url, 'GET', `/dav/groups/${key}/during.txt`, { token, accept: '*/*' })
   assert.equal(read.status, 200)
   assert.equal(String(read.body), 'half of it, and the rest')
+})
+
+test('from the command line: a group the box could not open is listed with why, and leaving it by its key drops it', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const box = await startBox(later, bootstrap)
+  const key: string = (await box.api('POST', '/groups', { body: { name: 'Attic', as: 'Anna' } })).body.key
+  await box.stop()
+  const holder = openCorestore(path.join(box.home, 'groups', key))
+  await holder.ready()
+  later(() => holder.close().catch(() => {}))
+  await box.start()
+
+  const listed = await box.coffer('groups', 'list')
+  assert.match(listed, new RegExp(`"Attic" \\(${key.slice(0, 8)}\\) could not be opened: .*lock.*\\. The box tries again in \\d+ s; \`coffer groups leave ${key.slice(0, 8)}\` drops it from this box\\.`, 'i'))
+  assert.match(await box.coffer('groups', 'leave', key.slice(0, 8)), /Dropped "Attic" from this box\. It could not be opened, so its members were not told/)
+  assert.match(await box.coffer('groups', 'list'), /No group yet/)
+  assert.equal((await box.api('GET', `/groups/${key}`)).status, 404)
 })

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander'
 import { InvalidInput } from '../errors/index.ts'
-import type { AskView, GroupView, MemberView, NearbyView, ReplicatorView, SharedSourceView } from '../groups/index.ts'
+import type { AskView, GroupView, MemberView, NearbyView, ReplicatorView, SharedSourceView, UnopenedGroup } from '../groups/index.ts'
 // Words only: the groups' machinery is the running box's, not this command's.
 import { describeRules, sameFingerprint } from '../groups/words.ts'
 import type { Client } from './connect.ts'
@@ -60,14 +60,23 @@ function conflicts(group: GroupView): string[] {
   return group.conflicts.map((c) => `! ${c.path} has ${c.versions.length} versions, written at once: ${c.versions.map((v) => `${v.author} at ${v.mtime.slice(0, 16).replace('T', ' ')}`).join(', ')}. Both are in the drive; delete the copy you do not want.`)
 }
 
+/** The one group a key prefix or name picks out. */
+function oneGroup<G extends { key: string; name: string }>(all: G[], ref: string): G {
+  const found = all.filter((g) => g.key.startsWith(ref.toLowerCase()) || g.name === ref)
+  if (found.length !== 1) throw new InvalidInput(found.length === 0 ? `No group "${ref}": see \`coffer groups list\`.` : `"${ref}" names several groups: give more of the key.`)
+  return found[0]!
+}
+
 export function groupCommands(program: Command, client: () => Client): void {
   const groups = program.command('groups').description('groups of boxes that share an encrypted drive, invite each other, and replicate among members only')
 
-  const resolve = async (ref: string): Promise<GroupView> => {
-    const { groups: all } = await client().request<{ groups: GroupView[] }>('GET', '/groups')
-    const found = all.filter((g) => g.key.startsWith(ref.toLowerCase()) || g.name === ref)
-    if (found.length !== 1) throw new InvalidInput(found.length === 0 ? `No group "${ref}": see \`coffer groups list\`.` : `"${ref}" names several groups: give more of the key.`)
-    return found[0]!
+  const listed = () => client().request<{ boxKey: string; groups: GroupView[]; unopened: UnopenedGroup[] }>('GET', '/groups')
+  /** A group by key prefix or name. */
+  const resolve = async (ref: string): Promise<GroupView> => oneGroup((await listed()).groups, ref)
+  /** The same, or one the box could not open (which can still be left). */
+  const resolveAny = async (ref: string): Promise<GroupView | UnopenedGroup> => {
+    const { groups: open, unopened } = await listed()
+    return oneGroup([...open, ...unopened], ref)
   }
   const drive = (g: GroupView) => `${client().url}/dav/groups/${g.key}/`
 
@@ -82,14 +91,19 @@ export function groupCommands(program: Command, client: () => Client): void {
   groups.command('list').description('your groups, their members and any conflicting versions; and this box\'s key, for invites')
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
-      const listed = await client().request<{ boxKey: string; groups: GroupView[] }>('GET', '/groups')
-      if (o.json) return json(listed)
-      out(`This box's key, for an admin to invite it: ${listed.boxKey}`)
-      if (listed.groups.length === 0) return out('No group yet: `coffer groups create <name>`, or join one with an invite.')
-      out(table(listed.groups.map((g) => ({
-        key: g.key.slice(0, 8), name: g.name, role: g.removed ? 'removed' : g.role ?? 'joining', members: g.members.length,
-        connected: g.members.filter((m) => m.connected).length, conflicts: g.conflicts.length || '',
-      })), ['key', 'name', 'role', 'members', 'connected', 'conflicts']))
+      const { boxKey, groups: open, unopened } = await listed()
+      if (o.json) return json({ boxKey, groups: open, unopened })
+      out(`This box's key, for an admin to invite it: ${boxKey}`)
+      if (open.length === 0 && unopened.length === 0) return out('No group yet: `coffer groups create <name>`, or join one with an invite.')
+      if (open.length > 0) {
+        out(table(open.map((g) => ({
+          key: g.key.slice(0, 8), name: g.name, role: g.removed ? 'removed' : g.role ?? 'joining', members: g.members.length,
+          connected: g.members.filter((m) => m.connected).length, conflicts: g.conflicts.length || '',
+        })), ['key', 'name', 'role', 'members', 'connected', 'conflicts']))
+      }
+      for (const g of unopened) {
+        out(`"${g.name}" (${g.key.slice(0, 8)}) could not be opened: ${g.reason}. The box tries again in ${g.retryInSeconds} s; \`coffer groups leave ${g.key.slice(0, 8)}\` drops it from this box.`)
+      }
     })
 
   groups.command('show <group>').description('one group: its members, who is connected, conflicting versions, and where its drive is (by key prefix or name)')
@@ -320,8 +334,9 @@ export function groupCommands(program: Command, client: () => Client): void {
 
   groups.command('leave <group>').description('leave a group: its members hear it, and this box deletes its copy of the group and its drive')
     .action(async (ref: string) => {
-      const g = await resolve(ref)
+      const g = await resolveAny(ref)
       await client().request('POST', `/groups/${g.key}/leave`)
-      out(`Left "${g.name}". Files you wrote stay with the other members; this box keeps nothing of the group.`)
+      if ('reason' in g) out(`Dropped "${g.name}" from this box. It could not be opened, so its members were not told: they list this box until an admin removes it.`)
+      else out(`Left "${g.name}". Files you wrote stay with the other members; this box keeps nothing of the group.`)
     })
 }

@@ -110,6 +110,14 @@ export const GroupView = Type.Object({
 })
 export type GroupView = Static<typeof GroupView>
 
+/** A group this box is in but could not open; it keeps trying, and leaving it drops it from this box. */
+export const UnopenedGroup = Type.Object({
+  key: Type.String(), name: Type.String(),
+  reason: Type.String({ description: 'Why the last try failed' }),
+  retryInSeconds: Type.Integer({ description: 'When the box tries again' }),
+})
+export type UnopenedGroup = Static<typeof UnopenedGroup>
+
 export interface GroupsDeps {
   db: Database.Database
   keys: BoxKeys
@@ -243,6 +251,14 @@ export class Groups {
       if (this.#open.has(row.key) || this.#opening.has(row.key)) views.push(await this.#with(row.key, (group) => this.#view(row, group)))
     }
     return views
+  }
+
+  /** The groups this box is in but could not open (see #openGroup). */
+  unopened(): UnopenedGroup[] {
+    return this.#rows().flatMap((row) => {
+      const failed = this.#failed.get(row.key)
+      return failed ? [{ key: row.key, name: row.name, reason: failed.reason, retryInSeconds: secondsUntil(failed.at) }] : []
+    })
   }
 
   async get(key: string): Promise<GroupView> {
@@ -595,7 +611,7 @@ export class Groups {
     const name = group?.name || row.name
     const failed = this.#failed.get(row.key)
     if (!group && failed) {
-      const seconds = Math.max(1, Math.ceil((failed.at - Date.now()) / 1000))
+      const seconds = secondsUntil(failed.at)
       return new Unavailable(`The group "${name}" could not be opened (${failed.reason}); the box tries again in ${seconds} s. If this goes on, the box's log says more; leaving the group drops it from this box.`, seconds)
     }
     const doing = group?.moving ? MOVING[group.moving] : 'is still being opened'
@@ -639,4 +655,9 @@ export class Groups {
       }),
     }
   }
+}
+
+/** Whole seconds until a time, at least one: what Retry-After says. */
+function secondsUntil(at: number): number {
+  return Math.max(1, Math.ceil((at - Date.now()) / 1000))
 }

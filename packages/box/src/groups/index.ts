@@ -4,7 +4,7 @@
  * Autobase) holds its signed member list and the drive's changes; file contents live in each
  * member's blob core; everything is encrypted with the group's content key.
  */
-export { Groups, GroupView, MemberView, ReplicatorView, SharedSourceView, type GroupsDeps } from './groups.ts'
+export { Groups, GroupView, MemberView, ReplicatorView, SharedSourceView, UnopenedGroup, type GroupsDeps } from './groups.ts'
 export { DEFAULT_RULES, type ShareRules } from './share-rules.ts'
 export { describeRules, sameFingerprint } from './words.ts'
 export { Drive, type DriveEntry, type HistoryEntry, type ConflictView } from './drive.ts'

@@ -8,7 +8,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { defineOperation, ownerOnly } from '../operations/index.ts'
 import { durationPattern, parseDuration } from '../duration/index.ts'
 import { Window } from '../backup/index.ts'
-import { GroupView, MemberView, ReplicatorView, SharedSourceView, type Groups } from './groups.ts'
+import { GroupView, MemberView, ReplicatorView, SharedSourceView, UnopenedGroup, type Groups } from './groups.ts'
 import { MemberName, Role } from './members.ts'
 import { normalizePath } from './paths.ts'
 import { APP_RULES, SharedSourceId, type ShareRules } from './share-rules.ts'
@@ -52,9 +52,13 @@ export function groupOperations({ groups }: { groups: Groups }) {
     list: defineOperation({
       name: 'groups.list', summary: 'The groups this box is in, their members and any conflicting versions in their drives', audit: 'admin',
       input: Type.Object({}),
-      output: Type.Object({ boxKey: Type.String({ description: 'This box\'s key: an admin invites this box to a group with it' }), groups: Type.Array(GroupView) }),
+      output: Type.Object({
+        boxKey: Type.String({ description: 'This box\'s key: an admin invites this box to a group with it' }),
+        groups: Type.Array(GroupView),
+        unopened: Type.Array(UnopenedGroup, { description: 'Groups this box is in but could not open: it keeps trying, and leaving one drops it from this box' }),
+      }),
       access: ownerOnly,
-      run: async () => ({ boxKey: groups.publicKey, groups: await groups.list() }),
+      run: async () => ({ boxKey: groups.publicKey, groups: await groups.list(), unopened: groups.unopened() }),
     }),
 
     create: defineOperation({
