@@ -150,9 +150,9 @@ const MAX_BLOCK_ENTRIES = 1000
 /**
  * A busy log commits at most this often while nobody waits for what is pending (allowed reads):
  * their entries wait up to this long to be written, so a crash may lose the record of the reads
- * answered this long before it (never of a change or a refusal). Each commit costs the process
- * about 1.6 ms of CPU, mostly outside JavaScript (hypercore's storage): at 6,000 reads a second,
- * committing every 10 ms cost 45–49 µs of CPU a read, every 50 ms 21–26 µs.
+ * answered this long before it (never of a change or a refusal). Each commit costs about 1.6 ms of
+ * CPU, spread through hypercore's append (signing, Merkle tree, storage batch): at 6,000 reads a
+ * second, committing every 10 ms cost 45–49 µs of CPU a read, every 50 ms 21–26 µs.
  */
 const BUSY_COMMIT_MS = 50
 
