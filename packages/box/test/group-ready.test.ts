@@ -3,7 +3,7 @@
  * a request then answers once the group is ready, or 503 with Retry-After if it is not within the
  * bound — never 404 for a group the box knows, nor 500 from an epoch being closed under it.
  */
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -95,18 +95,24 @@ test('with a tiny wait, a request for a group still opening is answered 503 with
   assert.equal((await anna.groups.get(key)).members.length, 3)
 })
 
-test('a group that fails to open is opened again: meanwhile a request is told why and when the box tries next, and then the group answers', async (t) => {
+/** Anna's "Allotment", with Anna's box started again while another process holds the group's store: the box cannot lock it, so the group fails to open. */
+async function heldElsewhere(t: TestContext) {
   const later = teardown(t)
   const bootstrap = await testnet(later)
   const anna = restartable(later, bootstrap)
   await anna.start()
   const { key } = await allotment(later, bootstrap, anna)
   await anna.stop()
-
-  // Another process holds the group's store, so the box cannot lock it as it starts.
   const holder = openCorestore(path.join(anna.stores, key))
   await holder.ready()
+  // Closed at the end if the test has not let it go (its folder may be gone by then).
+  later(() => holder.close().catch(() => {}))
   await anna.start(0)
+  return { anna, key, holder }
+}
+
+test('a group that fails to open is opened again: meanwhile a request is told why and when the box tries next, and then the group answers', async (t) => {
+  const { anna, key, holder } = await heldElsewhere(t)
   await assert.rejects(anna.groups.get(key), (err: unknown) => {
     assert.ok(err instanceof Unavailable)
     assert.match(err.message, /"Allotment" could not be opened \(.*lock.*\); the box tries again in 1 s/i)
@@ -119,17 +125,7 @@ test('a group that fails to open is opened again: meanwhile a request is told wh
 })
 
 test('a group the box cannot open can still be left: it is dropped from this box, its files with it', async (t) => {
-  const later = teardown(t)
-  const bootstrap = await testnet(later)
-  const anna = restartable(later, bootstrap)
-  await anna.start()
-  const { key } = await allotment(later, bootstrap, anna)
-  await anna.stop()
-
-  const holder = openCorestore(path.join(anna.stores, key))
-  await holder.ready()
-  later(() => holder.close().catch(() => {}))
-  await anna.start(0)
+  const { anna, key } = await heldElsewhere(t)
   await assert.rejects(anna.groups.get(key), { status: 503, message: /leaving the group drops it from this box/ })
   assert.deepEqual(anna.groups.unopened().map((g) => [g.key, g.name]), [[key, 'Allotment']])
   assert.deepEqual(await anna.groups.leave(key), { left: key })
