@@ -55,13 +55,19 @@ async function allotment(later: Later, bootstrap: Bootstrap, anna: { groups: Gro
   return { key, bea, cai }
 }
 
-test('right after the box starts, a request for a group it is still opening waits for it, and is not told the group is unknown', async (t) => {
+/** Anna's box, stopped after founding "Allotment" and letting Bea and Cai in, to be started again by the test. */
+async function stoppedAllotment(t: TestContext) {
   const later = teardown(t)
   const bootstrap = await testnet(later)
   const anna = restartable(later, bootstrap)
   await anna.start()
   const { key, cai } = await allotment(later, bootstrap, anna)
   await anna.stop()
+  return { later, anna, key, cai }
+}
+
+test('right after the box starts, a request for a group it is still opening waits for it, and is not told the group is unknown', async (t) => {
+  const { anna, key, cai } = await stoppedAllotment(t)
 
   const opening = anna.start()
   // Asked before the group is open: each waits for it.
@@ -76,12 +82,7 @@ test('right after the box starts, a request for a group it is still opening wait
 })
 
 test('with a tiny wait, a request for a group still opening is answered 503 with when to ask again, and once open it answers', async (t) => {
-  const later = teardown(t)
-  const bootstrap = await testnet(later)
-  const anna = restartable(later, bootstrap)
-  await anna.start()
-  const { key } = await allotment(later, bootstrap, anna)
-  await anna.stop()
+  const { anna, key } = await stoppedAllotment(t)
 
   const opening = anna.start(0)
   await assert.rejects(anna.groups.get(key), (err: unknown) => {
@@ -97,12 +98,7 @@ test('with a tiny wait, a request for a group still opening is answered 503 with
 
 /** Anna's "Allotment", with Anna's box started again while another process holds the group's store: the box cannot lock it, so the group fails to open. */
 async function heldElsewhere(t: TestContext) {
-  const later = teardown(t)
-  const bootstrap = await testnet(later)
-  const anna = restartable(later, bootstrap)
-  await anna.start()
-  const { key } = await allotment(later, bootstrap, anna)
-  await anna.stop()
+  const { later, anna, key } = await stoppedAllotment(t)
   const holder = openCorestore(path.join(anna.stores, key))
   await holder.ready()
   // Closed at the end if the test has not let it go (its folder may be gone by then).
