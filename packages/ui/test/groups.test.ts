@@ -21,9 +21,10 @@ import createTestnet from 'hyperdht/testnet.js'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { initHome } from '../../box/src/index.ts'
 import { Replicator } from '../../box/src/backup/index.ts'
-import type { GroupView } from '../../box/src/groups/index.ts'
+import type { GroupView, UnopenedGroup } from '../../box/src/groups/index.ts'
+import { openCorestore } from '../../box/src/store/index.ts'
 import { PASSPHRASE, startBox, tempDir, until, type Running } from '../../box/test/helpers.ts'
-import { assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, loggedIn, screenshot } from './browser.ts'
+import { assertAccessible, assertKeyboardReachable, assertNoSidewaysScroll, loggedIn, screenshot, watchErrors } from './browser.ts'
 
 /** How long a box may take to reach another over the testnet and be let in. */
 const JOIN_MS = 60_000
@@ -65,7 +66,7 @@ const card = (name: string): Locator => section('Your groups').getByRole('listit
 const fact = (of: Locator, name: string): Locator => of.locator('.facts div').filter({ has: page.getByText(name, { exact: true }) }).locator('dd')
 const members = (of: Locator, group: string): Locator => of.getByRole('region', { name: `Members of ${group}` }).getByRole('row')
 const dialog = (): Locator => page.getByRole('dialog')
-const groupsOf = async (box: Running) => (await box.api('GET', '/api/v1/groups')).body as { boxKey: string; groups: GroupView[] }
+const groupsOf = async (box: Running) => (await box.api('GET', '/api/v1/groups')).body as { boxKey: string; groups: GroupView[]; unopened: UnopenedGroup[] }
 
 /** A request to a drive over WebDAV, as a file manager sends it: the owner's token, the path below the drive. */
 const dav = (box: Running, group: string, target: string, init: RequestInit = {}) =>
@@ -450,6 +451,41 @@ test('on the local network the admin invites a box asking nearby by its fingerpr
   await shown.getByRole('button', { name: 'Join Choir' }).click()
   await page.getByRole('status').filter({ hasText: 'Joined Choir as Anna L.' }).waitFor({ timeout: JOIN_MS })
   await members(card('Choir'), 'Choir').filter({ hasText: /^Anna L\. \(you\)Member/ }).waitFor()
+})
+
+test('a group the box cannot open is shown with why and when the box tries again, and can be dropped from it after a confirmation', async () => {
+  const home = bea.box.home.dir
+  const choir = (await groupsOf(bea)).groups.find((g) => g.name === 'Choir')!
+  await bea.close()
+  // Another process holds the group's store, so Bea's box, started again, cannot lock it.
+  const holder = openCorestore(path.join(home, 'groups', choir.key))
+  await holder.ready()
+  try {
+    bea = await startBox(home)
+    const beas = await context.newPage()
+    const beaErrors = watchErrors(beas)
+    await beas.goto(bea.url)
+    await beas.getByLabel('Passphrase').fill(PASSPHRASE)
+    await beas.keyboard.press('Enter')
+    await beas.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Groups' }).click()
+    const stuck = beas.getByRole('group', { name: 'Choir, not opened' })
+    await stuck.getByText(/could not be opened: .*lock.*\. The box tries again in \d+ s/i).waitFor()
+    await assertAccessible(beas, 'groups, one not opened')
+    await stuck.getByRole('button', { name: 'Drop Choir from this box…' }).click()
+    const ask = beas.getByRole('dialog', { name: 'Drop Choir from this box?' })
+    await ask.getByText('the other members are not told').waitFor()
+    await ask.getByRole('button', { name: 'Drop', exact: true }).click()
+    await beas.getByRole('status').filter({ hasText: 'Dropped Choir from this box. Its members were not told' }).waitFor()
+    await stuck.waitFor({ state: 'detached' })
+    const left = await groupsOf(bea)
+    assert.ok(!left.groups.some((g) => g.key === choir.key))
+    assert.deepEqual(left.unopened, [])
+    assert.ok(!fs.existsSync(path.join(home, 'groups', choir.key)), 'its files are deleted')
+    assert.deepEqual(beaErrors, [])
+    await beas.close()
+  } finally {
+    await holder.close().catch(() => {})
+  }
 })
 
 test('no console errors on the way', () => {

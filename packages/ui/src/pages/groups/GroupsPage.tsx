@@ -4,7 +4,7 @@ import { ErrorNotice, StatusNotice } from '../../components/Notice.tsx'
 import { useAction } from '../../components/useAction.ts'
 import { useLoad } from '../../components/useLoad.ts'
 import { useTitle } from '../../components/useTitle.ts'
-import { drive, groups, type DriveEntry, type GroupView, type MemberView } from './api.ts'
+import { drive, groups, type DriveEntry, type GroupView, type MemberView, type UnopenedGroup } from './api.ts'
 import { CreateForm, JoinForm } from './Forms.tsx'
 import { AskNearby } from './Nearby.tsx'
 import { GroupCard, type Pending } from './GroupCard.tsx'
@@ -21,6 +21,7 @@ const FOLLOW_MS = 2000
 type Asking =
   | { kind: 'remove'; group: GroupView; member: MemberView }
   | { kind: 'leave'; group: GroupView }
+  | { kind: 'drop'; group: UnopenedGroup }
   | { kind: 'delete'; group: GroupView; entry: DriveEntry; done: () => void }
 
 export default function GroupsPage() {
@@ -42,6 +43,14 @@ export default function GroupsPage() {
     const timer = setTimeout(list.reload, FOLLOW_MS)
     return () => clearTimeout(timer)
   }, [following, list.loading, list.data])
+
+  // A group the box could not open is looked at again once the box has tried it again.
+  const retry = list.data?.unopened.length ? Math.min(...list.data.unopened.map((g) => g.retryInSeconds)) : null
+  useEffect(() => {
+    if (retry === null || list.loading) return
+    const timer = setTimeout(list.reload, (retry + 1) * 1000)
+    return () => clearTimeout(timer)
+  }, [retry, list.loading, list.data])
 
   const joined = (g: GroupView) => {
     setNews(`Joined ${g.name} as ${g.members.find((m) => m.you)?.name ?? 'a member'}. Its drive is below its name.`)
@@ -68,6 +77,9 @@ export default function GroupsPage() {
       await groups.leave(asking.group.key)
       setNews(asking.group.removed ? `Deleted this box’s copy of ${asking.group.name}.` : `Left ${asking.group.name}: its members were told, and this box’s copy of it is deleted.`)
       if (pending?.group === asking.group.key) setPending(null)
+    } else if (asking.kind === 'drop') {
+      await groups.leave(asking.group.key)
+      setNews(`Dropped ${asking.group.name} from this box. Its members were not told: they list this box until an admin removes it.`)
     } else {
       try {
         await drive.remove(asking.group.key, asking.entry.path)
@@ -100,7 +112,16 @@ export default function GroupsPage() {
             This box’s key, for an admin to invite it: <code className="identity">{list.data.boxKey}</code>
           </p>
         )}
-        {all?.length === 0 && <p>This box is in no group yet: found one, or join one with an invite, below.</p>}
+        {list.data?.unopened.map((g) => (
+          <div key={g.key} className="notice error" role="group" aria-label={`${g.name}, not opened`}>
+            <p>
+              <strong>{g.name}</strong> could not be opened: {g.reason}. The box tries again in {g.retryInSeconds} s; until then its drive
+              and members cannot be reached. If it never opens, drop it from this box.
+            </p>
+            <button type="button" onClick={() => ask({ kind: 'drop', group: g })}>Drop {g.name} from this box…</button>
+          </div>
+        ))}
+        {all?.length === 0 && list.data?.unopened.length === 0 && <p>This box is in no group yet: found one, or join one with an invite, below.</p>}
         <ul className="cards groups">
           {all?.map((g) => (
             <GroupCard
@@ -139,6 +160,12 @@ export default function GroupsPage() {
         {asking?.kind === 'leave' && (asking.group.removed
           ? <p>This box deletes what it kept of {asking.group.name} and its drive.</p>
           : <p>The other members hear that you left, and this box deletes its copy of {asking.group.name} and its drive. What you wrote stays with the members who have it. To come back, an admin must invite this box again.</p>)}
+        {asking?.kind === 'drop' && (
+          <p>
+            This box deletes its copy of {asking.group.name}. It cannot write to the group, so the other members are not told: they list this
+            box until an admin removes it. To come back, an admin must invite this box again.
+          </p>
+        )}
         {asking?.kind === 'delete' && (
           <p>
             {asking.entry.type === 'dir' ? `The folder ${asking.entry.name} and everything in it go` : asking.entry.conflictOf ? 'This version goes; the file keeps its others. It goes' : `${asking.entry.name} goes`}
@@ -156,17 +183,20 @@ function title(asking: Asking | null): string {
   if (!asking) return ''
   if (asking.kind === 'remove') return `Remove ${asking.member.name} from ${asking.group.name}?`
   if (asking.kind === 'leave') return asking.group.removed ? `Delete your copy of ${asking.group.name}?` : `Leave ${asking.group.name}?`
+  if (asking.kind === 'drop') return `Drop ${asking.group.name} from this box?`
   return `Delete ${asking.entry.name}?`
 }
 
 function verb(asking: Asking | null): string {
   if (asking?.kind === 'remove') return 'Remove'
   if (asking?.kind === 'leave') return asking.group.removed ? 'Delete' : 'Leave'
+  if (asking?.kind === 'drop') return 'Drop'
   return 'Delete'
 }
 
 function busyWords(asking: Asking | null): string {
   if (asking?.kind === 'remove') return 'Moving the group to a new content key…'
   if (asking?.kind === 'leave') return 'Telling the other members…'
+  if (asking?.kind === 'drop') return 'Deleting this box’s copy…'
   return 'Deleting…'
 }

@@ -5,7 +5,7 @@
  * group operations' own, imported, so a change there is a type error here.
  */
 import { createClient } from '@coffer/box/client'
-import type { GroupOperations, GroupView, MemberView, ReplicatorView, SharedSourceView } from '../../../../box/src/groups/index.ts'
+import type { GroupOperations, GroupView, MemberView, ReplicatorView, SharedSourceView, UnopenedGroup } from '../../../../box/src/groups/index.ts'
 import { currentSession, endSession } from '../../auth/session.ts'
 import { davPath } from './words.ts'
 
@@ -23,7 +23,7 @@ export type NearbyInvited = Answer<'inviteNearby'>
 export type LanDelivery = { fingerprint: string; adminFingerprint: string; arrived: boolean }
 /** An invite as the page shows it once made: for whom, and for a box nearby how it went. */
 export type MadeInvite = Invited & { name: string; publicKey: string; lan?: LanDelivery }
-export type { GroupView, MemberView, ReplicatorView, SharedSourceView }
+export type { GroupView, MemberView, ReplicatorView, SharedSourceView, UnopenedGroup }
 /** The rules as the share and rules operations take them: anything left out stays as it was. */
 export type RulesInput = { apps?: 'none' | 'aggregates' | 'raw'; finest?: string; gateway?: boolean; market?: boolean }
 
