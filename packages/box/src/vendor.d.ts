@@ -181,6 +181,8 @@ declare module 'autobase' {
     readonly isIndexer: boolean
     readonly signedLength: number
     readonly closed: boolean
+    /** What this box has found the indexers settled: among others, each view's key and length. */
+    getIndexedInfo(): Promise<{ views: { key: Buffer; length: number }[] } | null>
     ready(): Promise<void>
     close(): Promise<void>
     append(value: T): Promise<void>
@@ -209,6 +211,7 @@ declare module 'hyperbee' {
   }
   export default class Hyperbee<V = unknown> {
     constructor(core: Hypercore, opts?: { keyEncoding?: 'utf-8' | 'binary'; valueEncoding?: 'json' | 'binary' | 'utf-8'; extension?: boolean })
+    readonly core: Hypercore
     readonly version: number
     ready(): Promise<void>
     close(): Promise<void>

@@ -429,3 +429,23 @@ test('a member offline while another is removed keeps what it wrote meanwhile: i
   await rex.groups.leave(key)
   assert.deepEqual(await rex.groups.list(), [])
 })
+
+test('the box that orders a group\'s log in its epoch cannot just leave: it is told to have another admin remove it, and once removed it leaves', async (t) => {
+  const later = teardown(t)
+  const bootstrap = await testnet(later)
+  const anna = await member(later, bootstrap)
+  const bea = await member(later, bootstrap)
+  const { key } = await anna.groups.create({ name: 'Book club', as: 'Anna' })
+  const { invite } = await anna.groups.invite(key, { publicKey: bea.groups.publicKey, name: 'Bea', role: 'admin', expiresInSeconds: 600 })
+  await within('Bea joining', bea.groups.join({ code: invite }), 60_000)
+  await until('Anna to see Bea', async () => (await anna.groups.get(key)).members.length === 2 || undefined)
+
+  await assert.rejects(anna.groups.leave(key), { status: 409, message: /orders the group's log in its current epoch.*Ask another admin to remove it/ })
+  assert.equal((await anna.groups.get(key)).members.length, 2, 'nothing changed')
+
+  const removed = await within('Bea removing Anna', bea.groups.remove(key, anna.groups.publicKey), 60_000)
+  assert.deepEqual(removed.members.map((m) => m.name), ['Bea'])
+  await until('Anna to know it was removed', async () => (await anna.groups.get(key)).removed || undefined, 30_000)
+  await anna.groups.leave(key)
+  assert.deepEqual(await anna.groups.list(), [])
+})

@@ -47,7 +47,7 @@ export interface HistoryRecord {
 }
 
 /** An epoch's founding: by whom, after which base, and (for a later epoch) the box whose removal began it. */
-export interface GroupMeta { name: string; founded: number; founder: string; epoch: number; previous: string | null; removed?: string }
+export interface GroupMeta { name: string; founded: number; founder: string; epoch: number; previous: string | null; removed?: string; indexers?: 'founder' }
 
 /** A writer that is no longer a member: the name its versions still go by, its box, and the epoch it stopped writing in. */
 export interface Author { name: string; box: string; epoch: number }
@@ -108,6 +108,7 @@ async function applyOp(b: Batch, op: GroupOp, author: string, ctx: Ctx): Promise
     await b.put(META_KEY, {
       name: op.name, founded: op.at, founder: author, epoch: ctx.epoch, previous: op.type === 'epoch' ? op.previous : null,
       ...(op.type === 'epoch' && op.removed ? { removed: op.removed } : {}),
+      ...(op.indexers ? { indexers: op.indexers } : {}),
     } satisfies GroupMeta)
     await b.put(memberKey(author), member(op.member, 'admin', op.at, null))
     if (op.type === 'epoch') {
@@ -129,7 +130,10 @@ async function applyOp(b: Batch, op: GroupOp, author: string, ctx: Ctx): Promise
       for await (const e of b.createReadStream(MEMBERS)) if ((e.value as Member).box === op.member.box) return
       await b.put(memberKey(op.member.writer), member(op.member, carried?.role ?? op.role, op.at, author))
       await b.del(carriedKey(op.member.box))
-      await ctx.host.addWriter(Buffer.from(op.member.writer, 'hex'), { indexer: true })
+      // A change of indexers makes Autobase copy the view to new cores, waiting on peers for blocks
+      // it lacks: the base stops applying until they come. A member of a base its founder orders changes none.
+      const meta = (await b.get(META_KEY))?.value as GroupMeta
+      await ctx.host.addWriter(Buffer.from(op.member.writer, 'hex'), { indexer: meta.indexers !== 'founder' })
       return
     }
     case 'leave': {

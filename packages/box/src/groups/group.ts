@@ -270,7 +270,7 @@ export class Group {
     group.#current = await group.#openEra(epoch, true)
     await group.#connect()
     const member = signStatement(writer, { peer: group.#peer.publicKey.toString('hex'), writer, blobs, name: opts.as }, deps.keys.backupPeer)
-    await group.#append(group.#current, { type: 'found', name: opts.name, member, at: Date.now() })
+    await group.#append(group.#current, { type: 'found', name: opts.name, member, indexers: 'founder', at: Date.now() })
     return group
   }
 
@@ -578,6 +578,9 @@ export class Group {
     if (self.role === 'admin' && admins.length === 1 && this.#members.length > 1) {
       throw new Conflict('You are the group\'s only admin: invite another admin before leaving, so the group can still take members.')
     }
+    if (this.#meta?.indexers === 'founder' && this.#current.epoch.base === self.writer && this.#members.length > 1) {
+      throw new Conflict('This box orders the group\'s log in its current epoch, so it cannot just leave. Ask another admin to remove it: the group moves to a new epoch that admin\'s box orders. Then leave, to delete this box\'s copy.')
+    }
     await this.#append(this.#current, { type: 'leave', at: Date.now() })
     if (this.#members.length > 0) await this.#heard(this.#current, waitMs)
     await this.destroy()
@@ -615,7 +618,7 @@ export class Group {
     try {
       const member = signStatement(this.key, { peer: this.#peer.publicKey.toString('hex'), writer, blobs, name: self.name }, this.#deps.keys.backupPeer)
       await this.#append(era, {
-        type: 'epoch', epoch: next, name: this.name, previous: old.epoch.base, member, removed: gone.box, at: Date.now(),
+        type: 'epoch', epoch: next, name: this.name, previous: old.epoch.base, member, removed: gone.box, indexers: 'founder', at: Date.now(),
         carried: remaining.map((m) => ({ box: m.box, role: m.role, name: m.name })),
       })
       for (const entries of await this.#carried(old)) await this.#append(era, { type: 'carry', entries })
@@ -833,7 +836,7 @@ export class Group {
    * it is not this one; adds back the members of the last one who asked.
    */
   async #follow(): Promise<void> {
-    const settled = this.#previous && (await this.#previous.base.view.get(ROTATION_KEY))?.value as Rotation | undefined
+    const settled = this.#previous && await this.#settledRotation(this.#previous)
     if (settled && settled.epoch === this.#current.epoch.epoch && settled.base !== this.#current.epoch.base) {
       this.#move('yielding', () => this.#yield(settled))
       return
@@ -858,6 +861,21 @@ export class Group {
         .finally(() => this.#adding.delete(statement.box))
     }
     await this.#replay(previous)
+  }
+
+  /**
+   * How an epoch ended, once its indexer has settled it. Until then two admins' removals made at
+   * once may still swap places in its log as their boxes meet, and a box that followed the one it
+   * saw first would have to move again, perhaps back. (A base every member orders, from before,
+   * is taken as it stands, as it was then.)
+   */
+  async #settledRotation(era: Era): Promise<Rotation | undefined> {
+    const entry = await era.base.view.get(ROTATION_KEY)
+    if (!entry) return undefined
+    if (((await era.base.view.get(META_KEY))?.value as GroupMeta | undefined)?.indexers !== 'founder') return entry.value as Rotation
+    const view = era.base.view.core
+    const indexed = (await era.base.getIndexedInfo())?.views.find((v) => v.key.equals(view.key))?.length ?? 0
+    return entry.seq < indexed ? entry.value as Rotation : undefined
   }
 
   /** Moves this box to another epoch, one move at a time. */

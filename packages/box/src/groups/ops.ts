@@ -25,6 +25,11 @@ const Seen = Type.Array(Type.Object({ path: DrivePath, versions: Type.Array(Vers
 
 const Epoch = Type.Integer({ minimum: 0 })
 const Name = Type.String({ minLength: 1, maxLength: 100 })
+/**
+ * Who orders a base's log (its Autobase indexers): the box that began it, alone. Where it is
+ * missing (bases begun before it was written) every member does.
+ */
+const Indexers = Type.Literal('founder')
 
 /** Changes to the drive. Each has an id, so one carried into a later epoch is applied there once. */
 export const DriveOp = Type.Union([
@@ -50,8 +55,8 @@ export function opId(op: DriveOp): string {
 
 
 export const GroupOp = Type.Union([
-  /** The founder's first entry: the group's name and the founder as its first admin. */
-  Type.Object({ type: Type.Literal('found'), name: Name, member: Statement, at: Time }, { additionalProperties: false }),
+  /** The founder's first entry: the group's name, the founder as its first admin, and who orders the base's log. */
+  Type.Object({ type: Type.Literal('found'), name: Name, member: Statement, indexers: Type.Optional(Indexers), at: Time }, { additionalProperties: false }),
   /**
    * The first entry of a later epoch's base, by the admin who began it: the members carried over,
    * each of whom may be added back by any member once it says so in the epoch before, and the box
@@ -61,6 +66,7 @@ export const GroupOp = Type.Union([
     type: Type.Literal('epoch'), epoch: Epoch, name: Name, previous: Hex(32), member: Statement,
     carried: Type.Array(Type.Object({ box: Hex(32), role: Role, name: Name }, { additionalProperties: false }), { maxItems: 10_000 }),
     removed: Type.Optional(Hex(32)),
+    indexers: Type.Optional(Indexers),
     at: Time,
   }, { additionalProperties: false }),
   /** The drive as it stood, carried into a later epoch's base by the admin who began it, verbatim. */
