@@ -132,8 +132,8 @@ async function applyOp(b: Batch, op: GroupOp, author: string, ctx: Ctx): Promise
       await b.del(carriedKey(op.member.box))
       // A change of indexers makes Autobase copy the view to new cores, waiting on peers for blocks
       // it lacks: the base stops applying until they come. A member of a base its founder orders changes none.
-      const meta = (await b.get(META_KEY))?.value as GroupMeta
-      await ctx.host.addWriter(Buffer.from(op.member.writer, 'hex'), { indexer: meta.indexers !== 'founder' })
+      const meta = (await b.get(META_KEY))?.value as GroupMeta | undefined
+      await ctx.host.addWriter(Buffer.from(op.member.writer, 'hex'), { indexer: meta?.indexers !== 'founder' })
       return
     }
     case 'leave': {
