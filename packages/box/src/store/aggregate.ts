@@ -4,9 +4,10 @@
  * and in cells too sparse to be rolled up (stats.ts), which keeps a year of hourly means over
  * millions of points to milliseconds on the rollup grid or off it. One series whose bucket edges
  * cut dense hours reads those hours' 5-minute cells instead of the raw points around each edge
- * (edges.ts). Quantiles merge the rollups' sketches the same way (quantiles.ts):
- * exact when the range holds few points, within SKETCH_RELATIVE_ERROR otherwise, and exact on
- * request (exact_median, …) up to EXACT_QUANTILE_MAX_POINTS.
+ * (edges.ts). Quantiles merge the rollups' sketches the same way (quantiles.ts), taking the values
+ * in the 5-minute cells their edges cut from those packed cells too: exact when the range holds
+ * few points, within SKETCH_RELATIVE_ERROR otherwise, and exact on request (exact_median, …) up to
+ * EXACT_QUANTILE_MAX_POINTS.
  */
 import type Database from 'better-sqlite3'
 import { InvalidInput } from '../errors/index.ts'
@@ -14,8 +15,8 @@ import type { Stats } from './rollups.ts'
 import type { Series } from './series.ts'
 import { CellReader, type Span } from './cells.ts'
 import { emptyStats, rangeStats } from './stats.ts'
-import { edgeStats } from './edges.ts'
-import { exactAccumulators, sketchAccumulators, type QuantileAccumulator } from './quantiles.ts'
+import { eachPackedValue, edgeStats } from './edges.ts'
+import { exactAccumulators, sketchAccumulators, type PackedValues, type QuantileAccumulator } from './quantiles.ts'
 import { SKETCH_RELATIVE_ERROR } from './sketch.ts'
 
 /** Quantile functions and their q; each has an `exact_` twin that reads every raw point. */
@@ -53,10 +54,13 @@ export function aggregate(db: Database.Database, series: Series[], bounds: numbe
   const buckets: Span[] = []
   for (let i = 0; i + 1 < bounds.length; i++) buckets.push({ lo: bounds[i]!, hi: bounds[i + 1]! })
   const reader = series.length > 0 ? new CellReader(db, series.map((s) => s.id)) : undefined
-  // One series off the hour grid, without quantiles: the dense hours' cells answer, where they are kept.
-  const fast = reader && series.length === 1 && !list.some(isQuantile) ? edgeStats(db, reader, series[0]!.id, bounds) : undefined
+  // One series off the hour grid: the dense hours' cells answer, where they are kept, and give
+  // quantiles the values where their edges cut those cells.
+  const one = series.length === 1 ? series[0]!.id : undefined
+  const fast = reader && one !== undefined ? edgeStats(db, reader, one, bounds) : undefined
   const stats = fast ?? (reader ? rangeStats(reader, buckets, list.includes('min') || list.includes('max')) : buckets.map(emptyStats))
-  const quantiles = reader ? quantilesOf(reader, buckets, stats, list, exactMaxPoints) : undefined
+  const packed: PackedValues | undefined = one !== undefined ? (spans, indices, each) => eachPackedValue(db, one, spans, indices, each) : undefined
+  const quantiles = reader ? quantilesOf(reader, buckets, stats, list, exactMaxPoints, packed) : undefined
 
   return buckets.map((span, i) => {
     const st = stats[i]!
@@ -70,10 +74,6 @@ export function aggregate(db: Database.Database, series: Series[], bounds: numbe
     if (acc?.approximate && st.n > 0) bucket.error = { relative: SKETCH_RELATIVE_ERROR }
     return bucket
   })
-}
-
-function isQuantile(fn: AggregateFn): boolean {
-  return fn in QUANTILES || fn.startsWith('exact_')
 }
 
 function valueOf(fn: AggregateFn, st: Stats, acc: QuantileAccumulator | undefined): number | null {
@@ -91,12 +91,12 @@ function valueOf(fn: AggregateFn, st: Stats, acc: QuantileAccumulator | undefine
 }
 
 /** Each bucket's values for its quantiles, if any are asked for: exact, or from the sketches. */
-function quantilesOf(reader: CellReader, buckets: Span[], stats: Stats[], list: AggregateFn[], exactMaxPoints: number): QuantileAccumulator[] | undefined {
+function quantilesOf(reader: CellReader, buckets: Span[], stats: Stats[], list: AggregateFn[], exactMaxPoints: number, packed: PackedValues | undefined): QuantileAccumulator[] | undefined {
   const exact = list.filter((fn) => fn.startsWith('exact_'))
   if (exact.length === 0 && !list.some((fn) => fn in QUANTILES)) return undefined
   const points = stats.reduce((n, s) => n + s.n, 0)
   if (exact.length > 0 && points > exactMaxPoints) {
     throw new InvalidInput(`${exact.join(', ')} read every point, and this range holds ${points.toLocaleString('en')}: more than the ${exactMaxPoints.toLocaleString('en')} an exact quantile may read. Ask for ${exact.map((fn) => fn.slice(6)).join(', ')} (within ${SKETCH_RELATIVE_ERROR * 100}%) or a shorter range.`, { field: 'fn' })
   }
-  return exact.length > 0 || points <= EXACT_QUANTILE_POINTS ? exactAccumulators(reader, buckets) : sketchAccumulators(reader, buckets)
+  return exact.length > 0 || points <= EXACT_QUANTILE_POINTS ? exactAccumulators(reader, buckets) : sketchAccumulators(reader, buckets, packed)
 }

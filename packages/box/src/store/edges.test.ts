@@ -10,7 +10,8 @@ import type { View } from './view.ts'
 import { apply, tempView } from '../../test/views.ts'
 import { aggregate } from './aggregate.ts'
 import { CellReader } from './cells.ts'
-import { DENSE, MAX_VALUES, edgeStats } from './edges.ts'
+import { DENSE, MAX_VALUES, eachPackedValue, edgeStats } from './edges.ts'
+import { sketchAccumulators } from './quantiles.ts'
 import { bucketBoundaries, parseBucket } from './buckets.ts'
 import { seededRandom as random } from '../demo/random.ts'
 
@@ -61,28 +62,37 @@ function boundSets(rand: () => number, held: SenmlRecord[]): number[][] {
   return sets
 }
 
-/** Each bucket's count, sum, min and max of 'a' from every value held. */
-function truth(held: SenmlRecord[], bounds: number[]): { count: number; sum: number; min: number | null; max: number | null }[] {
+/** Each bucket's count, sum, min, max and standard deviation of 'a' from every value held. */
+function truth(held: SenmlRecord[], bounds: number[]): { count: number; sum: number; min: number | null; max: number | null; sd: number }[] {
   return bounds.slice(1).map((hi, i) => {
     const lo = bounds[i]!
     const values = held.filter((r) => r.n === 'a' && typeof r.v === 'number' && r.t >= lo && r.t < hi).map((r) => r.v!)
-    return { count: values.length, sum: values.reduce((a, v) => a + v, 0), min: values.length ? Math.min(...values) : null, max: values.length ? Math.max(...values) : null }
+    const sum = values.reduce((a, v) => a + v, 0)
+    const sd = Math.sqrt(values.reduce((a, v) => a + (v - sum / values.length) ** 2, 0) / (values.length - 1))
+    return { count: values.length, sum, min: values.length ? Math.min(...values) : null, max: values.length ? Math.max(...values) : null, sd }
   })
 }
 
+/** Checks every bound set's aggregates against every value held, asked with min and max and without; counts the sets the cells answered. */
 function check(view: View, held: SenmlRecord[], rand: () => number, what: string): number {
   const series = view.seriesNamed(['a']).filter((s) => s.type === 'number')
+  const reader = new CellReader(view.db, [series[0]!.id])
   let fast = 0
   for (const bounds of boundSets(rand, held)) {
-    if (edgeStats(view.db, new CellReader(view.db, [series[0]!.id]), series[0]!.id, bounds)) fast++
+    if (edgeStats(view.db, reader, series[0]!.id, bounds)) fast++
     const got = aggregate(view.db, series, bounds, ['count', 'sum', 'min', 'max'])
+    const sums = aggregate(view.db, series, bounds, ['count', 'sum', 'mean', 'sd'])
     truth(held, bounds).forEach((want, i) => {
       const where = `${what}: bucket ${i} [${bounds[i]}, ${bounds[i + 1]})`
-      const b = got[i]!
-      assert.equal(b.count, want.count, where)
-      assert.ok(Math.abs((b.values!.sum ?? 0) - want.sum) <= 1e-9 * Math.max(1, Math.abs(want.sum), want.count * 100), `${where}: sum ${b.values!.sum} against ${want.sum}`)
-      assert.equal(b.values!.min, want.min, where)
-      assert.equal(b.values!.max, want.max, where)
+      const close = (x: number | null | undefined, y: number) => Math.abs((x ?? 0) - y) <= 1e-9 * Math.max(1, Math.abs(y), want.count * 100)
+      for (const b of [got[i]!, sums[i]!]) {
+        assert.equal(b.count, want.count, where)
+        assert.ok(close(b.values!.sum, want.sum), `${where}: sum ${b.values!.sum} against ${want.sum}`)
+      }
+      assert.equal(got[i]!.values!.min, want.min, where)
+      assert.equal(got[i]!.values!.max, want.max, where)
+      if (want.count > 0) assert.ok(close(sums[i]!.values!.mean, want.sum / want.count), `${where}: mean`)
+      if (want.count > 1) assert.ok(Math.abs(sums[i]!.values!.sd! - want.sd) <= 1e-6 * Math.max(1, want.sd), `${where}: sd ${sums[i]!.values!.sd} against ${want.sd}`)
     })
   }
   return fast
@@ -210,4 +220,44 @@ test('an hour of more than MAX_VALUES values is kept no longer, however its valu
   const got = aggregate(stepwise.db, series, bounds, ['count', 'min', 'max'])
   truth(all, bounds).forEach((want, i) => assert.deepEqual([got[i]!.count, got[i]!.values!.min, got[i]!.values!.max], [want.count, want.min, want.max]))
   for (const v of [stepwise, whole]) v.close()
+})
+
+test('quantiles take the values where their edges cut dense hours from the cells: the same answers as from the raw points', () => {
+  const rand = random(71)
+  const held = records(rand)
+  const view = tempView()
+  apply(view, blocksOf(rand, held), () => 1 + Math.floor(rand() * 6))
+  const series = view.seriesNamed(['a']).filter((s) => s.type === 'number')
+  const id = series[0]!.id
+  const reader = new CellReader(view.db, [id])
+  let answered = 0
+  let asked = 0
+  const packed = (spans: readonly { lo: number; hi: number }[], indices: number[], each: (i: number, v: number) => void) => {
+    const left = eachPackedValue(view.db, id, spans, indices, each)
+    asked += indices.length
+    answered += indices.length - left.length
+    return left
+  }
+  for (const bounds of boundSets(rand, held)) {
+    const buckets = bounds.slice(1).map((hi, i) => ({ lo: bounds[i]!, hi }))
+    const fromCells = sketchAccumulators(reader, buckets, packed)
+    const fromPoints = sketchAccumulators(reader, buckets)
+    buckets.forEach((b, i) => {
+      for (const q of [0, 0.5, 0.9, 0.99, 1]) assert.equal(fromCells[i]!.quantile(q), fromPoints[i]!.quantile(q), `[${b.lo}, ${b.hi}) q ${q}`)
+    })
+  }
+  assert.ok(answered > asked / 2, `the cells answered ${answered} of ${asked} edge spans`)
+
+  // A value at an edge's microsecond that cannot be placed leaves its span to the raw points.
+  const third = T0 + 100 + 1 / 3
+  const dense: SenmlRecord[] = Array.from({ length: DENSE + 10 }, (_, i) => ({ n: 'c', t: T0 + 5 + i * 10, v: i }))
+  dense.push({ n: 'c', t: third, v: -1 })
+  apply(view, [dense], () => 1)
+  const c = view.seriesNamed(['c'])[0]!.id
+  const spans = [{ lo: T0 + 60, hi: third + 1e-9 }, { lo: T0 + 60, hi: T0 + 105 }, { lo: T0 + 200, hi: T0 + 400 }]
+  const values: number[][] = [[], [], []]
+  const left = eachPackedValue(view.db, c, spans, [0, 1, 2], (i, v) => values[i]!.push(v))
+  assert.deepEqual(left, [2, 0], 'a span across cells and one whose edge cannot be placed are left')
+  assert.deepEqual(values[1], dense.filter((r) => r.t >= T0 + 60 && r.t < T0 + 105).map((r) => r.v))
+  view.close()
 })

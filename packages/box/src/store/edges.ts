@@ -514,6 +514,66 @@ export function edgeStats(db: Database.Database, reader: CellReader, series: num
   return out
 }
 
+/**
+ * Calls `each(i, value)` with every value of the spans at `indices` that lie inside one 5-minute
+ * cell of a kept hour, from the cell's packed values rather than the raw points, and returns the
+ * indices left for the raw points: spans across cells, in hours not kept, or with a value at an
+ * edge's microsecond that cannot be placed. Quantiles read the cells their bucket edges cut this
+ * way: a 5-minute cell of a dense hour is one packed row, where its raw points are a hundred rows.
+ */
+export function eachPackedValue(db: Database.Database, series: number, spans: readonly Span[], indices: readonly number[], each: (i: number, value: number) => void, budget = PACKED_BUDGET): number[] {
+  const left: number[] = []
+  const inCells: number[] = []
+  for (const i of indices) {
+    const { lo, hi } = spans[i]!
+    if (hi > (Math.floor(lo / CELL) + 1) * CELL) left.push(i)
+    else inCells.push(i)
+  }
+  if (inCells.length === 0) return left
+  const read = readsOf(db)
+  const hourOf = (i: number) => Math.floor(spans[i]!.lo / HOUR)
+  const cellOf = (i: number) => cellId(series, Math.floor(spans[i]!.lo / CELL) - hourOf(i) * CELLS, hourOf(i))
+  const cellIndex = (id: number) => Math.floor(id / HOUR_SPACE) % 16
+  const kept = rowsById(distinctSorted(inCells.map((i) => hourId(series, hourOf(i)))), read.hours)
+  const answered = inCells.filter((i) => kept.has(hourId(series, hourOf(i))))
+  left.push(...inCells.filter((i) => !kept.has(hourId(series, hourOf(i)))))
+  const ids = distinctSorted(answered.map(cellOf))
+  let packedBytes = 0
+  for (const id of ids) {
+    const cells = kept.get(hourId(series, id % HOUR_SPACE))!
+    packedBytes += 12 * cells.view.getFloat64(cells.at + cellIndex(id) * 40, true)
+  }
+  if (packedBytes > budget) return [...indices]
+  // Ids of the same cell of consecutive hours lie together; of different cells, far apart: a read for each cell.
+  const packed = new Map<number, Slice>()
+  for (let j = 0; j < CELLS; j++) {
+    for (const [id, slice] of rowsById(ids.filter((id) => cellIndex(id) === j), read.cells)) packed.set(id, slice)
+  }
+  for (const i of answered) {
+    const { lo, hi } = spans[i]!
+    const start = Math.floor(lo / CELL) * CELL
+    // A kept hour has no row for a cell it holds no values in.
+    const cell = packed.get(cellOf(i))
+    if (!cell) continue
+    let from: number
+    let to: number
+    try {
+      from = lo > start ? splitAt(cell, edgeOffset(lo - start)) : 0
+      to = hi < start + CELL ? splitAt(cell, edgeOffset(hi - start)) : cell.length / 12
+    } catch (err) {
+      if (err !== UNPLACEABLE) throw err
+      left.push(i)
+      continue
+    }
+    for (let k = from; k < to; k++) each(i, valueAt(cell, k))
+  }
+  return left
+}
+
+function distinctSorted(ids: number[]): number[] {
+  return [...new Set(ids)].sort((a, b) => a - b)
+}
+
 /** Adds the part [a, b) of a kept hour: whole cells from its cells' statistics, cut ones from their packed values. */
 function addPiece(into: Stats, cells: Slice, packed: Map<number, Slice>, series: number, hour: number, a: number, b: number): void {
   const { view, at } = cells

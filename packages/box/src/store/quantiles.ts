@@ -66,23 +66,35 @@ export function exactAccumulators(reader: CellReader, reqs: readonly Span[]): Qu
 }
 
 /**
- * Each of the sorted, disjoint ranges' values: the sketches of the rollup cells it covers whole
- * on the coarsest grid, then the finer grid's in the cells its edges cut, then the raw values left.
+ * Values of spans from somewhere cheaper than their raw points, where there is one: calls
+ * `each(i, value)` for the spans at `indices` it answers and returns the indices it leaves.
  */
-export function sketchAccumulators(reader: CellReader, reqs: readonly Span[]): QuantileAccumulator[] {
+export type PackedValues = (spans: readonly Span[], indices: number[], each: (i: number, value: number) => void) => number[]
+
+/**
+ * Each of the sorted, disjoint ranges' values: the sketches of the rollup cells it covers whole
+ * on the coarsest grid, then the finer grid's in the cells its edges cut, then the values left:
+ * from `packed` where it answers, else raw.
+ */
+export function sketchAccumulators(reader: CellReader, reqs: readonly Span[], packed?: PackedValues): QuantileAccumulator[] {
   const accs = reqs.map(() => new QuantileAccumulator())
-  gather(reader, reqs, reqs.map((_, i) => i), accs, 0)
+  gather(reader, reqs, reqs.map((_, i) => i), accs, 0, packed)
   return accs
 }
 
 /** Adds each range's values to accs[targets[i]], reading the grid of ROLLUP_RESOLUTIONS[level] and finer. */
-function gather(reader: CellReader, reqs: readonly Span[], targets: number[], accs: QuantileAccumulator[], level: number): void {
+function gather(reader: CellReader, reqs: readonly Span[], targets: number[], accs: QuantileAccumulator[], level: number, packed: PackedValues | undefined): void {
   const few: number[] = []
   const rest: number[] = []
   reqs.forEach((span, i) => (holdsFew(span) ? few : rest).push(i))
   const res = ROLLUP_RESOLUTIONS[level]
-  reader.eachRawValue(reqs, res === undefined ? reqs.map((_, i) => i) : few, (i, v) => accs[targets[i]!]!.add(v))
-  if (res === undefined) return
+  const add = (i: number, v: number) => accs[targets[i]!]!.add(v)
+  if (res === undefined) {
+    const all = reqs.map((_, i) => i)
+    reader.eachRawValue(reqs, packed ? packed(reqs, all, add) : all, add)
+    return
+  }
+  reader.eachRawValue(reqs, few, add)
   // No cell rolled anywhere in the ranges: each cell holds few points, and one scan reads them all.
   if (level === 0 && rest.length > 0 && !reader.anyRolled(reqs[rest[0]!]!.lo, reqs[rest.at(-1)!]!.hi)) {
     reader.eachRawPoint(rest.map((i) => reqs[i]!), (k, v) => accs[targets[rest[k]!]!]!.add(v))
@@ -111,7 +123,7 @@ function gather(reader: CellReader, reqs: readonly Span[], targets: number[], ac
   })
   if (holes.length > 0) {
     const raw = rawSpans(unrolledParts(reader, res, holes.sort((a, b) => a.lo - b.lo)), res)
-    if (raw.spans.length > 0) gather(reader, raw.spans, raw.reqs.map((req) => targets[rest[req]!]!), accs, ROLLUP_RESOLUTIONS.length)
+    if (raw.spans.length > 0) gather(reader, raw.spans, raw.reqs.map((req) => targets[rest[req]!]!), accs, ROLLUP_RESOLUTIONS.length, packed)
   }
   // Parts of cut cells: on the finer grid, or raw where that grid is likely not rolled.
   const finer: Span[][] = [[], []]
@@ -127,6 +139,6 @@ function gather(reader: CellReader, reqs: readonly Span[], targets: number[], ac
       finerTargets[to]!.push(targets[rest[part.req]!]!)
     }
   })
-  if (finer[0]!.length > 0) gather(reader, finer[0]!, finerTargets[0]!, accs, level + 1)
-  if (finer[1]!.length > 0) gather(reader, finer[1]!, finerTargets[1]!, accs, ROLLUP_RESOLUTIONS.length)
+  if (finer[0]!.length > 0) gather(reader, finer[0]!, finerTargets[0]!, accs, level + 1, packed)
+  if (finer[1]!.length > 0) gather(reader, finer[1]!, finerTargets[1]!, accs, ROLLUP_RESOLUTIONS.length, packed)
 }
