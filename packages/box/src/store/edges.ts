@@ -433,15 +433,19 @@ function splitAt(cell: Slice, edge: EdgeOffset): number {
   return lo
 }
 
-/** Adds the values of a packed cell whose offsets lie in [lo, hi) (either end open when not given). */
-function addPart(into: Stats, cell: Slice, lo: EdgeOffset | undefined, hi: EdgeOffset | undefined): void {
-  const last = hi ? splitAt(cell, hi) : cell.length / 12
+/** Which of the packed values of the cell starting at `start` lie in [a, b): their indices [from, to). */
+function partOf(cell: Slice, start: number, a: number, b: number): [from: number, to: number] {
+  return [a > start ? splitAt(cell, edgeOffset(a - start)) : 0, b < start + CELL ? splitAt(cell, edgeOffset(b - start)) : cell.length / 12]
+}
+
+/** Adds the packed values of a cell at indices [from, to). */
+function addPart(into: Stats, cell: Slice, [from, to]: [number, number]): void {
   let n = 0
   let sum = 0
   let sumsq = 0
   let min = Infinity
   let max = -Infinity
-  for (let i = lo ? splitAt(cell, lo) : 0; i < last; i++) {
+  for (let i = from; i < to; i++) {
     const v = valueAt(cell, i)
     n++
     sum += v
@@ -575,8 +579,8 @@ export function eachPackedValue(db: Database.Database, series: number, spans: re
   const cellOf = (i: number) => cellId(series, Math.floor(spans[i]!.lo / CELL) - hourOf(i) * CELLS, hourOf(i))
   const cellIndex = (id: number) => Math.floor(id / HOUR_SPACE) % 16
   const kept = rowsById(distinctSorted(inCells.map((i) => hourId(series, hourOf(i)))), read.hours)
-  const answered = inCells.filter((i) => kept.has(hourId(series, hourOf(i))))
-  left.push(...inCells.filter((i) => !kept.has(hourId(series, hourOf(i)))))
+  const answered: number[] = []
+  for (const i of inCells) (kept.has(hourId(series, hourOf(i))) ? answered : left).push(i)
   const ids = distinctSorted(answered.map(cellOf))
   let packedBytes = 0
   for (const id of ids) {
@@ -589,21 +593,18 @@ export function eachPackedValue(db: Database.Database, series: number, spans: re
   for (let j = 0; j < CELLS; j++) rowsById(ids.filter((id) => cellIndex(id) === j), read.cells, packed)
   for (const i of answered) {
     const { lo, hi } = spans[i]!
-    const start = Math.floor(lo / CELL) * CELL
     // A kept hour has no row for a cell it holds no values in.
     const cell = packed.get(cellOf(i))
     if (!cell) continue
-    let from: number
-    let to: number
+    let part: [number, number]
     try {
-      from = lo > start ? splitAt(cell, edgeOffset(lo - start)) : 0
-      to = hi < start + CELL ? splitAt(cell, edgeOffset(hi - start)) : cell.length / 12
+      part = partOf(cell, Math.floor(lo / CELL) * CELL, lo, hi)
     } catch (err) {
       if (err !== UNPLACEABLE) throw err
       left.push(i)
       continue
     }
-    for (let k = from; k < to; k++) each(i, valueAt(cell, k))
+    for (let k = part[0]; k < part[1]; k++) each(i, valueAt(cell, k))
   }
   return left
 }
@@ -624,7 +625,7 @@ function addPiece(into: Stats, cells: Slice, packed: Rows, series: number, hour:
     if (a <= lo && hi <= b) merge(into, view.getFloat64(c, true), view.getFloat64(c + 8, true), view.getFloat64(c + 16, true), view.getFloat64(c + 24, true), view.getFloat64(c + 32, true))
     else {
       const values = packed.get(cellId(series, j, hour))
-      if (values) addPart(into, values, a > lo ? edgeOffset(a - lo) : undefined, b < hi ? edgeOffset(b - lo) : undefined)
+      if (values) addPart(into, values, partOf(values, lo, a, b))
     }
   }
 }
